@@ -1,0 +1,25 @@
+@{
+    RootModule           = 'DbOps.PowerShell.dll'
+    # Stamped from Directory.Build.props <Version> into out/DbOps/DbOps.psd1 by the build.
+    ModuleVersion        = '0.1.0'
+    GUID                 = '6f1b7c2e-4a59-4d0e-9a51-3c2f7d8e5b10'
+    Author               = 'DbOps contributors'
+    Description          = 'Safe, scripted maintenance of PostgreSQL and SQLite: verified backups, integrity checks, archives, constraints and query measurements as cmdlets that pipe typed objects.'
+    PowerShellVersion    = '7.6'
+    CompatiblePSEditions = @('Core')
+    CmdletsToExport      = @(
+        'Connect-Database'
+        'Backup-Database'
+        'Test-Backup'
+        'Restore-Database'
+    )
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    FormatsToProcess     = @('DbOps.format.ps1xml')
+    PrivateData          = @{
+        PSData = @{
+            Tags = @('PostgreSQL', 'SQLite', 'Backup', 'Database', 'Maintenance')
+        }
+    }
+}

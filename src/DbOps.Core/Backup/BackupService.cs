@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+using DbOps.Core.IO;
+using DbOps.Core.Progress;
+
+namespace DbOps.Core.Backup;
+
+/// <summary>What Backup-Database was asked to do.</summary>
+/// <param name="Source">The database to back up.</param>
+/// <param name="Destination">The folder for the backup and its manifest (created if missing).</param>
+/// <param name="Name">The backup file's name; by default the database name and a UTC time stamp.</param>
+/// <param name="Verify">Restore into a scratch database and compare row counts.</param>
+/// <param name="ToolPath">pg_dump/pg_restore (file or folder) to use instead of searching.</param>
+public sealed record BackupRequest(DbOpsConnection Source, string Destination, string? Name = null, bool Verify = false, string? ToolPath = null);
+
+/// <summary>
+/// Backups that prove they restore. The steps common to both engines live here: naming, writing under a
+/// temporary name, counting rows from the artifact, hashing, verifying, and the manifest written last.
+/// </summary>
+public static partial class BackupService
+{
+    [GeneratedRegex(@"[^A-Za-z0-9_.-]+")]
+    private static partial Regex UnsafeFileNameCharacters();
+
+    /// <summary>Writes a backup of <paramref name="request"/>.Source; a failure leaves no partial file and no manifest.</summary>
+    public static async Task<BackupResult> BackupAsync(BackupRequest request, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var source = request.Source;
+        var engine = EngineFor(source.Provider);
+        var context = new EngineContext(observer, $"Backing up {source}", request.ToolPath, cancellationToken);
+        var createdAt = DateTimeOffset.UtcNow;
+
+        var folder = Path.GetFullPath(request.Destination);
+        ArtifactFiles.EnsureWritableFolder(folder);
+        var finalPath = Path.Combine(folder, request.Name ?? DefaultFileName(source, createdAt, engine.Extension));
+        var manifestPath = BackupManifest.PathFor(finalPath);
+        if (File.Exists(finalPath) || File.Exists(manifestPath))
+        {
+            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
+                $"A backup named '{finalPath}' already exists. Choose another -Name or -Destination; DbOps never overwrites a backup.", finalPath);
+        }
+
+        var temporary = ArtifactFiles.TemporaryPathFor(finalPath);
+        var committed = false;
+        try
+        {
+            using (ArtifactFiles.CreateOwnerOnly(temporary))
+            {
+                // Created empty with owner-only permissions before the engine writes into it.
+            }
+            context.Report("Writing the backup", 0);
+            var toolVersion = await engine.WriteAsync(source, temporary, context);
+            context.Report("Counting rows in the backup", 95);
+            var tables = await engine.CountAsync(temporary, toolVersion, context);
+            ArtifactFiles.Commit(temporary, finalPath);
+            committed = true;
+
+            var file = new FileInfo(finalPath);
+            var manifest = new BackupManifest
+            {
+                Provider = source.Provider,
+                Database = source.Database,
+                Server = source.Server,
+                User = source.User,
+                ServerVersion = source.ServerVersion,
+                Format = engine.Format,
+                ToolVersion = toolVersion,
+                File = file.Name,
+                SizeBytes = file.Length,
+                Sha256 = await ArtifactFiles.Sha256Async(finalPath, cancellationToken),
+                CreatedAt = createdAt,
+                Tables = tables,
+            };
+
+            BackupVerification? verification = null;
+            if (request.Verify)
+            {
+                verification = await VerifyCoreAsync(manifest, manifestPath, finalPath, source, context);
+                if (verification.Verified)
+                {
+                    manifest = manifest with { VerifiedAt = DateTimeOffset.UtcNow };
+                }
+            }
+            ArtifactFiles.WriteAllTextAtomic(manifestPath, manifest.Serialize(), overwrite: false);
+            observer.Verbose($"Wrote {finalPath} ({file.Length} bytes, {tables.Count} tables) and its manifest.");
+            return new BackupResult(manifest, finalPath, manifestPath, clock.Elapsed, verification, source);
+        }
+        catch (Exception e)
+        {
+            ArtifactFiles.DeleteQuietly(temporary);
+            if (committed)
+            {
+                // No manifest means no backup: do not leave a file that looks complete.
+                ArtifactFiles.DeleteQuietly(finalPath);
+                ArtifactFiles.DeleteQuietly(manifestPath);
+            }
+            if (ArtifactFiles.IsDiskFull(e))
+            {
+                throw ArtifactFiles.DiskFull(folder, e);
+            }
+            if (e is IOException or UnauthorizedAccessException)
+            {
+                throw new DbOpsException(ErrorIds.BackupFailed, ErrorKind.WriteError,
+                    $"Writing the backup of {source} to '{folder}' failed: {e.Message}", finalPath, e);
+            }
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Checks a backup written earlier: the file's size and SHA-256 against its manifest, then a restore into a
+    /// scratch database (PostgreSQL) or an integrity check of the file (SQLite), then every table's row count.
+    /// </summary>
+    /// <param name="path">The backup file or its manifest.</param>
+    /// <param name="server">PostgreSQL: the server to create the scratch database on; by default the one the manifest names.</param>
+    /// <param name="toolPath">pg_restore (file or folder) to use instead of searching.</param>
+    /// <param name="observer">Receives progress.</param>
+    /// <param name="cancellationToken">Stops the check (the scratch database is still dropped).</param>
+    public static async Task<BackupVerification> VerifyAsync(
+        string path, DbOpsConnection? server, string? toolPath, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var (manifest, manifestPath, backupPath) = BackupManifest.Load(Path.GetFullPath(path));
+        var context = new EngineContext(observer, $"Verifying {backupPath}", toolPath, cancellationToken);
+        return await VerifyCoreAsync(manifest, manifestPath, backupPath, server, context);
+    }
+
+    /// <summary>Restores a backup into <paramref name="target"/>. Refuses a target holding tables unless Force.</summary>
+    /// <param name="path">The backup file or its manifest.</param>
+    /// <param name="target">The database to restore into (a SQLite file that may not exist yet).</param>
+    /// <param name="options">Force, NoOwner.</param>
+    /// <param name="toolPath">pg_restore (file or folder) to use instead of searching.</param>
+    /// <param name="observer">Receives progress.</param>
+    /// <param name="cancellationToken">Stops the restore.</param>
+    public static async Task<RestoreResult> RestoreAsync(
+        string path, DbOpsConnection target, RestoreOptions options, string? toolPath, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var (manifest, _, backupPath) = BackupManifest.Load(Path.GetFullPath(path));
+        if (manifest.Provider != target.Provider)
+        {
+            throw new DbOpsException(ErrorIds.ProviderMismatch, ErrorKind.InvalidArgument,
+                $"'{backupPath}' is a {manifest.Provider} backup and cannot be restored into {target}.", backupPath);
+        }
+        var engine = EngineFor(target.Provider);
+        var context = new EngineContext(observer, $"Restoring into {target}", toolPath, cancellationToken);
+        await RequireIntactAsync(manifest, backupPath, cancellationToken);
+        if (!options.Force && !await engine.IsEmptyAsync(target, context))
+        {
+            throw new DbOpsException(ErrorIds.TargetNotEmpty, ErrorKind.InvalidState,
+                $"{target} already holds tables. Restore into an empty database, or pass -Force to replace its contents.", target.ToString());
+        }
+        var restored = await engine.RestoreAsync(manifest, backupPath, target, options, context);
+        context.Report("Done", 100);
+        return new RestoreResult(target.Provider, target.Database, target.Server, backupPath, Compare(manifest, restored), clock.Elapsed);
+    }
+
+    /// <summary>A file name from the database name and a UTC time stamp, e.g. sales-20261123-101500123.dump.</summary>
+    internal static string DefaultFileName(DbOpsConnection source, DateTimeOffset at, string extension)
+    {
+        var name = source.Provider == DatabaseProvider.SQLite ? Path.GetFileNameWithoutExtension(source.Database) : source.Database;
+        name = UnsafeFileNameCharacters().Replace(name, "_").Trim('.');
+        return $"{(name.Length == 0 ? "database" : name)}-{at.UtcDateTime.ToString("yyyyMMdd-HHmmssfff", CultureInfo.InvariantCulture)}{extension}";
+    }
+
+    private static IBackupEngine EngineFor(DatabaseProvider provider) => provider switch
+    {
+        DatabaseProvider.PostgreSQL => PostgresBackupEngine.Instance,
+        _ => SqliteBackupEngine.Instance,
+    };
+
+    private static async Task<BackupVerification> VerifyCoreAsync(
+        BackupManifest manifest, string manifestPath, string backupPath, DbOpsConnection? server, EngineContext context)
+    {
+        var clock = Stopwatch.StartNew();
+        BackupVerification Result(bool verified, string? errorId, string reason, IReadOnlyList<TableComparison> tables, long orphans) =>
+            new(manifest.Provider, manifest.Database, backupPath, manifestPath, verified, errorId, reason, tables, orphans, clock.Elapsed);
+
+        RestoredCounts restored;
+        try
+        {
+            context.Report("Checking the file against its manifest", 0);
+            await RequireIntactAsync(manifest, backupPath, context.CancellationToken);
+            restored = await EngineFor(manifest.Provider).RestoreToScratchAsync(manifest, backupPath, server, context);
+        }
+        catch (DbOpsException e) when (e.ErrorId is ErrorIds.BackupCorrupt or ErrorIds.RestoreFailed)
+        {
+            return Result(false, ErrorIds.BackupCorrupt, e.Message, [], 0);
+        }
+
+        var tables = Compare(manifest, restored);
+        var mismatches = tables.Where(t => !t.Match).ToList();
+        context.Report("Done", 100);
+        if (restored.ForeignKeyViolations > 0)
+        {
+            context.Observer.Warning($"The backup holds {restored.ForeignKeyViolations} row(s) that break foreign keys, as the source did " +
+                                     "when it was backed up; the backup is faithful. Test-DataIntegrity finds them in the live database.");
+        }
+        return mismatches.Count == 0
+            ? Result(true, null, $"File intact (SHA-256 matches); restored and counted {tables.Count} tables, all match the manifest.", tables, restored.ForeignKeyViolations)
+            : Result(false, ErrorIds.BackupVerificationFailed,
+                $"{mismatches.Count} of {tables.Count} tables differ from the manifest after restoring: " +
+                string.Join(", ", mismatches.Take(5)), tables, restored.ForeignKeyViolations);
+    }
+
+    /// <summary>The file must be there with the size and SHA-256 its manifest records.</summary>
+    private static async Task RequireIntactAsync(BackupManifest manifest, string backupPath, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(backupPath))
+        {
+            throw new DbOpsException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData,
+                $"The backup file '{backupPath}' named by its manifest is missing.", backupPath);
+        }
+        var size = new FileInfo(backupPath).Length;
+        var sha = size == manifest.SizeBytes ? await ArtifactFiles.Sha256Async(backupPath, cancellationToken) : null;
+        if (sha != manifest.Sha256)
+        {
+            throw new DbOpsException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData,
+                $"The backup file '{backupPath}' has changed since it was written (size {size} bytes, manifest says {manifest.SizeBytes}; " +
+                "SHA-256 differs). It is damaged or was replaced; use another backup.", backupPath);
+        }
+    }
+
+    private static IReadOnlyList<TableComparison> Compare(BackupManifest manifest, RestoredCounts restored) =>
+        manifest.Tables.Select(t => new TableComparison(t.Schema, t.Name, t.Rows,
+            restored.Rows.TryGetValue((t.Schema, t.Name), out var rows) ? rows : null)).ToList();
+}

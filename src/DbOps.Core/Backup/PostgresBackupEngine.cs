@@ -1,0 +1,227 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Dapper;
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+using DbOps.Core.Providers;
+using DbOps.Core.Tools;
+using Npgsql;
+
+namespace DbOps.Core.Backup;
+
+/// <summary>
+/// PostgreSQL backups through pg_dump's custom format: pg_dump knows every object type, so DbOps wraps it
+/// rather than writing a dumper. Rows are counted by streaming the archive back through pg_restore.
+/// </summary>
+internal sealed partial class PostgresBackupEngine : IBackupEngine
+{
+    public static readonly PostgresBackupEngine Instance = new();
+
+    /// <summary>The source database's encoding and locale, so a scratch copy sorts and stores text the same way.</summary>
+    private const string DatabaseLocaleSql = """
+        SELECT pg_encoding_to_char(encoding) AS Encoding, datcollate AS Collate, datctype AS Ctype
+        FROM pg_catalog.pg_database WHERE datname = current_database()
+        """;
+
+    /// <summary>What a recreated database must keep: its owner, encoding and locale.</summary>
+    private const string RecreateSettingsSql = """
+        SELECT pg_get_userbyid(datdba) AS Owner, pg_encoding_to_char(encoding) AS Encoding, datcollate AS Collate, datctype AS Ctype
+        FROM pg_catalog.pg_database WHERE datname = @name
+        """;
+
+    [GeneratedRegex("dumping contents of table \"(?<table>[^\"]+)\"")]
+    private static partial Regex DumpingTable();
+
+    public string Format => "pg_dump-custom";
+
+    public string Extension => ".dump";
+
+    public async Task<string> WriteAsync(DbOpsConnection source, string path, EngineContext context)
+    {
+        var pgDump = await PostgresClientTools.LocateAsync("pg_dump", PostgresClientTools.MajorVersion(source.ServerVersion),
+            context.ToolPath, context.CancellationToken);
+        context.Observer.Verbose($"Using {pgDump.VersionText} at {pgDump.Path}.");
+
+        int tableCount;
+        await using (var connection = await PostgresProvider.Instance.OpenAsync(source, readOnly: true, context.CancellationToken))
+        {
+            tableCount = Math.Max(1, (await PostgresProvider.Instance.ListTablesAsync(connection, context.CancellationToken)).Count);
+        }
+
+        var dumped = 0;
+        var run = await ExternalTool.RunAsync(pgDump.Path,
+            ["--format=custom", "--no-password", "--verbose", $"--file={path}"],
+            PostgresClientTools.EnvironmentFor(source), null,
+            line =>
+            {
+                var match = DumpingTable().Match(line);
+                if (match.Success)
+                {
+                    dumped++;
+                    context.Report($"Dumping {match.Groups["table"].Value}", Math.Min(99, 100 * dumped / tableCount));
+                }
+            },
+            context.CancellationToken);
+        if (run.ExitCode != 0)
+        {
+            throw ToolFailure("pg_dump", run, path);
+        }
+        return pgDump.VersionText;
+    }
+
+    public async Task<IReadOnlyList<ManifestTable>> CountAsync(string path, string toolVersion, EngineContext context)
+    {
+        var pgRestore = await LocateRestoreAsync(toolVersion, context);
+        var counter = new CopyStreamCounter
+        {
+            TableDone = table => context.Report($"Counted {table.Schema}.{table.Name} in the backup", -1),
+        };
+        var run = await ExternalTool.RunAsync(pgRestore.Path, ["--data-only", "--file=-", path],
+            new Dictionary<string, string?>(), counter.CountAsync, null, context.CancellationToken);
+        if (run.ExitCode != 0)
+        {
+            throw new DbOpsException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData,
+                $"pg_restore could not read the backup '{path}' (exit code {run.ExitCode}): {run.ErrorTail}", path);
+        }
+        return counter.Tables.OrderBy(t => t.Schema, StringComparer.Ordinal).ThenBy(t => t.Name, StringComparer.Ordinal).ToList();
+    }
+
+    public async Task<RestoredCounts> RestoreToScratchAsync(BackupManifest manifest, string path, DbOpsConnection? server, EngineContext context)
+    {
+        server ??= await ReconnectAsync(manifest, context);
+        var scratch = $"dbops_verify_{Guid.NewGuid():N}"[..26];
+        await using var admin = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(server, readOnly: false, context.CancellationToken);
+        var locale = await admin.QuerySingleAsync<(string Encoding, string Collate, string Ctype)>(DatabaseLocaleSql);
+        try
+        {
+            await admin.ExecuteAsync(
+                $"CREATE DATABASE {Quote(scratch)} TEMPLATE template0 ENCODING {Literal(locale.Encoding)} " +
+                $"LC_COLLATE {Literal(locale.Collate)} LC_CTYPE {Literal(locale.Ctype)}");
+        }
+        catch (PostgresException e) when (e.SqlState == "42501")
+        {
+            throw new DbOpsException(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
+                $"Verifying needs a scratch database, and {server.User} may not create databases ({e.MessageText}). " +
+                "Grant CREATEDB to that user, or verify with Test-Backup -Database pointing at a server where it may.", server.ToString(), e);
+        }
+        context.Observer.Verbose($"Created scratch database {scratch} to verify the backup.");
+        try
+        {
+            var target = server.WithDatabase(scratch);
+            return await RestoreIntoAsync(manifest, path, target, ["--no-owner", "--no-privileges", "--exit-on-error"], context);
+        }
+        finally
+        {
+            await admin.ExecuteAsync($"DROP DATABASE IF EXISTS {Quote(scratch)} WITH (FORCE)");
+            context.Observer.Verbose($"Dropped scratch database {scratch}.");
+        }
+    }
+
+    public async Task<bool> IsEmptyAsync(DbOpsConnection target, EngineContext context)
+    {
+        await using var connection = await PostgresProvider.Instance.OpenAsync(target, readOnly: true, context.CancellationToken);
+        return (await PostgresProvider.Instance.ListTablesAsync(connection, context.CancellationToken)).Count == 0;
+    }
+
+    public async Task<RestoredCounts> RestoreAsync(BackupManifest manifest, string path, DbOpsConnection target, RestoreOptions options, EngineContext context)
+    {
+        if (options.Force)
+        {
+            // pg_restore --clean cannot drop partitions' inherited constraints, so replacing means a fresh database.
+            await RecreateDatabaseAsync(target, context);
+        }
+        string[] arguments = options.NoOwner ? ["--exit-on-error", "--no-owner", "--no-privileges"] : ["--exit-on-error"];
+        return await RestoreIntoAsync(manifest, path, target, arguments, context);
+    }
+
+    /// <summary>Drops and recreates the target with the same owner, encoding and locale; its sessions are ended.</summary>
+    private static async Task RecreateDatabaseAsync(DbOpsConnection target, EngineContext context)
+    {
+        var maintenance = target.WithDatabase(target.Database == "postgres" ? "template1" : "postgres");
+        await using var admin = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(maintenance, readOnly: false, context.CancellationToken);
+        var database = await admin.QuerySingleAsync<(string Owner, string Encoding, string Collate, string Ctype)>(
+            RecreateSettingsSql, new { name = target.Database });
+        var name = Quote(target.Database);
+        context.Observer.Verbose($"-Force: dropping and recreating {target} to replace its contents.");
+        try
+        {
+            await admin.ExecuteAsync($"DROP DATABASE {name} WITH (FORCE)");
+            await admin.ExecuteAsync($"CREATE DATABASE {name} OWNER {Quote(database.Owner)} TEMPLATE template0 " +
+                                     $"ENCODING {Literal(database.Encoding)} LC_COLLATE {Literal(database.Collate)} LC_CTYPE {Literal(database.Ctype)}");
+        }
+        catch (PostgresException e) when (e.SqlState == "42501")
+        {
+            throw new DbOpsException(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
+                $"-Force replaces {target} by dropping and recreating it, and {target.User} may not ({e.MessageText}). " +
+                "Run as the database owner with CREATEDB, or restore into an empty database without -Force.", target.ToString(), e);
+        }
+    }
+
+    private async Task<RestoredCounts> RestoreIntoAsync(
+        BackupManifest manifest, string path, DbOpsConnection target, IEnumerable<string> options, EngineContext context)
+    {
+        var pgRestore = await LocateRestoreAsync(manifest.ToolVersion, context);
+        var jobs = Math.Clamp(Environment.ProcessorCount, 1, 4).ToString(CultureInfo.InvariantCulture);
+        var restored = 0;
+        var run = await ExternalTool.RunAsync(pgRestore.Path,
+            [.. options, "--no-password", "--verbose", $"--jobs={jobs}", $"--dbname={target.Database}", path],
+            PostgresClientTools.EnvironmentFor(target), null,
+            line =>
+            {
+                if (line.Contains("processing data for table", StringComparison.Ordinal))
+                {
+                    restored++;
+                    context.Report($"Restoring table {restored} of {manifest.Tables.Count}", Math.Min(99, 100 * restored / Math.Max(1, manifest.Tables.Count)));
+                }
+            },
+            context.CancellationToken);
+        if (run.ExitCode != 0)
+        {
+            throw new DbOpsException(ErrorIds.RestoreFailed, ErrorKind.OperationFailed,
+                $"pg_restore failed restoring '{path}' into {target} (exit code {run.ExitCode}): {run.ErrorTail}", path);
+        }
+
+        await using var connection = await PostgresProvider.Instance.OpenAsync(target, readOnly: true, context.CancellationToken);
+        var present = (await PostgresProvider.Instance.ListTablesAsync(connection, context.CancellationToken)).ToHashSet();
+        var rows = new Dictionary<(string, string), long>();
+        foreach (var table in manifest.Tables.Select(t => new TableRef(t.Schema, t.Name)).Where(present.Contains))
+        {
+            rows[(table.Schema, table.Name)] = await PostgresProvider.Instance.CountRowsAsync(connection, table, context.CancellationToken);
+        }
+        return new RestoredCounts(rows, 0);
+    }
+
+    /// <summary>pg_restore must be at least as new as the pg_dump that wrote the archive.</summary>
+    private static Task<PostgresTool> LocateRestoreAsync(string toolVersion, EngineContext context)
+    {
+        var match = Regex.Match(toolVersion, @"\(PostgreSQL\)\s+(\d+)");
+        var major = match.Success ? int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+        return PostgresClientTools.LocateAsync("pg_restore", major, context.ToolPath, context.CancellationToken);
+    }
+
+    /// <summary>Reaches the server the manifest names; the password comes from PGPASSWORD or ~/.pgpass.</summary>
+    private static async Task<DbOpsConnection> ReconnectAsync(BackupManifest manifest, EngineContext context)
+    {
+        var server = manifest.Server ?? "localhost:5432";
+        var colon = server.LastIndexOf(':');
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = colon > 0 ? server[..colon] : server,
+            Port = colon > 0 ? int.Parse(server[(colon + 1)..], CultureInfo.InvariantCulture) : 5432,
+            Database = "postgres",
+            Username = manifest.User,
+        };
+        context.Observer.Verbose($"No -Database given: verifying on the server the manifest names, {server}.");
+        return await DatabaseConnector.ConnectPostgresAsync(builder.ConnectionString, null, null, context.CancellationToken);
+    }
+
+    private static string Quote(string identifier) => PostgresProvider.Instance.QuoteIdentifier(identifier);
+
+    private static string Literal(string value) => "'" + value.Replace("'", "''") + "'";
+
+    private static Exception ToolFailure(string tool, ToolRun run, string path) =>
+        run.ErrorTail.Contains("No space left on device", StringComparison.OrdinalIgnoreCase)
+            ? new IOException($"No space left on device ({tool}: {run.ErrorTail})", 28)
+            : new DbOpsException(ErrorIds.ToolFailed, ErrorKind.OperationFailed,
+                $"{tool} failed (exit code {run.ExitCode}) writing '{path}': {run.ErrorTail}", path);
+}

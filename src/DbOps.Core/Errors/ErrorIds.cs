@@ -1,0 +1,48 @@
+namespace DbOps.Core.Errors;
+
+/// <summary>Stable error ids. Renaming one breaks scripts that catch it: add, never rename.</summary>
+public static class ErrorIds
+{
+    /// <summary>A connection string or URI could not be parsed.</summary>
+    public const string InvalidConnectionString = nameof(InvalidConnectionString);
+    /// <summary>The server could not be reached, or did not answer within the timeout.</summary>
+    public const string ConnectionFailed = nameof(ConnectionFailed);
+    /// <summary>The server refused the user name or password.</summary>
+    public const string AuthenticationFailed = nameof(AuthenticationFailed);
+    /// <summary>The SQLite file or PostgreSQL database does not exist.</summary>
+    public const string DatabaseNotFound = nameof(DatabaseNotFound);
+    /// <summary>The file exists but is not a SQLite database.</summary>
+    public const string NotADatabase = nameof(NotADatabase);
+    /// <summary>A file given as input does not exist.</summary>
+    public const string FileNotFound = nameof(FileNotFound);
+    /// <summary>A required external tool (pg_dump, pg_restore) was not found.</summary>
+    public const string ToolNotFound = nameof(ToolNotFound);
+    /// <summary>The external tool found is older than the server it must work with.</summary>
+    public const string ToolVersionTooOld = nameof(ToolVersionTooOld);
+    /// <summary>An external tool ran and reported a failure.</summary>
+    public const string ToolFailed = nameof(ToolFailed);
+    /// <summary>The destination folder cannot be created or written to.</summary>
+    public const string DestinationNotWritable = nameof(DestinationNotWritable);
+    /// <summary>The destination ran out of space while writing.</summary>
+    public const string InsufficientDiskSpace = nameof(InsufficientDiskSpace);
+    /// <summary>An artifact of that name already exists.</summary>
+    public const string DestinationExists = nameof(DestinationExists);
+    /// <summary>The backup could not be created.</summary>
+    public const string BackupFailed = nameof(BackupFailed);
+    /// <summary>The backup file is damaged, truncated, or differs from its manifest.</summary>
+    public const string BackupCorrupt = nameof(BackupCorrupt);
+    /// <summary>The backup is intact but restoring it did not give the recorded row counts.</summary>
+    public const string BackupVerificationFailed = nameof(BackupVerificationFailed);
+    /// <summary>A backup manifest is missing or unreadable.</summary>
+    public const string ManifestInvalid = nameof(ManifestInvalid);
+    /// <summary>The backup was made from another kind of database than the restore target.</summary>
+    public const string ProviderMismatch = nameof(ProviderMismatch);
+    /// <summary>The restore target already holds tables and -Force was not given.</summary>
+    public const string TargetNotEmpty = nameof(TargetNotEmpty);
+    /// <summary>The restore did not complete.</summary>
+    public const string RestoreFailed = nameof(RestoreFailed);
+    /// <summary>The user lacks a privilege the operation needs (e.g. CREATEDB for verification).</summary>
+    public const string InsufficientPrivilege = nameof(InsufficientPrivilege);
+    /// <summary>The operation was stopped by the user.</summary>
+    public const string OperationCanceled = nameof(OperationCanceled);
+}

@@ -1,0 +1,133 @@
+using System.Security.Cryptography;
+using DbOps.Core.Errors;
+
+namespace DbOps.Core.IO;
+
+/// <summary>
+/// How DbOps writes files that must be either complete or absent (invariant 4): each goes to a temporary
+/// name in the destination folder, readable by its owner only (invariant 7), is flushed to disk, and is
+/// renamed into place only when complete.
+/// </summary>
+internal static class ArtifactFiles
+{
+    private const int ENOSPC = 28;
+    private const int EDQUOT = 122;
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode OwnerOnlyFolder = OwnerOnly | UnixFileMode.UserExecute;
+
+    /// <summary>Creates the folder if needed and proves it can be written to.</summary>
+    public static void EnsureWritableFolder(string folder)
+    {
+        try
+        {
+            if (!Directory.Exists(folder))
+            {
+                if (OperatingSystem.IsWindows())
+                {
+                    Directory.CreateDirectory(folder);
+                }
+                else
+                {
+                    Directory.CreateDirectory(folder, OwnerOnlyFolder);
+                }
+            }
+            var probe = Path.Combine(folder, $".dbops-write-test-{Guid.NewGuid():N}");
+            using (CreateOwnerOnly(probe))
+            {
+            }
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DbOpsException(ErrorIds.DestinationNotWritable, ErrorKind.PermissionDenied,
+                $"Cannot write to the folder '{folder}': {e.Message} Choose a folder you can write to, or fix its permissions.",
+                folder, e);
+        }
+    }
+
+    /// <summary>A hidden temporary name beside <paramref name="finalPath"/>, on the same file system so rename is atomic.</summary>
+    public static string TemporaryPathFor(string finalPath) =>
+        Path.Combine(Path.GetDirectoryName(finalPath)!, $".{Path.GetFileName(finalPath)}.{Guid.NewGuid():N}.partial");
+
+    /// <summary>Creates (or truncates) a file that only its owner can read.</summary>
+    public static FileStream CreateOwnerOnly(string path, int bufferSize = 4096)
+    {
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.Create, Access = FileAccess.ReadWrite, Share = FileShare.Read, BufferSize = bufferSize,
+        };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = OwnerOnly;
+        }
+        return new FileStream(path, options);
+    }
+
+    /// <summary>Forces a file's contents to disk, so a crash after the rename cannot leave it empty.</summary>
+    public static void FlushToDisk(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+        stream.Flush(flushToDisk: true);
+    }
+
+    /// <summary>Flushes and renames a finished temporary file into place; never overwrites.</summary>
+    public static void Commit(string temporaryPath, string finalPath)
+    {
+        FlushToDisk(temporaryPath);
+        File.Move(temporaryPath, finalPath, overwrite: false);
+    }
+
+    /// <summary>Writes a small text file (a manifest) atomically.</summary>
+    public static void WriteAllTextAtomic(string finalPath, string text, bool overwrite)
+    {
+        var temporary = TemporaryPathFor(finalPath);
+        try
+        {
+            using (var stream = CreateOwnerOnly(temporary))
+            using (var writer = new StreamWriter(stream))
+            {
+                writer.Write(text);
+                writer.Flush();
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, finalPath, overwrite);
+        }
+        catch
+        {
+            DeleteQuietly(temporary);
+            throw;
+        }
+    }
+
+    public static void DeleteQuietly(string? path)
+    {
+        try
+        {
+            if (path is not null && File.Exists(path))
+            {
+                File.Delete(path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: the caller is already reporting the failure that matters.
+        }
+    }
+
+    /// <summary>The SHA-256 of a file, as lower-case hex.</summary>
+    public static async Task<string> Sha256Async(string path, CancellationToken cancellationToken)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken));
+    }
+
+    /// <summary>True when an exception means the disk (or quota) is full.</summary>
+    public static bool IsDiskFull(Exception e) =>
+        e is IOException io && ((io.HResult & 0xFFFF) is ENOSPC or EDQUOT || io.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
+                                || io.HResult == unchecked((int)0x80070070) /* Windows ERROR_DISK_FULL */);
+
+    public static DbOpsException DiskFull(string folder, Exception? inner) =>
+        new(ErrorIds.InsufficientDiskSpace, ErrorKind.ResourceUnavailable,
+            $"The destination '{folder}' ran out of space; nothing was kept. Free space there or choose another -Destination.",
+            folder, inner);
+}

@@ -1,0 +1,49 @@
+using System.Data.Common;
+using DbOps.Core.Connections;
+
+namespace DbOps.Core.Providers;
+
+/// <summary>
+/// What operations need to know about one engine: how to open it, quote identifiers and read the catalog.
+/// Logic that is the same for both engines lives in the operations, not here.
+/// </summary>
+internal interface IDatabaseProvider
+{
+    DatabaseProvider Kind { get; }
+
+    /// <summary>Opens a new connection; a read-only one cannot write (invariant 2).</summary>
+    Task<DbConnection> OpenAsync(DbOpsConnection connection, bool readOnly, CancellationToken cancellationToken);
+
+    /// <summary>Quotes an identifier for this dialect (invariant 6: never splice a raw name).</summary>
+    string QuoteIdentifier(string identifier);
+
+    /// <summary>Base tables that hold user data, ordered by schema and name.</summary>
+    Task<IReadOnlyList<TableRef>> ListTablesAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>The exact number of rows stored in the table itself (PostgreSQL: not counting child partitions).</summary>
+    Task<long> CountRowsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken);
+}
+
+internal static class Providers
+{
+    public static IDatabaseProvider For(DatabaseProvider kind) => kind switch
+    {
+        DatabaseProvider.PostgreSQL => PostgresProvider.Instance,
+        DatabaseProvider.SQLite => SqliteProvider.Instance,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    public static IDatabaseProvider For(DbOpsConnection connection) => For(connection.Provider);
+
+    /// <summary>Counts every table; the counts are exact and come from one connection.</summary>
+    public static async Task<IReadOnlyList<TableRowCount>> CountAllAsync(
+        this IDatabaseProvider provider, DbConnection connection, CancellationToken cancellationToken)
+    {
+        var counts = new List<TableRowCount>();
+        foreach (var table in await provider.ListTablesAsync(connection, cancellationToken))
+        {
+            counts.Add(new TableRowCount(table.Schema, table.Name, await provider.CountRowsAsync(connection, table, cancellationToken)));
+        }
+        return counts;
+    }
+}

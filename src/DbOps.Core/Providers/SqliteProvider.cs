@@ -1,0 +1,56 @@
+using System.Data.Common;
+using Dapper;
+using DbOps.Core.Connections;
+using Microsoft.Data.Sqlite;
+
+namespace DbOps.Core.Providers;
+
+internal sealed class SqliteProvider : IDatabaseProvider
+{
+    public const string MainSchema = "main";
+
+    public static readonly SqliteProvider Instance = new();
+
+    /// <summary>User tables; sqlite_% are SQLite's own (sqlite_sequence, sqlite_stat1).</summary>
+    private const string ListTablesSql = """
+        SELECT name FROM sqlite_schema
+        WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'
+        ORDER BY name
+        """;
+
+    public DatabaseProvider Kind => DatabaseProvider.SQLite;
+
+    public async Task<DbConnection> OpenAsync(DbOpsConnection connection, bool readOnly, CancellationToken cancellationToken) =>
+        await OpenFileAsync(connection.Database, readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWrite, cancellationToken);
+
+    /// <summary>Opens a file without pooling, so closing it really releases the file.</summary>
+    public static async Task<SqliteConnection> OpenFileAsync(string path, SqliteOpenMode mode, CancellationToken cancellationToken)
+    {
+        var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = mode, Pooling = false, DefaultTimeout = 30 };
+        var connection = new SqliteConnection(builder.ConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            // Wait for other writers instead of failing at once with SQLITE_BUSY.
+            await connection.ExecuteAsync("PRAGMA busy_timeout = 10000");
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    public string QuoteIdentifier(string identifier) => "\"" + identifier.Replace("\"", "\"\"") + "\"";
+
+    public async Task<IReadOnlyList<TableRef>> ListTablesAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var names = await connection.QueryAsync<string>(new CommandDefinition(ListTablesSql, cancellationToken: cancellationToken));
+        return names.Select(n => new TableRef(MainSchema, n)).ToList();
+    }
+
+    public async Task<long> CountRowsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            $"SELECT count(*) FROM {QuoteIdentifier(table.Schema)}.{QuoteIdentifier(table.Name)}", cancellationToken: cancellationToken));
+}

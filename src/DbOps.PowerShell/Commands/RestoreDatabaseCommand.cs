@@ -1,0 +1,67 @@
+using System.Management.Automation;
+using DbOps.Core.Backup;
+using DbOps.Core.Errors;
+
+namespace DbOps.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Restores a backup into a database and reports every table's row count against the manifest.</para>
+/// <para type="description">Refuses a target that already holds tables unless -Force. A SQLite target file is
+/// created if missing; a PostgreSQL target database must exist (createdb). Asks for confirmation.</para>
+/// </summary>
+[Cmdlet(VerbsData.Restore, "Database", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = PathSet)]
+[OutputType(typeof(RestoreResult))]
+public sealed class RestoreDatabaseCommand : DbOpsCmdlet
+{
+    private const string PathSet = nameof(Path);
+    private const string InputObjectSet = nameof(InputObject);
+
+    /// <summary>A backup file or its .manifest.json.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true,
+               HelpMessage = "Path of a backup file or its manifest.")]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "";
+
+    /// <summary>A backup from Backup-Database.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = InputObjectSet, ValueFromPipeline = true)]
+    public BackupResult InputObject { get; set; } = null!;
+
+    /// <summary>The target: a connection, a SQLite path (created if missing), or a PostgreSQL connection string.</summary>
+    [Parameter(Mandatory = true, Position = 1, HelpMessage = "Database to restore into.")]
+    public DatabaseArgument Database { get; set; } = null!;
+
+    /// <summary>Replace the contents of a target that already holds tables.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>PostgreSQL: do not restore owners and privileges (for a server without the original roles).</summary>
+    [Parameter]
+    public SwitchParameter NoOwner { get; set; }
+
+    /// <summary>PostgreSQL: pg_restore to use (the program or its folder).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ToolPath { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        var backup = ParameterSetName == InputObjectSet ? InputObject.Path : ResolvePath(Path);
+        try
+        {
+            var target = ResolveDatabase(Database, sqliteMayNotExist: true);
+            var action = Force ? $"Restore '{backup}', replacing everything in it" : $"Restore '{backup}'";
+            if (!ShouldProcess(target.ToString(), action))
+            {
+                return;
+            }
+            var options = new RestoreOptions(Force, NoOwner);
+            var toolPath = ToolPath is null ? null : ResolvePath(ToolPath);
+            WriteObject(Run((observer, token) => BackupService.RestoreAsync(backup, target, options, toolPath, observer, token)));
+        }
+        catch (DbOpsException e)
+        {
+            WriteDbOpsError(e, backup);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+using System.Management.Automation;
+using DbOps.Core.Backup;
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+
+namespace DbOps.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Proves an existing backup restores: checks its SHA-256 against the manifest, restores it into a scratch database, and compares every table's row count.</para>
+/// <para type="description">A failed check emits the result with Verified false and its Reason, and writes a
+/// non-terminating error (BackupCorrupt or BackupVerificationFailed) so a scheduled job fails.</para>
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Test, "Backup", DefaultParameterSetName = PathSet)]
+[OutputType(typeof(BackupVerification))]
+public sealed class TestBackupCommand : DbOpsCmdlet
+{
+    private const string PathSet = nameof(Path);
+    private const string InputObjectSet = nameof(InputObject);
+
+    /// <summary>A backup file or its .manifest.json.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true,
+               HelpMessage = "Path of a backup file or its manifest.")]
+    [Alias("FullName", "ManifestPath")]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    /// <summary>A backup from Backup-Database.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = InputObjectSet, ValueFromPipeline = true)]
+    public BackupResult InputObject { get; set; } = null!;
+
+    /// <summary>
+    /// PostgreSQL: a server connection on which the scratch database may be created. By default the server
+    /// the backup came from (its password from PGPASSWORD or ~/.pgpass).
+    /// </summary>
+    [Parameter]
+    public DatabaseArgument? Database { get; set; }
+
+    /// <summary>PostgreSQL: pg_restore to use (the program or its folder).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ToolPath { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        var paths = ParameterSetName == InputObjectSet ? [InputObject.Path] : Path.Select(ResolvePath).ToArray();
+        foreach (var path in paths)
+        {
+            try
+            {
+                var server = Database is null ? (ParameterSetName == InputObjectSet ? InputObject.Source : null) : ResolveDatabase(Database);
+                Verify(path, server);
+            }
+            catch (DbOpsException e)
+            {
+                WriteDbOpsError(e, path);
+            }
+        }
+    }
+
+    private void Verify(string path, DbOpsConnection? server)
+    {
+        var toolPath = ToolPath is null ? null : ResolvePath(ToolPath);
+        var result = Run((observer, token) => BackupService.VerifyAsync(path, server, toolPath, observer, token));
+        WriteObject(result);
+        if (!result.Verified)
+        {
+            WriteDbOpsError(new DbOpsException(result.ErrorId ?? ErrorIds.BackupVerificationFailed, ErrorKind.InvalidData,
+                $"The backup '{result.Path}' did not verify: {result.Reason}", result.Path), result);
+        }
+    }
+}

@@ -1,0 +1,153 @@
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+using DbOps.Core.Progress;
+
+namespace DbOps.PowerShell;
+
+/// <summary>
+/// What every DbOps cmdlet repeats: resolving -Database, a cancellation token that Ctrl+C trips, running
+/// Core work while writing its progress on the pipeline thread, and turning DbOpsException into ErrorRecords.
+/// </summary>
+public abstract class DbOpsCmdlet : PSCmdlet
+{
+    private static int _nextActivityId;
+    private CancellationTokenSource? _cancellation;
+
+    /// <summary>Cancelled when the user presses Ctrl+C or the pipeline stops.</summary>
+    protected CancellationToken CancellationToken => (_cancellation ??= new CancellationTokenSource()).Token;
+
+    /// <inheritdoc/>
+    protected override void BeginProcessing() => _cancellation ??= new CancellationTokenSource();
+
+    /// <inheritdoc/>
+    protected override void StopProcessing() => _cancellation?.Cancel();
+
+    /// <inheritdoc/>
+    protected override void EndProcessing() => _cancellation?.Dispose();
+
+    /// <summary>A path as the user typed it, resolved against PowerShell's current location (not the process's).</summary>
+    protected string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+
+    /// <summary>Turns -Database into a connection, connecting once to prove it works.</summary>
+    /// <param name="argument">The -Database value.</param>
+    /// <param name="sqliteMayNotExist">Accept a SQLite path that does not exist yet (restore targets); nothing is created.</param>
+    protected DbOpsConnection ResolveDatabase(DatabaseArgument argument, bool sqliteMayNotExist = false)
+    {
+        if (argument.Connection is { } connection)
+        {
+            return connection;
+        }
+        var text = argument.Text ?? "";
+        if (DatabaseConnector.IsPostgresConnectionString(text))
+        {
+            return Run((_, token) => DatabaseConnector.ConnectPostgresAsync(text, null, null, token));
+        }
+        var path = ResolvePath(text);
+        return sqliteMayNotExist && !File.Exists(path)
+            ? DatabaseConnector.DescribeSqliteTarget(path)
+            : Run((_, token) => DatabaseConnector.ConnectSqliteAsync(path, create: false, token));
+    }
+
+    /// <summary>
+    /// Runs Core work on a worker thread while this (the pipeline) thread writes its progress, verbose and
+    /// warning messages: PowerShell forbids writing from other threads. Progress is always closed.
+    /// </summary>
+    protected T Run<T>(Func<IOperationObserver, CancellationToken, Task<T>> work)
+    {
+        using var messages = new BlockingCollection<Action>();
+        var observer = new QueuedObserver(this, messages, Interlocked.Increment(ref _nextActivityId));
+        var task = Task.Run(() => work(observer, CancellationToken), CancellationToken);
+        task.ContinueWith(_ => messages.CompleteAdding(), TaskScheduler.Default);
+        try
+        {
+            foreach (var write in messages.GetConsumingEnumerable())
+            {
+                write();
+            }
+        }
+        finally
+        {
+            observer.Complete();
+        }
+        try
+        {
+            return task.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException e) when (CancellationToken.IsCancellationRequested)
+        {
+            throw new DbOpsException(ErrorIds.OperationCanceled, ErrorKind.OperationFailed, "The operation was stopped.", null, e);
+        }
+    }
+
+    /// <summary>Writes a non-terminating error for one failed item; the pipeline goes on with the next.</summary>
+    protected void WriteDbOpsError(DbOpsException error, object? target = null) =>
+        WriteError(ToErrorRecord(error, target));
+
+    /// <summary>Stops the cmdlet with an error (bad setup: nothing useful can follow).</summary>
+    protected void ThrowDbOpsError(DbOpsException error, object? target = null) =>
+        ThrowTerminatingError(ToErrorRecord(error, target));
+
+    private static ErrorRecord ToErrorRecord(DbOpsException error, object? target) =>
+        new(error, error.ErrorId, Category(error.Kind), target ?? error.Target)
+        {
+            ErrorDetails = new ErrorDetails(error.Message),
+        };
+
+    private static ErrorCategory Category(ErrorKind kind) => kind switch
+    {
+        ErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
+        ErrorKind.NotFound => ErrorCategory.ObjectNotFound,
+        ErrorKind.ConnectionError => ErrorCategory.ConnectionError,
+        ErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
+        ErrorKind.InvalidState => ErrorCategory.ResourceExists,
+        ErrorKind.InvalidData => ErrorCategory.InvalidData,
+        ErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
+        ErrorKind.WriteError => ErrorCategory.WriteError,
+        _ => ErrorCategory.NotSpecified,
+    };
+
+    /// <summary>Queues Core's reports for the pipeline thread.</summary>
+    private sealed class QueuedObserver(DbOpsCmdlet cmdlet, BlockingCollection<Action> queue, int activityId) : IOperationObserver
+    {
+        private ProgressRecord? _last;
+
+        public void Progress(OperationProgress progress) => Post(() =>
+        {
+            _last = new ProgressRecord(activityId, progress.Activity, progress.Status)
+            {
+                PercentComplete = Math.Clamp(progress.PercentComplete, -1, 100),
+            };
+            cmdlet.WriteProgress(_last);
+        });
+
+        public void Verbose(string message) => Post(() => cmdlet.WriteVerbose(message));
+
+        public void Warning(string message) => Post(() => cmdlet.WriteWarning(message));
+
+        /// <summary>Closes the progress bar, if one was opened.</summary>
+        public void Complete()
+        {
+            if (_last is not null)
+            {
+                cmdlet.WriteProgress(new ProgressRecord(activityId, _last.Activity, "Done") { RecordType = ProgressRecordType.Completed });
+            }
+        }
+
+        private void Post(Action write)
+        {
+            if (!queue.IsAddingCompleted)
+            {
+                try
+                {
+                    queue.Add(write);
+                }
+                catch (InvalidOperationException)
+                {
+                    // The work finished between the check and the add; the message has nowhere to go.
+                }
+            }
+        }
+    }
+}

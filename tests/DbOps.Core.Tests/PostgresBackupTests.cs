@@ -1,0 +1,191 @@
+using DbOps.Core.Backup;
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+using DbOps.Core.Progress;
+
+namespace DbOps.Core.Tests;
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresBackupTests(PostgresCluster cluster) : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    private string Backups => Path.Combine(_folder.Path, "backups");
+
+    private Task<DbOpsConnection> ConnectAsync(string database) =>
+        DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(database), null, null, CancellationToken.None);
+
+    private int ScratchDatabases() =>
+        (int)cluster.Scalar<long>("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'dbops_verify_%'");
+
+    [Fact]
+    public async Task Backup_of_pagila_counts_every_table_from_the_dump_and_verifies_in_a_scratch_database()
+    {
+        var source = await ConnectAsync(cluster.CreatePagila());
+        var observer = new RecordingObserver();
+
+        var result = await BackupService.BackupAsync(new BackupRequest(source, Backups, Verify: true), observer, CancellationToken.None);
+
+        Assert.True(result.Verified, result.Verification?.Reason);
+        Assert.Equal("pg_dump-custom", result.Format);
+        Assert.Contains("pg_dump (PostgreSQL)", result.ToolVersion);
+        Assert.Equal(1000, result.Tables.Single(t => t.Name == "film").Rows);
+        Assert.Equal(16044, result.Tables.Single(t => t.Name == "rental").Rows);
+        // payment is partitioned: its rows live in the monthly partitions.
+        Assert.Equal(16049, result.Tables.Where(t => t.Name.StartsWith("payment_p2022_", StringComparison.Ordinal)).Sum(t => t.Rows));
+        Assert.DoesNotContain(result.Tables, t => t.Name == "payment");
+        Assert.Equal(0, ScratchDatabases());
+        Assert.Contains(observer.ProgressReports, p => p.Status.StartsWith("Dumping public.", StringComparison.Ordinal));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(result.Path));
+        Assert.DoesNotContain(PostgresCluster.Password, await File.ReadAllTextAsync(result.ManifestPath));
+    }
+
+    [Fact]
+    public async Task Backup_counts_come_from_the_dump_not_the_live_database()
+    {
+        var database = cluster.CreateDatabase();
+        cluster.Execute(database, "CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 250);");
+        var source = await ConnectAsync(database);
+
+        var result = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
+        cluster.Execute(database, "INSERT INTO t VALUES (251)");
+
+        Assert.Equal(250, result.Tables.Single().Rows);
+        var check = await BackupService.VerifyAsync(result.Path, source, null, NullObserver.Instance, CancellationToken.None);
+        Assert.True(check.Verified, check.Reason);
+        Assert.Equal(250, check.Tables.Single().Actual);
+    }
+
+    [Fact]
+    public async Task Hostile_schema_and_table_names_are_dumped_counted_and_restored()
+    {
+        var database = cluster.CreateDatabase();
+        cluster.Execute(database, """
+            CREATE SCHEMA "Sch ema";
+            CREATE TABLE "Sch ema"."we""ird; DROP TABLE t;--" (id int, note text);
+            INSERT INTO "Sch ema"."we""ird; DROP TABLE t;--" VALUES (1, E'line\nbreak'), (2, '\.'), (3, E'tab\there');
+            CREATE TABLE t(id int);
+            """);
+        var source = await ConnectAsync(database);
+
+        var result = await BackupService.BackupAsync(new BackupRequest(source, Backups, Verify: true), NullObserver.Instance, CancellationToken.None);
+
+        Assert.True(result.Verified, result.Verification?.Reason);
+        Assert.Equal(3, result.Tables.Single(t => t.Schema == "Sch ema").Rows);
+        Assert.Equal(0, result.Tables.Single(t => t.Name == "t").Rows);
+    }
+
+    [Fact]
+    public async Task A_missing_pg_dump_is_ToolNotFound_and_leaves_nothing_behind()
+    {
+        var source = await ConnectAsync("postgres");
+        var empty = Directory.CreateDirectory(_folder.File("no-tools")).FullName;
+
+        var error = await Assertions.ThrowsDbOps(ErrorIds.ToolNotFound,
+            () => BackupService.BackupAsync(new BackupRequest(source, Backups, ToolPath: empty), NullObserver.Instance, CancellationToken.None));
+
+        Assert.Contains("postgresql-client", error.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(Backups));
+    }
+
+    [Fact]
+    public async Task A_pg_dump_older_than_the_server_is_refused_with_how_to_fix_it()
+    {
+        var source = await ConnectAsync("postgres");
+        var fake = _folder.File("pg_dump");
+        await File.WriteAllTextAsync(fake, "#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n");
+        File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        var error = await Assertions.ThrowsDbOps(ErrorIds.ToolVersionTooOld,
+            () => BackupService.BackupAsync(new BackupRequest(source, Backups, ToolPath: fake), NullObserver.Instance, CancellationToken.None));
+        Assert.Contains("version 9", error.Message);
+    }
+
+    [Fact]
+    public async Task Backup_to_a_full_disk_leaves_no_partial_file_and_no_manifest()
+    {
+        var database = cluster.CreateDatabase();
+        // Random text does not compress, so the dump is far larger than the disk.
+        cluster.Execute(database, "CREATE TABLE big AS SELECT g AS id, md5(random()::text) || md5(random()::text) AS v FROM generate_series(1, 60000) g");
+        var source = await ConnectAsync(database);
+        using var disk = new SmallDisk(sizeKiB: 512);
+
+        await Assertions.ThrowsDbOps(ErrorIds.InsufficientDiskSpace,
+            () => BackupService.BackupAsync(new BackupRequest(source, disk.Path), NullObserver.Instance, CancellationToken.None));
+        Assert.Empty(Directory.GetFileSystemEntries(disk.Path));
+    }
+
+    [Fact]
+    public async Task Verify_reports_a_truncated_dump_as_corrupt()
+    {
+        var database = cluster.CreateDatabase();
+        cluster.Execute(database, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g");
+        var source = await ConnectAsync(database);
+        var result = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
+        await using (var file = new FileStream(result.Path, FileMode.Open, FileAccess.Write))
+        {
+            file.SetLength(file.Length / 2);
+        }
+
+        var check = await BackupService.VerifyAsync(result.Path, source, null, NullObserver.Instance, CancellationToken.None);
+
+        Assert.False(check.Verified);
+        Assert.Equal(ErrorIds.BackupCorrupt, check.ErrorId);
+        Assert.Equal(0, ScratchDatabases());
+    }
+
+    [Fact]
+    public async Task Verify_finds_the_server_from_the_manifest_when_none_is_given()
+    {
+        var database = cluster.CreateDatabase();
+        cluster.Execute(database, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 10) g");
+        var source = await ConnectAsync(database);
+        var result = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
+        var saved = Environment.GetEnvironmentVariable("PGPASSWORD");
+        try
+        {
+            Environment.SetEnvironmentVariable("PGPASSWORD", PostgresCluster.Password);
+            var check = await BackupService.VerifyAsync(result.ManifestPath, null, null, NullObserver.Instance, CancellationToken.None);
+            Assert.True(check.Verified, check.Reason);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PGPASSWORD", saved);
+        }
+    }
+
+    [Fact]
+    public async Task Restore_fills_an_empty_database_and_refuses_a_non_empty_one_without_force()
+    {
+        var source = await ConnectAsync(cluster.CreatePagila());
+        var backup = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
+        var target = await ConnectAsync(cluster.CreateDatabase("restore"));
+        var options = new RestoreOptions(Force: false, NoOwner: true);
+
+        var restored = await BackupService.RestoreAsync(backup.Path, target, options, null, NullObserver.Instance, CancellationToken.None);
+        Assert.Equal("Restored", restored.Status);
+        Assert.Equal(backup.TotalRows, restored.TotalRows);
+
+        cluster.Execute(target.Database, "DELETE FROM payment_p2022_01");
+        await Assertions.ThrowsDbOps(ErrorIds.TargetNotEmpty,
+            () => BackupService.RestoreAsync(backup.Path, target, options, null, NullObserver.Instance, CancellationToken.None));
+
+        var forced = await BackupService.RestoreAsync(backup.Path, target, options with { Force = true }, null, NullObserver.Instance, CancellationToken.None);
+        Assert.Equal("Restored", forced.Status);
+        Assert.Equal(16044L, cluster.Scalar<long>(target.Database, "SELECT count(*) FROM rental"));
+    }
+
+    [Fact]
+    public async Task Restore_refuses_a_backup_of_the_other_provider()
+    {
+        using var folder = new TempFolder();
+        var sqlite = await Sqlite.ChinookAsync(folder);
+        var backup = await BackupService.BackupAsync(new BackupRequest(sqlite, Backups), NullObserver.Instance, CancellationToken.None);
+        var target = await ConnectAsync(cluster.CreateDatabase());
+
+        await Assertions.ThrowsDbOps(ErrorIds.ProviderMismatch,
+            () => BackupService.RestoreAsync(backup.Path, target, new RestoreOptions(false, false), null, NullObserver.Instance, CancellationToken.None));
+    }
+}

@@ -1,0 +1,76 @@
+using System.Management.Automation;
+
+namespace DbOps.PowerShell.Tests;
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresCmdletTests(PostgresCluster cluster) : IDisposable
+{
+    private readonly TempFolder _folder = new();
+    private readonly PowerShellSession _session = new();
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _folder.Dispose();
+    }
+
+    private string ServerOnly => $"Host=127.0.0.1;Port={cluster.Port};Database=postgres";
+
+    [Fact]
+    public void A_credential_password_appears_in_no_output_verbose_text_or_display()
+    {
+        var password = new System.Net.NetworkCredential("", PostgresCluster.Password).SecurePassword;
+        _session.Run("""
+            $VerbosePreference = 'Continue'
+            $cred = [pscredential]::new('postgres', $password)
+            $db = Connect-Database -ConnectionString $cs -Credential $cred
+            $db | Out-Default
+            $db.PSObject.Properties | ForEach-Object { "$($_.Name) = $($_.Value)" } | Out-Default
+            "$db" | Out-Default
+            """, new { password, cs = ServerOnly });
+
+        Assert.Empty(_session.Errors);
+        Assert.Contains("PostgreSQL", _session.Host.Output);
+        Assert.DoesNotContain(PostgresCluster.Password, _session.Host.Output);
+        Assert.DoesNotContain(_session.Verbose, v => v.Contains(PostgresCluster.Password, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_wrong_password_is_AuthenticationFailed_and_the_error_does_not_contain_it()
+    {
+        const string wrong = "N0t-The-Password-42";
+        var password = new System.Net.NetworkCredential("", wrong).SecurePassword;
+        _session.Run("Connect-Database -ConnectionString $cs -Credential ([pscredential]::new('postgres', $password))",
+            new { password, cs = ServerOnly });
+
+        var error = Assert.Single(_session.Errors);
+        Assert.Equal("AuthenticationFailed,DbOps.PowerShell.Commands.ConnectDatabaseCommand", error.FullyQualifiedErrorId);
+        Assert.DoesNotContain(wrong, error.ToString());
+        Assert.DoesNotContain(wrong, error.Exception.ToString());
+        Assert.DoesNotContain(wrong, $"{error.TargetObject}");
+    }
+
+    [Fact]
+    public void Backup_with_verify_through_a_connection_string_given_as_Database()
+    {
+        var database = cluster.CreateDatabase();
+        cluster.Execute(database, "CREATE TABLE sessions(id serial PRIMARY KEY, started timestamptz DEFAULT now()); INSERT INTO sessions DEFAULT VALUES; INSERT INTO sessions DEFAULT VALUES;");
+
+        var result = Assert.Single(_session.Run("Backup-Database -Database $cs -Destination $dest -Verify",
+            new { cs = cluster.ConnectionString(database), dest = _folder.File("b") }));
+
+        Assert.Empty(_session.Errors);
+        Assert.True((bool)result.Properties["Verified"].Value);
+        Assert.Equal(2L, result.Properties["TotalRows"].Value);
+    }
+
+    [Fact]
+    public void A_missing_pg_dump_is_a_ToolNotFound_error()
+    {
+        var empty = Directory.CreateDirectory(_folder.File("empty")).FullName;
+        _session.Run("Backup-Database -Database $cs -Destination $dest -ToolPath $empty",
+            new { cs = cluster.ConnectionString("postgres"), dest = _folder.File("b"), empty });
+
+        Assert.Equal("ToolNotFound,DbOps.PowerShell.Commands.BackupDatabaseCommand", Assert.Single(_session.Errors).FullyQualifiedErrorId);
+    }
+}

@@ -1,0 +1,70 @@
+using System.Diagnostics;
+
+namespace DbOps.Testing;
+
+/// <summary>A folder deleted at the end of a test.</summary>
+public sealed class TempFolder : IDisposable
+{
+    public TempFolder()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dbops-test-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// A real, tiny file system (tmpfs) for disk-full tests: writing past its size fails with ENOSPC as a full disk
+/// does. Mounting needs root (as in CI); elsewhere the test fails saying so.
+/// </summary>
+public sealed class SmallDisk : IDisposable
+{
+    public SmallDisk(int sizeKiB)
+    {
+        if (!PostgresCluster.IsRoot)
+        {
+            throw new InvalidOperationException("The disk-full tests mount a small tmpfs and must run as root.");
+        }
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dbops-full-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path);
+        Run("mount", "-t", "tmpfs", "-o", $"size={sizeKiB}k,mode=1777", "tmpfs", Path);
+    }
+
+    public string Path { get; }
+
+    public void Dispose()
+    {
+        Run("umount", "-l", Path);
+        Directory.Delete(Path);
+    }
+
+    private static void Run(string program, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed: {error}");
+        }
+    }
+}
