@@ -151,6 +151,24 @@ public sealed class SqliteBackupTests : IDisposable
     }
 
     [Fact]
+    public async Task Backup_removes_partial_files_left_by_a_killed_writer_but_not_those_of_a_live_one()
+    {
+        var source = await Sqlite.ChinookAsync(_folder);
+        Directory.CreateDirectory(Backups);
+        using var finished = System.Diagnostics.Process.Start("true")!;
+        finished.WaitForExit();
+        var abandoned = Path.Combine(Backups, $".old.sqlite.{finished.Id}-{Guid.NewGuid():N}.partial");
+        var live = Path.Combine(Backups, $".busy.sqlite.{Environment.ProcessId}-{Guid.NewGuid():N}.partial");
+        await File.WriteAllTextAsync(abandoned, "half a backup");
+        await File.WriteAllTextAsync(abandoned + "-journal", "its journal");
+        await File.WriteAllTextAsync(live, "being written");
+
+        var result = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
+
+        Assert.Equal(new[] { result.Path, result.ManifestPath, live }.Order(), Directory.GetFiles(Backups).Order());
+    }
+
+    [Fact]
     public async Task Verify_reports_a_damaged_backup_as_corrupt_with_the_reason()
     {
         var source = await Sqlite.ChinookAsync(_folder);

@@ -36,6 +36,10 @@ public static partial class BackupService
 
         var folder = Path.GetFullPath(request.Destination);
         ArtifactFiles.EnsureWritableFolder(folder);
+        foreach (var abandoned in ArtifactFiles.RemoveAbandoned(folder))
+        {
+            observer.Verbose($"Removed {abandoned}, left in '{folder}' by a backup whose process was killed.");
+        }
         var finalPath = Path.Combine(folder, request.Name ?? DefaultFileName(source, createdAt, engine.Extension));
         var manifestPath = BackupManifest.PathFor(finalPath);
         if (File.Exists(finalPath) || File.Exists(manifestPath))
@@ -197,10 +201,10 @@ public static partial class BackupService
         if (restored.ForeignKeyViolations > 0)
         {
             context.Observer.Warning($"The backup holds {restored.ForeignKeyViolations} row(s) that break foreign keys, as the source did " +
-                                     "when it was backed up; the backup is faithful. Test-DataIntegrity finds them in the live database.");
+                                     "when it was backed up; the backup is faithful. PRAGMA foreign_key_check on the live database lists them.");
         }
         return mismatches.Count == 0
-            ? Result(true, null, $"File intact (SHA-256 matches); restored and counted {tables.Count} tables, all match the manifest.", tables, restored.ForeignKeyViolations)
+            ? Result(true, null, $"SHA-256 matches; all {tables.Count} tables read back with the recorded row counts.", tables, restored.ForeignKeyViolations)
             : Result(false, ErrorIds.BackupVerificationFailed,
                 $"{mismatches.Count} of {tables.Count} tables differ from the manifest after restoring: " +
                 string.Join(", ", mismatches.Take(5)), tables, restored.ForeignKeyViolations);

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.RegularExpressions;
 using DbOps.Core.Errors;
 
 namespace DbOps.Core.IO;
@@ -8,7 +9,7 @@ namespace DbOps.Core.IO;
 /// name in the destination folder, readable by its owner only (invariant 7), is flushed to disk, and is
 /// renamed into place only when complete.
 /// </summary>
-internal static class ArtifactFiles
+internal static partial class ArtifactFiles
 {
     private const int ENOSPC = 28;
     private const int EDQUOT = 122;
@@ -45,9 +46,47 @@ internal static class ArtifactFiles
         }
     }
 
-    /// <summary>A hidden temporary name beside <paramref name="finalPath"/>, on the same file system so rename is atomic.</summary>
+    /// <summary>
+    /// A hidden temporary name beside <paramref name="finalPath"/>, on the same file system so rename is atomic.
+    /// It carries the writer's process id, so a later run can tell an abandoned file from one being written.
+    /// </summary>
     public static string TemporaryPathFor(string finalPath) =>
-        Path.Combine(Path.GetDirectoryName(finalPath)!, $".{Path.GetFileName(finalPath)}.{Guid.NewGuid():N}.partial");
+        Path.Combine(Path.GetDirectoryName(finalPath)!, $".{Path.GetFileName(finalPath)}.{Environment.ProcessId}-{Guid.NewGuid():N}.partial");
+
+    /// <summary>
+    /// Deletes temporary files (and SQLite journals beside them) left in <paramref name="folder"/> by writers
+    /// that were killed: their process no longer exists. Returns the names removed.
+    /// </summary>
+    public static IReadOnlyList<string> RemoveAbandoned(string folder)
+    {
+        var removed = new List<string>();
+        foreach (var path in Directory.EnumerateFiles(folder, ".*.partial*"))
+        {
+            var match = PartialName().Match(Path.GetFileName(path));
+            if (match.Success && int.TryParse(match.Groups["pid"].Value, out var pid) && !ProcessExists(pid))
+            {
+                DeleteQuietly(path);
+                removed.Add(Path.GetFileName(path));
+            }
+        }
+        return removed;
+    }
+
+    [GeneratedRegex(@"^\..+\.(?<pid>\d+)-[0-9a-f]{32}\.partial(-journal|-wal|-shm)?$")]
+    private static partial Regex PartialName();
+
+    private static bool ProcessExists(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Creates (or truncates) a file that only its owner can read.</summary>
     public static FileStream CreateOwnerOnly(string path, int bufferSize = 4096)

@@ -40,10 +40,10 @@ internal sealed class PostgresProvider : IDatabaseProvider
             await npgsql.OpenAsync(cancellationToken);
             return npgsql;
         }
-        catch
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
             await npgsql.DisposeAsync();
-            throw;
+            throw DatabaseConnector.MapPostgresError(e, connection.ToString(), builder.Timeout);
         }
     }
 

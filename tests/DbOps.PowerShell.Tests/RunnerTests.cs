@@ -1,0 +1,83 @@
+using System.Diagnostics;
+
+namespace DbOps.PowerShell.Tests;
+
+/// <summary>
+/// The README's main command, run as a user runs it: DbOps.Runner in its own process. That process references
+/// no SQLite package, so this also proves the module finds its native SQLite library from out/DbOps.
+/// </summary>
+public sealed class RunnerTests : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public void The_quickstart_builds_the_sample_backs_it_up_and_verifies_it()
+    {
+        var (exitCode, stdout, stderr) = RunRunner(Path.Combine(RepoRoot, "examples", "quickstart.ps1"), "-Folder", _folder.Path);
+
+        Assert.True(exitCode == 0, $"exit code {exitCode}\n{stdout}\n{stderr}");
+        Assert.Matches(@"activity_instances\s+6000", stdout);
+        Assert.Matches(@"goals\s+200", stdout);
+        Assert.Contains("Backup verified:", stdout);
+        Assert.Single(Directory.GetFiles(Path.Combine(_folder.Path, "backups"), "*.manifest.json"));
+        // The sample's messy data: 25 activity rows break a declared foreign key, as documented.
+        Assert.Contains("25 row(s) that break foreign keys", stderr);
+    }
+
+    [Fact]
+    public void A_runbook_that_writes_an_error_exits_non_zero_with_the_error_id()
+    {
+        var script = _folder.File("fails.ps1");
+        File.WriteAllText(script, "Connect-Database -Path ./does-not-exist.db\n");
+
+        var (exitCode, _, stderr) = RunRunner(script);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("DatabaseNotFound", stderr);
+    }
+
+    private static (int ExitCode, string Stdout, string Stderr) RunRunner(string script, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(script)!,
+        };
+        start.ArgumentList.Add(RunnerDll);
+        start.ArgumentList.Add(script);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        start.Environment["DBOPS_MODULE_PATH"] = PowerShellSession.ModuleManifest;
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("The runner did not finish within 3 minutes.");
+        }
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static string RepoRoot => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(PowerShellSession.ModuleManifest)!, "..", ".."));
+
+    /// <summary>The runner built in the same configuration as these tests (bin/&lt;Configuration&gt;/net10.0).</summary>
+    private static string RunnerDll
+    {
+        get
+        {
+#if DEBUG
+            const string configuration = "Debug";
+#else
+            const string configuration = "Release";
+#endif
+            var dll = Path.Combine(RepoRoot, "src", "DbOps.Runner", "bin", configuration, "net10.0", "DbOps.Runner.dll");
+            return File.Exists(dll) ? dll : throw new FileNotFoundException($"DbOps.Runner was not built: {dll}");
+        }
+    }
+}
