@@ -62,7 +62,7 @@ internal static class PostgresBench
 
             return new Comparison(
                 $"PostgreSQL {version}: {options.PgRows:N0} rows in 3 tables, database {Program.Mb(large.Bytes)} MB, dump {Program.Mb(dumpBytes)} MB",
-                "pg_dump -Fc", "Backup-Database", samples, "pg_dump step", 1.1, smallPeak, largePeak);
+                "pg_dump -Fc", "Backup-Database", samples, "dump + row count", 1.1, smallPeak, largePeak);
         }
     }
 

@@ -294,8 +294,8 @@ internal static class Program
 
         public void Progress(OperationProgress progress)
         {
-            // BackupService reports this status once, right after the engine has written the file.
-            if (WriteSeconds is null && progress.Status.StartsWith("Counting rows", StringComparison.Ordinal))
+            // BackupService reports this once, after the engine has written the file and counted its rows.
+            if (WriteSeconds is null && progress.Status.StartsWith("Hashing and flushing", StringComparison.Ordinal))
             {
                 WriteSeconds = _clock.Elapsed.TotalSeconds;
             }

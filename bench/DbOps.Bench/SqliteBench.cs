@@ -46,7 +46,7 @@ internal static class SqliteBench
 
         return new Comparison(
             $"SQLite: {Program.Mb(new FileInfo(large.Path).Length)} MB file, {large.Rows:N0} rows in 2 tables (shell {cliVersion}, DbOps {source.ServerVersion})",
-            "sqlite3 .backup", "Backup-Database", samples, "backup-API copy", 1.2, smallPeak, largePeak);
+            "sqlite3 .backup", "Backup-Database", samples, "copy + row count", 1.2, smallPeak, largePeak);
     }
 
     private static string? FindOnPath(string program) =>

@@ -57,10 +57,13 @@ public static partial class BackupService
                 // Created empty with owner-only permissions before the engine writes into it.
             }
             context.Report("Writing the backup", 0);
-            var toolVersion = await engine.WriteAsync(source, temporary, context);
-            context.Report("Counting rows in the backup", 95);
-            var tables = await engine.CountAsync(temporary, toolVersion, context);
-            ArtifactFiles.Commit(temporary, finalPath);
+            var (toolVersion, tables) = await engine.WriteAsync(source, temporary, context);
+            context.Report("Hashing and flushing the backup", 99);
+            // Hashing (CPU) and flushing to disk (I/O) overlap: for a large SQLite copy each takes a good part of a second.
+            var hashing = ArtifactFiles.Sha256Async(temporary, cancellationToken);
+            ArtifactFiles.FlushToDisk(temporary);
+            var sha256 = await hashing;
+            File.Move(temporary, finalPath, overwrite: false);
             committed = true;
 
             var file = new FileInfo(finalPath);
@@ -75,7 +78,7 @@ public static partial class BackupService
                 ToolVersion = toolVersion,
                 File = file.Name,
                 SizeBytes = file.Length,
-                Sha256 = await ArtifactFiles.Sha256Async(finalPath, cancellationToken),
+                Sha256 = sha256,
                 CreatedAt = createdAt,
                 Tables = tables,
             };

@@ -9,6 +9,9 @@ internal sealed record EngineContext(IOperationObserver Observer, string Activit
     public void Report(string status, int percent) => Observer.Progress(new OperationProgress(Activity, status, percent));
 }
 
+/// <summary>A backup file just written: the tool that wrote it and the rows it holds per table.</summary>
+internal sealed record WrittenBackup(string ToolVersion, IReadOnlyList<ManifestTable> Tables);
+
 /// <summary>The result of restoring a backup somewhere and counting what arrived.</summary>
 internal sealed record RestoredCounts(IReadOnlyDictionary<(string Schema, string Name), long> Rows, long ForeignKeyViolations);
 
@@ -24,11 +27,11 @@ internal interface IBackupEngine
     /// <summary>The backup file's extension, with the dot.</summary>
     string Extension { get; }
 
-    /// <summary>Writes a consistent backup of <paramref name="source"/> to an existing empty file; returns the tool version.</summary>
-    Task<string> WriteAsync(DbOpsConnection source, string path, EngineContext context);
-
-    /// <summary>Counts every table's rows by reading the artifact itself, not the live database.</summary>
-    Task<IReadOnlyList<ManifestTable>> CountAsync(string path, string toolVersion, EngineContext context);
+    /// <summary>
+    /// Writes a consistent backup of <paramref name="source"/> to an existing empty file, and counts every
+    /// table's rows by reading what was written (the artifact, never the live database).
+    /// </summary>
+    Task<WrittenBackup> WriteAsync(DbOpsConnection source, string path, EngineContext context);
 
     /// <summary>Restores into a scratch place (dropped afterwards) and counts the tables the manifest names.</summary>
     Task<RestoredCounts> RestoreToScratchAsync(BackupManifest manifest, string path, DbOpsConnection? server, EngineContext context);

@@ -36,10 +36,13 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
 
     public string Extension => ".dump";
 
-    public async Task<string> WriteAsync(DbOpsConnection source, string path, EngineContext context)
+    public async Task<WrittenBackup> WriteAsync(DbOpsConnection source, string path, EngineContext context)
     {
         var pgDump = await PostgresClientTools.LocateAsync("pg_dump", PostgresClientTools.MajorVersion(source.ServerVersion),
             context.ToolPath, context.CancellationToken);
+        // pg_restore reads the archive back to count rows; it must be as new as the pg_dump that wrote it.
+        var pgRestore = await PostgresClientTools.LocateAsync("pg_restore", pgDump.MajorVersion,
+            context.ToolPath ?? Path.GetDirectoryName(pgDump.Path), context.CancellationToken);
         context.Observer.Verbose($"Using {pgDump.VersionText} at {pgDump.Path}.");
 
         int tableCount;
@@ -49,7 +52,7 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
         }
 
         var dumped = 0;
-        var run = await ExternalTool.RunAsync(pgDump.Path,
+        var dump = ExternalTool.RunAsync(pgDump.Path,
             ["--format=custom", "--no-password", "--verbose", $"--file={path}"],
             PostgresClientTools.EnvironmentFor(source), null,
             line =>
@@ -62,28 +65,72 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
                 }
             },
             context.CancellationToken);
+
+        // Count while pg_dump writes: pg_dump appends the archive in order (at the end it rewrites only the table of
+        // contents, in place, adding data offsets that a sequential reader does not need), so pg_restore can read the
+        // growing file as it reads `pg_dump -Fc | pg_restore`. That uses the second core instead of a second pass.
+        IReadOnlyList<ManifestTable>? tables;
+        try
+        {
+            tables = await CountAsync(pgRestore, context, (stdin, token) => FollowAsync(path, dump, stdin, token));
+        }
+        catch (Exception e) when (e is DbOpsException or IOException or InvalidDataException)
+        {
+            tables = null;
+            context.Observer.Verbose($"Counting rows while dumping failed ({e.Message}); counting from the finished file instead.");
+        }
+
+        var run = await dump;
         if (run.ExitCode != 0)
         {
             throw ToolFailure("pg_dump", run, path);
         }
-        return pgDump.VersionText;
+        tables ??= await CountAsync(pgRestore, context, null, path);
+        return new WrittenBackup(pgDump.VersionText, tables);
     }
 
-    public async Task<IReadOnlyList<ManifestTable>> CountAsync(string path, string toolVersion, EngineContext context)
+    /// <summary>
+    /// Streams pg_restore's plain-text data output through the row counter. The archive comes from
+    /// <paramref name="feed"/> (standard input) or from the file at <paramref name="path"/>.
+    /// </summary>
+    private static async Task<IReadOnlyList<ManifestTable>> CountAsync(
+        PostgresTool pgRestore, EngineContext context, Func<Stream, CancellationToken, Task>? feed, string? path = null)
     {
-        var pgRestore = await LocateRestoreAsync(toolVersion, context);
-        var counter = new CopyStreamCounter
-        {
-            TableDone = table => context.Report($"Counted {table.Schema}.{table.Name} in the backup", -1),
-        };
-        var run = await ExternalTool.RunAsync(pgRestore.Path, ["--data-only", "--file=-", path],
-            new Dictionary<string, string?>(), counter.CountAsync, null, context.CancellationToken);
+        var counter = new CopyStreamCounter();
+        string[] arguments = path is null ? ["--data-only", "--file=-"] : ["--data-only", "--file=-", path];
+        var run = await ExternalTool.RunAsync(pgRestore.Path, arguments,
+            new Dictionary<string, string?>(), counter.CountAsync, null, context.CancellationToken, feed);
         if (run.ExitCode != 0)
         {
             throw new DbOpsException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData,
-                $"pg_restore could not read the backup '{path}' (exit code {run.ExitCode}): {run.ErrorTail}", path);
+                $"pg_restore could not read the backup {path} (exit code {run.ExitCode}): {run.ErrorTail}", path);
         }
         return counter.Tables.OrderBy(t => t.Schema, StringComparer.Ordinal).ThenBy(t => t.Name, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Copies a file that another process is still appending to, until that process has exited.</summary>
+    private static async Task FollowAsync(string path, Task writer, Stream destination, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
+        var buffer = new byte[1 << 20];
+        while (true)
+        {
+            // Checked before reading: end-of-file after the writer has finished is the real end.
+            var finished = writer.IsCompleted;
+            var read = await file.ReadAsync(buffer, cancellationToken);
+            if (read > 0)
+            {
+                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            }
+            else if (finished)
+            {
+                return;
+            }
+            else
+            {
+                await Task.WhenAny(writer, Task.Delay(20, cancellationToken));
+            }
+        }
     }
 
     public async Task<RestoredCounts> RestoreToScratchAsync(BackupManifest manifest, string path, DbOpsConnection? server, EngineContext context)

@@ -26,23 +26,23 @@ internal sealed class SqliteBackupEngine : IBackupEngine
 
     public string Extension => ".sqlite";
 
-    public async Task<string> WriteAsync(DbOpsConnection source, string path, EngineContext context)
+    public async Task<WrittenBackup> WriteAsync(DbOpsConnection source, string path, EngineContext context)
     {
-        await using var from = await SqliteProvider.OpenFileAsync(source.Database, SqliteOpenMode.ReadOnly, context.CancellationToken);
+        await using (var from = await SqliteProvider.OpenFileAsync(source.Database, SqliteOpenMode.ReadOnly, context.CancellationToken))
         await using (var to = await SqliteProvider.OpenFileAsync(path, SqliteOpenMode.ReadWrite, context.CancellationToken))
         {
+            // The copy is a temporary file that is flushed once before its rename, so SQLite's own journal and
+            // syncs would only slow it down: a crash leaves a .partial file that is never used.
+            await to.ExecuteAsync("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF");
             Copy(from, to, context);
             // A backup is one self-contained file: no -wal beside it, whatever mode the source uses.
             await to.ExecuteAsync("PRAGMA journal_mode = DELETE");
         }
-        return "SQLite " + source.ServerVersion;
-    }
 
-    public async Task<IReadOnlyList<ManifestTable>> CountAsync(string path, string toolVersion, EngineContext context)
-    {
-        await using var connection = await SqliteProvider.OpenFileAsync(path, SqliteOpenMode.ReadOnly, context.CancellationToken);
-        var counts = await SqliteProvider.Instance.CountAllAsync(connection, context.CancellationToken);
-        return counts.Select(c => new ManifestTable(c.Schema, c.Name, c.Rows)).ToList();
+        context.Report("Counting rows in the backup", 99);
+        await using var copy = await SqliteProvider.OpenFileAsync(path, SqliteOpenMode.ReadOnly, context.CancellationToken);
+        var counts = await SqliteProvider.Instance.CountAllAsync(copy, context.CancellationToken);
+        return new WrittenBackup("SQLite " + source.ServerVersion, counts.Select(c => new ManifestTable(c.Schema, c.Name, c.Rows)).ToList());
     }
 
     /// <summary>The scratch copy is the backup itself, opened read-only so verifying cannot change it.</summary>

@@ -154,11 +154,20 @@ internal static partial class ArtifactFiles
     }
 
     /// <summary>The SHA-256 of a file, as lower-case hex.</summary>
-    public static async Task<string> Sha256Async(string path, CancellationToken cancellationToken)
+    public static Task<string> Sha256Async(string path, CancellationToken cancellationToken) => Task.Run(() =>
     {
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
-        return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken));
-    }
+        // Large synchronous reads hash a few percent faster than HashDataAsync's small ones (measured on 400 MB).
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[4 << 20];
+        int read;
+        while ((read = stream.Read(buffer)) > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            hash.AppendData(buffer, 0, read);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }, cancellationToken);
 
     /// <summary>True when an exception means the disk (or quota) is full.</summary>
     public static bool IsDiskFull(Exception e) =>

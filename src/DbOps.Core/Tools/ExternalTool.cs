@@ -20,7 +20,8 @@ internal static class ExternalTool
         IReadOnlyDictionary<string, string?> environment,
         Func<Stream, CancellationToken, Task>? readStdout,
         Action<string>? onStderrLine,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Func<Stream, CancellationToken, Task>? writeStdin = null)
     {
         var start = new ProcessStartInfo(fileName)
         {
@@ -41,7 +42,11 @@ internal static class ExternalTool
         }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {fileName}.");
-        process.StandardInput.Close();
+        var stdin = writeStdin is null ? Task.CompletedTask : FeedAsync(process, writeStdin, cancellationToken);
+        if (writeStdin is null)
+        {
+            process.StandardInput.Close();
+        }
         var tail = new Queue<string>();
         var stderr = Task.Run(async () =>
         {
@@ -66,6 +71,7 @@ internal static class ExternalTool
                 await readStdout(process.StandardOutput.BaseStream, cancellationToken);
             }
             await process.WaitForExitAsync(cancellationToken);
+            await stdin;
         }
         catch (OperationCanceledException)
         {
@@ -86,5 +92,12 @@ internal static class ExternalTool
         {
             return new ToolRun(process.ExitCode, string.Join(Environment.NewLine, tail));
         }
+    }
+
+    /// <summary>Writes the tool's input, then closes it so the tool sees the end.</summary>
+    private static async Task FeedAsync(Process process, Func<Stream, CancellationToken, Task> writeStdin, CancellationToken cancellationToken)
+    {
+        await using var input = process.StandardInput.BaseStream;
+        await writeStdin(input, cancellationToken);
     }
 }

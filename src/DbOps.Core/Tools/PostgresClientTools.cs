@@ -21,9 +21,7 @@ internal static partial class PostgresClientTools
     public static async Task<PostgresTool> LocateAsync(string tool, int serverMajor, string? toolPath, CancellationToken cancellationToken)
     {
         var fileName = OperatingSystem.IsWindows() ? tool + ".exe" : tool;
-        var candidates = toolPath is not null
-            ? [Directory.Exists(toolPath) ? Path.Combine(toolPath, fileName) : toolPath]
-            : SearchOrder(fileName, serverMajor).Distinct().ToList();
+        var candidates = toolPath is null ? SearchOrder(fileName, serverMajor).Distinct().ToList() : [Explicit(toolPath, fileName)];
 
         PostgresTool? tooOld = null;
         foreach (var candidate in candidates.Where(File.Exists))
@@ -51,6 +49,12 @@ internal static partial class PostgresClientTools
         var where = toolPath is not null ? $"at '{toolPath}'" : $"on PATH or in the PostgreSQL {serverMajor} bin folders";
         throw new DbOpsException(ErrorIds.ToolNotFound, ErrorKind.NotFound, $"{tool} was not found {where}. {install}", tool);
     }
+
+    /// <summary>-ToolPath names a folder, or one program: then its siblings (pg_restore beside pg_dump) are used too.</summary>
+    private static string Explicit(string toolPath, string fileName) =>
+        Directory.Exists(toolPath) ? Path.Combine(toolPath, fileName)
+        : Path.GetFileName(toolPath).Equals(fileName, StringComparison.OrdinalIgnoreCase) ? toolPath
+        : Path.Combine(Path.GetDirectoryName(toolPath) ?? ".", fileName);
 
     private static IEnumerable<string> SearchOrder(string fileName, int serverMajor)
     {
