@@ -38,7 +38,22 @@ public sealed class RunnerTests : IDisposable
         Assert.Contains("DatabaseNotFound", stderr);
     }
 
-    private static (int ExitCode, string Stdout, string Stderr) RunRunner(string script, params string[] arguments)
+    internal static (int ExitCode, string Stdout, string Stderr) RunRunner(string script, params string[] arguments)
+    {
+        using var process = Process.Start(RunnerStartInfo(script, arguments))!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("The runner did not finish within 3 minutes.");
+        }
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Runs <paramref name="script"/> under DbOps.Runner as `dotnet DbOps.Runner.dll script args`.</summary>
+    internal static ProcessStartInfo RunnerStartInfo(string script, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -52,16 +67,7 @@ public sealed class RunnerTests : IDisposable
             start.ArgumentList.Add(argument);
         }
         start.Environment["DBOPS_MODULE_PATH"] = PowerShellSession.ModuleManifest;
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("The runner did not finish within 3 minutes.");
-        }
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        return start;
     }
 
     private static string RepoRoot => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(PowerShellSession.ModuleManifest)!, "..", ".."));
