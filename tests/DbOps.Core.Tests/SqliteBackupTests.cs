@@ -128,6 +128,18 @@ public sealed class SqliteBackupTests : IDisposable
         Assert.Equal(before, await File.ReadAllBytesAsync(Path.Combine(Backups, "nightly.sqlite")));
     }
 
+    [Theory]
+    [InlineData("../escaped.sqlite")]
+    [InlineData("sub/inside.sqlite")]
+    [InlineData(" ")]
+    public async Task Backup_name_must_be_a_plain_file_name(string name)
+    {
+        var source = await Sqlite.ChinookAsync(_folder);
+        await Assertions.ThrowsDbOps(ErrorIds.InvalidBackupName,
+            () => BackupService.BackupAsync(new BackupRequest(source, Backups, Name: name), NullObserver.Instance, CancellationToken.None));
+        Assert.False(File.Exists(_folder.File("escaped.sqlite")));
+    }
+
     [Fact]
     public async Task Backup_to_a_folder_that_cannot_be_created_fails_cleanly()
     {

@@ -34,6 +34,11 @@ public static partial class BackupService
         var context = new EngineContext(observer, $"Backing up {source}", request.ToolPath, cancellationToken);
         var createdAt = DateTimeOffset.UtcNow;
 
+        if (request.Name is { } name && (name.Trim().Length == 0 || Path.GetFileName(name) != name || name is "." or ".."))
+        {
+            throw new DbOpsException(ErrorIds.InvalidBackupName, ErrorKind.InvalidArgument,
+                $"-Name '{name}' must be a plain file name; put the folder in -Destination.", name);
+        }
         var folder = Path.GetFullPath(request.Destination);
         ArtifactFiles.EnsureWritableFolder(folder);
         foreach (var abandoned in ArtifactFiles.RemoveAbandoned(folder))

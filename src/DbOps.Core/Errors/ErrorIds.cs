@@ -25,6 +25,8 @@ public static class ErrorIds
     public const string DestinationNotWritable = nameof(DestinationNotWritable);
     /// <summary>The destination ran out of space while writing.</summary>
     public const string InsufficientDiskSpace = nameof(InsufficientDiskSpace);
+    /// <summary>A backup name is not a plain file name (it has a folder part, or is empty).</summary>
+    public const string InvalidBackupName = nameof(InvalidBackupName);
     /// <summary>An artifact of that name already exists.</summary>
     public const string DestinationExists = nameof(DestinationExists);
     /// <summary>The backup could not be created.</summary>
