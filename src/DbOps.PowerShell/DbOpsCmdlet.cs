@@ -67,6 +67,13 @@ public abstract class DbOpsCmdlet : PSCmdlet
                 write();
             }
         }
+        catch
+        {
+            // A write failed (the pipeline is stopping, or -WarningAction Stop): stop the work before leaving.
+            _cancellation?.Cancel();
+            ((IAsyncResult)task).AsyncWaitHandle.WaitOne();
+            throw;
+        }
         finally
         {
             observer.Complete();
@@ -77,7 +84,7 @@ public abstract class DbOpsCmdlet : PSCmdlet
         }
         catch (OperationCanceledException e) when (CancellationToken.IsCancellationRequested)
         {
-            throw new DbOpsException(ErrorIds.OperationCanceled, ErrorKind.OperationFailed, "The operation was stopped.", null, e);
+            throw new DbOpsException(ErrorIds.OperationCanceled, ErrorKind.Canceled, "The operation was stopped.", null, e);
         }
     }
 
@@ -105,6 +112,7 @@ public abstract class DbOpsCmdlet : PSCmdlet
         ErrorKind.InvalidData => ErrorCategory.InvalidData,
         ErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
         ErrorKind.WriteError => ErrorCategory.WriteError,
+        ErrorKind.Canceled => ErrorCategory.OperationStopped,
         _ => ErrorCategory.NotSpecified,
     };
 

@@ -191,3 +191,112 @@ public sealed class PostgresBackupTests(PostgresCluster cluster) : IDisposable
             () => BackupService.RestoreAsync(backup.Path, target, new RestoreOptions(false, false), null, NullObserver.Instance, CancellationToken.None));
     }
 }
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresSafetyTests(PostgresCluster cluster) : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    private string Backups => Path.Combine(_folder.Path, "backups");
+
+    /// <summary>A login role without CREATEDB that owns a new database holding one table of 5 rows.</summary>
+    private (DbOpsConnection Connection, string Database) OwnerWithoutCreatedb()
+    {
+        var role = $"owner_{Guid.NewGuid():N}"[..20];
+        cluster.Execute("postgres", $"CREATE ROLE {role} LOGIN NOCREATEDB PASSWORD 'owner-pw'");
+        var database = cluster.CreateDatabase("owned");
+        cluster.Execute("postgres", $"ALTER DATABASE {database} OWNER TO {role}");
+        cluster.Execute(database, $"CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 5) g; ALTER TABLE t OWNER TO {role}");
+        var connection = DatabaseConnector.ConnectPostgresAsync(
+            $"Host={cluster.Host};Port={cluster.Port};Username={role};Password=owner-pw;Database={database}", null, null, CancellationToken.None).Result;
+        return (connection, database);
+    }
+
+    [Fact]
+    public async Task Restore_force_without_the_right_to_recreate_refuses_before_dropping_anything()
+    {
+        var (owner, database) = OwnerWithoutCreatedb();
+        var backup = await BackupService.BackupAsync(new BackupRequest(owner, Backups), NullObserver.Instance, CancellationToken.None);
+
+        await Assertions.ThrowsDbOps(ErrorIds.InsufficientPrivilege,
+            () => BackupService.RestoreAsync(backup.Path, owner, new RestoreOptions(Force: true, NoOwner: true), null, NullObserver.Instance, CancellationToken.None));
+
+        Assert.Equal(5L, cluster.Scalar<long>(database, "SELECT count(*) FROM t"));
+    }
+
+    [Fact]
+    public async Task A_verification_that_cannot_run_keeps_the_backup_and_says_why()
+    {
+        var (owner, _) = OwnerWithoutCreatedb();
+
+        var result = await BackupService.BackupAsync(new BackupRequest(owner, Backups, Verify: true), NullObserver.Instance, CancellationToken.None);
+
+        Assert.False(result.Verified);
+        Assert.Equal(BackupStatus.VerificationFailed, result.Status);
+        Assert.Equal(ErrorIds.InsufficientPrivilege, result.Verification!.ErrorId);
+        Assert.True(File.Exists(result.Path) && File.Exists(result.ManifestPath), "the backup itself is good and must be kept");
+        Assert.Equal(5, result.Tables.Single().Rows);
+    }
+
+    [Fact]
+    public async Task A_service_file_in_the_environment_cannot_send_pg_dump_to_another_database()
+    {
+        var wanted = cluster.CreateDatabase("wanted");
+        cluster.Execute(wanted, "CREATE TABLE only_in_wanted(id int)");
+        var other = cluster.CreateDatabase("other");
+        cluster.Execute(other, "CREATE TABLE only_in_other(id int)");
+        var serviceFile = _folder.File("pg_service.conf");
+        await File.WriteAllTextAsync(serviceFile, $"[nightly]\ndbname={other}\n");
+        var saved = (Environment.GetEnvironmentVariable("PGSERVICEFILE"), Environment.GetEnvironmentVariable("PGSERVICE"));
+        try
+        {
+            Environment.SetEnvironmentVariable("PGSERVICEFILE", serviceFile);
+            Environment.SetEnvironmentVariable("PGSERVICE", "nightly");
+            var source = await DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(wanted), null, null, CancellationToken.None);
+
+            var result = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
+
+            Assert.Equal("only_in_wanted", Assert.Single(result.Tables).Name);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PGSERVICEFILE", saved.Item1);
+            Environment.SetEnvironmentVariable("PGSERVICE", saved.Item2);
+        }
+    }
+
+    [Fact]
+    public async Task A_damaged_dump_with_a_matching_manifest_fails_in_pg_restore_and_leaves_no_scratch_database()
+    {
+        var database = cluster.CreateDatabase();
+        cluster.Execute(database, "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g");
+        var source = await DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(database), null, null, CancellationToken.None);
+        var result = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
+        await ManifestTampering.DamageAndResignAsync(result.Path, result.ManifestPath);
+
+        var check = await BackupService.VerifyAsync(result.Path, source, null, NullObserver.Instance, CancellationToken.None);
+
+        Assert.False(check.Verified);
+        Assert.Equal(ErrorIds.RestoreFailed, check.ErrorId);
+        Assert.Contains("pg_restore", check.Reason);
+        Assert.Equal(0L, cluster.Scalar<long>("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'dbops_verify_%'"));
+    }
+
+    [Fact]
+    public async Task A_malformed_PG_variable_is_an_InvalidConnectionString_error()
+    {
+        var saved = Environment.GetEnvironmentVariable("PGPORT");
+        try
+        {
+            Environment.SetEnvironmentVariable("PGPORT", "not-a-port");
+            await Assertions.ThrowsDbOps(ErrorIds.InvalidConnectionString,
+                () => DatabaseConnector.ConnectPostgresAsync("Host=127.0.0.1;Database=postgres", null, null, CancellationToken.None));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PGPORT", saved);
+        }
+    }
+}

@@ -199,6 +199,20 @@ public sealed class SqliteBackupTests : IDisposable
     }
 
     [Fact]
+    public async Task Verify_runs_integrity_check_on_a_damaged_file_whose_manifest_was_rewritten_to_match()
+    {
+        var source = await Sqlite.ChinookAsync(_folder);
+        var result = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
+        await ManifestTampering.DamageAndResignAsync(result.Path, result.ManifestPath);
+
+        var check = await BackupService.VerifyAsync(result.Path, null, null, NullObserver.Instance, CancellationToken.None);
+
+        Assert.False(check.Verified);
+        Assert.Equal(ErrorIds.BackupCorrupt, check.ErrorId);
+        Assert.DoesNotContain("SHA-256", check.Reason);
+    }
+
+    [Fact]
     public async Task Verify_fails_when_the_restored_counts_differ_from_the_manifest()
     {
         var source = await Sqlite.ChinookAsync(_folder);

@@ -69,3 +69,25 @@ internal static class Assertions
         return error;
     }
 }
+
+/// <summary>Damages a backup and rewrites its manifest to match, so verification gets past the SHA-256 check.</summary>
+internal static class ManifestTampering
+{
+    public static async Task DamageAndResignAsync(string backupPath, string manifestPath)
+    {
+        await using (var file = new FileStream(backupPath, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = file.Length / 2;
+            var junk = new byte[8192];
+            new Random(7).NextBytes(junk);
+            file.Write(junk);
+        }
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(manifestPath))!;
+        await using (var stream = File.OpenRead(backupPath))
+        {
+            manifest["sha256"] = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(stream));
+        }
+        manifest["sizeBytes"] = new FileInfo(backupPath).Length;
+        await File.WriteAllTextAsync(manifestPath, manifest.ToJsonString());
+    }
+}

@@ -51,6 +51,19 @@ public sealed class PostgresCmdletTests(PostgresCluster cluster) : IDisposable
     }
 
     [Fact]
+    public void A_connection_string_given_by_position_connects_to_PostgreSQL_and_is_never_shown_as_a_path()
+    {
+        var connection = Assert.Single(_session.Run("Connect-Database $cs", new { cs = cluster.ConnectionString("postgres") }));
+        Assert.Equal("PostgreSQL", connection.Properties["Provider"].Value.ToString());
+
+        _session.Run("Connect-Database $cs", new { cs = cluster.ConnectionString("no_such_db") });
+        var error = Assert.Single(_session.Errors);
+        Assert.StartsWith("DatabaseNotFound,", error.FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.DoesNotContain(PostgresCluster.Password, error.ToString());
+        Assert.DoesNotContain(PostgresCluster.Password, $"{error.TargetObject}");
+    }
+
+    [Fact]
     public void Backup_with_verify_through_a_connection_string_given_as_Database()
     {
         var database = cluster.CreateDatabase();

@@ -157,6 +157,21 @@ public sealed class SqliteCmdletTests : IDisposable
     }
 
     [Fact]
+    public void A_restore_whose_counts_differ_from_the_manifest_writes_RestoreCountMismatch()
+    {
+        var path = CreateDatabase("goals.db", rows: 30);
+        var backup = _session.Run("Backup-Database -Database $path -Destination $dest", new { path, dest = _folder.File("b") }).Single();
+        var manifestPath = (string)Prop(backup, "ManifestPath");
+        File.WriteAllText(manifestPath, File.ReadAllText(manifestPath).Replace("\"rows\": 30", "\"rows\": 31", StringComparison.Ordinal));
+
+        var restored = Assert.Single(_session.Run("Restore-Database -Path $manifestPath -Database $target -Confirm:$false",
+            new { manifestPath, target = _folder.File("restored.db") }));
+
+        Assert.Equal("CountMismatch", Prop(restored, "Status"));
+        Assert.Equal("RestoreCountMismatch,DbOps.PowerShell.Commands.RestoreDatabaseCommand", Assert.Single(_session.Errors).FullyQualifiedErrorId);
+    }
+
+    [Fact]
     public void Test_Backup_of_a_damaged_file_emits_Verified_false_and_a_BackupCorrupt_error()
     {
         var path = CreateDatabase("goals.db", rows: 2000);

@@ -38,6 +38,10 @@ internal sealed record BackupManifest
     public required IReadOnlyList<ManifestTable> Tables { get; init; }
     public DateTimeOffset? VerifiedAt { get; init; }
 
+    /// <summary>The manifest's tables as references to look up.</summary>
+    [JsonIgnore]
+    public IEnumerable<Providers.TableRef> TableRefs => Tables.Select(t => new Providers.TableRef(t.Schema, t.Name));
+
     public static string PathFor(string backupPath) => backupPath + Suffix;
 
     public string Serialize() => JsonSerializer.Serialize(this, Options);

@@ -67,11 +67,6 @@ public static partial class BackupService
             // Hashing (CPU) and flushing to disk (I/O) overlap: for a large SQLite copy each takes a good part of a second.
             var hashing = ArtifactFiles.Sha256Async(temporary, cancellationToken);
             ArtifactFiles.FlushToDisk(temporary);
-            var sha256 = await hashing;
-            File.Move(temporary, finalPath, overwrite: false);
-            committed = true;
-
-            var file = new FileInfo(finalPath);
             var manifest = new BackupManifest
             {
                 Provider = source.Provider,
@@ -81,24 +76,27 @@ public static partial class BackupService
                 ServerVersion = source.ServerVersion,
                 Format = engine.Format,
                 ToolVersion = toolVersion,
-                File = file.Name,
-                SizeBytes = file.Length,
-                Sha256 = sha256,
+                File = Path.GetFileName(finalPath),
+                SizeBytes = new FileInfo(temporary).Length,
+                Sha256 = await hashing,
                 CreatedAt = createdAt,
                 Tables = tables,
             };
 
+            // Verified while still under its temporary name: a process killed meanwhile leaves only a .partial file.
             BackupVerification? verification = null;
             if (request.Verify)
             {
-                verification = await VerifyCoreAsync(manifest, manifestPath, finalPath, source, context);
+                verification = await VerifyCoreAsync(manifest, manifestPath, temporary, source, context, reportedPath: finalPath);
                 if (verification.Verified)
                 {
                     manifest = manifest with { VerifiedAt = DateTimeOffset.UtcNow };
                 }
             }
+            File.Move(temporary, finalPath, overwrite: false);
+            committed = true;
             ArtifactFiles.WriteAllTextAtomic(manifestPath, manifest.Serialize(), overwrite: false);
-            observer.Verbose($"Wrote {finalPath} ({file.Length} bytes, {tables.Count} tables) and its manifest.");
+            observer.Verbose($"Wrote {finalPath} ({manifest.SizeBytes} bytes, {tables.Count} tables) and its manifest.");
             return new BackupResult(manifest, finalPath, manifestPath, clock.Elapsed, verification, source);
         }
         catch (Exception e)
@@ -137,7 +135,7 @@ public static partial class BackupService
     {
         var (manifest, manifestPath, backupPath) = BackupManifest.Load(Path.GetFullPath(path));
         var context = new EngineContext(observer, $"Verifying {backupPath}", toolPath, cancellationToken);
-        return await VerifyCoreAsync(manifest, manifestPath, backupPath, server, context);
+        return await VerifyCoreAsync(manifest, manifestPath, backupPath, server, context, checkHash: true);
     }
 
     /// <summary>Restores a backup into <paramref name="target"/>. Refuses a target holding tables unless Force.</summary>
@@ -184,23 +182,32 @@ public static partial class BackupService
         _ => SqliteBackupEngine.Instance,
     };
 
+    /// <summary>
+    /// Restores (PostgreSQL) or checks (SQLite) the file at <paramref name="filePath"/> and compares every table's
+    /// rows with the manifest. Anything that stops the check — a damaged file, a server that refuses the scratch
+    /// database — comes back as a failed verification with its error id, never as a lost backup.
+    /// </summary>
     private static async Task<BackupVerification> VerifyCoreAsync(
-        BackupManifest manifest, string manifestPath, string backupPath, DbOpsConnection? server, EngineContext context)
+        BackupManifest manifest, string manifestPath, string filePath, DbOpsConnection? server, EngineContext context,
+        bool checkHash = false, string? reportedPath = null)
     {
         var clock = Stopwatch.StartNew();
         BackupVerification Result(bool verified, string? errorId, string reason, IReadOnlyList<TableComparison> tables, long orphans) =>
-            new(manifest.Provider, manifest.Database, backupPath, manifestPath, verified, errorId, reason, tables, orphans, clock.Elapsed);
+            new(manifest.Provider, manifest.Database, reportedPath ?? filePath, manifestPath, verified, errorId, reason, tables, orphans, clock.Elapsed);
 
         RestoredCounts restored;
         try
         {
-            context.Report("Checking the file against its manifest", 0);
-            await RequireIntactAsync(manifest, backupPath, context.CancellationToken);
-            restored = await EngineFor(manifest.Provider).RestoreToScratchAsync(manifest, backupPath, server, context);
+            if (checkHash)
+            {
+                context.Report("Checking the file against its manifest", 0);
+                await RequireIntactAsync(manifest, filePath, context.CancellationToken);
+            }
+            restored = await EngineFor(manifest.Provider).RestoreToScratchAsync(manifest, filePath, server, context);
         }
-        catch (DbOpsException e) when (e.ErrorId is ErrorIds.BackupCorrupt or ErrorIds.RestoreFailed)
+        catch (DbOpsException e) when (e.ErrorId != ErrorIds.OperationCanceled)
         {
-            return Result(false, ErrorIds.BackupCorrupt, e.Message, [], 0);
+            return Result(false, e.ErrorId, e.Message, [], 0);
         }
 
         var tables = Compare(manifest, restored);

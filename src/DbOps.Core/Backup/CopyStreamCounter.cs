@@ -23,9 +23,6 @@ internal sealed class CopyStreamCounter
     /// <summary>Tables in the order they appear in the dump, with their row counts.</summary>
     public IReadOnlyList<ManifestTable> Tables => _tables;
 
-    /// <summary>Called each time a table's data has been read completely.</summary>
-    public Action<ManifestTable>? TableDone { get; init; }
-
     public async Task CountAsync(Stream stream, CancellationToken cancellationToken)
     {
         var buffer = new byte[1 << 20];
@@ -68,9 +65,7 @@ internal sealed class CopyStreamCounter
         {
             if (_lineLength == 2 && line[0] == (byte)'\\' && line[1] == (byte)'.')
             {
-                var done = new ManifestTable(table.Schema, table.Name, _rows);
-                _tables.Add(done);
-                TableDone?.Invoke(done);
+                _tables.Add(new ManifestTable(table.Schema, table.Name, _rows));
                 _current = null;
             }
             else

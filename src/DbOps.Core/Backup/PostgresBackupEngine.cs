@@ -23,6 +23,12 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
         FROM pg_catalog.pg_database WHERE datname = current_database()
         """;
 
+    /// <summary>Whether the current user could create the database again, with its owner, after dropping it.</summary>
+    private const string MayRecreateSql = """
+        SELECT (rolsuper OR rolcreatedb) AND pg_has_role(current_user, @owner, 'MEMBER')
+        FROM pg_catalog.pg_roles WHERE rolname = current_user
+        """;
+
     /// <summary>What a recreated database must keep: its owner, encoding and locale.</summary>
     private const string RecreateSettingsSql = """
         SELECT pg_get_userbyid(datdba) AS Owner, pg_encoding_to_char(encoding) AS Encoding, datcollate AS Collate, datctype AS Ctype
@@ -52,6 +58,7 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
         }
 
         var dumped = 0;
+        using var stopDump = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         var dump = ExternalTool.RunAsync(pgDump.Path,
             ["--format=custom", "--no-password", "--verbose", $"--file={path}"],
             PostgresClientTools.EnvironmentFor(source), null,
@@ -64,7 +71,7 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
                     context.Report($"Dumping {match.Groups["table"].Value}", Math.Min(99, 100 * dumped / tableCount));
                 }
             },
-            context.CancellationToken);
+            stopDump.Token);
 
         // Count while pg_dump writes: pg_dump appends the archive in order (at the end it rewrites only the table of
         // contents, in place, adding data offsets that a sequential reader does not need), so pg_restore can read the
@@ -78,6 +85,13 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
         {
             tables = null;
             context.Observer.Verbose($"Counting rows while dumping failed ({e.Message}); counting from the finished file instead.");
+        }
+        catch
+        {
+            // Cancelled or worse: pg_dump must not go on writing a file that is about to be deleted.
+            await stopDump.CancelAsync();
+            await Task.WhenAny(dump);
+            throw;
         }
 
         var run = await dump;
@@ -189,6 +203,14 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
         var database = await admin.QuerySingleAsync<(string Owner, string Encoding, string Collate, string Ctype)>(
             RecreateSettingsSql, new { name = target.Database });
         var name = Quote(target.Database);
+        // Checked before anything is dropped: an owner may drop a database it cannot create again.
+        if (!await admin.ExecuteScalarAsync<bool>(MayRecreateSql, new { owner = database.Owner }))
+        {
+            throw new DbOpsException(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
+                $"-Force replaces {target} by dropping and recreating it, and {target.User} may not create databases owned by " +
+                $"{database.Owner}; nothing was dropped. Run as a user with CREATEDB and membership in {database.Owner}, " +
+                "or restore into an empty database without -Force.", target.ToString());
+        }
         context.Observer.Verbose($"-Force: dropping and recreating {target} to replace its contents.");
         try
         {
@@ -229,22 +251,12 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
         }
 
         await using var connection = await PostgresProvider.Instance.OpenAsync(target, readOnly: true, context.CancellationToken);
-        var present = (await PostgresProvider.Instance.ListTablesAsync(connection, context.CancellationToken)).ToHashSet();
-        var rows = new Dictionary<(string, string), long>();
-        foreach (var table in manifest.Tables.Select(t => new TableRef(t.Schema, t.Name)).Where(present.Contains))
-        {
-            rows[(table.Schema, table.Name)] = await PostgresProvider.Instance.CountRowsAsync(connection, table, context.CancellationToken);
-        }
-        return new RestoredCounts(rows, 0);
+        return new RestoredCounts(await PostgresProvider.Instance.CountExistingAsync(connection, manifest.TableRefs, context.CancellationToken), 0);
     }
 
     /// <summary>pg_restore must be at least as new as the pg_dump that wrote the archive.</summary>
-    private static Task<PostgresTool> LocateRestoreAsync(string toolVersion, EngineContext context)
-    {
-        var match = Regex.Match(toolVersion, @"\(PostgreSQL\)\s+(\d+)");
-        var major = match.Success ? int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
-        return PostgresClientTools.LocateAsync("pg_restore", major, context.ToolPath, context.CancellationToken);
-    }
+    private static Task<PostgresTool> LocateRestoreAsync(string toolVersion, EngineContext context) =>
+        PostgresClientTools.LocateAsync("pg_restore", PostgresClientTools.ToolMajorVersion(toolVersion) ?? 0, context.ToolPath, context.CancellationToken);
 
     /// <summary>Reaches the server the manifest names; the password comes from PGPASSWORD or ~/.pgpass.</summary>
     private static async Task<DbOpsConnection> ReconnectAsync(BackupManifest manifest, EngineContext context)

@@ -28,6 +28,20 @@ internal sealed class SqliteBackupEngine : IBackupEngine
 
     public async Task<WrittenBackup> WriteAsync(DbOpsConnection source, string path, EngineContext context)
     {
+        try
+        {
+            return await CopyAndCountAsync(source, path, context);
+        }
+        catch (SqliteException e)
+        {
+            throw (e.SqliteErrorCode & 0xFF) == raw.SQLITE_FULL
+                ? new IOException($"No space left on device ({e.Message})", 28)
+                : new DbOpsException(ErrorIds.BackupFailed, ErrorKind.OperationFailed, $"SQLite could not back up {source}: {e.Message}", source.Database, e);
+        }
+    }
+
+    private static async Task<WrittenBackup> CopyAndCountAsync(DbOpsConnection source, string path, EngineContext context)
+    {
         await using (var from = await SqliteProvider.OpenFileAsync(source.Database, SqliteOpenMode.ReadOnly, context.CancellationToken))
         await using (var to = await SqliteProvider.OpenFileAsync(path, SqliteOpenMode.ReadWrite, context.CancellationToken))
         {
@@ -61,7 +75,7 @@ internal sealed class SqliteBackupEngine : IBackupEngine
             context.Report("PRAGMA foreign_key_check", 50);
             var orphans = (await connection.QueryAsync("PRAGMA foreign_key_check")).LongCount();
             context.Report("Counting rows", 70);
-            return new RestoredCounts(await CountManifestTablesAsync(connection, manifest, context), orphans);
+            return new RestoredCounts(await SqliteProvider.Instance.CountExistingAsync(connection, manifest.TableRefs, context.CancellationToken), orphans);
         }
         catch (SqliteException e)
         {
@@ -111,19 +125,7 @@ internal sealed class SqliteBackupEngine : IBackupEngine
             }
         }
         await using var check = await SqliteProvider.OpenFileAsync(targetPath, SqliteOpenMode.ReadOnly, context.CancellationToken);
-        return new RestoredCounts(await CountManifestTablesAsync(check, manifest, context), 0);
-    }
-
-    private static async Task<IReadOnlyDictionary<(string, string), long>> CountManifestTablesAsync(
-        SqliteConnection connection, BackupManifest manifest, EngineContext context)
-    {
-        var present = (await SqliteProvider.Instance.ListTablesAsync(connection, context.CancellationToken)).ToHashSet();
-        var rows = new Dictionary<(string, string), long>();
-        foreach (var table in manifest.Tables.Select(t => new TableRef(t.Schema, t.Name)).Where(present.Contains))
-        {
-            rows[(table.Schema, table.Name)] = await SqliteProvider.Instance.CountRowsAsync(connection, table, context.CancellationToken);
-        }
-        return rows;
+        return new RestoredCounts(await SqliteProvider.Instance.CountExistingAsync(check, manifest.TableRefs, context.CancellationToken), 0);
     }
 
     /// <summary>Copies every page of <paramref name="from"/> into <paramref name="to"/>, reporting progress between steps.</summary>

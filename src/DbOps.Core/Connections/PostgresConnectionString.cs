@@ -32,19 +32,23 @@ internal static class PostgresConnectionString
 
     public static NpgsqlConnectionStringBuilder Parse(string text, string? userName, string? password)
     {
-        NpgsqlConnectionStringBuilder builder;
-        HashSet<string> explicitKeys;
         try
         {
-            (builder, explicitKeys) = IsUri(text.Trim()) ? FromUri(text.Trim()) : FromKeyValues(text);
+            var (builder, explicitKeys) = IsUri(text.Trim()) ? FromUri(text.Trim()) : FromKeyValues(text);
+            ApplyDefaults(builder, explicitKeys, userName, password);
+            return builder;
         }
         catch (Exception e) when (e is ArgumentException or FormatException or UriFormatException or OverflowException)
         {
             throw new DbOpsException(ErrorIds.InvalidConnectionString, ErrorKind.InvalidArgument,
-                $"The PostgreSQL connection string could not be parsed: {Redact(e.Message, text)} " +
+                $"The PostgreSQL connection string (or a PG* environment variable) could not be used: {Redact(e.Message, text)} " +
                 "Use 'Host=...;Port=...;Database=...;Username=...' or 'postgresql://user@host:port/database'.");
         }
+    }
 
+    /// <summary>Fills what the user left out from the PG* variables, then from psql's defaults.</summary>
+    private static void ApplyDefaults(NpgsqlConnectionStringBuilder builder, HashSet<string> explicitKeys, string? userName, string? password)
+    {
         string? FromEnv(string key, string variable) => explicitKeys.Contains(key) ? null : Env(variable);
 
         builder.Host = FromEnv("host", "PGHOST") ?? builder.Host ?? "localhost";
@@ -64,7 +68,6 @@ internal static class PostgresConnectionString
             builder.Timeout = int.Parse(timeout, CultureInfo.InvariantCulture);
         }
         builder.ApplicationName ??= Env("PGAPPNAME") ?? "DbOps";
-        return builder;
     }
 
     private static bool IsUri(string text) =>

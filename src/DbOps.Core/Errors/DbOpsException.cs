@@ -21,6 +21,8 @@ public enum ErrorKind
     WriteError,
     /// <summary>An external tool or the server reported a failure.</summary>
     OperationFailed,
+    /// <summary>The user stopped the operation.</summary>
+    Canceled,
 }
 
 /// <summary>

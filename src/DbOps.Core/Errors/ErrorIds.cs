@@ -41,6 +41,8 @@ public static class ErrorIds
     public const string ProviderMismatch = nameof(ProviderMismatch);
     /// <summary>The restore target already holds tables and -Force was not given.</summary>
     public const string TargetNotEmpty = nameof(TargetNotEmpty);
+    /// <summary>The restore completed but a table's row count differs from the manifest.</summary>
+    public const string RestoreCountMismatch = nameof(RestoreCountMismatch);
     /// <summary>The restore did not complete.</summary>
     public const string RestoreFailed = nameof(RestoreFailed);
     /// <summary>The user lacks a privilege the operation needs (e.g. CREATEDB for verification).</summary>

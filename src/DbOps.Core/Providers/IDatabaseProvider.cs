@@ -20,21 +20,15 @@ internal interface IDatabaseProvider
     /// <summary>Base tables that hold user data, ordered by schema and name.</summary>
     Task<IReadOnlyList<TableRef>> ListTablesAsync(DbConnection connection, CancellationToken cancellationToken);
 
+    /// <summary>True when the table exists (looked up by name, so tables hidden from listings count too).</summary>
+    Task<bool> TableExistsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken);
+
     /// <summary>The exact number of rows stored in the table itself (PostgreSQL: not counting child partitions).</summary>
     Task<long> CountRowsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken);
 }
 
-internal static class Providers
+internal static class ProviderExtensions
 {
-    public static IDatabaseProvider For(DatabaseProvider kind) => kind switch
-    {
-        DatabaseProvider.PostgreSQL => PostgresProvider.Instance,
-        DatabaseProvider.SQLite => SqliteProvider.Instance,
-        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
-    };
-
-    public static IDatabaseProvider For(DbOpsConnection connection) => For(connection.Provider);
-
     /// <summary>Counts every table; the counts are exact and come from one connection.</summary>
     public static async Task<IReadOnlyList<TableRowCount>> CountAllAsync(
         this IDatabaseProvider provider, DbConnection connection, CancellationToken cancellationToken)
@@ -45,5 +39,20 @@ internal static class Providers
             counts.Add(new TableRowCount(table.Schema, table.Name, await provider.CountRowsAsync(connection, table, cancellationToken)));
         }
         return counts;
+    }
+
+    /// <summary>Counts the named tables that exist; a missing table is absent from the result.</summary>
+    public static async Task<IReadOnlyDictionary<(string Schema, string Name), long>> CountExistingAsync(
+        this IDatabaseProvider provider, DbConnection connection, IEnumerable<TableRef> tables, CancellationToken cancellationToken)
+    {
+        var rows = new Dictionary<(string, string), long>();
+        foreach (var table in tables)
+        {
+            if (await provider.TableExistsAsync(connection, table, cancellationToken))
+            {
+                rows[(table.Schema, table.Name)] = await provider.CountRowsAsync(connection, table, cancellationToken);
+            }
+        }
+        return rows;
     }
 }

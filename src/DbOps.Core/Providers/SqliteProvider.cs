@@ -50,6 +50,11 @@ internal sealed class SqliteProvider : IDatabaseProvider
         return names.Select(n => new TableRef(MainSchema, n)).ToList();
     }
 
+    public async Task<bool> TableExistsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = @name", new { name = table.Name },
+            cancellationToken: cancellationToken)) > 0;
+
     public async Task<long> CountRowsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             $"SELECT count(*) FROM {QuoteIdentifier(table.Schema)}.{QuoteIdentifier(table.Name)}", cancellationToken: cancellationToken));

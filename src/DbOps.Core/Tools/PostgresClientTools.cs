@@ -96,9 +96,8 @@ internal static partial class PostgresClientTools
         {
             var run = await ExternalTool.RunAsync(path, ["--version"], new Dictionary<string, string?>(),
                 async (stdout, ct) => output.Append(await new StreamReader(stdout).ReadToEndAsync(ct)), null, cancellationToken);
-            var match = VersionPattern().Match(output.ToString());
-            return run.ExitCode == 0 && match.Success
-                ? new PostgresTool(path, int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture), output.ToString().Trim())
+            return run.ExitCode == 0 && ToolMajorVersion(output.ToString()) is { } major
+                ? new PostgresTool(path, major, output.ToString().Trim())
                 : null;
         }
         catch (System.ComponentModel.Win32Exception)
@@ -106,6 +105,9 @@ internal static partial class PostgresClientTools
             return null; // not executable
         }
     }
+
+    private static readonly string[] OverridingVariables =
+        ["PGSERVICE", "PGSERVICEFILE", "PGHOSTADDR", "PGOPTIONS", "PGTARGETSESSIONATTRS", "PGLOADBALANCEHOSTS", "PGSYSCONFDIR"];
 
     /// <summary>
     /// The libpq environment that points a client tool at <paramref name="connection"/>: the password goes
@@ -137,8 +139,18 @@ internal static partial class PostgresClientTools
         {
             environment["PGPASSFILE"] = passfile;
         }
+        // libpq lets these override or add to the variables above (a service file can name another database),
+        // while Npgsql, which made the connection, ignores them: the tool must reach exactly what was verified.
+        foreach (var variable in OverridingVariables)
+        {
+            environment[variable] = null;
+        }
         return environment;
     }
+
+    /// <summary>The major version in a "--version" line such as "pg_dump (PostgreSQL) 15.18", or null.</summary>
+    public static int? ToolMajorVersion(string versionText) =>
+        VersionPattern().Match(versionText) is { Success: true } match ? int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
 
     /// <summary>The server's major version, e.g. 15 for "15.18 (Debian 15.18-0+deb12u1)".</summary>
     public static int MajorVersion(string serverVersion) =>

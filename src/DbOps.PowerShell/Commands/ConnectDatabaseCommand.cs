@@ -42,9 +42,12 @@ public sealed class ConnectDatabaseCommand : DbOpsCmdlet
     {
         try
         {
-            var connection = ParameterSetName == PathSet
+            // A connection string given by position binds to -Path; treat it as what it is (and never echo it as a path).
+            var connectionString = ParameterSetName == ConnectionStringSet ? ConnectionString
+                : DatabaseConnector.IsPostgresConnectionString(Path) ? Path : null;
+            var connection = connectionString is null
                 ? Run((_, token) => DatabaseConnector.ConnectSqliteAsync(ResolvePath(Path), Create.IsPresent, token))
-                : Run((_, token) => DatabaseConnector.ConnectPostgresAsync(ConnectionString,
+                : Run((_, token) => DatabaseConnector.ConnectPostgresAsync(connectionString,
                     Credential?.UserName, Credential?.GetNetworkCredential().Password, token));
             WriteVerbose($"Connected to {connection} ({connection.Provider} {connection.ServerVersion}).");
             WriteObject(connection);

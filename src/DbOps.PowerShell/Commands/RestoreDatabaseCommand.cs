@@ -19,6 +19,7 @@ public sealed class RestoreDatabaseCommand : DbOpsCmdlet
     /// <summary>A backup file or its .manifest.json.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, ValueFromPipelineByPropertyName = true,
                HelpMessage = "Path of a backup file or its manifest.")]
+    [Alias("FullName", "ManifestPath")]
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
@@ -57,7 +58,14 @@ public sealed class RestoreDatabaseCommand : DbOpsCmdlet
             }
             var options = new RestoreOptions(Force, NoOwner);
             var toolPath = ToolPath is null ? null : ResolvePath(ToolPath);
-            WriteObject(Run((observer, token) => BackupService.RestoreAsync(backup, target, options, toolPath, observer, token)));
+            var result = Run((observer, token) => BackupService.RestoreAsync(backup, target, options, toolPath, observer, token));
+            WriteObject(result);
+            if (result.Status != "Restored")
+            {
+                WriteDbOpsError(new DbOpsException(ErrorIds.RestoreCountMismatch, ErrorKind.InvalidData,
+                    $"{target} was restored from '{backup}', but row counts differ from the manifest: " +
+                    string.Join(", ", result.Tables.Where(t => !t.Match).Take(5)), backup), result);
+            }
         }
         catch (DbOpsException e)
         {
