@@ -285,6 +285,23 @@ public sealed class PostgresSafetyTests(PostgresCluster cluster) : IDisposable
     }
 
     [Fact]
+    public async Task Restore_into_a_database_whose_name_looks_like_a_connection_string()
+    {
+        var database = cluster.CreateDatabase();
+        cluster.Execute(database, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 3) g");
+        var source = await DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(database), null, null, CancellationToken.None);
+        var backup = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
+        const string odd = "host=elsewhere dbname='x'";
+        cluster.Execute("postgres", "CREATE DATABASE \"host=elsewhere dbname='x'\"");
+        var target = await DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(odd), null, null, CancellationToken.None);
+
+        var restored = await BackupService.RestoreAsync(backup.Path, target, new RestoreOptions(false, true), null, NullObserver.Instance, CancellationToken.None);
+
+        Assert.Equal("Restored", restored.Status);
+        Assert.Equal(3L, cluster.Scalar<long>(odd, "SELECT count(*) FROM t"));
+    }
+
+    [Fact]
     public async Task A_malformed_PG_variable_is_an_InvalidConnectionString_error()
     {
         var saved = Environment.GetEnvironmentVariable("PGPORT");

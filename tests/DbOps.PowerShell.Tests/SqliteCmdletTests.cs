@@ -66,6 +66,21 @@ public sealed class SqliteCmdletTests : IDisposable
     }
 
     [Fact]
+    public void Test_Backup_expands_wildcards_in_Path()
+    {
+        var path = CreateDatabase("goals.db");
+        var results = _session.Run("""
+            Backup-Database -Database $path -Destination $dest -Name one.sqlite | Out-Null
+            Backup-Database -Database $path -Destination $dest -Name two.sqlite | Out-Null
+            Test-Backup -Path ([System.IO.Path]::Combine($dest, '*.manifest.json'))
+            """, new { path, dest = _folder.File("b") });
+
+        Assert.Empty(_session.Errors);
+        Assert.Equal(2, results.Count);
+        Assert.All(results, r => Assert.True((bool)Prop(r, "Verified")));
+    }
+
+    [Fact]
     public void Database_accepts_a_plain_path_relative_to_the_current_location()
     {
         CreateDatabase("relative.db");

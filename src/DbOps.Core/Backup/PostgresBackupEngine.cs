@@ -233,7 +233,7 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
         var jobs = Math.Clamp(Environment.ProcessorCount, 1, 4).ToString(CultureInfo.InvariantCulture);
         var restored = 0;
         var run = await ExternalTool.RunAsync(pgRestore.Path,
-            [.. options, "--no-password", "--verbose", $"--jobs={jobs}", $"--dbname={target.Database}", path],
+            [.. options, "--no-password", "--verbose", $"--jobs={jobs}", $"--dbname={ConnInfoDatabase(target.Database)}", path],
             PostgresClientTools.EnvironmentFor(target), null,
             line =>
             {
@@ -273,6 +273,12 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
         context.Observer.Verbose($"No -Database given: verifying on the server the manifest names, {server}.");
         return await DatabaseConnector.ConnectPostgresAsync(builder.ConnectionString, null, null, context.CancellationToken);
     }
+
+    /// <summary>
+    /// pg_restore reads a --dbname holding '=' or a URI prefix as a connection string, so always pass one:
+    /// libpq's quoting, with the rest (host, user, password) from the environment.
+    /// </summary>
+    private static string ConnInfoDatabase(string database) => $"dbname='{database.Replace("\\", "\\\\").Replace("'", "\\'")}'";
 
     private static string Quote(string identifier) => PostgresProvider.Instance.QuoteIdentifier(identifier);
 

@@ -43,7 +43,7 @@ public sealed class TestBackupCommand : DbOpsCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        var paths = ParameterSetName == InputObjectSet ? [InputObject.Path] : Path.Select(ResolvePath).ToArray();
+        var paths = ParameterSetName == InputObjectSet ? [InputObject.Path] : Path.SelectMany(ExpandPath).ToArray();
         foreach (var path in paths)
         {
             try
@@ -55,6 +55,23 @@ public sealed class TestBackupCommand : DbOpsCmdlet
             {
                 WriteDbOpsError(e, path);
             }
+        }
+    }
+
+    /// <summary>Wildcards expand as they do for other cmdlets; a path that matches nothing is reported by Core.</summary>
+    private IEnumerable<string> ExpandPath(string path)
+    {
+        if (!WildcardPattern.ContainsWildcardCharacters(path))
+        {
+            return [ResolvePath(path)];
+        }
+        try
+        {
+            return SessionState.Path.GetResolvedProviderPathFromPSPath(path, out _);
+        }
+        catch (ItemNotFoundException)
+        {
+            return [ResolvePath(path)];
         }
     }
 
