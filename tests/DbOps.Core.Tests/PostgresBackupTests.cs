@@ -47,12 +47,10 @@ public sealed class PostgresBackupTests(PostgresCluster cluster) : IDisposable
     [Fact]
     public async Task Backup_counts_come_from_the_dump_not_the_live_database()
     {
-        var database = cluster.CreateDatabase();
-        cluster.Execute(database, "CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 250);");
-        var source = await ConnectAsync(database);
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 250);");
 
         var result = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
-        cluster.Execute(database, "INSERT INTO t VALUES (251)");
+        cluster.Execute(source.Database, "INSERT INTO t VALUES (251)");
 
         Assert.Equal(250, result.Tables.Single().Rows);
         var check = await BackupService.VerifyAsync(result.Path, source, null, NullObserver.Instance, CancellationToken.None);
@@ -63,14 +61,12 @@ public sealed class PostgresBackupTests(PostgresCluster cluster) : IDisposable
     [Fact]
     public async Task Hostile_schema_and_table_names_are_dumped_counted_and_restored()
     {
-        var database = cluster.CreateDatabase();
-        cluster.Execute(database, """
+        var source = await cluster.CreateConnectedAsync("""
             CREATE SCHEMA "Sch ema";
             CREATE TABLE "Sch ema"."we""ird; DROP TABLE t;--" (id int, note text);
             INSERT INTO "Sch ema"."we""ird; DROP TABLE t;--" VALUES (1, E'line\nbreak'), (2, '\.'), (3, E'tab\there');
             CREATE TABLE t(id int);
             """);
-        var source = await ConnectAsync(database);
 
         var result = await BackupService.BackupAsync(new BackupRequest(source, Backups, Verify: true), NullObserver.Instance, CancellationToken.None);
 
@@ -122,9 +118,7 @@ public sealed class PostgresBackupTests(PostgresCluster cluster) : IDisposable
     [Fact]
     public async Task Verify_reports_a_truncated_dump_as_corrupt()
     {
-        var database = cluster.CreateDatabase();
-        cluster.Execute(database, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g");
-        var source = await ConnectAsync(database);
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g");
         var result = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
         await using (var file = new FileStream(result.Path, FileMode.Open, FileAccess.Write))
         {
@@ -141,9 +135,7 @@ public sealed class PostgresBackupTests(PostgresCluster cluster) : IDisposable
     [Fact]
     public async Task Verify_finds_the_server_from_the_manifest_when_none_is_given()
     {
-        var database = cluster.CreateDatabase();
-        cluster.Execute(database, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 10) g");
-        var source = await ConnectAsync(database);
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 10) g");
         var result = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
         var saved = Environment.GetEnvironmentVariable("PGPASSWORD");
         try
@@ -270,9 +262,7 @@ public sealed class PostgresSafetyTests(PostgresCluster cluster) : IDisposable
     [Fact]
     public async Task A_damaged_dump_with_a_matching_manifest_fails_in_pg_restore_and_leaves_no_scratch_database()
     {
-        var database = cluster.CreateDatabase();
-        cluster.Execute(database, "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g");
-        var source = await DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(database), null, null, CancellationToken.None);
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g");
         var result = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
         await ManifestTampering.DamageAndResignAsync(result.Path, result.ManifestPath);
 
@@ -287,9 +277,7 @@ public sealed class PostgresSafetyTests(PostgresCluster cluster) : IDisposable
     [Fact]
     public async Task Restore_into_a_database_whose_name_looks_like_a_connection_string()
     {
-        var database = cluster.CreateDatabase();
-        cluster.Execute(database, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 3) g");
-        var source = await DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(database), null, null, CancellationToken.None);
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 3) g");
         var backup = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
         const string odd = "host=elsewhere dbname='x'";
         cluster.Execute("postgres", "CREATE DATABASE \"host=elsewhere dbname='x'\"");

@@ -91,3 +91,14 @@ internal static class ManifestTampering
         await File.WriteAllTextAsync(manifestPath, manifest.ToJsonString());
     }
 }
+
+internal static class ClusterExtensions
+{
+    /// <summary>Creates a database, runs <paramref name="setupSql"/> in it, and connects to it as DbOps would.</summary>
+    public static Task<DbOpsConnection> CreateConnectedAsync(this PostgresCluster cluster, string setupSql, string prefix = "t")
+    {
+        var database = cluster.CreateDatabase(prefix);
+        cluster.Execute(database, setupSql);
+        return DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(database), null, null, CancellationToken.None);
+    }
+}
