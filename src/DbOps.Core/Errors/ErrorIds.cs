@@ -49,4 +49,25 @@ public static class ErrorIds
     public const string InsufficientPrivilege = nameof(InsufficientPrivilege);
     /// <summary>The operation was stopped by the user.</summary>
     public const string OperationCanceled = nameof(OperationCanceled);
+    // Issue 7: query measurement and index advice.
+    /// <summary>The query text is empty, holds more than one statement, or cannot be measured.</summary>
+    public const string InvalidQuery = nameof(InvalidQuery);
+    /// <summary>The measured query failed on the server.</summary>
+    public const string QueryFailed = nameof(QueryFailed);
+    /// <summary>A query measured as read-only tried to write; measure it with -AllowWrite.</summary>
+    public const string QueryWouldWrite = nameof(QueryWouldWrite);
+    /// <summary>The query has $1-style placeholders but no -Parameters were given.</summary>
+    public const string QueryNeedsParameters = nameof(QueryNeedsParameters);
+    /// <summary>pg_stat_statements is not installed in the database or not loaded by the server.</summary>
+    public const string StatStatementsUnavailable = nameof(StatStatementsUnavailable);
+    /// <summary>The cmdlet does not apply to this kind of database (e.g. Get-SlowQuery on SQLite).</summary>
+    public const string ProviderNotSupported = nameof(ProviderNotSupported);
+    /// <summary>The named index does not exist.</summary>
+    public const string IndexNotFound = nameof(IndexNotFound);
+    /// <summary>The index backs a primary key, unique or exclusion constraint (or enforces uniqueness) and is never dropped.</summary>
+    public const string IndexBacksConstraint = nameof(IndexBacksConstraint);
+    /// <summary>The index was scanned since it was reported unused, or its statistics are too young to tell.</summary>
+    public const string IndexInUse = nameof(IndexInUse);
+    /// <summary>Building the index failed; its INVALID leftover was dropped.</summary>
+    public const string IndexBuildFailed = nameof(IndexBuildFailed);
 }

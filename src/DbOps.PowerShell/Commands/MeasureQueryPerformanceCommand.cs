@@ -1,0 +1,104 @@
+using System.Collections;
+using System.Management.Automation;
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+using DbOps.Core.Performance;
+
+namespace DbOps.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Measures a query: the latency of repeated executions with every row read, and the plan of one analysed run.</para>
+/// <para type="description">Read-only by default: a statement that writes is rolled back after every execution
+/// unless -AllowWrite. With -Baseline (one result, or a set matched by query text) it reports SpeedUp and PlanChanged.
+/// Queries come from -Query, the pipeline (strings, Get-SlowQuery or earlier results), or a .sql file (-Path).</para>
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Measure, "QueryPerformance", DefaultParameterSetName = QuerySet)]
+[OutputType(typeof(QueryBenchmark))]
+public sealed class MeasureQueryPerformanceCommand : DbOpsCmdlet
+{
+    private const string QuerySet = nameof(Query);
+    private const string PathSet = nameof(Path);
+    private const string InputObjectSet = nameof(InputObject);
+
+    /// <summary>The database; optional when piping Get-SlowQuery results, which carry their connection.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = QuerySet, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
+    [Parameter(ParameterSetName = InputObjectSet)]
+    public DatabaseArgument Database { get; set; } = null!;
+
+    /// <summary>One SQL statement; parameters as @name with -Parameters.</summary>
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = QuerySet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true,
+               HelpMessage = "The SQL statement to measure.")]
+    [ValidateNotNullOrEmpty]
+    public string Query { get; set; } = "";
+
+    /// <summary>A .sql file holding one statement.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PathSet, HelpMessage = "Path of a .sql file with one statement.")]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "";
+
+    /// <summary>A statement from Get-SlowQuery (measured on the database it came from unless -Database).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = InputObjectSet, ValueFromPipeline = true)]
+    public SlowQuery InputObject { get; set; } = null!;
+
+    /// <summary>Parameter values by name (@{ id = 42 }), or by position for $1, $2 (@{ '1' = 42 }).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public IDictionary? Parameters { get; set; }
+
+    /// <summary>Timed executions (default 30).</summary>
+    [Parameter]
+    [ValidateRange(1, 1_000_000)]
+    public int Iterations { get; set; } = 30;
+
+    /// <summary>Untimed executions before timing starts (default 3).</summary>
+    [Parameter]
+    [ValidateRange(0, 1_000_000)]
+    public int Warmup { get; set; } = 3;
+
+    /// <summary>Earlier results to compare against: one, or a set matched by query text.</summary>
+    [Parameter]
+    public QueryBenchmark[]? Baseline { get; set; }
+
+    /// <summary>Let a data-modifying statement commit every execution. Without it, writes are rolled back.</summary>
+    [Parameter]
+    public SwitchParameter AllowWrite { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        try
+        {
+            var source = ParameterSetName == InputObjectSet && Database is null ? InputObject.Source : ResolveDatabase(Database);
+            var query = ParameterSetName switch
+            {
+                PathSet => ReadQueryFile(),
+                InputObjectSet => InputObject.Query,
+                _ => Query,
+            };
+            var baseline = Baseline is { Length: > 0 } ? QueryMeasurement.SelectBaseline(Baseline, query) : null;
+            if (Baseline is { Length: > 0 } && baseline is null)
+            {
+                WriteWarning($"No baseline was measured with the query '{query}'; SpeedUp is left empty.");
+            }
+            var request = new QueryMeasurementRequest(source, query, ToDictionary(Parameters), Iterations, Warmup, AllowWrite, baseline);
+            WriteObject(Run((observer, token) => QueryMeasurement.MeasureAsync(request, observer, token)));
+        }
+        catch (DbOpsException e)
+        {
+            WriteDbOpsError(e, ParameterSetName == InputObjectSet ? InputObject : Query);
+        }
+    }
+
+    private string ReadQueryFile()
+    {
+        var file = ResolvePath(Path);
+        if (!File.Exists(file))
+        {
+            throw new DbOpsException(ErrorIds.FileNotFound, ErrorKind.NotFound, $"The query file '{file}' does not exist.", file);
+        }
+        return File.ReadAllText(file);
+    }
+
+    private static Dictionary<string, object?>? ToDictionary(IDictionary? parameters) =>
+        parameters?.Keys.Cast<object>().ToDictionary(k => k.ToString()!, k => parameters[k] is PSObject p ? p.BaseObject : parameters[k]);
+}
