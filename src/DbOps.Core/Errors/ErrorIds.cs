@@ -49,6 +49,14 @@ public static class ErrorIds
     public const string InsufficientPrivilege = nameof(InsufficientPrivilege);
     /// <summary>The operation was stopped by the user.</summary>
     public const string OperationCanceled = nameof(OperationCanceled);
+    /// <summary>A named table does not exist (or is not a user table).</summary>
+    public const string TableNotFound = nameof(TableNotFound);
+    /// <summary>A named column does not exist in its table.</summary>
+    public const string ColumnNotFound = nameof(ColumnNotFound);
+    /// <summary>A relationship given by the caller is malformed (e.g. table.column = parent.column).</summary>
+    public const string InvalidRelationship = nameof(InvalidRelationship);
+    /// <summary>A specification (constraint, required column, unique key) is malformed or incomplete.</summary>
+    public const string InvalidSpecification = nameof(InvalidSpecification);
     // Issue 7: query measurement and index advice.
     /// <summary>The query text is empty, holds more than one statement, or cannot be measured.</summary>
     public const string InvalidQuery = nameof(InvalidQuery);
