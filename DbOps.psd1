@@ -12,6 +12,12 @@
         'Backup-Database'
         'Test-Backup'
         'Restore-Database'
+        'Measure-QueryPerformance'
+        'Get-SlowQuery'
+        'Find-MissingIndex'
+        'Find-UnusedIndex'
+        'Add-SafeIndex'
+        'Remove-UnusedIndex'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

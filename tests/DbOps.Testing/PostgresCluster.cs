@@ -151,9 +151,9 @@ public sealed class PostgresCluster : IDisposable
         }
         RunAsPostgres(Path.Combine(_binFolder!, "initdb"), "-D", DataFolder, "-U", SuperUser, "--pwfile", passwordFile,
             "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync");
-        // Test-only speed-ups: nothing here must survive a crash.
+        // Test-only speed-ups: nothing here must survive a crash. pg_stat_statements is preloaded for Get-SlowQuery.
         RunAsPostgres(Path.Combine(_binFolder!, "pg_ctl"), "-D", DataFolder, "-l", Path.Combine(_dataRoot!, "server.log"), "-w", "-t", "60",
-            "-o", $"-p {port} -k {_dataRoot} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            "-o", $"-p {port} -k {_dataRoot} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_preload_libraries=pg_stat_statements",
             "start");
     }
 

@@ -1,0 +1,259 @@
+using System.Data.Common;
+using System.Text;
+using Dapper;
+using DbOps.Core.Connections;
+using DbOps.Core.Progress;
+using DbOps.Core.Providers;
+using DbOps.Core.Schema;
+
+namespace DbOps.Core.Indexes;
+
+/// <summary>What Find-UnusedIndex looks for.</summary>
+/// <param name="Connection">The database.</param>
+/// <param name="MinimumStatsAge">Usage statistics younger than this make an unscanned index Unknown, not Unused (default 7 days, as Find-UnusedTable).</param>
+public sealed record UnusedIndexRequest(DbOpsConnection Connection, TimeSpan? MinimumStatsAge = null);
+
+/// <summary>
+/// Finds indexes to add (relationships whose columns lead no index) and indexes to drop (unused, duplicate,
+/// overlapping). Reads only, on a read-only connection. Indexes backing a constraint are never reported.
+/// </summary>
+public static class IndexAdvisor
+{
+    /// <summary>Scans and size of every user index (usage counters, not catalog structure: that comes from the Schema layer).</summary>
+    private const string IndexUsageSql = """
+        SELECT s.schemaname::text AS "Schema", s.indexrelname::text AS "Index", s.idx_scan AS "Scans",
+               pg_catalog.pg_relation_size(s.indexrelid) AS "SizeBytes"
+        FROM pg_catalog.pg_stat_user_indexes s
+        """;
+
+    /// <summary>Declared and inferred relationships (inferred exactly as Test-DataIntegrity infers them) that no index leads with.</summary>
+    public static async Task<IReadOnlyList<MissingIndex>> FindMissingAsync(DbOpsConnection source, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var (provider, schema) = await ReadSchemaAsync(source, cancellationToken);
+        var relationships = RelationshipInference.All(schema);
+        observer.Verbose($"{relationships.Count} relationship(s): {relationships.Count(r => r.Source == RelationshipSource.Declared)} declared, " +
+                         $"{relationships.Count(r => r.Source == RelationshipSource.Inferred)} inferred.");
+        var missing = new List<MissingIndex>();
+        foreach (var relationship in relationships)
+        {
+            var child = schema.Find(relationship.Child);
+            if (child is null || IsCovered(child, relationship.ChildColumns)
+                || missing.Any(m => m.Table == relationship.Child.ToString() && SameSet(m.Columns, relationship.ChildColumns)))
+            {
+                continue;
+            }
+            var name = IndexSql.SuggestName(schema, child, relationship.ChildColumns);
+            missing.Add(new MissingIndex(source, relationship, name, IndexSql.Create(provider, child.Table, name, relationship.ChildColumns)));
+        }
+        return missing;
+    }
+
+    /// <summary>
+    /// Unused (PostgreSQL: no scans in a statistics window at least the minimum age; younger windows give Unknown),
+    /// duplicate and overlapping indexes. Never an index that backs a primary key, unique or exclusion constraint,
+    /// nor a unique index whose uniqueness nothing else enforces.
+    /// </summary>
+    public static async Task<IReadOnlyList<IndexFinding>> FindUnusedAsync(UnusedIndexRequest request, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var source = request.Connection;
+        var minimumAge = request.MinimumStatsAge ?? UsageStatistics.DefaultMinimumAge;
+        var provider = Provider(source);
+        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
+        StatisticsWindow? window = null;
+        var usage = new Dictionary<(string, string), (long Scans, long SizeBytes)>();
+        if (source.Provider == DatabaseProvider.PostgreSQL)
+        {
+            window = await UsageStatistics.ReadPostgresWindowAsync(connection, cancellationToken);
+            foreach (var row in await connection.QueryAsync<UsageRow>(new CommandDefinition(IndexUsageSql, cancellationToken: cancellationToken)))
+            {
+                usage[(row.Schema, row.Index)] = (row.Scans, row.SizeBytes);
+            }
+            observer.Verbose(window.Covers(minimumAge)
+                ? $"Usage statistics cover {StatisticsWindow.Describe(window.Age!.Value)} ({window.Source})."
+                : $"Unscanned indexes are reported as Unknown: {window.TooYoungReason(minimumAge)}.");
+        }
+        else
+        {
+            observer.Verbose("SQLite records no index usage: only duplicate and overlapping indexes are reported.");
+        }
+
+        var findings = new List<IndexFinding>();
+        foreach (var table in schema.Tables)
+        {
+            var redundant = FindRedundant(table);
+            foreach (var index in table.Indexes.Where(i => i.IsValid && !BacksConstraint(i)))
+            {
+                (long Scans, long SizeBytes)? stats = usage.TryGetValue((index.Table.Schema, index.Name), out var u) ? u : null;
+                var drop = IndexSql.Drop(source.Provider, index.Table.Schema, index.Name);
+                if (redundant.TryGetValue(index.Name, out var cover))
+                {
+                    var (reason, keeper) = cover;
+                    var evidence = reason == IndexFindingReason.Duplicate
+                        ? $"Same definition as {keeper.Name}, which stays."
+                        : $"Its columns ({string.Join(", ", index.Columns)}) lead {keeper.Name} ({string.Join(", ", keeper.Columns)}), which serves the same lookups.";
+                    findings.Add(new IndexFinding(source, index, reason, IndexVerdict.Redundant, stats?.Scans, stats?.SizeBytes, window, keeper.Name, evidence, drop));
+                }
+                else if (stats is { Scans: 0 } && !index.IsUnique && window is not null)
+                {
+                    var old = window.Covers(minimumAge);
+                    var evidence = old
+                        ? $"No scans in {StatisticsWindow.Describe(window.Age!.Value)} (since {window.Since:u}, {window.Source})."
+                        : $"No scans, but {window.TooYoungReason(minimumAge)}.";
+                    findings.Add(new IndexFinding(source, index, IndexFindingReason.Unused, old ? IndexVerdict.Unused : IndexVerdict.Unknown,
+                        0, stats.Value.SizeBytes, window, null, evidence, drop));
+                }
+            }
+        }
+        return findings;
+    }
+
+    /// <summary>True for indexes that must never be dropped as unused: constraint-backing ones (and SQLite's automatic ones).</summary>
+    internal static bool BacksConstraint(IndexInfo index) =>
+        index.IsPrimaryKey || index.ConstraintName is not null || index.Name.StartsWith("sqlite_autoindex_", StringComparison.Ordinal);
+
+    /// <summary>True when a valid, complete index (or the primary key) leads with exactly these columns, in any order.</summary>
+    internal static bool IsCovered(TableSchema table, IReadOnlyList<string> columns) =>
+        (table.PrimaryKey is { } pk && Leads(pk.Columns, columns))
+        || table.Indexes.Any(i => i.IsValid && !i.IsPartial && Leads(i.Columns, columns));
+
+    private static bool Leads(IReadOnlyList<string> key, IReadOnlyList<string> columns) =>
+        key.Count >= columns.Count && SameSet(key.Take(columns.Count).ToList(), columns);
+
+    private static bool SameSet(IReadOnlyCollection<string> a, IReadOnlyCollection<string> b) =>
+        a.Count == b.Count && a.All(x => b.Contains(x, StringComparer.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// Indexes another valid index makes redundant, with the reason and the index that stays. Of identical indexes
+    /// the one backing a constraint, else a unique one, else the first by name stays. An index is overlapping when
+    /// its columns are a strict leading prefix of a wider index of the same method; unique, partial and covering
+    /// (INCLUDE) ones are left alone because the wider index does not do their job.
+    /// </summary>
+    private static Dictionary<string, (IndexFindingReason Reason, IndexInfo Keeper)> FindRedundant(TableSchema table)
+    {
+        var result = new Dictionary<string, (IndexFindingReason, IndexInfo)>(StringComparer.Ordinal);
+        var valid = table.Indexes.Where(i => i.IsValid)
+            .OrderByDescending(BacksConstraint).ThenByDescending(i => i.IsUnique).ThenBy(i => i.Name, StringComparer.Ordinal).ToList();
+        foreach (var group in valid.GroupBy(ComparisonKey))
+        {
+            var keeper = group.First();
+            foreach (var duplicate in group.Skip(1).Where(i => !BacksConstraint(i) && (!i.IsUnique || keeper.IsUnique)))
+            {
+                result[duplicate.Name] = (IndexFindingReason.Duplicate, keeper);
+            }
+        }
+        foreach (var narrow in valid.Where(i => !result.ContainsKey(i.Name) && !BacksConstraint(i) && !i.IsUnique && !i.IsPartial && !HasInclude(i) && !HasExpression(i)))
+        {
+            var wider = valid.FirstOrDefault(w => w.Columns.Count > narrow.Columns.Count && !w.IsPartial && !result.ContainsKey(w.Name)
+                && Method(w) == Method(narrow) && !HasExpression(w)
+                && w.Columns.Take(narrow.Columns.Count).SequenceEqual(narrow.Columns, StringComparer.OrdinalIgnoreCase));
+            if (wider is not null)
+            {
+                result[narrow.Name] = (IndexFindingReason.Overlapping, wider);
+            }
+        }
+        // A duplicate of an index that is itself overlapping points at the index that stays, so the drops can go in any order.
+        foreach (var (name, (reason, keeper)) in result.ToList())
+        {
+            var stays = keeper;
+            while (result.TryGetValue(stays.Name, out var next))
+            {
+                stays = next.Item2;
+            }
+            result[name] = (reason, stays);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// What makes two indexes the same: PostgreSQL's definition after the table (method, keys, opclasses, INCLUDE,
+    /// WHERE); SQLite's key columns and predicate (its stored SQL differs in quoting and spacing only).
+    /// </summary>
+    private static string ComparisonKey(IndexInfo index)
+    {
+        var definition = Normalise(index.Definition);
+        var on = definition.IndexOf(" on ", StringComparison.Ordinal);
+        if (index.Definition.Contains(" USING ", StringComparison.Ordinal) && on >= 0)
+        {
+            var usingAt = definition.IndexOf(" using ", on, StringComparison.Ordinal);
+            return usingAt >= 0 ? definition[usingAt..] : definition[on..];
+        }
+        var where = definition.IndexOf(" where ", StringComparison.Ordinal);
+        var keys = HasExpression(index) && on >= 0 ? definition[on..] : string.Join(",", index.Columns.Select(c => c.ToLowerInvariant()));
+        return keys + (index.IsPartial && where >= 0 ? definition[where..] : "");
+    }
+
+    private static string Normalise(string sql) =>
+        string.Join(' ', sql.Replace("\"", "").Split((char[])[' ', '\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries)).ToLowerInvariant();
+
+    private static string Method(IndexInfo index)
+    {
+        var definition = Normalise(index.Definition);
+        var at = definition.IndexOf(" using ", StringComparison.Ordinal);
+        return at < 0 ? "btree" : definition[(at + 7)..].Split(' ', '(')[0];
+    }
+
+    private static bool HasInclude(IndexInfo index) => Normalise(index.Definition).Contains(" include (", StringComparison.Ordinal);
+
+    private static bool HasExpression(IndexInfo index) => index.Columns.Any(c => c.Contains('(') || c.Contains('<') || c.Contains(' '));
+
+    internal static IDatabaseProvider Provider(DbOpsConnection source) =>
+        source.Provider == DatabaseProvider.PostgreSQL ? PostgresProvider.Instance : SqliteProvider.Instance;
+
+    private static async Task<(DatabaseProvider, DatabaseSchema)> ReadSchemaAsync(DbOpsConnection source, CancellationToken cancellationToken)
+    {
+        var provider = Provider(source);
+        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        return (source.Provider, await SchemaReader.ReadAsync(provider, connection, cancellationToken));
+    }
+
+    private sealed record UsageRow(string Schema, string Index, long Scans, long SizeBytes);
+}
+
+/// <summary>The index statements DbOps runs, built with the provider's quoting (invariant 6).</summary>
+internal static class IndexSql
+{
+    private const int PostgresMaxName = 63;
+
+    /// <summary><c>CREATE INDEX CONCURRENTLY "ix" ON "s"."t" ("a", "b")</c>; SQLite: plain CREATE INDEX on the unqualified table.</summary>
+    public static string Create(DatabaseProvider provider, TableRef table, string name, IEnumerable<string> columns)
+    {
+        var q = Quote;
+        var keys = string.Join(", ", columns.Select(q));
+        return provider == DatabaseProvider.PostgreSQL
+            ? $"CREATE INDEX CONCURRENTLY {q(name)} ON {q(table.Schema)}.{q(table.Name)} ({keys})"
+            : $"CREATE INDEX {q(name)} ON {q(table.Name)} ({keys})";
+    }
+
+    /// <summary><c>DROP INDEX CONCURRENTLY "s"."ix"</c>; SQLite: <c>DROP INDEX "main"."ix"</c>.</summary>
+    public static string Drop(DatabaseProvider provider, string schema, string name, bool ifExists = false) =>
+        provider == DatabaseProvider.PostgreSQL
+            ? $"DROP INDEX CONCURRENTLY {(ifExists ? "IF EXISTS " : "")}{Quote(schema)}.{Quote(name)}"
+            : $"DROP INDEX {(ifExists ? "IF EXISTS " : "")}{Quote(schema)}.{Quote(name)}";
+
+    /// <summary>Both engines quote the same way; the providers' instances are used so a change there applies here.</summary>
+    private static string Quote(string identifier) => PostgresProvider.Instance.QuoteIdentifier(identifier);
+
+    /// <summary><c>ix_table_col1_col2</c>, cut to 63 bytes, with a number added when another index already has the name.</summary>
+    public static string SuggestName(DatabaseSchema schema, TableSchema table, IEnumerable<string> columns)
+    {
+        var stem = Truncate($"ix_{table.Table.Name}_{string.Join("_", columns)}", PostgresMaxName);
+        var taken = schema.Tables.Where(t => t.Table.Schema == table.Table.Schema)
+            .SelectMany(t => t.Indexes.Select(i => i.Name).Append(t.Table.Name)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var name = stem;
+        for (var n = 2; taken.Contains(name); n++)
+        {
+            name = Truncate(stem, PostgresMaxName - 1 - n.ToString(System.Globalization.CultureInfo.InvariantCulture).Length) + "_" + n;
+        }
+        return name;
+    }
+
+    private static string Truncate(string text, int maxBytes)
+    {
+        while (Encoding.UTF8.GetByteCount(text) > maxBytes)
+        {
+            text = text[..^1];
+        }
+        return text;
+    }
+}

@@ -1,0 +1,257 @@
+using System.Data.Common;
+using System.Diagnostics;
+using Dapper;
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+using DbOps.Core.Progress;
+using DbOps.Core.Providers;
+using DbOps.Core.Schema;
+using Npgsql;
+
+namespace DbOps.Core.Indexes;
+
+/// <summary>An index to add.</summary>
+/// <param name="Connection">The database.</param>
+/// <param name="Table">The table as a person types it (t, schema.t).</param>
+/// <param name="Columns">Key columns in order.</param>
+/// <param name="Name">The index name; by default ix_table_columns.</param>
+public sealed record AddIndexRequest(DbOpsConnection Connection, string Table, IReadOnlyList<string> Columns, string? Name = null);
+
+/// <summary>An index to drop.</summary>
+/// <param name="Connection">The database.</param>
+/// <param name="Index">The index name, optionally schema-qualified (schema.index).</param>
+/// <param name="Finding">The Find-UnusedIndex finding it came from: its evidence is re-checked before the drop.</param>
+/// <param name="Force">Drop even when the finding's verdict is Unknown (statistics too young).</param>
+public sealed record RemoveIndexRequest(DbOpsConnection Connection, string Index, IndexFinding? Finding = null, bool Force = false);
+
+/// <summary>
+/// A change worked out against the live catalog and not yet run: the exact statements, for -WhatIf and
+/// confirmation, or why nothing needs doing.
+/// </summary>
+public sealed class IndexChangePlan
+{
+    internal IndexChangePlan(DbOpsConnection source, TableRef table, string index, IReadOnlyList<string> columns, IReadOnlyList<string> statements,
+                             IndexChangeStatus outcome, bool replacesInvalid, string? note, IndexFinding? finding)
+    {
+        Source = source;
+        TableRef = table;
+        Index = index;
+        Columns = columns;
+        Statements = statements;
+        Outcome = outcome;
+        ReplacesInvalid = replacesInvalid;
+        Note = note;
+        Finding = finding;
+    }
+
+    /// <summary>The statements to run, in order; empty when nothing needs doing.</summary>
+    public IReadOnlyList<string> Statements { get; }
+
+    /// <summary>What the change ends in (Created, Dropped), or why it is skipped (Exists, AlreadyCovered).</summary>
+    public IndexChangeStatus Outcome { get; }
+
+    /// <summary>Why nothing needs doing, when nothing does.</summary>
+    public string? Note { get; }
+
+    /// <summary>"schema.index on table", for confirmation prompts.</summary>
+    public string Target => $"{TableRef.Schema}.{Index} on {TableRef}";
+
+    internal DbOpsConnection Source { get; }
+    internal TableRef TableRef { get; }
+    internal string Index { get; }
+    internal IReadOnlyList<string> Columns { get; }
+    internal bool ReplacesInvalid { get; }
+    internal IndexFinding? Finding { get; }
+
+    /// <summary>The result of not running it (for a skipped change).</summary>
+    public IndexChange Skipped() => new(Source, TableRef, Index, Columns, Outcome, [], false, TimeSpan.Zero, Note);
+}
+
+/// <summary>
+/// Adds and drops indexes without blocking writers: PostgreSQL builds and drops CONCURRENTLY (outside a
+/// transaction), cleaning up the INVALID leftover of a failed build; SQLite runs plain CREATE/DROP INDEX.
+/// </summary>
+public static class IndexMaintenance
+{
+    /// <summary>Works out the statements for adding an index, against the live catalog.</summary>
+    public static async Task<IndexChangePlan> PlanAddAsync(AddIndexRequest request, CancellationToken cancellationToken)
+    {
+        var source = request.Connection;
+        var (schema, _) = await ReadAsync(source, cancellationToken);
+        var table = schema.Resolve(request.Table);
+        if (request.Columns.Count == 0)
+        {
+            throw new DbOpsException(ErrorIds.ColumnNotFound, ErrorKind.InvalidArgument, $"No columns were given for the index on {table}.", table.Table);
+        }
+        var columns = request.Columns.Select(c => table.GetColumn(c).Name).ToList();
+        var name = request.Name ?? IndexSql.SuggestName(schema, table, columns);
+        var existing = table.Indexes.FirstOrDefault(i => i.Name == name);
+        if (existing is { IsValid: true })
+        {
+            return new IndexChangePlan(source, table.Table, name, columns, [], IndexChangeStatus.Exists, false,
+                $"A valid index named {name} already exists on {table}: {existing.Definition}", null);
+        }
+        if (existing is null && IndexAdvisor.IsCovered(table, columns))
+        {
+            var cover = table.Indexes.FirstOrDefault(i => i.IsValid && !i.IsPartial && i.Columns.Count >= columns.Count
+                && i.Columns.Take(columns.Count).All(c => columns.Contains(c, StringComparer.OrdinalIgnoreCase)))?.Name ?? "the primary key";
+            return new IndexChangePlan(source, table.Table, name, columns, [], IndexChangeStatus.AlreadyCovered, false,
+                $"{cover} already leads with ({string.Join(", ", columns)}) on {table}; another index would only slow down writes.", null);
+        }
+        var statements = new List<string>();
+        if (existing is { IsValid: false })
+        {
+            // The leftover of a failed CREATE INDEX CONCURRENTLY: never used for reads, still maintained on every write.
+            statements.Add(IndexSql.Drop(source.Provider, table.Table.Schema, name, ifExists: true));
+        }
+        statements.Add(IndexSql.Create(source.Provider, table.Table, name, columns));
+        return new IndexChangePlan(source, table.Table, name, columns, statements, IndexChangeStatus.Created, existing is not null, null, null);
+    }
+
+    /// <summary>
+    /// Works out the statement for dropping an index, refusing an index that backs a constraint or enforces
+    /// uniqueness, and re-checking a finding's evidence: a scan since it was reported, a young window without
+    /// -Force, or a covering index that is gone all refuse.
+    /// </summary>
+    public static async Task<IndexChangePlan> PlanRemoveAsync(RemoveIndexRequest request, CancellationToken cancellationToken)
+    {
+        var source = request.Connection;
+        var (schema, scans) = await ReadAsync(source, cancellationToken, request.Finding?.Reason == IndexFindingReason.Unused);
+        var (schemaName, indexName) = SplitName(request.Index, request.Finding?.Schema);
+        var candidates = schema.Tables.SelectMany(t => t.Indexes)
+            .Where(i => i.Name == indexName && (schemaName is null || i.Table.Schema == schemaName)).ToList();
+        if (candidates.Count != 1)
+        {
+            throw new DbOpsException(ErrorIds.IndexNotFound, ErrorKind.NotFound, candidates.Count == 0
+                ? $"No index named '{request.Index}' exists in {source}. It may have been dropped already; run Find-UnusedIndex again."
+                : $"Indexes named '{indexName}' exist in several schemas ({string.Join(", ", candidates.Select(c => c.Table.Schema))}); qualify the name.",
+                request.Index);
+        }
+        var index = candidates[0];
+        if (IndexAdvisor.BacksConstraint(index))
+        {
+            throw new DbOpsException(ErrorIds.IndexBacksConstraint, ErrorKind.InvalidState,
+                $"Index {index.Table.Schema}.{index.Name} backs the constraint {index.ConstraintName ?? "(primary key)"} on {index.Table}; it is never dropped " +
+                "as unused. Drop the constraint itself if it is really not wanted.", request.Index);
+        }
+        if (request.Finding is { } finding)
+        {
+            CheckEvidence(schema, index, finding, scans, request.Force);
+        }
+        else if (index.IsUnique)
+        {
+            throw new DbOpsException(ErrorIds.IndexBacksConstraint, ErrorKind.InvalidState,
+                $"Index {index.Table.Schema}.{index.Name} is unique: it enforces uniqueness on {index.Table}({string.Join(", ", index.Columns)}) " +
+                "even without a constraint. Remove-UnusedIndex does not drop it.", request.Index);
+        }
+        return new IndexChangePlan(source, index.Table, index.Name, index.Columns, [IndexSql.Drop(source.Provider, index.Table.Schema, index.Name)],
+            IndexChangeStatus.Dropped, false, null, request.Finding);
+    }
+
+    private static void CheckEvidence(DatabaseSchema schema, IndexInfo index, IndexFinding finding, IReadOnlyDictionary<string, long> scans, bool force)
+    {
+        var name = $"{index.Table.Schema}.{index.Name}";
+        if (finding.Verdict == IndexVerdict.Unknown && !force)
+        {
+            throw new DbOpsException(ErrorIds.IndexInUse, ErrorKind.InvalidState,
+                $"Index {name} had no scans, but the statistics were too young to call it unused ({finding.Evidence}). " +
+                "Wait until they cover the minimum age, or pass -Force to drop it anyway.", name);
+        }
+        if (finding.Reason == IndexFindingReason.Unused && scans.TryGetValue(name, out var now) && now > (finding.Scans ?? 0))
+        {
+            throw new DbOpsException(ErrorIds.IndexInUse, ErrorKind.InvalidState,
+                $"Index {name} has been scanned {now - (finding.Scans ?? 0)} time(s) since Find-UnusedIndex reported it unused; it is not dropped.", name);
+        }
+        if (finding.CoveredBy is { } keeper
+            && !schema.Tables.SelectMany(t => t.Indexes).Any(i => i.Name == keeper && i.Table == index.Table && i.IsValid))
+        {
+            throw new DbOpsException(ErrorIds.IndexInUse, ErrorKind.InvalidState,
+                $"Index {name} was reported redundant because of {keeper}, which no longer exists or is not valid; it is not dropped.", name);
+        }
+    }
+
+    /// <summary>Runs a planned change. On PostgreSQL a failed concurrent build leaves an INVALID index: it is dropped before reporting.</summary>
+    public static async Task<IndexChange> ApplyAsync(IndexChangePlan plan, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        if (plan.Statements.Count == 0)
+        {
+            return plan.Skipped();
+        }
+        var source = plan.Source;
+        var provider = IndexAdvisor.Provider(source);
+        var clock = Stopwatch.StartNew();
+        await using var connection = await provider.OpenAsync(source, readOnly: false, cancellationToken);
+        foreach (var (sql, i) in plan.Statements.Select((s, i) => (s, i)))
+        {
+            observer.Progress(new OperationProgress($"{(plan.Outcome == IndexChangeStatus.Created ? "Add-SafeIndex" : "Remove-UnusedIndex")} {plan.Target}", sql,
+                100 * i / plan.Statements.Count));
+            observer.Verbose(sql);
+            try
+            {
+                // CONCURRENTLY cannot run in a transaction block: each statement runs on its own.
+                await connection.ExecuteAsync(new CommandDefinition(sql, commandTimeout: 0, cancellationToken: cancellationToken));
+            }
+            catch (Exception e) when (e is DbException or OperationCanceledException && plan.Outcome == IndexChangeStatus.Created && sql.StartsWith("CREATE", StringComparison.Ordinal))
+            {
+                await DropLeftoverAsync(source, plan, observer);
+                if (e is OperationCanceledException)
+                {
+                    throw;
+                }
+                throw new DbOpsException(ErrorIds.IndexBuildFailed, ErrorKind.OperationFailed,
+                    $"Building index {plan.Target} failed: {(e is PostgresException pg ? pg.MessageText : e.Message)}. " +
+                    "Any INVALID leftover was dropped; fix the cause and run Add-SafeIndex again.", plan.Target, e);
+            }
+            catch (DbException e)
+            {
+                throw new DbOpsException(ErrorIds.QueryFailed, ErrorKind.OperationFailed,
+                    $"'{sql}' failed on {source}: {(e is PostgresException pg ? pg.MessageText : e.Message)}", plan.Target, e);
+            }
+        }
+        return new IndexChange(source, plan.TableRef, plan.Index, plan.Columns, plan.Outcome, plan.Statements, plan.ReplacesInvalid, clock.Elapsed, null);
+    }
+
+    /// <summary>A failed or cancelled concurrent build leaves an INVALID index behind; remove it on a fresh connection.</summary>
+    private static async Task DropLeftoverAsync(DbOpsConnection source, IndexChangePlan plan, IOperationObserver observer)
+    {
+        if (source.Provider != DatabaseProvider.PostgreSQL)
+        {
+            return;
+        }
+        var sql = IndexSql.Drop(source.Provider, plan.TableRef.Schema, plan.Index, ifExists: true);
+        try
+        {
+            await using var connection = await PostgresProvider.Instance.OpenAsync(source, readOnly: false, CancellationToken.None);
+            await connection.ExecuteAsync(new CommandDefinition(sql, commandTimeout: 0));
+            observer.Verbose($"Cleaned up after the failed build: {sql}");
+        }
+        catch (Exception e) when (e is DbException or DbOpsException)
+        {
+            observer.Warning($"The failed build of {plan.Target} may have left an INVALID index, and dropping it failed ({e.Message}). Run: {sql}");
+        }
+    }
+
+    private static async Task<(DatabaseSchema Schema, IReadOnlyDictionary<string, long> Scans)> ReadAsync(
+        DbOpsConnection source, CancellationToken cancellationToken, bool withScans = false)
+    {
+        var provider = IndexAdvisor.Provider(source);
+        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
+        var scans = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (withScans && source.Provider == DatabaseProvider.PostgreSQL)
+        {
+            foreach (var (name, count) in await connection.QueryAsync<(string, long)>(new CommandDefinition(
+                "SELECT schemaname || '.' || indexrelname, idx_scan FROM pg_catalog.pg_stat_user_indexes", cancellationToken: cancellationToken)))
+            {
+                scans[name] = count;
+            }
+        }
+        return (schema, scans);
+    }
+
+    private static (string? Schema, string Name) SplitName(string text, string? schema)
+    {
+        var dot = text.IndexOf('.');
+        return schema is not null ? (schema, text) : dot > 0 ? (text[..dot], text[(dot + 1)..]) : (null, text);
+    }
+}

@@ -1,0 +1,72 @@
+using System.Management.Automation;
+using DbOps.Core.Errors;
+using DbOps.Core.Indexes;
+
+namespace DbOps.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Adds an index without blocking writers: CREATE INDEX CONCURRENTLY on PostgreSQL (dropping an INVALID leftover of a failed attempt first), CREATE INDEX on SQLite.</para>
+/// <para type="description">Takes Find-MissingIndex results from the pipeline, or -Table and -Column. Skips
+/// (Status Exists or AlreadyCovered) when a valid index of that name, or one leading with the same columns, exists.
+/// A failed build's INVALID leftover is dropped before the error is reported. -WhatIf shows the exact SQL.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Add, "SafeIndex", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ColumnsSet)]
+[OutputType(typeof(IndexChange))]
+public sealed class AddSafeIndexCommand : DbOpsCmdlet
+{
+    private const string ColumnsSet = nameof(Column);
+    private const string InputObjectSet = nameof(InputObject);
+
+    /// <summary>The database; optional when piping Find-MissingIndex results, which carry their connection.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ColumnsSet, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
+    [Parameter(ParameterSetName = InputObjectSet)]
+    public DatabaseArgument Database { get; set; } = null!;
+
+    /// <summary>The table (t or schema.t).</summary>
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = ColumnsSet, HelpMessage = "Table to index.")]
+    [ValidateNotNullOrEmpty]
+    public string Table { get; set; } = "";
+
+    /// <summary>The key columns, in order.</summary>
+    [Parameter(Mandatory = true, Position = 2, ParameterSetName = ColumnsSet, HelpMessage = "Key columns, in order.")]
+    [Alias("Columns")]
+    [ValidateNotNullOrEmpty]
+    public string[] Column { get; set; } = [];
+
+    /// <summary>A missing index from Find-MissingIndex.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = InputObjectSet, ValueFromPipeline = true)]
+    public MissingIndex InputObject { get; set; } = null!;
+
+    /// <summary>The index name; by default ix_table_columns (a Find-MissingIndex result's SuggestedName).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Name { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        var target = ParameterSetName == InputObjectSet ? (object)InputObject : Table;
+        try
+        {
+            var request = ParameterSetName == InputObjectSet
+                ? new AddIndexRequest(Database is null ? InputObject.Source : ResolveDatabase(Database), InputObject.Table, InputObject.Columns,
+                                      Name ?? InputObject.SuggestedName)
+                : new AddIndexRequest(ResolveDatabase(Database), Table, Column, Name);
+            var plan = Run((_, token) => IndexMaintenance.PlanAddAsync(request, token));
+            if (plan.Statements.Count == 0)
+            {
+                WriteVerbose(plan.Note);
+                WriteObject(plan.Skipped());
+                return;
+            }
+            if (ShouldProcess(plan.Target, string.Join(";\n", plan.Statements)))
+            {
+                WriteObject(Run((observer, token) => IndexMaintenance.ApplyAsync(plan, observer, token)));
+            }
+        }
+        catch (DbOpsException e)
+        {
+            WriteDbOpsError(e, target);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+using System.Management.Automation;
+using DbOps.Core.Errors;
+using DbOps.Core.Indexes;
+
+namespace DbOps.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Drops an index Find-UnusedIndex reported: DROP INDEX CONCURRENTLY on PostgreSQL, DROP INDEX on SQLite.</para>
+/// <para type="description">Re-checks the evidence against the live database right before the drop: an index that
+/// backs a constraint or enforces uniqueness is refused (IndexBacksConstraint); one scanned since it was reported,
+/// whose covering index is gone, or whose verdict was Unknown without -Force is refused (IndexInUse). Asks for
+/// confirmation; -WhatIf shows the exact SQL.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Remove, "UnusedIndex", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = InputObjectSet)]
+[OutputType(typeof(IndexChange))]
+public sealed class RemoveUnusedIndexCommand : DbOpsCmdlet
+{
+    private const string NameSet = nameof(Name);
+    private const string InputObjectSet = nameof(InputObject);
+
+    /// <summary>A finding from Find-UnusedIndex.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = InputObjectSet, ValueFromPipeline = true)]
+    public IndexFinding InputObject { get; set; } = null!;
+
+    /// <summary>The database; optional when piping findings, which carry their connection.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = NameSet, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
+    [Parameter(ParameterSetName = InputObjectSet)]
+    public DatabaseArgument Database { get; set; } = null!;
+
+    /// <summary>An index by name (index or schema.index).</summary>
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = NameSet, HelpMessage = "Index name (index or schema.index).")]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = "";
+
+    /// <summary>Drop a finding whose verdict is Unknown (statistics younger than the minimum age).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        var target = ParameterSetName == InputObjectSet ? (object)InputObject : Name;
+        try
+        {
+            var request = ParameterSetName == InputObjectSet
+                ? new RemoveIndexRequest(Database is null ? InputObject.Source : ResolveDatabase(Database), InputObject.Index, InputObject, Force)
+                : new RemoveIndexRequest(ResolveDatabase(Database), Name, null, Force);
+            var plan = Run((_, token) => IndexMaintenance.PlanRemoveAsync(request, token));
+            if (ShouldProcess(plan.Target, string.Join(";\n", plan.Statements)))
+            {
+                WriteObject(Run((observer, token) => IndexMaintenance.ApplyAsync(plan, observer, token)));
+            }
+        }
+        catch (DbOpsException e)
+        {
+            WriteDbOpsError(e, target);
+        }
+    }
+}
