@@ -222,6 +222,12 @@ public static class IndexMaintenance
         try
         {
             await using var connection = await PostgresProvider.Instance.OpenAsync(source, readOnly: false, CancellationToken.None);
+            // Only an INVALID index of that name on that table is ours to drop: the build may have failed on a name clash.
+            var schema = await SchemaReader.ReadAsync(PostgresProvider.Instance, connection, CancellationToken.None);
+            if (schema.Find(plan.TableRef)?.Indexes.Any(i => i.Name == plan.Index && !i.IsValid) != true)
+            {
+                return;
+            }
             await connection.ExecuteAsync(new CommandDefinition(sql, commandTimeout: 0));
             observer.Verbose($"Cleaned up after the failed build: {sql}");
         }

@@ -93,8 +93,10 @@ internal static partial class SqlitePlanReader
                     RegexOptions.CultureInvariant)]
     private static partial Regex AccessPattern();
 
-    public static async Task<QueryPlanSummary> SummariseAsync(IReadOnlyList<Row> rows, DbConnection connection, CancellationToken cancellationToken)
+    public static async Task<QueryPlanSummary> SummariseAsync(IReadOnlyList<Row> rows, string query, DbConnection connection, CancellationToken cancellationToken)
     {
+        var tables = (await connection.QueryAsync<string>(new CommandDefinition(
+            "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view')", cancellationToken: cancellationToken))).ToList();
         var depths = new Dictionary<long, int> { [0] = -1 };
         var nodes = new List<PlanNode>();
         var scanned = new List<string>();
@@ -109,7 +111,7 @@ internal static partial class SqlitePlanReader
             if (match.Success)
             {
                 type = match.Groups["op"].Value;
-                relation = match.Groups["table"].Value;
+                relation = ResolveAlias(match.Groups["table"].Value, query, tables);
                 // An automatic index is built by reading the whole table on every execution: a full scan in disguise.
                 if (match.Groups["auto"].Success || (type == "SCAN" && !match.Groups["index"].Success))
                 {
@@ -142,6 +144,27 @@ internal static partial class SqlitePlanReader
             sizes.Add(await SizeAsync(connection, table, cancellationToken));
         }
         return new QueryPlanSummary(nodes, sizes, null, null, text.ToString().TrimEnd());
+    }
+
+    /// <summary>
+    /// SQLite's plan names an aliased table by its alias ("SCAN s"): find "table [AS] alias" in the query and
+    /// return the table, so the summary names real tables.
+    /// </summary>
+    private static string ResolveAlias(string name, string query, IReadOnlyList<string> tables)
+    {
+        if (tables.Contains(name, StringComparer.OrdinalIgnoreCase))
+        {
+            return name;
+        }
+        var pattern = "[\"`\\[]?([A-Za-z_][A-Za-z0-9_$]*)[\"`\\]]?\\s+(?:AS\\s+)?[\"`\\[]?" + Regex.Escape(name) + "[\"`\\]]?(?![A-Za-z0-9_$])";
+        foreach (Match m in Regex.Matches(query, pattern, RegexOptions.IgnoreCase | RegexOptions.CultureInvariant))
+        {
+            if (tables.FirstOrDefault(t => string.Equals(t, m.Groups[1].Value, StringComparison.OrdinalIgnoreCase)) is { } table)
+            {
+                return table;
+            }
+        }
+        return name;
     }
 
     private static async Task<ScannedRelation> SizeAsync(DbConnection connection, string table, CancellationToken cancellationToken)

@@ -124,7 +124,7 @@ public static class QueryMeasurement
                 planRows.Add(new SqlitePlanReader.Row(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(3)));
             }
         }
-        var plan = await SqlitePlanReader.SummariseAsync(planRows, connection, cancellationToken);
+        var plan = await SqlitePlanReader.SummariseAsync(planRows, request.Query, connection, cancellationToken);
         if (transaction is not null)
         {
             await transaction.RollbackAsync(cancellationToken);
