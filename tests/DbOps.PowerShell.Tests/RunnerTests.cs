@@ -27,6 +27,20 @@ public sealed class RunnerTests : IDisposable
     }
 
     [Fact]
+    public void The_index_tuning_example_adds_the_missing_foreign_key_indexes_and_prints_the_speed_ups()
+    {
+        var (exitCode, stdout, stderr) = RunRunner(Path.Combine(RepoRoot, "examples", "index-tuning.ps1"), "-Folder", _folder.Path, "-Iterations", "10");
+
+        Assert.True(exitCode == 0, $"exit code {exitCode}\n{stdout}\n{stderr}");
+        Assert.Matches(@"Created\s+ix_activity_instances_group_id", stdout);
+        Assert.Matches(@"Created\s+ix_sessions_goal_id", stdout);
+        Assert.Contains("full scan of sessions (2,000 rows)", stdout);
+        Assert.Matches(@"\d+\.\dx\s+[0-9.]+ ms ->\s+[0-9.]+ ms  SELECT count\(\*\) FROM sessions", stdout);
+        Assert.Contains("plan changed: index ix_sessions_goal_id", stdout);
+        Assert.True(File.Exists(Path.Combine(_folder.Path, "goals.db")));
+    }
+
+    [Fact]
     public void A_runbook_that_writes_an_error_exits_non_zero_with_the_error_id()
     {
         var script = _folder.File("fails.ps1");

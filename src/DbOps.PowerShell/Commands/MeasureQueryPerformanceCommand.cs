@@ -18,13 +18,10 @@ public sealed class MeasureQueryPerformanceCommand : DbOpsCmdlet
 {
     private const string QuerySet = nameof(Query);
     private const string PathSet = nameof(Path);
-    private const string InputObjectSet = nameof(InputObject);
 
-    /// <summary>The database; optional when piping Get-SlowQuery results, which carry their connection.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = QuerySet, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PathSet, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
-    [Parameter(ParameterSetName = InputObjectSet)]
-    public DatabaseArgument Database { get; set; } = null!;
+    /// <summary>The database; optional when piping Get-SlowQuery or earlier results, which carry their connection.</summary>
+    [Parameter(Position = 0)]
+    public DatabaseArgument? Database { get; set; }
 
     /// <summary>One SQL statement; parameters as @name with -Parameters.</summary>
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = QuerySet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true,
@@ -37,9 +34,12 @@ public sealed class MeasureQueryPerformanceCommand : DbOpsCmdlet
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
-    /// <summary>A statement from Get-SlowQuery (measured on the database it came from unless -Database).</summary>
-    [Parameter(Mandatory = true, ParameterSetName = InputObjectSet, ValueFromPipeline = true)]
-    public SlowQuery InputObject { get; set; } = null!;
+    /// <summary>
+    /// The connection a piped Get-SlowQuery or Measure-QueryPerformance result was read through (bound by property
+    /// name); -Database takes precedence.
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+    public DbOpsConnection? Source { get; set; }
 
     /// <summary>Parameter values by name (@{ id = 42 }), or by position for $1, $2 (@{ '1' = 42 }).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -66,15 +66,13 @@ public sealed class MeasureQueryPerformanceCommand : DbOpsCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
+        var query = ParameterSetName == PathSet ? Path : Query;
         try
         {
-            var source = ParameterSetName == InputObjectSet && Database is null ? InputObject.Source : ResolveDatabase(Database);
-            var query = ParameterSetName switch
-            {
-                PathSet => ReadQueryFile(),
-                InputObjectSet => InputObject.Query,
-                _ => Query,
-            };
+            var source = Database is not null ? ResolveDatabase(Database) : Source ?? throw new DbOpsException(
+                ErrorIds.InvalidQuery, ErrorKind.InvalidArgument,
+                "Measure-QueryPerformance needs -Database (a connection, SQLite path or PostgreSQL connection string) unless the piped objects carry one.");
+            query = ParameterSetName == PathSet ? ReadQueryFile() : Query;
             var baseline = Baseline is { Length: > 0 } ? QueryMeasurement.SelectBaseline(Baseline, query) : null;
             if (Baseline is { Length: > 0 } && baseline is null)
             {
@@ -85,7 +83,7 @@ public sealed class MeasureQueryPerformanceCommand : DbOpsCmdlet
         }
         catch (DbOpsException e)
         {
-            WriteDbOpsError(e, ParameterSetName == InputObjectSet ? InputObject : Query);
+            WriteDbOpsError(e, query);
         }
     }
 

@@ -1,0 +1,123 @@
+using System.ComponentModel;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using DbOps.Core.Connections;
+using DbOps.Core.Performance;
+using DbOps.Core.Progress;
+using DbOps.Testing;
+using Npgsql;
+
+namespace DbOps.Bench;
+
+/// <summary>
+/// Does Measure-QueryPerformance distort what it measures? A primary-key lookup timed by
+/// <see cref="QueryMeasurement"/> (median) against pgbench's average latency for the same statement, both with a
+/// prepared statement over TCP to the same throw-away cluster, alternating in one run.
+/// Usage: <c>dotnet run -c Release --project bench/DbOps.Bench -- query [--rows N] [--transactions N] [--runs K]</c>.
+/// </summary>
+internal static partial class QueryBench
+{
+    private const double Target = 1.15;
+    private const int LookupId = 4242;
+
+    /// <summary>pgbench prints the average latency to 3 decimals (1 µs); with one client it is 1000 / tps ms, which has more digits.</summary>
+    [GeneratedRegex(@"tps = ([0-9.]+) \(without initial connection time\)")]
+    private static partial Regex Tps();
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        long rows = 1_000_000;
+        var transactions = 20_000;
+        var runs = 5;
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            switch (args[i])
+            {
+                case "--rows": rows = long.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--transactions": transactions = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--runs": runs = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                default: Console.Error.WriteLine($"Unknown option {args[i]}"); return 2;
+            }
+        }
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        PostgresCluster cluster;
+        try
+        {
+            cluster = new PostgresCluster();
+        }
+        catch (Exception e) when (e is InvalidOperationException or Win32Exception or IOException)
+        {
+            Console.WriteLine($"PostgreSQL skipped: {e.Message}");
+            return 0;
+        }
+        using (cluster)
+        {
+            var pgbench = Path.Combine(cluster.BinFolder, "pgbench");
+            var version = cluster.Scalar<string>("postgres", "SHOW server_version");
+            Console.WriteLine($"DbOps.Bench query on {Environment.ProcessorCount} cores, .NET {Environment.Version}, PostgreSQL {version}, " +
+                              $"{DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC");
+            var database = cluster.CreateDatabase("qbench");
+            cluster.Execute(database, "CREATE TABLE accounts (id integer PRIMARY KEY, balance integer NOT NULL, filler char(84) NOT NULL DEFAULT '')");
+            cluster.Execute(database, $"INSERT INTO accounts (id, balance) SELECT i, i % 1000 FROM generate_series(1, {rows}) i");
+            cluster.Execute(database, "VACUUM ANALYZE accounts");
+            Console.WriteLine($"  accounts: {rows:N0} rows, {Program.Mb(cluster.Scalar<long>(database, "SELECT pg_total_relation_size('accounts')"))} MB");
+
+            var script = Path.Combine(Path.GetTempPath(), $"dbops-qbench-{Guid.NewGuid():N}.sql");
+            await File.WriteAllTextAsync(script, $"SELECT balance FROM accounts WHERE id = {LookupId};\n");
+            var connection = new NpgsqlConnectionStringBuilder(cluster.ConnectionString(database));
+            var environment = new Dictionary<string, string> { ["PGPASSWORD"] = connection.Password ?? "" };
+            string[] Arguments(string mode) =>
+                ["-h", connection.Host!, "-p", connection.Port.ToString(CultureInfo.InvariantCulture), "-U", connection.Username!, "-n",
+                 "-M", mode, "-c", "1", "-j", "1", "-t", transactions.ToString(CultureInfo.InvariantCulture), "-f", script, database];
+            var source = await DatabaseConnector.ConnectPostgresAsync(connection.ConnectionString, null, null, default);
+            var request = new QueryMeasurementRequest(source, "SELECT balance FROM accounts WHERE id = @id",
+                new Dictionary<string, object?> { ["id"] = LookupId }, transactions, Warmup: 100);
+
+            var prepared = new List<double>();
+            var simple = new List<double>();
+            var medians = new List<double>();
+            var means = new List<double>();
+            try
+            {
+                for (var round = 0; round <= runs; round++)
+                {
+                    var pgPrepared = Latency(await Program.RunToolAsync(pgbench, Arguments("prepared"), environment));
+                    var ours = await QueryMeasurement.MeasureAsync(request, NullObserver.Instance, default);
+                    var pgSimple = Latency(await Program.RunToolAsync(pgbench, Arguments("simple"), environment));
+                    var label = round == 0 ? "warm-up" : $"run {round}/{runs}";
+                    Console.WriteLine($"  {label,-9} pgbench -M prepared {pgPrepared,7:F4} ms avg   Measure-QueryPerformance {ours.MedianMs,7:F4} ms median " +
+                                      $"({ours.MeanMs:F4} mean, {ours.P95Ms:F4} p95)   pgbench -M simple {pgSimple,7:F4} ms avg   plan: {ours.Plan}");
+                    if (round > 0)
+                    {
+                        prepared.Add(pgPrepared);
+                        simple.Add(pgSimple);
+                        medians.Add(ours.MedianMs);
+                        means.Add(ours.MeanMs);
+                    }
+                }
+            }
+            finally
+            {
+                File.Delete(script);
+            }
+
+            var ratio = Program.Median(medians) / Program.Median(prepared);
+            Console.WriteLine();
+            Console.WriteLine($"== Primary-key lookup, {transactions:N0} executions per run, {runs} runs alternating after one warm-up ==");
+            Console.WriteLine($"  pgbench -M prepared, average latency (median of runs)   {Program.Median(prepared):F4} ms   {string.Join(" ", prepared.Select(v => v.ToString("F4")))}");
+            Console.WriteLine($"  Measure-QueryPerformance MedianMs (median of runs)      {Program.Median(medians):F4} ms   {string.Join(" ", medians.Select(v => v.ToString("F4")))}");
+            Console.WriteLine($"  Measure-QueryPerformance MeanMs (median of runs)        {Program.Median(means):F4} ms   {string.Join(" ", means.Select(v => v.ToString("F4")))}");
+            Console.WriteLine($"  pgbench -M simple, average latency (for reference)      {Program.Median(simple):F4} ms   {string.Join(" ", simple.Select(v => v.ToString("F4")))}");
+            Console.WriteLine($"  ratio MedianMs / pgbench prepared average   {ratio:F3} x   (target within {Target:F2}x either way: " +
+                              $"{(ratio <= Target && ratio >= 1 / Target ? "PASS" : "MISS")})   paired: " +
+                              string.Join(" ", medians.Zip(prepared, (o, p) => (o / p).ToString("F3"))));
+            Console.WriteLine($"  ratio MeanMs / pgbench prepared average     {Program.Median(means) / Program.Median(prepared):F3} x");
+            return 0;
+        }
+    }
+
+    private static double Latency(string pgbenchOutput) =>
+        Tps().Match(pgbenchOutput) is { Success: true } m
+            ? 1000 / double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)
+            : throw new InvalidOperationException($"pgbench printed no tps:\n{pgbenchOutput}");
+}
