@@ -71,6 +71,12 @@ public sealed class QueryPerformancePostgresTests(PostgresCluster cluster)
         Assert.Contains("ModifyTable", result.Plan.NodeTypes);
         Assert.Equal(6000L, cluster.Scalar<long>(db.Database, "SELECT count(*) FROM activity_instances"));
 
+        // A write hidden in a CTE is a write too.
+        var cte = await Measure(db, "WITH d AS (DELETE FROM activity_instances WHERE group_id = @goal RETURNING id) SELECT count(*) FROM d",
+                                new() { ["goal"] = 7 });
+        Assert.Equal(QueryExecutionMode.RolledBack, cte.Mode);
+        Assert.Equal(6000L, cluster.Scalar<long>(db.Database, "SELECT count(*) FROM activity_instances"));
+
         await Measure(db, delete, new() { ["goal"] = 7 }, allowWrite: true);
         // The timed executions committed (the first deleted the rows); the analysed run was rolled back either way.
         Assert.Equal(6000L - matching, cluster.Scalar<long>(db.Database, "SELECT count(*) FROM activity_instances"));

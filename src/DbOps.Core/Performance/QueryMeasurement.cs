@@ -53,9 +53,17 @@ public static class QueryMeasurement
                 ? await MeasurePostgresAsync(request, observer, activity, cancellationToken)
                 : await MeasureSqliteAsync(request, observer, activity, cancellationToken);
         }
+        catch (Exception e) when (e is DbException && cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("Measure-QueryPerformance was stopped.", e, cancellationToken);
+        }
         catch (PostgresException e)
         {
             throw MapError(e.SqlState, e.MessageText, request);
+        }
+        catch (NpgsqlException e)
+        {
+            throw MapError("", e.Message, request);
         }
         catch (SqliteException e) when (e.SqliteErrorCode == 8 /* SQLITE_READONLY */)
         {
@@ -184,7 +192,8 @@ public static class QueryMeasurement
             var elapsed = Stopwatch.GetElapsedTime(start);
             if (transaction is not null)
             {
-                await ExecuteAsync(connection, transaction, $"ROLLBACK TO SAVEPOINT {Savepoint}", cancellationToken);
+                // Released too: a savepoint per execution would otherwise pile up (PostgreSQL slows down past 64 subtransactions).
+                await ExecuteAsync(connection, transaction, $"ROLLBACK TO SAVEPOINT {Savepoint}; RELEASE SAVEPOINT {Savepoint}", cancellationToken);
             }
             if (i >= request.Warmup)
             {
