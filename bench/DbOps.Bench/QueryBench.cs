@@ -63,42 +63,53 @@ internal static partial class QueryBench
             Console.WriteLine($"  accounts: {rows:N0} rows, {Program.Mb(cluster.Scalar<long>(database, "SELECT pg_total_relation_size('accounts')"))} MB");
 
             var script = Path.Combine(Path.GetTempPath(), $"dbops-qbench-{Guid.NewGuid():N}.sql");
-            await File.WriteAllTextAsync(script, $"SELECT balance FROM accounts WHERE id = {LookupId};\n");
+            // The same statement as DbOps runs: one $1 parameter (pgbench's built-in select-only script does the same).
+            await File.WriteAllTextAsync(script, $"\\set id {LookupId}\nSELECT balance FROM accounts WHERE id = :id;\n");
             var connection = new NpgsqlConnectionStringBuilder(cluster.ConnectionString(database));
             var environment = new Dictionary<string, string> { ["PGPASSWORD"] = connection.Password ?? "" };
+            var logFolder = Program.NewTempFolder();
             string[] Arguments(string mode) =>
                 ["-h", connection.Host!, "-p", connection.Port.ToString(CultureInfo.InvariantCulture), "-U", connection.Username!, "-n",
-                 "-M", mode, "-c", "1", "-j", "1", "-t", transactions.ToString(CultureInfo.InvariantCulture), "-f", script, database];
+                 "-M", mode, "-c", "1", "-j", "1", "-t", transactions.ToString(CultureInfo.InvariantCulture), "-f", script,
+                 // Per-transaction latencies (measured before the log line is written), for pgbench's own median.
+                 "-l", "--log-prefix", Path.Combine(logFolder, mode), database];
             var source = await DatabaseConnector.ConnectPostgresAsync(connection.ConnectionString, null, null, default);
             var request = new QueryMeasurementRequest(source, "SELECT balance FROM accounts WHERE id = @id",
                 new Dictionary<string, object?> { ["id"] = LookupId }, transactions, Warmup: 100);
 
             var prepared = new List<double>();
+            var preparedMedians = new List<double>();
             var simple = new List<double>();
             var medians = new List<double>();
             var means = new List<double>();
+            var raws = new List<double>();
             try
             {
                 for (var round = 0; round <= runs; round++)
                 {
                     var pgPrepared = Latency(await Program.RunToolAsync(pgbench, Arguments("prepared"), environment));
+                    var pgPreparedMedian = LoggedMedian(logFolder, "prepared");
                     var ours = await QueryMeasurement.MeasureAsync(request, NullObserver.Instance, default);
+                    var raw = await RawNpgsqlMedianAsync(connection.ConnectionString, transactions);
                     var pgSimple = Latency(await Program.RunToolAsync(pgbench, Arguments("simple"), environment));
                     var label = round == 0 ? "warm-up" : $"run {round}/{runs}";
-                    Console.WriteLine($"  {label,-9} pgbench -M prepared {pgPrepared,7:F4} ms avg   Measure-QueryPerformance {ours.MedianMs,7:F4} ms median " +
-                                      $"({ours.MeanMs:F4} mean, {ours.P95Ms:F4} p95)   pgbench -M simple {pgSimple,7:F4} ms avg   plan: {ours.Plan}");
+                    Console.WriteLine($"  {label,-9} pgbench -M prepared {pgPrepared,7:F4} ms avg ({pgPreparedMedian:F4} median)   Measure-QueryPerformance {ours.MedianMs,7:F4} ms median " +
+                                      $"({ours.MeanMs:F4} mean, {ours.P95Ms:F4} p95)   raw Npgsql loop {raw:F4} ms median   pgbench -M simple {pgSimple,7:F4} ms avg   plan: {ours.Plan}");
                     if (round > 0)
                     {
                         prepared.Add(pgPrepared);
+                        preparedMedians.Add(pgPreparedMedian);
                         simple.Add(pgSimple);
                         medians.Add(ours.MedianMs);
                         means.Add(ours.MeanMs);
+                        raws.Add(raw);
                     }
                 }
             }
             finally
             {
                 File.Delete(script);
+                Directory.Delete(logFolder, recursive: true);
             }
 
             var ratio = Program.Median(medians) / Program.Median(prepared);
@@ -107,13 +118,64 @@ internal static partial class QueryBench
             Console.WriteLine($"  pgbench -M prepared, average latency (median of runs)   {Program.Median(prepared):F4} ms   {string.Join(" ", prepared.Select(v => v.ToString("F4")))}");
             Console.WriteLine($"  Measure-QueryPerformance MedianMs (median of runs)      {Program.Median(medians):F4} ms   {string.Join(" ", medians.Select(v => v.ToString("F4")))}");
             Console.WriteLine($"  Measure-QueryPerformance MeanMs (median of runs)        {Program.Median(means):F4} ms   {string.Join(" ", means.Select(v => v.ToString("F4")))}");
+            Console.WriteLine($"  raw Npgsql loop, no DbOps (median of runs)              {Program.Median(raws):F4} ms   {string.Join(" ", raws.Select(v => v.ToString("F4")))}");
             Console.WriteLine($"  pgbench -M simple, average latency (for reference)      {Program.Median(simple):F4} ms   {string.Join(" ", simple.Select(v => v.ToString("F4")))}");
             Console.WriteLine($"  ratio MedianMs / pgbench prepared average   {ratio:F3} x   (target within {Target:F2}x either way: " +
                               $"{(ratio <= Target && ratio >= 1 / Target ? "PASS" : "MISS")})   paired: " +
                               string.Join(" ", medians.Zip(prepared, (o, p) => (o / p).ToString("F3"))));
-            Console.WriteLine($"  ratio MeanMs / pgbench prepared average     {Program.Median(means) / Program.Median(prepared):F3} x");
+            Console.WriteLine($"  pgbench -M prepared, median latency from its log        {Program.Median(preparedMedians):F4} ms   {string.Join(" ", preparedMedians.Select(v => v.ToString("F4")))}");
+            Console.WriteLine($"  ratio MeanMs / pgbench prepared average     {Program.Median(means) / Program.Median(prepared):F3} x   (like for like: both means)");
+            Console.WriteLine($"  ratio MedianMs / pgbench prepared median    {Program.Median(medians) / Program.Median(preparedMedians):F3} x   (like for like: both medians)   paired: " +
+                              string.Join(" ", medians.Zip(preparedMedians, (o, p) => (o / p).ToString("F3"))));
             return 0;
         }
+    }
+
+    /// <summary>
+    /// The floor DbOps cannot go below: the same prepared statement executed and read in a bare Npgsql loop, median in ms.
+    /// The difference to DbOps is what the measurement itself adds; the difference to pgbench is Npgsql against libpq.
+    /// </summary>
+    private static async Task<double> RawNpgsqlMedianAsync(string connectionString, int executions)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT balance FROM accounts WHERE id = @id", connection) { Parameters = { new("id", LookupId) } };
+        await command.PrepareAsync();
+        var samples = new double[executions];
+        for (var i = -100; i < executions; i++)
+        {
+            var start = System.Diagnostics.Stopwatch.GetTimestamp();
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                }
+            }
+            if (i >= 0)
+            {
+                samples[i] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        }
+        return Program.Median(samples);
+    }
+
+    /// <summary>The median of the per-transaction latencies (µs, third field) pgbench -l wrote, in ms; the log files are removed.</summary>
+    private static double LoggedMedian(string folder, string prefix)
+    {
+        var latencies = new List<double>();
+        foreach (var file in Directory.GetFiles(folder, prefix + ".*"))
+        {
+            foreach (var line in File.ReadLines(file))
+            {
+                var fields = line.Split(' ');
+                if (fields.Length > 2)
+                {
+                    latencies.Add(double.Parse(fields[2], CultureInfo.InvariantCulture) / 1000);
+                }
+            }
+            File.Delete(file);
+        }
+        return Program.Median(latencies);
     }
 
     private static double Latency(string pgbenchOutput) =>
