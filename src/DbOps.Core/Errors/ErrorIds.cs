@@ -57,4 +57,6 @@ public static class ErrorIds
     public const string InvalidRelationship = nameof(InvalidRelationship);
     /// <summary>A specification (constraint, required column, unique key) is malformed or incomplete.</summary>
     public const string InvalidSpecification = nameof(InvalidSpecification);
+    /// <summary>The operations journal cannot be read or written.</summary>
+    public const string JournalUnavailable = nameof(JournalUnavailable);
 }
