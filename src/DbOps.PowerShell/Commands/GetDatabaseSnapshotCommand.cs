@@ -10,7 +10,8 @@ namespace DbOps.PowerShell.Commands;
 /// also saved as JSON; -Path alone (no -Database) reads a saved snapshot back. Compare two snapshots with
 /// Compare-DatabaseSnapshot.</para>
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "DatabaseSnapshot", DefaultParameterSetName = CaptureSet)]
+// Reading is the default set so that -Path alone reads; a -Database (named, positional or piped) selects capturing.
+[Cmdlet(VerbsCommon.Get, "DatabaseSnapshot", DefaultParameterSetName = ReadSet)]
 [OutputType(typeof(DatabaseSnapshot))]
 public sealed class GetDatabaseSnapshotCommand : DbOpsCmdlet
 {
@@ -24,7 +25,7 @@ public sealed class GetDatabaseSnapshotCommand : DbOpsCmdlet
 
     /// <summary>With -Database: the JSON file to save the snapshot to. Alone: a saved snapshot to read.</summary>
     [Parameter(ParameterSetName = CaptureSet)]
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ReadSet, ValueFromPipelineByPropertyName = true,
+    [Parameter(Mandatory = true, ParameterSetName = ReadSet, ValueFromPipelineByPropertyName = true,
                HelpMessage = "Path of a saved snapshot.")]
     [Alias("FullName")]
     [ValidateNotNullOrEmpty]
