@@ -57,6 +57,12 @@ public static class ErrorIds
     public const string InvalidRelationship = nameof(InvalidRelationship);
     /// <summary>A specification (constraint, required column, unique key) is malformed or incomplete.</summary>
     public const string InvalidSpecification = nameof(InvalidSpecification);
+    /// <summary>The operations journal cannot be read or written.</summary>
+    public const string JournalUnavailable = nameof(JournalUnavailable);
+    /// <summary>A saved snapshot file is not a readable DbOps snapshot.</summary>
+    public const string SnapshotInvalid = nameof(SnapshotInvalid);
+    /// <summary>A comparison of snapshots found data loss.</summary>
+    public const string DataLossDetected = nameof(DataLossDetected);
     // Issue 7: query measurement and index advice.
     /// <summary>The query text is empty, holds more than one statement, or cannot be measured.</summary>
     public const string InvalidQuery = nameof(InvalidQuery);
