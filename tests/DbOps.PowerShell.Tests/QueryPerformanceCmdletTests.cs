@@ -113,6 +113,20 @@ public sealed class QueryPerformanceCmdletTests : IDisposable
     }
 
     [Fact]
+    public void Measure_QueryPerformance_reads_the_statement_from_a_file_and_needs_a_database()
+    {
+        var path = GoalsDatabase();
+        File.WriteAllText(_folder.File("q.sql"), "SELECT *\nFROM goals\nWHERE status = 'done';\n");
+
+        var result = Assert.Single(_session.Run("Measure-QueryPerformance -Database $path -Path $file -Iterations 2", new { path, file = _folder.File("q.sql") }));
+        Assert.Empty(_session.Errors);
+        Assert.Equal(28L, Prop(result, "Rows"));
+
+        _session.Run("Measure-QueryPerformance -Query 'SELECT 1'");
+        Assert.StartsWith("InvalidQuery,", Assert.Single(_session.Errors).FullyQualifiedErrorId, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Get_SlowQuery_on_SQLite_is_ProviderNotSupported()
     {
         var path = GoalsDatabase();

@@ -172,7 +172,15 @@ public sealed class QueryPlanSummary
         {
             parts.Add("index " + string.Join(", ", IndexesUsed));
         }
-        return parts.Count > 0 ? string.Join("; ", parts) : string.Join(", ", NodeTypes);
+        if (parts.Count == 0)
+        {
+            parts.Add(string.Join(", ", NodeTypes));
+        }
+        if (EstimatedRows is { } estimated && ActualRows is { } actual)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"rows {estimated:0} est / {actual:0} actual"));
+        }
+        return string.Join("; ", parts);
     }
 }
 
