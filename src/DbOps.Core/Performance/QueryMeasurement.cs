@@ -89,9 +89,10 @@ public static class QueryMeasurement
         var mode = !modifies ? QueryExecutionMode.ReadOnly : request.AllowWrite ? QueryExecutionMode.Committed : QueryExecutionMode.RolledBack;
         observer.Verbose($"{(modifies ? "The statement modifies data" : "The statement only reads")}; it runs {Describe(mode)}.");
 
-        await using var connection = await provider.OpenAsync(request.Connection, readOnly: mode == QueryExecutionMode.ReadOnly, cancellationToken);
-        await using var transaction = mode == QueryExecutionMode.RolledBack ? await connection.BeginTransactionAsync(cancellationToken) : null;
-        var (samples, rows) = await TimeAsync(connection, transaction, request, mode, observer, activity, cancellationToken);
+        // Opened and timed synchronously: see PostgresProvider.OpenBlocking.
+        await using var connection = provider.OpenBlocking(request.Connection, readOnly: mode == QueryExecutionMode.ReadOnly);
+        await using var transaction = mode == QueryExecutionMode.RolledBack ? connection.BeginTransaction() : null;
+        var (samples, rows) = Time(connection, transaction, request, observer, activity, cancellationToken);
 
         // One analysed run for the plan. A write's run is always rolled back: it is not one of the executions asked for.
         observer.Progress(new OperationProgress(activity, "EXPLAIN ANALYZE", 99));
@@ -119,8 +120,8 @@ public static class QueryMeasurement
         observer.Verbose($"{(modifies ? "The statement modifies data" : "The statement only reads")}; it runs {Describe(mode)}.");
 
         await using var connection = await SqliteProvider.Instance.OpenAsync(request.Connection, readOnly: mode == QueryExecutionMode.ReadOnly, cancellationToken);
-        await using var transaction = mode == QueryExecutionMode.RolledBack ? await connection.BeginTransactionAsync(cancellationToken) : null;
-        var (samples, rows) = await TimeAsync(connection, transaction, request, mode, observer, activity, cancellationToken);
+        await using var transaction = mode == QueryExecutionMode.RolledBack ? connection.BeginTransaction() : null;
+        var (samples, rows) = Time(connection, transaction, request, observer, activity, cancellationToken);
 
         observer.Progress(new OperationProgress(activity, "EXPLAIN QUERY PLAN", 99));
         await using var explain = CreateCommand(connection, transaction, "EXPLAIN QUERY PLAN " + request.Query, request.Parameters);
@@ -165,17 +166,20 @@ public static class QueryMeasurement
     }
 
     /// <summary>
-    /// The timed loop. The statement is prepared once and re-executed (like <c>pgbench -M prepared</c>); synchronous
-    /// calls keep the client's own overhead out of the figures. A rolled-back write is wrapped in a savepoint per
-    /// execution, outside the stopwatch.
+    /// The timed loop. The statement is prepared once and re-executed (like <c>pgbench -M prepared</c>). Every call is
+    /// synchronous, on a connection opened synchronously, so a round trip costs one thread wake-up as it does for
+    /// libpq. A rolled-back write is wrapped in a savepoint per execution, outside the stopwatch.
     /// </summary>
-    private static async Task<(List<double> Samples, long Rows)> TimeAsync(
-        DbConnection connection, DbTransaction? transaction, QueryMeasurementRequest request, QueryExecutionMode mode,
+    private static (List<double> Samples, long Rows) Time(
+        DbConnection connection, DbTransaction? transaction, QueryMeasurementRequest request,
         IOperationObserver observer, string activity, CancellationToken cancellationToken)
     {
-        await using var command = CreateCommand(connection, transaction, request.Query, request.Parameters);
-        await command.PrepareAsync(cancellationToken);
-        await using var cancel = cancellationToken.Register(() => TryCancel(command));
+        using var command = CreateCommand(connection, transaction, request.Query, request.Parameters);
+        command.Prepare();
+        using var savepoint = CreateCommand(connection, transaction, $"SAVEPOINT {Savepoint}", null);
+        // Released too: a savepoint per execution would otherwise pile up (PostgreSQL slows down past 64 subtransactions).
+        using var rollback = CreateCommand(connection, transaction, $"ROLLBACK TO SAVEPOINT {Savepoint}; RELEASE SAVEPOINT {Savepoint}", null);
+        using var cancel = cancellationToken.Register(() => TryCancel(command));
         var samples = new List<double>(request.Iterations);
         long rows = 0;
         var total = request.Warmup + request.Iterations;
@@ -185,15 +189,14 @@ public static class QueryMeasurement
             cancellationToken.ThrowIfCancellationRequested();
             if (transaction is not null)
             {
-                await ExecuteAsync(connection, transaction, $"SAVEPOINT {Savepoint}", cancellationToken);
+                savepoint.ExecuteNonQuery();
             }
             var start = Stopwatch.GetTimestamp();
             rows = ExecuteAndRead(command);
             var elapsed = Stopwatch.GetElapsedTime(start);
             if (transaction is not null)
             {
-                // Released too: a savepoint per execution would otherwise pile up (PostgreSQL slows down past 64 subtransactions).
-                await ExecuteAsync(connection, transaction, $"ROLLBACK TO SAVEPOINT {Savepoint}; RELEASE SAVEPOINT {Savepoint}", cancellationToken);
+                rollback.ExecuteNonQuery();
             }
             if (i >= request.Warmup)
             {
