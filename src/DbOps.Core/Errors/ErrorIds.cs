@@ -59,4 +59,6 @@ public static class ErrorIds
     public const string InvalidSpecification = nameof(InvalidSpecification);
     /// <summary>The operations journal cannot be read or written.</summary>
     public const string JournalUnavailable = nameof(JournalUnavailable);
+    /// <summary>Export-DatabaseDocumentation -Name is not a plain file name (it has a folder part, or is empty).</summary>
+    public const string InvalidDocumentationName = nameof(InvalidDocumentationName);
 }
