@@ -76,7 +76,7 @@ internal static class DocumentationChecks
             var section = Section(markdown, table.Name);
             foreach (var column in table.Columns)
             {
-                Assert.Contains($"| `{column}` |", section);
+                Assert.Contains($"| {DocumentationText.Code(column)} |", section);
             }
         }
 
