@@ -59,6 +59,10 @@ public static class ErrorIds
     public const string InvalidSpecification = nameof(InvalidSpecification);
     /// <summary>The operations journal cannot be read or written.</summary>
     public const string JournalUnavailable = nameof(JournalUnavailable);
+    /// <summary>A saved snapshot file is not a readable DbOps snapshot.</summary>
+    public const string SnapshotInvalid = nameof(SnapshotInvalid);
+    /// <summary>A comparison of snapshots found data loss.</summary>
+    public const string DataLossDetected = nameof(DataLossDetected);
     /// <summary>Export-DatabaseDocumentation -Name is not a plain file name (it has a folder part, or is empty).</summary>
     public const string InvalidDocumentationName = nameof(InvalidDocumentationName);
 }
