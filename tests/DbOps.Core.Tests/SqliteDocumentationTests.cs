@@ -114,6 +114,23 @@ public sealed class SqliteDocumentationTests : IDisposable
     }
 
     [Fact]
+    public async Task Without_Graphviz_no_SVG_is_written_and_a_verbose_message_says_why()
+    {
+        var goals = await Sqlite.GoalsTrackerAsync(_folder);
+        var observer = new RecordingObserver();
+
+        var result = await DocumentationService.ExportAsync(
+            new DocumentationRequest(goals, _folder.File("docs"), JournalPath: _folder.File("j.jsonl"), DotPath: _folder.File("no-graphviz-here")),
+            observer, CancellationToken.None);
+
+        Assert.Null(result.SvgPath);
+        Assert.Equal(3, result.Files.Count);
+        Assert.False(File.Exists(Path.ChangeExtension(result.DotPath, ".svg")));
+        Assert.Contains(observer.VerboseMessages, m => m.Contains("no SVG was rendered", StringComparison.Ordinal));
+        Assert.DoesNotContain(".svg", await File.ReadAllTextAsync(result.MarkdownPath));
+    }
+
+    [Fact]
     public async Task Hostile_names_give_valid_Mermaid_and_DOT_and_keep_every_table_and_relationship()
     {
         var path = _folder.File("hostile.db");

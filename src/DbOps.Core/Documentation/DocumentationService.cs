@@ -134,9 +134,16 @@ public static partial class DocumentationService
     {
         public async ValueTask DisposeAsync()
         {
-            if (connection.State == ConnectionState.Open)
+            try
             {
-                await connection.ExecuteAsync(sql);
+                if (connection.State == ConnectionState.Open)
+                {
+                    await connection.ExecuteAsync(sql);
+                }
+            }
+            catch (DbException)
+            {
+                // Ending a read transaction cannot lose anything; never hide the error that brought us here.
             }
         }
     }
