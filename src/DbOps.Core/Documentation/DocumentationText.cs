@@ -60,14 +60,21 @@ internal static class DocumentationText
         return builder.ToString();
     }
 
-    /// <summary>A code span that survives back quotes in the text and, in a table, pipes.</summary>
-    public static string Code(string? value)
+    /// <summary>A code span in a table cell: pipes escaped, which GitHub requires even inside code spans there.</summary>
+    public static string Code(string? value) => CodeSpan(value, inTable: true);
+
+    /// <summary>A code span in running text or a list, where a pipe needs no escape.</summary>
+    public static string Inline(string? value) => CodeSpan(value, inTable: false);
+
+    /// <summary>A code span that survives back quotes in the text.</summary>
+    private static string CodeSpan(string? value, bool inTable)
     {
         if (string.IsNullOrEmpty(value))
         {
             return "";
         }
-        var text = new string(value.Select(c => char.IsControl(c) ? ' ' : c).ToArray()).Replace("|", "\\|");
+        var text = new string(value.Select(c => char.IsControl(c) ? ' ' : c).ToArray());
+        text = inTable ? text.Replace("|", "\\|") : text;
         var fence = new string('`', LongestRun(text, '`') + 1);
         var pad = text.StartsWith('`') || text.EndsWith('`') || text.StartsWith(' ') ? " " : "";
         return fence + pad + text + pad + fence;

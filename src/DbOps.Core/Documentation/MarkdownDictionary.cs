@@ -36,7 +36,7 @@ internal static class MarkdownDictionary
         md.Append("## Entity-relationship diagram\n\n");
         md.Append("Solid lines are declared foreign keys. Dashed lines labelled *inferred* are relationships DbOps infers from " +
                   "column names, as Test-DataIntegrity does: nothing in the database enforces them. ");
-        md.Append("The same diagram is in ").Append(Code(model.MermaidFileName)).Append(" (Mermaid) and ").Append(Code(model.DotFileName))
+        md.Append("The same diagram is in ").Append(Inline(model.MermaidFileName)).Append(" (Mermaid) and ").Append(Inline(model.DotFileName))
           .Append(" (Graphviz)");
         md.Append(model.SvgFileName is null ? ".\n\n" : $", rendered as [{Md(model.SvgFileName)}](<{model.SvgFileName}>).\n\n");
         md.Append(Fence("mermaid", mermaid)).Append('\n');
@@ -86,8 +86,8 @@ internal static class MarkdownDictionary
         if (t.Archive is { } archive)
         {
             md.Append("**Archived** on ").Append(Time(archive.Time)).Append(" by ").Append(Md(archive.User)).Append(" to ")
-              .Append(Code(archive.Path)).Append(archive.Rows is { } rows ? $" ({Number(rows)} rows" : " (")
-              .Append(archive.Checksum is null ? "" : ", checksum " + Code(archive.Checksum))
+              .Append(Inline(archive.Path)).Append(archive.Rows is { } rows ? $" ({Number(rows)} rows" : " (")
+              .Append(archive.Checksum is null ? "" : ", checksum " + Inline(archive.Checksum))
               .Append(archive.Verified ? ", verified)" : ", not verified)")
               .Append(". The table is still here: Remove-DeprecatedTable drops it once the archive matches the live table.\n\n");
         }
@@ -177,19 +177,19 @@ internal static class MarkdownDictionary
         md.Append("**Relationships**\n\n");
         foreach (var r in outbound)
         {
-            md.Append("- ").Append(Code(string.Join(", ", r.ChildColumns))).Append(" references ")
-              .Append(Code($"{r.Parent}({string.Join(", ", r.ParentColumns)})")).Append(Describe(r)).Append('\n');
+            md.Append("- ").Append(Inline(string.Join(", ", r.ChildColumns))).Append(" references ")
+              .Append(Inline($"{r.Parent}({string.Join(", ", r.ParentColumns)})")).Append(Describe(r)).Append('\n');
         }
         foreach (var r in inbound)
         {
-            md.Append("- referenced by ").Append(Code($"{r.Child}({string.Join(", ", r.ChildColumns)})")).Append(Describe(r)).Append('\n');
+            md.Append("- referenced by ").Append(Inline($"{r.Child}({string.Join(", ", r.ChildColumns)})")).Append(Describe(r)).Append('\n');
         }
         md.Append('\n');
     }
 
     private static string Describe(Relationship r) => r.Source == RelationshipSource.Inferred
         ? " — *inferred* from the column name; no constraint enforces it"
-        : $" — declared ({Code(r.ConstraintName)})";
+        : $" — declared ({Inline(r.ConstraintName)})";
 
     private static void WriteRemoved(StringBuilder md, DocumentationModel model)
     {
@@ -201,10 +201,10 @@ internal static class MarkdownDictionary
         }
         if (model.RemovedTables.Count == 0)
         {
-            md.Append("The operations journal (").Append(Code(model.JournalPath)).Append(") records no removed table of this database that is still missing.\n\n");
+            md.Append("The operations journal (").Append(Inline(model.JournalPath)).Append(") records no removed table of this database that is still missing.\n\n");
             return;
         }
-        md.Append("Tables dropped by Remove-DeprecatedTable, as the operations journal (").Append(Code(model.JournalPath))
+        md.Append("Tables dropped by Remove-DeprecatedTable, as the operations journal (").Append(Inline(model.JournalPath))
           .Append(") records them; Import-TableArchive brings one back from its archive.\n\n");
         md.Append("| Table | Removed | By | Rows | Archive | Checksum |\n| --- | --- | --- | ---: | --- | --- |\n");
         foreach (var e in model.RemovedTables)
@@ -229,11 +229,11 @@ internal static class MarkdownDictionary
         var database = DatabaseArgument(source, source.Database);
         if (model.LastVerifiedBackup is not { } backup)
         {
-            md.Append("**There is no verified backup of this database** in the operations journal (").Append(Code(model.JournalPath)).Append(").");
+            md.Append("**There is no verified backup of this database** in the operations journal (").Append(Inline(model.JournalPath)).Append(").");
             if (model.LatestBackup is { } unverified)
             {
-                md.Append(" The newest backup, ").Append(Code(unverified.Path)).Append(" of ").Append(Time(unverified.Time))
-                  .Append(", was never verified: check it with ").Append(Code($"Test-Backup -Path {PowerShellQuote(unverified.Path ?? "")}")).Append('.');
+                md.Append(" The newest backup, ").Append(Inline(unverified.Path)).Append(" of ").Append(Time(unverified.Time))
+                  .Append(", was never verified: check it with ").Append(Inline($"Test-Backup -Path {PowerShellQuote(unverified.Path ?? "")}")).Append('.');
             }
             md.Append(" Take one and prove it restores with:\n\n")
               .Append(Fence("powershell", $"Backup-Database -Database {database} -Destination <folder> -Verify")).Append('\n');
@@ -241,7 +241,7 @@ internal static class MarkdownDictionary
         }
         var path = backup.Path ?? "";
         var file = new FileInfo(path);
-        md.Append("The last verified backup of this database, as the operations journal (").Append(Code(model.JournalPath)).Append(") records it:\n\n");
+        md.Append("The last verified backup of this database, as the operations journal (").Append(Inline(model.JournalPath)).Append(") records it:\n\n");
         md.Append("| | |\n| --- | --- |\n");
         md.Append("| File | ").Append(Code(path)).Append(file.Exists ? $" ({Number(file.Length)} bytes, present when this was written)" : " — **missing** when this was written").Append(" |\n");
         md.Append("| Taken | ").Append(Time(backup.Time)).Append(" by ").Append(Md($"{backup.User}@{backup.Host}")).Append(" (DbOps ").Append(Md(backup.DbOpsVersion)).Append(") |\n");
@@ -256,7 +256,7 @@ internal static class MarkdownDictionary
         md.Append("| Verified | yes: restored into a scratch database and every table's row count matched |\n\n");
         if (model.LatestBackup is { } latest && latest != backup && latest.Time > backup.Time)
         {
-            md.Append("A newer backup, ").Append(Code(latest.Path)).Append(" of ").Append(Time(latest.Time))
+            md.Append("A newer backup, ").Append(Inline(latest.Path)).Append(" of ").Append(Time(latest.Time))
               .Append(", was not verified; prove it with Test-Backup before relying on it.\n\n");
         }
         var quoted = PowerShellQuote(path);
