@@ -68,9 +68,13 @@ internal static class ColumnProfiler
         {
             if (statistics.TryGetValue(column.Name, out var s))
             {
-                // n_distinct below zero is minus the number of distinct values divided by the number of rows (-1: every row differs).
-                var distinct = s.Distinct >= 0 ? s.Distinct : -s.Distinct * rows.Value;
-                profiles[column.Name] = new ColumnProfile(rows == 0 ? null : s.NullFraction, (long)Math.Round(distinct));
+                // n_distinct below zero is minus the number of distinct values divided by the number of rows (-1: every row
+                // differs); zero means unknown (ANALYZE cannot tell for types without an equality operator, such as json),
+                // unless every value is NULL.
+                long? distinct = s.Distinct > 0 ? (long)Math.Round(s.Distinct)
+                    : s.Distinct < 0 ? (long)Math.Round(-s.Distinct * rows.Value)
+                    : s.NullFraction >= 1 ? 0 : null;
+                profiles[column.Name] = new ColumnProfile(rows == 0 ? null : s.NullFraction, distinct);
             }
         }
         if (statistics.Count > 0 && table.Columns.Any(c => statistics.ContainsKey(c.Name)))
