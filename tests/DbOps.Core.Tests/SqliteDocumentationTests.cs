@@ -114,6 +114,33 @@ public sealed class SqliteDocumentationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_diagram_too_long_for_Mermaid_is_embedded_without_columns_and_kept_whole_in_the_mmd_file()
+    {
+        var sql = new System.Text.StringBuilder();
+        for (var t = 0; t < 40; t++)
+        {
+            var columns = string.Join(", ", Enumerable.Range(0, 60).Select(c => $"a_rather_long_column_name_{c} TEXT"));
+            sql.Append($"CREATE TABLE table_{t} (id INTEGER PRIMARY KEY, table_{(t + 1) % 40}_id INTEGER, {columns});\n");
+        }
+        var connection = await Sqlite.CreateAsync(_folder.File("wide.db"), sql.ToString());
+
+        var result = await DocumentationChecks.ExportAsync(connection, _folder, profile: false);
+
+        var full = await File.ReadAllTextAsync(result.MermaidPath);
+        Assert.True(full.Length > MermaidDiagram.MaxTextSize, $"{full.Length} characters");
+        Assert.Equal(40 * 62, MermaidErValidator.Parse(full).Entities.Values.Sum(e => e.Attributes.Count));
+        var markdown = await File.ReadAllTextAsync(result.MarkdownPath);
+        var start = markdown.IndexOf("```mermaid\n", StringComparison.Ordinal) + "```mermaid\n".Length;
+        var embedded = markdown[start..markdown.IndexOf("\n```\n", start, StringComparison.Ordinal)];
+        Assert.True(embedded.Length <= MermaidDiagram.MaxTextSize);
+        var diagram = MermaidErValidator.Parse(embedded);
+        Assert.Equal(40, diagram.Entities.Count);
+        Assert.Equal(40, diagram.Relationships.Count(r => !r.Identifying));
+        Assert.All(diagram.Entities.Values, e => Assert.Empty(e.Attributes));
+        Assert.Contains("without their columns", markdown);
+    }
+
+    [Fact]
     public async Task Without_Graphviz_no_SVG_is_written_and_a_verbose_message_says_why()
     {
         var goals = await Sqlite.GoalsTrackerAsync(_folder);

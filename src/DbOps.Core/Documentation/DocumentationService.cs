@@ -59,7 +59,13 @@ public static partial class DocumentationService
         ArtifactFiles.WriteAllTextAtomic(paths.Dot, DotDiagram.Write(model, $"{Title(source)}: {model.Tables.Count} tables"), overwrite);
         var svg = await RenderSvgAsync(request.DotPath, paths.Dot, paths.Svg, overwrite, observer, cancellationToken);
         model.SvgFileName = svg is null ? null : Path.GetFileName(svg);
-        ArtifactFiles.WriteAllTextAtomic(paths.Markdown, MarkdownDictionary.Write(model, mermaid), overwrite);
+        var embedded = mermaid.Length <= MermaidDiagram.MaxTextSize ? mermaid : MermaidDiagram.Write(model, withColumns: false);
+        if (embedded != mermaid)
+        {
+            observer.Verbose($"The Mermaid diagram has {mermaid.Length:N0} characters, more than Mermaid renders ({MermaidDiagram.MaxTextSize:N0}); " +
+                             $"the Markdown embeds it without columns ({embedded.Length:N0}), and {paths.Mermaid} holds all of it.");
+        }
+        ArtifactFiles.WriteAllTextAtomic(paths.Markdown, MarkdownDictionary.Write(model, mermaid, embedded), overwrite);
         observer.Verbose($"Wrote {paths.Markdown}, {paths.Mermaid}, {paths.Dot}{(svg is null ? "" : ", " + svg)}.");
         observer.Progress(new OperationProgress(activity, "Done", 100));
 

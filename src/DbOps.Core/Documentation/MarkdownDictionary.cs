@@ -13,7 +13,10 @@ namespace DbOps.Core.Documentation;
 /// </summary>
 internal static class MarkdownDictionary
 {
-    public static string Write(DocumentationModel model, string mermaid)
+    /// <param name="model">What to write.</param>
+    /// <param name="mermaid">The full Mermaid diagram (as in the .mmd file).</param>
+    /// <param name="embedded">The diagram to embed: the full one, or one without columns when the full one is too long to render.</param>
+    public static string Write(DocumentationModel model, string mermaid, string embedded)
     {
         var md = new StringBuilder();
         var source = model.Source;
@@ -39,7 +42,13 @@ internal static class MarkdownDictionary
         md.Append("The same diagram is in ").Append(Inline(model.MermaidFileName)).Append(" (Mermaid) and ").Append(Inline(model.DotFileName))
           .Append(" (Graphviz)");
         md.Append(model.SvgFileName is null ? ".\n\n" : $", rendered as [{Md(model.SvgFileName)}](<{model.SvgFileName}>).\n\n");
-        md.Append(Fence("mermaid", mermaid)).Append('\n');
+        if (embedded != mermaid)
+        {
+            md.Append("The full diagram (").Append(Number(mermaid.Length)).Append(" characters) is longer than Mermaid renders (")
+              .Append(Number(MermaidDiagram.MaxTextSize)).Append("), so the one below shows tables and relationships without their columns.");
+            md.Append(embedded.Length > MermaidDiagram.MaxTextSize ? " Even that is too long to render here: see the SVG or the DOT file.\n\n" : "\n\n");
+        }
+        md.Append(Fence("mermaid", embedded)).Append('\n');
 
         WriteTableIndex(md, model);
         for (var i = 0; i < model.Tables.Count; i++)

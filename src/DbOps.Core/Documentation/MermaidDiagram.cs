@@ -33,7 +33,15 @@ internal static partial class MermaidDiagram
     [GeneratedRegex(@"\s+")]
     private static partial Regex Whitespace();
 
-    public static string Write(DocumentationModel model)
+    /// <summary>
+    /// Mermaid refuses to render a diagram longer than this (its <c>maxTextSize</c> setting, 50,000 by default,
+    /// which code hosts keep), so the Markdown embeds a version without columns when the full one is longer.
+    /// </summary>
+    public const int MaxTextSize = 50_000;
+
+    /// <param name="model">What to draw.</param>
+    /// <param name="withColumns">False for entities and relationships only.</param>
+    public static string Write(DocumentationModel model, bool withColumns = true)
     {
         var ids = EntityIds(model.Tables.Select(t => t.Table));
         var text = new StringBuilder("erDiagram\n");
@@ -45,6 +53,11 @@ internal static partial class MermaidDiagram
             if (Text(alias) != ids[table.Table])
             {
                 text.Append("[\"").Append(Text(alias)).Append("\"]");
+            }
+            if (!withColumns)
+            {
+                text.Append('\n');
+                continue;
             }
             text.Append(" {\n");
             foreach (var column in table.Schema.Columns)
