@@ -125,6 +125,28 @@ public sealed class PostgresDocumentationTests(PostgresCluster cluster) : IDispo
     }
 
     [Fact]
+    public async Task A_table_the_user_may_not_read_is_documented_from_the_catalog_with_a_warning()
+    {
+        var database = cluster.CreateGoalsTracker();
+        var role = "reader_" + Guid.NewGuid().ToString("N")[..8];
+        cluster.Execute(database, $"CREATE ROLE {role} LOGIN PASSWORD 'reader-pw'; GRANT USAGE ON SCHEMA public TO {role}; " +
+                                  $"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; REVOKE SELECT ON sessions FROM {role};");
+        var connectionString = new NpgsqlConnectionStringBuilder(cluster.ConnectionString(database)) { Username = role, Password = "reader-pw" }.ConnectionString;
+        var observer = new RecordingObserver();
+
+        var result = await DocumentationChecks.ExportAsync(
+            await DatabaseConnector.ConnectPostgresAsync(connectionString, null, null, CancellationToken.None), _folder, observer: observer);
+
+        Assert.Equal(6, result.TableCount);
+        Assert.Contains(observer.Warnings, w => w.Contains("public.sessions", StringComparison.Ordinal) && w.Contains("permission denied", StringComparison.Ordinal));
+        var markdown = await File.ReadAllTextAsync(result.MarkdownPath);
+        Assert.Contains("Rows: **unknown**: the table could not be read", DocumentationChecks.Section(markdown, "public.sessions"));
+        Assert.Contains("Rows: **200** (exact count)", DocumentationChecks.Section(markdown, "public.goals"));
+        // Read after the failed one: the snapshot transaction survived the error.
+        Assert.Contains("Rows: **0** (exact count)", DocumentationChecks.Section(markdown, "public.tmp_migration_2019"));
+    }
+
+    [Fact]
     public async Task Hostile_names_and_comments_give_valid_diagrams_and_analysed_tables_are_profiled_from_pg_stats()
     {
         var database = cluster.CreateDatabase("hostile");

@@ -12,10 +12,14 @@ namespace DbOps.Core.Documentation;
 internal sealed record ColumnProfile(double? NullFraction, long? DistinctCount);
 
 /// <summary>A table's exact row count and its columns' profiles.</summary>
-/// <param name="Rows">Exact row count.</param>
+/// <param name="Rows">Exact row count, or null when the table could not be read.</param>
 /// <param name="Columns">Profiles by column name; empty when profiling was not asked for.</param>
 /// <param name="Source">Where the profiles come from: <c>pg_stats</c>, <c>counted</c>, or both.</param>
-internal sealed record TableProfile(long Rows, IReadOnlyDictionary<string, ColumnProfile> Columns, string? Source);
+/// <param name="Error">Why the table could not be read (e.g. no SELECT privilege), or null.</param>
+internal sealed record TableProfile(long? Rows, IReadOnlyDictionary<string, ColumnProfile> Columns, string? Source, string? Error = null)
+{
+    public static TableProfile Unreadable(string error) => new(null, new Dictionary<string, ColumnProfile>(), null, error);
+}
 
 /// <summary>
 /// Profiles columns cheaply: on PostgreSQL from the planner's statistics (pg_stats) where the table has been

@@ -96,7 +96,7 @@ public static partial class DocumentationService
             cancellationToken.ThrowIfCancellationRequested();
             observer.Progress(new OperationProgress(activity, $"{(request.Profile ? "Profiling" : "Counting")} {table.Table} ({tables.Count + 1} of {selected.Count})",
                 5 + 90 * tables.Count / Math.Max(1, selected.Count)));
-            var profile = await ColumnProfiler.ProfileAsync(provider, connection, table, request.Profile, cancellationToken);
+            var profile = await ProfileOrExplainAsync(provider, connection, table, request.Profile, observer, cancellationToken);
             tables.Add(new DocumentedTable(table, profile, ArchiveOf(journal.Entries, table.Table, source.Provider)));
         }
         var documented = selected.Select(t => t.Table).ToHashSet();
@@ -118,6 +118,39 @@ public static partial class DocumentationService
             MermaidFileName = baseName + ".mmd",
             DotFileName = baseName + ".dot",
         };
+    }
+
+    /// <summary>
+    /// Counts and profiles one table. A table this user may not read (no SELECT privilege, a broken foreign table)
+    /// is documented from the catalog alone, with a warning, rather than failing the whole run; on PostgreSQL a
+    /// savepoint keeps the snapshot transaction usable after the error.
+    /// </summary>
+    private static async Task<TableProfile> ProfileOrExplainAsync(
+        IDatabaseProvider provider, DbConnection connection, TableSchema table, bool profile, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var postgres = provider.Kind == DatabaseProvider.PostgreSQL;
+        if (postgres)
+        {
+            await connection.ExecuteAsync(new CommandDefinition("SAVEPOINT dbops_table", cancellationToken: cancellationToken));
+        }
+        try
+        {
+            var result = await ColumnProfiler.ProfileAsync(provider, connection, table, profile, cancellationToken);
+            if (postgres)
+            {
+                await connection.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT dbops_table", cancellationToken: cancellationToken));
+            }
+            return result;
+        }
+        catch (DbException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            if (postgres)
+            {
+                await connection.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT dbops_table", cancellationToken: cancellationToken));
+            }
+            observer.Warning($"Could not read {table.Table} ({e.Message}); it is documented from the catalog only, without a row count or profile.");
+            return TableProfile.Unreadable(e.Message);
+        }
     }
 
     /// <summary>

@@ -76,7 +76,7 @@ internal static class MarkdownDictionary
         {
             var t = model.Tables[i];
             md.Append("| [").Append(Md(t.Table.ToString())).Append("](#table-").Append(i + 1).Append(") | ")
-              .Append(Number(t.Profile.Rows)).Append(" | ").Append(t.Schema.Columns.Count).Append(" | ")
+              .Append(t.Profile.Rows is { } rows ? Number(rows) : "?").Append(" | ").Append(t.Schema.Columns.Count).Append(" | ")
               .Append(t.Archive is null ? "" : "archived " + t.Archive.Time.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture))
               .Append(" | ").Append(Md(t.Schema.Comment)).Append(" |\n");
         }
@@ -100,9 +100,17 @@ internal static class MarkdownDictionary
               .Append(archive.Verified ? ", verified)" : ", not verified)")
               .Append(". The table is still here: Remove-DeprecatedTable drops it once the archive matches the live table.\n\n");
         }
-        md.Append("Rows: **").Append(Number(t.Profile.Rows)).Append("** (exact count).");
+        if (t.Profile.Error is { } error)
+        {
+            md.Append("Rows: **unknown**: the table could not be read (").Append(Md(error)).Append("), so it has no row count and no profile.");
+        }
+        else
+        {
+            md.Append("Rows: **").Append(Number(t.Profile.Rows ?? 0)).Append("** (exact count).");
+        }
         md.Append(t.Profile.Source switch
         {
+            _ when t.Profile.Error is not null => "",
             null when model.Profiled => "",
             null => " Columns not profiled (-NoProfile).",
             var s => $" Column profile from {ProfileSource(s)}; no values are read.",
@@ -120,7 +128,7 @@ internal static class MarkdownDictionary
               .Append(" | ").Append(column.IsNullable ? "yes" : "no").Append(" | ").Append(defaultText)
               .Append(" | ").Append(string.Join(", ", KeyMarkers(schema, column)))
               .Append(" | ").Append(profile?.NullFraction is { } nulls ? Percent(nulls) : "")
-              .Append(" | ").Append(Distinct(profile, t.Profile.Rows))
+              .Append(" | ").Append(Distinct(profile, t.Profile.Rows ?? 0))
               .Append(" | ").Append(Md(column.Comment)).Append(" |\n");
         }
         md.Append('\n');
