@@ -248,7 +248,11 @@ public sealed class SqliteDocumentationTests : IDisposable
         Assert.Contains($"Restore-Database -Path '{backup.Path}' -Database '{_folder.File("goals-restored.db")}'", restore);
         Assert.Contains($"Restore-Database -Path '{backup.Path}' -Database '{goals.Database}' -Force", restore);
         Assert.Contains("later.sqlite", restore); // the newer, unverified backup is pointed out
-        Assert.Contains("goals (archived)", await File.ReadAllTextAsync(result.MermaidPath));
+        Assert.Contains("goals (archived)", MermaidErValidator.Parse(await File.ReadAllTextAsync(result.MermaidPath)).Entities["goals"].Alias);
+        var (exit, svg, error) = GraphvizCli.Run(result.DotPath, "svg");
+        Assert.True(exit == 0, error);
+        Assert.Contains("archived", svg);
+        Assert.NotNull(result.SvgPath);
     }
 
     [Fact]
