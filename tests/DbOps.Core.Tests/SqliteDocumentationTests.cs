@@ -70,6 +70,10 @@ public sealed class SqliteDocumentationTests : IDisposable
         Assert.Contains("Rows: **3,503** (exact count)", DocumentationChecks.Section(markdown, "Track"));
         Assert.Contains(observer.ProgressReports, p => p.Status.StartsWith("Profiling Track (", StringComparison.Ordinal));
         Assert.Empty(Directory.GetFiles(_folder.File("docs"), ".*"));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.All(result.Files, f => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f)));
+        }
     }
 
     [Fact]

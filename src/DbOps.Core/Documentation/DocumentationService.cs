@@ -250,6 +250,10 @@ public static partial class DocumentationService
         var temporary = ArtifactFiles.TemporaryPathFor(svgFile);
         try
         {
+            using (ArtifactFiles.CreateOwnerOnly(temporary))
+            {
+                // Created owner-only before dot writes into it, like every other DbOps artifact.
+            }
             if (await Graphviz.RenderSvgAsync(dot, dotFile, temporary, cancellationToken) is { } failure)
             {
                 observer.Warning($"Graphviz could not render '{dotFile}' as SVG ({failure}); the Markdown, Mermaid and DOT files were written.");
