@@ -36,7 +36,8 @@ internal static class GraphvizCli
         Assert.True(exit == 0, $"dot -Tjson {dotFile} failed ({exit}): {error}");
         using var document = JsonDocument.Parse(json);
         var root = document.RootElement;
-        var names = root.GetProperty("objects").EnumerateArray().ToDictionary(
+        // Objects are the nodes and, where there are several schemas, the clusters that box them (no tooltip).
+        var names = root.GetProperty("objects").EnumerateArray().Where(o => o.TryGetProperty("tooltip", out _)).ToDictionary(
             o => o.GetProperty("_gvid").GetInt32(), o => o.GetProperty("tooltip").GetString()!);
         return !root.TryGetProperty("edges", out var edges) ? [] : edges.EnumerateArray().Select(e => (
             names[e.GetProperty("tail").GetInt32()], names[e.GetProperty("head").GetInt32()],

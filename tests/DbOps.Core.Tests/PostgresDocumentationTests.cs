@@ -174,6 +174,9 @@ public sealed class PostgresDocumentationTests(PostgresCluster cluster) : IDispo
         var (exit, _, error) = GraphvizCli.Run(result.DotPath, "svg");
         Assert.True(exit == 0, error);
         Assert.Contains(GraphvizCli.Edges(result.DotPath), e => e.Tail == "public.end" && e.Head == "odd schema.my \"table\"");
+        var dot = await File.ReadAllTextAsync(result.DotPath);
+        Assert.Contains("subgraph cluster_1 {", dot); // two schemas, each boxed
+        Assert.Contains("label=<odd schema>", dot);
 
         var markdown = await File.ReadAllTextAsync(result.MarkdownPath);
         var odd = DocumentationChecks.Section(markdown, "odd schema.my \"table\"");

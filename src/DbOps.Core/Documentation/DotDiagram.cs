@@ -19,32 +19,27 @@ internal static class DotDiagram
         text.Append("    graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, labelloc=t, label=<").Append(Html(title)).Append(">];\n");
         text.Append("    node [shape=plaintext, fontname=\"Helvetica\", fontsize=10];\n");
         text.Append("    edge [fontname=\"Helvetica\", fontsize=9, color=\"#4a4a4a\"];\n");
-        foreach (var table in model.Tables)
+        // Tables of one schema are boxed together when there are several schemas.
+        var schemas = model.Tables.GroupBy(t => t.Table.Schema).ToList();
+        foreach (var schema in schemas)
         {
-            var id = $"t{ids.Count + 1}";
-            ids[table.Table] = id;
-            var archived = table.Archive is not null;
-            text.Append("    ").Append(id).Append(" [tooltip=").Append(Quoted(table.Table.ToString())).Append(", label=<<TABLE BORDER=\"0\" CELLBORDER=\"1\" CELLSPACING=\"0\" CELLPADDING=\"3\"")
-                .Append(archived ? " COLOR=\"#9a9a9a\"" : "").Append('>');
-            text.Append("<TR><TD BGCOLOR=\"").Append(archived ? "#e2e2e2" : "#d6e6f5").Append("\"><B>").Append(Html(table.Table.ToString())).Append("</B>");
-            if (archived)
+            var indent = "    ";
+            if (schemas.Count > 1)
             {
-                text.Append("<BR/><I>archived</I>");
+                text.Append("    subgraph cluster_").Append(ids.Count + 1).Append(" {\n        graph [label=<").Append(Html(schema.Key))
+                    .Append(">, style=rounded, color=\"#9ab0c8\"];\n");
+                indent = "        ";
             }
-            text.Append("</TD></TR>");
-            for (var i = 0; i < table.Schema.Columns.Count; i++)
+            foreach (var table in schema)
             {
-                var column = table.Schema.Columns[i];
-                var keys = DocumentationText.KeyMarkers(table.Schema, column);
-                text.Append("<TR><TD PORT=\"c").Append(i).Append("\" ALIGN=\"LEFT\">")
-                    .Append(Html(column.Name)).Append(" <FONT COLOR=\"#666666\">").Append(Html(column.DataType)).Append("</FONT>");
-                if (keys.Count > 0)
-                {
-                    text.Append(" <B>").Append(string.Join(",", keys)).Append("</B>");
-                }
-                text.Append("</TD></TR>");
+                var id = $"t{ids.Count + 1}";
+                ids[table.Table] = id;
+                Node(text, indent, id, table);
             }
-            text.Append("</TABLE>>];\n");
+            if (schemas.Count > 1)
+            {
+                text.Append("    }\n");
+            }
         }
         foreach (var relationship in model.Relationships)
         {
@@ -56,6 +51,33 @@ internal static class DotDiagram
         }
         text.Append("}\n");
         return text.ToString();
+    }
+
+    /// <summary>One table as a node whose HTML-like label lists its columns, each with a port for edges.</summary>
+    private static void Node(StringBuilder text, string indent, string id, DocumentedTable table)
+    {
+        var archived = table.Archive is not null;
+        text.Append(indent).Append(id).Append(" [tooltip=").Append(Quoted(table.Table.ToString())).Append(", label=<<TABLE BORDER=\"0\" CELLBORDER=\"1\" CELLSPACING=\"0\" CELLPADDING=\"3\"")
+            .Append(archived ? " COLOR=\"#9a9a9a\"" : "").Append('>');
+        text.Append("<TR><TD BGCOLOR=\"").Append(archived ? "#e2e2e2" : "#d6e6f5").Append("\"><B>").Append(Html(table.Table.ToString())).Append("</B>");
+        if (archived)
+        {
+            text.Append("<BR/><I>archived</I>");
+        }
+        text.Append("</TD></TR>");
+        for (var i = 0; i < table.Schema.Columns.Count; i++)
+        {
+            var column = table.Schema.Columns[i];
+            var keys = DocumentationText.KeyMarkers(table.Schema, column);
+            text.Append("<TR><TD PORT=\"c").Append(i).Append("\" ALIGN=\"LEFT\">")
+                .Append(Html(column.Name)).Append(" <FONT COLOR=\"#666666\">").Append(Html(column.DataType)).Append("</FONT>");
+            if (keys.Count > 0)
+            {
+                text.Append(" <B>").Append(string.Join(",", keys)).Append("</B>");
+            }
+            text.Append("</TD></TR>");
+        }
+        text.Append("</TABLE>>];\n");
     }
 
     private static string Endpoint(DocumentationModel model, Dictionary<Providers.TableRef, string> ids, Providers.TableRef table, string column)
