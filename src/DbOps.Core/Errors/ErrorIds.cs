@@ -63,6 +63,8 @@ public static class ErrorIds
     public const string SnapshotInvalid = nameof(SnapshotInvalid);
     /// <summary>A comparison of snapshots found data loss.</summary>
     public const string DataLossDetected = nameof(DataLossDetected);
+    /// <summary>Export-DatabaseDocumentation -Name is not a plain file name (it has a folder part, or is empty).</summary>
+    public const string InvalidDocumentationName = nameof(InvalidDocumentationName);
     // Issue 7: query measurement and index advice.
     /// <summary>The query text is empty, holds more than one statement, or cannot be measured.</summary>
     public const string InvalidQuery = nameof(InvalidQuery);
