@@ -40,6 +40,7 @@ public sealed class QueryPerformancePostgresTests(PostgresCluster cluster)
         Assert.Equal(10, before.Plan.ActualRows);
         Assert.NotNull(before.Plan.EstimatedRows);
         Assert.NotNull(before.Plan.ExecutionMs);
+        Assert.True(before.Plan.SharedBlocksHit + before.Plan.SharedBlocksRead > 0);
 
         var plan = await IndexMaintenance.PlanAddAsync(new AddIndexRequest(db, "sessions", ["goal_id"]), CancellationToken.None);
         Assert.Equal(["CREATE INDEX CONCURRENTLY \"ix_sessions_goal_id\" ON \"public\".\"sessions\" (\"goal_id\")"], plan.Statements);

@@ -57,7 +57,10 @@ internal static class PostgresPlanReader
                 RelationSizeSql, new { schema, name }, transaction, cancellationToken: cancellationToken));
             sizes.Add(new ScannedRelation($"{schema}.{name}", size?.Rows is >= 0 ? size?.Rows : null, size?.Bytes));
         }
-        return new QueryPlanSummary(nodes, sizes, Number(top, "Planning Time"), Number(top, "Execution Time"), text.ToString().TrimEnd());
+        // The root node's buffer counts include its children's.
+        var root = top.GetProperty("Plan");
+        return new QueryPlanSummary(nodes, sizes, Number(top, "Planning Time"), Number(top, "Execution Time"), text.ToString().TrimEnd(),
+            (long?)Number(root, "Shared Hit Blocks"), (long?)Number(root, "Shared Read Blocks"));
     }
 
     /// <summary>Depth-first, parents before children.</summary>

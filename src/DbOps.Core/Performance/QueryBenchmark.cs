@@ -115,7 +115,8 @@ public sealed class QueryBenchmark
 public sealed class QueryPlanSummary
 {
     internal QueryPlanSummary(
-        IReadOnlyList<PlanNode> nodes, IReadOnlyList<ScannedRelation> sequentialScans, double? planningMs, double? executionMs, string text)
+        IReadOnlyList<PlanNode> nodes, IReadOnlyList<ScannedRelation> sequentialScans, double? planningMs, double? executionMs, string text,
+        long? sharedHit = null, long? sharedRead = null)
     {
         Nodes = nodes;
         NodeTypes = nodes.Select(n => n.NodeType).Distinct(StringComparer.Ordinal).ToList();
@@ -125,6 +126,8 @@ public sealed class QueryPlanSummary
         EstimatedRows = root?.EstimatedRows;
         ActualRows = root?.ActualRows;
         PlanningMs = planningMs;
+        SharedBlocksHit = sharedHit;
+        SharedBlocksRead = sharedRead;
         ExecutionMs = executionMs;
         Text = text;
         Signature = string.Join(" / ", nodes.Select(n => $"{n.Depth}:{n.NodeType}:{n.Relation}:{n.Index}"));
@@ -147,6 +150,12 @@ public sealed class QueryPlanSummary
 
     /// <summary>Planning time of the analysed run (PostgreSQL).</summary>
     public double? PlanningMs { get; }
+
+    /// <summary>Shared buffers the analysed run found in PostgreSQL's cache (BUFFERS, whole statement).</summary>
+    public long? SharedBlocksHit { get; }
+
+    /// <summary>Shared buffers the analysed run had to read from the OS or disk: high means a cold cache.</summary>
+    public long? SharedBlocksRead { get; }
 
     /// <summary>Server-side execution time of the analysed run (PostgreSQL).</summary>
     public double? ExecutionMs { get; }
