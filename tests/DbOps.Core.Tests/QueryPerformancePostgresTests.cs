@@ -90,6 +90,10 @@ public sealed class QueryPerformancePostgresTests(PostgresCluster cluster)
         cluster.Execute(db.Database, "CREATE SEQUENCE s");
         await Assertions.ThrowsDbOps(ErrorIds.QueryWouldWrite, () => Measure(db, "SELECT nextval('s')"));
         await Assertions.ThrowsDbOps(ErrorIds.QueryNeedsParameters, () => Measure(db, "SELECT * FROM goals WHERE id = $1"));
+        await Assertions.ThrowsDbOps(ErrorIds.InvalidQuery, () => Measure(db, "SELECT 1; SELECT 2"));
+        // The classifying EXPLAIN runs on a read-only connection, so a write hidden after a read cannot happen.
+        await Assertions.ThrowsDbOps(ErrorIds.QueryWouldWrite, () => Measure(db, "SELECT 1; DELETE FROM activity_instances"));
+        Assert.Equal(6000L, cluster.Scalar<long>(db.Database, "SELECT count(*) FROM activity_instances"));
         var positional = await Measure(db, "SELECT * FROM goals WHERE id = $1", new() { ["1"] = 5 });
         Assert.Equal(1, positional.Rows);
     }

@@ -73,6 +73,8 @@ public sealed class QueryPerformanceSqliteTests : IDisposable
     {
         var db = await Sqlite.GoalsTrackerAsync(_folder);
         await Assertions.ThrowsDbOps(ErrorIds.InvalidQuery, () => Measure(db, "SELECT 1; DELETE FROM sessions"));
+        await Assertions.ThrowsDbOps(ErrorIds.InvalidQuery, () => Measure(db, "-- nothing but a comment"));
+        Assert.Equal(1, (await Measure(db, "SELECT 1; -- a trailing comment\n;")).Rows);
         await Assertions.ThrowsDbOps(ErrorIds.QueryFailed, () => Measure(db, "SELECT * FROM no_such_table"));
         Assert.Equal(2000, Sqlite.Count(db.Database, "sessions"));
     }

@@ -84,7 +84,14 @@ public static class QueryMeasurement
         await using (var probe = await provider.OpenAsync(request.Connection, readOnly: true, cancellationToken))
         {
             await using var explain = CreateCommand(probe, null, "EXPLAIN (VERBOSE, FORMAT JSON) " + request.Query, request.Parameters);
-            modifies = PostgresPlanReader.Modifies((string)(await explain.ExecuteScalarAsync(cancellationToken))!);
+            await using var reader = await explain.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            modifies = PostgresPlanReader.Modifies(reader.GetString(0));
+            // Npgsql splits "a; b" into a batch: only the first would be explained, the rest timed unseen.
+            if (await reader.NextResultAsync(cancellationToken))
+            {
+                throw MoreThanOneStatement(request.Query);
+            }
         }
         var mode = !modifies ? QueryExecutionMode.ReadOnly : request.AllowWrite ? QueryExecutionMode.Committed : QueryExecutionMode.RolledBack;
         observer.Verbose($"{(modifies ? "The statement modifies data" : "The statement only reads")}; it runs {Describe(mode)}.");
@@ -155,15 +162,42 @@ public static class QueryMeasurement
             {
                 throw new SqliteException(SQLitePCL.raw.sqlite3_errmsg(connection.Handle).utf8_to_string(), rc);
             }
-            if (statement.IsInvalid || !string.IsNullOrWhiteSpace(tail.Trim().TrimEnd(';')))
+            if (statement.IsInvalid || HasAnotherStatement(connection, tail))
             {
-                throw new DbOpsException(ErrorIds.InvalidQuery, ErrorKind.InvalidArgument,
-                    "Measure-QueryPerformance measures one statement at a time; the query holds more than one (or none). Pass them separately.",
-                    Shorten(query));
+                throw MoreThanOneStatement(query);
             }
             return SQLitePCL.raw.sqlite3_stmt_readonly(statement) == 0;
         }
     }
+
+    /// <summary>True when the text after the first statement holds another one (not just blanks, semicolons or comments).</summary>
+    private static bool HasAnotherStatement(SqliteConnection connection, string tail)
+    {
+        while (!string.IsNullOrWhiteSpace(tail))
+        {
+            if (SQLitePCL.raw.sqlite3_prepare_v2(connection.Handle, tail, out var next, out var rest) != SQLitePCL.raw.SQLITE_OK)
+            {
+                return true;
+            }
+            using (next)
+            {
+                if (!next.IsInvalid)
+                {
+                    return true;
+                }
+            }
+            if (rest.Length >= tail.Length)
+            {
+                return false;
+            }
+            tail = rest;
+        }
+        return false;
+    }
+
+    private static DbOpsException MoreThanOneStatement(string query) => new(ErrorIds.InvalidQuery, ErrorKind.InvalidArgument,
+        "Measure-QueryPerformance measures one statement at a time; the query holds more than one (or none). Pass them separately.",
+        Shorten(query));
 
     /// <summary>
     /// The timed loop. The statement is prepared once and re-executed (like <c>pgbench -M prepared</c>). Every call is
