@@ -96,6 +96,9 @@ public sealed class QueryPerformancePostgresTests(PostgresCluster cluster)
         Assert.Equal(6000L, cluster.Scalar<long>(db.Database, "SELECT count(*) FROM activity_instances"));
         var positional = await Measure(db, "SELECT * FROM goals WHERE id = $1", new() { ["1"] = 5 });
         Assert.Equal(1, positional.Rows);
+        // Text values take the type the statement gives them, as they would in a script.
+        var typed = await Measure(db, "SELECT * FROM goals WHERE created_at >= @d AND id = @id", new() { ["d"] = "2023-01-01", ["id"] = "7" });
+        Assert.Equal(1, typed.Rows);
     }
 
     [Fact]

@@ -293,6 +293,12 @@ public static class QueryMeasurement
                 parameter.ParameterName = positional ? "$" + name : name.TrimStart('@');
             }
             parameter.Value = value ?? DBNull.Value;
+            if (parameter is NpgsqlParameter npgsql && value is string)
+            {
+                // Text from a script ('2024-01-31', '42') takes the type the statement gives it, as a literal would,
+                // instead of failing with "operator does not exist: date > text".
+                npgsql.NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Unknown;
+            }
             command.Parameters.Add(parameter);
         }
         return command;
