@@ -42,6 +42,8 @@ internal sealed class PostgresProvider : IDatabaseProvider
     public DbConnection OpenBlocking(DbOpsConnection connection, bool readOnly)
     {
         var builder = Builder(connection, readOnly);
+        // A pooled connection may have been opened asynchronously before: only a new one is sure to be blocking.
+        builder.Pooling = false;
         var npgsql = new NpgsqlConnection(builder.ConnectionString);
         try
         {
