@@ -106,6 +106,20 @@ public sealed class QueryPerformanceSqliteTests : IDisposable
     }
 
     [Fact]
+    public async Task Suggested_index_names_never_collide_within_one_run()
+    {
+        var db = await Sqlite.CreateAsync(_folder.File("names.db"), """
+            CREATE TABLE p (x INTEGER, y INTEGER, x_y INTEGER UNIQUE, PRIMARY KEY (x, y));
+            CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER, y INTEGER, x_y INTEGER,
+                            FOREIGN KEY (x, y) REFERENCES p (x, y), FOREIGN KEY (x_y) REFERENCES p (x_y));
+            """);
+
+        var missing = await IndexAdvisor.FindMissingAsync(db, NullObserver.Instance, CancellationToken.None);
+
+        Assert.Equal(["ix_t_x_y", "ix_t_x_y_2"], missing.Select(m => m.SuggestedName).Order());
+    }
+
+    [Fact]
     public async Task Find_UnusedIndex_on_SQLite_reports_exactly_the_duplicate_and_overlapping_indexes_and_nothing_backing_a_constraint()
     {
         var path = _folder.File("idx.db");

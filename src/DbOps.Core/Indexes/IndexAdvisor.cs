@@ -42,7 +42,7 @@ public static class IndexAdvisor
             {
                 continue;
             }
-            var name = IndexSql.SuggestName(schema, child, relationship.ChildColumns);
+            var name = IndexSql.SuggestName(schema, child, relationship.ChildColumns, missing.Select(m => m.SuggestedName));
             missing.Add(new MissingIndex(source, relationship, name, IndexSql.Create(provider, child.Table, name, relationship.ChildColumns)));
         }
         return missing;
@@ -235,11 +235,16 @@ internal static class IndexSql
     private static string Quote(string identifier) => PostgresProvider.Instance.QuoteIdentifier(identifier);
 
     /// <summary><c>ix_table_col1_col2</c>, cut to 63 bytes, with a number added when another index already has the name.</summary>
-    public static string SuggestName(DatabaseSchema schema, TableSchema table, IEnumerable<string> columns)
+    /// <param name="schema">The database's schema: existing index and table names are taken.</param>
+    /// <param name="table">The table to index.</param>
+    /// <param name="columns">The key columns.</param>
+    /// <param name="alsoTaken">Names already suggested in the same run.</param>
+    public static string SuggestName(DatabaseSchema schema, TableSchema table, IEnumerable<string> columns, IEnumerable<string>? alsoTaken = null)
     {
         var stem = Truncate($"ix_{table.Table.Name}_{string.Join("_", columns)}", PostgresMaxName);
         var taken = schema.Tables.Where(t => t.Table.Schema == table.Table.Schema)
-            .SelectMany(t => t.Indexes.Select(i => i.Name).Append(t.Table.Name)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            .SelectMany(t => t.Indexes.Select(i => i.Name).Append(t.Table.Name))
+            .Concat(alsoTaken ?? []).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var name = stem;
         for (var n = 2; taken.Contains(name); n++)
         {
