@@ -12,6 +12,8 @@
         'Backup-Database'
         'Test-Backup'
         'Restore-Database'
+        'Test-DataIntegrity'
+        'Export-IntegrityReport'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

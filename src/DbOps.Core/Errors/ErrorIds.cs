@@ -57,4 +57,8 @@ public static class ErrorIds
     public const string InvalidRelationship = nameof(InvalidRelationship);
     /// <summary>A specification (constraint, required column, unique key) is malformed or incomplete.</summary>
     public const string InvalidSpecification = nameof(InvalidSpecification);
+    /// <summary>One integrity check could not run (a lock wait, a server error); the other checks went on.</summary>
+    public const string IntegrityCheckFailed = nameof(IntegrityCheckFailed);
+    /// <summary>Integrity checks found problems at or above the severity given with -FailOn.</summary>
+    public const string IntegrityProblemsFound = nameof(IntegrityProblemsFound);
 }
