@@ -52,9 +52,14 @@ internal static class IntegrityPlanner
         }
         if (Runs(IntegrityCheck.CheckViolation, IntegrityLevel.Quick))
         {
-            probes.AddRange(conditions.Select(c => CheckViolationProbe.Create(sql, c.Table, c.Expression, null)));
-            probes.AddRange(scope.SelectMany(t => t.Checks.Where(c => !c.IsValidated)
-                .Select(c => CheckViolationProbe.Create(sql, t, c.Expression, c.Name))));
+            var notValid = scope.Union(conditions.Select(c => c.Table))
+                .SelectMany(t => t.Checks.Where(c => !c.IsValidated).Select(c => (Table: t, Check: c))).ToList();
+            // A condition that restates a NOT VALID constraint is checked once, under the constraint's name.
+            probes.AddRange(conditions
+                .Where(c => !notValid.Any(n => n.Table == c.Table && Normalize(n.Check.Expression) == Normalize(c.Expression)))
+                .Select(c => CheckViolationProbe.Create(sql, c.Table, c.Expression, null)));
+            probes.AddRange(notValid.Where(n => scope.Contains(n.Table) || conditions.Any(c => c.Table == n.Table && Normalize(n.Check.Expression) == Normalize(c.Expression)))
+                .Select(n => CheckViolationProbe.Create(sql, n.Table, n.Check.Expression, n.Check.Name)));
         }
         if (Runs(IntegrityCheck.NotNullCandidate, IntegrityLevel.Full))
         {
@@ -85,6 +90,9 @@ internal static class IntegrityPlanner
     private static bool Trusted(DatabaseSchema schema, Relationship relationship) =>
         schema.Provider == Connections.DatabaseProvider.PostgreSQL
         && schema.Find(relationship.Child)?.ForeignKeys.FirstOrDefault(f => f.Name == relationship.ConstraintName) is { IsValidated: true, IsEnforced: true };
+
+    private static string Normalize(string expression) =>
+        string.Concat(expression.Where(c => !char.IsWhiteSpace(c) && c is not '(' and not ')')).ToLowerInvariant();
 
     private static string Signature(Relationship r) =>
         $"{r.Child}|{string.Join(",", r.ChildColumns).ToLowerInvariant()}|{r.Parent}|{string.Join(",", r.ParentColumns).ToLowerInvariant()}";
