@@ -75,7 +75,7 @@ internal sealed class OrphanProbe : RowProbe
         var source = r.Source switch
         {
             RelationshipSource.Declared => $"foreign key {r.ConstraintName}",
-            RelationshipSource.Inferred => "a relationship inferred from the column names (no foreign key is declared)",
+            RelationshipSource.Inferred => "a relationship inferred from the column names; no foreign key is declared",
             _ => "the relationship you specified",
         };
         return new IntegrityFinding(connection, Check, r.Source == RelationshipSource.Inferred ? IntegritySeverity.Warning : IntegritySeverity.Error,
