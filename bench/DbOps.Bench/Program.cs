@@ -40,6 +40,7 @@ internal static class Program
     private static async Task<int> Main(string[] args)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        if (args is ["integrity", .. var integrityArgs]) { return await IntegrityBench.MainAsync(integrityArgs); }
         if (args is ["--measure-memory", var engine, var target])
         {
             return await MeasureMemoryChildAsync(engine, target);
