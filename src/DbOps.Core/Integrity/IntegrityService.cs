@@ -116,7 +116,7 @@ public static class IntegrityService
                 {
                     await ExecuteAsync(db, $"SAVEPOINT {Savepoint}", cancellationToken);
                 }
-                await ExecuteAsync(db, probe.Query.Probe.Replace($"LIMIT {IntegritySql.SampleSize}", "LIMIT 0", StringComparison.Ordinal), cancellationToken);
+                await ExecuteAsync(db, probe.Query.Listing + "\nLIMIT 0", cancellationToken);
                 if (postgres)
                 {
                     await ExecuteAsync(db, $"RELEASE SAVEPOINT {Savepoint}", cancellationToken);

@@ -15,7 +15,8 @@ internal sealed record RowKey(IReadOnlyList<string> Names, bool IsRowAddress);
 /// <summary>
 /// Two forms of one set-based query: <see cref="Listing"/>, the SQL a person runs to see every offending row
 /// (key columns first, ordered by key), and <see cref="Probe"/>, which counts them and returns the first
-/// <see cref="IntegritySql.SampleSize"/> keys in one statement (count(*) OVER () is computed before LIMIT).
+/// <see cref="IntegritySql.SampleSize"/> keys in one statement (count(*) OVER () is computed before LIMIT) over the
+/// offending rows materialized first.
 /// </summary>
 internal sealed record RowQuery(string Listing, string Probe);
 
@@ -49,8 +50,10 @@ internal sealed class IntegritySql(IDatabaseProvider provider)
     }
 
     /// <summary>The key's columns as SQL (row addresses are system columns, so they are not quoted).</summary>
-    public string KeyList(string? alias, RowKey key) =>
-        key.IsRowAddress ? (alias is null ? key.Names[0] : $"{alias}.{key.Names[0]}") : ColumnList(alias, key.Names);
+    public string KeyList(string? alias, RowKey key) => string.Join(", ", KeyExpressions(alias, key));
+
+    public IReadOnlyList<string> KeyExpressions(string? alias, RowKey key) =>
+        key.IsRowAddress ? [alias is null ? key.Names[0] : $"{alias}.{key.Names[0]}"] : key.Names.Select(c => Column(alias, c)).ToList();
 
     /// <summary>
     /// Builds the listing and the probe over <paramref name="fromWhere"/> (a FROM ... WHERE ... that yields exactly the
@@ -61,7 +64,12 @@ internal sealed class IntegritySql(IDatabaseProvider provider)
         var keys = KeyList(alias, key);
         var shown = shownColumns.Where(c => !key.Names.Contains(c)).Select(c => Column(alias, c)).ToList();
         var listing = $"SELECT {string.Join(", ", [keys, .. shown])}\n{fromWhere}\nORDER BY {keys}";
-        var probe = $"SELECT count(*) OVER () AS dbops_total, {keys}\n{fromWhere}\nORDER BY {keys}\nLIMIT {SampleSize}";
+        // MATERIALIZED: the planner must find the offending rows first (a scan it may run in parallel), then sort only
+        // those for the sample; left to itself it may walk the whole table in key order to avoid a sort it guesses is big.
+        var aliases = Enumerable.Range(0, key.Names.Count).Select(i => $"dbops_k{i}").ToList();
+        var aliased = string.Join(", ", KeyExpressions(alias, key).Zip(aliases, (k, a) => $"{k} AS {a}"));
+        var probe = $"WITH dbops_rows AS MATERIALIZED (\nSELECT {aliased}\n{fromWhere})\n" +
+                    $"SELECT count(*) OVER () AS dbops_total, {string.Join(", ", aliases)}\nFROM dbops_rows\nORDER BY {string.Join(", ", aliases)}\nLIMIT {SampleSize}";
         return new RowQuery(listing, probe);
     }
 

@@ -106,6 +106,7 @@ internal sealed class NullValueProbe(TableRef table, string column, RowKey key, 
 /// <summary>
 /// DuplicateKeys: rows repeating a value of a key that must be unique. The first row of each value (lowest key)
 /// is kept; the rest are the offending rows. Rows with a NULL in the key are never duplicates, as for UNIQUE.
+/// One statement, which reads the table twice: once to group, once to pick the rows of the repeated values.
 /// </summary>
 internal sealed class DuplicateKeyProbe(TableRef table, IReadOnlyList<string> columns, RowKey key, RowQuery query)
     : RowProbe(IntegrityCheck.DuplicateKeys, table, columns, $"{table}{Paren(columns)} unique", key, query)
@@ -115,11 +116,17 @@ internal sealed class DuplicateKeyProbe(TableRef table, IReadOnlyList<string> co
         var key = IntegritySql.KeyOf(table, sql.IsPostgres);
         var keys = sql.KeyList(null, key);
         var inner = string.Join(", ", [keys, .. columns.Where(c => !key.Names.Contains(c)).Select(c => sql.Column(null, c))]);
+        var list = sql.ColumnList(null, columns);
+        var tuple = columns.Count == 1 ? list : $"({list})";
+        // The repeated values are found by grouping (a hash aggregate, as a hand-written check would); only the rows
+        // holding them are then numbered, so the whole table is never sorted.
         var fromWhere = $"""
             FROM (SELECT {inner},
-                         row_number() OVER (PARTITION BY {sql.ColumnList(null, columns)} ORDER BY {keys}) AS dbops_rank
+                         row_number() OVER (PARTITION BY {list} ORDER BY {keys}) AS dbops_rank
                   FROM {sql.Table(table.Table)}
-                  WHERE {sql.AllNotNull(null, columns)}) AS d
+                  WHERE {tuple} IN (SELECT {list} FROM {sql.Table(table.Table)}
+                                    WHERE {sql.AllNotNull(null, columns)}
+                                    GROUP BY {list} HAVING count(*) > 1)) AS d
             WHERE d.dbops_rank > 1
             """;
         return new DuplicateKeyProbe(table.Table, columns, key, sql.Rows("d", key, columns, fromWhere));
