@@ -184,4 +184,24 @@ public sealed class PostgresIntegrityTests(PostgresCluster cluster)
         await Assertions.ThrowsDbOps(ErrorIds.ColumnNotFound, () => RunAsync(new IntegrityRequest(db) { RequiredColumns = [new ColumnSpec("goals", ["rootid"])] }));
         await Assertions.ThrowsDbOps(ErrorIds.InvalidSpecification, () => RunAsync(new IntegrityRequest(db) { Conditions = [new ConditionSpec("goals", "deadline >")] }));
     }
+
+    [Fact]
+    public async Task A_table_without_a_key_is_sampled_by_ctid_and_its_Query_lists_the_same_rows()
+    {
+        var database = cluster.CreateDatabase();
+        cluster.Execute(database, "CREATE TABLE log (msg text, level int); INSERT INTO log VALUES ('a', 1), ('b', NULL), ('c', 2), ('d', NULL)");
+        var db = await ConnectAsync(database);
+
+        var report = await RunAsync(new IntegrityRequest(db) { RequiredColumns = [new ColumnSpec("log", ["level"])] });
+
+        var nulls = Single(report, IntegrityCheck.NullValues, "log");
+        Assert.Equal(["ctid"], nulls.SampleKeyColumns);
+        Assert.Equal(["(0,2)", "(0,4)"], nulls.Sample);
+        await AssertQueriesListTheSameRowsAsync(report, async () =>
+        {
+            var connection = new NpgsqlConnection(cluster.ConnectionString(database));
+            await connection.OpenAsync();
+            return connection;
+        });
+    }
 }

@@ -223,4 +223,16 @@ public sealed class SqliteIntegrityTests : IDisposable
         await Assertions.ThrowsDbOps(errorId, () => IntegrityService.RunAsync(request, observer, CancellationToken.None));
         Assert.DoesNotContain(observer.ProgressReports, p => p.Status.Contains("/", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_table_without_a_key_is_sampled_by_rowid()
+    {
+        var db = await Sqlite.CreateAsync(_folder.File("log.db"), "CREATE TABLE log (msg TEXT, level INTEGER); INSERT INTO log VALUES ('a', 1), ('b', NULL), ('c', 2), ('d', NULL);");
+
+        var report = await RunAsync(new IntegrityRequest(db) { RequiredColumns = [new ColumnSpec("log", ["level"])] });
+
+        var nulls = Single(report, IntegrityCheck.NullValues, "log");
+        Assert.Equal(["rowid"], nulls.SampleKeyColumns);
+        Assert.Equal(["2", "4"], nulls.Sample);
+    }
 }

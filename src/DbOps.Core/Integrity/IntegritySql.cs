@@ -59,16 +59,17 @@ internal sealed class IntegritySql(IDatabaseProvider provider)
     /// Builds the listing and the probe over <paramref name="fromWhere"/> (a FROM ... WHERE ... that yields exactly the
     /// offending rows). The listing also shows <paramref name="shownColumns"/> after the key.
     /// </summary>
-    public RowQuery Rows(string? alias, RowKey key, IEnumerable<string> shownColumns, string fromWhere)
+    public RowQuery Rows(string? alias, RowKey key, IEnumerable<string> shownColumns, string fromWhere, string? with = null)
     {
         var keys = KeyList(alias, key);
         var shown = shownColumns.Where(c => !key.Names.Contains(c)).Select(c => Column(alias, c)).ToList();
-        var listing = $"SELECT {string.Join(", ", [keys, .. shown])}\n{fromWhere}\nORDER BY {keys}";
+        var prefix = with is null ? "" : $"WITH {with}\n";
+        var listing = $"{prefix}SELECT {string.Join(", ", [keys, .. shown])}\n{fromWhere}\nORDER BY {keys}";
         // MATERIALIZED: the planner must find the offending rows first (a scan it may run in parallel), then sort only
         // those for the sample; left to itself it may walk the whole table in key order to avoid a sort it guesses is big.
         var aliases = Enumerable.Range(0, key.Names.Count).Select(i => $"dbops_k{i}").ToList();
         var aliased = string.Join(", ", KeyExpressions(alias, key).Zip(aliases, (k, a) => $"{k} AS {a}"));
-        var probe = $"WITH dbops_rows AS MATERIALIZED (\nSELECT {aliased}\n{fromWhere})\n" +
+        var probe = $"WITH {(with is null ? "" : with + ",\n")}dbops_rows AS MATERIALIZED (\nSELECT {aliased}\n{fromWhere})\n" +
                     $"SELECT count(*) OVER () AS dbops_total, {string.Join(", ", aliases)}\nFROM dbops_rows\nORDER BY {string.Join(", ", aliases)}\nLIMIT {SampleSize}";
         return new RowQuery(listing, probe);
     }

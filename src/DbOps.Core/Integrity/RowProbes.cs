@@ -118,18 +118,23 @@ internal sealed class DuplicateKeyProbe(TableRef table, IReadOnlyList<string> co
         var inner = string.Join(", ", [keys, .. columns.Where(c => !key.Names.Contains(c)).Select(c => sql.Column(null, c))]);
         var list = sql.ColumnList(null, columns);
         var tuple = columns.Count == 1 ? list : $"({list})";
-        // The repeated values are found by grouping (a hash aggregate, as a hand-written check would); only the rows
-        // holding them are then numbered, so the whole table is never sorted.
+        // The repeated values are found by grouping (a hash aggregate, as a hand-written check would), once: a
+        // materialized CTE, so parallel workers do not each rebuild it. Only the rows holding them are then numbered,
+        // so the whole table is never sorted.
+        var with = $"""
+            dbops_repeated AS MATERIALIZED (
+                SELECT {list} FROM {sql.Table(table.Table)}
+                WHERE {sql.AllNotNull(null, columns)}
+                GROUP BY {list} HAVING count(*) > 1)
+            """;
         var fromWhere = $"""
             FROM (SELECT {inner},
                          row_number() OVER (PARTITION BY {list} ORDER BY {keys}) AS dbops_rank
                   FROM {sql.Table(table.Table)}
-                  WHERE {tuple} IN (SELECT {list} FROM {sql.Table(table.Table)}
-                                    WHERE {sql.AllNotNull(null, columns)}
-                                    GROUP BY {list} HAVING count(*) > 1)) AS d
+                  WHERE {tuple} IN (SELECT {list} FROM dbops_repeated)) AS d
             WHERE d.dbops_rank > 1
             """;
-        return new DuplicateKeyProbe(table.Table, columns, key, sql.Rows("d", key, columns, fromWhere));
+        return new DuplicateKeyProbe(table.Table, columns, key, sql.Rows("d", key, columns, fromWhere, with));
     }
 
     private static string Paren(IReadOnlyList<string> columns) => $"({string.Join(", ", columns)})";
