@@ -126,4 +126,16 @@ public sealed class IntegrityCmdletTests : IDisposable
         Assert.Matches(@"Severity\s+Check\s+Table\s+Columns\s+Count\s+Relationship\s+Sample", text);
         Assert.Matches(@"Error\s+OrphanedRows\s+activity_instances\s+session_id\s+25\s+Declared\s+240, 480", text);
     }
+
+    [Fact]
+    public void Table_completes_with_the_tables_of_the_database_given()
+    {
+        var path = GoalsDatabase();
+        var line = $"Test-DataIntegrity -Database '{path}' -Table act";
+
+        var matches = _session.Run("[System.Management.Automation.CommandCompletion]::CompleteInput($line, $line.Length, $null).CompletionMatches | ForEach-Object CompletionText",
+            new { line });
+
+        Assert.Equal(["activity_groups", "activity_instances"], matches.Select(m => m.ToString()).Order());
+    }
 }

@@ -30,6 +30,7 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
     [Alias("TableName", "Name")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string[] Table { get; set; } = [];
 
     /// <summary>Quick, Standard (default) or Full; see docs/cmdlets/Test-DataIntegrity.md for what each checks and locks.</summary>
