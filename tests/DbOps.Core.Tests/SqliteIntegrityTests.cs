@@ -235,4 +235,23 @@ public sealed class SqliteIntegrityTests : IDisposable
         Assert.Equal(["rowid"], nulls.SampleKeyColumns);
         Assert.Equal(["2", "4"], nulls.Sample);
     }
+
+    [Fact]
+    public async Task Full_reports_a_foreign_key_that_SQLite_cannot_check_because_its_parent_key_is_not_unique()
+    {
+        var db = await Sqlite.CreateAsync(_folder.File("mismatch.db"), """
+            PRAGMA foreign_keys = OFF;
+            CREATE TABLE parent (id INTEGER PRIMARY KEY, code TEXT);
+            CREATE TABLE child (id INTEGER PRIMARY KEY, code TEXT REFERENCES parent(code));
+            INSERT INTO parent VALUES (1, 'a'), (2, 'a');
+            INSERT INTO child VALUES (1, 'a'), (2, 'b');
+            """);
+
+        var report = await RunAsync(new IntegrityRequest(db) { Level = IntegrityLevel.Full });
+
+        var mismatch = Assert.Single(report.Findings, f => f.Check == IntegrityCheck.StorageIntegrity);
+        Assert.Equal((IntegritySeverity.Error, "PRAGMA foreign_key_check"), (mismatch.Severity, mismatch.Query));
+        Assert.Contains("foreign key mismatch", mismatch.Sample[0]);
+        Assert.Equal(["2"], Single(report, IntegrityCheck.OrphanedRows, "child").Sample);
+    }
 }

@@ -48,6 +48,10 @@ internal static class StorageProbes
         var full = level == IntegrityLevel.Full;
         if (!sql.IsPostgres)
         {
+            if (full)
+            {
+                yield return new SqliteForeignKeyCheckProbe();
+            }
             if (tables is null)
             {
                 yield return new SqliteCheckProbe(null, full);
@@ -94,6 +98,32 @@ internal static class StorageProbes
                 messages.Take(IntegritySql.SampleSize).ToList(), [], statement,
                 $"{pragma} reported {messages.Count} problem(s){(messages.Count >= 100 ? " (it stops at 100)" : "")}: {messages[0]}" +
                 " Restore from a verified backup, or rebuild the damaged indexes with REINDEX.")];
+        }
+    }
+
+    /// <summary>
+    /// SQLite PRAGMA foreign_key_check at Full. The rows it lists are the Declared OrphanedRows findings (which come
+    /// with keys and a query), so only what those cannot see is reported here: a foreign key SQLite cannot check at
+    /// all ("foreign key mismatch": the parent columns are not a primary key or unique index), which also means
+    /// enforcement with foreign_keys on would fail every write to the child.
+    /// </summary>
+    private sealed class SqliteForeignKeyCheckProbe() : IntegrityProbe(IntegrityCheck.StorageIntegrity, null, [], "PRAGMA foreign_key_check")
+    {
+        public override async Task<IReadOnlyList<IntegrityFinding>> RunAsync(ProbeContext context, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await context.Db.ExecuteScalarAsync<long>(new CommandDefinition("SELECT count(*) FROM pragma_foreign_key_check",
+                    transaction: context.Transaction, commandTimeout: 0, cancellationToken: cancellationToken));
+                return [];
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException e) when (e.Message.Contains("foreign key mismatch", StringComparison.OrdinalIgnoreCase))
+            {
+                var message = e.Message.Replace("SQLite Error 1: ", "", StringComparison.Ordinal).Trim('\'', ' ', '.');
+                return [new IntegrityFinding(context.Connection, Check, IntegritySeverity.Error, null, [], 1, [message], [], "PRAGMA foreign_key_check",
+                    $"PRAGMA foreign_key_check cannot check a declared foreign key ({message}): its parent columns are not a primary key or " +
+                    "unique index, so with foreign_keys on every write to the child fails. Add the unique index or fix the foreign key.")];
+            }
         }
     }
 
