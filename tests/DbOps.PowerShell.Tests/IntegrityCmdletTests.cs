@@ -138,4 +138,30 @@ public sealed class IntegrityCmdletTests : IDisposable
 
         Assert.Equal(["activity_groups", "activity_instances"], matches.Select(m => m.ToString()).Order());
     }
+
+    [Fact]
+    public void A_check_that_cannot_run_writes_an_error_for_its_table_and_the_findings_still_come()
+    {
+        var path = _folder.File("ghost.db");
+        _session.Run("""
+            $null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine((Get-Module DbOps).ModuleBase, 'Microsoft.Data.Sqlite.dll'))
+            $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$path;Pooling=False;Foreign Keys=False")
+            $c.Open()
+            $cmd = $c.CreateCommand()
+            $cmd.CommandText = "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id), ghost_id INTEGER REFERENCES ghost(id));
+                INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1, 5), (2, 7, 5);"
+            [void]$cmd.ExecuteNonQuery()
+            $c.Close()
+            """, new { path });
+        Assert.Empty(_session.Errors);
+
+        var findings = _session.Run("Test-DataIntegrity -Database $path", new { path });
+
+        var finding = Assert.Single(findings);
+        Assert.Equal("child", Prop(finding, "Table"));
+        var error = Assert.Single(_session.Errors);
+        Assert.StartsWith("TableNotFound,", error.FullyQualifiedErrorId);
+        Assert.Equal("child", error.TargetObject);
+    }
 }
