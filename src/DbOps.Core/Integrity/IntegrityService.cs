@@ -54,7 +54,7 @@ public static class IntegrityService
             await ValidateConditionsAsync(db, postgres, probes.OfType<CheckViolationProbe>().Where(p => p.IsSpecified), cancellationToken);
             observer.Verbose($"{connection}: {probes.Count} check(s) at level {request.Level} over {schema.Tables.Count} table(s).");
 
-            var context = new ProbeContext(connection, sql, db, null, schema);
+            var context = new ProbeContext(connection, sql, db, null);
             var results = new List<IntegrityCheckResult>();
             for (var i = 0; i < probes.Count; i++)
             {

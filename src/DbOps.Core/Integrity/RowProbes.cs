@@ -6,8 +6,8 @@ using DbOps.Core.Schema;
 
 namespace DbOps.Core.Integrity;
 
-/// <summary>What a probe runs against: one open read-only connection (and on PostgreSQL its transaction).</summary>
-internal sealed record ProbeContext(DbOpsConnection Connection, IntegritySql Sql, DbConnection Db, DbTransaction? Transaction, DatabaseSchema Schema);
+/// <summary>What a probe runs against: one open read-only connection. PostgreSQL's transaction is begun with SQL, so <c>Transaction</c> stays null there too.</summary>
+internal sealed record ProbeContext(DbOpsConnection Connection, IntegritySql Sql, DbConnection Db, DbTransaction? Transaction);
 
 /// <summary>One check on one table (or the database): one set-based statement, never a round trip per row.</summary>
 internal abstract class IntegrityProbe(IntegrityCheck check, TableRef? table, IReadOnlyList<string> columns, string description)
