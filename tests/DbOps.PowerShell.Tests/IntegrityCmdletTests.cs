@@ -164,4 +164,16 @@ public sealed class IntegrityCmdletTests : IDisposable
         Assert.StartsWith("TableNotFound,", error.FullyQualifiedErrorId);
         Assert.Equal("child", error.TargetObject);
     }
+
+    [Fact]
+    public void A_specified_relationship_is_checked_as_an_error_with_the_check_selected_by_name()
+    {
+        var path = GoalsDatabase();
+
+        var findings = _session.Run("Test-DataIntegrity -Database $path -Check OrphanedRows -Relationship @{ 'sessions.goal_id' = 'goals.id' } | ForEach-Object { '{0} {1} {2} {3}' -f $_.Table, $_.Relationship, $_.Severity, $_.Count }",
+            new { path });
+
+        Assert.Empty(_session.Errors);
+        Assert.Equal(["activity_instances Declared Error 25", "sessions Specified Error 11"], findings.Select(f => f.ToString()).Order());
+    }
 }
