@@ -254,4 +254,16 @@ public sealed class SqliteIntegrityTests : IDisposable
         Assert.Contains("foreign key mismatch", mismatch.Sample[0]);
         Assert.Equal(["2"], Single(report, IntegrityCheck.OrphanedRows, "child").Sample);
     }
+
+    [Fact]
+    public async Task Quick_checks_declared_foreign_keys_and_stated_rules_but_not_inferred_relationships()
+    {
+        var db = await Sqlite.GoalsTrackerAsync(_folder);
+
+        var report = await RunAsync(Request(db, IntegrityLevel.Quick));
+
+        Assert.Equal(["activity_groups DuplicateKeys", "activity_instances OrphanedRows", "goals CheckViolation", "goals NullValues"],
+            report.Findings.Select(f => $"{f.Table} {f.Check}").Order());
+        Assert.Contains(report.Checks, c => c.Check == IntegrityCheck.StorageIntegrity && c.Description == "PRAGMA quick_check");
+    }
 }
