@@ -49,6 +49,7 @@ public sealed class SqliteCmdletTests : IDisposable
             """).Select(o => o.ToString()).Order();
         Assert.Equal(defined, names);
         Assert.Contains("Compare-DatabaseSnapshot", names);
+        Assert.Contains("Export-DatabaseDocumentation", names);
         Assert.Contains("Test-DataIntegrity", names);
         Assert.Contains("Export-IntegrityReport", names);
 

@@ -63,6 +63,8 @@ public static class ErrorIds
     public const string SnapshotInvalid = nameof(SnapshotInvalid);
     /// <summary>A comparison of snapshots found data loss.</summary>
     public const string DataLossDetected = nameof(DataLossDetected);
+    /// <summary>Export-DatabaseDocumentation -Name is not a plain file name (it has a folder part, or is empty).</summary>
+    public const string InvalidDocumentationName = nameof(InvalidDocumentationName);
     /// <summary>One integrity check could not run (a lock wait, a server error); the other checks went on.</summary>
     public const string IntegrityCheckFailed = nameof(IntegrityCheckFailed);
     /// <summary>Integrity checks found problems at or above the severity given with -FailOn.</summary>
