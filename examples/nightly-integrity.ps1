@@ -54,7 +54,8 @@ $report | Export-IntegrityReport -Path $junit -Format JUnit -FailOn $FailOn -Err
 Write-Host "Reports: $json, $junit"
 
 if ($report.ShouldFail($FailOn)) {
-    Write-Host ("FAILED: {0} error(s), {1} warning(s), {2} check(s) could not run" -f $report.ErrorCount, $report.WarningCount, $report.CouldNotRunCount) -ForegroundColor Red
+    Write-Host ("FAILED: {0} error(s), {1} warning(s), {2} check(s) could not run, {3} table(s) not found" -f
+        $report.ErrorCount, $report.WarningCount, $report.CouldNotRunCount, $report.MissingTables.Count) -ForegroundColor Red
     exit 1
 }
 Write-Host "No integrity problems at or above $FailOn." -ForegroundColor Green

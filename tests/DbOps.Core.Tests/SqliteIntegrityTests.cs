@@ -266,4 +266,19 @@ public sealed class SqliteIntegrityTests : IDisposable
             report.Findings.Select(f => $"{f.Table} {f.Check}").Order());
         Assert.Contains(report.Checks, c => c.Check == IntegrityCheck.StorageIntegrity && c.Description == "PRAGMA quick_check");
     }
+
+    [Fact]
+    public async Task A_named_table_that_does_not_exist_is_reported_and_the_others_are_checked()
+    {
+        var db = await Sqlite.GoalsTrackerAsync(_folder);
+
+        var report = await RunAsync(new IntegrityRequest(db) { Tables = ["sesions", "sessions"] });
+
+        var missing = Assert.Single(report.MissingTables);
+        Assert.Equal("sesions", missing.Name);
+        Assert.Equal(11, Assert.Single(report.Findings).Count);
+        Assert.True(report.ShouldFail(IntegritySeverity.Error));
+        var junit = System.Xml.Linq.XDocument.Parse(IntegrityReportWriter.ToJUnit([report]));
+        Assert.Contains(junit.Descendants("testcase"), c => (string)c.Attribute("classname")! == "sesions" && c.Element("error") is not null);
+    }
 }

@@ -176,4 +176,17 @@ public sealed class IntegrityCmdletTests : IDisposable
         Assert.Empty(_session.Errors);
         Assert.Equal(["activity_instances Declared Error 25", "sessions Specified Error 11"], findings.Select(f => f.ToString()).Order());
     }
+
+    [Fact]
+    public void A_piped_table_name_that_does_not_exist_writes_TableNotFound_and_the_other_tables_are_checked()
+    {
+        var path = GoalsDatabase();
+
+        var findings = _session.Run("'sessions', 'no_such_table' | ForEach-Object { [pscustomobject]@{ Table = $_ } } | Test-DataIntegrity -Database $path", new { path });
+
+        Assert.Equal("sessions", Prop(Assert.Single(findings), "Table"));
+        var error = Assert.Single(_session.Errors);
+        Assert.StartsWith("TableNotFound,", error.FullyQualifiedErrorId);
+        Assert.Equal("no_such_table", error.TargetObject);
+    }
 }

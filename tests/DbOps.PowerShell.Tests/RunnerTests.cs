@@ -46,7 +46,7 @@ public sealed class RunnerTests : IDisposable
         Assert.True(exitCode == 1, $"exit code {exitCode}\n{stdout}\n{stderr}");
         Assert.Matches(@"Error\s+OrphanedRows\s+activity_instances\s+session_id\s+25\s+Declared", stdout);
         Assert.Matches(@"Warning\s+OrphanedRows\s+sessions\s+goal_id\s+11\s+Inferred", stdout);
-        Assert.Contains("FAILED: 4 error(s), 1 warning(s), 0 check(s) could not run", stdout);
+        Assert.Contains("FAILED: 4 error(s), 1 warning(s), 0 check(s) could not run, 0 table(s) not found", stdout);
         Assert.Contains("IntegrityProblemsFound", stderr);
         Assert.Single(Directory.GetFiles(_folder.Path, "integrity-*.json"));
         var junit = System.Xml.Linq.XDocument.Load(Assert.Single(Directory.GetFiles(_folder.Path, "integrity-*.xml")));

@@ -9,7 +9,13 @@ namespace DbOps.Core.Integrity;
 /// </summary>
 internal static class IntegrityPlanner
 {
-    public static IReadOnlyList<IntegrityProbe> Plan(IntegrityRequest request, DatabaseSchema schema, IntegritySql sql, StorageProbes.AmcheckState? amcheck)
+    /// <param name="request">What to check.</param>
+    /// <param name="schema">The catalog.</param>
+    /// <param name="sql">The engine's SQL.</param>
+    /// <param name="amcheck">PostgreSQL at Full: where amcheck is, or why it cannot be used.</param>
+    /// <param name="missing">Receives the -Table names that match no table: an error each, while the other tables are checked.</param>
+    public static IReadOnlyList<IntegrityProbe> Plan(
+        IntegrityRequest request, DatabaseSchema schema, IntegritySql sql, StorageProbes.AmcheckState? amcheck, List<MissingTable> missing)
     {
         // Validate every spec first (throws TableNotFound, ColumnNotFound, InvalidRelationship, InvalidSpecification).
         var specified = request.Relationships.Select(r => ParseRelationship(schema, r)).ToList();
@@ -17,7 +23,7 @@ internal static class IntegrityPlanner
             .Select(c => (Table: schema.Resolve(spec.Table), Column: c))).ToList();
         var unique = request.UniqueKeys.Select(spec => Columns(schema, spec, "-UniqueKey")).ToList();
         var conditions = request.Conditions.Select(c => (Table: ResolveSpecTable(schema, c.Table), Expression: ValidExpression(c))).ToList();
-        var scope = request.Tables.Count == 0 ? schema.Tables : request.Tables.Select(schema.Resolve).Distinct().ToList();
+        var scope = request.Tables.Count == 0 ? schema.Tables : ResolveScope(schema, request.Tables, missing);
         var inScope = scope.Select(t => t.Table).ToHashSet();
 
         bool Runs(IntegrityCheck check, IntegrityLevel minimum) =>
@@ -90,6 +96,23 @@ internal static class IntegrityPlanner
     private static bool Trusted(DatabaseSchema schema, Relationship relationship) =>
         schema.Provider == Connections.DatabaseProvider.PostgreSQL
         && schema.Find(relationship.Child)?.ForeignKeys.FirstOrDefault(f => f.Name == relationship.ConstraintName) is { IsValidated: true, IsEnforced: true };
+
+    private static List<TableSchema> ResolveScope(DatabaseSchema schema, IReadOnlyList<string> names, List<MissingTable> missing)
+    {
+        var tables = new List<TableSchema>();
+        foreach (var name in names)
+        {
+            try
+            {
+                tables.Add(schema.Resolve(name));
+            }
+            catch (DbOpsException e) when (e.ErrorId == ErrorIds.TableNotFound)
+            {
+                missing.Add(new MissingTable(name, e.Message));
+            }
+        }
+        return tables.Distinct().ToList();
+    }
 
     private static string Normalize(string expression) =>
         string.Concat(expression.Where(c => !char.IsWhiteSpace(c) && c is not '(' and not ')')).ToLowerInvariant();

@@ -60,6 +60,11 @@ public sealed class IntegrityCheckResult
     public TimeSpan Duration { get; }
 }
 
+/// <summary>A table named with -Table that does not exist: its checks did not run (the other tables' did).</summary>
+/// <param name="Name">The name as given.</param>
+/// <param name="Message">Why it was not found, with a hint (the search path, a table of that name in another schema).</param>
+public sealed record MissingTable(string Name, string Message);
+
 /// <summary>
 /// Everything one Test-DataIntegrity run did: every check × table with its outcome (passing ones too), the findings,
 /// and the checks that could not run. Export-IntegrityReport writes it as JSON or JUnit XML.
@@ -67,8 +72,9 @@ public sealed class IntegrityCheckResult
 public sealed class IntegrityReport
 {
     internal IntegrityReport(DatabaseProvider provider, string database, IntegrityLevel? level, DateTimeOffset startedAt,
-        TimeSpan duration, IReadOnlyList<IntegrityCheckResult> checks)
+        TimeSpan duration, IReadOnlyList<IntegrityCheckResult> checks, IReadOnlyList<MissingTable>? missingTables = null)
     {
+        MissingTables = missingTables ?? [];
         Provider = provider;
         Database = database;
         Level = level;
@@ -96,6 +102,9 @@ public sealed class IntegrityReport
     /// <summary>Every check × table that ran or was meant to run.</summary>
     public IReadOnlyList<IntegrityCheckResult> Checks { get; }
 
+    /// <summary>Tables named with -Table that do not exist; nothing was checked for them.</summary>
+    public IReadOnlyList<MissingTable> MissingTables { get; }
+
     /// <summary>Every finding, in the order the checks ran.</summary>
     public IReadOnlyList<IntegrityFinding> Findings { get; }
 
@@ -114,8 +123,8 @@ public sealed class IntegrityReport
     /// <summary>Findings at or above <paramref name="severity"/>, e.g. <c>$report.CountAtOrAbove('Warning')</c>.</summary>
     public int CountAtOrAbove(IntegritySeverity severity) => Findings.Count(f => f.Severity >= severity);
 
-    /// <summary>Findings at or above <paramref name="severity"/>, or checks that could not run: a scheduled run should fail.</summary>
-    public bool ShouldFail(IntegritySeverity severity) => CountAtOrAbove(severity) > 0 || CouldNotRunCount > 0;
+    /// <summary>Findings at or above <paramref name="severity"/>, checks that could not run, or missing tables: a scheduled run should fail.</summary>
+    public bool ShouldFail(IntegritySeverity severity) => CountAtOrAbove(severity) > 0 || CouldNotRunCount > 0 || MissingTables.Count > 0;
 
     /// <inheritdoc/>
     public override string ToString() =>

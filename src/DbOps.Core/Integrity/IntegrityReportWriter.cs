@@ -78,6 +78,7 @@ public static class IntegrityReportWriter
             startedAt = r.StartedAt,
             durationSeconds = Math.Round(r.Duration.TotalSeconds, 3),
             summary = new { checks = r.Checks.Count, errors = r.ErrorCount, warnings = r.WarningCount, info = r.InfoCount, couldNotRun = r.CouldNotRunCount },
+            missingTables = r.MissingTables.Count == 0 ? null : r.MissingTables.Select(m => new { name = m.Name, message = m.Message }),
             checks = r.Checks.Select(c => new
             {
                 check = c.Check,
@@ -115,7 +116,7 @@ public static class IntegrityReportWriter
     /// <summary>
     /// The reports as JUnit XML: a test suite per database, a test case per check × table (classname the table,
     /// name the check). Findings at or above <paramref name="failOn"/> are a failure; a check that could not run
-    /// is an error; lower findings are listed in system-out.
+    /// is an error, as is a -Table name that matched no table (test case "TableExists"); lower findings are listed in system-out.
     /// </summary>
     public static string ToJUnit(IReadOnlyList<IntegrityReport> reports, IntegritySeverity failOn = IntegritySeverity.Error)
     {
@@ -151,7 +152,10 @@ public static class IntegrityReportWriter
                     element.Add(new XElement("system-out", string.Join("\n\n", other.Select(Describe))));
                 }
                 return (Element: element, Failed: failing.Count > 0, Error: errors.Count > 0);
-            }).ToList();
+            }).Concat(report.MissingTables.Select(m => (
+                Element: new XElement("testcase", new XAttribute("classname", m.Name), new XAttribute("name", "TableExists"), new XAttribute("time", "0.000"),
+                    new XElement("error", new XAttribute("message", m.Message), new XAttribute("type", Errors.ErrorIds.TableNotFound))),
+                Failed: false, Error: true))).ToList();
             suites.Add(new XElement("testsuite",
                 new XAttribute("name", SuiteName(report)),
                 new XAttribute("tests", cases.Count),

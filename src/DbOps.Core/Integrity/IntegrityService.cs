@@ -50,7 +50,8 @@ public static class IntegrityService
             var amcheck = postgres && request.Level == IntegrityLevel.Full
                 ? await StorageProbes.ReadAmcheckAsync(db, null, cancellationToken)
                 : null;
-            var probes = IntegrityPlanner.Plan(request, schema, sql, amcheck);
+            var missing = new List<MissingTable>();
+            var probes = IntegrityPlanner.Plan(request, schema, sql, amcheck, missing);
             await ValidateConditionsAsync(db, postgres, probes.OfType<CheckViolationProbe>().Where(p => p.IsSpecified), cancellationToken);
             observer.Verbose($"{connection}: {probes.Count} check(s) at level {request.Level} over {schema.Tables.Count} table(s).");
 
@@ -62,7 +63,7 @@ public static class IntegrityService
                 observer.Progress(new OperationProgress(activity, $"{probe.Check}: {probe.Description} ({i + 1}/{probes.Count})", i * 100 / probes.Count));
                 results.Add(await RunProbeAsync(context, probe, postgres, observer, cancellationToken));
             }
-            return new IntegrityReport(connection.Provider, connection.Database, request.Level, started, clock.Elapsed, results);
+            return new IntegrityReport(connection.Provider, connection.Database, request.Level, started, clock.Elapsed, results, missing);
         }
         finally
         {

@@ -79,7 +79,7 @@ public sealed class ExportIntegrityReportCommand : DbOpsCmdlet
             if (FailOn is { } severity)
             {
                 var count = reports.Sum(r => r.CountAtOrAbove(severity));
-                var couldNotRun = reports.Sum(r => r.CouldNotRunCount);
+                var couldNotRun = reports.Sum(r => r.CouldNotRunCount + r.MissingTables.Count);
                 if (count > 0)
                 {
                     WriteDbOpsError(TestDataIntegrityCommand.ProblemsFound(reports, severity, count), path);

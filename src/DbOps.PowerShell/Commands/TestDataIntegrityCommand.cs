@@ -132,6 +132,10 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
         {
             WriteObject(report.Findings, enumerateCollection: true);
         }
+        foreach (var missing in report.MissingTables)
+        {
+            WriteDbOpsError(new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound, missing.Message, missing.Name), missing.Name);
+        }
         foreach (var failed in report.Checks.Where(c => c.Status == IntegrityCheckStatus.CouldNotRun))
         {
             var kind = failed.ErrorId switch
