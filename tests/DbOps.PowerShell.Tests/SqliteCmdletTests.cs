@@ -50,6 +50,8 @@ public sealed class SqliteCmdletTests : IDisposable
         Assert.Equal(defined, names);
         Assert.Contains("Compare-DatabaseSnapshot", names);
         Assert.Contains("Export-DatabaseDocumentation", names);
+        Assert.Contains("Test-DataIntegrity", names);
+        Assert.Contains("Export-IntegrityReport", names);
         Assert.Contains("Measure-QueryPerformance", names);
         Assert.Contains("Remove-UnusedIndex", names);
 

@@ -65,6 +65,10 @@ public static class ErrorIds
     public const string DataLossDetected = nameof(DataLossDetected);
     /// <summary>Export-DatabaseDocumentation -Name is not a plain file name (it has a folder part, or is empty).</summary>
     public const string InvalidDocumentationName = nameof(InvalidDocumentationName);
+    /// <summary>One integrity check could not run (a lock wait, a server error); the other checks went on.</summary>
+    public const string IntegrityCheckFailed = nameof(IntegrityCheckFailed);
+    /// <summary>Integrity checks found problems at or above the severity given with -FailOn.</summary>
+    public const string IntegrityProblemsFound = nameof(IntegrityProblemsFound);
     // Issue 7: query measurement and index advice.
     /// <summary>The query text is empty, holds more than one statement, or cannot be measured.</summary>
     public const string InvalidQuery = nameof(InvalidQuery);
