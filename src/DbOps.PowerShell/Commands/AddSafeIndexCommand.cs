@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Indexes;
 
@@ -16,6 +17,9 @@ public sealed class AddSafeIndexCommand : DbOpsCmdlet
 {
     private const string ColumnsSet = nameof(Column);
     private const string InputObjectSet = nameof(InputObject);
+
+    /// <summary>-Database resolved once (it does not come from the pipeline).</summary>
+    private DbOpsConnection? _database;
 
     /// <summary>The database; optional when piping Find-MissingIndex results, which carry their connection.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ColumnsSet, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
@@ -49,9 +53,9 @@ public sealed class AddSafeIndexCommand : DbOpsCmdlet
         try
         {
             var request = ParameterSetName == InputObjectSet
-                ? new AddIndexRequest(Database is null ? InputObject.Source : ResolveDatabase(Database), InputObject.Table, InputObject.Columns,
+                ? new AddIndexRequest(Database is null ? InputObject.Source : _database ??= ResolveDatabase(Database), InputObject.Table, InputObject.Columns,
                                       Name ?? InputObject.SuggestedName)
-                : new AddIndexRequest(ResolveDatabase(Database), Table, Column, Name);
+                : new AddIndexRequest(_database ??= ResolveDatabase(Database), Table, Column, Name);
             var plan = Run((_, token) => IndexMaintenance.PlanAddAsync(request, token));
             if (plan.Statements.Count == 0)
             {

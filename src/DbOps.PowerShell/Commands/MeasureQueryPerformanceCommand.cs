@@ -19,6 +19,9 @@ public sealed class MeasureQueryPerformanceCommand : DbOpsCmdlet
     private const string QuerySet = nameof(Query);
     private const string PathSet = nameof(Path);
 
+    /// <summary>-Database resolved once (it does not come from the pipeline).</summary>
+    private DbOpsConnection? _database;
+
     /// <summary>The database; optional when piping Get-SlowQuery or earlier results, which carry their connection.</summary>
     [Parameter(Position = 0)]
     public DatabaseArgument? Database { get; set; }
@@ -69,7 +72,8 @@ public sealed class MeasureQueryPerformanceCommand : DbOpsCmdlet
         var query = ParameterSetName == PathSet ? Path : Query;
         try
         {
-            var source = Database is not null ? ResolveDatabase(Database) : Source ?? throw new DbOpsException(
+            // -Database does not come from the pipeline: resolve (and connect) once, not per query.
+            var source = Database is not null ? _database ??= ResolveDatabase(Database) : Source ?? throw new DbOpsException(
                 ErrorIds.InvalidQuery, ErrorKind.InvalidArgument,
                 "Measure-QueryPerformance needs -Database (a connection, SQLite path or PostgreSQL connection string) unless the piped objects carry one.");
             query = ParameterSetName == PathSet ? ReadQueryFile() : Query;

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Indexes;
 
@@ -17,6 +18,9 @@ public sealed class RemoveUnusedIndexCommand : DbOpsCmdlet
 {
     private const string NameSet = nameof(Name);
     private const string InputObjectSet = nameof(InputObject);
+
+    /// <summary>-Database resolved once (it does not come from the pipeline).</summary>
+    private DbOpsConnection? _database;
 
     /// <summary>A finding from Find-UnusedIndex.</summary>
     [Parameter(Mandatory = true, ParameterSetName = InputObjectSet, ValueFromPipeline = true)]
@@ -43,8 +47,8 @@ public sealed class RemoveUnusedIndexCommand : DbOpsCmdlet
         try
         {
             var request = ParameterSetName == InputObjectSet
-                ? new RemoveIndexRequest(Database is null ? InputObject.Source : ResolveDatabase(Database), InputObject.Index, InputObject, Force)
-                : new RemoveIndexRequest(ResolveDatabase(Database), Name, null, Force);
+                ? new RemoveIndexRequest(Database is null ? InputObject.Source : _database ??= ResolveDatabase(Database), InputObject.Index, InputObject, Force)
+                : new RemoveIndexRequest(_database ??= ResolveDatabase(Database), Name, null, Force);
             var plan = Run((_, token) => IndexMaintenance.PlanRemoveAsync(request, token));
             if (ShouldProcess(plan.Target, string.Join(";\n", plan.Statements)))
             {
