@@ -244,9 +244,11 @@ public sealed class QueryPerformancePostgresTests(PostgresCluster cluster)
 
         var loop = Assert.Single(slow, s => s.Query.Contains("FROM goals WHERE id = $1", StringComparison.Ordinal));
         Assert.True(loop.LikelyNPlusOne);
+        Assert.Equal(1, loop.ParameterCount);
         Assert.True(loop.Calls >= 1200);
         var cross = Assert.Single(slow, s => s.Query.Contains("CROSS JOIN", StringComparison.Ordinal));
         Assert.False(cross.LikelyNPlusOne);
+        Assert.Equal(0, cross.ParameterCount);
         Assert.Equal(1, cross.RankByMean);
         Assert.All(slow, s => Assert.Equal(db.Database, s.Database));
     }

@@ -28,7 +28,15 @@ public sealed class SlowQuery
         RankByMean = (int)row.RankByMean;
         LikelyNPlusOne = likelyNPlusOne;
         StatsSince = statsSince;
+        ParameterCount = System.Text.RegularExpressions.Regex.Matches(row.Query, @"\$(\d+)")
+            .Select(m => m.Groups[1].Value).Distinct(StringComparer.Ordinal).Count();
     }
+
+    /// <summary>
+    /// How many $n placeholders the normalised statement has: 0 pipes straight into Measure-QueryPerformance, more
+    /// need -Parameters @{ '1' = ... }.
+    /// </summary>
+    public int ParameterCount { get; }
 
     /// <summary>Always PostgreSQL.</summary>
     public DatabaseProvider Provider { get; }
