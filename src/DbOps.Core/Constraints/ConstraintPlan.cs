@@ -7,7 +7,7 @@ namespace DbOps.Core.Constraints;
 /// <summary>What one step of a plan is, which decides how it is run and retried.</summary>
 internal enum StepKind
 {
-    /// <summary>A session setting or transaction control; run once.</summary>
+    /// <summary>A setting or a plain statement; run once.</summary>
     Setting,
     /// <summary>DDL that takes a strong lock for a moment: run under lock_timeout, retried with backoff.</summary>
     Locking,
@@ -20,10 +20,13 @@ internal enum StepKind
 }
 
 /// <summary>What a SQLite rebuild step is for, so the executor knows which answers to check.</summary>
-internal enum RebuildRole { None, Preflight, CountBefore, CountAfter, ForeignKeyCheckBefore, ForeignKeyCheckAfter, ReadSequence, RestoreSequence, IntegrityCheck }
+internal enum RebuildRole { None, Begin, Commit, SchemaUnchanged, Preflight, CountBefore, CountAfter, ForeignKeyCheckBefore, ForeignKeyCheckAfter, ReadSequence, RestoreSequence, IntegrityCheck }
 
-/// <summary>One statement of a plan and, once it has run, the statement that undoes it (PostgreSQL).</summary>
-internal sealed record PlannedStep(string Sql, StepKind Kind, string? Undo = null, RebuildRole Role = RebuildRole.None);
+/// <summary>
+/// One statement of a plan; PostgreSQL: the statement that undoes it once it ran; SQLite: its role in the rebuild and
+/// the answer expected from it.
+/// </summary>
+internal sealed record PlannedStep(string Sql, StepKind Kind, string? Undo = null, RebuildRole Role = RebuildRole.None, string? Expected = null);
 
 /// <summary>
 /// What Add-SafeConstraint will do for one constraint, worked out without changing anything: the resolved table
