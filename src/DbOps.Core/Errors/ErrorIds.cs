@@ -57,6 +57,8 @@ public static class ErrorIds
     public const string InvalidRelationship = nameof(InvalidRelationship);
     /// <summary>A specification (constraint, required column, unique key) is malformed or incomplete.</summary>
     public const string InvalidSpecification = nameof(InvalidSpecification);
+    /// <summary>The operations journal cannot be read or written.</summary>
+    public const string JournalUnavailable = nameof(JournalUnavailable);
     /// <summary>Rows violate the constraint to be added; nothing was changed.</summary>
     public const string ConstraintViolations = nameof(ConstraintViolations);
     /// <summary>The constraint name is already used on the table (or by an index in its schema) for a different definition.</summary>
