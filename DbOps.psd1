@@ -12,6 +12,7 @@
         'Backup-Database'
         'Test-Backup'
         'Restore-Database'
+        'Add-SafeConstraint'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
