@@ -212,6 +212,20 @@ public sealed class ConstraintPostgresTests(PostgresCluster cluster)
         Assert.Equal(before, Snapshot(database));
     }
 
+    [Fact]
+    public async Task An_existing_check_counts_as_present_only_when_the_server_prints_it_the_same()
+    {
+        var (database, db) = await GoalsAsync("ALTER TABLE goals ADD CONSTRAINT goals_shape CHECK ((status = 'done' OR id > 0) AND title <> '')");
+
+        var respelled = await AddAsync(db, ConstraintSpec.Check("goals", "(( STATUS = 'done' or ID > 0 )) AND (title <> '')"));
+        var regrouped = await ConstraintService.PlanAsync(db, ConstraintSpec.Check("goals", "status = 'done' OR id > 0 AND title <> ''"),
+            Options, NullObserver.Instance, CancellationToken.None);
+
+        Assert.Equal((ConstraintStatus.AlreadyPresent, "goals_shape"), (respelled.Status, respelled.Name));
+        Assert.Null(regrouped.Outcome);
+        Assert.Equal(0L, cluster.Scalar<long>(database, "SELECT count(*) FROM pg_class WHERE relname = 'dbops_probe'"));
+    }
+
     /// <summary>Constraints, indexes and the rows of every table, to prove that nothing changed.</summary>
     private string Snapshot(string database) => cluster.Scalar<string>(database, """
         SELECT (SELECT string_agg(conname || ':' || pg_get_constraintdef(oid) || convalidated, ';' ORDER BY conname) FROM pg_constraint WHERE connamespace = 'public'::regnamespace)

@@ -205,6 +205,11 @@ public sealed class ConstraintSqliteTests : IDisposable
         var same = await AddAsync(db, ConstraintSpec.Check("goals", "(DEADLINE >=  \"created_at\")"));
         Assert.Equal(ConstraintStatus.AlreadyPresent, same.Status);
         Assert.Equal("goals_dates", same.Name);
+        var regrouped = await ConstraintService.PlanAsync(db, ConstraintSpec.Check("goals", "deadline >= created_at OR id > 0 AND title <> ''"),
+            Options, NullObserver.Instance, CancellationToken.None);
+        var grouped = await ConstraintService.PlanAsync(db, ConstraintSpec.Check("goals", "(deadline >= created_at OR id > 0) AND title <> ''"),
+            Options, NullObserver.Instance, CancellationToken.None);
+        Assert.NotEqual(regrouped.Name, grouped.Name);
     }
 
     [Fact]

@@ -93,7 +93,7 @@ public sealed class ConstraintPlan
 
     internal IReadOnlyList<PlannedStep> Steps { get; set; }
 
-    /// <summary>The preflight query: total violations (window count) and the keys of the first 10.</summary>
+    /// <summary>The preflight query: the total number of violations and the keys of the first 10.</summary>
     internal string PreflightSql { get; set; } = "";
 
         internal TimeSpan PlanningTime { get; set; }

@@ -83,41 +83,45 @@ internal static class ConstraintPlanner
     };
 
     /// <summary>
-    /// The preflight: one set-based query returning, for each of the first 10 violating rows in key order, the
-    /// total number of violations (a window count over the whole set) and the row's key.
+    /// The preflight: one set-based query returning the total number of violating rows and the keys of the first 10
+    /// in key order. The violating keys are MATERIALIZED so the planner scans the table once with a set-based plan
+    /// (e.g. a hash anti join for a foreign key) instead of walking the key index row by row to serve the LIMIT.
     /// </summary>
     public static (string Preflight, string Listing) ViolationQueries(ResolvedConstraint c, IDatabaseProvider provider)
     {
         var table = Qualified(provider, c.Table.Table);
-        var keys = KeyColumns(c.Table, provider);
-        var quotedKeys = keys.Select(k => "c." + provider.QuoteIdentifier(k)).ToList();
-        var selectKeys = string.Join(", ", quotedKeys.Select(k => provider.Kind == DatabaseProvider.PostgreSQL && c.Table.PrimaryKey is null ? k + "::text" : k));
-        var orderKeys = string.Join(", ", quotedKeys);
+        var keys = KeyColumns(c.Table, provider).Select(provider.QuoteIdentifier).ToList();
+        var innerKeys = string.Join(", ", keys.Select(k => "c." + k));
+        var outerKeys = string.Join(", ", keys.Select(k => provider.Kind == DatabaseProvider.PostgreSQL && c.Table.PrimaryKey is null ? k + "::text" : k));
+        var order = string.Join(", ", keys);
         var q = (string column) => "c." + provider.QuoteIdentifier(column);
         var allPresent = string.Join(" AND ", c.Columns.Select(col => $"{q(col)} IS NOT NULL"));
-        string where;
+        string violating;
+        string listing;
         switch (c.Kind)
         {
             case ConstraintKind.Unique:
                 var partition = string.Join(", ", c.Columns.Select(q));
-                var ranked = $"SELECT c.*, row_number() OVER (PARTITION BY {partition} ORDER BY {orderKeys}) AS dbops_copy FROM {table} AS c WHERE {allPresent}";
-                return ($"SELECT count(*) OVER () AS dbops_total, {selectKeys} FROM ({ranked}) AS c WHERE c.dbops_copy > 1 ORDER BY {orderKeys} LIMIT {SampleSize}",
-                        $"SELECT * FROM ({ranked}) AS c WHERE c.dbops_copy > 1 ORDER BY {orderKeys}");
-            case ConstraintKind.Check:
-                where = $"NOT ({c.Expression})";
-                break;
-            case ConstraintKind.NotNull:
-                where = $"{q(c.Columns[0])} IS NULL";
+                var ranked = $"SELECT c.*, row_number() OVER (PARTITION BY {partition} ORDER BY {innerKeys}) AS dbops_copy FROM {table} AS c WHERE {allPresent}";
+                violating = $"SELECT {innerKeys} FROM ({ranked}) AS c WHERE c.dbops_copy > 1";
+                listing = $"SELECT * FROM ({ranked}) AS c WHERE c.dbops_copy > 1 ORDER BY {innerKeys}";
                 break;
             default:
-                var match = string.Join(" AND ", c.Columns.Zip(c.ParentColumns, (child, parent) => $"p.{provider.QuoteIdentifier(parent)} = {q(child)}"));
-                where = $"{allPresent} AND NOT EXISTS (SELECT 1 FROM {Qualified(provider, c.Parent!.Table)} AS p WHERE {match})";
+                var where = c.Kind switch
+                {
+                    ConstraintKind.Check => $"NOT ({c.Expression})",
+                    ConstraintKind.NotNull => $"{q(c.Columns[0])} IS NULL",
+                    _ => $"{allPresent} AND NOT EXISTS (SELECT 1 FROM {Qualified(provider, c.Parent!.Table)} AS p WHERE " +
+                         string.Join(" AND ", c.Columns.Zip(c.ParentColumns, (child, parent) => $"p.{provider.QuoteIdentifier(parent)} = {q(child)}")) + ")",
+                };
+                violating = $"SELECT {innerKeys} FROM {table} AS c WHERE {where}";
+                // PostgreSQL's ctid is a system column: c.* leaves it out, so the listing names it.
+                var listed = provider.Kind == DatabaseProvider.PostgreSQL && c.Table.PrimaryKey is null ? "c.ctid, c.*" : "c.*";
+                listing = $"SELECT {listed} FROM {table} AS c WHERE {where} ORDER BY {innerKeys}";
                 break;
         }
-        // PostgreSQL's ctid is a system column: c.* leaves it out, so the listing names it.
-        var listed = provider.Kind == DatabaseProvider.PostgreSQL && c.Table.PrimaryKey is null ? "c.ctid, c.*" : "c.*";
-        return ($"SELECT count(*) OVER () AS dbops_total, {selectKeys} FROM {table} AS c WHERE {where} ORDER BY {orderKeys} LIMIT {SampleSize}",
-                $"SELECT {listed} FROM {table} AS c WHERE {where} ORDER BY {orderKeys}");
+        return ($"WITH v AS MATERIALIZED ({violating}) SELECT (SELECT count(*) FROM v) AS dbops_total, {outerKeys} FROM v ORDER BY {order} LIMIT {SampleSize}",
+                listing);
     }
 
     /// <summary>The columns that identify a row in samples: the primary key, else rowid (SQLite) or ctid (PostgreSQL).</summary>

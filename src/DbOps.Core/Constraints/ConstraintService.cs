@@ -44,9 +44,27 @@ public static class ConstraintService
         await using var db = await provider.OpenAsync(connection, readOnly: true, cancellationToken);
         var schema = await SchemaReader.ReadAsync(provider, db, cancellationToken);
         var resolved = ConstraintPlanner.Resolve(schema, spec);
-        var plan = provider.Kind == DatabaseProvider.PostgreSQL
-            ? PostgresConstraints.Plan(connection, schema, resolved, options, observer)
-            : await SqliteConstraints.PlanAsync(connection, db, schema, resolved, options, cancellationToken);
+        ConstraintPlan plan;
+        if (provider.Kind == DatabaseProvider.PostgreSQL)
+        {
+            string? canonical = null;
+            try
+            {
+                canonical = PostgresConstraints.MayMatchExistingCheck(resolved)
+                    ? await PostgresConstraints.CanonicalCheckAsync(connection, resolved, cancellationToken)
+                    : null;
+            }
+            catch (PostgresException e)
+            {
+                throw new DbOpsException(ErrorIds.InvalidConstraintExpression, ErrorKind.InvalidArgument,
+                    $"The server rejected the CHECK expression for {resolved.Table.Table}: {ServerMessage(e)}. Nothing was changed.", resolved.Table.Table, e);
+            }
+            plan = PostgresConstraints.Plan(connection, schema, resolved, options, observer, canonical);
+        }
+        else
+        {
+            plan = await SqliteConstraints.PlanAsync(connection, db, schema, resolved, options, cancellationToken);
+        }
         if (plan.Outcome is null)
         {
             observer.Progress(new OperationProgress($"Add-SafeConstraint {spec}", "Counting rows that violate the constraint", -1));
@@ -84,7 +102,7 @@ public static class ConstraintService
     internal static IDatabaseProvider ProviderFor(DatabaseProvider kind) =>
         kind == DatabaseProvider.PostgreSQL ? PostgresProvider.Instance : SqliteProvider.Instance;
 
-    /// <summary>Runs the plan's preflight query: the total (a window count) and the keys of the first rows.</summary>
+    /// <summary>Runs the plan's preflight query: the total and the keys of the first rows.</summary>
     internal static async Task<(long Count, IReadOnlyList<string> Sample)> PreflightAsync(DbConnection db, ConstraintPlan plan, CancellationToken cancellationToken)
     {
         await using var command = db.CreateCommand();

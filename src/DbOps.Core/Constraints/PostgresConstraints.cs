@@ -18,8 +18,46 @@ internal static class PostgresConstraints
     private const string LockNotAvailable = "55P03";
     private const string DeadlockDetected = "40P01";
 
+    /// <summary>
+    /// True when the table has CHECK constraints to compare a new one with: the server prints them with its own casts
+    /// and parentheses, so only its rendering of the new expression (<see cref="CanonicalCheckAsync"/>) compares.
+    /// </summary>
+    public static bool MayMatchExistingCheck(ResolvedConstraint c) => c.Kind == ConstraintKind.Check && c.Table.Checks.Count > 0;
+
+    /// <summary>
+    /// The server's own rendering of a CHECK expression (as the catalog prints existing checks), read from a
+    /// temporary copy of the table's columns in a transaction that is rolled back: two spellings of one expression
+    /// compare equal, and different ones (e.g. other parentheses) do not.
+    /// </summary>
+    public static async Task<string> CanonicalCheckAsync(DbOpsConnection connection, ResolvedConstraint c, CancellationToken cancellationToken)
+    {
+        await using var db = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(connection, readOnly: false, cancellationToken);
+        await using var transaction = await db.BeginTransactionAsync(cancellationToken);
+        var table = ConstraintPlanner.Qualified(PostgresProvider.Instance, c.Table.Table);
+        // LIKE takes only ACCESS SHARE on the table, which no writer waits for.
+        await using (var probe = new NpgsqlCommand(
+            $"SET LOCAL lock_timeout = '2s'; CREATE TEMP TABLE dbops_probe (LIKE {table}) ON COMMIT DROP; " +
+            $"ALTER TABLE dbops_probe ADD CONSTRAINT dbops_probe_check CHECK ({c.Expression}) NOT VALID", db, transaction))
+        {
+            await probe.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using var read = new NpgsqlCommand(
+            "SELECT pg_catalog.pg_get_expr(conbin, conrelid, true) FROM pg_catalog.pg_constraint WHERE conrelid = 'pg_temp.dbops_probe'::regclass",
+            db, transaction);
+        var text = (string)(await read.ExecuteScalarAsync(cancellationToken))!;
+        await transaction.RollbackAsync(cancellationToken);
+        return text;
+    }
+
+    /// <param name="connection">The database.</param>
+    /// <param name="schema">Its catalog.</param>
+    /// <param name="c">The resolved constraint.</param>
+    /// <param name="options">Lock timeout and retries.</param>
+    /// <param name="observer">Gets the missing-index warning.</param>
+    /// <param name="canonicalCheck">The server's rendering of a CHECK expression when <see cref="MayMatchExistingCheck"/>.</param>
     public static ConstraintPlan Plan(
-        DbOpsConnection connection, DatabaseSchema schema, ResolvedConstraint c, ConstraintOptions options, IOperationObserver observer)
+        DbOpsConnection connection, DatabaseSchema schema, ResolvedConstraint c, ConstraintOptions options, IOperationObserver observer,
+        string? canonicalCheck = null)
     {
         var provider = PostgresProvider.Instance;
         var t = c.Table;
@@ -40,9 +78,10 @@ internal static class PostgresConstraints
             {
                 method = "NotValidThenValidate";
                 var loose = SqlText.Loose(c.Expression!);
+                bool Equivalent(CheckInfo k) => canonicalCheck is null ? SqlText.Loose(k.Expression) == loose : k.Expression == canonicalCheck;
                 var same = t.Checks.FirstOrDefault(k => k.Name == name);
-                var equivalent = t.Checks.FirstOrDefault(k => k.IsValidated && SqlText.Loose(k.Expression) == loose);
-                if (same is not null && SqlText.Loose(same.Expression) != loose)
+                var equivalent = t.Checks.FirstOrDefault(k => k.IsValidated && Equivalent(k));
+                if (same is not null && !Equivalent(same))
                 {
                     throw NameTaken(t, name, $"CHECK {same.Expression}");
                 }

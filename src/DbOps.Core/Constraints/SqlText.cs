@@ -100,8 +100,8 @@ internal static class SqlText
 
     /// <summary>
     /// A form of an expression for comparing two spellings of the same constraint: case folded outside quotes,
-    /// without whitespace, identifier quotes or parentheses, and without a leading CHECK keyword.
-    /// Equal forms are a candidate match only; PostgreSQL confirms with the server's own rendering.
+    /// without whitespace, identifier quotes, a leading CHECK keyword or parentheses around the whole. Parentheses
+    /// inside are kept, so different groupings stay different. (PostgreSQL compares the server's own rendering.)
     /// </summary>
     public static string Loose(string expression)
     {
@@ -112,8 +112,6 @@ internal static class SqlText
             switch (token.Kind)
             {
                 case TokenKind.Space or TokenKind.Comment:
-                    break;
-                case TokenKind.Symbol when part is "(" or ")":
                     break;
                 case TokenKind.QuotedIdentifier:
                     text.Append(Unquote(part).ToLowerInvariant());
@@ -127,7 +125,27 @@ internal static class SqlText
             }
         }
         var loose = text.ToString();
-        return loose.StartsWith("check", StringComparison.Ordinal) ? loose[5..] : loose;
+        loose = loose.StartsWith("check(", StringComparison.Ordinal) ? loose[5..] : loose;
+        while (loose.Length >= 2 && loose[0] == '(' && ClosingParenthesis(loose) == loose.Length - 1)
+        {
+            loose = loose[1..^1];
+        }
+        return loose;
+    }
+
+    /// <summary>The index of the ')' matching the '(' at 0 of a compacted expression (quotes are rare enough to ignore).</summary>
+    private static int ClosingParenthesis(string text)
+    {
+        var depth = 0;
+        for (var i = 0; i < text.Length; i++)
+        {
+            depth += text[i] == '(' ? 1 : text[i] == ')' ? -1 : 0;
+            if (depth == 0)
+            {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /// <summary>The name inside a quoted identifier ("a""b", `a`, [a]); a bare word as it is.</summary>
