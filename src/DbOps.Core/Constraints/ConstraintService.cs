@@ -106,7 +106,8 @@ public static class ConstraintService
     internal static async Task<(long Count, IReadOnlyList<string> Sample)> PreflightAsync(DbConnection db, ConstraintPlan plan, CancellationToken cancellationToken)
     {
         await using var command = db.CreateCommand();
-        command.CommandText = plan.PreflightSql;
+        // PostgreSQL: the scan stays on one core, leaving the others to the workload it must not slow down.
+        command.CommandText = (plan.Provider == DatabaseProvider.PostgreSQL ? "SET max_parallel_workers_per_gather = 0; " : "") + plan.PreflightSql;
         command.CommandTimeout = 0;
         try
         {

@@ -217,7 +217,7 @@ internal static class PostgresConstraints
             {
                 retries += await RunWithRetriesAsync(db, step, options, observer, cancellationToken);
             }
-            catch (Exception e) when (e is PostgresException or DbOpsException or OperationCanceledException)
+            catch (Exception e) when (e is NpgsqlException or DbOpsException or OperationCanceledException)
             {
                 if (step.Kind == StepKind.Locking && i == plan.Steps.Count - 1 && plan.Kind == ConstraintKind.NotNull && e is not OperationCanceledException)
                 {
@@ -281,7 +281,7 @@ internal static class PostgresConstraints
                 await RunWithRetriesAsync(db, new PlannedStep(step.Undo!, step.Kind == StepKind.Concurrent ? StepKind.Concurrent : StepKind.Locking), options, observer, CancellationToken.None);
                 observer.Verbose($"Undone: {step.Sql}");
             }
-            catch (Exception e) when (e is PostgresException or DbOpsException or NpgsqlException)
+            catch (Exception e) when (e is NpgsqlException or DbOpsException)
             {
                 left.Add($"{step.Undo} ({Message(e)})");
             }
