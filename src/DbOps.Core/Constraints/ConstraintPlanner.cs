@@ -73,6 +73,18 @@ internal static class ConstraintPlanner
         return new ResolvedConstraint(table, spec.Kind, columns, expression, parent, parentColumns, name);
     }
 
+    /// <summary>A plan for <paramref name="c"/> under its final name: its definition and preflight come from the constraint itself.</summary>
+    public static ConstraintPlan Plan(DbOpsConnection connection, IDatabaseProvider provider, ResolvedConstraint c, string name, string method,
+        IReadOnlyList<PlannedStep> steps, ConstraintStatus? outcome)
+    {
+        var (preflight, listing) = ViolationQueries(c, provider);
+        return new ConstraintPlan(connection, c.Table, c.Kind, name, Definition(c, provider), method, listing, steps)
+        {
+            Outcome = outcome,
+            PreflightSql = preflight,
+        };
+    }
+
     /// <summary>The constraint as SQL, for display and for the SQLite table definition.</summary>
     public static string Definition(ResolvedConstraint c, IDatabaseProvider provider) => c.Kind switch
     {

@@ -193,12 +193,7 @@ internal static class PostgresConstraints
             }
         }
 
-        var (preflight, listing) = ConstraintPlanner.ViolationQueries(c, provider);
-        return new ConstraintPlan(connection, t, c.Kind, name, ConstraintPlanner.Definition(c, provider), method, listing, steps)
-        {
-            Outcome = outcome,
-            PreflightSql = preflight,
-        };
+        return ConstraintPlanner.Plan(connection, provider, c, name, method, steps, outcome);
     }
 
     public static async Task<ConstraintResult> ApplyAsync(ConstraintPlan plan, ConstraintOptions options, IOperationObserver observer, CancellationToken cancellationToken)

@@ -96,7 +96,7 @@ internal static class SqliteConstraints
         var checkedTables = new[] { t.Table.Name }.Concat(schema.ForeignKeysReferencing(t.Table).Select(fk => fk.Table.Name)).Distinct(same).ToList();
         var autoincrement = SqlText.Tokens(t.CreateSql!).Any(k => k.Kind == SqlText.TokenKind.Word && same.Equals(t.CreateSql!.Substring(k.Start, k.Length), "AUTOINCREMENT"));
         var foreignKeysOn = await db.ExecuteScalarAsync<long>(new CommandDefinition("PRAGMA foreign_keys", cancellationToken: cancellationToken)) == 1;
-        var (preflight, listing) = ConstraintPlanner.ViolationQueries(c, provider);
+        var (preflight, _) = ConstraintPlanner.ViolationQueries(c, provider);
 
         var steps = new List<PlannedStep>
         {
@@ -131,11 +131,7 @@ internal static class SqliteConstraints
         steps.Add(new("PRAGMA legacy_alter_table = OFF", StepKind.Setting));
         steps.Add(new($"PRAGMA foreign_keys = {(foreignKeysOn ? "ON" : "OFF")}", StepKind.Setting));
 
-        return new ConstraintPlan(connection, t, c.Kind, name, ConstraintPlanner.Definition(c, provider), Method, listing, steps)
-        {
-            Outcome = outcome,
-            PreflightSql = preflight,
-        };
+        return ConstraintPlanner.Plan(connection, provider, c, name, Method, steps, outcome);
     }
 
     public static async Task<ConstraintResult> ApplyAsync(ConstraintPlan plan, ConstraintOptions options, IOperationObserver observer, CancellationToken cancellationToken)
