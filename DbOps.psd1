@@ -12,6 +12,8 @@
         'Backup-Database'
         'Test-Backup'
         'Restore-Database'
+        'Get-DatabaseSnapshot'
+        'Compare-DatabaseSnapshot'
         'Add-SafeConstraint'
     )
     FunctionsToExport    = @()

@@ -59,6 +59,10 @@ public static class ErrorIds
     public const string InvalidSpecification = nameof(InvalidSpecification);
     /// <summary>The operations journal cannot be read or written.</summary>
     public const string JournalUnavailable = nameof(JournalUnavailable);
+    /// <summary>A saved snapshot file is not a readable DbOps snapshot.</summary>
+    public const string SnapshotInvalid = nameof(SnapshotInvalid);
+    /// <summary>A comparison of snapshots found data loss.</summary>
+    public const string DataLossDetected = nameof(DataLossDetected);
     /// <summary>Rows violate the constraint to be added; nothing was changed.</summary>
     public const string ConstraintViolations = nameof(ConstraintViolations);
     /// <summary>The constraint name is already used on the table (or by an index in its schema) for a different definition.</summary>
