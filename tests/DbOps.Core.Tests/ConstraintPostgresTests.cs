@@ -226,6 +226,27 @@ public sealed class ConstraintPostgresTests(PostgresCluster cluster)
         Assert.Equal(0L, cluster.Scalar<long>(database, "SELECT count(*) FROM pg_class WHERE relname = 'dbops_probe'"));
     }
 
+    [Theory]
+    [InlineData("check", "UPDATE goals SET deadline = created_at - 1 WHERE id IN (7, 8)")]
+    [InlineData("unique", "INSERT INTO activity_groups VALUES (90, 1, 'Study 1 (41)')")]
+    [InlineData("notnull", "UPDATE goals SET root_id = NULL WHERE id = 7")]
+    [InlineData("fk", "UPDATE sessions SET goal_id = 999 WHERE id = 1")]
+    public async Task Rows_that_appear_after_the_preflight_fail_the_change_and_everything_done_is_undone(string kind, string dirty)
+    {
+        var (database, db) = await GoalsAsync(ConstraintSqliteTests.CleanUp(kind));
+        var plan = await ConstraintService.PlanAsync(db, ConstraintSqliteTests.GoalsSpec(kind), Options, NullObserver.Instance, CancellationToken.None);
+        Assert.Null(plan.Outcome);
+        cluster.Execute(database, dirty);
+        var before = Snapshot(database);
+
+        var error = await Assertions.ThrowsDbOps(ErrorIds.ConstraintViolations, () =>
+            ConstraintService.ApplyAsync(plan, Options, NullObserver.Instance, CancellationToken.None));
+
+        Assert.Contains("Everything done before it was undone", error.Message);
+        Assert.Equal(before, Snapshot(database));
+        Assert.Equal(0L, cluster.Scalar<long>(database, "SELECT count(*) FROM pg_index WHERE NOT indisvalid"));
+    }
+
     /// <summary>Constraints, indexes and the rows of every table, to prove that nothing changed.</summary>
     private string Snapshot(string database) => cluster.Scalar<string>(database, """
         SELECT (SELECT string_agg(conname || ':' || pg_get_constraintdef(oid) || convalidated, ';' ORDER BY conname) FROM pg_constraint WHERE connamespace = 'public'::regnamespace)

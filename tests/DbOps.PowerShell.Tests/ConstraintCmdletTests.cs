@@ -124,6 +124,22 @@ public sealed class ConstraintCmdletTests : IDisposable
     }
 
     [Fact]
+    public void Confirm_asks_with_the_statements_and_No_changes_nothing()
+    {
+        var path = GoalsTracker("UPDATE goals SET deadline = created_at WHERE deadline < created_at");
+        var hash = Hash(path);
+        _session.Host.Answers.Enqueue("&No");
+
+        var output = _session.Run("Add-SafeConstraint $path goals -Check 'deadline >= created_at' -Name goals_dates -Confirm", new { path });
+
+        Assert.Empty(output);
+        Assert.Empty(_session.Errors);
+        var prompt = Assert.Single(_session.Host.Prompts);
+        Assert.Contains("CONSTRAINT \"goals_dates\" CHECK (deadline >= created_at)", prompt);
+        Assert.Equal(hash, Hash(path));
+    }
+
+    [Fact]
     public void Bad_input_gives_stable_error_ids()
     {
         var path = GoalsTracker();
@@ -134,8 +150,9 @@ public sealed class ConstraintCmdletTests : IDisposable
         _session.Run("Add-SafeConstraint -Database $path -Table sessions -ForeignKey goal_id -References 'goals'", new { path });
         _session.Run("Add-SafeConstraint -Database $path -Table sessions -ForeignKey goal_id -References 'goals(title)'", new { path });
         _session.Run("@{ Table = 'goals'; Unique = 'id'; Colour = 'red' } | Add-SafeConstraint -Database $path", new { path });
+        _session.Run("Add-SafeConstraint -Database $path -Table goals -NotNull root_id -LockTimeout 0", new { path });
 
-        Assert.Equal(["ColumnNotFound", "TableNotFound", "InvalidConstraintExpression", "InvalidSpecification", "ReferencedKeyMissing", "InvalidSpecification"],
+        Assert.Equal(["ColumnNotFound", "TableNotFound", "InvalidConstraintExpression", "InvalidSpecification", "ReferencedKeyMissing", "InvalidSpecification", "InvalidSpecification"],
             _session.Errors.Select(e => e.FullyQualifiedErrorId.Split(',')[0]));
     }
 }

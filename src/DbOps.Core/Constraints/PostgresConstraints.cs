@@ -221,6 +221,11 @@ internal static class PostgresConstraints
                                      $"({Message(e)}). Drop it later: {step.Sql}");
                     break;
                 }
+                if (step.Kind == StepKind.Concurrent && step.Undo is not null)
+                {
+                    // A concurrent build that failed (e.g. on a duplicate that arrived after the preflight) leaves an INVALID index.
+                    done.Push(step);
+                }
                 throw Failure(plan, step, e, retries, await UndoAsync(db, done, options, observer));
             }
             run.Add(step.Sql);

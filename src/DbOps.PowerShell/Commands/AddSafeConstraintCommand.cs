@@ -100,6 +100,17 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
     public int MaxRetries { get; set; } = ConstraintOptions.Default.MaxRetries;
 
     /// <inheritdoc/>
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();
+        if (LockTimeout <= TimeSpan.Zero)
+        {
+            ThrowDbOpsError(new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
+                $"-LockTimeout must be positive, not {LockTimeout}.", LockTimeout));
+        }
+    }
+
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         ConstraintSpec? spec;
@@ -126,11 +137,6 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
         {
             WriteVerbose("No constraint suggested for this input; skipped.");
             return;
-        }
-        if (LockTimeout <= TimeSpan.Zero)
-        {
-            ThrowDbOpsError(new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
-                $"-LockTimeout must be positive, not {LockTimeout}.", LockTimeout));
         }
         var options = new ConstraintOptions(LockTimeout, MaxRetries);
         try
