@@ -140,6 +140,20 @@ public sealed class ConstraintCmdletTests : IDisposable
     }
 
     [Fact]
+    public void Table_completes_from_the_database_named_by_Database()
+    {
+        var path = GoalsTracker();
+
+        var completions = _session.Run("""
+            $line = "Add-SafeConstraint -Database '$path' -Table act"
+            (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches | ForEach-Object { $_.CompletionText }
+            """, new { path });
+
+        Assert.Empty(_session.Errors);
+        Assert.Equal(["activity_groups", "activity_instances"], completions.Select(c => c.ToString()));
+    }
+
+    [Fact]
     public void Bad_input_gives_stable_error_ids()
     {
         var path = GoalsTracker();

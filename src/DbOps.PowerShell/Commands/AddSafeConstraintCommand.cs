@@ -37,6 +37,7 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = NotNullSet, HelpMessage = "The table the constraint goes on.")]
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = ForeignKeySet, HelpMessage = "The table the constraint goes on.")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string Table { get; set; } = "";
 
     /// <summary>The constraint's name; by default one in PostgreSQL's style (table_col_key, table_col_fkey, ...).</summary>
