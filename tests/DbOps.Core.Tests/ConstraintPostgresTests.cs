@@ -247,6 +247,52 @@ public sealed class ConstraintPostgresTests(PostgresCluster cluster)
         Assert.Equal(0L, cluster.Scalar<long>(database, "SELECT count(*) FROM pg_index WHERE NOT indisvalid"));
     }
 
+    [Fact]
+    public async Task Hostile_schema_table_and_column_names_are_quoted_in_every_statement()
+    {
+        var database = cluster.CreateDatabase();
+        // One statement per call: the setup itself must not depend on how a client splits a script at ';'.
+        foreach (var sql in new[]
+        {
+            "CREATE SCHEMA \"Odd \"\"Schema\"\"\"",
+            "CREATE TABLE \"Odd \"\"Schema\"\"\".parents (\"Key; DROP\" int PRIMARY KEY)",
+            "CREATE TABLE \"Odd \"\"Schema\"\"\".\"Tab'le\" (\"We ird\" int, \"p\"\"k\" int, id int PRIMARY KEY)",
+            "INSERT INTO \"Odd \"\"Schema\"\"\".parents VALUES (1), (2)",
+            "INSERT INTO \"Odd \"\"Schema\"\"\".\"Tab'le\" VALUES (1, 1, 1), (2, 2, 2)",
+        })
+        {
+            cluster.Execute(database, sql);
+        }
+        var db = await DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(database), null, null, CancellationToken.None);
+        const string table = "\"Odd \"\"Schema\"\"\".\"Tab'le\"";
+
+        var results = new[]
+        {
+            await AddAsync(db, ConstraintSpec.Check(table, "\"We ird\" > 0")),
+            await AddAsync(db, ConstraintSpec.Unique(table, ["We ird"])),
+            await AddAsync(db, ConstraintSpec.NotNull(table, "We ird")),
+            await AddAsync(db, ConstraintSpec.ForeignKey(table, ["We ird"], "\"Odd \"\"Schema\"\"\".parents", ["Key; DROP"])),
+        };
+
+        Assert.All(results, r => Assert.Equal(ConstraintStatus.Added, r.Status));
+        Assert.Equal("Odd \"Schema\"", results[0].Schema);
+        Assert.Equal("Tab'le_We ird_key", results[1].Name);
+    }
+
+    [Fact]
+    public async Task A_table_without_a_primary_key_samples_rows_by_ctid()
+    {
+        var db = await cluster.CreateConnectedAsync("CREATE TABLE tags (name text, n int); INSERT INTO tags VALUES ('a', 1), ('b', NULL), ('a', 2), ('a', NULL)");
+
+        var unique = await AddAsync(db, ConstraintSpec.Unique("tags", ["name"]));
+        var notNull = await AddAsync(db, ConstraintSpec.NotNull("tags", "n"));
+
+        Assert.Equal((ConstraintStatus.Blocked, 2L), (unique.Status, unique.ViolationCount));
+        Assert.Equal(["(0,3)", "(0,4)"], unique.Sample);
+        Assert.Equal(["(0,2)", "(0,4)"], notNull.Sample);
+        Assert.StartsWith("SELECT c.ctid, c.*", notNull.ViolationQuery);
+    }
+
     /// <summary>Constraints, indexes and the rows of every table, to prove that nothing changed.</summary>
     private string Snapshot(string database) => cluster.Scalar<string>(database, """
         SELECT (SELECT string_agg(conname || ':' || pg_get_constraintdef(oid) || convalidated, ';' ORDER BY conname) FROM pg_constraint WHERE connamespace = 'public'::regnamespace)

@@ -240,6 +240,32 @@ public sealed class ConstraintSqliteTests : IDisposable
         Assert.Equal(before, Snapshot(db.Database));
     }
 
+    [Fact]
+    public async Task Hostile_table_and_column_names_are_quoted_in_the_rebuild()
+    {
+        var path = _folder.File("odd.db");
+        var db = await Sqlite.CreateAsync(path, """"
+            CREATE TABLE "Par""ents" ("Key; DROP" INTEGER PRIMARY KEY);
+            CREATE TABLE [Tab'le] ("We ird" INTEGER, `p"k` INTEGER, [x]);
+            CREATE INDEX "ix ""odd""" ON [Tab'le] ("We ird");
+            INSERT INTO "Par""ents" VALUES (1), (2);
+            INSERT INTO [Tab'le] VALUES (1, 1, 'a'), (2, 2, 'b');
+            """");
+
+        var results = new[]
+        {
+            await AddAsync(db, ConstraintSpec.Check("Tab'le", "\"We ird\" > 0")),
+            await AddAsync(db, ConstraintSpec.Unique("Tab'le", ["We ird", "p\"k"])),
+            await AddAsync(db, ConstraintSpec.NotNull("Tab'le", "p\"k")),
+            await AddAsync(db, ConstraintSpec.ForeignKey("Tab'le", ["p\"k"], "Par\"ents", ["Key; DROP"])),
+        };
+
+        Assert.All(results, r => Assert.Equal(ConstraintStatus.Added, r.Status));
+        Assert.Equal("1|1|a|\n2|2|b|\n", Dump(path, "Tab'le"));
+        Assert.Equal(1L, Query(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'ix \"odd\"'"));
+        Assert.Equal("ok", Query<string>(path, "PRAGMA integrity_check"));
+    }
+
     /// <summary>The schema text and every table's rows, to prove that nothing changed.</summary>
     internal static string Snapshot(string path)
     {

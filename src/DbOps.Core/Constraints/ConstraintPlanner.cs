@@ -114,7 +114,9 @@ internal static class ConstraintPlanner
         {
             case ConstraintKind.Unique:
                 var partition = string.Join(", ", c.Columns.Select(q));
-                var ranked = $"SELECT c.*, row_number() OVER (PARTITION BY {partition} ORDER BY {innerKeys}) AS dbops_copy FROM {table} AS c WHERE {allPresent}";
+                // c.* leaves out rowid and ctid, so a table without a primary key names its row key.
+                var rowKey = c.Table.PrimaryKey is null ? innerKeys + ", " : "";
+                var ranked = $"SELECT {rowKey}c.*, row_number() OVER (PARTITION BY {partition} ORDER BY {innerKeys}) AS dbops_copy FROM {table} AS c WHERE {allPresent}";
                 violating = $"SELECT {innerKeys} FROM ({ranked}) AS c WHERE c.dbops_copy > 1";
                 listing = $"SELECT * FROM ({ranked}) AS c WHERE c.dbops_copy > 1 ORDER BY {innerKeys}";
                 break;

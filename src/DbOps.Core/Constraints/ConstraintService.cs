@@ -105,9 +105,15 @@ public static class ConstraintService
     /// <summary>Runs the plan's preflight query: the total and the keys of the first rows.</summary>
     internal static async Task<(long Count, IReadOnlyList<string> Sample)> PreflightAsync(DbConnection db, ConstraintPlan plan, CancellationToken cancellationToken)
     {
+        if (plan.Provider == DatabaseProvider.PostgreSQL)
+        {
+            // The scan stays on one core, leaving the others to the workload it must not slow down.
+            await using var setting = db.CreateCommand();
+            setting.CommandText = "SET max_parallel_workers_per_gather = 0";
+            await setting.ExecuteNonQueryAsync(cancellationToken);
+        }
         await using var command = db.CreateCommand();
-        // PostgreSQL: the scan stays on one core, leaving the others to the workload it must not slow down.
-        command.CommandText = (plan.Provider == DatabaseProvider.PostgreSQL ? "SET max_parallel_workers_per_gather = 0; " : "") + plan.PreflightSql;
+        command.CommandText = plan.PreflightSql;
         command.CommandTimeout = 0;
         try
         {
