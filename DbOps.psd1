@@ -14,6 +14,7 @@
         'Restore-Database'
         'Get-DatabaseSnapshot'
         'Compare-DatabaseSnapshot'
+        'Export-DatabaseDocumentation'
         'Add-SafeConstraint'
     )
     FunctionsToExport    = @()

@@ -45,6 +45,10 @@ internal static class Program
         {
             return await MeasureMemoryChildAsync(engine, target);
         }
+        if (args is ["--docs", ..])
+        {
+            return await DocsBench.RunAsync(args[1..]);
+        }
         if (args is ["-h" or "--help"])
         {
             Console.WriteLine(Usage);

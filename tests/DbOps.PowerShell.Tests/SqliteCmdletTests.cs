@@ -49,6 +49,7 @@ public sealed class SqliteCmdletTests : IDisposable
             """).Select(o => o.ToString()).Order();
         Assert.Equal(defined, names);
         Assert.Contains("Compare-DatabaseSnapshot", names);
+        Assert.Contains("Export-DatabaseDocumentation", names);
         Assert.Contains("Add-SafeConstraint", names);
 
         var versions = _session.Run("$m = Get-Module DbOps; $m.Version.ToString(3); [System.Reflection.AssemblyName]::GetAssemblyName($m.Path).Version.ToString(3)");

@@ -63,6 +63,8 @@ public static class ErrorIds
     public const string SnapshotInvalid = nameof(SnapshotInvalid);
     /// <summary>A comparison of snapshots found data loss.</summary>
     public const string DataLossDetected = nameof(DataLossDetected);
+    /// <summary>Export-DatabaseDocumentation -Name is not a plain file name (it has a folder part, or is empty).</summary>
+    public const string InvalidDocumentationName = nameof(InvalidDocumentationName);
     /// <summary>Rows violate the constraint to be added; nothing was changed.</summary>
     public const string ConstraintViolations = nameof(ConstraintViolations);
     /// <summary>The constraint name is already used on the table (or by an index in its schema) for a different definition.</summary>
