@@ -30,7 +30,9 @@ $db = Connect-Database -Path $databasePath
 $plan = (Read-PlanFile ([System.IO.Path]::Combine($PSScriptRoot, 'constraint-plan.psd1'))).Constraints
 
 Write-Host "`n== 1. Run the plan: dirty data blocks a constraint, with sample keys and the query that lists them" -ForegroundColor Cyan
-$plan | Add-SafeConstraint -Database $db -ErrorAction SilentlyContinue -ErrorVariable blocked | Out-Default
+# Results are collected before they are shown, so the table is laid out for all of them at once.
+$first = $plan | Add-SafeConstraint -Database $db -ErrorAction SilentlyContinue -ErrorVariable blocked
+$first | Out-Default
 foreach ($e in $blocked) { Write-Host "  $($e.FullyQualifiedErrorId.Split(',')[0]): $($e.Exception.Message)" }
 
 Write-Host "`n== 2. Clean the rows the errors name (here: the sample's known defects)" -ForegroundColor Cyan
