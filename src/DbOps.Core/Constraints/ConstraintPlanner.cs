@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using DbOps.Core.Connections;
@@ -200,9 +199,7 @@ internal static class ConstraintPlanner
         return $"{keep}_{hash}";
     }
 
-    private static string Column(TableSchema table, string name) =>
-        table.FindColumn(name.Trim())?.Name ?? throw new DbOpsException(ErrorIds.ColumnNotFound, ErrorKind.NotFound,
-            $"Table {table.Table} has no column '{name}'. Its columns: {string.Join(", ", table.Columns.Select(c => c.Name))}.", name);
+    private static string Column(TableSchema table, string name) => table.GetColumn(name.Trim()).Name;
 
     private static DbOpsException Invalid(ConstraintSpec spec, string why) =>
         new(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument, $"The constraint spec '{spec}' cannot be used: {why}.", spec);
@@ -212,6 +209,4 @@ internal static class ConstraintPlanner
             $"{child.Table}({string.Join(", ", columns)}) cannot reference {parent.Table}" +
             (parentColumns.Count == 0 ? ": it has no primary key. " : $"({string.Join(", ", parentColumns)}): no primary key or unique constraint has exactly those columns. ") +
             "Add one first (Add-SafeConstraint -Unique), or reference a key it has.", parent.Table);
-
-    internal static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }
