@@ -15,6 +15,8 @@
         'Get-DatabaseSnapshot'
         'Compare-DatabaseSnapshot'
         'Export-DatabaseDocumentation'
+        'Test-DataIntegrity'
+        'Export-IntegrityReport'
         'Add-SafeConstraint'
     )
     FunctionsToExport    = @()

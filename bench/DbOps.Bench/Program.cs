@@ -40,6 +40,7 @@ internal static class Program
     private static async Task<int> Main(string[] args)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        if (args is ["integrity", .. var integrityArgs]) { return await IntegrityBench.MainAsync(integrityArgs); }
         if (args is ["constraints", .. var constraintArgs]) { return await ConstraintBench.RunAsync(constraintArgs); }
         if (args is ["--measure-memory", var engine, var target])
         {

@@ -50,6 +50,8 @@ public sealed class SqliteCmdletTests : IDisposable
         Assert.Equal(defined, names);
         Assert.Contains("Compare-DatabaseSnapshot", names);
         Assert.Contains("Export-DatabaseDocumentation", names);
+        Assert.Contains("Test-DataIntegrity", names);
+        Assert.Contains("Export-IntegrityReport", names);
         Assert.Contains("Add-SafeConstraint", names);
 
         var versions = _session.Run("$m = Get-Module DbOps; $m.Version.ToString(3); [System.Reflection.AssemblyName]::GetAssemblyName($m.Path).Version.ToString(3)");

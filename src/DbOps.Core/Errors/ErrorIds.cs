@@ -65,6 +65,10 @@ public static class ErrorIds
     public const string DataLossDetected = nameof(DataLossDetected);
     /// <summary>Export-DatabaseDocumentation -Name is not a plain file name (it has a folder part, or is empty).</summary>
     public const string InvalidDocumentationName = nameof(InvalidDocumentationName);
+    /// <summary>One integrity check could not run (a lock wait, a server error); the other checks went on.</summary>
+    public const string IntegrityCheckFailed = nameof(IntegrityCheckFailed);
+    /// <summary>Integrity checks found problems at or above the severity given with -FailOn.</summary>
+    public const string IntegrityProblemsFound = nameof(IntegrityProblemsFound);
     /// <summary>Rows violate the constraint to be added; nothing was changed.</summary>
     public const string ConstraintViolations = nameof(ConstraintViolations);
     /// <summary>The constraint name is already used on the table (or by an index in its schema) for a different definition.</summary>
