@@ -169,6 +169,22 @@ public sealed class ConstraintSqliteTests : IDisposable
     }
 
     [Fact]
+    public async Task A_declared_foreign_key_that_rows_break_is_Blocked_not_AlreadyPresent()
+    {
+        var db = await Sqlite.GoalsTrackerAsync(_folder);
+        var spec = ConstraintSpec.ForeignKey("activity_instances", ["session_id"], "sessions", ["id"]);
+
+        var blocked = await AddAsync(db, spec);
+        Sqlite.Execute(db.Database, "PRAGMA foreign_keys = OFF; DELETE FROM activity_instances WHERE session_id > 2000");
+        var present = await AddAsync(db, spec);
+
+        Assert.Equal((ConstraintStatus.Blocked, 25L), (blocked.Status, blocked.ViolationCount));
+        Assert.Equal(["240", "480", "720", "960", "1200", "1440", "1680", "1920", "2160", "2400"], blocked.Sample);
+        Assert.Empty(blocked.Statements);
+        Assert.Equal((ConstraintStatus.AlreadyPresent, 0L), (present.Status, present.ViolationCount));
+    }
+
+    [Fact]
     public async Task Rows_that_appear_after_the_plan_block_the_rebuild_inside_its_transaction()
     {
         var db = await Sqlite.GoalsTrackerAsync(_folder);

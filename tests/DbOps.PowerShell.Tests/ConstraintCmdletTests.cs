@@ -107,6 +107,18 @@ public sealed class ConstraintCmdletTests : IDisposable
     }
 
     [Fact]
+    public void Test_DataIntegrity_findings_pipe_their_suggested_constraints_in()
+    {
+        var path = GoalsTracker();
+
+        var results = _session.Run("Test-DataIntegrity -Database $path | Add-SafeConstraint -Database $path", new { path });
+
+        Assert.Equal(["activity_instances Blocked 25", "sessions Blocked 11"],
+            results.Select(r => $"{Prop(r, "Table")} {Prop(r, "Status")} {Prop(r, "ViolationCount")}").Order());
+        Assert.Equal(2, _session.Errors.Count(e => e.FullyQualifiedErrorId == "ConstraintViolations" + ErrorSuffix));
+    }
+
+    [Fact]
     public void An_added_constraint_shows_in_the_table_view_and_a_second_run_is_AlreadyPresent()
     {
         var path = GoalsTracker("UPDATE activity_groups SET name = name || ' (' || id || ')' WHERE id > 40");

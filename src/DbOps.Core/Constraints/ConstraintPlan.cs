@@ -98,6 +98,12 @@ public sealed class ConstraintPlan
 
         internal TimeSpan PlanningTime { get; set; }
 
+    /// <summary>
+    /// The equivalent constraint is declared but the engine never checked the existing rows against it (SQLite
+    /// foreign keys): it counts as present only when the preflight finds no violating row.
+    /// </summary>
+    internal bool PresentButUnchecked { get; init; }
+
     /// <summary>The result for a plan that settled without running anything.</summary>
     internal ConstraintResult Settled() =>
         new(this, Outcome ?? throw new InvalidOperationException("The plan has statements to run."), ViolationCount, Sample, [], 0, PlanningTime);

@@ -74,13 +74,14 @@ internal static class ConstraintPlanner
 
     /// <summary>A plan for <paramref name="c"/> under its final name: its definition and preflight come from the constraint itself.</summary>
     public static ConstraintPlan Plan(DbOpsConnection connection, IDatabaseProvider provider, ResolvedConstraint c, string name, string method,
-        IReadOnlyList<PlannedStep> steps, ConstraintStatus? outcome)
+        IReadOnlyList<PlannedStep> steps, ConstraintStatus? outcome, bool presentButUnchecked = false)
     {
         var (preflight, listing) = ViolationQueries(c, provider);
         return new ConstraintPlan(connection, c.Table, c.Kind, name, Definition(c, provider), method, listing, steps)
         {
             Outcome = outcome,
             PreflightSql = preflight,
+            PresentButUnchecked = presentButUnchecked,
         };
     }
 

@@ -65,7 +65,7 @@ public static class ConstraintService
         {
             plan = await SqliteConstraints.PlanAsync(connection, db, schema, resolved, options, cancellationToken);
         }
-        if (plan.Outcome is null)
+        if (plan.Outcome is null || plan.PresentButUnchecked)
         {
             observer.Progress(new OperationProgress($"Add-SafeConstraint {spec}", "Counting rows that violate the constraint", -1));
             var (count, sample) = await PreflightAsync(db, plan, cancellationToken);

@@ -35,6 +35,9 @@ internal static class SqliteConstraints
         var definition = SqliteTableDefinition.Parse(t.CreateSql ?? "");
         var name = c.Name;
         ConstraintStatus? outcome = null;
+        // SQLite never checks existing rows against a declared foreign key (they may predate it, or have been
+        // written with foreign_keys off): it counts as present only if the preflight finds none violating it.
+        var declaredOnly = false;
         var same = StringComparer.OrdinalIgnoreCase;
         string Q(string identifier) => provider.QuoteIdentifier(identifier);
 
@@ -62,7 +65,7 @@ internal static class SqliteConstraints
             case ConstraintKind.ForeignKey when t.ForeignKeys.FirstOrDefault(fk => fk.ReferencedTable == c.Parent!.Table
                                                    && ConstraintPlanner.SameList(fk.Columns, c.Columns, schema.Provider)
                                                    && ConstraintPlanner.SameList(fk.ReferencedColumns, c.ParentColumns, schema.Provider)) is { } fk:
-                (outcome, name) = (ConstraintStatus.AlreadyPresent, fk.Name);
+                (outcome, name, declaredOnly) = (ConstraintStatus.AlreadyPresent, fk.Name, true);
                 break;
         }
 
@@ -131,7 +134,7 @@ internal static class SqliteConstraints
         steps.Add(new("PRAGMA legacy_alter_table = OFF", StepKind.Setting));
         steps.Add(new($"PRAGMA foreign_keys = {(foreignKeysOn ? "ON" : "OFF")}", StepKind.Setting));
 
-        return ConstraintPlanner.Plan(connection, provider, c, name, Method, steps, outcome);
+        return ConstraintPlanner.Plan(connection, provider, c, name, Method, steps, outcome, declaredOnly);
     }
 
     public static async Task<ConstraintResult> ApplyAsync(ConstraintPlan plan, ConstraintOptions options, IOperationObserver observer, CancellationToken cancellationToken)
