@@ -209,6 +209,27 @@ public sealed class ConstraintPostgresCmdletTests(PostgresCluster cluster) : IDi
     }
 
     [Fact]
+    public void Test_DataIntegrity_findings_on_PostgreSQL_are_Blocked_then_Added_once_clean()
+    {
+        var database = cluster.CreateGoalsTracker();
+        var cs = cluster.ConnectionString(database);
+
+        var blocked = _session.Run("$findings = Test-DataIntegrity -Database $cs; $findings | Add-SafeConstraint -Database $cs", new { cs });
+        cluster.Execute(database, "DELETE FROM activity_instances WHERE session_id > 2000; UPDATE sessions SET goal_id = NULL WHERE goal_id > 200");
+        var added = _session.Run("$findings | Add-SafeConstraint -Database $cs", new { cs });
+
+        Assert.Equal(["public.activity_instances Blocked 25", "public.sessions Blocked 11"],
+            blocked.Select(r => $"{r.Properties["Table"].Value} {r.Properties["Status"].Value} {r.Properties["ViolationCount"].Value}").Order());
+        // Test-DataIntegrity's own errors, if any, are its business: these are Add-SafeConstraint's.
+        Assert.Equal(["ConstraintViolations", "ConstraintViolations"], _session.Errors
+            .Where(e => e.FullyQualifiedErrorId.EndsWith("AddSafeConstraintCommand", StringComparison.Ordinal))
+            .Select(e => e.FullyQualifiedErrorId.Split(',')[0]));
+        Assert.Equal(["Added", "Added"], added.Select(r => r.Properties["Status"].Value.ToString()));
+        Assert.Equal(2L, cluster.Scalar<long>(database,
+            "SELECT count(*) FROM pg_constraint WHERE conname IN ('sessions_goal_id_fkey', 'activity_instances_session_id_fkey') AND convalidated"));
+    }
+
+    [Fact]
     public void A_held_lock_is_a_LockTimeout_error_and_a_foreign_key_without_an_index_warns()
     {
         var database = cluster.CreateGoalsTracker();
