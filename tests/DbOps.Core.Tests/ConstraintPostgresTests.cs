@@ -293,6 +293,22 @@ public sealed class ConstraintPostgresTests(PostgresCluster cluster)
         Assert.StartsWith("SELECT c.ctid, c.*", notNull.ViolationQuery);
     }
 
+    [Fact]
+    public async Task A_user_who_may_read_but_not_alter_the_table_gets_InsufficientPrivilege_and_nothing_changes()
+    {
+        var (database, _) = await GoalsAsync(ConstraintSqliteTests.CleanUp("check"));
+        var user = "reader_" + Guid.NewGuid().ToString("N")[..8];
+        cluster.Execute(database, $"CREATE ROLE {user} LOGIN PASSWORD 'pw-{user}'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {user}");
+        var before = Snapshot(database);
+        var reader = await DatabaseConnector.ConnectPostgresAsync(
+            new NpgsqlConnectionStringBuilder(cluster.ConnectionString(database)) { Username = user, Password = $"pw-{user}" }.ConnectionString,
+            null, null, CancellationToken.None);
+
+        await Assertions.ThrowsDbOps(ErrorIds.InsufficientPrivilege, () => AddAsync(reader, ConstraintSqliteTests.GoalsSpec("check")));
+
+        Assert.Equal(before, Snapshot(database));
+    }
+
     /// <summary>Constraints, indexes and the rows of every table, to prove that nothing changed.</summary>
     private string Snapshot(string database) => cluster.Scalar<string>(database, """
         SELECT (SELECT string_agg(conname || ':' || pg_get_constraintdef(oid) || convalidated, ';' ORDER BY conname) FROM pg_constraint WHERE connamespace = 'public'::regnamespace)

@@ -136,11 +136,18 @@ public static class ConstraintService
 
     /// <summary>The server refused the preflight: for a CHECK that is its parser or type checker rejecting the expression.</summary>
     internal static DbOpsException ServerRejected(ConstraintPlan plan, Exception e) =>
-        plan.Kind == ConstraintKind.Check
+        e is PostgresException { SqlState: "42501" } pg ? NoPrivilege(plan, pg, " Nothing was changed.")
+        : plan.Kind == ConstraintKind.Check
             ? new DbOpsException(ErrorIds.InvalidConstraintExpression, ErrorKind.InvalidArgument,
                 $"The server rejected the CHECK expression for {plan.Table}: {ServerMessage(e)}. Nothing was changed.", plan.Table, e)
             : new DbOpsException(ErrorIds.ConstraintFailed, ErrorKind.OperationFailed,
                 $"Checking {plan.Definition} on {plan.Table} failed: {ServerMessage(e)}. Nothing was changed.", plan.Table, e);
+
+    /// <summary>The server refused for lack of a privilege (reading the table, or owning it for ALTER TABLE).</summary>
+    internal static DbOpsException NoPrivilege(ConstraintPlan plan, PostgresException e, string aftermath) =>
+        new(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
+            $"{ServerMessage(e)}: adding a constraint to {plan.Table} needs SELECT on the tables involved and ownership of {plan.Table} " +
+            $"(and REFERENCES on the referenced table for a foreign key).{aftermath}", plan.Table, e);
 
     internal static string ServerMessage(Exception e) => e switch
     {

@@ -296,6 +296,7 @@ internal static class PostgresConstraints
         {
             OperationCanceledException => new DbOpsException(ErrorIds.OperationCanceled, ErrorKind.Canceled, $"Stopped during '{step.Sql}'.{aftermath}", plan.Table, e),
             DbOpsException d => new DbOpsException(d.ErrorId, d.Kind, d.Message + aftermath, plan.Table, d.InnerException),
+            PostgresException { SqlState: "42501" } pg => ConstraintService.NoPrivilege(plan, pg, aftermath),
             PostgresException { SqlState: "23514" or "23505" or "23503" or "23502" } pg => new DbOpsException(ErrorIds.ConstraintViolations, ErrorKind.InvalidData,
                 $"Rows violating {plan.Definition} on {plan.Table} appeared after the preflight ({pg.MessageText}).{aftermath} " +
                 $"Run again to see them, or list them with: {plan.ViolationQuery}", plan.Table, pg),
