@@ -54,10 +54,16 @@ public static class ConstraintService
                     ? await PostgresConstraints.CanonicalCheckAsync(connection, resolved, cancellationToken)
                     : null;
             }
-            catch (PostgresException e)
+            catch (PostgresException e) when (e.SqlState is not "42501" && (e.SqlState.StartsWith("42", StringComparison.Ordinal)
+                                                                             || e.SqlState.StartsWith("22", StringComparison.Ordinal) || e.SqlState == "0A000"))
             {
                 throw new DbOpsException(ErrorIds.InvalidConstraintExpression, ErrorKind.InvalidArgument,
                     $"The server rejected the CHECK expression for {resolved.Table.Table}: {ServerMessage(e)}. Nothing was changed.", resolved.Table.Table, e);
+            }
+            catch (PostgresException e)
+            {
+                // No TEMP privilege, a read-only standby...: compare the text as typed instead.
+                observer.Verbose($"The server could not print the CHECK expression for comparison ({ServerMessage(e)}); comparing its text instead.");
             }
             plan = PostgresConstraints.Plan(connection, schema, resolved, options, observer, canonical);
         }
