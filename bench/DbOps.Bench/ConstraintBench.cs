@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using DbOps.Core.Connections;
@@ -41,14 +40,8 @@ internal static class ConstraintBench
             return 2;
         }
 
-        PostgresCluster cluster;
-        try
+        if (BenchCluster.TryStart() is not { } cluster)
         {
-            cluster = new PostgresCluster();
-        }
-        catch (Exception e) when (e is InvalidOperationException or Win32Exception or IOException)
-        {
-            Console.WriteLine($"PostgreSQL skipped: {e.Message}");
             return 1;
         }
         using (cluster)
