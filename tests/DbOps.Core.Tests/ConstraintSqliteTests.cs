@@ -117,6 +117,7 @@ public sealed class ConstraintSqliteTests : IDisposable
             CREATE TRIGGER audit_touch AFTER DELETE ON audit BEGIN UPDATE items SET qty = qty + 0 WHERE sku = old.what; END;
             CREATE VIEW big_items AS SELECT sku, qty FROM items WHERE qty > 10;
             CREATE VIEW very_big_items AS SELECT sku FROM big_items WHERE qty > 50;
+            CREATE TRIGGER big_items_insert INSTEAD OF INSERT ON big_items BEGIN INSERT INTO items (sku, qty, price) VALUES (new.sku, new.qty, 9.0); END;
             INSERT INTO items (sku, qty, price, "odd name") VALUES ('a', 5, 1.5, 'x'), ('b', 20, 2.0, NULL), ('c', 60, 3.0, 'y'), ('d', 70, 1.0, NULL);
             DELETE FROM items WHERE sku = 'b';
             INSERT INTO items (sku, qty, price) VALUES ('e', 1, 1.0);
@@ -142,6 +143,8 @@ public sealed class ConstraintSqliteTests : IDisposable
         Assert.Equal(6L, Query(path, "SELECT max(id) FROM audit"));
         Assert.Throws<SqliteException>(() => Sqlite.Execute(path, "INSERT INTO items (sku, price) VALUES ('g', -1)"));
         Sqlite.Execute(path, "DELETE FROM audit WHERE id = 6");
+        Sqlite.Execute(path, "INSERT INTO big_items (sku, qty) VALUES ('h', 99)");
+        Assert.Equal(3L, Query(path, "SELECT count(*) FROM very_big_items"));
         Assert.Equal("ok", Query<string>(path, "PRAGMA integrity_check"));
     }
 

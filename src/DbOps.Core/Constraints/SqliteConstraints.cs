@@ -95,7 +95,16 @@ internal static class SqliteConstraints
         var rowid = definition.WithoutRowid ? null : ConstraintPlanner.RowidAlias(t);
         var columns = t.Columns.Where(col => !col.IsGenerated).Select(col => Q(col.Name)).ToList();
         var copied = string.Join(", ", rowid is null ? columns : [rowid, .. columns]);
-        var recreated = objects.Where(o => o.Sql is not null && (o.Type is "index" or "trigger" ? same.Equals(o.TableName, t.Table.Name) : o.Type == "view" && Mentions(o.Sql, t.Table.Name))).ToList();
+        // The table's indexes and triggers go with it; views that mention it are dropped and recreated (with their
+        // INSTEAD OF triggers, which go with a view), all from sqlite_schema in creation order.
+        var views = objects.Where(o => o.Type == "view" && o.Sql is not null && Mentions(o.Sql, t.Table.Name)).Select(o => o.Name).ToHashSet(same);
+        var recreated = objects.Where(o => o.Sql is not null && o.Type switch
+        {
+            "index" => same.Equals(o.TableName, t.Table.Name),
+            "trigger" => same.Equals(o.TableName, t.Table.Name) || views.Contains(o.TableName),
+            "view" => views.Contains(o.Name),
+            _ => false,
+        }).ToList();
         var checkedTables = new[] { t.Table.Name }.Concat(schema.ForeignKeysReferencing(t.Table).Select(fk => fk.Table.Name)).Distinct(same).ToList();
         var autoincrement = SqlText.Tokens(t.CreateSql!).Any(k => k.Kind == SqlText.TokenKind.Word && same.Equals(t.CreateSql!.Substring(k.Start, k.Length), "AUTOINCREMENT"));
         var foreignKeysOn = await db.ExecuteScalarAsync<long>(new CommandDefinition("PRAGMA foreign_keys", cancellationToken: cancellationToken)) == 1;
