@@ -219,6 +219,9 @@ public sealed class ConstraintSqliteTests : IDisposable
         await Assertions.ThrowsDbOps(ErrorIds.ReferencedKeyMissing, () => AddAsync(db, ConstraintSpec.ForeignKey("sessions", ["goal_id"], "goals", ["root_id"])));
         await Assertions.ThrowsDbOps(ErrorIds.TableNotFound, () => AddAsync(db, ConstraintSpec.ForeignKey("sessions", ["goal_id"], "goal", ["id"])));
         await Assertions.ThrowsDbOps(ErrorIds.ConstraintNameTaken, () => AddAsync(db, ConstraintSpec.Unique("sessions", ["started_at"], "ix_activity_instances_session")));
+        Sqlite.Execute(db.Database, "CREATE VIRTUAL TABLE notes_fts USING fts5(body)");
+        await Assertions.ThrowsDbOps(ErrorIds.ConstraintFailed, () => AddAsync(db, ConstraintSpec.NotNull("notes_fts", "body")));
+        Sqlite.Execute(db.Database, "DROP TABLE notes_fts");
         Assert.Equal(before, Snapshot(db.Database));
 
         Sqlite.Execute(db.Database, CleanUp("check"));

@@ -32,7 +32,14 @@ internal static class SqliteConstraints
         var provider = SqliteProvider.Instance;
         var t = c.Table;
         var table = ConstraintPlanner.Qualified(provider, t.Table);
-        var definition = SqliteTableDefinition.Parse(t.CreateSql ?? "");
+        var words = SqlText.Tokens(t.CreateSql ?? "").Where(k => k.Kind == SqlText.TokenKind.Word).Take(2)
+            .Select(k => t.CreateSql!.Substring(k.Start, k.Length).ToUpperInvariant()).ToList();
+        if (words is not ["CREATE", "TABLE"])
+        {
+            throw new DbOpsException(ErrorIds.ConstraintFailed, ErrorKind.InvalidState,
+                $"{t.Table} is not an ordinary table (its definition starts '{string.Join(" ", words)}'), so it cannot be rebuilt with a constraint; nothing was changed.", t.Table);
+        }
+        var definition = SqliteTableDefinition.Parse(t.CreateSql!);
         var name = c.Name;
         ConstraintStatus? outcome = null;
         // SQLite never checks existing rows against a declared foreign key (they may predate it, or have been
