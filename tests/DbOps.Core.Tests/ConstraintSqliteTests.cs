@@ -122,8 +122,11 @@ public sealed class ConstraintSqliteTests : IDisposable
             DELETE FROM items WHERE sku = 'b';
             INSERT INTO items (sku, qty, price) VALUES ('e', 1, 1.0);
             DELETE FROM audit WHERE id = 5;
+            ANALYZE;
             """);
         var rows = Dump(path, "items", "rowid, *");
+        const string statistics = "SELECT group_concat(tbl || '.' || coalesce(idx, '') || '=' || stat, ';') FROM (SELECT * FROM sqlite_stat1 ORDER BY tbl, idx)";
+        var analyzed = Query<string>(path, statistics);
         var triggersAndViews = Query<string>(path, "SELECT group_concat(type || ' ' || name || ': ' || sql, ';') FROM (SELECT * FROM sqlite_schema WHERE type IN ('trigger', 'view') ORDER BY name)");
 
         var result = await AddAsync(db, ConstraintSpec.Check("items", "price > 0", "items_price_positive"));
@@ -132,6 +135,8 @@ public sealed class ConstraintSqliteTests : IDisposable
         Assert.Equal(rows, Dump(path, "items", "rowid, *"));
         Assert.Equal(triggersAndViews, Query<string>(path, "SELECT group_concat(type || ' ' || name || ': ' || sql, ';') FROM (SELECT * FROM sqlite_schema WHERE type IN ('trigger', 'view') ORDER BY name)"));
         Assert.Equal(2L, Query(path, "SELECT count(*) FROM very_big_items"));
+        Assert.Contains("items.ix_items_sku=", analyzed);
+        Assert.Equal(analyzed, Query<string>(path, statistics));
         Assert.Equal(5L, Query(path, "SELECT seq FROM sqlite_sequence WHERE name = 'audit'"));
         Assert.Equal(["ix_items_sku", "ux_items_odd"], Query<string>(path, "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'items' AND sql IS NOT NULL ORDER BY name)")!.Split(','));
         var create = Query<string>(path, "SELECT sql FROM sqlite_schema WHERE name = 'items'")!;

@@ -20,7 +20,7 @@ internal enum StepKind
 }
 
 /// <summary>What a SQLite rebuild step is for, so the executor knows which answers to check.</summary>
-internal enum RebuildRole { None, Begin, Commit, SchemaUnchanged, Preflight, CountBefore, CountAfter, ForeignKeyCheckBefore, ForeignKeyCheckAfter, ReadSequence, RestoreSequence, IntegrityCheck }
+internal enum RebuildRole { None, Begin, Commit, SchemaUnchanged, Preflight, CountBefore, CountAfter, ForeignKeyCheckBefore, ForeignKeyCheckAfter, ReadSequence, RestoreSequence, IntegrityCheck, WithTableName }
 
 /// <summary>
 /// One statement of a plan; PostgreSQL: the statement that undoes it once it ran; SQLite: its role in the rebuild and

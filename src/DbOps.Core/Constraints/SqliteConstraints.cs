@@ -133,6 +133,13 @@ internal static class SqliteConstraints
         {
             steps.Add(new("SELECT seq FROM sqlite_sequence WHERE name = @table", StepKind.Check, Role: RebuildRole.ReadSequence));
         }
+        // DROP TABLE deletes the table's ANALYZE statistics; they are kept aside and put back for the same indexes.
+        var statistics = objects.Any(o => o.Type == "table" && o.Name == "sqlite_stat1");
+        if (statistics)
+        {
+            steps.Add(new("CREATE TEMP TABLE dbops_saved_stat1 AS SELECT tbl, idx, stat FROM main.sqlite_stat1 WHERE tbl = @table",
+                StepKind.Setting, Role: RebuildRole.WithTableName));
+        }
         steps.AddRange(recreated.Where(o => o.Type == "view").Reverse().Select(o => new PlannedStep($"DROP VIEW {Q(o.Name)}", StepKind.Setting)));
         steps.Add(new(definition.Render(Q(newTable), tableConstraint, c.Kind == ConstraintKind.NotNull ? c.Columns[0] : null), StepKind.Setting));
         steps.Add(new($"INSERT INTO {Q(newTable)} ({copied}) SELECT {copied} FROM {table}", StepKind.Setting));
@@ -142,6 +149,11 @@ internal static class SqliteConstraints
         if (autoincrement)
         {
             steps.Add(new("UPDATE sqlite_sequence SET seq = max(seq, @seq) WHERE name = @table", StepKind.Setting, Role: RebuildRole.RestoreSequence));
+        }
+        if (statistics)
+        {
+            steps.Add(new("INSERT INTO main.sqlite_stat1 (tbl, idx, stat) SELECT tbl, idx, stat FROM temp.dbops_saved_stat1", StepKind.Setting));
+            steps.Add(new("DROP TABLE temp.dbops_saved_stat1", StepKind.Setting));
         }
         steps.Add(new($"SELECT count(*) FROM {table}", StepKind.Check, Role: RebuildRole.CountAfter));
         steps.AddRange(checkedTables.Select(n => new PlannedStep($"PRAGMA foreign_key_check({Q(n)})", StepKind.Check, Role: RebuildRole.ForeignKeyCheckAfter)));
@@ -222,6 +234,9 @@ internal static class SqliteConstraints
                         break;
                     case RebuildRole.ReadSequence:
                         sequence = await db.ExecuteScalarAsync<long?>(new CommandDefinition(step.Sql, parameters, cancellationToken: cancellationToken));
+                        break;
+                    case RebuildRole.WithTableName:
+                        await ExecuteAsync(db, step.Sql, new { table = plan.Table.Name }, cancellationToken);
                         break;
                     case RebuildRole.RestoreSequence:
                         if (sequence is not null)
