@@ -17,6 +17,7 @@
         'Export-DatabaseDocumentation'
         'Test-DataIntegrity'
         'Export-IntegrityReport'
+        'Add-SafeConstraint'
         'Measure-QueryPerformance'
         'Get-SlowQuery'
         'Find-MissingIndex'

@@ -41,6 +41,7 @@ internal static class Program
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
         if (args is ["integrity", .. var integrityArgs]) { return await IntegrityBench.MainAsync(integrityArgs); }
+        if (args is ["constraints", .. var constraintArgs]) { return await ConstraintBench.RunAsync(constraintArgs); }
         if (args is ["query", .. var queryArgs]) { return await QueryBench.RunAsync(queryArgs); } // issue 7: Measure-QueryPerformance vs pgbench
         if (args is ["--measure-memory", var engine, var target])
         {

@@ -52,6 +52,7 @@ public sealed class SqliteCmdletTests : IDisposable
         Assert.Contains("Export-DatabaseDocumentation", names);
         Assert.Contains("Test-DataIntegrity", names);
         Assert.Contains("Export-IntegrityReport", names);
+        Assert.Contains("Add-SafeConstraint", names);
         Assert.Contains("Measure-QueryPerformance", names);
         Assert.Contains("Remove-UnusedIndex", names);
 

@@ -69,6 +69,18 @@ public static class ErrorIds
     public const string IntegrityCheckFailed = nameof(IntegrityCheckFailed);
     /// <summary>Integrity checks found problems at or above the severity given with -FailOn.</summary>
     public const string IntegrityProblemsFound = nameof(IntegrityProblemsFound);
+    /// <summary>Rows violate the constraint to be added; nothing was changed.</summary>
+    public const string ConstraintViolations = nameof(ConstraintViolations);
+    /// <summary>The constraint name is already used on the table (or by an index in its schema) for a different definition.</summary>
+    public const string ConstraintNameTaken = nameof(ConstraintNameTaken);
+    /// <summary>The referenced table has no primary key or unique constraint on exactly the referenced columns.</summary>
+    public const string ReferencedKeyMissing = nameof(ReferencedKeyMissing);
+    /// <summary>The server's parser rejected a CHECK expression, or it cannot be placed in a statement as it is.</summary>
+    public const string InvalidConstraintExpression = nameof(InvalidConstraintExpression);
+    /// <summary>A lock needed for the change was not granted within -LockTimeout, even after the retries.</summary>
+    public const string LockTimeout = nameof(LockTimeout);
+    /// <summary>Adding the constraint failed; what was done was undone (the message says if anything is left).</summary>
+    public const string ConstraintFailed = nameof(ConstraintFailed);
     // Issue 7: query measurement and index advice.
     /// <summary>The query text is empty, holds more than one statement, or cannot be measured.</summary>
     public const string InvalidQuery = nameof(InvalidQuery);

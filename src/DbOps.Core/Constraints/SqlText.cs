@@ -1,0 +1,193 @@
+using System.Text;
+
+namespace DbOps.Core.Constraints;
+
+/// <summary>
+/// A small lexer for SQL text shared by both dialects: it tells string literals, quoted identifiers and comments
+/// apart from code, which is all that is needed to check a user's expression and to edit a CREATE TABLE text.
+/// </summary>
+internal static class SqlText
+{
+    /// <summary>One piece of SQL text: code, a literal, a quoted identifier or a comment.</summary>
+    internal readonly record struct Token(int Start, int Length, TokenKind Kind);
+
+    internal enum TokenKind { Word, Symbol, String, QuotedIdentifier, Comment, Space }
+
+    public static IEnumerable<Token> Tokens(string sql)
+    {
+        var i = 0;
+        while (i < sql.Length)
+        {
+            var start = i;
+            var c = sql[i];
+            TokenKind kind;
+            if (char.IsWhiteSpace(c))
+            {
+                while (i < sql.Length && char.IsWhiteSpace(sql[i])) { i++; }
+                kind = TokenKind.Space;
+            }
+            else if (c == '-' && At(sql, i + 1, '-'))
+            {
+                while (i < sql.Length && sql[i] != '\n') { i++; }
+                kind = TokenKind.Comment;
+            }
+            else if (c == '/' && At(sql, i + 1, '*'))
+            {
+                var end = sql.IndexOf("*/", i + 2, StringComparison.Ordinal);
+                i = end < 0 ? sql.Length : end + 2;
+                kind = TokenKind.Comment;
+            }
+            else if (c is '\'' or '"' or '`')
+            {
+                i = Closing(sql, i, c);
+                kind = c == '\'' ? TokenKind.String : TokenKind.QuotedIdentifier;
+            }
+            else if (c == '[')
+            {
+                var end = sql.IndexOf(']', i + 1);
+                i = end < 0 ? sql.Length : end + 1;
+                kind = TokenKind.QuotedIdentifier;
+            }
+            else if (char.IsLetterOrDigit(c) || c is '_' or '$')
+            {
+                while (i < sql.Length && (char.IsLetterOrDigit(sql[i]) || sql[i] is '_' or '$')) { i++; }
+                kind = TokenKind.Word;
+            }
+            else
+            {
+                i++;
+                kind = TokenKind.Symbol;
+            }
+            yield return new Token(start, i - start, kind);
+        }
+    }
+
+    /// <summary>
+    /// Why an expression cannot be placed inside <c>CHECK (...)</c> as it is, or null when it can: it must keep its
+    /// parentheses balanced and hold no statement separator or comment, so it cannot end the statement it is put in.
+    /// </summary>
+    public static string? ExpressionProblem(string expression)
+    {
+        if (string.IsNullOrWhiteSpace(expression))
+        {
+            return "it is empty";
+        }
+        var depth = 0;
+        foreach (var token in Tokens(expression))
+        {
+            var text = expression.AsSpan(token.Start, token.Length);
+            switch (token.Kind)
+            {
+                case TokenKind.Comment:
+                    return "it contains a comment";
+                case TokenKind.String or TokenKind.QuotedIdentifier when !IsClosed(expression, token):
+                    return "a quoted string or name is not closed";
+                case TokenKind.Symbol when text is ";":
+                    return "it contains ';'";
+                case TokenKind.Symbol when text is "(":
+                    depth++;
+                    break;
+                case TokenKind.Symbol when text is ")":
+                    if (--depth < 0)
+                    {
+                        return "it closes a parenthesis it did not open";
+                    }
+                    break;
+            }
+        }
+        return depth == 0 ? null : "its parentheses are not balanced";
+    }
+
+    /// <summary>
+    /// A form of an expression for comparing two spellings of the same constraint: case folded outside quotes,
+    /// without whitespace, identifier quotes, a leading CHECK keyword or parentheses around the whole. Parentheses
+    /// inside are kept, so different groupings stay different. (PostgreSQL compares the server's own rendering.)
+    /// </summary>
+    public static string Loose(string expression)
+    {
+        var text = new StringBuilder();
+        foreach (var token in Tokens(expression))
+        {
+            var part = expression.Substring(token.Start, token.Length);
+            switch (token.Kind)
+            {
+                case TokenKind.Space or TokenKind.Comment:
+                    break;
+                case TokenKind.QuotedIdentifier:
+                    text.Append(Unquote(part).ToLowerInvariant());
+                    break;
+                case TokenKind.String:
+                    text.Append(part);
+                    break;
+                default:
+                    text.Append(part.ToLowerInvariant());
+                    break;
+            }
+        }
+        var loose = text.ToString();
+        loose = loose.StartsWith("check(", StringComparison.Ordinal) ? loose[5..] : loose;
+        while (loose.Length >= 2 && loose[0] == '(' && ClosingParenthesis(loose) == loose.Length - 1)
+        {
+            loose = loose[1..^1];
+        }
+        return loose;
+    }
+
+    /// <summary>The index of the ')' matching the '(' at 0 of a compacted expression (quotes are rare enough to ignore).</summary>
+    private static int ClosingParenthesis(string text)
+    {
+        var depth = 0;
+        for (var i = 0; i < text.Length; i++)
+        {
+            depth += text[i] == '(' ? 1 : text[i] == ')' ? -1 : 0;
+            if (depth == 0)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>The name inside a quoted identifier ("a""b", `a`, [a]); a bare word as it is.</summary>
+    public static string Unquote(string identifier)
+    {
+        if (identifier.Length >= 2)
+        {
+            var (open, close) = (identifier[0], identifier[^1]);
+            if ((open, close) is ('"', '"') or ('`', '`') or ('\'', '\''))
+            {
+                return identifier[1..^1].Replace(new string(open, 2), open.ToString(), StringComparison.Ordinal);
+            }
+            if ((open, close) is ('[', ']'))
+            {
+                return identifier[1..^1];
+            }
+        }
+        return identifier;
+    }
+
+    private static bool IsClosed(string sql, Token token) =>
+        token.Length >= 2 && sql[token.Start + token.Length - 1] == (sql[token.Start] == '[' ? ']' : sql[token.Start]);
+
+    private static bool At(string sql, int index, char c) => index < sql.Length && sql[index] == c;
+
+    /// <summary>The index after the quote that closes the one at <paramref name="open"/>; a doubled quote is an escape.</summary>
+    private static int Closing(string sql, int open, char quote)
+    {
+        var i = open + 1;
+        while (i < sql.Length)
+        {
+            if (sql[i] == quote)
+            {
+                if (At(sql, i + 1, quote))
+                {
+                    i += 2;
+                    continue;
+                }
+                return i + 1;
+            }
+            i++;
+        }
+        return sql.Length;
+    }
+}
