@@ -1,10 +1,8 @@
-using System.ComponentModel;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using DbOps.Core.Connections;
 using DbOps.Core.Performance;
 using DbOps.Core.Progress;
-using DbOps.Testing;
 using Npgsql;
 
 namespace DbOps.Bench;
@@ -40,14 +38,8 @@ internal static partial class QueryBench
             }
         }
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-        PostgresCluster cluster;
-        try
+        if (BenchCluster.TryStart() is not { } cluster)
         {
-            cluster = new PostgresCluster();
-        }
-        catch (Exception e) when (e is InvalidOperationException or Win32Exception or IOException)
-        {
-            Console.WriteLine($"PostgreSQL skipped: {e.Message}");
             return 0;
         }
         using (cluster)

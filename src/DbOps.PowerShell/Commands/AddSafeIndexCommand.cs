@@ -28,6 +28,7 @@ public sealed class AddSafeIndexCommand : DbOpsCmdlet
 
     /// <summary>The table (t or schema.t).</summary>
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = ColumnsSet, HelpMessage = "Table to index.")]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     [ValidateNotNullOrEmpty]
     public string Table { get; set; } = "";
 
