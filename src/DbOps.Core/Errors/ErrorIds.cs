@@ -49,4 +49,12 @@ public static class ErrorIds
     public const string InsufficientPrivilege = nameof(InsufficientPrivilege);
     /// <summary>The operation was stopped by the user.</summary>
     public const string OperationCanceled = nameof(OperationCanceled);
+    /// <summary>An archive's files differ from its manifest, the manifest was edited, or the data is damaged or truncated.</summary>
+    public const string ArchiveCorrupt = nameof(ArchiveCorrupt);
+    /// <summary>The archive is intact but the table loaded from it does not give the recorded row count and checksum.</summary>
+    public const string ArchiveVerificationFailed = nameof(ArchiveVerificationFailed);
+    /// <summary>The table could not be archived.</summary>
+    public const string ArchiveFailed = nameof(ArchiveFailed);
+    /// <summary>The table could not be loaded from its archive.</summary>
+    public const string ImportFailed = nameof(ImportFailed);
 }
