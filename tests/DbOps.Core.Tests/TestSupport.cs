@@ -50,6 +50,13 @@ internal static class Sqlite
         return (long)command.ExecuteScalar()!;
     }
 
+    /// <summary>The goals tracker sample with its seeded defects (examples/goals-tracker.sql).</summary>
+    public static async Task<DbOpsConnection> GoalsTrackerAsync(TempFolder folder)
+    {
+        var path = folder.File("goals.db");
+        return await CreateAsync(path, await File.ReadAllTextAsync(Datasets.Example("goals-tracker.sql")));
+    }
+
     /// <summary>A copy of the Chinook sample (11 tables, Track 3503 rows); the shared file is never written.</summary>
     public static async Task<DbOpsConnection> ChinookAsync(TempFolder folder)
     {

@@ -111,6 +111,17 @@ public sealed class PostgresCluster : IDisposable
         return name;
     }
 
+    /// <summary>
+    /// Creates a database holding the goals tracker sample with its seeded defects (examples/goals-tracker.postgres.sql,
+    /// the same rows and ids as the SQLite examples/goals-tracker.sql).
+    /// </summary>
+    public string CreateGoalsTracker()
+    {
+        var name = CreateDatabase("goals");
+        RunScript(name, Datasets.Example("goals-tracker.postgres.sql"));
+        return name;
+    }
+
     public void Dispose()
     {
         if (_dataRoot is null || _binFolder is null)

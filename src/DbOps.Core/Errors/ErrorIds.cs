@@ -49,6 +49,14 @@ public static class ErrorIds
     public const string InsufficientPrivilege = nameof(InsufficientPrivilege);
     /// <summary>The operation was stopped by the user.</summary>
     public const string OperationCanceled = nameof(OperationCanceled);
+    /// <summary>A named table does not exist (or is not a user table).</summary>
+    public const string TableNotFound = nameof(TableNotFound);
+    /// <summary>A named column does not exist in its table.</summary>
+    public const string ColumnNotFound = nameof(ColumnNotFound);
+    /// <summary>A relationship given by the caller is malformed (e.g. table.column = parent.column).</summary>
+    public const string InvalidRelationship = nameof(InvalidRelationship);
+    /// <summary>A specification (constraint, required column, unique key) is malformed or incomplete.</summary>
+    public const string InvalidSpecification = nameof(InvalidSpecification);
     /// <summary>An archive's files differ from its manifest, the manifest was edited, or the data is damaged or truncated.</summary>
     public const string ArchiveCorrupt = nameof(ArchiveCorrupt);
     /// <summary>The archive is intact but the table loaded from it does not give the recorded row count and checksum.</summary>

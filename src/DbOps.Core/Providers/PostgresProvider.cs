@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using DbOps.Core.Connections;
+using DbOps.Core.Schema;
 using Npgsql;
 
 namespace DbOps.Core.Providers;
@@ -9,20 +10,9 @@ internal sealed class PostgresProvider : IDatabaseProvider
 {
     public static readonly PostgresProvider Instance = new();
 
-    /// <summary>
-    /// Ordinary tables (partitions included, partitioned parents excluded: they hold no rows themselves) in
-    /// user schemas, leaving out tables that belong to an extension, whose data pg_dump does not dump.
-    /// </summary>
-    private const string ListTablesSql = """
-        SELECT n.nspname AS Schema, c.relname AS Name
-        FROM pg_catalog.pg_class c
-        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'r'
-          AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-          AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
-          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-                          WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-        ORDER BY 1, 2
+    /// <summary>The user tables (see <see cref="PostgresCatalog.UserTables"/>).</summary>
+    private const string ListTablesSql = PostgresCatalog.UserTables + """
+        SELECT schema_name AS "Schema", table_name AS "Name" FROM user_tables ORDER BY 1, 2
         """;
 
     public DatabaseProvider Kind => DatabaseProvider.PostgreSQL;
