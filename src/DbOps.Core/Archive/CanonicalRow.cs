@@ -59,7 +59,7 @@ internal sealed class CanonicalRow
         End();
     }
 
-    /// <summary>Starts a value whose bytes arrive in pieces through <see cref="Append"/>.</summary>
+    /// <summary>Starts a value whose bytes arrive in pieces through Append.</summary>
     public void Begin(ValueTag tag)
     {
         Ensure(5);

@@ -56,25 +56,27 @@ public sealed class TableChecksum
     {
         var provider = ArchiveService.ProviderFor(source.Provider);
         await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-        return await ComputeAsync(connection, table, columns, cancellationToken);
+        await using var transaction = connection is SqliteConnection sqlite
+            ? sqlite.BeginTransaction(System.Data.IsolationLevel.Serializable, deferred: true)
+            : await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        return await ComputeAsync(connection, transaction, table, columns, cancellationToken);
     }
 
     /// <summary>
     /// Computes the checksum on an open connection, inside the caller's transaction (e.g. under the exclusive lock
     /// that precedes a DROP). On PostgreSQL it sets the canonical output settings for the session.
     /// </summary>
-    internal static async Task<TableContent> ComputeAsync(DbConnection connection, TableRef table, IReadOnlyList<string> columns, CancellationToken cancellationToken)
+    internal static async Task<TableContent> ComputeAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns, CancellationToken cancellationToken)
     {
         var checksum = new TableChecksum();
         switch (connection)
         {
             case NpgsqlConnection npgsql:
                 await PostgresArchive.ApplyCanonicalSettingsAsync(npgsql, cancellationToken);
-                await PostgresArchive.CopyOutAsync(npgsql, table, columns, chunk => { }, checksum.Add, cancellationToken);
+                await PostgresArchive.CopyOutAsync(npgsql, table, columns, null, checksum.Add, cancellationToken);
                 break;
             case SqliteConnection sqlite:
-                await SqliteArchive.ReadRowsAsync(sqlite, table, columns, checksum.Add, cancellationToken);
+                await SqliteArchive.ReadRowsAsync(sqlite, transaction, table, columns, checksum.Add, cancellationToken);
                 break;
             default:
                 throw new NotSupportedException(connection.GetType().Name);
