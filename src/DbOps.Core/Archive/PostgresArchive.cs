@@ -288,7 +288,7 @@ internal static partial class PostgresArchive
         var (kind, name) = (what[..space], what[(space + 1)..]);
         var sql = kind switch
         {
-            "schema" => "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE quote_ident(nspname) = @name)",
+            "schema" => "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE @name IN (quote_ident(nspname), '\"' || replace(nspname, '\"', '\"\"') || '\"'))",
             "type" => "SELECT to_regtype(@name) IS NULL",
             _ => "SELECT to_regclass(@name) IS NULL",
         };

@@ -133,6 +133,22 @@ internal static partial class SqliteArchive
         return file;
     }
 
+    /// <summary>What PRAGMA foreign_key_check finds wrong with the loaded table's references, or null when nothing.</summary>
+    public static async Task<string?> ForeignKeyProblemAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction transaction,
+        TableRef table, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var violations = (await connection.QueryAsync(new CommandDefinition(
+                $"PRAGMA foreign_key_check({Quote(table.Name)})", transaction: transaction, cancellationToken: cancellationToken))).Count();
+            return violations == 0 ? null : $"foreign keys: {violations} row(s) refer to parent rows the target lacks";
+        }
+        catch (SqliteException e)
+        {
+            return $"foreign keys: cannot be checked ({e.Message.Split('\n')[0]})";
+        }
+    }
+
     /// <summary>The archived CREATE TABLE with another table name (constraints kept; indexes are not recreated).</summary>
     public static string RenameCreateTable(string createSql, string newName)
     {
