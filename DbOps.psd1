@@ -12,6 +12,9 @@
         'Backup-Database'
         'Test-Backup'
         'Restore-Database'
+        'Find-UnusedTable'
+        'Export-TableArchive'
+        'Import-TableArchive'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -41,7 +41,7 @@ public sealed class SqliteCmdletTests : IDisposable
     public void The_module_exports_exactly_its_cmdlets_with_the_build_version()
     {
         var names = _session.Run("(Get-Module DbOps).ExportedCmdlets.Keys | ForEach-Object { $_ }").Select(o => o.ToString()).Order();
-        Assert.Equal(["Backup-Database", "Connect-Database", "Restore-Database", "Test-Backup"], names);
+        Assert.Equal(["Backup-Database", "Connect-Database", "Export-TableArchive", "Find-UnusedTable", "Import-TableArchive", "Restore-Database", "Test-Backup"], names);
 
         var versions = _session.Run("$m = Get-Module DbOps; $m.Version.ToString(3); [System.Reflection.AssemblyName]::GetAssemblyName($m.Path).Version.ToString(3)");
         Assert.Equal(versions[1].ToString(), versions[0].ToString());
