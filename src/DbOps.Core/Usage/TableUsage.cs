@@ -84,7 +84,7 @@ public sealed class TableUsage
     /// <summary>PostgreSQL: rows deleted in the window.</summary>
     public long? RowsDeleted { get; }
 
-    /// <summary>Rows: exact for SQLite; PostgreSQL's live-row estimate (0 only when the table is really empty).</summary>
+    /// <summary>Rows: exact for SQLite; for PostgreSQL an estimate from its statistics, 0 only when the table has no pages at all.</summary>
     public long Rows { get; }
 
     /// <summary>PostgreSQL: table, index and TOAST size in bytes; null for SQLite.</summary>
@@ -124,6 +124,8 @@ internal sealed class UsageCounters
     public long Deleted { get; set; }
     public long LiveRows { get; set; }
     public long SizeBytes { get; set; }
+    public long HeapBytes { get; set; }
+    public long Estimate { get; set; }
 
     public long Activity => SeqScan + IdxScan + Inserted + Updated + Deleted;
 }

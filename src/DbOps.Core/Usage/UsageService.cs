@@ -28,8 +28,9 @@ public static class UsageService
     private const string CountersSql = """
         SELECT s.schemaname::text AS "Schema", s.relname::text AS "Name", s.seq_scan AS "SeqScan", coalesce(s.idx_scan, 0) AS "IdxScan",
                s.n_tup_ins AS "Inserted", s.n_tup_upd AS "Updated", s.n_tup_del AS "Deleted", s.n_live_tup AS "LiveRows",
-               pg_catalog.pg_total_relation_size(s.relid) AS "SizeBytes"
-        FROM pg_catalog.pg_stat_user_tables s
+               pg_catalog.pg_total_relation_size(s.relid) AS "SizeBytes", pg_catalog.pg_relation_size(s.relid) AS "HeapBytes",
+               greatest(c.reltuples, 0)::bigint AS "Estimate"
+        FROM pg_catalog.pg_stat_user_tables s JOIN pg_catalog.pg_class c ON c.oid = s.relid
         """;
 
     /// <summary>Views (and materialized views) that read each table, from the dependency catalog.</summary>
@@ -96,13 +97,13 @@ public static class UsageService
         {
             var table = tables[i].Table;
             observer.Progress(new OperationProgress(activity, $"Examining {table}", 20 + 80 * i / Math.Max(1, tables.Count)));
-            var hasRows = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-                $"SELECT EXISTS (SELECT 1 FROM {(source.Provider == DatabaseProvider.PostgreSQL ? "ONLY " : "")}{Qualified(provider, table)})",
-                cancellationToken: cancellationToken, commandTimeout: 0));
             counters.TryGetValue((table.Schema, table.Name), out var counter);
+            // PostgreSQL: reading the table would count as the scan this cmdlet looks for, so emptiness comes from its
+            // size: no pages means no rows. A table with pages counts as holding rows even if all were deleted.
             var rows = source.Provider == DatabaseProvider.SQLite
                 ? await provider.CountRowsAsync(connection, table, cancellationToken)
-                : hasRows ? Math.Max(1, counter?.LiveRows ?? 1) : 0;
+                : counter is { HeapBytes: 0 } ? 0 : Math.Max(1, Math.Max(counter?.LiveRows ?? 0, counter?.Estimate ?? 0));
+            var hasRows = rows > 0;
             var (references, files) = code?.For(table.Name) ?? (0, []);
             results.Add(Decide(source, table, hasRows, rows, counter, window, minimumAge,
                 dependents.TryGetValue(table, out var d) ? d : [], code is null ? null : references, files, code?.FilesSearched ?? 0));
@@ -215,6 +216,4 @@ public static class UsageService
     private static Regex Wildcard(string pattern) =>
         new("^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
 
-    private static string Qualified(IDatabaseProvider provider, TableRef table) =>
-        $"{provider.QuoteIdentifier(table.Schema)}.{provider.QuoteIdentifier(table.Name)}";
 }

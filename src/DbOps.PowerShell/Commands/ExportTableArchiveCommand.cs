@@ -13,7 +13,7 @@ namespace DbOps.PowerShell.Commands;
 /// table (PostgreSQL: a scratch database) and compares count and checksum. Takes TableUsage from Find-UnusedTable,
 /// or anything with a Table property, from the pipeline.</para>
 /// </summary>
-[Cmdlet(VerbsData.Export, "TableArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = NameSet)]
+[Cmdlet(VerbsData.Export, "TableArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(TableArchive))]
 public sealed class ExportTableArchiveCommand : DbOpsCmdlet
 {
