@@ -40,6 +40,7 @@ internal static class Program
     private static async Task<int> Main(string[] args)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        if (args is ["archive", .. var archiveArgs]) { return await ArchiveBench.MainAsync(archiveArgs); }
         if (args is ["--measure-memory", var engine, var target])
         {
             return await MeasureMemoryChildAsync(engine, target);

@@ -120,41 +120,56 @@ public static partial class ArchiveService
             var progress = new RowProgress(expected, rows => Report(
                 $"{rows.ToString("N0", CultureInfo.InvariantCulture)} of ~{expected.ToString("N0", CultureInfo.InvariantCulture)} rows",
                 expected > 0 ? (int)Math.Min(98, 98 * rows / expected) : -1));
+            string dataSha;
             await using (var file = ArtifactFiles.CreateOwnerOnly(dataTemp, bufferSize: 0))
-            await using (var data = request.Compress ? new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true) : (Stream)file)
             {
-                if (connection is NpgsqlConnection pg && request.Format == ArchiveFormat.Csv)
+                // The SHA-256 is taken from the bytes on their way to the file, not by reading the file again.
+                await using (var hashed = new HashingStream(file, leaveOpen: true))
                 {
-                    // The file is the server's CSV byte for byte; the checksum is computed from the same bytes.
-                    await PostgresArchive.CopyOutAsync(pg, table, names, data, checksum.Add, cancellationToken, progress.Update);
+                    var data = request.Compress ? new GZipStream(hashed, CompressionLevel.Fastest, leaveOpen: true) : (Stream)hashed;
+                    try
+                    {
+                        if (connection is NpgsqlConnection pg && request.Format == ArchiveFormat.Csv)
+                        {
+                            // The file is the server's CSV byte for byte; the checksum is computed from the same bytes.
+                            await PostgresArchive.CopyOutAsync(pg, table, names, data, checksum.Add, cancellationToken, progress.Update);
+                        }
+                        else
+                        {
+                            var output = new ChunkedOutput(data);
+                            var write = RowWriter(source.Provider, request.Format, names);
+                            void OnRow(CanonicalRow row)
+                            {
+                                checksum.Add(row);
+                                write(row, output.Buffer);
+                                output.FlushIfFull();
+                            }
+                            if (connection is NpgsqlConnection pgJson)
+                            {
+                                await PostgresArchive.CopyOutAsync(pgJson, table, names, null, OnRow, cancellationToken, progress.Update);
+                            }
+                            else
+                            {
+                                await SqliteArchive.ReadRowsAsync((SqliteConnection)connection, transaction, table, names, OnRow, cancellationToken, progress.Update);
+                            }
+                            output.Flush();
+                        }
+                    }
+                    finally
+                    {
+                        if (request.Compress)
+                        {
+                            await data.DisposeAsync();
+                        }
+                    }
+                    dataSha = hashed.Sha256();
                 }
-                else
-                {
-                    var output = new ChunkedOutput(data);
-                    var write = RowWriter(source.Provider, request.Format, names);
-                    void OnRow(CanonicalRow row)
-                    {
-                        checksum.Add(row);
-                        write(row, output.Buffer);
-                        output.FlushIfFull();
-                    }
-                    if (connection is NpgsqlConnection pgJson)
-                    {
-                        await PostgresArchive.CopyOutAsync(pgJson, table, names, null, OnRow, cancellationToken, progress.Update);
-                    }
-                    else
-                    {
-                        await SqliteArchive.ReadRowsAsync((SqliteConnection)connection, transaction, table, names, OnRow, cancellationToken, progress.Update);
-                    }
-                    output.Flush();
-                }
+                file.Flush(flushToDisk: true);
             }
             await transaction.CommitAsync(cancellationToken);
 
             Report("Hashing and flushing the files", 99);
-            var dataHash = ArtifactFiles.Sha256Async(dataTemp, cancellationToken);
             var schemaHash = ArtifactFiles.Sha256Async(schemaTemp, cancellationToken);
-            ArtifactFiles.FlushToDisk(dataTemp);
             ArtifactFiles.FlushToDisk(schemaTemp);
             var manifest = new ArchiveManifest
             {
@@ -170,7 +185,7 @@ public static partial class ArchiveService
                 Compressed = request.Compress,
                 RowCount = checksum.Rows,
                 Checksum = checksum.Value,
-                Data = new ArchiveFile(dataName, new FileInfo(dataTemp).Length, await dataHash),
+                Data = new ArchiveFile(dataName, new FileInfo(dataTemp).Length, dataSha),
                 SchemaFile = new ArchiveFile(Path.GetFileName(schemaPath), new FileInfo(schemaTemp).Length, await schemaHash),
                 CreatedAt = createdAt,
             };
@@ -413,7 +428,9 @@ public static partial class ArchiveService
     {
         var checksum = new TableChecksum();
         await using var file = new FileStream(dataPath, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
-        await using var data = manifest.Compressed ? new GZipStream(file, CompressionMode.Decompress) : (Stream)file;
+        // The data file's SHA-256 is checked from the bytes as they are loaded; the load is rolled back if it differs.
+        await using var hashed = new HashingStream(file, leaveOpen: true);
+        await using var data = manifest.Compressed ? new GZipStream(hashed, CompressionMode.Decompress, leaveOpen: true) : (Stream)new NonClosing(hashed);
         var dialect = manifest.Provider == DatabaseProvider.PostgreSQL ? CsvDialect.PostgreSQL : CsvDialect.SQLite;
         var throttle = new RowProgress(manifest.RowCount, progress);
         try
@@ -465,6 +482,22 @@ public static partial class ArchiveService
         catch (InvalidDataException e)
         {
             throw ArchiveManifest.Corrupt(dataPath, $"its data is damaged or truncated ({e.Message})", e);
+        }
+        catch (DbException e)
+        {
+            // The server refused a value: a damaged file, or a target that cannot hold the archived values.
+            await hashed.CopyToAsync(Stream.Null, cancellationToken);
+            if (hashed.Sha256() != manifest.Data.Sha256)
+            {
+                throw ArchiveManifest.Corrupt(dataPath, $"its data file differs from what the manifest records, and the server refused it ({e.Message})", e);
+            }
+            throw;
+        }
+        // Whatever the parser may have stopped short of: the whole file must be the one the manifest records.
+        await hashed.CopyToAsync(Stream.Null, cancellationToken);
+        if (hashed.BytesSeen != manifest.Data.SizeBytes || hashed.Sha256() != manifest.Data.Sha256)
+        {
+            throw ArchiveManifest.Corrupt(dataPath, "its data file differs from what the manifest records (SHA-256 differs); it is damaged or was replaced");
         }
         return checksum.Content;
     }
@@ -521,7 +554,8 @@ public static partial class ArchiveService
                 throw ArchiveManifest.Corrupt(manifestPath, $"its file '{path}' is missing");
             }
             var size = new FileInfo(path).Length;
-            if (size != expected.SizeBytes || await ArtifactFiles.Sha256Async(path, cancellationToken) != expected.Sha256)
+            // The data file's SHA-256 is checked while it loads (one read instead of two); its size here.
+            if (size != expected.SizeBytes || (path == schemaPath && await ArtifactFiles.Sha256Async(path, cancellationToken) != expected.Sha256))
             {
                 throw ArchiveManifest.Corrupt(manifestPath,
                     $"its file '{path}' differs from what the manifest records ({size} bytes, manifest says {expected.SizeBytes}; SHA-256 differs); " +
@@ -595,6 +629,22 @@ public static partial class ArchiveService
                 $"Reading {table} for its archive failed: {e.Message}", table.ToString(), e),
             _ => e,
         };
+    }
+
+    /// <summary>A view of a stream whose disposal leaves the stream open.</summary>
+    private sealed class NonClosing(Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
