@@ -137,7 +137,7 @@ public static partial class ArchiveService
                         else
                         {
                             var output = new ChunkedOutput(data);
-                            var write = RowWriter(source.Provider, request.Format, names);
+                            var write = RowWriter(request.Format, names);
                             void OnRow(CanonicalRow row)
                             {
                                 checksum.Add(row);
@@ -452,7 +452,7 @@ public static partial class ArchiveService
                         await ReadJsonLinesAsync(data, names, row =>
                         {
                             checksum.Add(row);
-                            PostgresArchive.WriteCsvRow(row, output.Buffer);
+                            CsvText.WriteRow(row, output.Buffer);
                             output.FlushIfFull();
                         }, cancellationToken, () => throttle.Update(checksum.Rows));
                         output.Flush();
@@ -533,16 +533,9 @@ public static partial class ArchiveService
         splitter.Finish();
     }
 
-    /// <summary>How a row is written for a provider and format, when the file is not the server's own CSV.</summary>
-    private static Action<CanonicalRow, System.Buffers.IBufferWriter<byte>> RowWriter(DatabaseProvider provider, ArchiveFormat format, IReadOnlyList<string> names)
-    {
-        if (format == ArchiveFormat.JsonLines)
-        {
-            var json = new ArchiveJsonLines(names);
-            return json.Write;
-        }
-        return provider == DatabaseProvider.PostgreSQL ? PostgresArchive.WriteCsvRow : SqliteArchive.WriteCsvRow;
-    }
+    /// <summary>How a row is written when the file is not the server's own CSV.</summary>
+    private static Action<CanonicalRow, System.Buffers.IBufferWriter<byte>> RowWriter(ArchiveFormat format, IReadOnlyList<string> names) =>
+        format == ArchiveFormat.JsonLines ? new ArchiveJsonLines(names).Write : CsvText.WriteRow;
 
     /// <summary>Both files must be there with the size and SHA-256 the manifest records.</summary>
     private static async Task RequireIntactAsync(ArchiveManifest manifest, string manifestPath, string dataPath, string schemaPath, CancellationToken cancellationToken)

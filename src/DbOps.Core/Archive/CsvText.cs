@@ -5,6 +5,46 @@ namespace DbOps.Core.Archive;
 /// <summary>Writing RFC 4180 values.</summary>
 internal static class CsvText
 {
+    /// <summary>
+    /// Writes one canonical row as CSV that <see cref="CsvRowParser"/> reads back to the same row: NULL unquoted and
+    /// empty, text always quoted; SQLite's INTEGER as digits, REAL with a point or exponent, BLOB as X'hex'. A
+    /// PostgreSQL row holds only text and NULL, so this is also CSV that COPY ... FROM reads.
+    /// </summary>
+    public static void WriteRow(CanonicalRow row, IBufferWriter<byte> output)
+    {
+        var first = true;
+        foreach (var field in row)
+        {
+            if (!first)
+            {
+                output.Write(","u8);
+            }
+            first = false;
+            switch (field.Tag)
+            {
+                case ValueTag.Text:
+                    WriteQuoted(field.Value, output);
+                    break;
+                case ValueTag.Integer:
+                    output.Write(field.Value);
+                    break;
+                case ValueTag.Real:
+                    output.Write(field.Value);
+                    if (!field.Value.ContainsAnyExcept("-0123456789"u8))
+                    {
+                        output.Write(".0"u8);
+                    }
+                    break;
+                case ValueTag.Blob:
+                    output.Write("X'"u8);
+                    output.Write(System.Text.Encoding.ASCII.GetBytes(Convert.ToHexString(field.Value)));
+                    output.Write("'"u8);
+                    break;
+            }
+        }
+        output.Write("\n"u8);
+    }
+
     /// <summary>Writes a value in double quotes, doubling the quotes inside it.</summary>
     public static void WriteQuoted(ReadOnlySpan<byte> value, IBufferWriter<byte> output)
     {

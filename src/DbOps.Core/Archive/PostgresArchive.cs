@@ -174,25 +174,6 @@ internal static partial class PostgresArchive
         await writer.DisposeAsync();
     }
 
-    /// <summary>Writes one canonical row as COPY CSV: NULL unquoted and empty, every value quoted.</summary>
-    public static void WriteCsvRow(CanonicalRow row, IBufferWriter<byte> output)
-    {
-        var first = true;
-        foreach (var field in row)
-        {
-            if (!first)
-            {
-                output.Write(","u8);
-            }
-            first = false;
-            if (field.Tag != ValueTag.Null)
-            {
-                CsvText.WriteQuoted(field.Value, output);
-            }
-        }
-        output.Write("\n"u8);
-    }
-
     /// <summary>
     /// The archive's schema file: prerequisites (schemas, enum and domain types, sequences the defaults use), then
     /// pg_dump's DDL for the table, taken in the export's own snapshot, split into its entries.

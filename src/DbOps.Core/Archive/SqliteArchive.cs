@@ -49,42 +49,6 @@ internal static partial class SqliteArchive
         rowsDone?.Invoke(rows);
     }
 
-    /// <summary>Writes one row as DbOps's SQLite CSV (see <see cref="CsvDialect.SQLite"/>).</summary>
-    public static void WriteCsvRow(CanonicalRow row, IBufferWriter<byte> output)
-    {
-        var first = true;
-        foreach (var field in row)
-        {
-            if (!first)
-            {
-                output.Write(","u8);
-            }
-            first = false;
-            switch (field.Tag)
-            {
-                case ValueTag.Text:
-                    CsvText.WriteQuoted(field.Value, output);
-                    break;
-                case ValueTag.Integer:
-                    output.Write(field.Value);
-                    break;
-                case ValueTag.Real:
-                    output.Write(field.Value);
-                    if (!field.Value.ContainsAnyExcept("-0123456789"u8))
-                    {
-                        output.Write(".0"u8);
-                    }
-                    break;
-                case ValueTag.Blob:
-                    output.Write("X'"u8);
-                    output.Write(System.Text.Encoding.ASCII.GetBytes(Convert.ToHexString(field.Value)));
-                    output.Write("'"u8);
-                    break;
-            }
-        }
-        output.Write("\n"u8);
-    }
-
     /// <summary>Inserts rows with one prepared statement, in the caller's transaction.</summary>
     public sealed class Inserter : IAsyncDisposable
     {
