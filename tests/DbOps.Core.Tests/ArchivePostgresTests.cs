@@ -185,4 +185,35 @@ public sealed class ArchivePostgresTests(PostgresCluster cluster) : IDisposable
         Assert.Equal(("public", "t_restored", 2L), (copy.Schema, copy.Table, copy.RowCount));
         Assert.Equal(archive.Checksum, copy.Checksum);
     }
+
+    [Fact]
+    public async Task Hostile_schema_and_table_names_are_archived_under_safe_file_names_and_imported()
+    {
+        var source = await cluster.CreateConnectedAsync(""""
+            CREATE SCHEMA "odd ""schema""";
+            CREATE TABLE "odd ""schema"""."we.ird; DROP TABLE x; --" ("a b" int PRIMARY KEY, "Ü" text);
+            INSERT INTO "odd ""schema"""."we.ird; DROP TABLE x; --" VALUES (1, 'x'), (2, NULL);
+            """");
+
+        var archive = await ArchiveService.ExportAsync(
+            new ArchiveExportRequest(source, "\"odd \"\"schema\"\"\".\"we.ird; DROP TABLE x; --\"", Archives, Verify: true), NullObserver.Instance, CancellationToken.None);
+
+        Assert.True(archive.Verified, archive.VerifyReason);
+        Assert.Equal(("odd \"schema\"", "we.ird; DROP TABLE x; --"), (archive.Schema, archive.Table));
+        Assert.Matches(@"^[A-Za-z0-9_.-]+\.manifest\.json$", Path.GetFileName(archive.ManifestPath));
+        var target = await ConnectAsync(cluster.CreateDatabase());
+        var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, target), NullObserver.Instance, CancellationToken.None);
+        Assert.Equal((2L, archive.Checksum), (imported.RowCount, imported.Checksum));
+    }
+
+    [Fact]
+    public async Task A_destination_that_is_a_file_is_DestinationNotWritable()
+    {
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE t (id int)");
+        var file = _folder.File("not-a-folder");
+        await File.WriteAllTextAsync(file, "x");
+
+        await Assertions.ThrowsDbOps(ErrorIds.DestinationNotWritable, () =>
+            ArchiveService.ExportAsync(new ArchiveExportRequest(source, "t", file), NullObserver.Instance, CancellationToken.None));
+    }
 }
