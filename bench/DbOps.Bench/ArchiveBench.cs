@@ -76,13 +76,14 @@ internal static class ArchiveBench
                 var peer = clock.Elapsed.TotalSeconds;
                 cluster.Execute(target, "DROP TABLE events");
                 clock.Restart();
-                var result = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, targetConnection), NullObserver.Instance, default);
+                var phases = new Phases();
+                var result = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, targetConnection), phases, default);
                 var ours = clock.Elapsed.TotalSeconds;
                 if (result.RowCount != rows)
                 {
                     throw new InvalidOperationException($"Imported {result.RowCount} rows, expected {rows}.");
                 }
-                Console.WriteLine($"  {(round == 0 ? "warm-up" : $"run {round}/{runs}"),-9} import: peer {peer,6:F2} s   DbOps {ours,6:F2} s");
+                Console.WriteLine($"  {(round == 0 ? "warm-up" : $"run {round}/{runs}"),-9} import: peer {peer,6:F2} s   DbOps {ours,6:F2} s   ({phases})");
                 if (round > 0)
                 {
                     peerImport.Add(peer);
@@ -200,6 +201,33 @@ internal static class ArchiveBench
         using var me = Process.GetCurrentProcess();
         Console.WriteLine(me.PeakWorkingSet64.ToString(CultureInfo.InvariantCulture));
         return 0;
+    }
+
+    /// <summary>When each step of an import began, from its progress reports.</summary>
+    private sealed class Phases : IOperationObserver
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly List<(string Step, double At)> _steps = [];
+
+        public void Progress(OperationProgress progress)
+        {
+            var step = char.IsDigit(progress.Status[0]) ? "Loading rows" : progress.Status;
+            if (_steps.Count == 0 || _steps[^1].Step != step)
+            {
+                _steps.Add((step, _clock.Elapsed.TotalSeconds));
+            }
+        }
+
+        public void Verbose(string message)
+        {
+        }
+
+        public void Warning(string message)
+        {
+        }
+
+        public override string ToString() =>
+            string.Join(", ", _steps.Select((s, i) => $"{s.Step} {((i + 1 < _steps.Count ? _steps[i + 1].At : _clock.Elapsed.TotalSeconds) - s.At):F2} s"));
     }
 
     private static string FindPgDump() =>
