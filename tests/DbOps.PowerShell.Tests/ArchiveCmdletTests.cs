@@ -96,7 +96,7 @@ public sealed class ArchiveCmdletTests(PostgresCluster cluster) : IDisposable
     {
         var path = CreateSqlite("app.db", GoalsSql);
         var dest = _folder.File("archive");
-        _session.Run("Export-TableArchive -Database $path -Table nope, old_log -Destination $dest", new { path, dest });
+        _session.Run("'nope', 'old_log' | Export-TableArchive -Database $path -Destination $dest", new { path, dest });
         var error = Assert.Single(_session.Errors);
         Assert.Equal("TableNotFound,DbOps.PowerShell.Commands.ExportTableArchiveCommand", error.FullyQualifiedErrorId);
         _session.Errors.Clear();

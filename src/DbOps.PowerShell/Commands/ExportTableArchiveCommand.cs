@@ -25,8 +25,8 @@ public sealed class ExportTableArchiveCommand : DbOpsCmdlet
     [Parameter(ParameterSetName = InputObjectSet)]
     public DatabaseArgument Database { get; set; } = null!;
 
-    /// <summary>Tables to archive: "name" or "schema.name".</summary>
-    [Parameter(Mandatory = true, Position = 1, ParameterSetName = NameSet, ValueFromPipelineByPropertyName = true, HelpMessage = "Table name(s).")]
+    /// <summary>Tables to archive: "name" or "schema.name"; names, or objects with a Table property, may come from the pipeline.</summary>
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = NameSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, HelpMessage = "Table name(s).")]
     [ValidateNotNullOrEmpty]
     public string[] Table { get; set; } = [];
 
