@@ -11,8 +11,8 @@ namespace DbOps.Bench;
 
 /// <summary>
 /// Export-TableArchive and Import-TableArchive against raw COPY on one PostgreSQL table, timed alternately in one run:
-/// export against <c>COPY t TO STDOUT (FORMAT csv)</c> written to a file, import against <c>COPY t FROM STDIN
-/// (FORMAT csv)</c> from that file into the same table definition; then DbOps's peak memory exporting and importing
+/// export against psql's <c>\copy t TO 'file' (FORMAT csv)</c> (COPY ... TO STDOUT written to a file), import against
+/// <c>\copy t FROM 'file' (FORMAT csv)</c> into the same table definition (with its primary key); then DbOps's peak memory exporting and importing
 /// at 1/5 and all of the rows, each in a fresh process.
 /// Usage: dotnet run -c Release --project bench/DbOps.Bench -- archive [--rows N] [--runs K]
 /// </summary>
@@ -60,7 +60,7 @@ internal static class ArchiveBench
         {
             // Export: peer and ours alternately, each into a fresh folder.
             var exportSamples = await Program.AlternateAsync(runs,
-                peerFolder => RawCopyOutAsync(cluster.ConnectionString(large), Path.Combine(peerFolder, "events.csv")),
+                peerFolder => PsqlCopyAsync(cluster, large, $"\\copy events TO '{Path.Combine(peerFolder, "events.csv")}' WITH (FORMAT csv)"),
                 (oursFolder, observer) => ArchiveService.ExportAsync(new ArchiveExportRequest(source, "events", oursFolder, ToolPath: cluster.BinFolder),
                     observer, default));
 
@@ -72,7 +72,7 @@ internal static class ArchiveBench
             {
                 cluster.Execute(target, "DROP TABLE IF EXISTS events; " + TableSql);
                 var clock = Stopwatch.StartNew();
-                await RawCopyInAsync(cluster.ConnectionString(target), archive.DataPath);
+                await PsqlCopyAsync(cluster, target, $"\\copy events FROM '{archive.DataPath}' WITH (FORMAT csv)");
                 var peer = clock.Elapsed.TotalSeconds;
                 cluster.Execute(target, "DROP TABLE events");
                 clock.Restart();
@@ -147,25 +147,14 @@ internal static class ArchiveBench
         return db;
     }
 
-    private static async Task RawCopyOutAsync(string connectionString, string path)
+    /// <summary>The peer: psql's \copy, the usual way to COPY a table to or from a client-side file.</summary>
+    private static Task PsqlCopyAsync(PostgresCluster cluster, string database, string command)
     {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        using var reader = (StreamReader)await connection.BeginTextExportAsync("COPY events TO STDOUT (FORMAT csv)");
-        await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
-        await reader.BaseStream.CopyToAsync(file, 1 << 18);
-    }
-
-    private static async Task RawCopyInAsync(string connectionString, string path)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        var writer = (NpgsqlCopyTextWriter)await connection.BeginTextImportAsync("COPY events FROM STDIN (FORMAT csv)");
-        await using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
-        {
-            await file.CopyToAsync(writer.BaseStream, 1 << 18);
-        }
-        await writer.DisposeAsync();
+        var connection = new NpgsqlConnectionStringBuilder(cluster.ConnectionString(database));
+        return Program.RunToolAsync(Path.Combine(cluster.BinFolder, "psql"),
+            ["-h", connection.Host!, "-p", connection.Port.ToString(CultureInfo.InvariantCulture), "-U", connection.Username!, "-d", database,
+             "-v", "ON_ERROR_STOP=1", "-q", "-c", command],
+            new Dictionary<string, string> { ["PGPASSWORD"] = connection.Password ?? "" });
     }
 
     private static async Task<long> MeasureAsync(string mode, string connectionString, string manifest)

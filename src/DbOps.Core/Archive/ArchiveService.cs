@@ -270,8 +270,7 @@ public static partial class ArchiveService
                 }
                 finally
                 {
-                    SqliteConnection.ClearAllPools();
-                    ArtifactFiles.DeleteQuietly(path);
+                    ArtifactFiles.DeleteQuietly(path); // opened without pooling: closing released the file
                 }
             }
             return new ArchiveCheck(true, null,
@@ -358,7 +357,7 @@ public static partial class ArchiveService
             }
 
             Report("Loading rows", 1);
-            var fromFile = await LoadAsync(manifest, dataPath, connection, transaction, target, names,
+            var fromFile = await LoadAsync(manifest, dataPath, connection, transaction, target, names, freeze: !exists,
                 rows => Report($"{rows.ToString("N0", CultureInfo.InvariantCulture)} of {manifest.RowCount.ToString("N0", CultureInfo.InvariantCulture)} rows",
                                manifest.RowCount > 0 ? (int)Math.Min(90, 1 + 89 * rows / manifest.RowCount) : -1),
                 cancellationToken);
@@ -424,7 +423,7 @@ public static partial class ArchiveService
 
     /// <summary>Streams the data file into the table while computing the file's own count and checksum.</summary>
     private static async Task<TableContent> LoadAsync(ArchiveManifest manifest, string dataPath, DbConnection connection, DbTransaction transaction,
-        TableRef target, IReadOnlyList<string> names, Action<long> progress, CancellationToken cancellationToken)
+        TableRef target, IReadOnlyList<string> names, bool freeze, Action<long> progress, CancellationToken cancellationToken)
     {
         var checksum = new TableChecksum();
         await using var file = new FileStream(dataPath, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
@@ -457,7 +456,7 @@ public static partial class ArchiveService
                         }, cancellationToken, () => throttle.Update(checksum.Rows));
                         output.Flush();
                     }
-                }, cancellationToken);
+                }, freeze, cancellationToken);
             }
             else
             {

@@ -148,11 +148,15 @@ internal static partial class PostgresArchive
         }
     }
 
-    /// <summary>Loads CSV bytes that <paramref name="produce"/> writes into the table with COPY ... FROM STDIN.</summary>
+    /// <summary>
+    /// Loads CSV bytes that <paramref name="produce"/> writes into the table with COPY ... FROM STDIN. With
+    /// <paramref name="freeze"/> (only for a table created in the same transaction) the rows are written frozen, so
+    /// reading them back for the checksum does not have to set hint bits on every page.
+    /// </summary>
     public static async Task CopyInAsync(NpgsqlConnection connection, TableRef table, IReadOnlyList<string> columns,
-        Func<Stream, Task> produce, CancellationToken cancellationToken)
+        Func<Stream, Task> produce, bool freeze, CancellationToken cancellationToken)
     {
-        var sql = $"COPY {Qualified(table)} ({ColumnList(columns)}) FROM STDIN (FORMAT csv)";
+        var sql = $"COPY {Qualified(table)} ({ColumnList(columns)}) FROM STDIN (FORMAT csv{(freeze ? ", FREEZE" : "")})";
         var writer = (NpgsqlCopyTextWriter)await connection.BeginTextImportAsync(sql, cancellationToken);
         try
         {

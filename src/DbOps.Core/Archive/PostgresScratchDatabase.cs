@@ -64,7 +64,11 @@ internal sealed class PostgresScratchDatabase : IAsyncDisposable
     {
         try
         {
-            NpgsqlConnection.ClearAllPools();
+            // The import's pooled connection to the scratch database is ended by the drop; leave no dead one in the pool.
+            using (var pooled = new NpgsqlConnection(Connection.ConnectionString))
+            {
+                NpgsqlConnection.ClearPool(pooled);
+            }
             await _admin.ExecuteAsync($"DROP DATABASE IF EXISTS {Quote(_name)} WITH (FORCE)");
             _observer.Verbose($"Dropped scratch database {_name}.");
         }
