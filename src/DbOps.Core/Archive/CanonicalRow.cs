@@ -54,9 +54,13 @@ internal sealed class CanonicalRow
 
     public void Add(ValueTag tag, ReadOnlySpan<byte> value)
     {
-        Begin(tag);
-        Append(value);
-        End();
+        Ensure(5 + value.Length);
+        _last = _length;
+        _buffer[_length] = (byte)tag;
+        BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(_length + 1), value.Length);
+        value.CopyTo(_buffer.AsSpan(_length + 5));
+        _length += 5 + value.Length;
+        FieldCount++;
     }
 
     /// <summary>Starts a value whose bytes arrive in pieces through Append.</summary>
