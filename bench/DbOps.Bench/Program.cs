@@ -40,10 +40,15 @@ internal static class Program
     private static async Task<int> Main(string[] args)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        if (args is ["integrity", .. var integrityArgs]) { return await IntegrityBench.MainAsync(integrityArgs); }
         if (args is ["archive", .. var archiveArgs]) { return await ArchiveBench.MainAsync(archiveArgs); }
         if (args is ["--measure-memory", var engine, var target])
         {
             return await MeasureMemoryChildAsync(engine, target);
+        }
+        if (args is ["--docs", ..])
+        {
+            return await DocsBench.RunAsync(args[1..]);
         }
         if (args is ["-h" or "--help"])
         {

@@ -42,6 +42,9 @@ public sealed class PowerShellSession : IDisposable
     /// <summary>out/DbOps/DbOps.psd1 of this checkout (or DBOPS_MODULE_PATH).</summary>
     public static string ModuleManifest { get; } = Environment.GetEnvironmentVariable("DBOPS_MODULE_PATH") ?? FindModule();
 
+    /// <summary>Host output without the ANSI colour codes PowerShell adds to tables.</summary>
+    public static string StripAnsi(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\x1b\[[0-9;]*m", "");
+
     /// <summary>Runs a script; $args-style values are passed as variables named in <paramref name="variables"/>.</summary>
     public Collection<PSObject> Run(string script, object? variables = null)
     {

@@ -38,6 +38,35 @@ public sealed class RunnerTests : IDisposable
         Assert.Contains("DatabaseNotFound", stderr);
     }
 
+    [Fact]
+    public void The_nightly_integrity_example_writes_JSON_and_JUnit_reports_and_exits_1_on_the_seeded_defects()
+    {
+        var (exitCode, stdout, stderr) = RunRunner(Path.Combine(RepoRoot, "examples", "nightly-integrity.ps1"), "-ReportFolder", _folder.Path);
+
+        Assert.True(exitCode == 1, $"exit code {exitCode}\n{stdout}\n{stderr}");
+        Assert.Matches(@"Error\s+OrphanedRows\s+activity_instances\s+session_id\s+25\s+Declared", stdout);
+        Assert.Matches(@"Warning\s+OrphanedRows\s+sessions\s+goal_id\s+11\s+Inferred", stdout);
+        Assert.Contains("FAILED: 4 error(s), 1 warning(s), 0 check(s) could not run, 0 table(s) not found", stdout);
+        Assert.Contains("IntegrityProblemsFound", stderr);
+        Assert.Single(Directory.GetFiles(_folder.Path, "integrity-*.json"));
+        var junit = System.Xml.Linq.XDocument.Load(Assert.Single(Directory.GetFiles(_folder.Path, "integrity-*.xml")));
+        Assert.Equal("4", junit.Root!.Attribute("failures")!.Value);
+    }
+
+    [Fact]
+    public void The_nightly_integrity_example_exits_0_on_clean_data()
+    {
+        var chinook = _folder.File("chinook.db");
+        File.Copy(Datasets.File("chinook", "Chinook_Sqlite.sqlite"), chinook);
+        File.SetAttributes(chinook, FileAttributes.Normal);
+
+        var (exitCode, stdout, stderr) = RunRunner(Path.Combine(RepoRoot, "examples", "nightly-integrity.ps1"),
+            "-Database", chinook, "-ReportFolder", _folder.File("reports"), "-Level", "Full");
+
+        Assert.True(exitCode == 0, $"exit code {exitCode}\n{stdout}\n{stderr}");
+        Assert.Contains("No integrity problems at or above Error.", stdout);
+    }
+
     internal static (int ExitCode, string Stdout, string Stderr) RunRunner(string script, params string[] arguments)
     {
         using var process = Process.Start(RunnerStartInfo(script, arguments))!;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
+using DbOps.Core.Journal;
 using DbOps.Core.IO;
 using DbOps.Core.Progress;
 
@@ -14,7 +15,9 @@ namespace DbOps.Core.Backup;
 /// <param name="Name">The backup file's name; by default the database name and a UTC time stamp.</param>
 /// <param name="Verify">Restore into a scratch database and compare row counts.</param>
 /// <param name="ToolPath">pg_dump/pg_restore (file or folder) to use instead of searching.</param>
-public sealed record BackupRequest(DbOpsConnection Source, string Destination, string? Name = null, bool Verify = false, string? ToolPath = null);
+/// <param name="JournalPath">The operations journal to record the backup in; null for the default one.</param>
+public sealed record BackupRequest(
+    DbOpsConnection Source, string Destination, string? Name = null, bool Verify = false, string? ToolPath = null, string? JournalPath = null);
 
 /// <summary>
 /// Backups that prove they restore. The steps common to both engines live here: naming, writing under a
@@ -97,6 +100,13 @@ public static partial class BackupService
             committed = true;
             ArtifactFiles.WriteAllTextAtomic(manifestPath, manifest.Serialize(), overwrite: false);
             observer.Verbose($"Wrote {finalPath} ({manifest.SizeBytes} bytes, {tables.Count} tables) and its manifest.");
+            RecordInJournal(request.JournalPath, JournalEntry.For(source, JournalOperations.Backup) with
+            {
+                Rows = tables.Sum(t => t.Rows),
+                Path = finalPath,
+                Sha256 = manifest.Sha256,
+                Verified = manifest.VerifiedAt is not null,
+            }, observer);
             return new BackupResult(manifest, finalPath, manifestPath, clock.Elapsed, verification, source);
         }
         catch (Exception e)
@@ -246,4 +256,17 @@ public static partial class BackupService
     private static IReadOnlyList<TableComparison> Compare(BackupManifest manifest, RestoredCounts restored) =>
         manifest.Tables.Select(t => new TableComparison(t.Schema, t.Name, t.Rows,
             restored.Rows.TryGetValue((t.Schema, t.Name), out var rows) ? rows : null)).ToList();
+
+    /// <summary>The artifact is complete whatever happens here: a journal that cannot be written is a warning, not a failure.</summary>
+    private static void RecordInJournal(string? journalPath, JournalEntry entry, IOperationObserver observer)
+    {
+        try
+        {
+            OperationsJournal.Open(journalPath).Append(entry);
+        }
+        catch (DbOpsException e)
+        {
+            observer.Warning(e.Message);
+        }
+    }
 }

@@ -57,6 +57,18 @@ public static class ErrorIds
     public const string InvalidRelationship = nameof(InvalidRelationship);
     /// <summary>A specification (constraint, required column, unique key) is malformed or incomplete.</summary>
     public const string InvalidSpecification = nameof(InvalidSpecification);
+    /// <summary>The operations journal cannot be read or written.</summary>
+    public const string JournalUnavailable = nameof(JournalUnavailable);
+    /// <summary>A saved snapshot file is not a readable DbOps snapshot.</summary>
+    public const string SnapshotInvalid = nameof(SnapshotInvalid);
+    /// <summary>A comparison of snapshots found data loss.</summary>
+    public const string DataLossDetected = nameof(DataLossDetected);
+    /// <summary>Export-DatabaseDocumentation -Name is not a plain file name (it has a folder part, or is empty).</summary>
+    public const string InvalidDocumentationName = nameof(InvalidDocumentationName);
+    /// <summary>One integrity check could not run (a lock wait, a server error); the other checks went on.</summary>
+    public const string IntegrityCheckFailed = nameof(IntegrityCheckFailed);
+    /// <summary>Integrity checks found problems at or above the severity given with -FailOn.</summary>
+    public const string IntegrityProblemsFound = nameof(IntegrityProblemsFound);
     /// <summary>An archive's files differ from its manifest, the manifest was edited, or the data is damaged or truncated.</summary>
     public const string ArchiveCorrupt = nameof(ArchiveCorrupt);
     /// <summary>The archive is intact but the table loaded from it does not give the recorded row count and checksum.</summary>

@@ -36,6 +36,11 @@ public sealed class BackupDatabaseCommand : DbOpsCmdlet
     [ValidateNotNullOrEmpty]
     public string? ToolPath { get; set; }
 
+    /// <summary>The operations journal to record the backup in; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -47,7 +52,8 @@ public sealed class BackupDatabaseCommand : DbOpsCmdlet
             {
                 return;
             }
-            var request = new BackupRequest(source, destination, Name, Verify, ToolPath is null ? null : ResolvePath(ToolPath));
+            var request = new BackupRequest(
+                source, destination, Name, Verify, ToolPath is null ? null : ResolvePath(ToolPath), JournalPath is null ? null : ResolvePath(JournalPath));
             var result = Run((observer, token) => BackupService.BackupAsync(request, observer, token));
             WriteObject(result);
             if (result.Verification is { Verified: false } failed)

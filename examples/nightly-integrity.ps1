@@ -1,0 +1,61 @@
+<#
+.SYNOPSIS
+    A nightly integrity job: check a database read-only, write JSON and JUnit reports, and exit non-zero on problems.
+.DESCRIPTION
+    Runs unchanged under pwsh (after Import-Module ./out/DbOps/DbOps.psd1) and under DbOps.Runner:
+        dotnet run --project src/DbOps.Runner -- examples/nightly-integrity.ps1 [-Database <SQLite path or connection string>]
+    Without -Database it checks the sample goals tracker (built in -ReportFolder), whose seeded defects make it fail.
+    Reports: <ReportFolder>/integrity-<UTC time>.json and .xml (JUnit: one test case per check x table).
+    Exit codes: 0 nothing at or above -FailOn; 1 problems found, or a check could not run.
+#>
+param(
+    # A SQLite path or a PostgreSQL connection string; default: the sample goals tracker.
+    [string] $Database,
+    [string] $ReportFolder = 'integrity-reports',
+    [ValidateSet('Error', 'Warning')]
+    [string] $FailOn = 'Error',
+    [ValidateSet('Quick', 'Standard', 'Full')]
+    [string] $Level = 'Standard',
+    # The rules the application relies on but the schema does not declare (Test-DataIntegrity's parameters).
+    [hashtable] $Rules
+)
+$ErrorActionPreference = 'Stop'
+
+if (-not (Get-Module DbOps)) {
+    Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', 'out', 'DbOps', 'DbOps.psd1'))
+}
+. ([System.IO.Path]::Combine($PSScriptRoot, 'New-GoalsDatabase.ps1'))
+
+$folder = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($ReportFolder)
+$null = [System.IO.Directory]::CreateDirectory($folder)
+if (-not $Database) {
+    $Database = New-GoalsDatabase -Path ([System.IO.Path]::Combine($folder, 'goals.db'))
+    if (-not $Rules) {
+        $Rules = @{
+            RequiredColumn = @{ goals = 'root_id' }
+            UniqueKey      = @{ activity_groups = 'root_id,name' }
+            Condition      = @{ goals = 'deadline >= created_at' }
+        }
+    }
+}
+if (-not $Rules) { $Rules = @{} }
+
+Write-Host "`n== Integrity checks ($Level), read-only" -ForegroundColor Cyan
+# -ErrorAction Continue: a check that cannot run writes its error, and the report still gets written.
+$report = Test-DataIntegrity -Database $Database -Level $Level -AsReport @Rules -ErrorAction Continue
+$report | Out-Default
+$report.Findings | Out-Default
+
+$stamp = [DateTime]::UtcNow.ToString('yyyyMMdd-HHmmss')
+$json = [System.IO.Path]::Combine($folder, "integrity-$stamp.json")
+$junit = [System.IO.Path]::Combine($folder, "integrity-$stamp.xml")
+$report | Export-IntegrityReport -Path $json
+$report | Export-IntegrityReport -Path $junit -Format JUnit -FailOn $FailOn -ErrorAction Continue
+Write-Host "Reports: $json, $junit"
+
+if ($report.ShouldFail($FailOn)) {
+    Write-Host ("FAILED: {0} error(s), {1} warning(s), {2} check(s) could not run, {3} table(s) not found" -f
+        $report.ErrorCount, $report.WarningCount, $report.CouldNotRunCount, $report.MissingTables.Count) -ForegroundColor Red
+    exit 1
+}
+Write-Host "No integrity problems at or above $FailOn." -ForegroundColor Green

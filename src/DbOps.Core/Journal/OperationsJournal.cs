@@ -1,0 +1,180 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+
+namespace DbOps.Core.Journal;
+
+/// <summary>The operations DbOps records in the journal.</summary>
+public static class JournalOperations
+{
+    /// <summary>Backup-Database wrote a backup.</summary>
+    public const string Backup = nameof(Backup);
+    /// <summary>Export-TableArchive wrote a table archive.</summary>
+    public const string ArchiveCreated = nameof(ArchiveCreated);
+    /// <summary>Remove-DeprecatedTable dropped a table.</summary>
+    public const string TableRemoved = nameof(TableRemoved);
+}
+
+/// <summary>
+/// One line of the operations journal: what was done to which database, when, by whom, and the artifact that
+/// proves it (path, checksum). Never a password.
+/// </summary>
+public sealed record JournalEntry
+{
+    /// <summary>When the operation finished.</summary>
+    public required DateTimeOffset Time { get; init; }
+
+    /// <summary>What was done (see <see cref="JournalOperations"/>).</summary>
+    public required string Operation { get; init; }
+
+    /// <summary>The database engine.</summary>
+    public required DatabaseProvider Provider { get; init; }
+
+    /// <summary>host:port for PostgreSQL; null for SQLite.</summary>
+    public string? Server { get; init; }
+
+    /// <summary>The PostgreSQL database name or the SQLite file's full path.</summary>
+    public required string Database { get; init; }
+
+    /// <summary>The table's schema, for table operations.</summary>
+    public string? Schema { get; init; }
+
+    /// <summary>The table, for table operations.</summary>
+    public string? Table { get; init; }
+
+    /// <summary>Rows involved: the table's rows, or all rows of a backup.</summary>
+    public long? Rows { get; init; }
+
+    /// <summary>The artifact: a backup file or an archive manifest.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>The table's content checksum, for archives and removals.</summary>
+    public string? Checksum { get; init; }
+
+    /// <summary>The artifact file's SHA-256, when there is one file.</summary>
+    public string? Sha256 { get; init; }
+
+    /// <summary>True when the artifact was proved to restore.</summary>
+    public bool Verified { get; init; }
+
+    /// <summary>The operating-system user who ran it.</summary>
+    public string User { get; init; } = Environment.UserName;
+
+    /// <summary>The machine it ran on.</summary>
+    public string Host { get; init; } = Environment.MachineName;
+
+    /// <summary>The DbOps version that wrote the entry.</summary>
+    public string DbOpsVersion { get; init; } = typeof(JournalEntry).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    /// <summary>An entry about <paramref name="connection"/>'s database.</summary>
+    public static JournalEntry For(DbOpsConnection connection, string operation) => new()
+    {
+        Time = DateTimeOffset.UtcNow,
+        Operation = operation,
+        Provider = connection.Provider,
+        Server = connection.Server,
+        Database = connection.Database,
+    };
+
+    /// <summary>True when the entry is about that database (same engine, server and name or file).</summary>
+    public bool IsAbout(DatabaseProvider provider, string? server, string database) =>
+        Provider == provider
+        && string.Equals(Database, database, provider == DatabaseProvider.SQLite && OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)
+        && (server is null || Server is null || string.Equals(Server, server, StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>
+/// The operations journal: one JSON-lines file that every cmdlet and every later run finds without being told
+/// where it is. The location is, in order: the path given by the caller, the <c>DBOPS_JOURNAL</c> environment
+/// variable, or <c>DbOps/journal.jsonl</c> in the user's local data folder (~/.local/share on Linux).
+/// </summary>
+internal sealed class OperationsJournal
+{
+    public const string EnvironmentVariable = "DBOPS_JOURNAL";
+
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    private OperationsJournal(string path) => Path = path;
+
+    /// <summary>The journal file's full path.</summary>
+    public string Path { get; }
+
+    /// <summary>The journal at <paramref name="path"/>, or the default one when it is null or empty.</summary>
+    public static OperationsJournal Open(string? path = null) => new(System.IO.Path.GetFullPath(
+        !string.IsNullOrWhiteSpace(path) ? path
+        : Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment
+        : System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "DbOps", "journal.jsonl")));
+
+    /// <summary>
+    /// Appends one entry as one line. Writers hold the file exclusively for the single write, so concurrent
+    /// processes never interleave partial lines; a writer that finds the file busy waits briefly and retries.
+    /// </summary>
+    /// <exception cref="DbOpsException"><see cref="ErrorIds.JournalUnavailable"/> when the file cannot be written.</exception>
+    public void Append(JournalEntry entry)
+    {
+        var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(entry, Options) + "\n");
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+                using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.None, 1, FileOptions.None);
+                stream.Write(line);
+                stream.Flush(flushToDisk: true);
+                return;
+            }
+            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && !IO.ArtifactFiles.IsDiskFull(e) && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(Math.Min(200, 5 * (attempt + 1)));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new DbOpsException(ErrorIds.JournalUnavailable, ErrorKind.WriteError,
+                    $"The operations journal '{Path}' could not be written: {e.Message} " +
+                    $"Make it writable, or point ${EnvironmentVariable} (or -JournalPath) at a writable file.", Path, e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// All entries in the order written. A line that does not parse (a writer killed mid-line on a file system
+    /// without atomic appends) is skipped rather than hiding every entry after it.
+    /// </summary>
+    public IReadOnlyList<JournalEntry> Read()
+    {
+        if (!File.Exists(Path))
+        {
+            return [];
+        }
+        var entries = new List<JournalEntry>();
+        using var reader = new StreamReader(new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Length == 0)
+            {
+                continue;
+            }
+            try
+            {
+                if (JsonSerializer.Deserialize<JournalEntry>(line, Options) is { } entry)
+                {
+                    entries.Add(entry);
+                }
+            }
+            catch (JsonException)
+            {
+                // A torn line: skip it, keep the rest.
+            }
+        }
+        return entries;
+    }
+
+}

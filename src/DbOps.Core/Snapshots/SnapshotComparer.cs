@@ -1,0 +1,254 @@
+using DbOps.Core.Journal;
+
+namespace DbOps.Core.Snapshots;
+
+/// <summary>One change between two snapshots.</summary>
+public sealed class SnapshotDifference
+{
+    internal SnapshotDifference(string objectType, string change, TableSnapshot? table, string name, string? before, string? after)
+    {
+        ObjectType = objectType;
+        Change = change;
+        Schema = table?.Schema;
+        Table = table?.Name;
+        Name = name;
+        Before = before;
+        After = after;
+    }
+
+    /// <summary>Table, Rows, Content, Column, Index, Constraint, Trigger, Policy, RowLevelSecurity, View or Sequence.</summary>
+    public string ObjectType { get; }
+
+    /// <summary>Added, Removed, Altered or Changed (rows and content).</summary>
+    public string Change { get; }
+
+    /// <summary>The table's schema, for table-level objects.</summary>
+    public string? Schema { get; }
+
+    /// <summary>The table, for table-level objects.</summary>
+    public string? Table { get; }
+
+    /// <summary>The object's name (for a table or its rows: the table's name).</summary>
+    public string Name { get; }
+
+    /// <summary>The object before (a definition, or a row count), or null when it was added.</summary>
+    public string? Before { get; }
+
+    /// <summary>The object after, or null when it was removed.</summary>
+    public string? After { get; }
+
+    /// <summary>For rows: after minus before.</summary>
+    public long? RowDelta { get; internal init; }
+
+    /// <summary>True when this change lost data: a surviving table lost rows, or a table with rows went without a verified archive.</summary>
+    public bool DataLoss { get; internal init; }
+
+    /// <summary>For a removed table: the archive that holds its rows, from the operations journal.</summary>
+    public string? Archive { get; internal init; }
+
+    /// <summary>Why the change is or is not data loss, in words.</summary>
+    public string? Explanation { get; internal init; }
+
+    /// <summary>"Table goals: Rows Changed (-3)".</summary>
+    public override string ToString() => $"{ObjectType} {Name}: {Change}{(RowDelta is { } d ? $" ({d:+#;-#;0})" : "")}";
+}
+
+/// <summary>The verdict of a comparison: what changed in numbers, and whether data was lost.</summary>
+public sealed class SnapshotComparison
+{
+    internal SnapshotComparison(DatabaseSnapshot before, DatabaseSnapshot after, IReadOnlyList<SnapshotDifference> differences, string journalPath)
+    {
+        Before = before.ToString();
+        After = after.ToString();
+        TablesBefore = before.TableCount;
+        TablesAfter = after.TableCount;
+        RowsBefore = before.TotalRows;
+        RowsAfter = after.TotalRows;
+        Differences = differences;
+        TablesAdded = differences.Count(d => d is { ObjectType: "Table", Change: "Added" });
+        TablesRemoved = differences.Count(d => d is { ObjectType: "Table", Change: "Removed" });
+        TablesWithFewerRows = differences.Count(d => d is { ObjectType: "Rows", RowDelta: < 0 });
+        DataLoss = differences.Any(d => d.DataLoss);
+        JournalPath = journalPath;
+        Estimated = before.Estimated || after.Estimated;
+    }
+
+    /// <summary>The earlier snapshot.</summary>
+    public string Before { get; }
+
+    /// <summary>The later snapshot.</summary>
+    public string After { get; }
+
+    /// <summary>Tables in the earlier snapshot.</summary>
+    public int TablesBefore { get; }
+
+    /// <summary>Tables in the later snapshot.</summary>
+    public int TablesAfter { get; }
+
+    /// <summary>Tables that appeared.</summary>
+    public int TablesAdded { get; }
+
+    /// <summary>Tables that disappeared.</summary>
+    public int TablesRemoved { get; }
+
+    /// <summary>Surviving tables that hold fewer rows.</summary>
+    public int TablesWithFewerRows { get; }
+
+    /// <summary>All rows before.</summary>
+    public long RowsBefore { get; }
+
+    /// <summary>All rows after.</summary>
+    public long RowsAfter { get; }
+
+    /// <summary>True when any difference lost data. A runbook can exit non-zero on it.</summary>
+    public bool DataLoss { get; }
+
+    /// <summary>True when either snapshot used row estimates, so row differences are approximate.</summary>
+    public bool Estimated { get; }
+
+    /// <summary>The journal that was searched for archives of removed tables.</summary>
+    public string JournalPath { get; }
+
+    /// <summary>Every difference, in the order they were emitted.</summary>
+    public IReadOnlyList<SnapshotDifference> Differences { get; }
+
+    /// <summary>"42 -> 41 tables, 1 removed, DataLoss: False".</summary>
+    public override string ToString() =>
+        $"{TablesBefore} -> {TablesAfter} tables, {TablesAdded} added, {TablesRemoved} removed, {TablesWithFewerRows} with fewer rows; DataLoss: {DataLoss}";
+}
+
+/// <summary>
+/// Compares two snapshots object by object. Data loss is decided from data: a surviving table with fewer rows,
+/// or a table that held rows and disappeared without a verified archive of exactly those rows in the journal.
+/// </summary>
+public static class SnapshotComparer
+{
+    /// <summary>Compares <paramref name="before"/> with <paramref name="after"/>, looking up removed tables in the journal.</summary>
+    public static SnapshotComparison Compare(DatabaseSnapshot before, DatabaseSnapshot after, string? journalPath = null)
+    {
+        var journal = OperationsJournal.Open(journalPath);
+        var differences = new List<SnapshotDifference>();
+        var afterTables = after.Tables.ToDictionary(Key);
+        var beforeKeys = before.Tables.Select(Key).ToHashSet();
+
+        foreach (var old in before.Tables)
+        {
+            if (!afterTables.TryGetValue(Key(old), out var now))
+            {
+                differences.Add(Removed(old, before, journal));
+                continue;
+            }
+            if (now.Rows != old.Rows)
+            {
+                var delta = now.Rows - old.Rows;
+                differences.Add(new SnapshotDifference("Rows", "Changed", old, old.Name, old.Rows.ToString(), now.Rows.ToString())
+                {
+                    RowDelta = delta,
+                    DataLoss = delta < 0 && !(before.Estimated || after.Estimated),
+                    Explanation = delta < 0
+                        ? before.Estimated || after.Estimated
+                            ? $"{-delta} fewer rows by the catalog's estimates; take exact snapshots to decide whether rows were lost"
+                            : $"{old} lost {-delta} of its {old.Rows} rows"
+                        : $"{old} gained {delta} rows",
+                });
+            }
+            else if (old.Checksum is not null && now.Checksum is not null && old.Checksum != now.Checksum)
+            {
+                differences.Add(new SnapshotDifference("Content", "Changed", old, old.Name, old.Checksum, now.Checksum)
+                {
+                    Explanation = $"{old} has the same number of rows but different content (rows were updated, or replaced one for one)",
+                });
+            }
+            CompareTable(old, now, differences);
+        }
+        foreach (var added in after.Tables.Where(t => !beforeKeys.Contains(Key(t))))
+        {
+            differences.Add(new SnapshotDifference("Table", "Added", added, added.Name, null, $"{added.Rows} rows"));
+        }
+        CompareNamed("View", before.Views, after.Views, v => $"{v.Schema}.{v.Name}", v => $"{v.Kind}: {v.Definition}", null, differences);
+        CompareNamed("Sequence", before.Sequences, after.Sequences, s => $"{s.Schema}.{s.Name}", s => $"owned by {s.OwnedBy ?? "nothing"}", null, differences);
+        return new SnapshotComparison(before, after, differences, journal.Path);
+    }
+
+    private static (string, string) Key(TableSnapshot table) => (table.Schema, table.Name);
+
+    /// <summary>A removed table is explained by a verified archive, in the journal, of exactly the rows it held.</summary>
+    private static SnapshotDifference Removed(TableSnapshot table, DatabaseSnapshot before, OperationsJournal journal)
+    {
+        var candidates = journal.Read()
+            .Where(e => e.Operation is JournalOperations.ArchiveCreated or JournalOperations.TableRemoved
+                        && e.IsAbout(before.Provider, before.Server, before.Database)
+                        && string.Equals(e.Table, table.Name, StringComparison.Ordinal)
+                        && (e.Schema is null || e.Schema == table.Schema))
+            .OrderByDescending(e => e.Time)
+            .ToList();
+        var archive = candidates.FirstOrDefault(e => e.Verified && e.Rows == table.Rows
+                                                     && (table.Checksum is null || e.Checksum is null || e.Checksum == table.Checksum));
+        if (archive is not null)
+        {
+            return new SnapshotDifference("Table", "Removed", table, table.Name, $"{table.Rows} rows", null)
+            {
+                Archive = archive.Path,
+                Explanation = $"{table} ({table.Rows} rows) is in the verified archive '{archive.Path}' ({archive.Operation} by {archive.User} at {archive.Time:u})",
+            };
+        }
+        if (table.Rows == 0 && !before.Estimated)
+        {
+            return new SnapshotDifference("Table", "Removed", table, table.Name, "0 rows", null) { Explanation = $"{table} was empty" };
+        }
+        var nearest = candidates.FirstOrDefault();
+        return new SnapshotDifference("Table", "Removed", table, table.Name, $"{table.Rows} rows", null)
+        {
+            DataLoss = true,
+            Archive = nearest?.Path,
+            Explanation = nearest is null
+                ? $"{table} held {table.Rows} rows and was dropped without a verified archive in the journal '{journal.Path}': the drop is unexplained"
+                : $"{table} held {table.Rows} rows, but its newest archive in the journal ('{nearest.Path}', {nearest.Rows} rows, " +
+                  $"{(nearest.Verified ? "verified" : "not verified")}) does not hold exactly those rows",
+        };
+    }
+
+    private static void CompareTable(TableSnapshot old, TableSnapshot now, List<SnapshotDifference> differences)
+    {
+        CompareNamed("Column", old.Columns, now.Columns, c => c.Name,
+            c => $"{c.DataType}{(c.IsNullable ? "" : " NOT NULL")}{(c.Default is null ? "" : " DEFAULT " + c.Default)}", old, differences);
+        CompareNamed("Index", old.Indexes, now.Indexes, i => i.Name, i => i.Definition + (i.IsValid ? "" : " (INVALID)"), old, differences);
+        CompareNamed("Constraint", old.Constraints, now.Constraints, c => c.Name,
+            c => c.Definition + (c.IsValidated ? "" : " NOT VALID"), old, differences);
+        CompareNamed("Trigger", old.Triggers, now.Triggers, t => t.Name, t => t.Definition + (t.Enabled ? "" : " (disabled)"), old, differences);
+        CompareNamed("Policy", old.Policies, now.Policies, p => p.Name,
+            p => $"{p.Permissive} FOR {p.Command} TO {string.Join(", ", p.Roles)} USING ({p.Using}) WITH CHECK ({p.WithCheck})", old, differences);
+        if (old.RowLevelSecurity != now.RowLevelSecurity || old.ForceRowLevelSecurity != now.ForceRowLevelSecurity)
+        {
+            static string State(TableSnapshot t) => t.RowLevelSecurity ? (t.ForceRowLevelSecurity ? "enabled, forced" : "enabled") : "disabled";
+            differences.Add(new SnapshotDifference("RowLevelSecurity", "Altered", old, old.Name, State(old), State(now)));
+        }
+        if (old.Definition is not null && now.Definition is not null && old.Definition != now.Definition)
+        {
+            differences.Add(new SnapshotDifference("TableDefinition", "Altered", old, old.Name, old.Definition, now.Definition));
+        }
+    }
+
+    private static void CompareNamed<T>(
+        string objectType, IReadOnlyList<T> before, IReadOnlyList<T> after, Func<T, string> name, Func<T, string> describe,
+        TableSnapshot? table, List<SnapshotDifference> differences)
+    {
+        var afterByName = after.ToDictionary(name);
+        var beforeNames = before.Select(name).ToHashSet();
+        foreach (var old in before)
+        {
+            if (!afterByName.TryGetValue(name(old), out var now))
+            {
+                differences.Add(new SnapshotDifference(objectType, "Removed", table, name(old), describe(old), null));
+            }
+            else if (describe(old) != describe(now))
+            {
+                differences.Add(new SnapshotDifference(objectType, "Altered", table, name(old), describe(old), describe(now)));
+            }
+        }
+        foreach (var added in after.Where(a => !beforeNames.Contains(name(a))))
+        {
+            differences.Add(new SnapshotDifference(objectType, "Added", table, name(added), null, describe(added)));
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Dapper;
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+using DbOps.Core.IO;
+using DbOps.Core.Progress;
+using DbOps.Core.Providers;
+using DbOps.Core.Schema;
+
+namespace DbOps.Core.Snapshots;
+
+/// <summary>What Get-DatabaseSnapshot was asked to capture.</summary>
+/// <param name="Source">The database.</param>
+/// <param name="Estimate">Use the catalog's row estimates instead of exact counts (PostgreSQL; SQLite always counts).</param>
+public sealed record SnapshotRequest(DbOpsConnection Source, bool Estimate = false);
+
+/// <summary>Takes, saves and reads database snapshots.</summary>
+public static class SnapshotService
+{
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    /// <summary>
+    /// Captures the database read-only and consistently: PostgreSQL inside one REPEATABLE READ READ ONLY
+    /// transaction, SQLite inside one read transaction on a read-only connection, so every count and
+    /// definition comes from the same moment.
+    /// </summary>
+    public static async Task<DatabaseSnapshot> CaptureAsync(SnapshotRequest request, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var source = request.Source;
+        IDatabaseProvider provider = source.Provider == DatabaseProvider.PostgreSQL ? PostgresProvider.Instance : SqliteProvider.Instance;
+        ISnapshotCatalog catalog = source.Provider == DatabaseProvider.PostgreSQL ? PostgresSnapshotCatalog.Instance : SqliteSnapshotCatalog.Instance;
+        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            source.Provider == DatabaseProvider.PostgreSQL ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN",
+            commandType: System.Data.CommandType.Text, cancellationToken: cancellationToken));
+        try
+        {
+            var takenAt = DateTimeOffset.UtcNow;
+            var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
+            var triggers = await catalog.TriggersAsync(connection, cancellationToken);
+            var security = await catalog.RowLevelSecurityAsync(connection, cancellationToken);
+            var policies = await catalog.PoliciesAsync(connection, cancellationToken);
+
+            var tables = new List<TableSnapshot>(schema.Tables.Count);
+            var estimated = false;
+            foreach (var (table, index) in schema.Tables.Select((t, i) => (t, i)))
+            {
+                observer.Progress(new OperationProgress($"Snapshot of {source}", $"Table {table.Table} ({index + 1} of {schema.Tables.Count})",
+                    100 * index / Math.Max(1, schema.Tables.Count)));
+                long? rows = request.Estimate ? await catalog.EstimateRowsAsync(connection, table.Table, cancellationToken) : null;
+                estimated |= rows is not null;
+                rows ??= await provider.CountRowsAsync(connection, table.Table, cancellationToken);
+                var (rls, forced) = security.TryGetValue(table.Table, out var state) ? state : (false, false);
+                tables.Add(new TableSnapshot(
+                    table.Table.Schema, table.Table.Name, rows.Value,
+                    await catalog.SizeAsync(connection, table.Table, cancellationToken),
+                    Checksum: null,
+                    table.Columns.Select(c => new ColumnSnapshot(c.Name, c.DataType, c.IsNullable, c.Default)).ToList(),
+                    table.Indexes.Select(i => new IndexSnapshot(i.Name, i.Definition, i.IsUnique, i.IsValid)).ToList(),
+                    Constraints(table),
+                    triggers[table.Table].ToList(),
+                    rls, forced,
+                    policies[table.Table].ToList(),
+                    table.CreateSql));
+            }
+            observer.Progress(new OperationProgress($"Snapshot of {source}", "Views and sequences", 100));
+            return new DatabaseSnapshot
+            {
+                TakenAt = takenAt,
+                Provider = source.Provider,
+                Server = source.Server,
+                Database = source.Database,
+                ServerVersion = source.ServerVersion,
+                Estimated = estimated,
+                Tables = tables,
+                Views = await catalog.ViewsAsync(connection, cancellationToken),
+                Sequences = await catalog.SequencesAsync(connection, cancellationToken),
+            };
+        }
+        finally
+        {
+            // Dapper takes a lone word for a stored procedure's name unless told otherwise.
+            await connection.ExecuteAsync(new CommandDefinition("ROLLBACK", commandType: System.Data.CommandType.Text));
+        }
+    }
+
+    /// <summary>Writes the snapshot as JSON (atomically); an existing file is replaced only with <paramref name="overwrite"/>.</summary>
+    public static void Save(DatabaseSnapshot snapshot, string path, bool overwrite)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        if (!overwrite && File.Exists(full))
+        {
+            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
+                $"The snapshot file '{full}' already exists. Choose another -Path, or pass -Force to replace it.", full);
+        }
+        var folder = System.IO.Path.GetDirectoryName(full)!;
+        ArtifactFiles.EnsureWritableFolder(folder);
+        try
+        {
+            ArtifactFiles.WriteAllTextAtomic(full, JsonSerializer.Serialize(snapshot, Options), overwrite);
+        }
+        catch (IOException e) when (ArtifactFiles.IsDiskFull(e))
+        {
+            throw ArtifactFiles.DiskFull(folder, e);
+        }
+        snapshot.Path = full;
+    }
+
+    /// <summary>Reads a snapshot saved by <see cref="Save"/>.</summary>
+    public static DatabaseSnapshot Load(string path)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        if (!File.Exists(full))
+        {
+            throw new DbOpsException(ErrorIds.FileNotFound, ErrorKind.NotFound,
+                $"The snapshot file '{full}' does not exist. Save one with Get-DatabaseSnapshot -Database <db> -Path <file>.", full);
+        }
+        DatabaseSnapshot? snapshot;
+        try
+        {
+            snapshot = JsonSerializer.Deserialize<DatabaseSnapshot>(File.ReadAllText(full), Options);
+        }
+        catch (JsonException e)
+        {
+            throw Invalid(full, $"it is not a DbOps snapshot ({e.Message})", e);
+        }
+        if (snapshot is null || snapshot.Tables is null)
+        {
+            throw Invalid(full, "it is empty", null);
+        }
+        if (snapshot.FormatVersion > DatabaseSnapshot.CurrentFormatVersion)
+        {
+            throw Invalid(full, $"it was written by a newer DbOps (format {snapshot.FormatVersion}); update DbOps", null);
+        }
+        snapshot.Path = full;
+        return snapshot;
+    }
+
+    /// <summary>The table's constraints as SQL text, comparable across snapshots.</summary>
+    private static List<ConstraintSnapshot> Constraints(TableSchema table)
+    {
+        static string Columns(IEnumerable<string> columns) => string.Join(", ", columns);
+        var constraints = new List<ConstraintSnapshot>();
+        if (table.PrimaryKey is { } pk)
+        {
+            constraints.Add(new(pk.Name, "PrimaryKey", $"PRIMARY KEY ({Columns(pk.Columns)})", true));
+        }
+        constraints.AddRange(table.UniqueKeys.Select(u => new ConstraintSnapshot(u.Name, "Unique", $"UNIQUE ({Columns(u.Columns)})", true)));
+        constraints.AddRange(table.ForeignKeys.Select(f => new ConstraintSnapshot(f.Name, "ForeignKey",
+            $"FOREIGN KEY ({Columns(f.Columns)}) REFERENCES {f.ReferencedTable} ({Columns(f.ReferencedColumns)}) ON DELETE {f.OnDelete} ON UPDATE {f.OnUpdate}",
+            f.IsValidated)));
+        constraints.AddRange(table.Checks.Select(c => new ConstraintSnapshot(c.Name, "Check", $"CHECK ({c.Expression})", c.IsValidated)));
+        return constraints;
+    }
+
+    private static DbOpsException Invalid(string path, string why, Exception? inner) =>
+        new(ErrorIds.SnapshotInvalid, ErrorKind.InvalidData, $"The snapshot file '{path}' cannot be read: {why}.", path, inner);
+}

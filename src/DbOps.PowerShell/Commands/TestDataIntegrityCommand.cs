@@ -1,0 +1,222 @@
+using System.Collections;
+using System.Management.Automation;
+using DbOps.Core.Errors;
+using DbOps.Core.Integrity;
+
+namespace DbOps.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Finds orphaned rows, NULLs in required columns, duplicate keys, rows breaking NOT VALID checks and storage corruption, read-only.</para>
+/// <para type="description">Emits one IntegrityFinding per problem, with the rows' count, up to 10 sample keys, the SQL to list them
+/// all and a constraint Add-SafeConstraint can add once the data is clean. Never changes anything: a read-only
+/// connection, and on PostgreSQL one REPEATABLE READ READ ONLY transaction. A check that cannot run on one table writes
+/// an error for that table and the others go on; an invalid -Relationship, -RequiredColumn, -UniqueKey or -Condition
+/// stops the command before anything runs.</para>
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Test, "DataIntegrity")]
+[OutputType(typeof(IntegrityFinding), typeof(IntegrityReport))]
+public sealed class TestDataIntegrityCommand : DbOpsCmdlet
+{
+    private static readonly HashSet<string> SpecErrors =
+        [ErrorIds.InvalidRelationship, ErrorIds.InvalidSpecification, ErrorIds.ColumnNotFound, ErrorIds.TableNotFound];
+
+    private readonly List<(DatabaseArgument Database, List<string> Tables, bool AllTables)> _pending = [];
+
+    /// <summary>The database: a connection from Connect-Database, a SQLite path, or a PostgreSQL connection string.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
+    public DatabaseArgument Database { get; set; } = null!;
+
+    /// <summary>Tables to check ("t" or "schema.t"); by default every table. Binds Table/TableName/Name properties from the pipeline.</summary>
+    [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Alias("TableName", "Name")]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
+    public string[] Table { get; set; } = [];
+
+    /// <summary>Quick, Standard (default) or Full; see docs/cmdlets/Test-DataIntegrity.md for what each checks and locks.</summary>
+    [Parameter]
+    public IntegrityLevel Level { get; set; } = IntegrityLevel.Standard;
+
+    /// <summary>Run only these checks (a check named here runs even if -Level would leave it out).</summary>
+    [Parameter]
+    public IntegrityCheck[]? Check { get; set; }
+
+    /// <summary>Relationships to check for orphans: @{ 'child.column' = 'parent.column' }; composite: @{ 'c.a,b' = 'p.x,y' }.</summary>
+    [Parameter]
+    public IDictionary? Relationship { get; set; }
+
+    /// <summary>Columns that must not hold NULL: @{ goals = 'root_id' } or @{ goals = 'root_id','title' }.</summary>
+    [Parameter]
+    public IDictionary? RequiredColumn { get; set; }
+
+    /// <summary>Keys that must be unique: @{ activity_groups = 'root_id,name' }; several keys of one table: @{ t = @('a'), @('b','c') }.</summary>
+    [Parameter]
+    public IDictionary? UniqueKey { get; set; }
+
+    /// <summary>Conditions every row must satisfy, as a CHECK would state them: @{ goals = 'deadline >= created_at' }.</summary>
+    [Parameter]
+    public IDictionary? Condition { get; set; }
+
+    /// <summary>Emit one IntegrityReport (every check × table, passing ones too) instead of the findings; pipe it to Export-IntegrityReport.</summary>
+    [Parameter]
+    public SwitchParameter AsReport { get; set; }
+
+    /// <summary>After the run, write an IntegrityProblemsFound error when any finding is at or above this severity, so a scheduled job fails.</summary>
+    [Parameter]
+    public IntegritySeverity? FailOn { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        var last = _pending.Count > 0 ? _pending[^1] : default;
+        if (_pending.Count > 0 && SameDatabase(last.Database, Database))
+        {
+            last.Tables.AddRange(Table);
+            _pending[^1] = (last.Database, last.Tables, last.AllTables || Table.Length == 0);
+        }
+        else
+        {
+            _pending.Add((Database, [.. Table], Table.Length == 0));
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void EndProcessing()
+    {
+        try
+        {
+            foreach (var (database, tables, allTables) in _pending)
+            {
+                RunChecks(database, allTables ? [] : tables.Distinct(StringComparer.Ordinal).ToList());
+            }
+        }
+        finally
+        {
+            base.EndProcessing();
+        }
+    }
+
+    private void RunChecks(DatabaseArgument database, IReadOnlyList<string> tables)
+    {
+        IntegrityReport report;
+        try
+        {
+            var request = new IntegrityRequest(ResolveDatabase(database))
+            {
+                Tables = tables,
+                Level = Level,
+                Checks = Check,
+                Relationships = Specs.Pairs(Relationship, "-Relationship").Select(p => new RelationshipSpec(p.Key, p.Values.Single())).ToList(),
+                RequiredColumns = Specs.Pairs(RequiredColumn, "-RequiredColumn").Select(p => new ColumnSpec(p.Key, p.Values)).ToList(),
+                UniqueKeys = Specs.Keys(UniqueKey),
+                Conditions = Specs.Pairs(Condition, "-Condition").SelectMany(p => p.Values.Select(v => new ConditionSpec(p.Key, v))).ToList(),
+            };
+            report = Run((observer, token) => IntegrityService.RunAsync(request, observer, token));
+        }
+        catch (DbOpsException e) when (SpecErrors.Contains(e.ErrorId))
+        {
+            ThrowDbOpsError(e);
+            return;
+        }
+        catch (DbOpsException e)
+        {
+            WriteDbOpsError(e, database);
+            return;
+        }
+
+        if (AsReport)
+        {
+            WriteObject(report);
+        }
+        else
+        {
+            WriteObject(report.Findings, enumerateCollection: true);
+        }
+        foreach (var missing in report.MissingTables)
+        {
+            WriteDbOpsError(new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound, missing.Message, missing.Name), missing.Name);
+        }
+        foreach (var failed in report.Checks.Where(c => c.Status == IntegrityCheckStatus.CouldNotRun))
+        {
+            var kind = failed.ErrorId switch
+            {
+                ErrorIds.InsufficientPrivilege => ErrorKind.PermissionDenied,
+                ErrorIds.TableNotFound => ErrorKind.NotFound,
+                _ => ErrorKind.OperationFailed,
+            };
+            WriteDbOpsError(new DbOpsException(failed.ErrorId!, kind, failed.ErrorMessage!, failed.Table), failed.Table ?? report.Database);
+        }
+        if (FailOn is { } severity && report.CountAtOrAbove(severity) is var count and > 0)
+        {
+            WriteDbOpsError(ProblemsFound([report], severity, count), report.Database);
+        }
+    }
+
+    /// <summary>The error -FailOn writes: how many findings, of which checks, on which tables.</summary>
+    internal static DbOpsException ProblemsFound(IReadOnlyList<IntegrityReport> reports, IntegritySeverity severity, int count)
+    {
+        var summary = string.Join("; ", reports.SelectMany(r => r.Findings).Where(f => f.Severity >= severity)
+            .GroupBy(f => f.Check).Select(g => $"{g.Key} on {string.Join(", ", g.Select(f => f.Table ?? "the database").Distinct())}"));
+        return new DbOpsException(ErrorIds.IntegrityProblemsFound, ErrorKind.InvalidData,
+            $"Integrity checks found {count} problem(s) at or above {severity}: {summary}.", string.Join(", ", reports.Select(r => r.Database)));
+    }
+
+    private static bool SameDatabase(DatabaseArgument a, DatabaseArgument b) =>
+        ReferenceEquals(a, b) || (a.Connection is not null && ReferenceEquals(a.Connection, b.Connection)) || (a.Text is not null && a.Text == b.Text);
+}
+
+/// <summary>Reads the hashtables of -Relationship, -RequiredColumn, -UniqueKey and -Condition.</summary>
+internal static class Specs
+{
+    /// <summary>Each entry as its key and its value's strings (a string, or an array of them).</summary>
+    public static IEnumerable<(string Key, IReadOnlyList<string> Values)> Pairs(IDictionary? specs, string parameter)
+    {
+        foreach (DictionaryEntry entry in specs ?? new Hashtable())
+        {
+            var key = Unwrap(entry.Key)?.ToString() ?? "";
+            var values = Unwrap(entry.Value) switch
+            {
+                string s => [s],
+                IEnumerable items => items.Cast<object?>().Select(i => Unwrap(i)?.ToString() ?? "").ToList(),
+                null => [],
+                var other => new List<string> { other.ToString() ?? "" },
+            };
+            if (key.Length == 0 || values.Count == 0 || values.Any(string.IsNullOrWhiteSpace))
+            {
+                throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
+                    $"{parameter} has an entry with an empty name or value ('{key}'); write @{{ table = 'value' }}.");
+            }
+            if (parameter == "-Relationship" && values.Count != 1)
+            {
+                throw new DbOpsException(ErrorIds.InvalidRelationship, ErrorKind.InvalidArgument,
+                    $"-Relationship '{key}' must map to one parent ('parent.column'), not {values.Count}.");
+            }
+            yield return (key, values);
+        }
+    }
+
+    /// <summary>-UniqueKey: a string or an array of strings is one key; an array holding arrays is one key per element.</summary>
+    public static IReadOnlyList<ColumnSpec> Keys(IDictionary? specs)
+    {
+        var keys = new List<ColumnSpec>();
+        foreach (DictionaryEntry entry in specs ?? new Hashtable())
+        {
+            var table = Unwrap(entry.Key)?.ToString() ?? "";
+            var value = Unwrap(entry.Value);
+            if (value is IEnumerable items and not string && items.Cast<object?>().Any(i => Unwrap(i) is IEnumerable and not string))
+            {
+                foreach (var item in items)
+                {
+                    keys.Add(new ColumnSpec(table, Pairs(new Hashtable { [table] = item }, "-UniqueKey").Single().Values));
+                }
+            }
+            else
+            {
+                keys.Add(new ColumnSpec(table, Pairs(new Hashtable { [table] = value }, "-UniqueKey").Single().Values));
+            }
+        }
+        return keys;
+    }
+
+    private static object? Unwrap(object? value) => value is PSObject o ? o.BaseObject : value;
+}
