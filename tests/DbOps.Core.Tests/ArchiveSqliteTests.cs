@@ -146,4 +146,18 @@ public sealed class ArchiveSqliteTests : IDisposable
         Assert.Equal(1, Sqlite.Count(source.Database, "t_restored"));
         Assert.Contains("CHECK (y > 0)", Scalar(source.Database, "SELECT sql FROM sqlite_schema WHERE name = 't_restored'"));
     }
+
+    [Fact]
+    public async Task A_verified_archive_is_recorded_in_the_operations_journal()
+    {
+        var source = await Sqlite.CreateAsync(_folder.File("source.db"), "CREATE TABLE t(x); INSERT INTO t VALUES (1), (2);");
+        var journal = _folder.File("journal.jsonl");
+
+        var archive = await ArchiveService.ExportAsync(new ArchiveExportRequest(source, "t", Archives, Verify: true, JournalPath: journal),
+            NullObserver.Instance, CancellationToken.None);
+
+        var entry = Assert.Single(DbOps.Core.Journal.OperationsJournal.Open(journal).Read());
+        Assert.Equal(DbOps.Core.Journal.JournalOperations.ArchiveCreated, entry.Operation);
+        Assert.Equal(("main", "t", 2L, archive.Checksum, archive.ManifestPath, true), (entry.Schema, entry.Table, entry.Rows, entry.Checksum, entry.Path, entry.Verified));
+    }
 }

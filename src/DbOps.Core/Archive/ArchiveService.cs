@@ -11,6 +11,7 @@ using DbOps.Core.Backup;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.IO;
+using DbOps.Core.Journal;
 using DbOps.Core.Progress;
 using DbOps.Core.Providers;
 using DbOps.Core.Schema;
@@ -28,9 +29,10 @@ namespace DbOps.Core.Archive;
 /// <param name="Verify">Load the archive into a scratch table and compare count and checksum.</param>
 /// <param name="Force">Replace an existing archive of the same table.</param>
 /// <param name="ToolPath">PostgreSQL: pg_dump (file or folder) to use instead of searching.</param>
+/// <param name="JournalPath">The operations journal to record the archive in; null for the default one.</param>
 public sealed record ArchiveExportRequest(
     DbOpsConnection Source, string Table, string Destination, ArchiveFormat Format = ArchiveFormat.Csv,
-    bool Compress = false, bool Verify = false, bool Force = false, string? ToolPath = null);
+    bool Compress = false, bool Verify = false, bool Force = false, string? ToolPath = null, string? JournalPath = null);
 
 /// <summary>What Import-TableArchive was asked to do.</summary>
 /// <param name="ManifestPath">The archive's .manifest.json.</param>
@@ -213,6 +215,16 @@ public static partial class ArchiveService
             committed.Add(schemaPath);
             ArtifactFiles.WriteAllTextAtomic(manifestPath, manifest.Serialize(), overwrite: false);
             observer.Verbose($"Archived {table}: {manifest.RowCount} rows, {manifest.Data.SizeBytes} bytes in {dataPath}; checksum {manifest.Checksum}.");
+            RecordInJournal(request.JournalPath, JournalEntry.For(source, JournalOperations.ArchiveCreated) with
+            {
+                Schema = table.Schema,
+                Table = table.Name,
+                Rows = manifest.RowCount,
+                Path = manifestPath,
+                Checksum = manifest.Checksum,
+                Sha256 = manifest.Data.Sha256,
+                Verified = manifest.VerifiedAt is not null,
+            }, observer);
             return new TableArchive(manifest, manifestPath, dataPath, schemaPath, check, clock.Elapsed, source);
         }
         catch (Exception e)
@@ -637,6 +649,19 @@ public static partial class ArchiveService
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>The archive is complete whatever happens here: a journal that cannot be written is a warning, not a failure.</summary>
+    private static void RecordInJournal(string? journalPath, JournalEntry entry, IOperationObserver observer)
+    {
+        try
+        {
+            OperationsJournal.Open(journalPath).Append(entry);
+        }
+        catch (DbOpsException e)
+        {
+            observer.Warning(e.Message);
+        }
     }
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();

@@ -64,6 +64,11 @@ public sealed class ExportTableArchiveCommand : DbOpsCmdlet
     [ValidateNotNullOrEmpty]
     public string? ToolPath { get; set; }
 
+    /// <summary>The operations journal to record each archive in; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -90,7 +95,8 @@ public sealed class ExportTableArchiveCommand : DbOpsCmdlet
                 {
                     continue;
                 }
-                var request = new ArchiveExportRequest(source, table, destination, Format, Compress, Verify, Force, ToolPath is null ? null : ResolvePath(ToolPath));
+                var request = new ArchiveExportRequest(source, table, destination, Format, Compress, Verify, Force,
+                    ToolPath is null ? null : ResolvePath(ToolPath), JournalPath is null ? null : ResolvePath(JournalPath));
                 var result = Run((observer, token) => ArchiveService.ExportAsync(request, observer, token));
                 WriteObject(result);
                 if (Verify && !result.Verified)
