@@ -171,4 +171,16 @@ public sealed class ArchiveCmdletTests(PostgresCluster cluster) : IDisposable
         Assert.Equal(["public.big.csv", "public.big.manifest.json", "public.big.schema.sql"],
             Directory.GetFiles(archives).Select(Path.GetFileName).Order());
     }
+
+    [Fact]
+    public void Table_completes_with_the_tables_of_the_database_given()
+    {
+        var path = CreateSqlite("app.db", GoalsSql);
+        var line = $"Export-TableArchive -Database '{path}' -Destination x -Table o";
+
+        var matches = _session.Run("[System.Management.Automation.CommandCompletion]::CompleteInput($line, $line.Length, $null).CompletionMatches | ForEach-Object CompletionText",
+            new { line });
+
+        Assert.Equal(["old_log"], matches.Select(m => m.ToString()));
+    }
 }

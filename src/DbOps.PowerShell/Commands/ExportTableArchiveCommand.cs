@@ -28,6 +28,7 @@ public sealed class ExportTableArchiveCommand : DbOpsCmdlet
     /// <summary>Tables to archive: "name" or "schema.name"; names, or objects with a Table property, may come from the pipeline.</summary>
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = NameSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true, HelpMessage = "Table name(s).")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string[] Table { get; set; } = [];
 
     /// <summary>The tables' schema, when the names come unqualified (e.g. from an object's Schema property).</summary>
