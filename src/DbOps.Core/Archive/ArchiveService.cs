@@ -79,6 +79,11 @@ public static partial class ArchiveService
         var columns = tableSchema.Columns.Where(c => !c.IsGenerated)
             .Select(c => new ArchiveColumn(c.Name, c.DataType, c.IsNullable)).ToList();
         var names = columns.Select(c => c.Name).ToList();
+        if (names.Count == 0)
+        {
+            throw new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.InvalidArgument,
+                $"{table} has no stored columns to archive (it has none, or only generated ones).", table.ToString());
+        }
         var activity = $"Archiving {table}";
         void Report(string status, int percent) => observer.Progress(new OperationProgress(activity, status, percent));
 
