@@ -114,7 +114,14 @@ public static class UsageService
     private static TableUsage Decide(DbOpsConnection source, TableRef table, bool hasRows, long rows, UsageCounters? counters, StatisticsWindow? window,
         TimeSpan minimumAge, IReadOnlyList<string> dependents, int? references, IReadOnlyList<string> files, int filesSearched)
     {
-        var evidence = new List<string> { hasRows ? $"holds rows ({(source.Provider == DatabaseProvider.SQLite ? "" : "about ")}{rows.ToString("N0", CultureInfo.InvariantCulture)})" : "holds no rows" };
+        var evidence = new List<string>
+        {
+            source.Provider == DatabaseProvider.SQLite
+                ? (hasRows ? $"holds {rows.ToString("N0", CultureInfo.InvariantCulture)} rows" : "holds no rows")
+                : !hasRows ? "holds no rows (no data pages)"
+                : counters is { LiveRows: 0, Estimate: 0 } ? "has data pages but its statistics count no live rows (deleted rows not yet vacuumed, or statistics reset): treated as holding rows"
+                : $"holds about {rows.ToString("N0", CultureInfo.InvariantCulture)} rows (statistics estimate)",
+        };
         if (counters is not null && window is not null)
         {
             evidence.Add($"since {window.Since:u} ({window.Source}): {counters.SeqScan} sequential and {counters.IdxScan} index scans, " +
