@@ -183,4 +183,16 @@ public sealed class ArchiveCmdletTests(PostgresCluster cluster) : IDisposable
 
         Assert.Equal(["old_log"], matches.Select(m => m.ToString()));
     }
+
+    [Fact]
+    public void The_archive_example_finds_archives_verifies_and_restores_the_legacy_tables()
+    {
+        var (exitCode, stdout, stderr) = RunnerTests.RunRunner(
+            Path.Combine(Path.GetDirectoryName(PowerShellSession.ModuleManifest)!, "..", "..", "examples", "archive-unused.ps1"), "-Folder", _folder.Path);
+
+        Assert.True(exitCode == 0, stdout + stderr);
+        Assert.Contains("2 table(s) archived and verified.", stdout);
+        Assert.True(File.Exists(Path.Combine(_folder.Path, "archive", "legacy_imports.manifest.json")));
+        Assert.True(File.Exists(Path.Combine(_folder.Path, "archive", "tmp_migration_2019.manifest.json")));
+    }
 }
