@@ -14,7 +14,7 @@ namespace DbOps.Bench;
 /// export against psql's <c>\copy t TO 'file' (FORMAT csv)</c> (COPY ... TO STDOUT written to a file), import against
 /// <c>\copy t FROM 'file' (FORMAT csv)</c> into the same table definition (with its primary key); then DbOps's peak memory exporting and importing
 /// at 1/5 and all of the rows, each in a fresh process.
-/// Usage: dotnet run -c Release --project bench/DbOps.Bench -- archive [--rows N] [--runs K]
+/// Usage: dotnet run -c Release --project bench/DbOps.Bench -- archive [--rows N] [--runs K] [--export-only]
 /// </summary>
 internal static class ArchiveBench
 {
@@ -34,6 +34,8 @@ internal static class ArchiveBench
         }
         long rows = 5_000_000;
         var runs = 3;
+        var exportOnly = args.Contains("--export-only");
+        args = args.Where(a => a != "--export-only").ToArray();
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
@@ -64,6 +66,11 @@ internal static class ArchiveBench
                 (oursFolder, observer) => ArchiveService.ExportAsync(new ArchiveExportRequest(source, "events", oursFolder, ToolPath: cluster.BinFolder),
                     observer, default));
 
+            if (exportOnly)
+            {
+                Print("export", "COPY TO STDOUT csv -> file", "Export-TableArchive", exportSamples.Peer, exportSamples.Ours, 0.8);
+                return 0;
+            }
             // Import: one archive and one raw file, loaded alternately into an empty target.
             var archive = await ArchiveService.ExportAsync(new ArchiveExportRequest(source, "events", folder, ToolPath: cluster.BinFolder), NullObserver.Instance, default);
             var peerImport = new List<double>();
