@@ -24,6 +24,9 @@
         'Find-UnusedIndex'
         'Add-SafeIndex'
         'Remove-UnusedIndex'
+        'Find-UnusedTable'
+        'Export-TableArchive'
+        'Import-TableArchive'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

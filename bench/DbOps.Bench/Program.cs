@@ -43,6 +43,7 @@ internal static class Program
         if (args is ["integrity", .. var integrityArgs]) { return await IntegrityBench.MainAsync(integrityArgs); }
         if (args is ["constraints", .. var constraintArgs]) { return await ConstraintBench.RunAsync(constraintArgs); }
         if (args is ["query", .. var queryArgs]) { return await QueryBench.RunAsync(queryArgs); } // issue 7: Measure-QueryPerformance vs pgbench
+        if (args is ["archive", .. var archiveArgs]) { return await ArchiveBench.MainAsync(archiveArgs); }
         if (args is ["--measure-memory", var engine, var target])
         {
             return await MeasureMemoryChildAsync(engine, target);

@@ -102,4 +102,12 @@ public static class ErrorIds
     public const string IndexInUse = nameof(IndexInUse);
     /// <summary>Building the index failed; its INVALID leftover was dropped.</summary>
     public const string IndexBuildFailed = nameof(IndexBuildFailed);
+    /// <summary>An archive's files differ from its manifest, the manifest was edited, or the data is damaged or truncated.</summary>
+    public const string ArchiveCorrupt = nameof(ArchiveCorrupt);
+    /// <summary>The archive is intact but the table loaded from it does not give the recorded row count and checksum.</summary>
+    public const string ArchiveVerificationFailed = nameof(ArchiveVerificationFailed);
+    /// <summary>The table could not be archived.</summary>
+    public const string ArchiveFailed = nameof(ArchiveFailed);
+    /// <summary>The table could not be loaded from its archive.</summary>
+    public const string ImportFailed = nameof(ImportFailed);
 }

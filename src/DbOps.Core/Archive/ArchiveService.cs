@@ -1,0 +1,690 @@
+using System.Data;
+using System.Data.Common;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using Dapper;
+using DbOps.Core.Backup;
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+using DbOps.Core.IO;
+using DbOps.Core.Journal;
+using DbOps.Core.Progress;
+using DbOps.Core.Providers;
+using DbOps.Core.Schema;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace DbOps.Core.Archive;
+
+/// <summary>What Export-TableArchive was asked to do for one table.</summary>
+/// <param name="Source">The database holding the table.</param>
+/// <param name="Table">The table: "name" or "schema.name", resolved along the search path.</param>
+/// <param name="Destination">The folder for the archive's files (created if missing).</param>
+/// <param name="Format">Csv or JsonLines.</param>
+/// <param name="Compress">Gzip the data file.</param>
+/// <param name="Verify">Load the archive into a scratch table and compare count and checksum.</param>
+/// <param name="Force">Replace an existing archive of the same table.</param>
+/// <param name="ToolPath">PostgreSQL: pg_dump (file or folder) to use instead of searching.</param>
+/// <param name="JournalPath">The operations journal to record the archive in; null for the default one.</param>
+public sealed record ArchiveExportRequest(
+    DbOpsConnection Source, string Table, string Destination, ArchiveFormat Format = ArchiveFormat.Csv,
+    bool Compress = false, bool Verify = false, bool Force = false, string? ToolPath = null, string? JournalPath = null);
+
+/// <summary>What Import-TableArchive was asked to do.</summary>
+/// <param name="ManifestPath">The archive's .manifest.json.</param>
+/// <param name="Target">The database to load into.</param>
+/// <param name="TargetTable">Another name for the table ("name" or "schema.name"); by default the archived one.</param>
+public sealed record ArchiveImportRequest(string ManifestPath, DbOpsConnection Target, string? TargetTable = null);
+
+/// <summary>
+/// Table archives that prove they restore. Export reads the table once, in one snapshot, writing the data file
+/// while computing the row count and content checksum from the same bytes; files go to temporary names and are
+/// renamed when complete, the manifest last. Import recreates the table, loads it in one transaction, and commits
+/// only when the loaded table's own count and checksum equal the manifest's.
+/// </summary>
+public static partial class ArchiveService
+{
+    [GeneratedRegex(@"[^A-Za-z0-9_.-]+")]
+    private static partial Regex UnsafeFileNameCharacters();
+
+    internal static IDatabaseProvider ProviderFor(DatabaseProvider provider) =>
+        provider == DatabaseProvider.PostgreSQL ? PostgresProvider.Instance : SqliteProvider.Instance;
+
+    /// <summary>Archives one table; a failure leaves no file under a final name.</summary>
+    public static async Task<TableArchive> ExportAsync(ArchiveExportRequest request, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var source = request.Source;
+        var provider = ProviderFor(source.Provider);
+        var createdAt = DateTimeOffset.UtcNow;
+        var folder = Path.GetFullPath(request.Destination);
+        ArtifactFiles.EnsureWritableFolder(folder);
+        foreach (var abandoned in ArtifactFiles.RemoveAbandoned(folder))
+        {
+            observer.Verbose($"Removed {abandoned}, left in '{folder}' by an export whose process was killed.");
+        }
+
+        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        // SQLite's catalog reader runs outside transactions, so it reads just before the snapshot starts.
+        var catalog = connection is SqliteConnection ? await SchemaReader.ReadAsync(provider, connection, cancellationToken) : null;
+        await using var transaction = connection is SqliteConnection sqlite
+            ? sqlite.BeginTransaction(IsolationLevel.Serializable, deferred: true)
+            : await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
+        var tableSchema = (catalog ?? await SchemaReader.ReadAsync(provider, connection, cancellationToken)).Resolve(request.Table);
+        var table = tableSchema.Table;
+        var columns = tableSchema.Columns.Where(c => !c.IsGenerated)
+            .Select(c => new ArchiveColumn(c.Name, c.DataType, c.IsNullable)).ToList();
+        var names = columns.Select(c => c.Name).ToList();
+        if (names.Count == 0)
+        {
+            throw new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.InvalidArgument,
+                $"{table} has no stored columns to archive (it has none, or only generated ones).", table.ToString());
+        }
+        var activity = $"Archiving {table}";
+        void Report(string status, int percent) => observer.Progress(new OperationProgress(activity, status, percent));
+
+        var baseName = BaseName(table);
+        var dataName = baseName + (request.Format == ArchiveFormat.Csv ? ".csv" : ".jsonl") + (request.Compress ? ".gz" : "");
+        var (dataPath, schemaPath, manifestPath) = (Path.Combine(folder, dataName), Path.Combine(folder, baseName + ".schema.sql"),
+                                                    ArchiveManifest.PathFor(folder, baseName));
+        var previous = new[] { manifestPath, dataPath, schemaPath }.Where(File.Exists).ToList();
+        if (previous.Count > 0 && !request.Force)
+        {
+            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
+                $"An archive of {table} already exists in '{folder}' ({Path.GetFileName(previous[0])}). Pass -Force to replace it, " +
+                "or choose another -Destination.", previous[0]);
+        }
+
+        var dataTemp = ArtifactFiles.TemporaryPathFor(dataPath);
+        var schemaTemp = ArtifactFiles.TemporaryPathFor(schemaPath);
+        var committed = new List<string>();
+        try
+        {
+            Report("Reading the table's schema", 0);
+            ArchiveSchemaFile schemaFile;
+            long expected;
+            if (connection is NpgsqlConnection npgsql)
+            {
+                var snapshot = await npgsql.ExecuteScalarAsync<string>(new CommandDefinition("SELECT pg_catalog.pg_export_snapshot()", cancellationToken: cancellationToken));
+                schemaFile = await PostgresArchive.ReadSchemaAsync(npgsql, source, table, snapshot, request.ToolPath, cancellationToken);
+                await PostgresArchive.ApplyCanonicalSettingsAsync(npgsql, cancellationToken);
+                expected = await PostgresArchive.EstimateRowsAsync(npgsql, table, cancellationToken);
+            }
+            else
+            {
+                schemaFile = await SqliteArchive.ReadSchemaAsync((SqliteConnection)connection, transaction, tableSchema,
+                    $"{table} from {source} (SQLite {source.ServerVersion})", cancellationToken);
+                expected = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                    $"SELECT count(*) FROM {SqliteArchive.Qualified(table)}", transaction: transaction, cancellationToken: cancellationToken));
+            }
+            await WriteTextAsync(schemaTemp, schemaFile.Serialize(), cancellationToken);
+
+            var checksum = new TableChecksum();
+            var progress = new RowProgress(expected, rows => Report(
+                $"{rows.ToString("N0", CultureInfo.InvariantCulture)} of ~{expected.ToString("N0", CultureInfo.InvariantCulture)} rows",
+                expected > 0 ? (int)Math.Min(98, 98 * rows / expected) : -1));
+            string dataSha;
+            await using (var file = ArtifactFiles.CreateOwnerOnly(dataTemp, bufferSize: 0))
+            {
+                // The SHA-256 is taken from the bytes on their way to the file, not by reading the file again.
+                await using (var hashed = new HashingStream(file, leaveOpen: true))
+                {
+                    var data = request.Compress ? new GZipStream(hashed, CompressionLevel.Fastest, leaveOpen: true) : (Stream)hashed;
+                    try
+                    {
+                        if (connection is NpgsqlConnection pg && request.Format == ArchiveFormat.Csv)
+                        {
+                            // The file is the server's CSV byte for byte; the checksum is computed from the same bytes.
+                            await PostgresArchive.CopyOutAsync(pg, table, names, data, checksum.Add, cancellationToken, progress.Update);
+                        }
+                        else
+                        {
+                            var output = new ChunkedOutput(data);
+                            var write = RowWriter(request.Format, names);
+                            void OnRow(CanonicalRow row)
+                            {
+                                checksum.Add(row);
+                                write(row, output.Buffer);
+                                output.FlushIfFull();
+                            }
+                            if (connection is NpgsqlConnection pgJson)
+                            {
+                                await PostgresArchive.CopyOutAsync(pgJson, table, names, null, OnRow, cancellationToken, progress.Update);
+                            }
+                            else
+                            {
+                                await SqliteArchive.ReadRowsAsync((SqliteConnection)connection, transaction, table, names, OnRow, cancellationToken, progress.Update);
+                            }
+                            output.Flush();
+                        }
+                    }
+                    finally
+                    {
+                        if (request.Compress)
+                        {
+                            await data.DisposeAsync();
+                        }
+                    }
+                    dataSha = hashed.Sha256();
+                }
+                file.Flush(flushToDisk: true);
+            }
+            await transaction.CommitAsync(cancellationToken);
+
+            Report("Hashing and flushing the files", 99);
+            var schemaHash = ArtifactFiles.Sha256Async(schemaTemp, cancellationToken);
+            ArtifactFiles.FlushToDisk(schemaTemp);
+            var manifest = new ArchiveManifest
+            {
+                Provider = source.Provider,
+                Database = source.Database,
+                Server = source.Server,
+                User = source.User,
+                ServerVersion = source.ServerVersion,
+                Schema = table.Schema,
+                Table = table.Name,
+                Columns = columns,
+                Format = request.Format,
+                Compressed = request.Compress,
+                RowCount = checksum.Rows,
+                Checksum = checksum.Value,
+                Data = new ArchiveFile(dataName, new FileInfo(dataTemp).Length, dataSha),
+                SchemaFile = new ArchiveFile(Path.GetFileName(schemaPath), new FileInfo(schemaTemp).Length, await schemaHash),
+                CreatedAt = createdAt,
+            };
+
+            // Verified under the temporary names: a process killed meanwhile leaves only .partial files.
+            ArchiveCheck? check = null;
+            if (request.Verify)
+            {
+                Report("Verifying: loading the archive into a scratch table", 99);
+                check = await VerifyCoreAsync(manifest, dataTemp, schemaTemp, source, observer, cancellationToken);
+                if (check.Verified)
+                {
+                    manifest = manifest with { VerifiedAt = DateTimeOffset.UtcNow };
+                }
+            }
+
+            if (request.Force)
+            {
+                // The old manifest goes first: from here on no manifest vouches for files that are being replaced.
+                RemovePrevious(manifestPath, folder);
+            }
+            File.Move(dataTemp, dataPath, overwrite: request.Force);
+            committed.Add(dataPath);
+            File.Move(schemaTemp, schemaPath, overwrite: request.Force);
+            committed.Add(schemaPath);
+            ArtifactFiles.WriteAllTextAtomic(manifestPath, manifest.Serialize(), overwrite: false);
+            observer.Verbose($"Archived {table}: {manifest.RowCount} rows, {manifest.Data.SizeBytes} bytes in {dataPath}; checksum {manifest.Checksum}.");
+            RecordInJournal(request.JournalPath, JournalEntry.For(source, JournalOperations.ArchiveCreated) with
+            {
+                Schema = table.Schema,
+                Table = table.Name,
+                Rows = manifest.RowCount,
+                Path = manifestPath,
+                Checksum = manifest.Checksum,
+                Sha256 = manifest.Data.Sha256,
+                Verified = manifest.VerifiedAt is not null,
+            }, observer);
+            return new TableArchive(manifest, manifestPath, dataPath, schemaPath, check, clock.Elapsed, source);
+        }
+        catch (Exception e)
+        {
+            ArtifactFiles.DeleteQuietly(dataTemp);
+            ArtifactFiles.DeleteQuietly(schemaTemp);
+            // No manifest means no archive: do not leave files that look like one.
+            committed.ForEach(ArtifactFiles.DeleteQuietly);
+            throw MapExportError(e, table, folder);
+        }
+    }
+
+    /// <summary>Loads an archive into a table, proving the loaded table's count and checksum equal the manifest's.</summary>
+    public static async Task<ArchiveImportResult> ImportAsync(ArchiveImportRequest request, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var (manifest, manifestPath, folder) = ArchiveManifest.Load(request.ManifestPath);
+        var target = request.Target;
+        if (manifest.Provider != target.Provider)
+        {
+            throw new DbOpsException(ErrorIds.ProviderMismatch, ErrorKind.InvalidArgument,
+                $"'{manifestPath}' archives a {manifest.Provider} table and cannot be imported into {target}.", manifestPath);
+        }
+        var dataPath = Path.Combine(folder, manifest.Data.Name);
+        var schemaPath = Path.Combine(folder, manifest.SchemaFile.Name);
+        await RequireIntactAsync(manifest, manifestPath, dataPath, schemaPath, cancellationToken);
+        var targetTable = TargetFor(manifest, request.TargetTable);
+        var provider = ProviderFor(target.Provider);
+        await using var connection = await provider.OpenAsync(target, readOnly: false, cancellationToken);
+        var (content, created, skipped) = await ImportCoreAsync(manifest, dataPath, schemaPath, connection, targetTable, observer, quiet: false, cancellationToken);
+        return new ArchiveImportResult(target.Provider, target.Database, targetTable, manifest.TableRef, content, created, skipped, manifestPath, clock.Elapsed);
+    }
+
+    /// <summary>Loads the archive into a scratch database that is dropped afterwards; never throws for a failed check.</summary>
+    private static async Task<ArchiveCheck> VerifyCoreAsync(
+        ArchiveManifest manifest, string dataPath, string schemaPath, DbOpsConnection source, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var provider = ProviderFor(source.Provider);
+            TableContent content;
+            if (source.Provider == DatabaseProvider.PostgreSQL)
+            {
+                await using var scratch = await PostgresScratchDatabase.CreateAsync(source, observer, cancellationToken);
+                await using var connection = await provider.OpenAsync(scratch.Connection, readOnly: false, cancellationToken);
+                content = (await ImportCoreAsync(manifest, dataPath, schemaPath, connection, manifest.TableRef, observer, quiet: true, cancellationToken)).Content;
+            }
+            else
+            {
+                var path = Path.Combine(Path.GetTempPath(), $"dbops-verify-{Guid.NewGuid():N}.db");
+                try
+                {
+                    await using var connection = await SqliteProvider.OpenFileAsync(path, SqliteOpenMode.ReadWriteCreate, cancellationToken);
+                    content = (await ImportCoreAsync(manifest, dataPath, schemaPath, connection, manifest.TableRef, observer, quiet: true, cancellationToken)).Content;
+                }
+                finally
+                {
+                    ArtifactFiles.DeleteQuietly(path); // opened without pooling: closing released the file
+                }
+            }
+            return new ArchiveCheck(true, null,
+                $"Loaded into a scratch table: {content.Rows} rows, checksum {content.Checksum}, as the manifest records.");
+        }
+        catch (DbOpsException e) when (e.ErrorId != ErrorIds.OperationCanceled)
+        {
+            return new ArchiveCheck(false, e.ErrorId, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Creates the table if it is missing (from the schema file, or with the archived columns only under another
+    /// name), loads the rows in one transaction, and commits only if the loaded table's count and checksum match.
+    /// </summary>
+    private static async Task<(TableContent Content, bool Created, IReadOnlyList<string> Skipped)> ImportCoreAsync(
+        ArchiveManifest manifest, string dataPath, string schemaPath, DbConnection connection, TableRef target,
+        IOperationObserver observer, bool quiet, CancellationToken cancellationToken)
+    {
+        var provider = ProviderFor(manifest.Provider);
+        var renamed = target != manifest.TableRef;
+        var names = manifest.ColumnNames;
+        var activity = $"Importing {manifest.TableRef}{(renamed ? $" as {target}" : "")}";
+        void Report(string status, int percent) => observer.Progress(new OperationProgress(activity, status, percent));
+        void Note(string message)
+        {
+            if (quiet)
+            {
+                observer.Verbose(message);
+            }
+            else
+            {
+                observer.Warning(message);
+            }
+        }
+
+        var exists = await provider.TableExistsAsync(connection, target, cancellationToken);
+        if (exists && await provider.CountRowsAsync(connection, target, cancellationToken) > 0)
+        {
+            throw new DbOpsException(ErrorIds.TargetNotEmpty, ErrorKind.InvalidState,
+                $"Table {target} already exists and holds rows; Import-TableArchive loads only into a missing or empty table. " +
+                "Pass -TargetTable to load under another name.", target.ToString());
+        }
+        var schemaFile = ArchiveSchemaFile.Parse(await File.ReadAllTextAsync(schemaPath, cancellationToken));
+        var skipped = new List<string>();
+        if (connection is SqliteConnection)
+        {
+            // SQLite declares foreign keys inside CREATE TABLE: they are kept, but not enforced while loading a table
+            // whose parents may not be there (yet); foreign_key_check reports afterwards what does not match.
+            await connection.ExecuteAsync(new CommandDefinition("PRAGMA foreign_keys = OFF", cancellationToken: cancellationToken));
+        }
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        Task Execute(string sql) => connection.ExecuteAsync(new CommandDefinition(sql, transaction: transaction, cancellationToken: cancellationToken, commandTimeout: 0));
+        try
+        {
+            if (connection is NpgsqlConnection settings)
+            {
+                await PostgresArchive.ApplyCanonicalSettingsAsync(settings, cancellationToken);
+            }
+            Report("Creating the table", 0);
+            if (!exists)
+            {
+                if (renamed)
+                {
+                    await Execute(connection is NpgsqlConnection
+                        ? PostgresArchive.CreatePlainTableSql(target, manifest.Columns)
+                        : SqliteArchive.RenameCreateTable(schemaFile.In(ArchiveSchemaFile.Table).First().Sql, target.Name));
+                }
+                else
+                {
+                    foreach (var section in schemaFile.In(ArchiveSchemaFile.Prerequisite))
+                    {
+                        if (connection is NpgsqlConnection pg && await PostgresArchive.PrerequisiteMissingAsync(pg, section.What, cancellationToken))
+                        {
+                            observer.Verbose($"Creating {section.What}, which {manifest.TableRef} needs and the target lacks.");
+                            await Execute(section.Sql);
+                        }
+                    }
+                    foreach (var section in schemaFile.In(ArchiveSchemaFile.Table))
+                    {
+                        await Execute(section.Sql);
+                    }
+                }
+            }
+
+            Report("Loading rows", 1);
+            var fromFile = await LoadAsync(manifest, dataPath, connection, transaction, target, names, freeze: !exists,
+                rows => Report($"{rows.ToString("N0", CultureInfo.InvariantCulture)} of {manifest.RowCount.ToString("N0", CultureInfo.InvariantCulture)} rows",
+                               manifest.RowCount > 0 ? (int)Math.Min(90, 1 + 89 * rows / manifest.RowCount) : -1),
+                cancellationToken);
+            if (fromFile != new TableContent(manifest.RowCount, manifest.Checksum))
+            {
+                throw ArchiveManifest.Corrupt(dataPath,
+                    $"the data file holds {fromFile.Rows} rows with checksum {fromFile.Checksum}, the manifest records {manifest.RowCount} rows with {manifest.Checksum}");
+            }
+
+            if (!exists && !renamed)
+            {
+                Report("Creating keys and indexes", 92);
+                foreach (var section in schemaFile.In(ArchiveSchemaFile.AfterLoad))
+                {
+                    await Execute(section.Sql);
+                }
+                foreach (var section in schemaFile.In(ArchiveSchemaFile.Dependent))
+                {
+                    await transaction.SaveAsync("dbops_dependent", cancellationToken);
+                    try
+                    {
+                        await Execute(section.Sql);
+                        await transaction.ReleaseAsync("dbops_dependent", cancellationToken);
+                    }
+                    catch (DbException e)
+                    {
+                        await transaction.RollbackAsync("dbops_dependent", cancellationToken);
+                        skipped.Add($"{section.What}: {FirstLine(e.Message)}");
+                        Note($"Not recreated on {target}: {section.What} ({FirstLine(e.Message)}). Create it by hand once what it needs exists; " +
+                             $"its SQL is in '{schemaPath}'.");
+                    }
+                }
+                if (connection is NpgsqlConnection owner)
+                {
+                    await PostgresArchive.AdvanceOwnedSequencesAsync(owner, target, cancellationToken);
+                }
+            }
+            if (connection is SqliteConnection && await SqliteArchive.ForeignKeyProblemAsync(connection, transaction, target, cancellationToken) is { } problem)
+            {
+                skipped.Add(problem);
+                Note($"{target}: {problem}. The rows were loaded as archived.");
+            }
+
+            Report("Checking the loaded table against the manifest", 95);
+            var loaded = await TableChecksum.ComputeAsync(connection, transaction, target, names, cancellationToken);
+            if (loaded != new TableContent(manifest.RowCount, manifest.Checksum))
+            {
+                throw new DbOpsException(ErrorIds.ArchiveVerificationFailed, ErrorKind.InvalidData,
+                    $"{target} loaded from '{dataPath}' holds {loaded.Rows} rows with checksum {loaded.Checksum}, but the manifest records " +
+                    $"{manifest.RowCount} rows with {manifest.Checksum}; nothing was kept. The target's column types may differ from the archive's.",
+                    target.ToString());
+            }
+            await transaction.CommitAsync(cancellationToken);
+            Report("Done", 100);
+            return (loaded, !exists, skipped);
+        }
+        catch (DbException e)
+        {
+            throw new DbOpsException(ErrorIds.ImportFailed, ErrorKind.OperationFailed,
+                $"Loading {manifest.TableRef} into {target} failed and was rolled back: {e.Message}", target.ToString(), e);
+        }
+    }
+
+    /// <summary>Streams the data file into the table while computing the file's own count and checksum.</summary>
+    private static async Task<TableContent> LoadAsync(ArchiveManifest manifest, string dataPath, DbConnection connection, DbTransaction transaction,
+        TableRef target, IReadOnlyList<string> names, bool freeze, Action<long> progress, CancellationToken cancellationToken)
+    {
+        var checksum = new TableChecksum();
+        await using var file = new FileStream(dataPath, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
+        // The data file's SHA-256 is checked from the bytes as they are loaded; the load is rolled back if it differs.
+        await using var hashed = new HashingStream(file, leaveOpen: true);
+        await using var data = manifest.Compressed ? new GZipStream(hashed, CompressionMode.Decompress, leaveOpen: true) : (Stream)new NonClosing(hashed);
+        var dialect = manifest.Provider == DatabaseProvider.PostgreSQL ? CsvDialect.PostgreSQL : CsvDialect.SQLite;
+        var throttle = new RowProgress(manifest.RowCount, progress);
+        try
+        {
+            if (connection is NpgsqlConnection npgsql)
+            {
+                await PostgresArchive.CopyInAsync(npgsql, target, names, async copy =>
+                {
+                    if (manifest.Format == ArchiveFormat.Csv)
+                    {
+                        // The file's bytes go to COPY unchanged; the parser checks them on the way.
+                        var parser = new CsvRowParser(dialect, names.Count, checksum.Add);
+                        await PumpAsync(data, chunk => parser.Feed(chunk.Span), copy, cancellationToken, () => throttle.Update(parser.Rows));
+                        parser.Finish();
+                    }
+                    else
+                    {
+                        var output = new ChunkedOutput(copy);
+                        await ReadJsonLinesAsync(data, names, row =>
+                        {
+                            checksum.Add(row);
+                            CsvText.WriteRow(row, output.Buffer);
+                            output.FlushIfFull();
+                        }, cancellationToken, () => throttle.Update(checksum.Rows));
+                        output.Flush();
+                    }
+                }, freeze, cancellationToken);
+            }
+            else
+            {
+                await using var inserter = new SqliteArchive.Inserter((SqliteConnection)connection, (SqliteTransaction)transaction, target, names);
+                void OnRow(CanonicalRow row)
+                {
+                    checksum.Add(row);
+                    inserter.Insert(row);
+                }
+                if (manifest.Format == ArchiveFormat.Csv)
+                {
+                    var parser = new CsvRowParser(dialect, names.Count, OnRow);
+                    await PumpAsync(data, chunk => parser.Feed(chunk.Span), null, cancellationToken, () => throttle.Update(parser.Rows));
+                    parser.Finish();
+                }
+                else
+                {
+                    await ReadJsonLinesAsync(data, names, OnRow, cancellationToken, () => throttle.Update(checksum.Rows));
+                }
+            }
+        }
+        catch (InvalidDataException e)
+        {
+            throw ArchiveManifest.Corrupt(dataPath, $"its data is damaged or truncated ({e.Message})", e);
+        }
+        catch (DbException e)
+        {
+            // The server refused a value: a damaged file, or a target that cannot hold the archived values.
+            await hashed.CopyToAsync(Stream.Null, cancellationToken);
+            if (hashed.Sha256() != manifest.Data.Sha256)
+            {
+                throw ArchiveManifest.Corrupt(dataPath, $"its data file differs from what the manifest records, and the server refused it ({e.Message})", e);
+            }
+            throw;
+        }
+        // Whatever the parser may have stopped short of: the whole file must be the one the manifest records.
+        await hashed.CopyToAsync(Stream.Null, cancellationToken);
+        if (hashed.BytesSeen != manifest.Data.SizeBytes || hashed.Sha256() != manifest.Data.Sha256)
+        {
+            throw ArchiveManifest.Corrupt(dataPath, "its data file differs from what the manifest records (SHA-256 differs); it is damaged or was replaced");
+        }
+        return checksum.Content;
+    }
+
+    private static async Task PumpAsync(Stream source, Action<ReadOnlyMemory<byte>> onChunk, Stream? copyTo, CancellationToken cancellationToken, Action progress)
+    {
+        var buffer = new byte[1 << 18];
+        int read;
+        while ((read = await source.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken)) > 0)
+        {
+            var chunk = buffer.AsMemory(0, read);
+            onChunk(chunk);
+            if (copyTo is not null)
+            {
+                await copyTo.WriteAsync(chunk, cancellationToken);
+            }
+            progress();
+        }
+    }
+
+    private static async Task ReadJsonLinesAsync(Stream source, IReadOnlyList<string> names, Action<CanonicalRow> onRow, CancellationToken cancellationToken, Action progress)
+    {
+        var json = new ArchiveJsonLines(names);
+        var row = new CanonicalRow();
+        long line = 0;
+        var splitter = new LineSplitter(bytes =>
+        {
+            line++;
+            json.Read(bytes.Span, row, line);
+            onRow(row);
+        });
+        await PumpAsync(source, chunk => splitter.Feed(chunk.Span), null, cancellationToken, progress);
+        splitter.Finish();
+    }
+
+    /// <summary>How a row is written when the file is not the server's own CSV.</summary>
+    private static Action<CanonicalRow, System.Buffers.IBufferWriter<byte>> RowWriter(ArchiveFormat format, IReadOnlyList<string> names) =>
+        format == ArchiveFormat.JsonLines ? new ArchiveJsonLines(names).Write : CsvText.WriteRow;
+
+    /// <summary>Both files must be there with the size and SHA-256 the manifest records.</summary>
+    private static async Task RequireIntactAsync(ArchiveManifest manifest, string manifestPath, string dataPath, string schemaPath, CancellationToken cancellationToken)
+    {
+        foreach (var (path, expected) in new[] { (dataPath, manifest.Data), (schemaPath, manifest.SchemaFile) })
+        {
+            if (!File.Exists(path))
+            {
+                throw ArchiveManifest.Corrupt(manifestPath, $"its file '{path}' is missing");
+            }
+            var size = new FileInfo(path).Length;
+            // The data file's SHA-256 is checked while it loads (one read instead of two); its size here.
+            if (size != expected.SizeBytes || (path == schemaPath && await ArtifactFiles.Sha256Async(path, cancellationToken) != expected.Sha256))
+            {
+                throw ArchiveManifest.Corrupt(manifestPath,
+                    $"its file '{path}' differs from what the manifest records ({size} bytes, manifest says {expected.SizeBytes}; SHA-256 differs); " +
+                    "it is damaged, truncated or was replaced");
+            }
+        }
+    }
+
+    /// <summary>-TargetTable: "name" (in the archived table's schema) or "schema.name"; SQLite has only main.</summary>
+    private static TableRef TargetFor(ArchiveManifest manifest, string? targetTable)
+    {
+        if (string.IsNullOrWhiteSpace(targetTable))
+        {
+            return manifest.TableRef;
+        }
+        var dot = targetTable.IndexOf('.', StringComparison.Ordinal);
+        return manifest.Provider == DatabaseProvider.SQLite || dot < 0
+            ? new TableRef(manifest.Schema, manifest.Provider == DatabaseProvider.SQLite && dot >= 0 && targetTable[..dot] == SqliteProvider.MainSchema ? targetTable[(dot + 1)..] : targetTable)
+            : new TableRef(targetTable[..dot], targetTable[(dot + 1)..]);
+    }
+
+    /// <summary>"schema.table" (SQLite: "table"), made safe as a file name; a name that had to change gets a short hash.</summary>
+    internal static string BaseName(TableRef table)
+    {
+        var name = table.ToString();
+        var safe = UnsafeFileNameCharacters().Replace(name, "_").Trim('.');
+        return safe == name && safe.Length > 0
+            ? safe
+            : $"{(safe.Length == 0 ? "table" : safe)}-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..8]}";
+    }
+
+    /// <summary>With -Force: removes the previous archive's manifest, then its data file if it had another name.</summary>
+    private static void RemovePrevious(string manifestPath, string folder)
+    {
+        string? oldData = null;
+        try
+        {
+            oldData = File.Exists(manifestPath) ? System.Text.Json.JsonDocument.Parse(File.ReadAllText(manifestPath))
+                .RootElement.GetProperty("data").GetProperty("name").GetString() : null;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            // A damaged old manifest is replaced all the same.
+        }
+        File.Delete(manifestPath);
+        if (oldData is not null && Path.GetFileName(oldData) == oldData)
+        {
+            ArtifactFiles.DeleteQuietly(Path.Combine(folder, oldData));
+        }
+    }
+
+    private static async Task WriteTextAsync(string path, string text, CancellationToken cancellationToken)
+    {
+        await using var stream = ArtifactFiles.CreateOwnerOnly(path);
+        await stream.WriteAsync(new UTF8Encoding(false).GetBytes(text), cancellationToken);
+    }
+
+    private static Exception MapExportError(Exception e, TableRef table, string folder)
+    {
+        if (ArtifactFiles.IsDiskFull(e))
+        {
+            return ArtifactFiles.DiskFull(folder, e);
+        }
+        return e switch
+        {
+            DbOpsException => e,
+            OperationCanceledException => e,
+            IOException or UnauthorizedAccessException => new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.WriteError,
+                $"Writing the archive of {table} to '{folder}' failed: {e.Message}", folder, e),
+            DbException or InvalidDataException => new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.OperationFailed,
+                $"Reading {table} for its archive failed: {e.Message}", table.ToString(), e),
+            _ => e,
+        };
+    }
+
+    /// <summary>A view of a stream whose disposal leaves the stream open.</summary>
+    private sealed class NonClosing(Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>The archive is complete whatever happens here: a journal that cannot be written is a warning, not a failure.</summary>
+    private static void RecordInJournal(string? journalPath, JournalEntry entry, IOperationObserver observer)
+    {
+        try
+        {
+            OperationsJournal.Open(journalPath).Append(entry);
+        }
+        catch (DbOpsException e)
+        {
+            observer.Warning(e.Message);
+        }
+    }
+
+    private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+
+    /// <summary>Reports progress at most about four times a second.</summary>
+    private sealed class RowProgress(long expected, Action<long> report)
+    {
+        private readonly Stopwatch _since = Stopwatch.StartNew();
+
+        public long Expected { get; } = expected;
+
+        public void Update(long rows)
+        {
+            if (_since.ElapsedMilliseconds >= 250)
+            {
+                _since.Restart();
+                report(rows);
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+using System.Data.Common;
+using System.IO.Hashing;
+using DbOps.Core.Connections;
+using DbOps.Core.Providers;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace DbOps.Core.Archive;
+
+/// <summary>A table's row count and content checksum, as recorded in an archive manifest.</summary>
+/// <param name="Rows">The number of rows.</param>
+/// <param name="Checksum">The order-independent content checksum (see <see cref="TableChecksum"/>).</param>
+public sealed record TableContent(long Rows, string Checksum);
+
+/// <summary>
+/// An order-independent checksum of a table's rows, computed the same way from the live table and from an archive
+/// file, so Remove-DeprecatedTable and snapshots can prove a live table still equals its archive.
+/// <para>Each row is encoded canonically (<see cref="CanonicalRow"/>: per value a tag byte, then for non-null
+/// values a 4-byte little-endian length and the bytes) and hashed with XXH128 (seed 0); the table's checksum is
+/// the sum of the row hashes modulo 2^128, written as <c>xxh128sum-v1:</c> and 32 lower-case hex digits. The sum
+/// does not depend on row order and counts duplicate rows. Values are PostgreSQL's text output of each column under
+/// fixed settings (<see cref="PostgresArchive.CanonicalSettingsSql"/>: ISO dates, UTC, shortest exact floats, hex
+/// bytea), or SQLite values with their storage class (INTEGER as decimal, REAL as .NET's round-trip "R" text, TEXT as
+/// UTF-8, BLOB as its bytes).</para>
+/// </summary>
+public sealed class TableChecksum
+{
+    /// <summary>The algorithm name that prefixes every checksum.</summary>
+    public const string Algorithm = "xxh128sum-v1";
+
+    private UInt128 _sum;
+
+    /// <summary>Rows added so far.</summary>
+    public long Rows { get; private set; }
+
+    /// <summary>The checksum of the rows added so far.</summary>
+    public string Value => $"{Algorithm}:{_sum:x32}";
+
+    /// <summary>The count and checksum together.</summary>
+    public TableContent Content => new(Rows, Value);
+
+    internal void Add(CanonicalRow row)
+    {
+        unchecked
+        {
+            _sum += XxHash128.HashToUInt128(row.Bytes);
+        }
+        Rows++;
+    }
+
+    /// <summary>
+    /// Reads the live table in one read-only snapshot and returns its row count and checksum over
+    /// <paramref name="columns"/> (in that order: an archive manifest's column list).
+    /// </summary>
+    public static async Task<TableContent> ComputeAsync(DbOpsConnection source, TableRef table, IReadOnlyList<string> columns, CancellationToken cancellationToken)
+    {
+        var provider = ArchiveService.ProviderFor(source.Provider);
+        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        await using var transaction = connection is SqliteConnection sqlite
+            ? sqlite.BeginTransaction(System.Data.IsolationLevel.Serializable, deferred: true)
+            : await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        return await ComputeAsync(connection, transaction, table, columns, cancellationToken);
+    }
+
+    /// <summary>
+    /// Computes the checksum on an open connection, inside the caller's transaction (e.g. under the exclusive lock
+    /// that precedes a DROP). On PostgreSQL it sets the canonical output settings for the session.
+    /// </summary>
+    internal static async Task<TableContent> ComputeAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns, CancellationToken cancellationToken)
+    {
+        var checksum = new TableChecksum();
+        switch (connection)
+        {
+            case NpgsqlConnection npgsql:
+                await PostgresArchive.ApplyCanonicalSettingsAsync(npgsql, cancellationToken);
+                await PostgresArchive.CopyOutAsync(npgsql, table, columns, null, checksum.Add, cancellationToken);
+                break;
+            case SqliteConnection sqlite:
+                await SqliteArchive.ReadRowsAsync(sqlite, transaction, table, columns, checksum.Add, cancellationToken);
+                break;
+            default:
+                throw new NotSupportedException(connection.GetType().Name);
+        }
+        return checksum.Content;
+    }
+}

@@ -1,0 +1,226 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Dapper;
+using DbOps.Core.Archive;
+using DbOps.Core.Connections;
+using DbOps.Core.Progress;
+using DbOps.Core.Providers;
+using DbOps.Core.Schema;
+
+namespace DbOps.Core.Usage;
+
+/// <summary>What Find-UnusedTable was asked to do.</summary>
+/// <param name="Source">The database to examine.</param>
+/// <param name="CodePaths">Folders whose files are searched for each table's name.</param>
+/// <param name="Exclude">Wildcard patterns (* and ?) of table names ("name" or "schema.name") to leave out.</param>
+/// <param name="MinimumStatsAge">PostgreSQL: usage statistics younger than this cannot make a table Unused or Empty.</param>
+public sealed record UnusedTableRequest(
+    DbOpsConnection Source, IReadOnlyList<string>? CodePaths = null, IReadOnlyList<string>? Exclude = null, TimeSpan? MinimumStatsAge = null);
+
+/// <summary>
+/// Finds tables nothing uses, with the evidence: PostgreSQL's usage counters (and how long they have counted),
+/// emptiness, dependents, and references in code. Read-only.
+/// </summary>
+public static class UsageService
+{
+    /// <summary>Usage counters and total size of every user table.</summary>
+    private const string CountersSql = """
+        SELECT s.schemaname::text AS "Schema", s.relname::text AS "Name", s.seq_scan AS "SeqScan", coalesce(s.idx_scan, 0) AS "IdxScan",
+               s.n_tup_ins AS "Inserted", s.n_tup_upd AS "Updated", s.n_tup_del AS "Deleted", s.n_live_tup AS "LiveRows",
+               pg_catalog.pg_total_relation_size(s.relid) AS "SizeBytes", pg_catalog.pg_relation_size(s.relid) AS "HeapBytes",
+               greatest(c.reltuples, 0)::bigint AS "Estimate"
+        FROM pg_catalog.pg_stat_user_tables s JOIN pg_catalog.pg_class c ON c.oid = s.relid
+        """;
+
+    /// <summary>Views (and materialized views) that read each table, from the dependency catalog.</summary>
+    private const string PostgresViewsSql = """
+        SELECT DISTINCT tn.nspname::text AS "Schema", t.relname::text AS "Name",
+               CASE v.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || quote_ident(vn.nspname) || '.' || quote_ident(v.relname) AS "Dependent"
+        FROM pg_catalog.pg_depend d
+        JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND r.oid = d.objid
+        JOIN pg_catalog.pg_class v ON v.oid = r.ev_class
+        JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
+        JOIN pg_catalog.pg_class t ON d.refclassid = 'pg_catalog.pg_class'::regclass AND t.oid = d.refobjid AND t.relkind IN ('r', 'p')
+        JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+        WHERE v.oid <> t.oid
+        """;
+
+    /// <summary>User triggers with the source of the function they run, to find those that name another table.</summary>
+    private const string PostgresTriggersSql = """
+        SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "On", c.relname::text AS "OnName", n.nspname::text AS "OnSchema",
+               tg.tgname::text AS "Name", p.prosrc AS "Body"
+        FROM pg_catalog.pg_trigger tg
+        JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_catalog.pg_proc p ON p.oid = tg.tgfoid
+        WHERE NOT tg.tgisinternal
+        """;
+
+    /// <summary>SQLite views and triggers, whose SQL is searched for table names.</summary>
+    private const string SqliteDependentsSql = "SELECT type AS \"Type\", name AS \"Name\", tbl_name AS \"On\", sql AS \"Sql\" FROM sqlite_schema WHERE type IN ('view', 'trigger') AND sql IS NOT NULL";
+
+    /// <summary>Examines every user table (less the excluded ones) and returns one verdict per table.</summary>
+    public static async Task<IReadOnlyList<TableUsage>> FindAsync(UnusedTableRequest request, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var source = request.Source;
+        var provider = ArchiveService.ProviderFor(source.Provider);
+        var minimumAge = request.MinimumStatsAge ?? UsageStatistics.DefaultMinimumAge;
+        var activity = $"Finding unused tables in {source}";
+        observer.Progress(new OperationProgress(activity, "Reading the catalog", 0));
+
+        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
+        var excluded = (request.Exclude ?? []).Select(Wildcard).ToList();
+        var tables = schema.Tables.Where(t => !excluded.Any(p => p.IsMatch(t.Table.Name) || p.IsMatch($"{t.Table.Schema}.{t.Table.Name}"))).ToList();
+
+        StatisticsWindow? window = null;
+        Dictionary<(string, string), UsageCounters> counters = [];
+        if (source.Provider == DatabaseProvider.PostgreSQL)
+        {
+            window = await UsageStatistics.ReadPostgresWindowAsync(connection, cancellationToken);
+            counters = (await connection.QueryAsync<UsageCounters>(new CommandDefinition(CountersSql, cancellationToken: cancellationToken)))
+                .ToDictionary(c => (c.Schema, c.Name));
+        }
+        var dependents = await DependentsAsync(connection, schema, tables.Select(t => t.Table).ToList(), cancellationToken);
+
+        CodeReferences? code = null;
+        if (request.CodePaths is { Count: > 0 } paths)
+        {
+            observer.Progress(new OperationProgress(activity, $"Searching {string.Join(", ", paths)} for table names", 10));
+            code = await Task.Run(() => CodeReferences.Search(paths, tables.Select(t => t.Table.Name).ToList(), cancellationToken), cancellationToken);
+            observer.Verbose($"Searched {code.FilesSearched} files under {string.Join(", ", paths)} for {tables.Count} table names.");
+        }
+
+        var results = new List<TableUsage>();
+        for (var i = 0; i < tables.Count; i++)
+        {
+            var table = tables[i].Table;
+            observer.Progress(new OperationProgress(activity, $"Examining {table}", 20 + 80 * i / Math.Max(1, tables.Count)));
+            counters.TryGetValue((table.Schema, table.Name), out var counter);
+            // PostgreSQL: reading the table would count as the scan this cmdlet looks for, so emptiness comes from its
+            // size: no pages means no rows. A table with pages counts as holding rows even if all were deleted.
+            var rows = source.Provider == DatabaseProvider.SQLite
+                ? await provider.CountRowsAsync(connection, table, cancellationToken)
+                : counter is { HeapBytes: 0 } ? 0 : Math.Max(1, Math.Max(counter?.LiveRows ?? 0, counter?.Estimate ?? 0));
+            var hasRows = rows > 0;
+            var (references, files) = code?.For(table.Name) ?? (0, []);
+            results.Add(Decide(source, table, hasRows, rows, counter, window, minimumAge,
+                dependents.TryGetValue(table, out var d) ? d : [], code is null ? null : references, files, code?.FilesSearched ?? 0));
+        }
+        return results;
+    }
+
+    private static TableUsage Decide(DbOpsConnection source, TableRef table, bool hasRows, long rows, UsageCounters? counters, StatisticsWindow? window,
+        TimeSpan minimumAge, IReadOnlyList<string> dependents, int? references, IReadOnlyList<string> files, int filesSearched)
+    {
+        var evidence = new List<string>
+        {
+            source.Provider == DatabaseProvider.SQLite
+                ? (hasRows ? $"holds {rows.ToString("N0", CultureInfo.InvariantCulture)} rows" : "holds no rows")
+                : !hasRows ? "holds no rows (no data pages)"
+                : counters is { LiveRows: 0, Estimate: 0 } ? "has data pages but its statistics count no live rows (deleted rows not yet vacuumed, or statistics reset): treated as holding rows"
+                : $"holds about {rows.ToString("N0", CultureInfo.InvariantCulture)} rows (statistics estimate)",
+        };
+        if (counters is not null && window is not null)
+        {
+            evidence.Add($"since {window.Since:u} ({window.Source}): {counters.SeqScan} sequential and {counters.IdxScan} index scans, " +
+                         $"{counters.Inserted} rows inserted, {counters.Updated} updated, {counters.Deleted} deleted");
+        }
+        else if (source.Provider == DatabaseProvider.SQLite)
+        {
+            evidence.Add("SQLite keeps no usage statistics");
+        }
+        evidence.Add(dependents.Count == 0 ? "no dependents" : $"dependents: {string.Join(", ", dependents)}");
+        if (references is { } count)
+        {
+            evidence.Add(count == 0 ? $"no code references in {filesSearched} files searched" : $"{count} code references in {files.Count} files: {string.Join(", ", files.Take(5))}{(files.Count > 5 ? ", ..." : "")}");
+        }
+
+        UsageVerdict verdict;
+        string reason;
+        if (references > 0)
+        {
+            (verdict, reason) = (UsageVerdict.Active, $"code names it ({references} references in {files.Count} files)");
+        }
+        else if (counters is { Activity: > 0 })
+        {
+            (verdict, reason) = (UsageVerdict.Active, $"it was scanned or written since {window?.Since:u} ({counters.SeqScan + counters.IdxScan} scans, " +
+                                                      $"{counters.Inserted + counters.Updated + counters.Deleted} rows written)");
+        }
+        else if (dependents.Count > 0)
+        {
+            (verdict, reason) = (UsageVerdict.Unknown, $"other objects depend on it ({string.Join(", ", dependents.Take(3))}{(dependents.Count > 3 ? ", ..." : "")})");
+        }
+        else if (window is not null && !window.Covers(minimumAge))
+        {
+            (verdict, reason) = (UsageVerdict.Unknown, window.TooYoungReason(minimumAge));
+        }
+        else if (source.Provider == DatabaseProvider.SQLite && references is null && hasRows)
+        {
+            (verdict, reason) = (UsageVerdict.Unknown, "SQLite keeps no usage statistics; pass -CodePath so code references can decide");
+        }
+        else if (!hasRows)
+        {
+            (verdict, reason) = (UsageVerdict.Empty, "it holds no rows and nothing shows it is used");
+        }
+        else
+        {
+            (verdict, reason) = (UsageVerdict.Unused, window is not null
+                ? $"no scans or writes in {StatisticsWindow.Describe(window.Age ?? TimeSpan.Zero)} of statistics, no dependents{(references is null ? "" : ", no code references")}"
+                : "no dependents and no code references");
+        }
+        return new TableUsage(source, table, verdict, reason, evidence, counters, rows, counters?.SizeBytes, window?.Since, window?.Age,
+            dependents, references, files);
+    }
+
+    /// <summary>Foreign keys pointing in (from other tables), views reading the table, and triggers of other tables naming it.</summary>
+    private static async Task<Dictionary<TableRef, List<string>>> DependentsAsync(
+        DbConnection connection, DatabaseSchema schema, IReadOnlyList<TableRef> tables, CancellationToken cancellationToken)
+    {
+        var result = tables.ToDictionary(t => t, _ => new List<string>());
+        foreach (var table in tables)
+        {
+            foreach (var fk in schema.ForeignKeysReferencing(table).Where(fk => fk.Table != table))
+            {
+                result[table].Add($"foreign key {fk.Name} on {fk.Table}({string.Join(", ", fk.Columns)})");
+            }
+        }
+        if (schema.Provider == DatabaseProvider.PostgreSQL)
+        {
+            foreach (var (s, n, dependent) in await connection.QueryAsync<(string, string, string)>(new CommandDefinition(PostgresViewsSql, cancellationToken: cancellationToken)))
+            {
+                if (result.TryGetValue(new TableRef(s, n), out var list))
+                {
+                    list.Add(dependent);
+                }
+            }
+            foreach (var trigger in await connection.QueryAsync<(string On, string OnName, string OnSchema, string Name, string Body)>(
+                         new CommandDefinition(PostgresTriggersSql, cancellationToken: cancellationToken)))
+            {
+                foreach (var table in tables.Where(t => t != new TableRef(trigger.OnSchema, trigger.OnName) && Names(trigger.Body, t.Name)))
+                {
+                    result[table].Add($"trigger {trigger.Name} on {trigger.On}");
+                }
+            }
+        }
+        else
+        {
+            foreach (var (type, name, on, sql) in await connection.QueryAsync<(string, string, string, string)>(new CommandDefinition(SqliteDependentsSql, cancellationToken: cancellationToken)))
+            {
+                foreach (var table in tables.Where(t => (type == "view" || !string.Equals(on, t.Name, StringComparison.OrdinalIgnoreCase)) && Names(sql, t.Name)))
+                {
+                    result[table].Add(type == "view" ? $"view {name}" : $"trigger {name} on {on}");
+                }
+            }
+        }
+        return result;
+    }
+
+    private static bool Names(string text, string name) =>
+        Regex.IsMatch(text, @"(?<![\p{L}\p{N}_])" + Regex.Escape(name) + @"(?![\p{L}\p{N}_])", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+
+    private static Regex Wildcard(string pattern) =>
+        new("^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+
+}
