@@ -215,3 +215,46 @@ public sealed class PostgresSnapshotTests(PostgresCluster cluster) : IDisposable
         Assert.Contains("estimates", comparison.Differences.Single().Explanation);
     }
 }
+
+/// <summary>Snapshots and archives share one content checksum, so the journal can explain a drop by content.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class SnapshotArchiveTests(PostgresCluster cluster) : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    private async Task ArchivedDropIsExplainedAsync(DbOpsConnection connection, Action<string> run)
+    {
+        var journal = _folder.File("journal.jsonl");
+        var before = await SnapshotService.CaptureAsync(new SnapshotRequest(connection, Checksum: true), NullObserver.Instance, CancellationToken.None);
+        var archive = await Archive.ArchiveService.ExportAsync(
+            new Archive.ArchiveExportRequest(connection, "legacy_imports", _folder.File("archive"), Verify: true, JournalPath: journal),
+            NullObserver.Instance, CancellationToken.None);
+
+        var legacy = before.Tables.Single(t => t.Name == "legacy_imports");
+        Assert.Equal((archive.RowCount, archive.Checksum), (legacy.Rows, legacy.Checksum));
+        Assert.StartsWith("xxh128sum-v1:", legacy.Checksum);
+
+        run("UPDATE goals SET title = title || '!' WHERE id = 3; DROP TABLE legacy_imports;");
+        var after = await SnapshotService.CaptureAsync(new SnapshotRequest(connection, Checksum: true), NullObserver.Instance, CancellationToken.None);
+        var comparison = SnapshotComparer.Compare(before, after, journal);
+
+        Assert.False(comparison.DataLoss, string.Join("; ", comparison.Differences.Select(d => d.Explanation)));
+        Assert.Equal(archive.ManifestPath, comparison.Differences.Single(d => d.ObjectType == "Table").Archive);
+        var content = comparison.Differences.Single(d => d.ObjectType == "Content");
+        Assert.Equal(("goals", false), (content.Name, content.DataLoss));
+    }
+
+    [Fact]
+    public async Task Sqlite_archived_drop_is_explained_by_its_verified_archive_and_an_update_is_changed_content() =>
+        await ArchivedDropIsExplainedAsync(await Sqlite.GoalsTrackerAsync(_folder), sql => Sqlite.Execute(_folder.File("goals.db"), sql));
+
+    [Fact]
+    public async Task Postgres_archived_drop_is_explained_by_its_verified_archive_and_an_update_is_changed_content()
+    {
+        var database = cluster.CreateGoalsTracker();
+        var connection = await DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(database), null, null, CancellationToken.None);
+        await ArchivedDropIsExplainedAsync(connection, sql => cluster.Execute(database, sql));
+    }
+}

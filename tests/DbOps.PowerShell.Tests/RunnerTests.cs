@@ -41,6 +41,23 @@ public sealed class RunnerTests : IDisposable
     }
 
     [Fact]
+    public void The_verify_cleanup_example_proves_no_data_was_lost_and_documents_the_result()
+    {
+        var (exitCode, stdout, stderr) = RunRunner(Path.Combine(RepoRoot, "examples", "verify-cleanup.ps1"), "-Folder", _folder.Path);
+
+        Assert.True(exitCode == 0, $"exit code {exitCode}\n{stdout}\n{stderr}");
+        var run = Assert.Single(Directory.GetDirectories(_folder.Path, "cleanup-*"));
+        Assert.True(File.Exists(Path.Combine(run, "before.json")) && File.Exists(Path.Combine(run, "after.json")));
+        Assert.Matches(@"Index\s+Added\s+sessions\s+ix_sessions_goal_id\s+False", stdout);
+        Assert.Matches(@"\s6\s+6\s+0\s+0\s+0\s+8594\s+8594\s+False", stdout);
+        Assert.Contains("No data lost: 6 tables before, 6 after, 8594 rows.", stdout);
+        Assert.Contains("sessions", File.ReadAllText(Path.Combine(run, "docs", "goals.md")));
+        // The archive of the empty table and the backup were recorded in the (test's) journal.
+        var journal = File.ReadAllText(Environment.GetEnvironmentVariable(TestJournal.Variable)!);
+        Assert.Contains(Path.Combine(run, "archive"), journal);
+    }
+
+    [Fact]
     public void A_runbook_that_writes_an_error_exits_non_zero_with_the_error_id()
     {
         var script = _folder.File("fails.ps1");

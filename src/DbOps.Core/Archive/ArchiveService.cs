@@ -76,8 +76,7 @@ public static partial class ArchiveService
             : await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
         var tableSchema = (catalog ?? await SchemaReader.ReadAsync(provider, connection, cancellationToken)).Resolve(request.Table);
         var table = tableSchema.Table;
-        var columns = tableSchema.Columns.Where(c => !c.IsGenerated)
-            .Select(c => new ArchiveColumn(c.Name, c.DataType, c.IsNullable)).ToList();
+        var columns = TableChecksum.StoredColumns(tableSchema).Select(c => new ArchiveColumn(c.Name, c.DataType, c.IsNullable)).ToList();
         var names = columns.Select(c => c.Name).ToList();
         if (names.Count == 0)
         {
@@ -220,7 +219,7 @@ public static partial class ArchiveService
             committed.Add(schemaPath);
             ArtifactFiles.WriteAllTextAtomic(manifestPath, manifest.Serialize(), overwrite: false);
             observer.Verbose($"Archived {table}: {manifest.RowCount} rows, {manifest.Data.SizeBytes} bytes in {dataPath}; checksum {manifest.Checksum}.");
-            RecordInJournal(request.JournalPath, JournalEntry.For(source, JournalOperations.ArchiveCreated) with
+            OperationsJournal.Record(request.JournalPath, JournalEntry.For(source, JournalOperations.ArchiveCreated) with
             {
                 Schema = table.Schema,
                 Table = table.Name,
@@ -656,18 +655,6 @@ public static partial class ArchiveService
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
-    /// <summary>The archive is complete whatever happens here: a journal that cannot be written is a warning, not a failure.</summary>
-    private static void RecordInJournal(string? journalPath, JournalEntry entry, IOperationObserver observer)
-    {
-        try
-        {
-            OperationsJournal.Open(journalPath).Append(entry);
-        }
-        catch (DbOpsException e)
-        {
-            observer.Warning(e.Message);
-        }
-    }
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 

@@ -39,6 +39,13 @@ public sealed class TableChecksum
     /// <summary>The count and checksum together.</summary>
     public TableContent Content => new(Rows, Value);
 
+    /// <summary>
+    /// The columns an archive stores and the checksum covers: every column but generated ones, which are
+    /// recomputed from the others. Snapshots checksum the same columns, so their checksums equal archives'.
+    /// </summary>
+    internal static IReadOnlyList<Schema.ColumnInfo> StoredColumns(Schema.TableSchema table) =>
+        table.Columns.Where(c => !c.IsGenerated).ToList();
+
     internal void Add(CanonicalRow row)
     {
         unchecked

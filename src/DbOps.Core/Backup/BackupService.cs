@@ -100,7 +100,7 @@ public static partial class BackupService
             committed = true;
             ArtifactFiles.WriteAllTextAtomic(manifestPath, manifest.Serialize(), overwrite: false);
             observer.Verbose($"Wrote {finalPath} ({manifest.SizeBytes} bytes, {tables.Count} tables) and its manifest.");
-            RecordInJournal(request.JournalPath, JournalEntry.For(source, JournalOperations.Backup) with
+            OperationsJournal.Record(request.JournalPath, JournalEntry.For(source, JournalOperations.Backup) with
             {
                 Rows = tables.Sum(t => t.Rows),
                 Path = finalPath,
@@ -256,17 +256,4 @@ public static partial class BackupService
     private static IReadOnlyList<TableComparison> Compare(BackupManifest manifest, RestoredCounts restored) =>
         manifest.Tables.Select(t => new TableComparison(t.Schema, t.Name, t.Rows,
             restored.Rows.TryGetValue((t.Schema, t.Name), out var rows) ? rows : null)).ToList();
-
-    /// <summary>The artifact is complete whatever happens here: a journal that cannot be written is a warning, not a failure.</summary>
-    private static void RecordInJournal(string? journalPath, JournalEntry entry, IOperationObserver observer)
-    {
-        try
-        {
-            OperationsJournal.Open(journalPath).Append(entry);
-        }
-        catch (DbOpsException e)
-        {
-            observer.Warning(e.Message);
-        }
-    }
 }

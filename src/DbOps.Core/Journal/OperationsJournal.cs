@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
+using DbOps.Core.Progress;
 
 namespace DbOps.Core.Journal;
 
@@ -141,6 +142,22 @@ internal sealed class OperationsJournal
                     $"The operations journal '{Path}' could not be written: {e.Message} " +
                     $"Make it writable, or point ${EnvironmentVariable} (or -JournalPath) at a writable file.", Path, e);
             }
+        }
+    }
+
+    /// <summary>
+    /// Records a finished operation. The artifact is complete whatever happens here, so a journal that cannot be
+    /// written is a warning, not a failure of the operation.
+    /// </summary>
+    public static void Record(string? journalPath, JournalEntry entry, IOperationObserver observer)
+    {
+        try
+        {
+            Open(journalPath).Append(entry);
+        }
+        catch (DbOpsException e)
+        {
+            observer.Warning(e.Message);
         }
     }
 

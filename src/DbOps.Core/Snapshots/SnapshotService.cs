@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Dapper;
+using DbOps.Core.Archive;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.IO;
@@ -13,7 +14,8 @@ namespace DbOps.Core.Snapshots;
 /// <summary>What Get-DatabaseSnapshot was asked to capture.</summary>
 /// <param name="Source">The database.</param>
 /// <param name="Estimate">Use the catalog's row estimates instead of exact counts (PostgreSQL; SQLite always counts).</param>
-public sealed record SnapshotRequest(DbOpsConnection Source, bool Estimate = false);
+/// <param name="Checksum">Also compute each table's content checksum, as Export-TableArchive records it (reads every row).</param>
+public sealed record SnapshotRequest(DbOpsConnection Source, bool Estimate = false, bool Checksum = false);
 
 /// <summary>Takes, saves and reads database snapshots.</summary>
 public static class SnapshotService
@@ -46,6 +48,9 @@ public static class SnapshotService
             var triggers = await catalog.TriggersAsync(connection, cancellationToken);
             var security = await catalog.RowLevelSecurityAsync(connection, cancellationToken);
             var policies = await catalog.PoliciesAsync(connection, cancellationToken);
+            // Every definition is read before the first checksum, which changes the session's output settings.
+            var views = await catalog.ViewsAsync(connection, cancellationToken);
+            var sequences = await catalog.SequencesAsync(connection, cancellationToken);
 
             var tables = new List<TableSnapshot>(schema.Tables.Count);
             var estimated = false;
@@ -55,12 +60,22 @@ public static class SnapshotService
                     100 * index / Math.Max(1, schema.Tables.Count)));
                 long? rows = request.Estimate ? await catalog.EstimateRowsAsync(connection, table.Table, cancellationToken) : null;
                 estimated |= rows is not null;
+                string? checksum = null;
+                if (request.Checksum)
+                {
+                    // The checksum reads every row, so it also gives the exact count.
+                    var content = await TableChecksum.ComputeAsync(
+                        connection, null, table.Table, TableChecksum.StoredColumns(table).Select(c => c.Name).ToList(), cancellationToken);
+                    checksum = content.Checksum;
+                    rows ??= content.Rows;
+                }
                 rows ??= await provider.CountRowsAsync(connection, table.Table, cancellationToken);
+                var size = await catalog.SizeAsync(connection, table.Table, cancellationToken);
                 var (rls, forced) = security.TryGetValue(table.Table, out var state) ? state : (false, false);
                 tables.Add(new TableSnapshot(
                     table.Table.Schema, table.Table.Name, rows.Value,
-                    await catalog.SizeAsync(connection, table.Table, cancellationToken),
-                    Checksum: null,
+                    size,
+                    checksum,
                     table.Columns.Select(c => new ColumnSnapshot(c.Name, c.DataType, c.IsNullable, c.Default)).ToList(),
                     table.Indexes.Select(i => new IndexSnapshot(i.Name, i.Definition, i.IsUnique, i.IsValid)).ToList(),
                     Constraints(table),
@@ -69,7 +84,6 @@ public static class SnapshotService
                     policies[table.Table].ToList(),
                     table.CreateSql));
             }
-            observer.Progress(new OperationProgress($"Snapshot of {source}", "Views and sequences", 100));
             return new DatabaseSnapshot
             {
                 TakenAt = takenAt,
@@ -79,8 +93,8 @@ public static class SnapshotService
                 ServerVersion = source.ServerVersion,
                 Estimated = estimated,
                 Tables = tables,
-                Views = await catalog.ViewsAsync(connection, cancellationToken),
-                Sequences = await catalog.SequencesAsync(connection, cancellationToken),
+                Views = views,
+                Sequences = sequences,
             };
         }
         finally

@@ -42,6 +42,13 @@ public sealed class GetDatabaseSnapshotCommand : DbOpsCmdlet
     [Parameter(ParameterSetName = CaptureSet)]
     public SwitchParameter Estimate { get; set; }
 
+    /// <summary>
+    /// Also compute each table's content checksum, exactly as Export-TableArchive records it (reads every row):
+    /// a comparison then also sees changed content, and a dropped table matches its archive by content.
+    /// </summary>
+    [Parameter(ParameterSetName = CaptureSet)]
+    public SwitchParameter Checksum { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -53,7 +60,7 @@ public sealed class GetDatabaseSnapshotCommand : DbOpsCmdlet
                 return;
             }
             var source = ResolveDatabase(Database);
-            var snapshot = Run((observer, token) => SnapshotService.CaptureAsync(new SnapshotRequest(source, Estimate), observer, token));
+            var snapshot = Run((observer, token) => SnapshotService.CaptureAsync(new SnapshotRequest(source, Estimate, Checksum), observer, token));
             if (Path is not null)
             {
                 SnapshotService.Save(snapshot, ResolvePath(Path), Force);

@@ -1,0 +1,61 @@
+<#
+.SYNOPSIS
+    Prove a cleanup lost nothing: snapshot, clean up, snapshot again, compare, stop on data loss, and document
+    what is left.
+.DESCRIPTION
+    Runs unchanged under pwsh (after Import-Module ./out/DbOps/DbOps.psd1) and under DbOps.Runner:
+        dotnet run --project src/DbOps.Runner -- examples/verify-cleanup.ps1 [-Database <SQLite path or connection string>]
+    Without -Database it works on the sample goals tracker (SQLite, <Folder>/goals.db, created if missing).
+    The cleanup: a verified backup, a verified archive of every table nobody uses, and the missing foreign-key
+    indexes. The operations journal records the backup and the archives ($env:DBOPS_JOURNAL, or -JournalPath).
+    Exit codes: 0 no data lost; 3 the comparison found data loss; 1 a step failed.
+#>
+param(
+    [string] $Folder = 'dbops-quickstart',
+    # A SQLite path or a PostgreSQL connection string; default: the sample goals tracker.
+    [string] $Database,
+    [string] $JournalPath
+)
+$ErrorActionPreference = 'Stop'
+
+if (-not (Get-Module DbOps)) {
+    Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', 'out', 'DbOps', 'DbOps.psd1'))
+}
+. ([System.IO.Path]::Combine($PSScriptRoot, 'New-GoalsDatabase.ps1'))
+
+$folder = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Folder)
+$db = if ($Database) { Connect-Database $Database }
+      else { Connect-Database -Path (New-GoalsDatabase -Path ([System.IO.Path]::Combine($folder, 'goals.db'))) }
+$run = [System.IO.Path]::Combine($folder, 'cleanup-' + [DateTime]::UtcNow.ToString('yyyyMMdd-HHmmss'))
+$journal = @{}
+if ($JournalPath) { $journal.JournalPath = $JournalPath }
+
+Write-Host "`n== 1. Snapshot before: every table's exact row count, columns, indexes and constraints" -ForegroundColor Cyan
+$before = Get-DatabaseSnapshot -Database $db -Path ([System.IO.Path]::Combine($run, 'before.json'))
+$before | Out-Default
+
+Write-Host "`n== 2. The cleanup" -ForegroundColor Cyan
+Write-Host '-- a backup, restored and counted before anything changes'
+Backup-Database -Database $db -Destination ([System.IO.Path]::Combine($run, 'backup')) -Verify @journal | Out-Default
+Write-Host '-- tables nobody uses, archived with proof that the archive restores'
+$unused = Find-UnusedTable -Database $db | Where-Object { $_.Verdict -eq 'Unused' -or $_.Verdict -eq 'Empty' }
+$unused | Out-Default
+$unused | Export-TableArchive -Destination ([System.IO.Path]::Combine($run, 'archive')) -Verify @journal | Out-Default
+Write-Host '-- the missing foreign-key indexes'
+Find-MissingIndex -Database $db | Add-SafeIndex | Out-Default
+
+Write-Host "`n== 3. Snapshot after, and the comparison: one line per change" -ForegroundColor Cyan
+$after = Get-DatabaseSnapshot -Database $db -Path ([System.IO.Path]::Combine($run, 'after.json'))
+$comparison = Compare-DatabaseSnapshot -Before $before -After $after @journal
+$comparison | Where-Object { $_ -is [DbOps.Core.Snapshots.SnapshotDifference] } | Out-Default
+$summary = $comparison | Where-Object { $_ -is [DbOps.Core.Snapshots.SnapshotComparison] }
+$summary | Out-Default
+
+Write-Host "`n== 4. Documentation of the result: data dictionary and ER diagram" -ForegroundColor Cyan
+Export-DatabaseDocumentation -Database $db -Destination ([System.IO.Path]::Combine($run, 'docs')) @journal | Out-Default
+
+if ($summary.DataLoss) {
+    Write-Host 'DATA LOSS: see the differences marked DataLoss above; restore from the backup before going on.' -ForegroundColor Red
+    exit 3
+}
+Write-Host "No data lost: $($summary.TablesBefore) tables before, $($summary.TablesAfter) after, $($summary.RowsAfter) rows. Everything is in $run" -ForegroundColor Green
