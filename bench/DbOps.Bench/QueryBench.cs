@@ -11,7 +11,7 @@ namespace DbOps.Bench;
 /// Does Measure-QueryPerformance distort what it measures? A primary-key lookup timed by
 /// <see cref="QueryMeasurement"/> (median) against pgbench's average latency for the same statement, both with a
 /// prepared statement over TCP to the same throw-away cluster, alternating in one run.
-/// Usage: <c>dotnet run -c Release --project bench/DbOps.Bench -- query [--rows N] [--transactions N] [--runs K]</c>.
+/// Usage: <c>dotnet run -c Release --project bench/DbOps.Bench -- query [--rows N] [--transactions N] [--runs K] [--idle-cores]</c>.
 /// </summary>
 internal static partial class QueryBench
 {
@@ -27,8 +27,20 @@ internal static partial class QueryBench
         long rows = 1_000_000;
         var transactions = 20_000;
         var runs = 5;
-        for (var i = 0; i + 1 < args.Length; i += 2)
+        var keepCoresAwake = true;
+        for (var i = 0; i < args.Length; i += 2)
         {
+            if (args[i] == "--idle-cores")
+            {
+                keepCoresAwake = false;
+                i--;
+                continue;
+            }
+            if (i + 1 >= args.Length)
+            {
+                Console.Error.WriteLine($"Option {args[i]} needs a value");
+                return 2;
+            }
             switch (args[i])
             {
                 case "--rows": rows = long.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
@@ -75,6 +87,14 @@ internal static partial class QueryBench
             var medians = new List<double>();
             var means = new List<double>();
             var raws = new List<double>();
+            // A round trip of ~20 µs is shorter than a CPU's wake-up from a deep idle state. pgbench sleeps in poll()
+            // between round trips, so on an idle machine each of its round trips pays that wake-up (measured here: 50 µs
+            // instead of 14 µs), while .NET's spinning thread pool keeps a core awake for our loop. Lowest-priority
+            // spinners keep every core awake for both, so both measure the round trip and not the CPU's sleep.
+            using var awake = keepCoresAwake ? CoreSpinners.Start() : null;
+            Console.WriteLine(keepCoresAwake
+                ? $"  {Environment.ProcessorCount} lowest-priority spinners keep the cores out of idle states (--idle-cores to measure without)"
+                : "  cores left to idle (--idle-cores): latencies include CPU wake-ups");
             try
             {
                 for (var round = 0; round <= runs; round++)
@@ -180,4 +200,29 @@ internal static partial class QueryBench
         Tps().Match(pgbenchOutput) is { Success: true } m
             ? 1000 / double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)
             : throw new InvalidOperationException($"pgbench printed no tps:\n{pgbenchOutput}");
+}
+
+/// <summary>One <c>nice -n 19</c> busy loop per core, killed on dispose: cores stay awake, and yield to any real work.</summary>
+internal sealed class CoreSpinners : IDisposable
+{
+    private readonly List<System.Diagnostics.Process> _spinners = [];
+
+    public static CoreSpinners Start()
+    {
+        var spinners = new CoreSpinners();
+        for (var core = 0; core < Environment.ProcessorCount; core++)
+        {
+            spinners._spinners.Add(System.Diagnostics.Process.Start("nice", ["-n", "19", "sh", "-c", "while :; do :; done"]));
+        }
+        return spinners;
+    }
+
+    public void Dispose()
+    {
+        foreach (var spinner in _spinners)
+        {
+            spinner.Kill(entireProcessTree: true);
+            spinner.Dispose();
+        }
+    }
 }
