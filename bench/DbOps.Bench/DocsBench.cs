@@ -15,7 +15,7 @@ namespace DbOps.Bench;
 /// </summary>
 internal static class DocsBench
 {
-    private const string Usage = "Usage: dotnet run -c Release --project bench/DbOps.Bench -- --docs [--rows N] [--runs K]";
+    private const string Usage = "Usage: dotnet run -c Release --project bench/DbOps.Bench -- docs [--rows N] [--runs K]";
 
     public static async Task<int> RunAsync(string[] args)
     {

@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using DbOps.Core.Connections;
@@ -49,14 +48,8 @@ internal static class IntegrityBench
             };
         }
 
-        PostgresCluster cluster;
-        try
+        if (BenchCluster.TryStart() is not { } cluster)
         {
-            cluster = new PostgresCluster();
-        }
-        catch (Exception e) when (e is InvalidOperationException or Win32Exception or IOException)
-        {
-            Console.WriteLine($"PostgreSQL skipped: {e.Message}");
             return 1;
         }
         using (cluster)

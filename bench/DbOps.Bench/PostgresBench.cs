@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using DbOps.Core.Backup;
 using DbOps.Core.Connections;
 using DbOps.Testing;
@@ -11,14 +10,8 @@ internal static class PostgresBench
 {
     public static async Task<Comparison?> RunAsync(Options options)
     {
-        PostgresCluster cluster;
-        try
+        if (BenchCluster.TryStart() is not { } cluster)
         {
-            cluster = new PostgresCluster();
-        }
-        catch (Exception e) when (e is InvalidOperationException or Win32Exception or IOException)
-        {
-            Console.WriteLine($"PostgreSQL skipped: {e.Message}");
             return null;
         }
         using (cluster)

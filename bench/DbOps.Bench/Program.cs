@@ -31,7 +31,8 @@ internal sealed class Samples
 internal static class Program
 {
     private const string Usage =
-        "Usage: dotnet run -c Release --project bench/DbOps.Bench -- [--pg-rows N] [--sqlite-mb N] [--runs K] [--only pg|sqlite]";
+        "Usage: dotnet run -c Release --project bench/DbOps.Bench -- [--pg-rows N] [--sqlite-mb N] [--runs K] [--only pg|sqlite]\n" +
+        "       dotnet run -c Release --project bench/DbOps.Bench -- integrity|constraints|query|archive|docs [options]";
 
     // The memory child gets the connection string (it holds the password) and pg_dump's folder through the environment, never argv.
     internal const string ConnectionVariable = "DBOPS_BENCH_PG_CONNECTION";
@@ -42,15 +43,12 @@ internal static class Program
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
         if (args is ["integrity", .. var integrityArgs]) { return await IntegrityBench.MainAsync(integrityArgs); }
         if (args is ["constraints", .. var constraintArgs]) { return await ConstraintBench.RunAsync(constraintArgs); }
-        if (args is ["query", .. var queryArgs]) { return await QueryBench.RunAsync(queryArgs); } // issue 7: Measure-QueryPerformance vs pgbench
+        if (args is ["query", .. var queryArgs]) { return await QueryBench.RunAsync(queryArgs); }
         if (args is ["archive", .. var archiveArgs]) { return await ArchiveBench.MainAsync(archiveArgs); }
+        if (args is ["docs", .. var docsArgs]) { return await DocsBench.RunAsync(docsArgs); }
         if (args is ["--measure-memory", var engine, var target])
         {
             return await MeasureMemoryChildAsync(engine, target);
-        }
-        if (args is ["--docs", ..])
-        {
-            return await DocsBench.RunAsync(args[1..]);
         }
         if (args is ["-h" or "--help"])
         {
