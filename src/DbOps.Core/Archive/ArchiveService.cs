@@ -272,7 +272,8 @@ public static partial class ArchiveService
             TableContent content;
             if (source.Provider == DatabaseProvider.PostgreSQL)
             {
-                await using var scratch = await PostgresScratchDatabase.CreateAsync(source, observer, cancellationToken);
+                await using var scratch = await PostgresScratchDatabase.CreateAsync(source, "verify the archive",
+                    "import the archive with Import-TableArchive -TargetTable into a database of your choice", observer, cancellationToken);
                 await using var connection = await provider.OpenAsync(scratch.Connection, readOnly: false, cancellationToken);
                 content = (await ImportCoreAsync(manifest, dataPath, schemaPath, connection, manifest.TableRef, observer, quiet: true, cancellationToken)).Content;
             }

@@ -17,12 +17,6 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
 {
     public static readonly PostgresBackupEngine Instance = new();
 
-    /// <summary>The source database's encoding and locale, so a scratch copy sorts and stores text the same way.</summary>
-    private const string DatabaseLocaleSql = """
-        SELECT pg_encoding_to_char(encoding) AS Encoding, datcollate AS Collate, datctype AS Ctype
-        FROM pg_catalog.pg_database WHERE datname = current_database()
-        """;
-
     /// <summary>Whether the current user could create the database again, with its owner, after dropping it.</summary>
     private const string MayRecreateSql = """
         SELECT (rolsuper OR rolcreatedb) AND pg_has_role(current_user, @owner, 'MEMBER')
@@ -150,32 +144,9 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
     public async Task<RestoredCounts> RestoreToScratchAsync(BackupManifest manifest, string path, DbOpsConnection? server, EngineContext context)
     {
         server ??= await ReconnectAsync(manifest, context);
-        var scratch = $"dbops_verify_{Guid.NewGuid():N}"[..26];
-        await using var admin = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(server, readOnly: false, context.CancellationToken);
-        var locale = await admin.QuerySingleAsync<(string Encoding, string Collate, string Ctype)>(DatabaseLocaleSql);
-        try
-        {
-            await admin.ExecuteAsync(
-                $"CREATE DATABASE {Quote(scratch)} TEMPLATE template0 ENCODING {Literal(locale.Encoding)} " +
-                $"LC_COLLATE {Literal(locale.Collate)} LC_CTYPE {Literal(locale.Ctype)}");
-        }
-        catch (PostgresException e) when (e.SqlState == "42501")
-        {
-            throw new DbOpsException(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
-                $"Verifying needs a scratch database, and {server.User} may not create databases ({e.MessageText}). " +
-                "Grant CREATEDB to that user, or verify with Test-Backup -Database pointing at a server where it may.", server.ToString(), e);
-        }
-        context.Observer.Verbose($"Created scratch database {scratch} to verify the backup.");
-        try
-        {
-            var target = server.WithDatabase(scratch);
-            return await RestoreIntoAsync(manifest, path, target, ["--no-owner", "--no-privileges", "--exit-on-error"], context);
-        }
-        finally
-        {
-            await admin.ExecuteAsync($"DROP DATABASE IF EXISTS {Quote(scratch)} WITH (FORCE)");
-            context.Observer.Verbose($"Dropped scratch database {scratch}.");
-        }
+        await using var scratch = await PostgresScratchDatabase.CreateAsync(server, "verify the backup",
+            "verify with Test-Backup -Database pointing at a server where it may", context.Observer, context.CancellationToken);
+        return await RestoreIntoAsync(manifest, path, scratch.Connection, ["--no-owner", "--no-privileges", "--exit-on-error"], context);
     }
 
     public async Task<bool> IsEmptyAsync(DbOpsConnection target, EngineContext context)

@@ -5,11 +5,12 @@ using DbOps.Core.Progress;
 using DbOps.Core.Providers;
 using Npgsql;
 
-namespace DbOps.Core.Archive;
+namespace DbOps.Core.Providers;
 
 /// <summary>
-/// A throw-away database on the source's server, with the source's encoding and locale, for -Verify. Dropped
-/// (its sessions ended) when disposed, whatever happened inside.
+/// A throw-away database on the source's server, with the source's encoding and locale (so text sorts and is
+/// stored the same way), into which -Verify restores a backup or loads an archive. Dropped (its sessions ended)
+/// when disposed, whatever happened inside.
 /// </summary>
 internal sealed class PostgresScratchDatabase : IAsyncDisposable
 {
@@ -33,7 +34,13 @@ internal sealed class PostgresScratchDatabase : IAsyncDisposable
     /// <summary>The scratch database, with the source's credentials.</summary>
     public DbOpsConnection Connection { get; }
 
-    public static async Task<PostgresScratchDatabase> CreateAsync(DbOpsConnection source, IOperationObserver observer, CancellationToken cancellationToken)
+    /// <param name="source">A connection to the server (and database whose encoding and locale are copied).</param>
+    /// <param name="purpose">What the scratch database is for, e.g. "verify the backup".</param>
+    /// <param name="alternative">What to do instead when the user may not create databases.</param>
+    /// <param name="observer">Receives the verbose messages.</param>
+    /// <param name="cancellationToken">Stops the creation.</param>
+    public static async Task<PostgresScratchDatabase> CreateAsync(
+        DbOpsConnection source, string purpose, string alternative, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var name = $"dbops_verify_{Guid.NewGuid():N}"[..26];
         var admin = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(source, readOnly: false, cancellationToken);
@@ -47,8 +54,8 @@ internal sealed class PostgresScratchDatabase : IAsyncDisposable
         {
             await admin.DisposeAsync();
             throw new DbOpsException(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
-                $"-Verify loads the archive into a scratch database, and {source.User} may not create databases ({e.MessageText}). " +
-                "Grant CREATEDB to that user, or import the archive with Import-TableArchive -TargetTable into a database of your choice.",
+                $"To {purpose} DbOps needs a scratch database, and {source.User} may not create databases ({e.MessageText}). " +
+                $"Grant CREATEDB to that user, or {alternative}.",
                 source.ToString(), e);
         }
         catch
@@ -56,7 +63,7 @@ internal sealed class PostgresScratchDatabase : IAsyncDisposable
             await admin.DisposeAsync();
             throw;
         }
-        observer.Verbose($"Created scratch database {name} to verify the archive.");
+        observer.Verbose($"Created scratch database {name} to {purpose}.");
         return new PostgresScratchDatabase(admin, name, source.WithDatabase(name), observer);
     }
 
