@@ -22,16 +22,7 @@ public sealed class ArchiveCmdletTests(PostgresCluster cluster) : IDisposable
     private string CreateSqlite(string name, string sql)
     {
         var path = _folder.File(name);
-        _session.Run("""
-            $null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine((Get-Module DbOps).ModuleBase, 'Microsoft.Data.Sqlite.dll'))
-            $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$path;Pooling=False")
-            $c.Open()
-            $cmd = $c.CreateCommand()
-            $cmd.CommandText = $sql
-            [void]$cmd.ExecuteNonQuery()
-            $c.Close()
-            """, new { path, sql });
-        Assert.Empty(_session.Errors);
+        _session.ExecuteSqlite(path, sql);
         return path;
     }
 

@@ -143,18 +143,11 @@ public sealed class IntegrityCmdletTests : IDisposable
     public void A_check_that_cannot_run_writes_an_error_for_its_table_and_the_findings_still_come()
     {
         var path = _folder.File("ghost.db");
-        _session.Run("""
-            $null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine((Get-Module DbOps).ModuleBase, 'Microsoft.Data.Sqlite.dll'))
-            $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$path;Pooling=False;Foreign Keys=False")
-            $c.Open()
-            $cmd = $c.CreateCommand()
-            $cmd.CommandText = "CREATE TABLE parent (id INTEGER PRIMARY KEY);
-                CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id), ghost_id INTEGER REFERENCES ghost(id));
-                INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1, 5), (2, 7, 5);"
-            [void]$cmd.ExecuteNonQuery()
-            $c.Close()
-            """, new { path });
-        Assert.Empty(_session.Errors);
+        _session.ExecuteSqlite(path, """
+            CREATE TABLE parent (id INTEGER PRIMARY KEY);
+            CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id), ghost_id INTEGER REFERENCES ghost(id));
+            INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1, 5), (2, 7, 5);
+            """);
 
         var findings = _session.Run("Test-DataIntegrity -Database $path", new { path });
 

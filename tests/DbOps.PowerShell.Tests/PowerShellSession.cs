@@ -42,6 +42,24 @@ public sealed class PowerShellSession : IDisposable
     /// <summary>out/DbOps/DbOps.psd1 of this checkout (or DBOPS_MODULE_PATH).</summary>
     public static string ModuleManifest { get; } = Environment.GetEnvironmentVariable("DBOPS_MODULE_PATH") ?? FindModule();
 
+    /// <summary>
+    /// Runs SQL on a SQLite file (created if missing) through the Microsoft.Data.Sqlite the module loaded from
+    /// out/DbOps, so tests need no SQLite package of their own. Foreign keys are not enforced, as in a legacy file.
+    /// </summary>
+    public void ExecuteSqlite(string path, string sql)
+    {
+        Run("""
+            $null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine((Get-Module DbOps).ModuleBase, 'Microsoft.Data.Sqlite.dll'))
+            $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$path;Pooling=False;Foreign Keys=False")
+            $c.Open()
+            $cmd = $c.CreateCommand()
+            $cmd.CommandText = $sql
+            [void]$cmd.ExecuteNonQuery()
+            $c.Close()
+            """, new { path, sql });
+        Assert.Empty(Errors);
+    }
+
     /// <summary>Host output without the ANSI colour codes PowerShell adds to tables.</summary>
     public static string StripAnsi(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\x1b\[[0-9;]*m", "");
 

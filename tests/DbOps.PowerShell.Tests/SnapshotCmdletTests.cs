@@ -11,25 +11,10 @@ public sealed class SnapshotCmdletTests : IDisposable
         _folder.Dispose();
     }
 
-    /// <summary>Runs SQL on a SQLite file through the Microsoft.Data.Sqlite the module loaded.</summary>
-    private void Sql(string path, string sql)
-    {
-        _session.Run("""
-            $null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine((Get-Module DbOps).ModuleBase, 'Microsoft.Data.Sqlite.dll'))
-            $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$path;Pooling=False;Foreign Keys=False")
-            $c.Open()
-            $cmd = $c.CreateCommand()
-            $cmd.CommandText = $sql
-            [void]$cmd.ExecuteNonQuery()
-            $c.Close()
-            """, new { path, sql });
-        Assert.Empty(_session.Errors);
-    }
-
     private string GoalsTracker()
     {
         var path = _folder.File("goals.db");
-        Sql(path, File.ReadAllText(Datasets.Example("goals-tracker.sql")));
+        _session.ExecuteSqlite(path, File.ReadAllText(Datasets.Example("goals-tracker.sql")));
         return path;
     }
 
@@ -40,7 +25,7 @@ public sealed class SnapshotCmdletTests : IDisposable
         var before = _folder.File("before.json");
         var saved = Assert.Single(_session.Run("Get-DatabaseSnapshot -Database $db -Path $before", new { db, before }));
         Assert.Equal(6, saved.Properties["TableCount"].Value);
-        Sql(db, "DELETE FROM goals WHERE id = 7; DROP TABLE tmp_migration_2019;");
+        _session.ExecuteSqlite(db, "DELETE FROM goals WHERE id = 7; DROP TABLE tmp_migration_2019;");
 
         var output = _session.Run("""
             $after = Get-DatabaseSnapshot $db

@@ -20,18 +20,10 @@ public sealed class SqliteCmdletTests : IDisposable
     private string CreateDatabase(string name, int rows = 50)
     {
         var path = _folder.File(name);
-        _session.Run("""
-            $sqlite = [System.IO.Path]::Combine((Get-Module DbOps).ModuleBase, 'Microsoft.Data.Sqlite.dll')
-            $null = [System.Reflection.Assembly]::LoadFrom($sqlite)
-            $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$path;Pooling=False")
-            $c.Open()
-            $cmd = $c.CreateCommand()
-            $cmd.CommandText = "CREATE TABLE goals(id INTEGER PRIMARY KEY, title TEXT NOT NULL);
-                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < $rows) INSERT INTO goals SELECT i, 'goal ' || i FROM n;"
-            [void]$cmd.ExecuteNonQuery()
-            $c.Close()
-            """, new { path, rows });
-        Assert.Empty(_session.Errors);
+        _session.ExecuteSqlite(path, $"""
+            CREATE TABLE goals(id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < {rows}) INSERT INTO goals SELECT i, 'goal ' || i FROM n;
+            """);
         return path;
     }
 
