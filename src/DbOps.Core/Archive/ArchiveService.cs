@@ -5,7 +5,6 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.RegularExpressions;
 using Dapper;
 using DbOps.Core.Backup;
 using DbOps.Core.Connections;
@@ -48,8 +47,6 @@ public sealed record ArchiveImportRequest(string ManifestPath, DbOpsConnection T
 /// </summary>
 public static partial class ArchiveService
 {
-    [GeneratedRegex(@"[^A-Za-z0-9_.-]+")]
-    private static partial Regex UnsafeFileNameCharacters();
 
     internal static IDatabaseProvider ProviderFor(DatabaseProvider provider) =>
         provider == DatabaseProvider.PostgreSQL ? PostgresProvider.Instance : SqliteProvider.Instance;
@@ -590,10 +587,10 @@ public static partial class ArchiveService
     internal static string BaseName(TableRef table)
     {
         var name = table.ToString();
-        var safe = UnsafeFileNameCharacters().Replace(name, "_").Trim('.');
-        return safe == name && safe.Length > 0
+        var safe = ArtifactFiles.SafeFileName(name, "table");
+        return safe == name
             ? safe
-            : $"{(safe.Length == 0 ? "table" : safe)}-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..8]}";
+            : $"{safe}-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..8]}";
     }
 
     /// <summary>With -Force: removes the previous archive's manifest, then its data file if it had another name.</summary>

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.RegularExpressions;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Journal;
@@ -25,9 +24,6 @@ public sealed record BackupRequest(
 /// </summary>
 public static partial class BackupService
 {
-    [GeneratedRegex(@"[^A-Za-z0-9_.-]+")]
-    private static partial Regex UnsafeFileNameCharacters();
-
     /// <summary>Writes a backup of <paramref name="request"/>.Source; a failure leaves no partial file and no manifest.</summary>
     public static async Task<BackupResult> BackupAsync(BackupRequest request, IOperationObserver observer, CancellationToken cancellationToken)
     {
@@ -37,7 +33,7 @@ public static partial class BackupService
         var context = new EngineContext(observer, $"Backing up {source}", request.ToolPath, cancellationToken);
         var createdAt = DateTimeOffset.UtcNow;
 
-        if (request.Name is { } name && (name.Trim().Length == 0 || Path.GetFileName(name) != name || name is "." or ".."))
+        if (request.Name is { } name && !ArtifactFiles.IsPlainFileName(name))
         {
             throw new DbOpsException(ErrorIds.InvalidBackupName, ErrorKind.InvalidArgument,
                 $"-Name '{name}' must be a plain file name; put the folder in -Destination.", name);
@@ -181,9 +177,7 @@ public static partial class BackupService
     /// <summary>A file name from the database name and a UTC time stamp, e.g. sales-20261123-101500123.dump.</summary>
     internal static string DefaultFileName(DbOpsConnection source, DateTimeOffset at, string extension)
     {
-        var name = source.Provider == DatabaseProvider.SQLite ? Path.GetFileNameWithoutExtension(source.Database) : source.Database;
-        name = UnsafeFileNameCharacters().Replace(name, "_").Trim('.');
-        return $"{(name.Length == 0 ? "database" : name)}-{at.UtcDateTime.ToString("yyyyMMdd-HHmmssfff", CultureInfo.InvariantCulture)}{extension}";
+        return $"{ArtifactFiles.DatabaseStem(source)}-{at.UtcDateTime.ToString("yyyyMMdd-HHmmssfff", CultureInfo.InvariantCulture)}{extension}";
     }
 
     private static IBackupEngine EngineFor(DatabaseProvider provider) => provider switch

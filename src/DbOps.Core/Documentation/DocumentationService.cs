@@ -1,7 +1,6 @@
 using System.Data;
 using System.Data.Common;
 using System.Diagnostics;
-using System.Text.RegularExpressions;
 using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
@@ -21,9 +20,6 @@ namespace DbOps.Core.Documentation;
 /// </summary>
 public static partial class DocumentationService
 {
-    [GeneratedRegex(@"[^A-Za-z0-9_.-]+")]
-    private static partial Regex UnsafeFileNameCharacters();
-
     /// <summary>Reads the database and the journal and writes the documentation files.</summary>
     public static async Task<DocumentationResult> ExportAsync(DocumentationRequest request, IOperationObserver observer, CancellationToken cancellationToken)
     {
@@ -277,16 +273,13 @@ public static partial class DocumentationService
     {
         if (request.Name is { } name)
         {
-            if (name.Trim().Length == 0 || Path.GetFileName(name) != name || name is "." or "..")
+            if (!ArtifactFiles.IsPlainFileName(name))
             {
                 throw new DbOpsException(ErrorIds.InvalidDocumentationName, ErrorKind.InvalidArgument,
                     $"-Name '{name}' must be a plain file name without a folder; put the folder in -Destination.", name);
             }
             return name;
         }
-        var source = request.Source;
-        var stem = source.Provider == DatabaseProvider.SQLite ? Path.GetFileNameWithoutExtension(source.Database) : source.Database;
-        stem = UnsafeFileNameCharacters().Replace(stem, "_").Trim('.');
-        return stem.Length == 0 ? "database" : stem;
+        return ArtifactFiles.DatabaseStem(request.Source);
     }
 }

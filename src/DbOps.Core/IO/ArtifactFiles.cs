@@ -16,6 +16,27 @@ internal static partial class ArtifactFiles
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerOnlyFolder = OwnerOnly | UnixFileMode.UserExecute;
 
+    [GeneratedRegex(@"[^A-Za-z0-9_.-]+")]
+    private static partial Regex UnsafeFileNameCharacters();
+
+    /// <summary>
+    /// <paramref name="text"/> made safe as a file name on every system: runs of other characters become "_",
+    /// and leading or trailing dots go; <paramref name="fallback"/> when nothing is left.
+    /// </summary>
+    public static string SafeFileName(string text, string fallback)
+    {
+        var safe = UnsafeFileNameCharacters().Replace(text, "_").Trim('.');
+        return safe.Length == 0 ? fallback : safe;
+    }
+
+    /// <summary>The stem artifacts of a database are named after: the SQLite file's name, or the PostgreSQL database's.</summary>
+    public static string DatabaseStem(Connections.DbOpsConnection source) => SafeFileName(
+        source.Provider == Connections.DatabaseProvider.SQLite ? Path.GetFileNameWithoutExtension(source.Database) : source.Database, "database");
+
+    /// <summary>True for a plain file name: not empty, no folder part, not "." or "..".</summary>
+    public static bool IsPlainFileName(string name) =>
+        name.Trim().Length > 0 && Path.GetFileName(name) == name && name is not ("." or "..");
+
     /// <summary>Creates the folder if needed and proves it can be written to.</summary>
     public static void EnsureWritableFolder(string folder)
     {
