@@ -205,6 +205,11 @@ public sealed class ConstraintPostgresTests(PostgresCluster cluster)
         Assert.Contains("syntax error", parser.Message);
         await Assertions.ThrowsDbOps(ErrorIds.InvalidConstraintExpression, () => AddAsync(db, ConstraintSpec.Check("goals", "deadline + 1")));
         await Assertions.ThrowsDbOps(ErrorIds.InvalidConstraintExpression, () => AddAsync(db, ConstraintSpec.Check("goals", "true); DROP TABLE goals; --")));
+        // Escape strings and dollar quoting could hide a ';' or ')' from the lexer; they are refused outright.
+        await Assertions.ThrowsDbOps(ErrorIds.InvalidConstraintExpression, () => AddAsync(db, ConstraintSpec.Check("goals",
+            "title <> E'\\'' ) NOT VALID; COMMIT; DROP TABLE sessions; ALTER TABLE goals ADD CONSTRAINT k CHECK (1 <> E'\\''")));
+        await Assertions.ThrowsDbOps(ErrorIds.InvalidConstraintExpression, () => AddAsync(db, ConstraintSpec.Check("goals", "title <> $$;$$")));
+        Assert.Equal(2000L, cluster.Scalar<long>(db.Database, "SELECT count(*) FROM sessions"));
         await Assertions.ThrowsDbOps(ErrorIds.TableNotFound, () => AddAsync(db, ConstraintSpec.NotNull("nope.goals", "root_id")));
         await Assertions.ThrowsDbOps(ErrorIds.ColumnNotFound, () => AddAsync(db, ConstraintSpec.Unique("goals", ["id", "nope"])));
         await Assertions.ThrowsDbOps(ErrorIds.ReferencedKeyMissing, () => AddAsync(db, ConstraintSpec.ForeignKey("goals", ["parent_id"], "sessions", ["goal_id"])));

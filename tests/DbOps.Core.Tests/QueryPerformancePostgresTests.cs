@@ -91,9 +91,21 @@ public sealed class QueryPerformancePostgresTests(PostgresCluster cluster)
         await Assertions.ThrowsDbOps(ErrorIds.QueryWouldWrite, () => Measure(db, "SELECT nextval('s')"));
         await Assertions.ThrowsDbOps(ErrorIds.QueryNeedsParameters, () => Measure(db, "SELECT * FROM goals WHERE id = $1"));
         await Assertions.ThrowsDbOps(ErrorIds.InvalidQuery, () => Measure(db, "SELECT 1; SELECT 2"));
-        // The classifying EXPLAIN runs on a read-only connection, so a write hidden after a read cannot happen.
-        await Assertions.ThrowsDbOps(ErrorIds.QueryWouldWrite, () => Measure(db, "SELECT 1; DELETE FROM activity_instances"));
+        // A second statement is refused before anything is sent, however it is hidden: after a COMMIT that would end the
+        // read-only transaction, behind an escape string or a dollar-quoted one. A ';' inside a literal is no separator.
+        foreach (var hidden in new[]
+        {
+            "SELECT 1; DELETE FROM activity_instances",
+            "SELECT 1; COMMIT; BEGIN READ WRITE; DELETE FROM activity_instances; COMMIT",
+            "SELECT E'\\''; DELETE FROM activity_instances; --'",
+            "SELECT $x$;$x$; DELETE FROM activity_instances",
+            "SELECT 1 /* nested /* ; */ still a comment ; */; DELETE FROM activity_instances",
+        })
+        {
+            await Assertions.ThrowsDbOps(ErrorIds.InvalidQuery, () => Measure(db, hidden));
+        }
         Assert.Equal(6000L, cluster.Scalar<long>(db.Database, "SELECT count(*) FROM activity_instances"));
+        Assert.Equal(1, (await Measure(db, "SELECT 'a;b', $$;$$, E'\\';' ;")).Rows);
         var positional = await Measure(db, "SELECT * FROM goals WHERE id = $1", new() { ["1"] = 5 });
         Assert.Equal(1, positional.Rows);
         // Text values take the type the statement gives them, as they would in a script.

@@ -276,10 +276,16 @@ public static partial class ArchiveService
             }
             else
             {
-                var path = Path.Combine(Path.GetTempPath(), $"dbops-verify-{Guid.NewGuid():N}.db");
+                // Beside the archive, owner-only, under a temporary name: it holds a full copy of the rows, and the next
+                // export into this folder removes it if this process is killed.
+                var path = ArtifactFiles.TemporaryPathFor(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(dataPath))!, "verify.db"));
                 try
                 {
-                    await using var connection = await SqliteProvider.OpenFileAsync(path, SqliteOpenMode.ReadWriteCreate, cancellationToken);
+                    using (ArtifactFiles.CreateOwnerOnly(path))
+                    {
+                        // An empty file is an empty SQLite database; SQLite gives its journal the same permissions.
+                    }
+                    await using var connection = await SqliteProvider.OpenFileAsync(path, SqliteOpenMode.ReadWrite, cancellationToken);
                     content = (await ImportCoreAsync(manifest, dataPath, schemaPath, connection, manifest.TableRef, observer, quiet: true, cancellationToken)).Content;
                 }
                 finally

@@ -72,6 +72,12 @@ internal static class SqlText
         {
             return "it is empty";
         }
+        // This lexer knows standard quoting only. Backslash escapes (E'...') and dollar quoting ($$...$$) could hide a
+        // ';' or ')' from it while the server still honours them, so neither character is accepted at all.
+        if (expression.IndexOfAny(['\\', '$']) >= 0)
+        {
+            return "it contains '\\' or '$' (write string literals in plain single quotes, without escape-string or dollar quoting)";
+        }
         var depth = 0;
         foreach (var token in Tokens(expression))
         {

@@ -78,6 +78,12 @@ public static class QueryMeasurement
     private static async Task<QueryBenchmark> MeasurePostgresAsync(
         QueryMeasurementRequest request, IOperationObserver observer, string activity, CancellationToken cancellationToken)
     {
+        // Npgsql would send every statement of "a; COMMIT; b" and the server run them all, even on a read-only
+        // connection (a COMMIT ends the read-only transaction): refuse before anything is sent.
+        if (!PostgresStatementText.IsSingleStatement(request.Query))
+        {
+            throw MoreThanOneStatement(request.Query);
+        }
         // Classify on a read-only connection: EXPLAIN without ANALYZE runs nothing.
         var provider = PostgresProvider.Instance;
         bool modifies;
