@@ -82,6 +82,7 @@ public static class RemovalService
         public IReadOnlyList<string> Statements { get; set; } = [];
         public string? ManifestPath { get; set; }
         public TableContent? Content { get; set; }
+        public IReadOnlyList<string> DroppedForeignKeys { get; set; } = [];
     }
 
     private static async Task<TableRemoval> RemoveOneAsync(RemovalRequest request, IDatabaseProvider provider, DbConnection connection,
@@ -137,6 +138,7 @@ public static class RemovalService
                 : await SqliteDependentsAsync(connection, table, cancellationToken));
             var statements = Statements(source.Provider, table, request.LockTimeout, dropForeignKeys);
             attempt.Statements = statements;
+            attempt.DroppedForeignKeys = dropForeignKeys.Select(Describe).ToList();
             if (dependents.Count > 0)
             {
                 var hint = inbound.Count > 0 && connection is NpgsqlConnection && !request.DropInboundForeignKeys
@@ -189,14 +191,9 @@ public static class RemovalService
             Checksum = attempt.Content.Checksum,
             Verified = true,
         }, observer);
-        var droppedForeignKeys = request.DropInboundForeignKeys && connection is NpgsqlConnection
-            ? DroppedForeignKeyNames(attempt.Statements) : [];
         return new TableRemoval(source, table, true, attempt.Content.Rows, archive?.ManifestPath, attempt.Content.Checksum,
-            attempt.Statements, droppedForeignKeys, null, clock.Elapsed);
+            attempt.Statements, attempt.DroppedForeignKeys, null, clock.Elapsed);
     }
-
-    private static IReadOnlyList<string> DroppedForeignKeyNames(IReadOnlyList<string> statements) =>
-        statements.Where(s => s.StartsWith("ALTER TABLE ", StringComparison.Ordinal)).ToList();
 
     private static bool IsDdl(string sql) =>
         sql.StartsWith("ALTER TABLE ", StringComparison.Ordinal) || sql.StartsWith("DROP TABLE ", StringComparison.Ordinal);
@@ -284,20 +281,21 @@ public static class RemovalService
     {
         const string sql = """
             WITH t AS (SELECT to_regclass(@name)::oid AS oid)
-            SELECT CASE v.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || v.oid::regclass::text
+            SELECT CASE v.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || format('%I.%I', vn.nspname, v.relname)
               FROM t, pg_catalog.pg_depend d
               JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
               JOIN pg_catalog.pg_class v ON v.oid = r.ev_class
+              JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
              WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
                AND d.refobjid = t.oid AND v.oid <> t.oid
             UNION
-            SELECT 'row-level security policy ' || quote_ident(p.polname) || ' on ' || p.polrelid::regclass::text
+            SELECT 'row-level security policy ' || quote_ident(p.polname) || ' on ' || (SELECT format('%I.%I', pn.nspname, pc.relname) FROM pg_catalog.pg_class pc JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE pc.oid = p.polrelid)
               FROM t, pg_catalog.pg_depend d
               JOIN pg_catalog.pg_policy p ON p.oid = d.objid
              WHERE d.classid = 'pg_catalog.pg_policy'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
                AND d.refobjid = t.oid AND p.polrelid <> t.oid
             UNION
-            SELECT CASE WHEN p.prorettype = 'pg_catalog.trigger'::regtype THEN 'trigger function ' ELSE 'function ' END || p.oid::regprocedure::text
+            SELECT CASE WHEN p.prorettype = 'pg_catalog.trigger'::regtype THEN 'trigger function ' ELSE 'function ' END || format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
               FROM t, pg_catalog.pg_proc p
               JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
               JOIN pg_catalog.pg_language l ON l.oid = p.prolang
@@ -310,13 +308,15 @@ public static class RemovalService
                AND NOT (EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgfoid = p.oid AND g.tgrelid = t.oid)
                         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgfoid = p.oid AND g.tgrelid <> t.oid))
             UNION
-            SELECT 'default of ' || c.oid::regclass::text || '.' || quote_ident(a.attname) || ' (uses sequence ' || s.oid::regclass::text || ')'
+            SELECT 'default of ' || format('%I.%I', cn.nspname, c.relname) || '.' || quote_ident(a.attname) || ' (uses sequence ' || format('%I.%I', sn.nspname, s.relname) || ')'
               FROM t, pg_catalog.pg_depend owned
               JOIN pg_catalog.pg_class s ON s.oid = owned.objid AND s.relkind = 'S'
               JOIN pg_catalog.pg_depend used ON used.refobjid = s.oid AND used.refclassid = 'pg_catalog.pg_class'::regclass
                                             AND used.classid = 'pg_catalog.pg_attrdef'::regclass
               JOIN pg_catalog.pg_attrdef ad ON ad.oid = used.objid
               JOIN pg_catalog.pg_class c ON c.oid = ad.adrelid
+              JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
+              JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
               JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
              WHERE owned.classid = 'pg_catalog.pg_class'::regclass AND owned.refclassid = 'pg_catalog.pg_class'::regclass
                AND owned.refobjid = t.oid AND owned.deptype IN ('a', 'i') AND ad.adrelid <> t.oid
