@@ -87,6 +87,9 @@ public sealed class TableRemoval
     /// <summary>The refusal, for the cmdlet to report as an error.</summary>
     internal DbOpsException? Error { get; }
 
+    /// <summary>The request entry this result answers (set by the plan, so a confirmed plan can be run).</summary>
+    internal RemovalTarget? Target { get; init; }
+
     /// <summary>How long this table took.</summary>
     public TimeSpan Duration { get; }
 

@@ -37,7 +37,10 @@ public static class RemovalService
         {
             var foreignKeys = request.DropInboundForeignKeys ? InboundForeignKeys(schema, table) : [];
             results.Add(new TableRemoval(source, table, false, null, target.ManifestPath is null ? null : Path.GetFullPath(target.ManifestPath), null,
-                Statements(source.Provider, table, request.LockTimeout, foreignKeys), foreignKeys.Select(Describe).ToList(), null, TimeSpan.Zero));
+                Statements(source.Provider, table, request.LockTimeout, foreignKeys), foreignKeys.Select(Describe).ToList(), null, TimeSpan.Zero)
+            {
+                Target = target,
+            });
         }
         return results;
     }
