@@ -100,11 +100,13 @@ public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
     protected override void EndProcessing()
     {
         // The whole batch is known only now: tables that reference others in it are dropped first.
-        foreach (var group in _targets.GroupBy(t => t.Source))
+        // Each piped archive carries its own connection object: tables of the same database form one batch.
+        foreach (var group in _targets.GroupBy(t => (t.Source.Provider, t.Source.Server, t.Source.Database)))
         {
+            var source = group.First().Source;
             try
             {
-                var request = new RemovalRequest(group.Key, group.Select(t => t.Target).ToList(), LockTimeout, DropInboundForeignKeys,
+                var request = new RemovalRequest(source, group.Select(t => t.Target).ToList(), LockTimeout, DropInboundForeignKeys,
                     JournalPath is null ? null : ResolvePath(JournalPath));
                 var plans = Run((_, token) => RemovalService.PlanAsync(request, token));
                 var confirmed = new List<RemovalTarget>();
@@ -115,7 +117,7 @@ public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
                         WriteObject(plan);
                         WriteDbOpsError(plan.Error, plan.QualifiedName);
                     }
-                    else if (ShouldProcess($"{plan.QualifiedName} in {group.Key}", string.Join(";\n", plan.Statements)))
+                    else if (ShouldProcess($"{plan.QualifiedName} in {source}", string.Join(";\n", plan.Statements)))
                     {
                         confirmed.Add(plan.Target!);
                     }
@@ -136,7 +138,7 @@ public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
             }
             catch (DbOpsException e)
             {
-                WriteDbOpsError(e, group.Key.ToString());
+                WriteDbOpsError(e, source.ToString());
             }
         }
         base.EndProcessing();
