@@ -1,6 +1,5 @@
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
-using DbOps.Core.IO;
 using DbOps.Core.Progress;
 using DbOps.Core.Providers;
 
@@ -43,20 +42,7 @@ public static partial class ArchiveService
         }
         var dataPath = Path.Combine(folder, manifest.Data.Name);
         var schemaPath = Path.Combine(folder, manifest.SchemaFile.Name);
-        foreach (var (file, expected) in new[] { (dataPath, manifest.Data), (schemaPath, manifest.SchemaFile) })
-        {
-            if (!File.Exists(file))
-            {
-                throw ArchiveManifest.Corrupt(path, $"its file '{file}' is missing");
-            }
-            var size = new FileInfo(file).Length;
-            if (size != expected.SizeBytes || await ArtifactFiles.Sha256Async(file, cancellationToken) != expected.Sha256)
-            {
-                throw ArchiveManifest.Corrupt(path,
-                    $"its file '{file}' differs from what the manifest records ({size} bytes, manifest says {expected.SizeBytes}; SHA-256 differs); " +
-                    "it is damaged, truncated or was replaced");
-            }
-        }
+        await RequireIntactAsync(manifest, path, dataPath, schemaPath, cancellationToken, hashData: true);
         if (manifest.VerifiedAt is null)
         {
             observer.Verbose($"'{path}' was not verified when it was written: loading it into a scratch table now.");
