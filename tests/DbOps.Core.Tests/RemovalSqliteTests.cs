@@ -185,7 +185,7 @@ public sealed class RemovalSqliteTests : IDisposable
     }
 
     [Fact]
-    public async Task A_writer_holding_the_lock_makes_it_give_up_after_the_lock_timeout()
+    public async Task A_writer_holding_a_lock_makes_it_give_up_after_the_lock_timeout()
     {
         var db = await Sqlite.GoalsTrackerAsync(_folder);
         var archive = await ArchiveAsync(db, "legacy_imports");
