@@ -93,4 +93,22 @@ public sealed class RemovalCmdletTests : IDisposable
         Assert.Equal(1L, TableCount(path, "old_log"));
         Assert.Equal(0L, TableCount(path, "empty_t"));
     }
+
+    [Fact]
+    public void It_asks_before_each_drop_and_No_leaves_the_table()
+    {
+        var path = CreateApp();
+
+        _session.Host.Answers.Enqueue("&No");
+        var declined = _session.Run("Remove-DeprecatedTable -Database $path -Table empty_t", new { path });
+        Assert.Single(_session.Host.Prompts);
+        Assert.Empty(declined);
+        Assert.Equal(1L, TableCount(path, "empty_t"));
+
+        _session.Host.Answers.Enqueue("&Yes");
+        var dropped = Assert.Single(_session.Run("Remove-DeprecatedTable -Database $path -Table empty_t", new { path }));
+        Assert.Empty(_session.Errors);
+        Assert.Equal("Dropped", Prop(dropped, "Status"));
+        Assert.Equal(0L, TableCount(path, "empty_t"));
+    }
 }
