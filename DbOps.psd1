@@ -27,6 +27,7 @@
         'Find-UnusedTable'
         'Export-TableArchive'
         'Import-TableArchive'
+        'Remove-DeprecatedTable'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -556,8 +556,12 @@ public static partial class ArchiveService
     private static Action<CanonicalRow, System.Buffers.IBufferWriter<byte>> RowWriter(ArchiveFormat format, IReadOnlyList<string> names) =>
         format == ArchiveFormat.JsonLines ? new ArchiveJsonLines(names).Write : CsvText.WriteRow;
 
-    /// <summary>Both files must be there with the size and SHA-256 the manifest records.</summary>
-    private static async Task RequireIntactAsync(ArchiveManifest manifest, string manifestPath, string dataPath, string schemaPath, CancellationToken cancellationToken)
+    /// <summary>
+    /// Both files must be there with the size and SHA-256 the manifest records. The data file's SHA-256 is checked
+    /// here only with <paramref name="hashData"/>; an import checks it while loading.
+    /// </summary>
+    private static async Task RequireIntactAsync(ArchiveManifest manifest, string manifestPath, string dataPath, string schemaPath,
+        CancellationToken cancellationToken, bool hashData = false)
     {
         foreach (var (path, expected) in new[] { (dataPath, manifest.Data), (schemaPath, manifest.SchemaFile) })
         {
@@ -567,7 +571,7 @@ public static partial class ArchiveService
             }
             var size = new FileInfo(path).Length;
             // The data file's SHA-256 is checked while it loads (one read instead of two); its size here.
-            if (size != expected.SizeBytes || (path == schemaPath && await ArtifactFiles.Sha256Async(path, cancellationToken) != expected.Sha256))
+            if (size != expected.SizeBytes || ((hashData || path == schemaPath) && await ArtifactFiles.Sha256Async(path, cancellationToken) != expected.Sha256))
             {
                 throw ArchiveManifest.Corrupt(manifestPath,
                     $"its file '{path}' differs from what the manifest records ({size} bytes, manifest says {expected.SizeBytes}; SHA-256 differs); " +

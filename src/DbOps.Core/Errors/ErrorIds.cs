@@ -110,4 +110,14 @@ public static class ErrorIds
     public const string ArchiveFailed = nameof(ArchiveFailed);
     /// <summary>The table could not be loaded from its archive.</summary>
     public const string ImportFailed = nameof(ImportFailed);
+    /// <summary>The table holds rows and no archive was given: only an empty table may be dropped without one.</summary>
+    public const string ArchiveRequired = nameof(ArchiveRequired);
+    /// <summary>The live table no longer matches its archive (row count or content checksum differ): it changed after archiving.</summary>
+    public const string ArchiveStale = nameof(ArchiveStale);
+    /// <summary>The archive belongs to another table, database or engine, or its columns differ from the live table's.</summary>
+    public const string ArchiveMismatch = nameof(ArchiveMismatch);
+    /// <summary>Other objects (foreign keys, views, triggers, functions, policies) depend on the table; nothing was dropped.</summary>
+    public const string DependentObjectsExist = nameof(DependentObjectsExist);
+    /// <summary>The server refused the DROP for another reason; it was rolled back and the table is untouched.</summary>
+    public const string RemovalFailed = nameof(RemovalFailed);
 }

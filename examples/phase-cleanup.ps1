@@ -1,0 +1,87 @@
+<#
+.SYNOPSIS
+    A cleanup phase end to end: find the tables nothing uses, back up with proof, archive them with proof, drop
+    them, and prove the survivors are unchanged. (PostgreSQL's usage statistics count the backup's and the
+    snapshot's reads as scans, so the tables are judged first.)
+.DESCRIPTION
+    Runs unchanged under pwsh (after Import-Module ./out/DbOps/DbOps.psd1) and under DbOps.Runner:
+        dotnet run --project src/DbOps.Runner -- examples/phase-cleanup.ps1 [-Database <SQLite path or connection string>]
+    Without -Database it works on the sample goals tracker (SQLite, <Folder>/goals.db, created if missing).
+    A stand-in for the application's source under <Folder>/app-src names the tables still in use.
+    Remove-DeprecatedTable drops a table only with a verified archive that still matches its rows (an empty table
+    without one), so a table written to since it was archived, or one another object needs, stays.
+    Exit codes: 0 done and nothing lost; 3 a survivor changed or data was lost; 1 a step failed.
+#>
+param(
+    [string] $Folder = 'dbops-phase-cleanup',
+    # A SQLite path or a PostgreSQL connection string; default: the sample goals tracker.
+    [string] $Database,
+    [string] $JournalPath,
+    # PostgreSQL: the youngest usage statistics that can show a table is unused (Find-UnusedTable's default: 7 days).
+    [string] $MinimumStatsAge
+)
+$ErrorActionPreference = 'Stop'
+
+if (-not (Get-Module DbOps)) {
+    Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', 'out', 'DbOps', 'DbOps.psd1'))
+}
+. ([System.IO.Path]::Combine($PSScriptRoot, 'New-GoalsDatabase.ps1'))
+
+$folder = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Folder)
+$db = if ($Database) { Connect-Database $Database }
+      else { Connect-Database -Path (New-GoalsDatabase -Path ([System.IO.Path]::Combine($folder, 'goals.db'))) }
+$run = [System.IO.Path]::Combine($folder, 'phase-' + [DateTime]::UtcNow.ToString('yyyyMMdd-HHmmss'))
+$journal = @{}
+if ($JournalPath) { $journal.JournalPath = $JournalPath }
+# The application's code: what it names is in use, whatever the database says.
+$src = [System.IO.Path]::Combine($folder, 'app-src')
+$null = [System.IO.Directory]::CreateDirectory($src)
+[System.IO.File]::WriteAllText([System.IO.Path]::Combine($src, 'Repository.cs'),
+    'const string Goals = "SELECT * FROM goals"; const string Sessions = "SELECT * FROM sessions JOIN activity_instances JOIN activity_groups";')
+
+Write-Host "`n== 1. Which tables does anything use? (first: the backup and the snapshot read every table)" -ForegroundColor Cyan
+$age = @{}
+if ($MinimumStatsAge) { $age.MinimumStatsAge = [TimeSpan]::Parse($MinimumStatsAge) }
+$usage = Find-UnusedTable -Database $db -CodePath $src @age
+$usage | Out-Default
+$unused = @($usage | Where-Object { $_.Verdict -eq 'Unused' -or $_.Verdict -eq 'Empty' })
+
+Write-Host "`n== 2. A backup, restored and counted before anything changes" -ForegroundColor Cyan
+Backup-Database -Database $db -Destination ([System.IO.Path]::Combine($run, 'backup')) -Verify @journal | Out-Default
+$before = Get-DatabaseSnapshot -Database $db
+
+Write-Host "`n== 3. Archive them, each with proof that the archive restores" -ForegroundColor Cyan
+$archives = @($unused | Export-TableArchive -Destination ([System.IO.Path]::Combine($run, 'archive')) -Verify @journal)
+$archives | Out-Default
+
+Write-Host "`n== 4. Drop them: under the table lock, only if the archive still matches the rows" -ForegroundColor Cyan
+$removals = @($archives | Remove-DeprecatedTable -Confirm:$false -ErrorAction Continue @journal)
+$removals | Out-Default
+$dropped = @(foreach ($removal in $removals) { if ($removal.Dropped) { $removal.QualifiedName } })
+
+Write-Host "`n== 5. Proof: the surviving tables and their row counts are unchanged" -ForegroundColor Cyan
+$after = Get-DatabaseSnapshot -Database $db
+$changed = 0
+foreach ($table in $before.Tables) {
+    $name = $table.ToString()
+    $now = $after.Tables | Where-Object { $_.ToString() -eq $name }
+    if ($dropped -contains $name) {
+        if ($now) { Write-Host "STILL THERE: $name was reported dropped" -ForegroundColor Red; $changed++ }
+        continue
+    }
+    if (-not $now -or $now.Rows -ne $table.Rows) {
+        Write-Host "CHANGED: $name had $($table.Rows) rows, now $(if ($now) { $now.Rows } else { 'gone' })" -ForegroundColor Red
+        $changed++
+    }
+    else {
+        Write-Host ("kept     {0,-24} {1,8} rows" -f $name, $now.Rows)
+    }
+}
+$summary = Compare-DatabaseSnapshot -Before $before -After $after @journal | Where-Object { $_ -is [DbOps.Core.Snapshots.SnapshotComparison] }
+$summary | Out-Default
+
+if ($changed -gt 0 -or $summary.DataLoss) {
+    Write-Host 'A survivor changed or data was lost: restore from the backup above before going on.' -ForegroundColor Red
+    exit 3
+}
+Write-Host "Dropped $($dropped.Count) table(s) ($($dropped -join ', ')); $($after.TableCount) table(s) kept with their rows. Everything is in $run" -ForegroundColor Green

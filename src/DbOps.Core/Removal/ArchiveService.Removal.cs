@@ -1,0 +1,60 @@
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+using DbOps.Core.Progress;
+using DbOps.Core.Providers;
+
+namespace DbOps.Core.Archive;
+
+/// <summary>An archive that Remove-DeprecatedTable checked before taking the table lock.</summary>
+/// <param name="Manifest">The sealed manifest.</param>
+/// <param name="ManifestPath">Its full path.</param>
+internal sealed record CheckedArchive(ArchiveManifest Manifest, string ManifestPath);
+
+public static partial class ArchiveService
+{
+    /// <summary>
+    /// The checks Remove-DeprecatedTable makes of an archive before the table lock is taken: the manifest is sealed,
+    /// it archives <paramref name="table"/> of <paramref name="source"/> with the live table's stored columns, both
+    /// files have the size and SHA-256 it records, and it is verified (loaded into a scratch table now if it was not).
+    /// Whether it still matches the live rows is checked later, under the lock.
+    /// </summary>
+    /// <exception cref="DbOpsException">ArchiveCorrupt or ArchiveMismatch (or the id of what stopped verification).</exception>
+    internal static async Task<CheckedArchive> CheckForRemovalAsync(string manifestPath, DbOpsConnection source, TableRef table,
+        IReadOnlyList<string> liveColumns, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var (manifest, path, folder) = ArchiveManifest.Load(manifestPath);
+        var sameDatabase = manifest.Provider == source.Provider
+            && string.Equals(manifest.Database, source.Database,
+                source.Provider == DatabaseProvider.SQLite && OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)
+            && (source.Server is null || manifest.Server is null || string.Equals(manifest.Server, source.Server, StringComparison.OrdinalIgnoreCase));
+        if (!sameDatabase || manifest.TableRef != table)
+        {
+            throw new DbOpsException(ErrorIds.ArchiveMismatch, ErrorKind.InvalidArgument,
+                $"'{path}' archives {manifest.TableRef} of {manifest.Provider} database {manifest.Database}" +
+                $"{(manifest.Server is null ? "" : $" on {manifest.Server}")}, not {table} of {source}. Nothing was dropped; give the archive of this table.",
+                path);
+        }
+        if (!manifest.ColumnNames.SequenceEqual(liveColumns))
+        {
+            throw new DbOpsException(ErrorIds.ArchiveMismatch, ErrorKind.InvalidState,
+                $"'{path}' archives the columns ({string.Join(", ", manifest.ColumnNames)}) but {table} now has ({string.Join(", ", liveColumns)}). " +
+                "The table changed after it was archived; nothing was dropped. Archive it again.", path);
+        }
+        var dataPath = Path.Combine(folder, manifest.Data.Name);
+        var schemaPath = Path.Combine(folder, manifest.SchemaFile.Name);
+        await RequireIntactAsync(manifest, path, dataPath, schemaPath, cancellationToken, hashData: true);
+        if (manifest.VerifiedAt is null)
+        {
+            observer.Verbose($"'{path}' was not verified when it was written: loading it into a scratch table now.");
+            var check = await VerifyCoreAsync(manifest, dataPath, schemaPath, source, observer, cancellationToken);
+            if (!check.Verified)
+            {
+                var id = check.ErrorId is null or ErrorIds.ArchiveVerificationFailed ? ErrorIds.ArchiveCorrupt : check.ErrorId;
+                throw new DbOpsException(id, ErrorKind.InvalidData,
+                    $"'{path}' could not be verified, so {table} was not dropped: {check.Reason}", path);
+            }
+            observer.Verbose(check.Reason);
+        }
+        return new CheckedArchive(manifest, path);
+    }
+}

@@ -1,0 +1,398 @@
+using System.Data.Common;
+using System.Diagnostics;
+using System.Globalization;
+using Dapper;
+using DbOps.Core.Archive;
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+using DbOps.Core.Journal;
+using DbOps.Core.Progress;
+using DbOps.Core.Providers;
+using DbOps.Core.Schema;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace DbOps.Core.Removal;
+
+/// <summary>
+/// Drops deprecated tables only when nothing is lost: a table that holds rows goes only with an intact, verified
+/// archive of exactly this table that still matches the live rows. Each table is dropped in its own transaction:
+/// the table lock is taken with a lock timeout, then the dependents, row count and content checksum are checked
+/// again under the lock, and only then is the table dropped (never CASCADE). A refusal leaves the table untouched.
+/// </summary>
+public static class RemovalService
+{
+    private const string LockNotAvailable = "55P03";
+    private const string DependentObjectsStillExist = "2BP01";
+
+    /// <summary>The statements each table's removal would run, dependents first; reads the catalog only (-WhatIf).</summary>
+    public static async Task<IReadOnlyList<TableRemoval>> PlanAsync(RemovalRequest request, CancellationToken cancellationToken)
+    {
+        var source = request.Source;
+        var provider = ArchiveService.ProviderFor(source.Provider);
+        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
+        var results = new List<TableRemoval>();
+        foreach (var (target, table) in Order(Resolve(request, schema, results), schema))
+        {
+            var foreignKeys = request.DropInboundForeignKeys ? InboundForeignKeys(schema, table) : [];
+            results.Add(new TableRemoval(source, table, false, null, target.ManifestPath is null ? null : Path.GetFullPath(target.ManifestPath), null,
+                Statements(source.Provider, table, request.LockTimeout, foreignKeys), foreignKeys.Select(Describe).ToList(), null, TimeSpan.Zero)
+            {
+                Target = target,
+            });
+        }
+        return results;
+    }
+
+    /// <summary>
+    /// Drops the tables, dependents among them first. Each table is dropped or refused on its own: a refusal is a
+    /// result with <see cref="TableRemoval.ErrorId"/> set (ArchiveRequired, ArchiveCorrupt, ArchiveStale,
+    /// ArchiveMismatch, DependentObjectsExist, LockTimeout, TableNotFound) and the table as it was.
+    /// </summary>
+    public static async Task<IReadOnlyList<TableRemoval>> RemoveAsync(RemovalRequest request, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var source = request.Source;
+        var provider = ArchiveService.ProviderFor(source.Provider);
+        await using var connection = await provider.OpenAsync(source, readOnly: false, cancellationToken);
+        var results = new List<TableRemoval>();
+        var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
+        var ordered = Order(Resolve(request, schema, results), schema);
+        var step = 0;
+        foreach (var (target, table) in ordered)
+        {
+            observer.Progress(new OperationProgress("Removing deprecated tables", $"{table} ({++step} of {ordered.Count})", 100 * (step - 1) / ordered.Count));
+            var clock = Stopwatch.StartNew();
+            var attempt = new Attempt();
+            try
+            {
+                results.Add(await RemoveOneAsync(request, provider, connection, target, table, attempt, observer, cancellationToken));
+            }
+            catch (DbOpsException e) when (e.ErrorId != ErrorIds.OperationCanceled)
+            {
+                observer.Verbose($"{table} was not dropped: {e.Message}");
+                results.Add(new TableRemoval(source, table, false, attempt.Content?.Rows, attempt.ManifestPath, attempt.Content?.Checksum,
+                    attempt.Statements, [], e, clock.Elapsed));
+            }
+        }
+        observer.Progress(new OperationProgress("Removing deprecated tables", "Done", 100));
+        return results;
+    }
+
+    /// <summary>What a removal reached before it was refused.</summary>
+    private sealed class Attempt
+    {
+        public IReadOnlyList<string> Statements { get; set; } = [];
+        public string? ManifestPath { get; set; }
+        public TableContent? Content { get; set; }
+        public IReadOnlyList<string> DroppedForeignKeys { get; set; } = [];
+    }
+
+    private static async Task<TableRemoval> RemoveOneAsync(RemovalRequest request, IDatabaseProvider provider, DbConnection connection,
+        RemovalTarget target, TableRef table, Attempt attempt, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var source = request.Source;
+        var before = (await SchemaReader.ReadAsync(provider, connection, cancellationToken)).Find(table)
+            ?? throw new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound, $"Table {table} no longer exists.", table.ToString());
+        var columns = TableChecksum.StoredColumns(before).Select(c => c.Name).ToList();
+        attempt.Statements = Statements(source.Provider, table, request.LockTimeout, []);
+
+        // The archive's files are checked before the lock is taken: hashing and verifying can take long.
+        CheckedArchive? archive = null;
+        if (target.ManifestPath is not null)
+        {
+            attempt.ManifestPath = Path.GetFullPath(target.ManifestPath);
+            archive = await ArchiveService.CheckForRemovalAsync(target.ManifestPath, source, table, columns, observer, cancellationToken);
+            attempt.ManifestPath = archive.ManifestPath;
+        }
+
+        var inTransaction = false;
+        try
+        {
+            if (connection is SqliteConnection)
+            {
+                await ExecuteAsync(connection, "PRAGMA foreign_keys = ON", null, cancellationToken);
+                await ExecuteAsync(connection, $"PRAGMA busy_timeout = {(long)request.LockTimeout.TotalMilliseconds}", null, cancellationToken);
+            }
+            await ExecuteAsync(connection, connection is SqliteConnection ? "BEGIN IMMEDIATE" : "BEGIN", request.LockTimeout, cancellationToken);
+            inTransaction = true;
+            if (connection is NpgsqlConnection)
+            {
+                await ExecuteAsync(connection, LockTimeoutSql(request.LockTimeout), null, cancellationToken);
+                await ExecuteAsync(connection, $"LOCK TABLE {Qualified(provider, table)} IN ACCESS EXCLUSIVE MODE", null, cancellationToken);
+            }
+            observer.Verbose($"Locked {table}; checking it again under the lock.");
+
+            // Under the lock: nothing can add rows, dependents or columns until the drop commits or rolls back.
+            var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
+            var live = schema.Find(table)
+                ?? throw new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound, $"Table {table} no longer exists.", table.ToString());
+            if (!TableChecksum.StoredColumns(live).Select(c => c.Name).SequenceEqual(columns))
+            {
+                throw new DbOpsException(ErrorIds.ArchiveMismatch, ErrorKind.InvalidState,
+                    $"The columns of {table} changed while it was being removed; nothing was dropped. Archive it again.", table.ToString());
+            }
+            var inbound = InboundForeignKeys(schema, table);
+            var dropForeignKeys = request.DropInboundForeignKeys && connection is NpgsqlConnection ? inbound : [];
+            var dependents = inbound.Except(dropForeignKeys).Select(fk => $"foreign key {Describe(fk)} -> {table}").ToList();
+            dependents.AddRange(connection is NpgsqlConnection npgsql
+                ? await PostgresDependentsAsync(npgsql, table, cancellationToken)
+                : await SqliteDependentsAsync(connection, table, cancellationToken));
+            var statements = Statements(source.Provider, table, request.LockTimeout, dropForeignKeys);
+            attempt.Statements = statements;
+            attempt.DroppedForeignKeys = dropForeignKeys.Select(Describe).ToList();
+            if (dependents.Count > 0)
+            {
+                var hint = inbound.Count > 0 && connection is NpgsqlConnection && !request.DropInboundForeignKeys
+                    ? " Drop or repoint them first, or pass -DropInboundForeignKeys to drop the foreign-key constraints (not the tables)."
+                    : " Drop or change them first (they are never dropped for you).";
+                throw new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
+                    $"{table} was not dropped: {dependents.Count} object(s) depend on it: {string.Join("; ", dependents)}.{hint}", table.ToString());
+            }
+
+            var content = await TableChecksum.ComputeAsync(connection, null, table, columns, cancellationToken);
+            attempt.Content = content;
+            if (archive is null && content.Rows > 0)
+            {
+                throw new DbOpsException(ErrorIds.ArchiveRequired, ErrorKind.InvalidState,
+                    $"{table} holds {content.Rows.ToString("N0", CultureInfo.InvariantCulture)} rows and no archive was given; nothing was dropped. " +
+                    "Archive it with Export-TableArchive -Verify and pass the archive (pipe it, or -ArchivePath).", table.ToString());
+            }
+            if (archive is not null && content != new TableContent(archive.Manifest.RowCount, archive.Manifest.Checksum))
+            {
+                throw new DbOpsException(ErrorIds.ArchiveStale, ErrorKind.InvalidState,
+                    $"{table} changed after it was archived: it now holds {content.Rows} rows with checksum {content.Checksum}, but " +
+                    $"'{archive.ManifestPath}' records {archive.Manifest.RowCount} rows with {archive.Manifest.Checksum}. Nothing was dropped; " +
+                    "archive it again (or find out who still writes to it).", table.ToString());
+            }
+
+            // The lock statements ran above; the rest of the list is the DDL and the commit.
+            foreach (var sql in statements.SkipWhile(s => !IsDdl(s)))
+            {
+                await ExecuteAsync(connection, sql, null, cancellationToken);
+            }
+            inTransaction = false;
+        }
+        catch (Exception e) when (inTransaction)
+        {
+            await RollbackQuietlyAsync(connection);
+            throw Map(e, table, request.LockTimeout);
+        }
+        catch (Exception e)
+        {
+            throw Map(e, table, request.LockTimeout);
+        }
+
+        observer.Verbose($"Dropped {table} ({attempt.Content!.Rows} rows{(archive is null ? ", empty" : $", archived in '{archive.ManifestPath}'")}).");
+        OperationsJournal.Record(request.JournalPath, JournalEntry.For(source, JournalOperations.TableRemoved) with
+        {
+            Schema = table.Schema,
+            Table = table.Name,
+            Rows = attempt.Content.Rows,
+            Path = archive?.ManifestPath,
+            Checksum = attempt.Content.Checksum,
+            Verified = true,
+        }, observer);
+        return new TableRemoval(source, table, true, attempt.Content.Rows, archive?.ManifestPath, attempt.Content.Checksum,
+            attempt.Statements, attempt.DroppedForeignKeys, null, clock.Elapsed);
+    }
+
+    private static bool IsDdl(string sql) =>
+        sql.StartsWith("ALTER TABLE ", StringComparison.Ordinal) || sql.StartsWith("DROP TABLE ", StringComparison.Ordinal);
+
+    /// <summary>The exact statements of one removal, in the order they run (the checks run between the lock and the DDL).</summary>
+    internal static IReadOnlyList<string> Statements(DatabaseProvider kind, TableRef table, TimeSpan lockTimeout, IReadOnlyList<ForeignKeyInfo> dropForeignKeys)
+    {
+        var provider = ArchiveService.ProviderFor(kind);
+        var statements = new List<string>();
+        if (kind == DatabaseProvider.PostgreSQL)
+        {
+            statements.Add("BEGIN");
+            statements.Add(LockTimeoutSql(lockTimeout));
+            statements.Add($"LOCK TABLE {Qualified(provider, table)} IN ACCESS EXCLUSIVE MODE");
+            statements.AddRange(dropForeignKeys.Select(fk =>
+                $"ALTER TABLE {Qualified(provider, fk.Table)} DROP CONSTRAINT {provider.QuoteIdentifier(fk.Name)}"));
+        }
+        else
+        {
+            statements.Add("PRAGMA foreign_keys = ON");
+            statements.Add($"PRAGMA busy_timeout = {(long)lockTimeout.TotalMilliseconds}");
+            statements.Add("BEGIN IMMEDIATE");
+        }
+        statements.Add($"DROP TABLE {Qualified(provider, table)}");
+        statements.Add("COMMIT");
+        return statements;
+    }
+
+    private static string LockTimeoutSql(TimeSpan lockTimeout) => $"SET LOCAL lock_timeout = '{Math.Max(1, (long)lockTimeout.TotalMilliseconds)}ms'";
+
+    private static string Qualified(IDatabaseProvider provider, TableRef table) =>
+        $"{provider.QuoteIdentifier(table.Schema)}.{provider.QuoteIdentifier(table.Name)}";
+
+    private static string Describe(ForeignKeyInfo fk) => $"{fk.Table}.{fk.Name}";
+
+    /// <summary>Foreign keys of other tables that point at <paramref name="table"/> (a self-reference goes with the table).</summary>
+    private static IReadOnlyList<ForeignKeyInfo> InboundForeignKeys(DatabaseSchema schema, TableRef table) =>
+        schema.ForeignKeysReferencing(table).Where(fk => fk.Table != table).ToList();
+
+    /// <summary>Resolves each target; one that does not resolve becomes a refused result.</summary>
+    private static List<(RemovalTarget Target, TableRef Table)> Resolve(RemovalRequest request, DatabaseSchema schema, List<TableRemoval> refused)
+    {
+        var resolved = new List<(RemovalTarget, TableRef)>();
+        foreach (var target in request.Tables)
+        {
+            try
+            {
+                var table = schema.Resolve(target.Table ?? "").Table;
+                if (resolved.All(r => r.Item2 != table))
+                {
+                    resolved.Add((target, table));
+                }
+            }
+            catch (DbOpsException e)
+            {
+                var name = target.Table ?? "";
+                var dot = name.IndexOf('.', StringComparison.Ordinal);
+                var table = dot < 0 ? new TableRef(schema.SearchPath.FirstOrDefault() ?? SqliteProvider.MainSchema, name) : new TableRef(name[..dot], name[(dot + 1)..]);
+                refused.Add(new TableRemoval(request.Source, table, false, null, target.ManifestPath, null, [], [], e, TimeSpan.Zero));
+            }
+        }
+        return resolved;
+    }
+
+    /// <summary>Dependents among the batch first: a table that references another in the batch is dropped before it.</summary>
+    internal static IReadOnlyList<(RemovalTarget Target, TableRef Table)> Order(IReadOnlyList<(RemovalTarget Target, TableRef Table)> batch, DatabaseSchema schema)
+    {
+        var remaining = batch.ToList();
+        var ordered = new List<(RemovalTarget, TableRef)>();
+        while (remaining.Count > 0)
+        {
+            // Next: the first table that no other remaining table references.
+            var next = remaining.FindIndex(candidate => !remaining.Any(other =>
+                other.Table != candidate.Table && schema.Find(other.Table)?.ForeignKeys.Any(fk => fk.ReferencedTable == candidate.Table) == true));
+            // A cycle: take the tables in the given order; the check under the lock refuses what is still referenced.
+            next = Math.Max(0, next);
+            ordered.Add(remaining[next]);
+            remaining.RemoveAt(next);
+        }
+        return ordered;
+    }
+
+    /// <summary>Views, materialized views, functions (and so triggers), policies and column defaults elsewhere that need the table.</summary>
+    private static async Task<List<string>> PostgresDependentsAsync(NpgsqlConnection connection, TableRef table, CancellationToken cancellationToken)
+    {
+        const string sql = """
+            WITH t AS (SELECT to_regclass(@name)::oid AS oid)
+            SELECT CASE v.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || format('%I.%I', vn.nspname, v.relname)
+              FROM t, pg_catalog.pg_depend d
+              JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
+              JOIN pg_catalog.pg_class v ON v.oid = r.ev_class
+              JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
+             WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
+               AND d.refobjid = t.oid AND v.oid <> t.oid
+            UNION
+            SELECT 'row-level security policy ' || quote_ident(p.polname) || ' on ' || (SELECT format('%I.%I', pn.nspname, pc.relname) FROM pg_catalog.pg_class pc JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE pc.oid = p.polrelid)
+              FROM t, pg_catalog.pg_depend d
+              JOIN pg_catalog.pg_policy p ON p.oid = d.objid
+             WHERE d.classid = 'pg_catalog.pg_policy'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
+               AND d.refobjid = t.oid AND p.polrelid <> t.oid
+            UNION
+            SELECT CASE WHEN p.prorettype = 'pg_catalog.trigger'::regtype THEN 'trigger function ' ELSE 'function ' END || format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
+              FROM t, pg_catalog.pg_proc p
+              JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+              JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+               AND l.lanname NOT IN ('c', 'internal')
+               AND (p.prosrc ~* @pattern
+                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid
+                                  AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = t.oid))
+               -- a trigger function used only by the table's own triggers goes with them
+               AND NOT (EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgfoid = p.oid AND g.tgrelid = t.oid)
+                        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgfoid = p.oid AND g.tgrelid <> t.oid))
+            UNION
+            SELECT 'default of ' || format('%I.%I', cn.nspname, c.relname) || '.' || quote_ident(a.attname) || ' (uses sequence ' || format('%I.%I', sn.nspname, s.relname) || ')'
+              FROM t, pg_catalog.pg_depend owned
+              JOIN pg_catalog.pg_class s ON s.oid = owned.objid AND s.relkind = 'S'
+              JOIN pg_catalog.pg_depend used ON used.refobjid = s.oid AND used.refclassid = 'pg_catalog.pg_class'::regclass
+                                            AND used.classid = 'pg_catalog.pg_attrdef'::regclass
+              JOIN pg_catalog.pg_attrdef ad ON ad.oid = used.objid
+              JOIN pg_catalog.pg_class c ON c.oid = ad.adrelid
+              JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
+              JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+              JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+             WHERE owned.classid = 'pg_catalog.pg_class'::regclass AND owned.refclassid = 'pg_catalog.pg_class'::regclass
+               AND owned.refobjid = t.oid AND owned.deptype IN ('a', 'i') AND ad.adrelid <> t.oid
+            ORDER BY 1
+            """;
+        var pattern = @"\m" + EscapeRegex(table.Name) + @"\M";
+        var rows = await connection.QueryAsync<string>(new CommandDefinition(sql,
+            new { name = PostgresArchive.Qualified(table), pattern }, cancellationToken: cancellationToken));
+        return rows.ToList();
+    }
+
+    private static string EscapeRegex(string text) =>
+        string.Concat(text.Select(c => char.IsLetterOrDigit(c) || c == '_' ? c.ToString() : "\\" + c));
+
+    /// <summary>Views, and triggers on other tables, whose SQL names the table (sqlite_schema).</summary>
+    private static async Task<List<string>> SqliteDependentsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken)
+    {
+        var rows = await connection.QueryAsync<(string Type, string Name, string TableName, string Sql)>(new CommandDefinition(
+            "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE type IN ('view', 'trigger') AND sql IS NOT NULL ORDER BY type, name",
+            cancellationToken: cancellationToken));
+        var name = System.Text.RegularExpressions.Regex.Escape(table.Name);
+        var quoted = System.Text.RegularExpressions.Regex.Escape(table.Name.Replace("\"", "\"\"", StringComparison.Ordinal));
+        var mentions = new System.Text.RegularExpressions.Regex(
+            $"(?<![\\w$])(?:\"{quoted}\"|`{name}`|\\[{name}\\]|'{name}'|{name})(?![\\w$])",
+            System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        return rows
+            .Where(r => !(r.Type == "trigger" && string.Equals(r.TableName, table.Name, StringComparison.OrdinalIgnoreCase)))
+            .Where(r => !(r.Type == "view" && string.Equals(r.Name, table.Name, StringComparison.OrdinalIgnoreCase)))
+            .Where(r => mentions.IsMatch(r.Sql))
+            .Select(r => r.Type == "trigger" ? $"trigger {r.Name} on {r.TableName}" : $"view {r.Name}")
+            .ToList();
+    }
+
+    private static async Task ExecuteAsync(DbConnection connection, string sql, TimeSpan? lockTimeout, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        // SQLite's BEGIN IMMEDIATE waits for the write lock up to the busy timeout; the command timeout (whole seconds) bounds it too.
+        command.CommandTimeout = lockTimeout is { } timeout ? Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds)) : 0;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task RollbackQuietlyAsync(DbConnection connection)
+    {
+        try
+        {
+            await ExecuteAsync(connection, "ROLLBACK", null, CancellationToken.None);
+        }
+        catch (DbException)
+        {
+            // Not in a transaction any more (the server already aborted it): nothing to undo.
+        }
+        catch (InvalidOperationException)
+        {
+            // The connection is broken: the server rolls the transaction back itself.
+        }
+    }
+
+    private static Exception Map(Exception e, TableRef table, TimeSpan lockTimeout) => e switch
+    {
+        DbOpsException => e,
+        OperationCanceledException => new DbOpsException(ErrorIds.OperationCanceled, ErrorKind.Canceled,
+            $"Removing {table} was canceled and rolled back; it was not dropped.", table.ToString(), e),
+        PostgresException { SqlState: LockNotAvailable } or SqliteException { SqliteErrorCode: 5 or 6 } => new DbOpsException(ErrorIds.LockTimeout,
+            ErrorKind.ResourceUnavailable,
+            $"{table} was not dropped: another session holds a lock on it and it was not granted within {lockTimeout.TotalMilliseconds:0} ms. " +
+            "Nothing was changed; run again when the table is idle, or with a longer -LockTimeout.", table.ToString(), e),
+        PostgresException { SqlState: DependentObjectsStillExist } pg => new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
+            $"{table} was not dropped: {pg.MessageText}{(pg.Detail is null ? "" : $" ({pg.Detail})")}. Nothing was changed.", table.ToString(), e),
+        SqliteException { SqliteErrorCode: 19 } sqlite => new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
+            $"{table} was not dropped: rows of other tables still reference it ({sqlite.Message}). Nothing was changed.", table.ToString(), e),
+        DbException db => new DbOpsException(ErrorIds.RemovalFailed, ErrorKind.OperationFailed,
+            $"Dropping {table} failed and was rolled back: {db.Message}", table.ToString(), e),
+        _ => e,
+    };
+}

@@ -1,0 +1,146 @@
+using System.Management.Automation;
+using DbOps.Core.Archive;
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+using DbOps.Core.Removal;
+
+namespace DbOps.PowerShell.Commands;
+
+/// <summary>
+/// <para type="synopsis">Drops deprecated tables, but only what is archived, verified and unchanged: the archive is checked against the live table under the table lock.</para>
+/// <para type="description">Takes TableArchive objects from Export-TableArchive (or -Table with -ArchivePath). Each table is
+/// dropped in its own transaction: the table lock is taken with -LockTimeout (LockTimeout if another session holds it),
+/// then its dependents, row count and content checksum are checked again under the lock, and only then is it dropped
+/// (never CASCADE). A table with rows needs an intact (ArchiveCorrupt), verified archive of exactly this table
+/// (ArchiveMismatch) that still matches the live rows (ArchiveStale); without one it is refused (ArchiveRequired). An empty
+/// table may go without an archive. Foreign keys, views, materialized views, functions, triggers and policies that need
+/// the table stop the drop (DependentObjectsExist); -DropInboundForeignKeys (PostgreSQL) drops only the referencing
+/// foreign-key constraints. Tables piped together are dropped dependents first. Every drop is recorded in the
+/// operations journal. Asks for confirmation; -WhatIf shows the exact statements.</para>
+/// </summary>
+[Cmdlet(VerbsCommon.Remove, "DeprecatedTable", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = InputObjectSet)]
+[OutputType(typeof(TableRemoval))]
+public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
+{
+    private const string TableSet = nameof(Table);
+    private const string InputObjectSet = nameof(InputObject);
+
+    private readonly List<(DbOpsConnection Source, RemovalTarget Target)> _targets = [];
+    private DbOpsConnection? _database;
+
+    /// <summary>An archive from Export-TableArchive; its table is the one dropped.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = InputObjectSet, ValueFromPipeline = true)]
+    public TableArchive InputObject { get; set; } = null!;
+
+    /// <summary>The database; optional when piping archives, which carry their connection.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = TableSet, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
+    [Parameter(ParameterSetName = InputObjectSet)]
+    public DatabaseArgument Database { get; set; } = null!;
+
+    /// <summary>The table to drop: "name" or "schema.name".</summary>
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = TableSet, HelpMessage = "Table name (table or schema.table).")]
+    [ValidateNotNullOrEmpty]
+    public string Table { get; set; } = "";
+
+    /// <summary>The archive's .manifest.json; omit it only for an empty table.</summary>
+    [Parameter(ParameterSetName = TableSet)]
+    [Alias("ManifestPath")]
+    [ValidateNotNullOrEmpty]
+    public string? ArchivePath { get; set; }
+
+    /// <summary>How long to wait for the table lock before giving up; a number means seconds. Default 5 seconds.</summary>
+    [Parameter]
+    [SecondsTransformation]
+    public TimeSpan LockTimeout { get; set; } = RemovalRequest.DefaultLockTimeout;
+
+    /// <summary>PostgreSQL: drop the foreign-key constraints of other tables that reference the table (never the tables themselves).</summary>
+    [Parameter]
+    public SwitchParameter DropInboundForeignKeys { get; set; }
+
+    /// <summary>The operations journal to record the removals in; by default $env:DBOPS_JOURNAL or the per-user journal.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
+    /// <inheritdoc/>
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();
+        if (LockTimeout <= TimeSpan.Zero)
+        {
+            ThrowDbOpsError(new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
+                $"-LockTimeout must be positive, not {LockTimeout}.", LockTimeout));
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        try
+        {
+            if (ParameterSetName == InputObjectSet)
+            {
+                var source = Database is not null ? _database ??= ResolveDatabase(Database)
+                    : InputObject.Source ?? throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
+                        $"The archive of {InputObject.QualifiedName} does not carry its connection; pass -Database.", InputObject);
+                _targets.Add((source, new RemovalTarget(InputObject.QualifiedName, InputObject.ManifestPath)));
+            }
+            else
+            {
+                _targets.Add((_database ??= ResolveDatabase(Database), new RemovalTarget(Table, ArchivePath is null ? null : ResolvePath(ArchivePath))));
+            }
+        }
+        catch (DbOpsException e)
+        {
+            WriteDbOpsError(e, ParameterSetName == InputObjectSet ? InputObject : Table);
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void EndProcessing()
+    {
+        // The whole batch is known only now: tables that reference others in it are dropped first.
+        // Each piped archive carries its own connection object: tables of the same database form one batch.
+        foreach (var group in _targets.GroupBy(t => (t.Source.Provider, t.Source.Server, t.Source.Database)))
+        {
+            var source = group.First().Source;
+            try
+            {
+                var request = new RemovalRequest(source, group.Select(t => t.Target).ToList(), LockTimeout, DropInboundForeignKeys,
+                    JournalPath is null ? null : ResolvePath(JournalPath));
+                var plans = Run((_, token) => RemovalService.PlanAsync(request, token));
+                var confirmed = new List<RemovalTarget>();
+                foreach (var plan in plans)
+                {
+                    if (plan.Error is not null)
+                    {
+                        WriteObject(plan);
+                        WriteDbOpsError(plan.Error, plan.QualifiedName);
+                    }
+                    else if (ShouldProcess($"{plan.QualifiedName} in {source}", string.Join(";\n", plan.Statements)))
+                    {
+                        confirmed.Add(plan.Target!);
+                    }
+                }
+                if (confirmed.Count == 0)
+                {
+                    continue;
+                }
+                var results = Run((observer, token) => RemovalService.RemoveAsync(request with { Tables = confirmed }, observer, token));
+                foreach (var result in results)
+                {
+                    WriteObject(result);
+                    if (result.Error is not null)
+                    {
+                        WriteDbOpsError(result.Error, result.QualifiedName);
+                    }
+                }
+            }
+            catch (DbOpsException e)
+            {
+                WriteDbOpsError(e, source.ToString());
+            }
+        }
+        base.EndProcessing();
+    }
+}

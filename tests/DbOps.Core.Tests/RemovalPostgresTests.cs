@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using DbOps.Core.Archive;
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+using DbOps.Core.Journal;
+using DbOps.Core.Progress;
+using DbOps.Core.Providers;
+using DbOps.Core.Removal;
+using Npgsql;
+
+namespace DbOps.Core.Tests;
+
+[Collection(PostgresCollection.Name)]
+public sealed class RemovalPostgresTests(PostgresCluster cluster) : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    private string Archives => _folder.File("archives");
+
+    private async Task<(string Name, DbOpsConnection Db)> GoalsAsync(string? extraSql = null)
+    {
+        var name = cluster.CreateGoalsTracker();
+        if (extraSql is not null)
+        {
+            cluster.Execute(name, extraSql);
+        }
+        return (name, await DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(name), null, null, CancellationToken.None));
+    }
+
+    private async Task<TableArchive> ArchiveAsync(DbOpsConnection db, string table, bool verify = true) =>
+        await ArchiveService.ExportAsync(new ArchiveExportRequest(db, table, Archives, Verify: verify), NullObserver.Instance, CancellationToken.None);
+
+    private static async Task<IReadOnlyList<TableRemoval>> RemoveAsync(DbOpsConnection db, TimeSpan? lockTimeout, bool dropForeignKeys, params RemovalTarget[] targets) =>
+        await RemovalService.RemoveAsync(new RemovalRequest(db, targets, lockTimeout ?? RemovalRequest.DefaultLockTimeout, dropForeignKeys),
+            NullObserver.Instance, CancellationToken.None);
+
+    private static async Task<TableRemoval> RemoveOneAsync(DbOpsConnection db, string table, string? manifest, TimeSpan? lockTimeout = null, bool dropForeignKeys = false) =>
+        Assert.Single(await RemoveAsync(db, lockTimeout, dropForeignKeys, new RemovalTarget(table, manifest)));
+
+    private bool Exists(string database, string table) =>
+        cluster.Scalar<bool>(database, $"SELECT to_regclass('public.{table}') IS NOT NULL");
+
+    private static async Task<TableContent> LiveAsync(DbOpsConnection db, string table, TableArchive archive) =>
+        await TableChecksum.ComputeAsync(db, new TableRef("public", table), archive.Columns.Select(c => c.Name).ToList(), CancellationToken.None);
+
+    private async Task AssertRefusedUntouchedAsync(string database, DbOpsConnection db, string table, TableRemoval removal, string errorId, TableContent before, TableArchive reference)
+    {
+        Assert.False(removal.Dropped);
+        Assert.True(removal.ErrorId == errorId, $"Expected {errorId}, got {removal.ErrorId}: {removal.Reason}");
+        Assert.True(Exists(database, table));
+        Assert.Equal(before, await LiveAsync(db, table, reference));
+    }
+
+    [Fact]
+    public async Task A_table_dropped_with_a_good_archive_takes_its_sequence_and_import_restores_it_exactly()
+    {
+        var (name, db) = await GoalsAsync("""
+            CREATE TABLE old_events (id serial PRIMARY KEY, note text NOT NULL, at timestamptz DEFAULT now());
+            INSERT INTO old_events (note, at) SELECT 'event ' || i, timestamptz '2021-01-01 00:00+00' + i * interval '1 hour' FROM generate_series(1, 500) i;
+            """);
+        var archive = await ArchiveAsync(db, "old_events");
+        Assert.True(archive.Verified, archive.VerifyReason);
+
+        var removal = await RemoveOneAsync(db, "old_events", archive.ManifestPath);
+
+        Assert.True(removal.Dropped, removal.Reason);
+        Assert.Equal(["BEGIN", "SET LOCAL lock_timeout = '5000ms'", "LOCK TABLE \"public\".\"old_events\" IN ACCESS EXCLUSIVE MODE",
+                      "DROP TABLE \"public\".\"old_events\"", "COMMIT"], removal.Statements);
+        Assert.False(Exists(name, "old_events"));
+        Assert.False(cluster.Scalar<bool>(name, "SELECT to_regclass('public.old_events_id_seq') IS NOT NULL"));
+        var entry = OperationsJournal.Open().Read().Last(e => e.Operation == JournalOperations.TableRemoved && e.Database == db.Database);
+        Assert.Equal(("public", "old_events", 500L, archive.Checksum), (entry.Schema, entry.Table, entry.Rows!.Value, entry.Checksum));
+
+        var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, db), NullObserver.Instance, CancellationToken.None);
+        Assert.Equal((archive.RowCount, archive.Checksum), (imported.RowCount, imported.Checksum));
+        Assert.Equal(new TableContent(500, archive.Checksum), await LiveAsync(db, "old_events", archive));
+    }
+
+    [Fact]
+    public async Task Stale_required_and_mismatched_archives_are_refused_and_the_table_is_untouched()
+    {
+        var (name, db) = await GoalsAsync();
+        var archive = await ArchiveAsync(db, "legacy_imports", verify: false);
+        var other = await ArchiveAsync(db, "activity_groups", verify: false);
+        var before = await LiveAsync(db, "legacy_imports", archive);
+
+        await AssertRefusedUntouchedAsync(name, db, "legacy_imports", await RemoveOneAsync(db, "legacy_imports", null), ErrorIds.ArchiveRequired, before, archive);
+        await AssertRefusedUntouchedAsync(name, db, "legacy_imports", await RemoveOneAsync(db, "legacy_imports", other.ManifestPath), ErrorIds.ArchiveMismatch, before, archive);
+
+        cluster.Execute(name, "INSERT INTO legacy_imports (id, source) VALUES (100000, 'late')");
+        var after = await LiveAsync(db, "legacy_imports", archive);
+        // The archive is verified now (it was not at export), then found stale under the lock.
+        await AssertRefusedUntouchedAsync(name, db, "legacy_imports", await RemoveOneAsync(db, "legacy_imports", archive.ManifestPath), ErrorIds.ArchiveStale, after, archive);
+    }
+
+    [Theory]
+    [InlineData("CREATE VIEW recent AS SELECT * FROM legacy_imports", "view public.recent")]
+    [InlineData("CREATE MATERIALIZED VIEW sources AS SELECT DISTINCT source FROM legacy_imports", "materialized view public.sources")]
+    [InlineData("CREATE FUNCTION count_imports() RETURNS bigint LANGUAGE plpgsql AS $$BEGIN RETURN (SELECT count(*) FROM legacy_imports); END$$",
+                "function public.count_imports()")]
+    [InlineData("""
+        CREATE FUNCTION audit_goal() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN INSERT INTO public.legacy_imports (id, source) VALUES (-new.id, 'goal'); RETURN new; END$$;
+        CREATE TRIGGER goal_audit AFTER INSERT ON goals FOR EACH ROW EXECUTE FUNCTION audit_goal();
+        """, "trigger function public.audit_goal()")]
+    [InlineData("""
+        ALTER TABLE goals ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY imported_goals ON goals USING (EXISTS (SELECT 1 FROM legacy_imports l WHERE l.id = goals.id));
+        """, "row-level security policy imported_goals on public.goals")]
+    [InlineData("ALTER TABLE goals ADD COLUMN import_id integer REFERENCES legacy_imports(id)", "foreign key public.goals.goals_import_id_fkey")]
+    public async Task Dependents_stop_the_drop_and_are_named(string setupSql, string named)
+    {
+        var (name, db) = await GoalsAsync(setupSql);
+        var archive = await ArchiveAsync(db, "legacy_imports");
+        var before = await LiveAsync(db, "legacy_imports", archive);
+
+        var removal = await RemoveOneAsync(db, "legacy_imports", archive.ManifestPath);
+
+        await AssertRefusedUntouchedAsync(name, db, "legacy_imports", removal, ErrorIds.DependentObjectsExist, before, archive);
+        Assert.True(removal.Reason!.Contains(named, StringComparison.Ordinal), removal.Reason);
+    }
+
+    [Fact]
+    public async Task A_default_that_uses_the_tables_sequence_stops_the_drop()
+    {
+        var (name, db) = await GoalsAsync("""
+            CREATE TABLE old_events (id serial PRIMARY KEY, note text);
+            CREATE TABLE new_events (id integer PRIMARY KEY DEFAULT nextval('old_events_id_seq'), note text);
+            """);
+
+        var removal = await RemoveOneAsync(db, "old_events", null);
+
+        Assert.Equal(ErrorIds.DependentObjectsExist, removal.ErrorId);
+        Assert.Contains("new_events.id", removal.Reason, StringComparison.Ordinal);
+        Assert.True(Exists(name, "old_events"));
+    }
+
+    [Fact]
+    public async Task DropInboundForeignKeys_drops_only_the_constraints_and_records_them()
+    {
+        var (name, db) = await GoalsAsync();
+        var archive = await ArchiveAsync(db, "sessions");
+
+        var removal = await RemoveOneAsync(db, "sessions", archive.ManifestPath, dropForeignKeys: true);
+
+        Assert.True(removal.Dropped, removal.Reason);
+        var constraint = Assert.Single(removal.DroppedForeignKeys);
+        Assert.True(constraint.StartsWith("public.activity_instances.", StringComparison.Ordinal), constraint);
+        Assert.Contains(removal.Statements, s => s.StartsWith("ALTER TABLE \"public\".\"activity_instances\" DROP CONSTRAINT ", StringComparison.Ordinal));
+        Assert.True(Exists(name, "activity_instances"));
+        Assert.Equal(1L, cluster.Scalar<long>(name, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'activity_instances'::regclass AND contype = 'f'"));
+    }
+
+    [Fact]
+    public async Task A_writer_holding_a_lock_makes_it_give_up_after_the_lock_timeout()
+    {
+        var (name, db) = await GoalsAsync();
+        var archive = await ArchiveAsync(db, "legacy_imports");
+        var before = await LiveAsync(db, "legacy_imports", archive);
+        await using var writer = new NpgsqlConnection(cluster.ConnectionString(name));
+        await writer.OpenAsync();
+        await using var transaction = await writer.BeginTransactionAsync();
+        await using (var update = new NpgsqlCommand("UPDATE legacy_imports SET source = source WHERE id = 1", writer, transaction))
+        {
+            await update.ExecuteNonQueryAsync();
+        }
+
+        var clock = Stopwatch.StartNew();
+        var removal = await RemoveOneAsync(db, "legacy_imports", archive.ManifestPath, TimeSpan.FromMilliseconds(500));
+        clock.Stop();
+        await transaction.RollbackAsync();
+
+        Assert.Equal(ErrorIds.LockTimeout, removal.ErrorId);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(450), TimeSpan.FromSeconds(10));
+        await AssertRefusedUntouchedAsync(name, db, "legacy_imports", removal, ErrorIds.LockTimeout, before, archive);
+    }
+
+    [Fact]
+    public async Task A_batch_of_three_with_one_outside_dependent_drops_two_and_refuses_the_third()
+    {
+        var (name, db) = await GoalsAsync();
+        var legacy = await ArchiveAsync(db, "legacy_imports");
+        var sessions = await ArchiveAsync(db, "sessions");
+        var before = await LiveAsync(db, "sessions", sessions);
+
+        var results = await RemoveAsync(db, null, false,
+            new RemovalTarget("sessions", sessions.ManifestPath), new RemovalTarget("legacy_imports", legacy.ManifestPath), new RemovalTarget("tmp_migration_2019", null));
+
+        Assert.Equal(["legacy_imports", "tmp_migration_2019"], results.Where(r => r.Dropped).Select(r => r.Table).Order());
+        var refused = Assert.Single(results, r => !r.Dropped);
+        await AssertRefusedUntouchedAsync(name, db, "sessions", refused, ErrorIds.DependentObjectsExist, before, sessions);
+        Assert.Contains("activity_instances", refused.Reason, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,114 @@
+using System.Management.Automation;
+
+namespace DbOps.PowerShell.Tests;
+
+/// <summary>Export-TableArchive | Remove-DeprecatedTable through the engine, as a cleanup runbook runs them.</summary>
+public sealed class RemovalCmdletTests : IDisposable
+{
+    private readonly TempFolder _folder = new();
+    private readonly PowerShellSession _session = new();
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _folder.Dispose();
+    }
+
+    private static object? Prop(PSObject o, string name) => o.Properties[name].Value;
+
+    private const string AppSql = """
+        CREATE TABLE goals(id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+        CREATE TABLE old_log(id INTEGER PRIMARY KEY, line TEXT);
+        CREATE TABLE old_parent(id INTEGER PRIMARY KEY);
+        CREATE TABLE old_child(id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES old_parent(id));
+        CREATE TABLE kept(id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES goals(id));
+        CREATE TABLE empty_t(x);
+        INSERT INTO goals VALUES (1, 'ship it');
+        INSERT INTO old_parent VALUES (1), (2);
+        INSERT INTO old_child VALUES (1, 1), (2, 2);
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) INSERT INTO old_log SELECT i, 'line ' || i FROM n;
+        """;
+
+    private string CreateApp()
+    {
+        var path = _folder.File("app.db");
+        _session.ExecuteSqlite(path, AppSql);
+        return path;
+    }
+
+    private long TableCount(string path, string name)
+    {
+        var result = _session.Run(
+            "$c = [Microsoft.Data.Sqlite.SqliteConnection]::new(\"Data Source=$path;Pooling=False\"); $c.Open(); $cmd = $c.CreateCommand(); " +
+            "$cmd.CommandText = \"SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '$name'\"; $cmd.ExecuteScalar(); $c.Close()",
+            new { path, name });
+        return (long)result.Single().BaseObject;
+    }
+
+    [Fact]
+    public void Archived_tables_piped_in_are_dropped_dependents_first_and_reported()
+    {
+        var path = CreateApp();
+
+        var removed = _session.Run("""
+            $archives = foreach ($t in 'old_parent', 'old_child', 'old_log') { Export-TableArchive -Database $path -Table $t -Destination $dest -Verify }
+            $archives | Remove-DeprecatedTable -Confirm:$false
+            """, new { path, dest = _folder.File("archive") });
+
+        Assert.True(_session.Errors.Count == 0, string.Join("; ", _session.Errors));
+        Assert.Equal(["old_child", "old_parent", "old_log"], removed.Select(r => (string)Prop(r, "Table")!));
+        Assert.All(removed, r => Assert.Equal(true, Prop(r, "Dropped")));
+        Assert.Equal("DbOps.Core.Removal.TableRemoval", removed[0].BaseObject.GetType().FullName);
+        Assert.Equal(0L, TableCount(path, "old_log"));
+        Assert.Equal(1L, TableCount(path, "goals"));
+    }
+
+    [Fact]
+    public void WhatIf_prints_the_statements_and_drops_nothing()
+    {
+        var path = CreateApp();
+
+        var output = _session.Run("Remove-DeprecatedTable -Database $path -Table empty_t -WhatIf", new { path });
+
+        Assert.Empty(_session.Errors);
+        Assert.Empty(output);
+        Assert.Contains("What if:", _session.Host.Output);
+        Assert.Contains("DROP TABLE \"main\".\"empty_t\"", _session.Host.Output);
+        Assert.Equal(1L, TableCount(path, "empty_t"));
+    }
+
+    [Fact]
+    public void A_table_with_rows_and_no_archive_is_refused_with_ArchiveRequired_and_an_empty_one_goes()
+    {
+        var path = CreateApp();
+
+        var output = _session.Run("""
+            Remove-DeprecatedTable -Database $path -Table old_log -Confirm:$false
+            Remove-DeprecatedTable -Database $path -Table empty_t -Confirm:$false
+            """, new { path });
+
+        var error = Assert.Single(_session.Errors);
+        Assert.StartsWith("ArchiveRequired", error.FullyQualifiedErrorId, StringComparison.Ordinal);
+        Assert.Equal(["Refused", "Dropped"], output.Select(o => (string)Prop(o, "Status")!));
+        Assert.Equal(1L, TableCount(path, "old_log"));
+        Assert.Equal(0L, TableCount(path, "empty_t"));
+    }
+
+    [Fact]
+    public void It_asks_before_each_drop_and_No_leaves_the_table()
+    {
+        var path = CreateApp();
+
+        _session.Host.Answers.Enqueue("&No");
+        var declined = _session.Run("Remove-DeprecatedTable -Database $path -Table empty_t", new { path });
+        Assert.Single(_session.Host.Prompts);
+        Assert.Empty(declined);
+        Assert.Equal(1L, TableCount(path, "empty_t"));
+
+        _session.Host.Answers.Enqueue("&Yes");
+        var dropped = Assert.Single(_session.Run("Remove-DeprecatedTable -Database $path -Table empty_t", new { path }));
+        Assert.Empty(_session.Errors);
+        Assert.Equal("Dropped", Prop(dropped, "Status"));
+        Assert.Equal(0L, TableCount(path, "empty_t"));
+    }
+}
