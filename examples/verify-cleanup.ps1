@@ -6,8 +6,9 @@
     Runs unchanged under pwsh (after Import-Module ./out/DbOps/DbOps.psd1) and under DbOps.Runner:
         dotnet run --project src/DbOps.Runner -- examples/verify-cleanup.ps1 [-Database <SQLite path or connection string>]
     Without -Database it works on the sample goals tracker (SQLite, <Folder>/goals.db, created if missing).
-    The cleanup: a verified backup, a verified archive of every table nobody uses, and the missing foreign-key
-    indexes. The operations journal records the backup and the archives ($env:DBOPS_JOURNAL, or -JournalPath).
+    The cleanup: a verified backup, a verified archive of every table nobody uses, the removal of those tables, and
+    the missing foreign-key indexes. The operations journal records the backup, the archives and the removals
+    ($env:DBOPS_JOURNAL, or -JournalPath), so the comparison can tell a table removed on purpose from a lost one.
     Exit codes: 0 no data lost; 3 the comparison found data loss; 1 a step failed.
 #>
 param(
@@ -40,7 +41,10 @@ Backup-Database -Database $db -Destination ([System.IO.Path]::Combine($run, 'bac
 Write-Host '-- tables nobody uses, archived with proof that the archive restores'
 $unused = Find-UnusedTable -Database $db | Where-Object { $_.Verdict -eq 'Unused' -or $_.Verdict -eq 'Empty' }
 $unused | Out-Default
-$unused | Export-TableArchive -Destination ([System.IO.Path]::Combine($run, 'archive')) -Verify @journal | Out-Default
+$archives = @($unused | Export-TableArchive -Destination ([System.IO.Path]::Combine($run, 'archive')) -Verify @journal)
+$archives | Out-Default
+Write-Host '-- the archived tables dropped, each only if its archive still matches its rows under the table lock'
+$archives | Remove-DeprecatedTable -Confirm:$false @journal | Out-Default
 Write-Host '-- the missing foreign-key indexes'
 Find-MissingIndex -Database $db | Add-SafeIndex | Out-Default
 

@@ -261,7 +261,8 @@ public sealed class QueryPerformancePostgresTests(PostgresCluster cluster)
         var cross = Assert.Single(slow, s => s.Query.Contains("CROSS JOIN", StringComparison.Ordinal));
         Assert.False(cross.LikelyNPlusOne);
         Assert.Equal(0, cross.ParameterCount);
-        Assert.Equal(1, cross.RankByMean);
+        // Other statements of this database (Npgsql's type loading on connect) may rank first by mean on a busy machine.
+        Assert.True(cross.RankByMean < loop.RankByMean, $"cross join ranked {cross.RankByMean} by mean, the loop {loop.RankByMean}");
         Assert.All(slow, s => Assert.Equal(db.Database, s.Database));
     }
 }

@@ -192,4 +192,34 @@ public sealed class RemovalPostgresTests(PostgresCluster cluster) : IDisposable
         await AssertRefusedUntouchedAsync(name, db, "sessions", refused, ErrorIds.DependentObjectsExist, before, sessions);
         Assert.Contains("activity_instances", refused.Reason, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Hostile_names_are_dropped_exactly_and_a_function_naming_one_stops_its_drop()
+    {
+        const string schema = "Ops \"x\".y";
+        var (name, db) = await GoalsAsync("""
+            CREATE SCHEMA "Ops ""x"".y";
+            CREATE TABLE "Ops ""x"".y"."Old; DROP TABLE goals; --" (id int PRIMARY KEY, note text);
+            INSERT INTO "Ops ""x"".y"."Old; DROP TABLE goals; --" SELECT g, 'note ' || g FROM generate_series(1, 20) g;
+            CREATE TABLE "Ops ""x"".y"."Kept; --" (id int);
+            CREATE FUNCTION count_kept() RETURNS bigint LANGUAGE plpgsql AS $$BEGIN RETURN (SELECT count(*) FROM "Ops ""x"".y"."Kept; --"); END$$;
+            """);
+        var hostile = new TableRef(schema, "Old; DROP TABLE goals; --");
+        var kept = new TableRef(schema, "Kept; --");
+        var archive = await ArchiveAsync(db, hostile.ToQuotedName());
+
+        var results = await RemoveAsync(db, null, false, RemovalTarget.For(archive), new RemovalTarget(kept.ToQuotedName(), null));
+
+        Assert.True(results.Single(r => r.Table == hostile.Name).Dropped, results[0].Reason);
+        var refused = results.Single(r => r.Table == kept.Name);
+        Assert.Equal(ErrorIds.DependentObjectsExist, refused.ErrorId);
+        Assert.Contains("function public.count_kept()", refused.Reason, StringComparison.Ordinal);
+        bool Present(TableRef table) => cluster.Scalar<bool>(name, $"SELECT to_regclass('{table.ToQuotedName().Replace("'", "''", StringComparison.Ordinal)}') IS NOT NULL");
+        Assert.False(Present(hostile));
+        Assert.True(Present(kept));
+        Assert.True(Exists(name, "goals"));
+
+        var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, db), NullObserver.Instance, CancellationToken.None);
+        Assert.Equal((20L, archive.Checksum), (imported.RowCount, imported.Checksum));
+    }
 }

@@ -267,4 +267,31 @@ public sealed class RemovalSqliteTests : IDisposable
 
         Assert.Equal(ErrorIds.TableNotFound, removal.ErrorId);
     }
+
+    [Fact]
+    public async Task Hostile_names_are_dropped_exactly_and_a_view_naming_one_stops_its_drop()
+    {
+        var db = await Sqlite.GoalsTrackerAsync(_folder);
+        Sqlite.Execute(db.Database, """"
+            CREATE TABLE "old.imports; DROP TABLE goals; --" (id INTEGER PRIMARY KEY, "we""ird" TEXT);
+            INSERT INTO "old.imports; DROP TABLE goals; --" ("we""ird") VALUES ('a'), ('b'), (NULL);
+            CREATE TABLE "kept ""one""" (id INTEGER);
+            CREATE VIEW kept_view AS SELECT * FROM "kept ""one""";
+            """");
+        var hostile = new TableRef("main", "old.imports; DROP TABLE goals; --");
+        var archive = await ArchiveAsync(db, hostile.ToQuotedName());
+
+        var results = await RemoveAsync(db, null, null, RemovalTarget.For(archive), new RemovalTarget(new TableRef("main", "kept \"one\"").ToQuotedName(), null));
+
+        Assert.True(results.Single(r => r.Table == hostile.Name).Dropped, results[0].Reason);
+        var refused = results.Single(r => r.Table == "kept \"one\"");
+        Assert.Equal(ErrorIds.DependentObjectsExist, refused.ErrorId);
+        Assert.Contains("view kept_view", refused.Reason, StringComparison.Ordinal);
+        Assert.False(Exists(db, "old.imports; DROP TABLE goals; --"));
+        Assert.True(Exists(db, "kept \"one\""));
+        Assert.True(Exists(db, "goals"));
+
+        var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, db), NullObserver.Instance, CancellationToken.None);
+        Assert.Equal((3L, archive.Checksum), (imported.RowCount, imported.Checksum));
+    }
 }

@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace DbOps.PowerShell.Tests;
 
 /// <summary>
-/// Remove-DeprecatedTable killed while it holds the table lock (rechecking the rows before the DROP): the table is
-/// afterwards fully present, never gone without an archive, and the next run drops it with the same archive.
+/// Remove-DeprecatedTable killed while it holds the table lock (rechecking the rows before the DROP), on both engines:
+/// the table is afterwards fully present, never gone without an archive, and the next run drops it with the same archive.
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDisposable
@@ -68,47 +68,59 @@ public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDispos
         Assert.False(cluster.Scalar<bool>(database, "SELECT to_regclass('public.big') IS NOT NULL"));
     }
 
+    [Fact]
+    public void A_SQLite_removal_killed_under_the_lock_leaves_the_table_whole_and_the_archive_usable()
+    {
+        const long rows = 1_000_000;
+        var path = _folder.File("killdrop.db");
+        using var session = new PowerShellSession();
+        session.ExecuteSqlite(path, $"""
+            CREATE TABLE keep(id INTEGER PRIMARY KEY);
+            CREATE TABLE big(id INTEGER PRIMARY KEY, v TEXT);
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) INSERT INTO big SELECT i, hex(randomblob(16)) FROM n;
+            """);
+        var archives = _folder.File("archives");
+        var script = _folder.File("remove-sqlite.ps1");
+        File.WriteAllText(script, "param($db, $dest) Export-TableArchive -Database $db -Table big -Destination $dest -Verify | Remove-DeprecatedTable -Confirm:$false -Verbose\n");
+
+        // The removal says when it holds the write lock and starts rechecking the rows; it is killed right then.
+        using (var runner = Process.Start(RunnerTests.RunnerStartInfo(script, "-db", path, "-dest", archives))!)
+        {
+            runner.StandardInput.Close();
+            _ = runner.StandardOutput.ReadToEndAsync(); // drained, so the runner never blocks on a full pipe
+            var said = new List<string>();
+            // The runner writes the verbose stream to standard error.
+            while (runner.StandardError.ReadLine() is { } line && !line.Contains("checking it again under the lock", StringComparison.Ordinal))
+            {
+                said.Add(line);
+            }
+            Assert.False(runner.HasExited, $"The removal ended before it could be killed: {string.Join('\n', said)}");
+            runner.Kill(entireProcessTree: true);
+            runner.WaitForExit();
+        }
+
+        // The next connection rolls the interrupted transaction back from its journal.
+        var count = session.Run("""
+            $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$path;Pooling=False")
+            $c.Open(); $cmd = $c.CreateCommand(); $cmd.CommandText = 'SELECT count(*) FROM big'; $cmd.ExecuteScalar(); $c.Close()
+            """, new { path });
+        Assert.Empty(session.Errors);
+        Assert.Equal(rows, (long)Assert.Single(count).BaseObject);
+
+        var manifest = Path.Combine(archives, "big.manifest.json");
+        var again = session.Run("""
+            $r = Remove-DeprecatedTable -Database $path -Table big -ArchivePath $manifest -Confirm:$false
+            $i = Import-TableArchive -Path $manifest -Database $target
+            "dropped=$($r.Dropped) rows=$($r.RowCount) imported=$($i.RowCount)"
+            """, new { path, manifest, target = _folder.File("restored.db") });
+        Assert.Empty(session.Errors);
+        Assert.Equal($"dropped=True rows={rows} imported={rows}", Assert.Single(again).BaseObject);
+    }
+
     private bool HoldsExclusiveLock(string database) => cluster.Scalar<long>(database, """
         SELECT count(*) FROM pg_locks l
          WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted
            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
            AND l.relation = to_regclass('public.big')
         """) > 0;
-}
-
-/// <summary>examples/phase-cleanup.ps1 under DbOps.Runner: on the sample SQLite database and on PostgreSQL.</summary>
-[Collection(PostgresCollection.Name)]
-public sealed class PhaseCleanupExampleTests(PostgresCluster cluster) : IDisposable
-{
-    private readonly TempFolder _folder = new();
-
-    public void Dispose() => _folder.Dispose();
-
-    private static string Example => Path.Combine(Path.GetDirectoryName(PowerShellSession.ModuleManifest)!, "..", "..", "examples", "phase-cleanup.ps1");
-
-    [Fact]
-    public void The_phase_cleanup_example_drops_the_unused_tables_and_proves_the_survivors_on_SQLite()
-    {
-        var (exitCode, stdout, stderr) = RunnerTests.RunRunner(Example, "-Folder", _folder.Path);
-
-        Assert.True(exitCode == 0, stdout + stderr);
-        Assert.Contains("Dropped 2 table(s) (legacy_imports, tmp_migration_2019); 4 table(s) kept", stdout, StringComparison.Ordinal);
-        Assert.Contains("kept     activity_instances           6000 rows", stdout, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void The_phase_cleanup_example_runs_against_PostgreSQL()
-    {
-        var database = cluster.CreateGoalsTracker();
-        // Building the sample scanned and wrote every table: start the usage statistics afresh, as after a quiet week.
-        cluster.Execute(database, "SELECT pg_stat_reset()");
-
-        var (exitCode, stdout, stderr) = RunnerTests.RunRunner(Example, "-Folder", _folder.Path, "-Database", cluster.ConnectionString(database),
-            "-MinimumStatsAge", "00:00:00");
-
-        Assert.True(exitCode == 0, stdout + stderr);
-        Assert.Contains("kept     public.goals", stdout, StringComparison.Ordinal);
-        var summary = stdout.Split('\n').Single(l => l.StartsWith("Dropped ", StringComparison.Ordinal));
-        Assert.True(summary.StartsWith("Dropped 2 table(s) (public.legacy_imports, public.tmp_migration_2019)", StringComparison.Ordinal), stdout);
-    }
 }

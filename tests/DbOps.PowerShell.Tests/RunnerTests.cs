@@ -49,12 +49,16 @@ public sealed class RunnerTests : IDisposable
         var run = Assert.Single(Directory.GetDirectories(_folder.Path, "cleanup-*"));
         Assert.True(File.Exists(Path.Combine(run, "before.json")) && File.Exists(Path.Combine(run, "after.json")));
         Assert.Matches(@"Index\s+Added\s+sessions\s+ix_sessions_goal_id\s+False", stdout);
-        Assert.Matches(@"\s6\s+6\s+0\s+0\s+0\s+8594\s+8594\s+False", stdout);
-        Assert.Contains("No data lost: 6 tables before, 6 after, 8594 rows.", stdout);
+        // The empty table was archived, then dropped: removed on purpose, not lost.
+        Assert.Matches(@"tmp_migration_2019\s+Dropped\s+0\s", stdout);
+        Assert.Matches(@"\s6\s+5\s+0\s+1\s+0\s+8594\s+8594\s+False", stdout);
+        Assert.Contains("No data lost: 6 tables before, 5 after, 8594 rows.", stdout);
         Assert.Contains("sessions", File.ReadAllText(Path.Combine(run, "docs", "goals.md")));
-        // The archive of the empty table and the backup were recorded in the (test's) journal.
+        // The backup, the archive of the empty table and its removal were recorded in the (test's) journal.
         var journal = File.ReadAllText(Environment.GetEnvironmentVariable(TestJournal.Variable)!);
         Assert.Contains(Path.Combine(run, "archive"), journal);
+        Assert.Contains(journal.Split('\n'), line => line.Contains("\"TableRemoved\"", StringComparison.Ordinal)
+                                                   && line.Contains(Path.Combine(run, "archive"), StringComparison.Ordinal));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using DbOps.Core.Archive;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Providers;
@@ -7,7 +8,11 @@ namespace DbOps.Core.Removal;
 /// <summary>One table Remove-DeprecatedTable is asked to drop.</summary>
 /// <param name="Table">"name" or "schema.name", resolved along the search path.</param>
 /// <param name="ManifestPath">The archive's .manifest.json; null for a table that must be empty.</param>
-public sealed record RemovalTarget(string Table, string? ManifestPath);
+public sealed record RemovalTarget(string Table, string? ManifestPath)
+{
+    /// <summary>The table an archive holds, by its exact (quoted) name, so dots and quotes in names cannot be misread.</summary>
+    public static RemovalTarget For(TableArchive archive) => new(new TableRef(archive.Schema, archive.Table).ToQuotedName(), archive.ManifestPath);
+}
 
 /// <summary>What Remove-DeprecatedTable was asked to do.</summary>
 /// <param name="Source">The database holding the tables.</param>

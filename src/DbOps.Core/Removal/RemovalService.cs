@@ -192,7 +192,8 @@ public static class RemovalService
             Rows = attempt.Content.Rows,
             Path = archive?.ManifestPath,
             Checksum = attempt.Content.Checksum,
-            Verified = true,
+            // An empty table dropped without an archive has no verified archive to point to.
+            Verified = archive is not null,
         }, observer);
         return new TableRemoval(source, table, true, attempt.Content.Rows, archive?.ManifestPath, attempt.Content.Checksum,
             attempt.Statements, attempt.DroppedForeignKeys, null, clock.Elapsed);
@@ -325,7 +326,9 @@ public static class RemovalService
                AND owned.refobjid = t.oid AND owned.deptype IN ('a', 'i') AND ad.adrelid <> t.oid
             ORDER BY 1
             """;
-        var pattern = @"\m" + EscapeRegex(table.Name) + @"\M";
+        // The name as a whole word, bare or quoted; names that start or end with punctuation need look-arounds, not \m \M.
+        var quoted = "\"" + table.Name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+        var pattern = $@"(?<![\w$])(?:{EscapeRegex(table.Name)}|{EscapeRegex(quoted)})(?![\w$])";
         var rows = await connection.QueryAsync<string>(new CommandDefinition(sql,
             new { name = PostgresArchive.Qualified(table), pattern }, cancellationToken: cancellationToken));
         return rows.ToList();

@@ -83,7 +83,7 @@ public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
                 var source = Database is not null ? _database ??= ResolveDatabase(Database)
                     : InputObject.Source ?? throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
                         $"The archive of {InputObject.QualifiedName} does not carry its connection; pass -Database.", InputObject);
-                _targets.Add((source, new RemovalTarget(InputObject.QualifiedName, InputObject.ManifestPath)));
+                _targets.Add((source, RemovalTarget.For(InputObject)));
             }
             else
             {
