@@ -109,6 +109,10 @@ public sealed class RemovalPostgresTests(PostgresCluster cluster) : IDisposable
         CREATE POLICY imported_goals ON goals USING (EXISTS (SELECT 1 FROM legacy_imports l WHERE l.id = goals.id));
         """, "row-level security policy imported_goals on public.goals")]
     [InlineData("ALTER TABLE goals ADD COLUMN import_id integer REFERENCES legacy_imports(id)", "foreign key public.goals.goals_import_id_fkey")]
+    [InlineData("CREATE PUBLICATION imports_feed FOR TABLE legacy_imports", "publication imports_feed")]
+    [InlineData("CREATE TABLE legacy_imports_2019 () INHERITS (legacy_imports)", "inheriting table public.legacy_imports_2019")]
+    [InlineData("ALTER TABLE legacy_imports ADD COLUMN attachment oid; UPDATE legacy_imports SET attachment = lo_from_bytea(0, 'scan') WHERE id <= 3",
+                "3 large object(s) that column attachment points to")]
     public async Task Dependents_stop_the_drop_and_are_named(string setupSql, string named)
     {
         var (name, db) = await GoalsAsync(setupSql);
@@ -221,5 +225,51 @@ public sealed class RemovalPostgresTests(PostgresCluster cluster) : IDisposable
 
         var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, db), NullObserver.Instance, CancellationToken.None);
         Assert.Equal((20L, archive.Checksum), (imported.RowCount, imported.Checksum));
+    }
+
+    [Fact]
+    public async Task Row_level_security_that_hides_rows_refuses_the_drop_instead_of_counting_only_the_visible_rows()
+    {
+        var (name, _) = await GoalsAsync();
+        var owner = "owner_" + Guid.NewGuid().ToString("N")[..8];
+        cluster.Execute(name, $"""
+            CREATE ROLE {owner} LOGIN PASSWORD 'pw-{owner}';
+            CREATE TABLE tenant_notes (id int PRIMARY KEY, tenant text, note text);
+            INSERT INTO tenant_notes SELECT g, 't' || g % 3, 'note' FROM generate_series(1, 50) g;
+            ALTER TABLE tenant_notes OWNER TO {owner};
+            ALTER TABLE tenant_notes ENABLE ROW LEVEL SECURITY;
+            ALTER TABLE tenant_notes FORCE ROW LEVEL SECURITY;
+            CREATE POLICY own_tenant ON tenant_notes USING (tenant = current_setting('app.tenant', true));
+            """);
+        var asOwner = await DatabaseConnector.ConnectPostgresAsync(
+            new NpgsqlConnectionStringBuilder(cluster.ConnectionString(name)) { Username = owner, Password = $"pw-{owner}" }.ConnectionString,
+            null, null, CancellationToken.None);
+
+        // The policy shows the owner no rows: without row_security off, the table would look empty and go without an archive.
+        var removal = await RemoveOneAsync(asOwner, "tenant_notes", null);
+
+        Assert.Equal(ErrorIds.InsufficientPrivilege, removal.ErrorId);
+        Assert.Contains("row-level security", removal.Reason, StringComparison.Ordinal);
+        Assert.Equal(50L, cluster.Scalar<long>(name, "SELECT count(*) FROM tenant_notes"));
+        var export = await Assert.ThrowsAnyAsync<Exception>(() => ArchiveAsync(asOwner, "tenant_notes"));
+        Assert.Contains("row-level security", export.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_foreign_key_added_after_the_plan_was_confirmed_refuses_the_drop()
+    {
+        var (name, db) = await GoalsAsync();
+        var archive = await ArchiveAsync(db, "legacy_imports");
+        var request = new RemovalRequest(db, [RemovalTarget.For(archive)], RemovalRequest.DefaultLockTimeout, DropInboundForeignKeys: true);
+        var plan = Assert.Single(await RemovalService.PlanAsync(request, CancellationToken.None));
+        Assert.Empty(plan.DroppedForeignKeys);
+
+        cluster.Execute(name, "ALTER TABLE goals ADD COLUMN import_id integer REFERENCES legacy_imports(id)");
+        var removal = Assert.Single(await RemovalService.RemoveAsync(request with { Tables = [plan.Target!] }, NullObserver.Instance, CancellationToken.None));
+
+        Assert.Equal(ErrorIds.DependentObjectsExist, removal.ErrorId);
+        Assert.Contains("changed after the plan was confirmed", removal.Reason, StringComparison.Ordinal);
+        Assert.True(Exists(name, "legacy_imports"));
+        Assert.Equal(1L, cluster.Scalar<long>(name, "SELECT count(*) FROM pg_constraint WHERE conname = 'goals_import_id_fkey'"));
     }
 }

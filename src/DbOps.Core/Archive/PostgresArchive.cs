@@ -23,11 +23,13 @@ internal static partial class PostgresArchive
 
     /// <summary>
     /// The session settings under which every value's text is canonical: they fix the text of dates, times,
-    /// intervals, floating-point numbers, bytea and money, which otherwise follow the client's settings.
+    /// intervals, floating-point numbers, bytea and money, which otherwise follow the client's settings. With
+    /// row_security off, a row-level security policy that would hide rows from this role makes the read fail
+    /// instead of silently leaving those rows out of an archive, a count or a checksum.
     /// </summary>
     public const string CanonicalSettingsSql =
         "SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = 3; " +
-        "SET bytea_output = 'hex'; SET lc_monetary = 'C'; SET client_encoding = 'UTF8'";
+        "SET bytea_output = 'hex'; SET lc_monetary = 'C'; SET client_encoding = 'UTF8'; SET row_security = off";
 
     /// <summary>The table's row estimate, for progress only (counting would read the table twice).</summary>
     private const string EstimateSql = "SELECT greatest(c.reltuples, 0)::bigint FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(@name)";

@@ -8,7 +8,26 @@ namespace DbOps.Core.Archive;
 /// <summary>An archive that Remove-DeprecatedTable checked before taking the table lock.</summary>
 /// <param name="Manifest">The sealed manifest.</param>
 /// <param name="ManifestPath">Its full path.</param>
-internal sealed record CheckedArchive(ArchiveManifest Manifest, string ManifestPath);
+/// <param name="Files">Its files (manifest, data, schema) with the size and write time they had when checked.</param>
+internal sealed record CheckedArchive(ArchiveManifest Manifest, string ManifestPath, IReadOnlyList<(string Path, long Length, DateTime WrittenAt)> Files)
+{
+    internal static IReadOnlyList<(string, long, DateTime)> Stamp(params string[] paths) =>
+        paths.Select(p => new FileInfo(p)).Select(f => (f.FullName, f.Exists ? f.Length : -1, f.LastWriteTimeUtc)).ToList();
+
+    /// <summary>
+    /// Throws unless the files are still there as they were checked: another export with -Force into the same folder
+    /// may have replaced or removed them while the table lock was awaited. (Cheap: no second hash under the lock.)
+    /// </summary>
+    internal void EnsureUnchanged(TableRef table)
+    {
+        if (!Stamp(Files.Select(f => f.Path).ToArray()).SequenceEqual(Files))
+        {
+            throw new DbOpsException(ErrorIds.ArchiveCorrupt, ErrorKind.InvalidData,
+                $"The files of '{ManifestPath}' changed or disappeared while {table} was being removed; nothing was dropped. " +
+                "Check the archive (Import-TableArchive into a scratch database, or Export-TableArchive -Verify again) and run again.", ManifestPath);
+        }
+    }
+}
 
 public static partial class ArchiveService
 {
@@ -42,6 +61,7 @@ public static partial class ArchiveService
         }
         var dataPath = Path.Combine(folder, manifest.Data.Name);
         var schemaPath = Path.Combine(folder, manifest.SchemaFile.Name);
+        var files = CheckedArchive.Stamp(path, dataPath, schemaPath);
         await RequireIntactAsync(manifest, path, dataPath, schemaPath, cancellationToken, hashData: true);
         if (manifest.VerifiedAt is null)
         {
@@ -55,6 +75,6 @@ public static partial class ArchiveService
             }
             observer.Verbose(check.Reason);
         }
-        return new CheckedArchive(manifest, path);
+        return new CheckedArchive(manifest, path, files);
     }
 }

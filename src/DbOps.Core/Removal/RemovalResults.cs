@@ -10,6 +10,9 @@ namespace DbOps.Core.Removal;
 /// <param name="ManifestPath">The archive's .manifest.json; null for a table that must be empty.</param>
 public sealed record RemovalTarget(string Table, string? ManifestPath)
 {
+    /// <summary>The inbound foreign keys the user confirmed dropping (from the plan); the run refuses any other set.</summary>
+    public IReadOnlyList<string>? ConfirmedForeignKeys { get; init; }
+
     /// <summary>The table an archive holds, by its exact (quoted) name, so dots and quotes in names cannot be misread.</summary>
     public static RemovalTarget For(TableArchive archive) => new(new TableRef(archive.Schema, archive.Table).ToQuotedName(), archive.ManifestPath);
 }

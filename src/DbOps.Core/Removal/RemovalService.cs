@@ -24,6 +24,7 @@ public static class RemovalService
 {
     private const string LockNotAvailable = "55P03";
     private const string DependentObjectsStillExist = "2BP01";
+    private const string InsufficientPrivilege = "42501";
 
     /// <summary>The statements each table's removal would run, dependents first; reads the catalog only (-WhatIf).</summary>
     public static async Task<IReadOnlyList<TableRemoval>> PlanAsync(RemovalRequest request, CancellationToken cancellationToken)
@@ -35,11 +36,13 @@ public static class RemovalService
         var results = new List<TableRemoval>();
         foreach (var (target, table) in Order(Resolve(request, schema, results), schema))
         {
-            var foreignKeys = request.DropInboundForeignKeys ? InboundForeignKeys(schema, table) : [];
+            var foreignKeys = request.DropInboundForeignKeys && source.Provider == DatabaseProvider.PostgreSQL ? InboundForeignKeys(schema, table) : [];
+            var described = foreignKeys.Select(Describe).ToList();
             results.Add(new TableRemoval(source, table, false, null, target.ManifestPath is null ? null : Path.GetFullPath(target.ManifestPath), null,
-                Statements(source.Provider, table, request.LockTimeout, foreignKeys), foreignKeys.Select(Describe).ToList(), null, TimeSpan.Zero)
+                Statements(source.Provider, table, request.LockTimeout, foreignKeys), described, null, TimeSpan.Zero)
             {
-                Target = target,
+                // What is confirmed is what runs: this exact table, and only these foreign keys.
+                Target = target with { Table = table.ToQuotedName(), ConfirmedForeignKeys = described },
             });
         }
         return results;
@@ -68,11 +71,14 @@ public static class RemovalService
             {
                 results.Add(await RemoveOneAsync(request, provider, connection, target, table, attempt, observer, cancellationToken));
             }
-            catch (DbOpsException e) when (e.ErrorId != ErrorIds.OperationCanceled)
+            catch (Exception e) when (e is not OperationCanceledException && e is not DbOpsException { ErrorId: ErrorIds.OperationCanceled })
             {
-                observer.Verbose($"{table} was not dropped: {e.Message}");
+                // One table's failure (an unreadable archive file too) is that table's refusal; the batch goes on.
+                var error = e as DbOpsException ?? new DbOpsException(ErrorIds.RemovalFailed, ErrorKind.OperationFailed,
+                    $"{table} was not dropped: {e.Message}", table.ToString(), e);
+                observer.Verbose($"{table} was not dropped: {error.Message}");
                 results.Add(new TableRemoval(source, table, false, attempt.Content?.Rows, attempt.ManifestPath, attempt.Content?.Checksum,
-                    attempt.Statements, [], e, clock.Elapsed));
+                    attempt.Statements, [], error, clock.Elapsed));
             }
         }
         observer.Progress(new OperationProgress("Removing deprecated tables", "Done", 100));
@@ -136,12 +142,25 @@ public static class RemovalService
             var inbound = InboundForeignKeys(schema, table);
             var dropForeignKeys = request.DropInboundForeignKeys && connection is NpgsqlConnection ? inbound : [];
             var dependents = inbound.Except(dropForeignKeys).Select(fk => $"foreign key {Describe(fk)} -> {table}").ToList();
-            dependents.AddRange(connection is NpgsqlConnection npgsql
-                ? await PostgresDependentsAsync(npgsql, table, cancellationToken)
-                : await SqliteDependentsAsync(connection, table, cancellationToken));
+            if (connection is NpgsqlConnection npgsql)
+            {
+                dependents.AddRange(await PostgresDependentsAsync(npgsql, table, cancellationToken));
+                dependents.AddRange(await LargeObjectsAsync(npgsql, table, cancellationToken));
+            }
+            else
+            {
+                dependents.AddRange(await SqliteDependentsAsync(connection, table, cancellationToken));
+            }
             var statements = Statements(source.Provider, table, request.LockTimeout, dropForeignKeys);
             attempt.Statements = statements;
             attempt.DroppedForeignKeys = dropForeignKeys.Select(Describe).ToList();
+            if (target.ConfirmedForeignKeys is { } confirmed && !attempt.DroppedForeignKeys.Order().SequenceEqual(confirmed.Order()))
+            {
+                throw new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
+                    $"{table} was not dropped: the foreign keys referencing it changed after the plan was confirmed (confirmed: " +
+                    $"{string.Join(", ", confirmed.DefaultIfEmpty("none"))}; now: {string.Join(", ", attempt.DroppedForeignKeys.DefaultIfEmpty("none"))}). " +
+                    "Nothing was changed; run again to see the new plan.", table.ToString());
+            }
             if (dependents.Count > 0)
             {
                 var hint = inbound.Count > 0 && connection is NpgsqlConnection && !request.DropInboundForeignKeys
@@ -166,6 +185,9 @@ public static class RemovalService
                     $"'{archive.ManifestPath}' records {archive.Manifest.RowCount} rows with {archive.Manifest.Checksum}. Nothing was dropped; " +
                     "archive it again (or find out who still writes to it).", table.ToString());
             }
+
+            // The archive files were checked before the lock; they must still be the files that were checked.
+            archive?.EnsureUnchanged(table);
 
             // The lock statements ran above; the rest of the list is the DDL and the commit.
             foreach (var sql in statements.SkipWhile(s => !IsDdl(s)))
@@ -324,6 +346,17 @@ public static class RemovalService
               JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
              WHERE owned.classid = 'pg_catalog.pg_class'::regclass AND owned.refclassid = 'pg_catalog.pg_class'::regclass
                AND owned.refobjid = t.oid AND owned.deptype IN ('a', 'i') AND ad.adrelid <> t.oid
+            UNION
+            SELECT 'publication ' || quote_ident(pub.pubname)
+              FROM t, pg_catalog.pg_publication_rel pr
+              JOIN pg_catalog.pg_publication pub ON pub.oid = pr.prpubid
+             WHERE pr.prrelid = t.oid
+            UNION
+            SELECT CASE WHEN c.relispartition THEN 'partition ' ELSE 'inheriting table ' END || format('%I.%I', cn.nspname, c.relname)
+              FROM t, pg_catalog.pg_inherits i
+              JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+              JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
+             WHERE i.inhparent = t.oid
             ORDER BY 1
             """;
         // The name as a whole word, bare or quoted; names that start or end with punctuation need look-arounds, not \m \M.
@@ -332,6 +365,32 @@ public static class RemovalService
         var rows = await connection.QueryAsync<string>(new CommandDefinition(sql,
             new { name = PostgresArchive.Qualified(table), pattern }, cancellationToken: cancellationToken));
         return rows.ToList();
+    }
+
+    /// <summary>
+    /// Large objects that oid columns (or domains over oid, such as lo) point to: an archive holds only the oids, so
+    /// dropping the table would leave the objects for vacuumlo to delete with nothing that restores them.
+    /// </summary>
+    private static async Task<List<string>> LargeObjectsAsync(NpgsqlConnection connection, TableRef table, CancellationToken cancellationToken)
+    {
+        var columns = await connection.QueryAsync<string>(new CommandDefinition("""
+            SELECT a.attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
+             WHERE a.attrelid = to_regclass(@name) AND a.attnum > 0 AND NOT a.attisdropped
+               AND (a.atttypid = 'pg_catalog.oid'::pg_catalog.regtype OR (ty.typtype = 'd' AND ty.typbasetype = 'pg_catalog.oid'::pg_catalog.regtype))
+             ORDER BY a.attnum
+            """, new { name = PostgresArchive.Qualified(table) }, cancellationToken: cancellationToken));
+        var found = new List<string>();
+        foreach (var column in columns)
+        {
+            var count = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                $"SELECT count(*) FROM {PostgresArchive.Qualified(table)} x JOIN pg_catalog.pg_largeobject_metadata m ON m.oid = x.{PostgresProvider.Instance.QuoteIdentifier(column)}",
+                cancellationToken: cancellationToken));
+            if (count > 0)
+            {
+                found.Add($"{count} large object(s) that column {column} points to (the archive holds only their oids; export them with lo_export first)");
+            }
+        }
+        return found;
     }
 
     private static string EscapeRegex(string text) =>
@@ -390,6 +449,9 @@ public static class RemovalService
             ErrorKind.ResourceUnavailable,
             $"{table} was not dropped: another session holds a lock on it and it was not granted within {lockTimeout.TotalMilliseconds:0} ms. " +
             "Nothing was changed; run again when the table is idle, or with a longer -LockTimeout.", table.ToString(), e),
+        PostgresException { SqlState: InsufficientPrivilege } pg => new DbOpsException(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
+            $"{table} was not dropped: {pg.MessageText}. Nothing was changed. Every row must be counted before a drop: run as a role " +
+            "that may read and drop the whole table (its owner, without FORCE ROW LEVEL SECURITY, or one with BYPASSRLS).", table.ToString(), e),
         PostgresException { SqlState: DependentObjectsStillExist } pg => new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
             $"{table} was not dropped: {pg.MessageText}{(pg.Detail is null ? "" : $" ({pg.Detail})")}. Nothing was changed.", table.ToString(), e),
         SqliteException { SqliteErrorCode: 19 } sqlite => new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,

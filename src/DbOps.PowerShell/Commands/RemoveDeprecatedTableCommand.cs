@@ -126,6 +126,7 @@ public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
                 {
                     continue;
                 }
+                // The confirmed targets name the exact tables and foreign keys the user was shown.
                 var results = Run((observer, token) => RemovalService.RemoveAsync(request with { Tables = confirmed }, observer, token));
                 foreach (var result in results)
                 {
