@@ -160,4 +160,24 @@ public sealed class ArchiveSqliteTests : IDisposable
         Assert.Equal(DbOps.Core.Journal.JournalOperations.ArchiveCreated, entry.Operation);
         Assert.Equal(("main", "t", 2L, archive.Checksum, archive.ManifestPath, true), (entry.Schema, entry.Table, entry.Rows, entry.Checksum, entry.Path, entry.Verified));
     }
+
+    [Fact]
+    public async Task Export_refuses_text_that_is_not_utf8_instead_of_writing_a_lossy_archive()
+    {
+        var source = await Sqlite.CreateAsync(_folder.File("source.db"), """
+            CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);
+            INSERT INTO t VALUES (1, 'fine'), (7, CAST(x'ff41' AS TEXT));
+            """);
+
+        var error = await Assert.ThrowsAsync<DbOpsException>(() => ArchiveService.ExportAsync(
+            new ArchiveExportRequest(source, "t", Archives, Verify: true), NullObserver.Instance, CancellationToken.None));
+
+        Assert.Equal(ErrorIds.ArchiveFailed, error.ErrorId);
+        Assert.Contains("column v of the row with rowid 7", error.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.Exists(Archives) ? Directory.GetFiles(Archives) : []);
+
+        Sqlite.Execute(source.Database, "UPDATE t SET v = CAST(v AS BLOB) WHERE rowid = 7");
+        var archive = await ArchiveService.ExportAsync(new ArchiveExportRequest(source, "t", Archives, Verify: true), NullObserver.Instance, CancellationToken.None);
+        Assert.True(archive.Verified, archive.VerifyReason);
+    }
 }

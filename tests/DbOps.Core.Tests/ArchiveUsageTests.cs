@@ -58,6 +58,23 @@ public sealed class ArchiveUsageTests(PostgresCluster cluster) : IDisposable
     }
 
     [Fact]
+    public async Task SQLite_virtual_tables_are_dependents_and_their_shadow_tables_are_not_listed()
+    {
+        var db = await Sqlite.CreateAsync(_folder.File("fts.db"), """
+            CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO docs VALUES (1, 'hello');
+            CREATE VIRTUAL TABLE docs_fts USING fts5(body, content='docs', content_rowid='id');
+            CREATE VIRTUAL TABLE notes USING fts5(body);
+            """);
+
+        var usage = (await UsageService.FindAsync(new UnusedTableRequest(db), NullObserver.Instance, CancellationToken.None)).ToDictionary(u => u.Table);
+
+        Assert.Equal(["docs", "docs_fts", "notes"], usage.Keys.Order());
+        Assert.Equal(["virtual table docs_fts"], usage["docs"].Dependents);
+        Assert.Empty(usage["docs_fts"].Dependents);
+        Assert.Empty(usage["notes"].Dependents);
+    }
+
+    [Fact]
     public async Task A_missing_CodePath_folder_is_FileNotFound()
     {
         var db = await Sqlite.CreateAsync(_folder.File("app.db"), "CREATE TABLE t(x)");

@@ -294,4 +294,99 @@ public sealed class RemovalSqliteTests : IDisposable
         var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, db), NullObserver.Instance, CancellationToken.None);
         Assert.Equal((3L, archive.Checksum), (imported.RowCount, imported.Checksum));
     }
+
+    [Fact]
+    public async Task Remove_refuses_when_text_changed_to_bytes_that_are_not_utf8()
+    {
+        // The archived text is U+FFFD "A", exactly what the bytes FF 41 decode to: only their raw bytes tell them apart.
+        var path = _folder.File("utf8.db");
+        var db = await Sqlite.CreateAsync(path, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, CAST(x'efbfbd41' AS TEXT));");
+        var archive = await ArchiveAsync(db, "t");
+        Assert.True(archive.Verified, archive.VerifyReason);
+        Sqlite.Execute(path, "UPDATE t SET v = CAST(x'ff41' AS TEXT)");
+        var before = await LiveAsync(db, "t", archive);
+        Assert.NotEqual(archive.Checksum, before.Checksum);
+
+        var removal = await RemoveOneAsync(db, "t", archive.ManifestPath);
+
+        await AssertRefusedUntouchedAsync(db, "t", removal, ErrorIds.ArchiveStale, before, archive);
+    }
+
+    private const string DocsWithFts = """
+        CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT);
+        INSERT INTO docs VALUES (1, 'hello world'), (2, 'good bye');
+        CREATE VIRTUAL TABLE docs_fts USING fts5(body, content='docs', content_rowid='id');
+        INSERT INTO docs_fts(docs_fts) VALUES ('rebuild');
+        CREATE VIRTUAL TABLE notes USING fts5(body);
+        INSERT INTO notes VALUES ('hello notes'), ('good bye');
+        """;
+
+    [Fact]
+    public async Task Remove_refuses_a_table_that_an_external_content_fts5_table_indexes()
+    {
+        var db = await Sqlite.CreateAsync(_folder.File("fts.db"), DocsWithFts);
+        var archive = await ArchiveAsync(db, "docs");
+        var before = await LiveAsync(db, "docs", archive);
+
+        var removal = await RemoveOneAsync(db, "docs", archive.ManifestPath);
+
+        await AssertRefusedUntouchedAsync(db, "docs", removal, ErrorIds.DependentObjectsExist, before, archive);
+        Assert.Contains("virtual table docs_fts", removal.Reason, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("notes_data")]
+    [InlineData("notes_content")]
+    [InlineData("docs_fts_idx")]
+    public async Task Shadow_tables_of_a_virtual_table_are_not_user_tables_and_are_never_dropped(string shadow)
+    {
+        var db = await Sqlite.CreateAsync(_folder.File("fts.db"), DocsWithFts);
+
+        var removal = await RemoveOneAsync(db, shadow, null);
+
+        Assert.Equal(ErrorIds.TableNotFound, removal.ErrorId);
+        Assert.True(Exists(db, shadow));
+        Assert.Equal(1, Scalar(db.Database, "SELECT count(*) FROM notes WHERE notes MATCH 'notes'"));
+        var tables = (await SchemaLoader.ReadAsync(db)).Tables.Select(t => t.Table.Name).ToList();
+        Assert.Equal(["docs", "docs_fts", "notes"], tables);
+    }
+
+    [Fact]
+    public async Task A_virtual_table_with_a_verified_archive_is_dropped_with_its_shadow_tables_and_imported_back()
+    {
+        var db = await Sqlite.CreateAsync(_folder.File("fts.db"), DocsWithFts);
+        var archive = await ArchiveAsync(db, "notes");
+        Assert.True(archive.Verified, archive.VerifyReason);
+
+        var removal = await RemoveOneAsync(db, "notes", archive.ManifestPath);
+
+        Assert.True(removal.Dropped, removal.Reason);
+        Assert.Equal(0, Scalar(db.Database, "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'notes%'"));
+        var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, db), NullObserver.Instance, CancellationToken.None);
+        Assert.Equal((2L, archive.Checksum), (imported.RowCount, imported.Checksum));
+        Assert.Equal(1, Scalar(db.Database, "SELECT count(*) FROM notes WHERE notes MATCH 'notes'"));
+    }
+
+    [Fact]
+    public async Task Names_that_differ_only_in_non_ascii_case_are_two_tables_and_removal_takes_the_named_one()
+    {
+        var path = _folder.File("cafe.db");
+        var db = await Sqlite.CreateAsync(path, """
+            CREATE TABLE "CAFÉ" (id INTEGER PRIMARY KEY, name TEXT);
+            INSERT INTO "CAFÉ" VALUES (1, 'live production row');
+            CREATE TABLE "café" (id INTEGER PRIMARY KEY, label TEXT);
+            """);
+        var archive = await ArchiveAsync(db, "\"café\"");
+        Assert.Equal(("café", 0L), (archive.Table, archive.RowCount));
+
+        var removal = await RemoveOneAsync(db, "café", null);
+
+        Assert.True(removal.Dropped, removal.Reason);
+        Assert.Equal("café", removal.Table);
+        Assert.False(Exists(db, "café"));
+        Assert.Equal(1, Sqlite.Count(path, "CAFÉ"));
+        var refused = await RemoveOneAsync(db, "cafÉ", null);
+        Assert.Equal(("CAFÉ", ErrorIds.ArchiveRequired), (refused.Table, refused.ErrorId));
+        Assert.Equal(1, Sqlite.Count(path, "CAFÉ"));
+    }
 }

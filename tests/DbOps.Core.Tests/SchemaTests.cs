@@ -117,6 +117,27 @@ public sealed class SqliteSchemaTests : IDisposable
         var composite = RelationshipInference.ParseSpecified(schema, "activity_groups.root_id,name", "goals(id, title)");
         Assert.Equal(["root_id", "name"], composite.ChildColumns);
     }
+
+    [Fact]
+    public async Task Names_that_differ_only_in_non_ascii_case_stay_two_tables_as_in_sqlite()
+    {
+        // SQLite folds ASCII letters only: "CAFÉ" and "café" are two tables, "Café" is "café".
+        var schema = await SchemaLoader.ReadAsync(await Sqlite.CreateAsync(_folder.File("cafe.db"), """
+            CREATE TABLE "CAFÉ" (id INTEGER PRIMARY KEY, name TEXT);
+            CREATE TABLE "café" (code TEXT PRIMARY KEY, label TEXT);
+            CREATE TABLE orders (id INTEGER PRIMARY KEY, cafe TEXT REFERENCES "Café", big INTEGER REFERENCES "CAFÉ");
+            """));
+
+        Assert.Equal("café", schema.Resolve("\"café\"").Table.Name);
+        Assert.Equal("café", schema.Resolve("Café").Table.Name);
+        Assert.Equal("CAFÉ", schema.Resolve("main.CAFÉ").Table.Name);
+        Assert.Equal("CAFÉ", schema.Resolve("cafÉ").Table.Name);
+        Assert.Equal(ErrorIds.TableNotFound, Assert.Throws<DbOpsException>(() => schema.Resolve("cafe")).ErrorId);
+        Assert.Equal(["code", "label"], schema.Resolve("café").Columns.Select(c => c.Name));
+        Assert.Equal(["id", "name"], schema.Resolve("CAFÉ").Columns.Select(c => c.Name));
+        var keys = schema.Resolve("orders").ForeignKeys.OrderBy(k => k.Columns[0]).Select(k => $"{k.ReferencedTable.Name}({string.Join(",", k.ReferencedColumns)})");
+        Assert.Equal(["CAFÉ(id)", "café(code)"], keys);
+    }
 }
 
 [Collection(PostgresCollection.Name)]

@@ -153,7 +153,8 @@ public static partial class ArchiveService
                             }
                             else
                             {
-                                await SqliteArchive.ReadRowsAsync((SqliteConnection)connection, transaction, table, names, OnRow, cancellationToken, progress.Update);
+                                await SqliteArchive.ReadRowsAsync((SqliteConnection)connection, transaction, table, names, OnRow, cancellationToken, progress.Update,
+                                    refuseInvalidText: true);
                             }
                             output.Flush();
                         }

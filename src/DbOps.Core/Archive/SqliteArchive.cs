@@ -1,6 +1,8 @@
 using System.Buffers;
+using System.Text.Unicode;
 using System.Text.RegularExpressions;
 using Dapper;
+using DbOps.Core.Errors;
 using DbOps.Core.Providers;
 using DbOps.Core.Schema;
 using Microsoft.Data.Sqlite;
@@ -23,12 +25,21 @@ internal static partial class SqliteArchive
 
     public static string Qualified(TableRef table) => $"{Quote(table.Schema)}.{Quote(table.Name)}";
 
-    /// <summary>Reads every row of the table in canonical form, in the caller's transaction.</summary>
+    /// <summary>
+    /// Reads every row of the table in canonical form, in the caller's transaction. With <paramref name="refuseInvalidText"/>
+    /// (an export) TEXT that is not valid UTF-8 stops the read with <see cref="ErrorIds.ArchiveFailed"/>: an archive file
+    /// could not hold it exactly.
+    /// </summary>
     public static async Task ReadRowsAsync(SqliteConnection connection, System.Data.Common.DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns,
-        Action<CanonicalRow> onRow, CancellationToken cancellationToken, Action<long>? rowsDone = null)
+        Action<CanonicalRow> onRow, CancellationToken cancellationToken, Action<long>? rowsDone = null, bool refuseInvalidText = false)
     {
         await using var command = connection.CreateCommand();
         command.Transaction = (SqliteTransaction?)transaction;
+        // TEXT is taken as the bytes SQLite stores, not decoded to a string: decoding turns bytes that are not UTF-8 into
+        // U+FFFD, so a changed value could keep its checksum. For valid UTF-8 the bytes are the same as before. A UTF-16
+        // database stores other bytes; there SQLite's own conversion to UTF-8 is used.
+        command.CommandText = "PRAGMA encoding";
+        var rawText = (string?)await command.ExecuteScalarAsync(cancellationToken) == "UTF-8";
         command.CommandText = $"SELECT {string.Join(", ", columns.Select(Quote))} FROM {Qualified(table)}";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var row = new CanonicalRow();
@@ -38,7 +49,19 @@ internal static partial class SqliteArchive
             row.Clear();
             for (var i = 0; i < columns.Count; i++)
             {
-                SqliteValues.Add(row, reader.GetValue(i));
+                if (rawText && !reader.IsDBNull(i) && reader.GetFieldType(i) == typeof(string))
+                {
+                    var text = reader.GetFieldValue<byte[]>(i);
+                    if (refuseInvalidText && !Utf8.IsValid(text))
+                    {
+                        throw await InvalidTextAsync(connection, transaction, table, columns[i], text, cancellationToken);
+                    }
+                    row.Add(ValueTag.Text, text);
+                }
+                else
+                {
+                    SqliteValues.Add(row, reader.GetValue(i));
+                }
             }
             onRow(row);
             if (++rows % 8192 == 0)
@@ -47,6 +70,31 @@ internal static partial class SqliteArchive
             }
         }
         rowsDone?.Invoke(rows);
+    }
+
+    /// <summary>The refusal of a TEXT value that is not UTF-8, naming its column and (when the table has one) its rowid.</summary>
+    private static async Task<DbOpsException> InvalidTextAsync(SqliteConnection connection, System.Data.Common.DbTransaction? transaction, TableRef table,
+        string column, byte[] text, CancellationToken cancellationToken)
+    {
+        long? rowid = null;
+        try
+        {
+            rowid = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+                $"SELECT rowid FROM {Qualified(table)} WHERE typeof({Quote(column)}) = 'text' AND CAST({Quote(column)} AS BLOB) = @text LIMIT 1",
+                new { text }, transaction, cancellationToken: cancellationToken));
+        }
+        catch (SqliteException)
+        {
+            // A WITHOUT ROWID table: the bytes in the message identify the value.
+        }
+        var hex = Convert.ToHexString(text.AsSpan(0, Math.Min(text.Length, 32))) + (text.Length > 32 ? "..." : "");
+        var which = rowid is { } id ? $"the row with rowid {id}" : "a row";
+        var fix = rowid is { } r
+            ? $"UPDATE {Qualified(table)} SET {Quote(column)} = CAST({Quote(column)} AS BLOB) WHERE rowid = {r}"
+            : $"SET {Quote(column)} = CAST({Quote(column)} AS BLOB) for that row";
+        return new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.InvalidData,
+            $"{table} was not archived: column {column} of {which} holds TEXT that is not valid UTF-8 (x'{hex}'), which an archive " +
+            $"cannot keep exactly. Store such values as BLOB ({fix}) or correct the text, then export again.", table.ToString());
     }
 
     /// <summary>Inserts rows with one prepared statement, in the caller's transaction.</summary>

@@ -21,7 +21,7 @@ public sealed record TableContent(long Rows, string Checksum);
 /// does not depend on row order and counts duplicate rows. Values are PostgreSQL's text output of each column under
 /// fixed settings (<see cref="PostgresArchive.CanonicalSettingsSql"/>: ISO dates, UTC, shortest exact floats, hex
 /// bytea), or SQLite values with their storage class (INTEGER as decimal, REAL as .NET's round-trip "R" text, TEXT as
-/// UTF-8, BLOB as its bytes).</para>
+/// its stored UTF-8 bytes, never decoded, so bytes that are not UTF-8 count as themselves; BLOB as its bytes).</para>
 /// </summary>
 public sealed class TableChecksum
 {

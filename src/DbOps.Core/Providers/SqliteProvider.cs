@@ -11,10 +11,15 @@ internal sealed class SqliteProvider : IDatabaseProvider
 
     public static readonly SqliteProvider Instance = new();
 
-    /// <summary>User tables; sqlite_% are SQLite's own (sqlite_sequence, sqlite_stat1).</summary>
-    private const string ListTablesSql = """
-        SELECT name FROM sqlite_schema
+    /// <summary>
+    /// User tables, with their CREATE statements. Left out: sqlite_% (SQLite's own: sqlite_sequence, sqlite_stat1) and
+    /// shadow tables, where a virtual table keeps its data (notes_data of the FTS5 table notes): they belong to the
+    /// virtual table, and dropping or rewriting one alone corrupts it.
+    /// </summary>
+    internal const string UserTablesSql = """
+        SELECT name AS "Name", sql AS "Sql" FROM sqlite_schema s
         WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'
+          AND NOT EXISTS (SELECT 1 FROM pragma_table_list l WHERE l.schema = 'main' AND l.name = s.name AND l.type = 'shadow')
         ORDER BY name
         """;
 
@@ -46,7 +51,7 @@ internal sealed class SqliteProvider : IDatabaseProvider
 
     public async Task<IReadOnlyList<TableRef>> ListTablesAsync(DbConnection connection, CancellationToken cancellationToken)
     {
-        var names = await connection.QueryAsync<string>(new CommandDefinition(ListTablesSql, cancellationToken: cancellationToken));
+        var names = await connection.QueryAsync<string>(new CommandDefinition(UserTablesSql, cancellationToken: cancellationToken));
         return names.Select(n => new TableRef(MainSchema, n)).ToList();
     }
 

@@ -396,11 +396,18 @@ public static class RemovalService
     private static string EscapeRegex(string text) =>
         string.Concat(text.Select(c => char.IsLetterOrDigit(c) || c == '_' ? c.ToString() : "\\" + c));
 
-    /// <summary>Views, and triggers on other tables, whose SQL names the table (sqlite_schema).</summary>
+    /// <summary>
+    /// Views, triggers on other tables, and virtual tables whose SQL names the table (sqlite_schema): an FTS5 table
+    /// with content='docs' indexes docs and is corrupt without it.
+    /// </summary>
     private static async Task<List<string>> SqliteDependentsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken)
     {
-        var rows = await connection.QueryAsync<(string Type, string Name, string TableName, string Sql)>(new CommandDefinition(
-            "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE type IN ('view', 'trigger') AND sql IS NOT NULL ORDER BY type, name",
+        const string sql = """
+            SELECT CASE type WHEN 'table' THEN 'virtual table' ELSE type END, name, tbl_name, sql FROM sqlite_schema
+            WHERE (type IN ('view', 'trigger') OR (type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%')) AND sql IS NOT NULL
+            ORDER BY type, name
+            """;
+        var rows = await connection.QueryAsync<(string Type, string Name, string TableName, string Sql)>(new CommandDefinition(sql,
             cancellationToken: cancellationToken));
         var name = System.Text.RegularExpressions.Regex.Escape(table.Name);
         var quoted = System.Text.RegularExpressions.Regex.Escape(table.Name.Replace("\"", "\"\"", StringComparison.Ordinal));
@@ -408,10 +415,10 @@ public static class RemovalService
             $"(?<![\\w$])(?:\"{quoted}\"|`{name}`|\\[{name}\\]|'{name}'|{name})(?![\\w$])",
             System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
         return rows
-            .Where(r => !(r.Type == "trigger" && string.Equals(r.TableName, table.Name, StringComparison.OrdinalIgnoreCase)))
-            .Where(r => !(r.Type == "view" && string.Equals(r.Name, table.Name, StringComparison.OrdinalIgnoreCase)))
+            .Where(r => !(r.Type == "trigger" && SqliteNames.Same(r.TableName, table.Name)))
+            .Where(r => !(r.Type != "trigger" && SqliteNames.Same(r.Name, table.Name)))
             .Where(r => mentions.IsMatch(r.Sql))
-            .Select(r => r.Type == "trigger" ? $"trigger {r.Name} on {r.TableName}" : $"view {r.Name}")
+            .Select(r => r.Type == "trigger" ? $"trigger {r.Name} on {r.TableName}" : $"{r.Type} {r.Name}")
             .ToList();
     }
 

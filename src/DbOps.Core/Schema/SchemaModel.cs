@@ -156,14 +156,12 @@ public sealed class DatabaseSchema
     /// <summary>The table, or null when it is not a user table of this database.</summary>
     public TableSchema? Find(TableRef table) =>
         Tables.FirstOrDefault(t => t.Table == table)
-        ?? (Provider == DatabaseProvider.SQLite
-            ? Tables.FirstOrDefault(t => string.Equals(t.Table.Name, table.Name, StringComparison.OrdinalIgnoreCase))
-            : null);
+        ?? (Provider == DatabaseProvider.SQLite ? SqliteNames.Find(Tables, t => t.Table.Name, table.Name) : null);
 
     /// <summary>
     /// Resolves a name as a person types it: <c>t</c>, <c>schema.t</c> or <c>"Odd Name"</c>. An unqualified
     /// name is looked up along the search path, as the server does; PostgreSQL folds an unquoted name that
-    /// matches nothing to lower case; SQLite compares without case.
+    /// matches nothing to lower case; SQLite ignores the case of ASCII letters only.
     /// </summary>
     /// <exception cref="DbOpsException"><see cref="ErrorIds.TableNotFound"/> when nothing matches.</exception>
     public TableSchema Resolve(string name)
@@ -179,7 +177,10 @@ public sealed class DatabaseSchema
                 return found;
             }
         }
-        var elsewhere = Tables.Where(t => string.Equals(t.Table.Name, Unquote(name.Trim()), StringComparison.OrdinalIgnoreCase)).ToList();
+        // A hint only: PostgreSQL tables of that name in schemas off the search path (SQLite has one schema, searched above).
+        var elsewhere = Provider == DatabaseProvider.PostgreSQL
+            ? Tables.Where(t => string.Equals(t.Table.Name, Unquote(name.Trim()), StringComparison.OrdinalIgnoreCase)).ToList()
+            : [];
         var hint = elsewhere.Count > 0
             ? $" A table of that name exists as {string.Join(", ", elsewhere)}: qualify the name with its schema."
             : Provider == DatabaseProvider.PostgreSQL
@@ -194,10 +195,11 @@ public sealed class DatabaseSchema
 
     private TableSchema? Lookup(string? schema, string name)
     {
-        var comparison = Provider == DatabaseProvider.SQLite ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
         foreach (var s in schema is null ? SearchPath : [schema])
         {
-            var match = Tables.FirstOrDefault(t => string.Equals(t.Table.Schema, s, comparison) && string.Equals(t.Table.Name, name, comparison));
+            var match = Provider == DatabaseProvider.SQLite
+                ? SqliteNames.Find(Tables.Where(t => SqliteNames.Same(t.Table.Schema, s)), t => t.Table.Name, name)
+                : Tables.FirstOrDefault(t => t.Table.Schema == s && t.Table.Name == name);
             if (match is not null)
             {
                 return match;
@@ -218,7 +220,7 @@ public sealed class DatabaseSchema
         {
             var schema = Unquote(parts[0]);
             var table = Unquote(parts[1]);
-            yield return (Provider == DatabaseProvider.SQLite && schema.Equals(SqliteProvider.MainSchema, StringComparison.OrdinalIgnoreCase)
+            yield return (Provider == DatabaseProvider.SQLite && SqliteNames.Same(schema, SqliteProvider.MainSchema)
                 ? SqliteProvider.MainSchema : schema, table);
             yield return (null, Unquote(text));
             if (Provider == DatabaseProvider.PostgreSQL)

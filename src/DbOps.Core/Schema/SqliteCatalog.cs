@@ -11,12 +11,6 @@ namespace DbOps.Core.Schema;
 /// </summary>
 internal static class SqliteCatalog
 {
-    private const string TablesSql = """
-        SELECT name AS "Name", sql AS "Sql" FROM sqlite_schema
-        WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'
-        ORDER BY name
-        """;
-
     /// <summary>hidden: 0 ordinary, 1 virtual-table hidden, 2 and 3 generated (virtual, stored).</summary>
     private const string ColumnsSql = """
         SELECT cid AS "Cid", name AS "Name", type AS "DataType", "notnull" AS "NotNull", dflt_value AS "Default",
@@ -46,8 +40,8 @@ internal static class SqliteCatalog
 
     public static async Task<DatabaseSchema> ReadAsync(DbConnection connection, CancellationToken cancellationToken)
     {
-        var tables = (await connection.QueryAsync<TableRow>(new CommandDefinition(TablesSql, cancellationToken: cancellationToken))).ToList();
-        var columnsByTable = new Dictionary<string, List<ColumnRow>>(StringComparer.OrdinalIgnoreCase);
+        var tables = (await connection.QueryAsync<TableRow>(new CommandDefinition(SqliteProvider.UserTablesSql, cancellationToken: cancellationToken))).ToList();
+        var columnsByTable = new Dictionary<string, List<ColumnRow>>(SqliteNames.Comparer);
         foreach (var table in tables)
         {
             columnsByTable[table.Name] = (await connection.QueryAsync<ColumnRow>(new CommandDefinition(
@@ -121,7 +115,7 @@ internal static class SqliteCatalog
                     ? parentColumns.Where(c => c.Pk > 0).OrderBy(c => c.Pk).Select(c => c.Name).ToList()
                     : [];
             // Use the parent's stored spelling when it exists, so the TableRef equals the catalog's.
-            var parent = columnsByTable.Keys.FirstOrDefault(k => string.Equals(k, parentName, StringComparison.OrdinalIgnoreCase)) ?? parentName;
+            var parent = SqliteNames.Find(columnsByTable.Keys, k => k, parentName) ?? parentName;
             keys.Add(new ForeignKeyInfo(
                 $"{table.Name}_{string.Join("_", from)}_fkey", table, from, new TableRef(SqliteProvider.MainSchema, parent), to,
                 IsValidated: false, IsEnforced: false, parts[0].OnDelete, parts[0].OnUpdate));

@@ -57,8 +57,11 @@ public static class UsageService
         WHERE NOT tg.tgisinternal
         """;
 
-    /// <summary>SQLite views and triggers, whose SQL is searched for table names.</summary>
-    private const string SqliteDependentsSql = "SELECT type AS \"Type\", name AS \"Name\", tbl_name AS \"On\", sql AS \"Sql\" FROM sqlite_schema WHERE type IN ('view', 'trigger') AND sql IS NOT NULL";
+    /// <summary>SQLite views, triggers and virtual tables (an FTS5 table with content='docs' reads docs), whose SQL is searched for table names.</summary>
+    private const string SqliteDependentsSql = """
+        SELECT CASE type WHEN 'table' THEN 'virtual table' ELSE type END AS "Type", name AS "Name", tbl_name AS "On", sql AS "Sql"
+        FROM sqlite_schema WHERE (type IN ('view', 'trigger') OR (type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%')) AND sql IS NOT NULL
+        """;
 
     /// <summary>Examines every user table (less the excluded ones) and returns one verdict per table.</summary>
     public static async Task<IReadOnlyList<TableUsage>> FindAsync(UnusedTableRequest request, IOperationObserver observer, CancellationToken cancellationToken)
@@ -208,9 +211,10 @@ public static class UsageService
         {
             foreach (var (type, name, on, sql) in await connection.QueryAsync<(string, string, string, string)>(new CommandDefinition(SqliteDependentsSql, cancellationToken: cancellationToken)))
             {
-                foreach (var table in tables.Where(t => (type == "view" || !string.Equals(on, t.Name, StringComparison.OrdinalIgnoreCase)) && Names(sql, t.Name)))
+                // A trigger's tbl_name is its table and a virtual table's is itself: neither depends on that table.
+                foreach (var table in tables.Where(t => (type == "view" || !SqliteNames.Same(on, t.Name)) && Names(sql, t.Name)))
                 {
-                    result[table].Add(type == "view" ? $"view {name}" : $"trigger {name} on {on}");
+                    result[table].Add(type == "trigger" ? $"trigger {name} on {on}" : $"{type} {name}");
                 }
             }
         }
