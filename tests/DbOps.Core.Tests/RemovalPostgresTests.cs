@@ -251,7 +251,7 @@ public sealed class RemovalPostgresTests(PostgresCluster cluster) : IDisposable
         Assert.Equal(ErrorIds.InsufficientPrivilege, removal.ErrorId);
         Assert.Contains("row-level security", removal.Reason, StringComparison.Ordinal);
         Assert.Equal(50L, cluster.Scalar<long>(name, "SELECT count(*) FROM tenant_notes"));
-        var export = await Assert.ThrowsAnyAsync<Exception>(() => ArchiveAsync(asOwner, "tenant_notes"));
+        var export = await Assertions.ThrowsDbOps(ErrorIds.InsufficientPrivilege, () => ArchiveAsync(asOwner, "tenant_notes"));
         Assert.Contains("row-level security", export.Message, StringComparison.Ordinal);
     }
 

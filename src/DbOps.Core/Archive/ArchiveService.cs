@@ -642,6 +642,9 @@ public static partial class ArchiveService
             OperationCanceledException => e,
             IOException or UnauthorizedAccessException => new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.WriteError,
                 $"Writing the archive of {table} to '{folder}' failed: {e.Message}", folder, e),
+            Npgsql.PostgresException { SqlState: "42501" } pg => new DbOpsException(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
+                $"{table} was not archived: {pg.MessageText}. An archive must hold every row: export as a role that may read the whole " +
+                "table (its owner, without FORCE ROW LEVEL SECURITY, or one with BYPASSRLS, or with SELECT granted).", table.ToString(), e),
             DbException or InvalidDataException => new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.OperationFailed,
                 $"Reading {table} for its archive failed: {e.Message}", table.ToString(), e),
             _ => e,

@@ -114,6 +114,7 @@ public static class RemovalService
         }
 
         var inTransaction = false;
+        var committing = false;
         try
         {
             if (connection is SqliteConnection)
@@ -192,9 +193,17 @@ public static class RemovalService
             // The lock statements ran above; the rest of the list is the DDL and the commit.
             foreach (var sql in statements.SkipWhile(s => !IsDdl(s)))
             {
+                committing = sql == "COMMIT";
                 await ExecuteAsync(connection, sql, null, cancellationToken);
             }
             inTransaction = false;
+        }
+        catch (Exception e) when (committing && e is DbException or InvalidOperationException)
+        {
+            // A connection lost during COMMIT leaves the outcome unknown: say so rather than claim a rollback.
+            throw new DbOpsException(ErrorIds.RemovalFailed, ErrorKind.OperationFailed,
+                $"The COMMIT that drops {table} failed ({e.Message}); whether it took effect is unknown. Check whether {table} still exists. " +
+                (archive is null ? "It was empty." : $"Its archive '{archive.ManifestPath}' is intact either way."), table.ToString(), e);
         }
         catch (Exception e) when (inTransaction)
         {
