@@ -1,4 +1,4 @@
-# Creates the sample goals tracker (goals-tracker.sql) as a SQLite file, unless the file already exists.
+# The sample goals tracker for the examples. New-GoalsDatabase creates it (goals-tracker.sql) as a SQLite file, unless the file already exists.
 # It uses Microsoft.Data.Sqlite from the DbOps module folder, so it needs nothing else installed.
 function New-GoalsDatabase {
     param([Parameter(Mandatory)][string] $Path)
@@ -20,4 +20,13 @@ function New-GoalsDatabase {
         $connection.Dispose()
     }
     $Path
+}
+
+# The database an example works on: -Database when given (a SQLite path or a PostgreSQL connection string),
+# otherwise the sample goals tracker in <Folder>/goals.db, created if missing.
+function Connect-ExampleDatabase {
+    param([string] $Database, [Parameter(Mandatory)][string] $Folder)
+
+    if ($Database) { return Connect-Database $Database }
+    Connect-Database -Path (New-GoalsDatabase -Path ([System.IO.Path]::Combine($Folder, 'goals.db')))
 }

@@ -19,14 +19,8 @@ $ErrorActionPreference = 'Stop'
 if (-not (Get-Module DbOps)) {
     Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', 'out', 'DbOps', 'DbOps.psd1'))
 }
-if ($Database) {
-    $db = Connect-Database $Database
-}
-else {
-    . ([System.IO.Path]::Combine($PSScriptRoot, 'New-GoalsDatabase.ps1'))
-    $folder = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Folder)
-    $db = Connect-Database -Path (New-GoalsDatabase -Path ([System.IO.Path]::Combine($folder, 'goals.db')))
-}
+. ([System.IO.Path]::Combine($PSScriptRoot, 'New-GoalsDatabase.ps1'))
+$db = Connect-ExampleDatabase -Database $Database -Folder $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Folder)
 
 # The queries the application runs most: each filters or joins on a relationship's referencing column.
 $queries = @(

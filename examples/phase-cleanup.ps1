@@ -28,8 +28,7 @@ if (-not (Get-Module DbOps)) {
 . ([System.IO.Path]::Combine($PSScriptRoot, 'New-GoalsDatabase.ps1'))
 
 $folder = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Folder)
-$db = if ($Database) { Connect-Database $Database }
-      else { Connect-Database -Path (New-GoalsDatabase -Path ([System.IO.Path]::Combine($folder, 'goals.db'))) }
+$db = Connect-ExampleDatabase -Database $Database -Folder $folder
 $run = [System.IO.Path]::Combine($folder, 'phase-' + [DateTime]::UtcNow.ToString('yyyyMMdd-HHmmss'))
 $journal = @{}
 if ($JournalPath) { $journal.JournalPath = $JournalPath }

@@ -272,4 +272,38 @@ public sealed class RemovalPostgresTests(PostgresCluster cluster) : IDisposable
         Assert.True(Exists(name, "legacy_imports"));
         Assert.Equal(1L, cluster.Scalar<long>(name, "SELECT count(*) FROM pg_constraint WHERE conname = 'goals_import_id_fkey'"));
     }
+
+    [Fact]
+    public async Task An_archive_deleted_while_the_lock_was_awaited_refuses_the_drop()
+    {
+        var (name, db) = await GoalsAsync();
+        var archive = await ArchiveAsync(db, "legacy_imports");
+        await using var writer = new NpgsqlConnection(cluster.ConnectionString(name));
+        await writer.OpenAsync();
+        await using var transaction = await writer.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE legacy_imports IN ROW EXCLUSIVE MODE", writer, transaction))
+        {
+            await lockTable.ExecuteNonQueryAsync();
+        }
+
+        // The archive passes its checks, then the removal waits for the writer; meanwhile the archive goes away.
+        var removal = RemoveOneAsync(db, "legacy_imports", archive.ManifestPath, TimeSpan.FromSeconds(60));
+        var clock = Stopwatch.StartNew();
+        while (cluster.Scalar<long>("postgres", $"SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' AND wait_event_type = 'Lock'") == 0)
+        {
+            if (removal.IsCompleted)
+            {
+                Assert.Fail($"The removal ended before it waited for the lock: {(await removal).Reason}");
+            }
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the removal never waited for the lock");
+            await Task.Delay(20);
+        }
+        File.Delete(archive.ManifestPath);
+        await transaction.RollbackAsync();
+
+        var result = await removal;
+        Assert.Equal(ErrorIds.ArchiveCorrupt, result.ErrorId);
+        Assert.True(Exists(name, "legacy_imports"));
+        Assert.Equal(350L, cluster.Scalar<long>(name, "SELECT count(*) FROM legacy_imports"));
+    }
 }

@@ -389,4 +389,21 @@ public sealed class RemovalSqliteTests : IDisposable
         Assert.Equal(("CAFÉ", ErrorIds.ArchiveRequired), (refused.Table, refused.ErrorId));
         Assert.Equal(1, Sqlite.Count(path, "CAFÉ"));
     }
+
+    [Fact]
+    public async Task DropInboundForeignKeys_is_PostgreSQL_only_so_a_confirmed_SQLite_plan_names_no_foreign_keys()
+    {
+        var db = await Sqlite.GoalsTrackerAsync(_folder);
+        var archive = await ArchiveAsync(db, "sessions");
+        var request = new RemovalRequest(db, [RemovalTarget.For(archive)], RemovalRequest.DefaultLockTimeout, DropInboundForeignKeys: true);
+        var plan = Assert.Single(await RemovalService.PlanAsync(request, CancellationToken.None));
+        Assert.Empty(plan.DroppedForeignKeys);
+
+        var removal = Assert.Single(await RemovalService.RemoveAsync(request with { Tables = [plan.Target!] }, NullObserver.Instance, CancellationToken.None));
+
+        // Refused for the foreign key itself, which SQLite cannot drop alone, not for a plan that differs from the run.
+        Assert.Equal(ErrorIds.DependentObjectsExist, removal.ErrorId);
+        Assert.Contains("foreign key activity_instances", removal.Reason, StringComparison.Ordinal);
+        Assert.True(Exists(db, "sessions"));
+    }
 }

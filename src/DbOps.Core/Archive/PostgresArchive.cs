@@ -102,7 +102,7 @@ internal static partial class PostgresArchive
     public static async Task ApplyCanonicalSettingsAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
         await connection.ExecuteAsync(new CommandDefinition(CanonicalSettingsSql, cancellationToken: cancellationToken));
 
-    public static string Qualified(TableRef table) => $"{Quote(table.Schema)}.{Quote(table.Name)}";
+    public static string Qualified(TableRef table) => table.ToQuotedName();
 
     public static async Task<long> EstimateRowsAsync(NpgsqlConnection connection, TableRef table, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<long?>(new CommandDefinition(EstimateSql, new { name = Qualified(table) }, cancellationToken: cancellationToken)) ?? 0;

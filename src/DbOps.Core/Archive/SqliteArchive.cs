@@ -23,7 +23,7 @@ internal static partial class SqliteArchive
 
     private static string Quote(string identifier) => SqliteProvider.Instance.QuoteIdentifier(identifier);
 
-    public static string Qualified(TableRef table) => $"{Quote(table.Schema)}.{Quote(table.Name)}";
+    public static string Qualified(TableRef table) => table.ToQuotedName();
 
     /// <summary>
     /// Reads every row of the table in canonical form, in the caller's transaction. With <paramref name="refuseInvalidText"/>

@@ -68,7 +68,7 @@ internal sealed class PostgresProvider : IDatabaseProvider
         return builder;
     }
 
-    public string QuoteIdentifier(string identifier) => "\"" + identifier.Replace("\"", "\"\"") + "\"";
+    public string QuoteIdentifier(string identifier) => TableRef.QuoteIdentifier(identifier);
 
     public async Task<IReadOnlyList<TableRef>> ListTablesAsync(DbConnection connection, CancellationToken cancellationToken) =>
         (await connection.QueryAsync<TableRef>(new CommandDefinition(ListTablesSql, cancellationToken: cancellationToken))).ToList();

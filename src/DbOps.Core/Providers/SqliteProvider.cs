@@ -47,7 +47,7 @@ internal sealed class SqliteProvider : IDatabaseProvider
         }
     }
 
-    public string QuoteIdentifier(string identifier) => "\"" + identifier.Replace("\"", "\"\"") + "\"";
+    public string QuoteIdentifier(string identifier) => TableRef.QuoteIdentifier(identifier);
 
     public async Task<IReadOnlyList<TableRef>> ListTablesAsync(DbConnection connection, CancellationToken cancellationToken)
     {

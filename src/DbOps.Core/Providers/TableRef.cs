@@ -6,6 +6,11 @@ public sealed record TableRef(string Schema, string Name)
     /// <summary>schema.name, or just name for SQLite's main schema.</summary>
     public override string ToString() => Schema == SqliteProvider.MainSchema ? Name : $"{Schema}.{Name}";
 
-    /// <summary>"schema"."name" with quotes doubled: the form name resolution reads back exactly, whatever the names hold.</summary>
-    public string ToQuotedName() => $"\"{Schema.Replace("\"", "\"\"", StringComparison.Ordinal)}\".\"{Name.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
+    /// <summary>
+    /// "schema"."name": the form SQL on both engines and name resolution read back exactly, whatever the names hold.
+    /// </summary>
+    public string ToQuotedName() => $"{QuoteIdentifier(Schema)}.{QuoteIdentifier(Name)}";
+
+    /// <summary>An identifier in double quotes, inner quotes doubled (SQL standard; PostgreSQL and SQLite alike).</summary>
+    public static string QuoteIdentifier(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 }

@@ -117,17 +117,12 @@ public static class RemovalService
         var committing = false;
         try
         {
-            if (connection is SqliteConnection)
+            // The statements before the DDL open the transaction and take the lock: the same list -WhatIf prints.
+            foreach (var sql in attempt.Statements.TakeWhile(s => !IsDdl(s)))
             {
-                await ExecuteAsync(connection, "PRAGMA foreign_keys = ON", null, cancellationToken);
-                await ExecuteAsync(connection, $"PRAGMA busy_timeout = {(long)request.LockTimeout.TotalMilliseconds}", null, cancellationToken);
-            }
-            await ExecuteAsync(connection, connection is SqliteConnection ? "BEGIN IMMEDIATE" : "BEGIN", request.LockTimeout, cancellationToken);
-            inTransaction = true;
-            if (connection is NpgsqlConnection)
-            {
-                await ExecuteAsync(connection, LockTimeoutSql(request.LockTimeout), null, cancellationToken);
-                await ExecuteAsync(connection, $"LOCK TABLE {Qualified(provider, table)} IN ACCESS EXCLUSIVE MODE", null, cancellationToken);
+                var begins = sql.StartsWith("BEGIN", StringComparison.Ordinal);
+                await ExecuteAsync(connection, sql, begins ? request.LockTimeout : null, cancellationToken);
+                inTransaction |= begins;
             }
             observer.Verbose($"Locked {table}; checking it again under the lock.");
 
@@ -190,7 +185,7 @@ public static class RemovalService
             // The archive files were checked before the lock; they must still be the files that were checked.
             archive?.EnsureUnchanged(table);
 
-            // The lock statements ran above; the rest of the list is the DDL and the commit.
+            // The statements before the DDL ran above; the rest of the list is the DDL and the commit.
             foreach (var sql in statements.SkipWhile(s => !IsDdl(s)))
             {
                 committing = sql == "COMMIT";
@@ -236,15 +231,14 @@ public static class RemovalService
     /// <summary>The exact statements of one removal, in the order they run (the checks run between the lock and the DDL).</summary>
     internal static IReadOnlyList<string> Statements(DatabaseProvider kind, TableRef table, TimeSpan lockTimeout, IReadOnlyList<ForeignKeyInfo> dropForeignKeys)
     {
-        var provider = ArchiveService.ProviderFor(kind);
         var statements = new List<string>();
         if (kind == DatabaseProvider.PostgreSQL)
         {
             statements.Add("BEGIN");
             statements.Add(LockTimeoutSql(lockTimeout));
-            statements.Add($"LOCK TABLE {Qualified(provider, table)} IN ACCESS EXCLUSIVE MODE");
+            statements.Add($"LOCK TABLE {table.ToQuotedName()} IN ACCESS EXCLUSIVE MODE");
             statements.AddRange(dropForeignKeys.Select(fk =>
-                $"ALTER TABLE {Qualified(provider, fk.Table)} DROP CONSTRAINT {provider.QuoteIdentifier(fk.Name)}"));
+                $"ALTER TABLE {fk.Table.ToQuotedName()} DROP CONSTRAINT {TableRef.QuoteIdentifier(fk.Name)}"));
         }
         else
         {
@@ -252,15 +246,12 @@ public static class RemovalService
             statements.Add($"PRAGMA busy_timeout = {(long)lockTimeout.TotalMilliseconds}");
             statements.Add("BEGIN IMMEDIATE");
         }
-        statements.Add($"DROP TABLE {Qualified(provider, table)}");
+        statements.Add($"DROP TABLE {table.ToQuotedName()}");
         statements.Add("COMMIT");
         return statements;
     }
 
     private static string LockTimeoutSql(TimeSpan lockTimeout) => $"SET LOCAL lock_timeout = '{Math.Max(1, (long)lockTimeout.TotalMilliseconds)}ms'";
-
-    private static string Qualified(IDatabaseProvider provider, TableRef table) =>
-        $"{provider.QuoteIdentifier(table.Schema)}.{provider.QuoteIdentifier(table.Name)}";
 
     private static string Describe(ForeignKeyInfo fk) => $"{fk.Table}.{fk.Name}";
 
@@ -372,7 +363,7 @@ public static class RemovalService
         var quoted = "\"" + table.Name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
         var pattern = $@"(?<![\w$])(?:{EscapeRegex(table.Name)}|{EscapeRegex(quoted)})(?![\w$])";
         var rows = await connection.QueryAsync<string>(new CommandDefinition(sql,
-            new { name = PostgresArchive.Qualified(table), pattern }, cancellationToken: cancellationToken));
+            new { name = table.ToQuotedName(), pattern }, cancellationToken: cancellationToken));
         return rows.ToList();
     }
 
@@ -387,12 +378,12 @@ public static class RemovalService
              WHERE a.attrelid = to_regclass(@name) AND a.attnum > 0 AND NOT a.attisdropped
                AND (a.atttypid = 'pg_catalog.oid'::pg_catalog.regtype OR (ty.typtype = 'd' AND ty.typbasetype = 'pg_catalog.oid'::pg_catalog.regtype))
              ORDER BY a.attnum
-            """, new { name = PostgresArchive.Qualified(table) }, cancellationToken: cancellationToken));
+            """, new { name = table.ToQuotedName() }, cancellationToken: cancellationToken));
         var found = new List<string>();
         foreach (var column in columns)
         {
             var count = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-                $"SELECT count(*) FROM {PostgresArchive.Qualified(table)} x JOIN pg_catalog.pg_largeobject_metadata m ON m.oid = x.{PostgresProvider.Instance.QuoteIdentifier(column)}",
+                $"SELECT count(*) FROM {table.ToQuotedName()} x JOIN pg_catalog.pg_largeobject_metadata m ON m.oid = x.{TableRef.QuoteIdentifier(column)}",
                 cancellationToken: cancellationToken));
             if (count > 0)
             {
