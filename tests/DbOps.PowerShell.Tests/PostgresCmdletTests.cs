@@ -86,4 +86,29 @@ public sealed class PostgresCmdletTests(PostgresCluster cluster) : IDisposable
 
         Assert.Equal("ToolNotFound,DbOps.PowerShell.Commands.BackupDatabaseCommand", Assert.Single(_session.Errors).FullyQualifiedErrorId);
     }
+
+    /// <summary>A connection string as users write one: pooled, as Npgsql is by default (the rig's own is not).</summary>
+    private string Pooled(string database) =>
+        $"Host=127.0.0.1;Port={cluster.Port};Username=postgres;Password={PostgresCluster.Password};Database={database}";
+
+    [Fact]
+    public void Restore_Force_after_the_session_has_read_the_target_reports_its_result()
+    {
+        var source = cluster.CreateDatabase("src");
+        cluster.Execute(source, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g");
+        var target = cluster.CreateDatabase("r3");
+
+        var results = _session.Run("""
+            $b = Backup-Database -Database $source -Destination $dest
+            $null = Restore-Database -Path $b.Path -Database $target -Confirm:$false
+            $null = Get-DatabaseSnapshot $target
+            Restore-Database -Path $b.Path -Database $target -Force -Confirm:$false
+            Restore-Database -Path $b.Path -Database $target -Force -Confirm:$false
+            """, new { source = Pooled(source), target = Pooled(target), dest = _folder.File("b") });
+
+        Assert.Empty(_session.Errors);
+        Assert.Equal(2, results.Count);
+        Assert.All(results, r => Assert.Equal("Restored", r.Properties["Status"].Value.ToString()));
+        Assert.Equal(1000L, cluster.Scalar<long>(target, "SELECT count(*) FROM t"));
+    }
 }

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
 using DbOps.Core.Connections;
@@ -169,7 +170,17 @@ public static partial class BackupService
             throw new DbOpsException(ErrorIds.TargetNotEmpty, ErrorKind.InvalidState,
                 $"{target} already holds tables. Restore into an empty database, or pass -Force to replace its contents.", target.ToString());
         }
-        var restored = await engine.RestoreAsync(manifest, backupPath, target, options, context);
+        RestoredCounts restored;
+        try
+        {
+            restored = await engine.RestoreAsync(manifest, backupPath, target, options, context);
+        }
+        catch (DbException e)
+        {
+            throw new DbOpsException(ErrorIds.RestoreFailed, ErrorKind.OperationFailed,
+                $"Restoring '{backupPath}' into {target} was interrupted by a database error ({e.Message}); the target may be " +
+                "partly restored. Check it with Get-DatabaseSnapshot, or restore again with -Force.", target.ToString(), e);
+        }
         context.Report("Done", 100);
         return new RestoreResult(target.Provider, target.Database, target.Server, backupPath, Compare(manifest, restored), clock.Elapsed);
     }

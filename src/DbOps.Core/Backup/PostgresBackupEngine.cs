@@ -186,6 +186,11 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
         try
         {
             await admin.ExecuteAsync($"DROP DATABASE {name} WITH (FORCE)");
+            // The drop ended every session on the target, including idle ones in this process's pools that earlier
+            // cmdlets left there; handed out again they fail with 57P01. The pools are keyed by connection string,
+            // and the target may have been reached under several, so all are emptied (busy connections are closed
+            // when returned, not interrupted).
+            NpgsqlConnection.ClearAllPools();
             await admin.ExecuteAsync($"CREATE DATABASE {name} OWNER {Quote(database.Owner)} TEMPLATE template0 " +
                                      $"ENCODING {Literal(database.Encoding)} LC_COLLATE {Literal(database.Collate)} LC_CTYPE {Literal(database.Ctype)}");
         }
