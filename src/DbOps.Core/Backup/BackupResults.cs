@@ -183,6 +183,12 @@ public sealed class BackupVerification
     /// </summary>
     public long ForeignKeyViolations { get; }
 
+    /// <summary>
+    /// What the verification left out, and why: PostgreSQL extensions the scratch database's user may not create
+    /// (e.g. pg_stat_statements without a superuser). Every table was still restored and counted.
+    /// </summary>
+    public IReadOnlyList<string> Skipped { get; init; } = [];
+
     /// <summary>How long verification took.</summary>
     public TimeSpan Duration { get; }
 

@@ -207,8 +207,12 @@ public static partial class BackupService
         bool checkHash = false, string? reportedPath = null)
     {
         var clock = Stopwatch.StartNew();
-        BackupVerification Result(bool verified, string? errorId, string reason, IReadOnlyList<TableComparison> tables, long orphans) =>
-            new(manifest.Provider, manifest.Database, reportedPath ?? filePath, manifestPath, verified, errorId, reason, tables, orphans, clock.Elapsed);
+        BackupVerification Result(bool verified, string? errorId, string reason, IReadOnlyList<TableComparison> tables, long orphans,
+                                  IReadOnlyList<string>? skipped = null) =>
+            new(manifest.Provider, manifest.Database, reportedPath ?? filePath, manifestPath, verified, errorId, reason, tables, orphans, clock.Elapsed)
+            {
+                Skipped = skipped ?? [],
+            };
 
         RestoredCounts restored;
         try
@@ -233,11 +237,17 @@ public static partial class BackupService
             context.Observer.Warning($"The backup holds {restored.ForeignKeyViolations} row(s) that break foreign keys, as the source did " +
                                      "when it was backed up; the backup is faithful. PRAGMA foreign_key_check on the live database lists them.");
         }
+        var skipped = restored.Skipped.Count == 0 ? "" : $" Left out of the scratch restore, as it could not be created there: {string.Join("; ", restored.Skipped)}.";
+        if (skipped.Length > 0)
+        {
+            context.Observer.Warning($"{filePath}:{skipped} Every table was still restored and counted.");
+        }
         return mismatches.Count == 0
-            ? Result(true, null, $"SHA-256 matches; all {tables.Count} tables read back with the recorded row counts.", tables, restored.ForeignKeyViolations)
+            ? Result(true, null, $"SHA-256 matches; all {tables.Count} tables read back with the recorded row counts.{skipped}", tables,
+                restored.ForeignKeyViolations, restored.Skipped)
             : Result(false, ErrorIds.BackupVerificationFailed,
                 $"{mismatches.Count} of {tables.Count} tables differ from the manifest after restoring: " +
-                string.Join(", ", mismatches.Take(5)), tables, restored.ForeignKeyViolations);
+                string.Join(", ", mismatches.Take(5)) + skipped, tables, restored.ForeignKeyViolations, restored.Skipped);
     }
 
     /// <summary>The file must be there with the size and SHA-256 its manifest records.</summary>
