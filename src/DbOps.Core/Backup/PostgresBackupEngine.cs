@@ -335,7 +335,17 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
             Username = manifest.User,
         };
         context.Observer.Verbose($"No -Database given: verifying on the server the manifest names, {server}.");
-        return await DatabaseConnector.ConnectPostgresAsync(builder.ConnectionString, null, null, context.CancellationToken);
+        try
+        {
+            return await DatabaseConnector.ConnectPostgresAsync(builder.ConnectionString, null, null, context.CancellationToken);
+        }
+        catch (DbOpsException e) when (e.ErrorId is ErrorIds.AuthenticationFailed or ErrorIds.ConnectionFailed)
+        {
+            throw new DbOpsException(e.ErrorId, e.Kind,
+                $"No -Database was given, so the backup is verified on the server its manifest names, as {manifest.User}: {e.Message} " +
+                "Or pass -Database with a connection to a server where the backup may be restored (Connect-Database -Credential).",
+                e.Target, e);
+        }
     }
 
     /// <summary>
