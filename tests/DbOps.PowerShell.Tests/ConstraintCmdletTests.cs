@@ -136,7 +136,7 @@ public sealed class ConstraintCmdletTests : IDisposable
     }
 
     [Fact]
-    public void Confirm_asks_with_the_statements_and_No_changes_nothing()
+    public void Confirm_asks_with_one_line_saying_what_goes_on_which_table_and_No_changes_nothing()
     {
         var path = GoalsTracker("UPDATE goals SET deadline = created_at WHERE deadline < created_at");
         var hash = Hash(path);
@@ -147,7 +147,29 @@ public sealed class ConstraintCmdletTests : IDisposable
         Assert.Empty(output);
         Assert.Empty(_session.Errors);
         var prompt = Assert.Single(_session.Host.Prompts);
-        Assert.Contains("CONSTRAINT \"goals_dates\" CHECK (deadline >= created_at)", prompt);
+        Assert.Contains("Add CHECK (deadline >= created_at) to goals as goals_dates (TableRebuild,", prompt);
+        // The rebuild's statements (about 35 lines) are for -WhatIf and -Verbose, not the question.
+        Assert.DoesNotContain("BEGIN IMMEDIATE", prompt);
+        Assert.True(prompt.Split('\n').Length <= 3, prompt);
+        Assert.Equal(hash, Hash(path));
+    }
+
+    [Fact]
+    public void WhatIf_on_dirty_data_reports_Blocked_without_an_error_so_a_rehearsal_under_Stop_goes_on()
+    {
+        var path = GoalsTracker();
+        var hash = Hash(path);
+
+        var output = _session.Run("""
+            $ErrorActionPreference = 'Stop'
+            Add-SafeConstraint $path goals -Check 'deadline >= created_at' -WhatIf
+            'rehearsal finished'
+            """, new { path });
+
+        Assert.Empty(_session.Errors);
+        Assert.Equal("rehearsal finished", Assert.Single(output).ToString());
+        Assert.Contains("What if: Blocked: 5 row(s) of goals violate CHECK (deadline >= created_at); nothing would change. First keys: 5, 44, 87, 132, 190.",
+            PowerShellSession.StripAnsi(_session.Host.Output).Replace(Environment.NewLine, " "));
         Assert.Equal(hash, Hash(path));
     }
 
