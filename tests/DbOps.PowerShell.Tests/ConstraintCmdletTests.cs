@@ -174,6 +174,30 @@ public sealed class ConstraintCmdletTests : IDisposable
     }
 
     [Fact]
+    public void Results_give_Export_Csv_their_list_properties_as_values_not_type_names()
+    {
+        var path = GoalsTracker();
+
+        var results = _session.Run("""
+            Add-SafeConstraint $path goals -Check 'deadline >= created_at' -ErrorAction SilentlyContinue
+            Test-DataIntegrity $path
+            Find-UnusedTable $path
+            Backup-Database $path -Destination $backups
+            Export-TableArchive $path -Table activity_instances -Destination $archives
+            """, new { path, backups = _folder.File("backups"), archives = _folder.File("archives") });
+
+        Assert.Equal(["BackupResult", "ConstraintResult", "IntegrityFinding", "TableArchive", "TableUsage"],
+            results.Select(r => r.BaseObject.GetType().Name).Distinct().Order());
+        // Export-Csv writes each property value's ToString(): a list must give its items, not its type name.
+        var lists = results.SelectMany(r => r.Properties.Where(p => p.Value is System.Collections.IEnumerable and not string)
+            .Select(p => (Name: $"{r.BaseObject.GetType().Name}.{p.Name}", Text: p.Value.ToString()!))).ToList();
+        Assert.Contains(lists, l => l.Name == "IntegrityFinding.Sample");
+        Assert.DoesNotContain(lists, l => l.Text.Contains("System.", StringComparison.Ordinal) || l.Text.Contains('`')
+                                          || l.Text.Contains(" { ", StringComparison.Ordinal));
+        Assert.Contains(lists, l => l.Name == "ConstraintResult.Sample" && l.Text == "5; 44; 87; 132; 190");
+    }
+
+    [Fact]
     public void Table_completes_from_the_database_named_by_Database()
     {
         var path = GoalsTracker();

@@ -211,7 +211,7 @@ public static partial class BackupService
                                   IReadOnlyList<string>? skipped = null) =>
             new(manifest.Provider, manifest.Database, reportedPath ?? filePath, manifestPath, verified, errorId, reason, tables, orphans, clock.Elapsed)
             {
-                Skipped = skipped ?? [],
+                Skipped = ValueList.Of(skipped ?? []),
             };
 
         RestoredCounts restored;
