@@ -85,7 +85,7 @@ public sealed class ConstraintPlan
     public IReadOnlyList<string> Statements => Outcome is null ? Steps.Select(s => s.Sql).ToList() : [];
 
     /// <summary>
-    /// One line for -Confirm and the head of -WhatIf: what goes on which table, how, and how many statements it takes;
+    /// One line for -Confirm and the head of -WhatIf (the statements follow it): what goes on which table, how, and how many statements it takes;
     /// or, for a plan the preflight settled, that it is Blocked (with the count and first keys) or already present.
     /// </summary>
     public string Summary => Outcome switch
@@ -96,11 +96,6 @@ public sealed class ConstraintPlan
         ConstraintStatus.AlreadyPresent => $"Already present: {Definition} on {Table} as {Name}; nothing to do.",
         _ => $"Add {Definition} to {Table} as {Name} ({Method}, {Steps.Count} statements; no row violates it).",
     };
-
-    /// <summary>-WhatIf's text: <see cref="Summary"/>, then the exact statements, one per line.</summary>
-    public string Describe() =>
-        Statements.Count == 0 ? Summary
-            : Summary + Environment.NewLine + "  " + string.Join(";" + Environment.NewLine + "  ", Statements);
 
     internal DbOpsConnection Connection { get; }
 

@@ -149,11 +149,10 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
             if (plan.Outcome is not null && WhatIfRequested)
             {
                 // A rehearsal reports that it would be Blocked (or is present) instead of failing the script.
-                ShouldProcess(plan.Describe(), null, null);
+                ShouldProcessStatements(target, plan.Summary, []);
                 return;
             }
-            // -WhatIf and -Verbose show the statements; -Confirm asks with the one-line summary.
-            if (plan.Outcome is null && !ShouldProcess(plan.Describe(), $"{plan.Summary}{Environment.NewLine}Continue?", $"Add-SafeConstraint on {target}"))
+            if (plan.Outcome is null && !ShouldProcessStatements(target, plan.Summary, plan.Statements))
             {
                 return;
             }
