@@ -85,8 +85,9 @@ public sealed class ConstraintPlan
     public IReadOnlyList<string> Statements => Outcome is null ? Steps.Select(s => s.Sql).ToList() : [];
 
     /// <summary>
-    /// One line for -Confirm and the head of -WhatIf (the statements follow it): what goes on which table, how, and how many statements it takes;
-    /// or, for a plan the preflight settled, that it is Blocked (with the count and first keys) or already present.
+    /// One line for -Confirm and the head of -WhatIf (the statements follow it): what goes on which table, how, and
+    /// in how many statements; or, for a plan the preflight settled, that it is Blocked (with the count and first
+    /// keys) or already present.
     /// </summary>
     public string Summary => Outcome switch
     {
