@@ -148,7 +148,7 @@ public sealed class PostgresCmdletTests(PostgresCluster cluster) : IDisposable
         Assert.DoesNotContain("Timeout", error.ErrorDetails.Message);
 
         _session.Errors.Clear();
-        var verification = Assert.Single(_session.Run("Test-Backup -Path $b.Path -Database $pg"));
+        var verification = Assert.Single(_session.Run("Test-Backup $b.Path -Database $pg")); // by position: the Path set
         Assert.Empty(_session.Errors);
         Assert.True((bool)verification.Properties["Verified"].Value);
     }
