@@ -88,6 +88,18 @@ public abstract class DbOpsCmdlet : PSCmdlet
         }
     }
 
+    /// <summary>
+    /// ShouldProcess for a change made of SQL statements: -WhatIf (and -Verbose) print the one-line
+    /// <paramref name="summary"/> and then the exact statements, one per line; -Confirm asks with the summary alone,
+    /// since a SQLite table rebuild is some 35 statements.
+    /// </summary>
+    protected bool ShouldProcessStatements(string target, string summary, IEnumerable<string> statements)
+    {
+        var lines = string.Join(";" + Environment.NewLine + "  ", statements);
+        var description = lines.Length == 0 ? summary : summary + Environment.NewLine + "  " + lines;
+        return ShouldProcess(description, summary + Environment.NewLine + "Continue?", $"{MyInvocation.MyCommand.Name} on {target}");
+    }
+
     /// <summary>Writes a non-terminating error for one failed item; the pipeline goes on with the next.</summary>
     protected void WriteDbOpsError(DbOpsException error, object? target = null) =>
         WriteError(ToErrorRecord(error, target));

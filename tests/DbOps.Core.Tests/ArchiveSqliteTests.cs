@@ -92,6 +92,27 @@ public sealed class ArchiveSqliteTests : IDisposable
         Assert.Empty(Directory.GetFiles(Archives));
     }
 
+    [Theory]
+    [InlineData(ArchiveFormat.Csv)]
+    [InlineData(ArchiveFormat.JsonLines)]
+    public async Task A_compressed_archive_of_an_empty_table_is_a_gzip_file_other_tools_read(ArchiveFormat format)
+    {
+        var source = await Sqlite.CreateAsync(_folder.File("source.db"), "CREATE TABLE t(x);");
+
+        var archive = await ArchiveService.ExportAsync(
+            new ArchiveExportRequest(source, "t", Archives, format, Compress: true, Verify: true), NullObserver.Instance, CancellationToken.None);
+
+        Assert.True(archive.Verified, archive.VerifyReason);
+        var gzip = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("gzip", ["-t", archive.DataPath])
+            { RedirectStandardError = true })!;
+        var error = await gzip.StandardError.ReadToEndAsync();
+        await gzip.WaitForExitAsync();
+        Assert.True(gzip.ExitCode == 0, $"gzip -t: {error}");
+        var target = await Sqlite.CreateAsync(_folder.File("target.db"), "SELECT 1");
+        var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, target), NullObserver.Instance, CancellationToken.None);
+        Assert.Equal(0, imported.RowCount);
+    }
+
     [Fact]
     public async Task An_existing_archive_is_not_overwritten_without_Force()
     {

@@ -12,8 +12,22 @@ public sealed class ConnectionStringTests
     [InlineData("/data/app.db", false)]
     [InlineData("./goals.db", false)]
     [InlineData("/data/odd=name.db", false)]
+    [InlineData("odd=name.db", false)]
+    [InlineData("./a=b;c=d.db", false)]
+    [InlineData("Hots=db1;Usrname=x;", true)]
+    [InlineData("Hots=db1;", true)]
     public void Tells_connection_strings_from_sqlite_paths(string text, bool isPostgres) =>
         Assert.Equal(isPostgres, DatabaseConnector.IsPostgresConnectionString(text));
+
+    [Theory]
+    [InlineData("Hots=db1;Username=x;")]
+    [InlineData("Hots=db1;Usrname=x;")]
+    public async Task A_mistyped_keyword_is_InvalidConnectionString_naming_it(string text)
+    {
+        var error = await Assertions.ThrowsDbOps(ErrorIds.InvalidConnectionString,
+            () => DatabaseConnector.ConnectPostgresAsync(text, null, null, CancellationToken.None));
+        Assert.Contains("'hots'", error.Message, StringComparison.OrdinalIgnoreCase);
+    }
 
     [Fact]
     public void Parses_a_uri_with_escaped_user_password_and_parameters()

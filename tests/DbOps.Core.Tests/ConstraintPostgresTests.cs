@@ -143,6 +143,23 @@ public sealed class ConstraintPostgresTests(PostgresCluster cluster)
     }
 
     [Fact]
+    public async Task An_equivalent_NOT_VALID_check_under_another_name_is_validated_not_duplicated()
+    {
+        var (database, db) = await GoalsAsync("CREATE TABLE t(q int); INSERT INTO t VALUES (1), (2); " +
+                                              "ALTER TABLE t ADD CONSTRAINT t_q_check CHECK (q > 0) NOT VALID");
+
+        var result = await AddAsync(db, ConstraintSpec.Check("t", "q > 0"));
+
+        Assert.Equal((ConstraintStatus.Added, "t_q_check"), (result.Status, result.Name));
+        Assert.Equal(["SET lock_timeout = '2000ms'", "ALTER TABLE \"public\".\"t\" VALIDATE CONSTRAINT \"t_q_check\""], result.Statements);
+        Assert.Equal(1L, cluster.Scalar<long>(database, "SELECT count(*) FROM pg_constraint WHERE conrelid = 't'::regclass"));
+        Assert.True(cluster.Scalar<bool>(database, "SELECT convalidated FROM pg_constraint WHERE conname = 't_q_check'"));
+
+        var again = await AddAsync(db, ConstraintSpec.Check("t", "q > 0"));
+        Assert.Equal((ConstraintStatus.AlreadyPresent, "t_q_check"), (again.Status, again.Name));
+    }
+
+    [Fact]
     public async Task An_invalid_index_left_by_a_failed_concurrent_build_is_dropped_and_rebuilt()
     {
         var (database, db) = await GoalsAsync();

@@ -259,6 +259,47 @@ public sealed class PostgresSafetyTests(PostgresCluster cluster) : IDisposable
         }
     }
 
+    /// <summary>A database owned by a login role with CREATEDB but not superuser, holding 5 rows and what <paramref name="setup"/> adds as superuser.</summary>
+    private async Task<DbOpsConnection> OwnerWithCreatedbAsync(string setup)
+    {
+        var role = $"owner_{Guid.NewGuid():N}"[..20];
+        cluster.Execute("postgres", $"CREATE ROLE {role} LOGIN CREATEDB PASSWORD 'owner-pw'");
+        var database = cluster.CreateDatabase("ext");
+        cluster.Execute("postgres", $"ALTER DATABASE {database} OWNER TO {role}");
+        cluster.Execute(database, $"CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 5) g; ALTER TABLE t OWNER TO {role}; {setup}");
+        return await DatabaseConnector.ConnectPostgresAsync(
+            $"Host={cluster.Host};Port={cluster.Port};Username={role};Password=owner-pw;Database={database}", null, null, CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task An_extension_the_owner_may_not_create_is_left_out_of_the_verification_which_says_so_and_still_counts_every_table()
+    {
+        var owner = await OwnerWithCreatedbAsync("CREATE EXTENSION pg_stat_statements");
+        var observer = new RecordingObserver();
+
+        var result = await BackupService.BackupAsync(new BackupRequest(owner, Backups, Verify: true), observer, CancellationToken.None);
+
+        Assert.True(result.Verified, result.Verification?.Reason);
+        Assert.Equal(5L, Assert.Single(result.Verification!.Tables).Actual);
+        Assert.Contains("pg_stat_statements", Assert.Single(result.Verification.Skipped));
+        Assert.Contains("pg_stat_statements", result.Verification.Reason);
+        Assert.Contains(observer.Warnings, w => w.Contains("pg_stat_statements", StringComparison.Ordinal));
+        Assert.Equal(0L, cluster.Scalar<long>("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'dbops_verify_%'"));
+    }
+
+    [Fact]
+    public async Task Objects_that_need_an_extension_the_owner_may_not_create_are_ExtensionUnavailable_not_a_damaged_backup()
+    {
+        var owner = await OwnerWithCreatedbAsync("CREATE EXTENSION dblink; CREATE VIEW links AS SELECT dblink_get_connections() AS c");
+
+        var result = await BackupService.BackupAsync(new BackupRequest(owner, Backups, Verify: true), NullObserver.Instance, CancellationToken.None);
+
+        Assert.False(result.Verified);
+        Assert.Equal(ErrorIds.ExtensionUnavailable, result.Verification!.ErrorId);
+        Assert.Contains("dblink", result.Verification.Reason);
+        Assert.True(File.Exists(result.Path), "the backup itself is good and must be kept");
+    }
+
     [Fact]
     public async Task A_damaged_dump_with_a_matching_manifest_fails_in_pg_restore_and_leaves_no_scratch_database()
     {

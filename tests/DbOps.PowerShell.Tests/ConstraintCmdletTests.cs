@@ -136,7 +136,7 @@ public sealed class ConstraintCmdletTests : IDisposable
     }
 
     [Fact]
-    public void Confirm_asks_with_the_statements_and_No_changes_nothing()
+    public void Confirm_asks_with_one_line_saying_what_goes_on_which_table_and_No_changes_nothing()
     {
         var path = GoalsTracker("UPDATE goals SET deadline = created_at WHERE deadline < created_at");
         var hash = Hash(path);
@@ -147,8 +147,54 @@ public sealed class ConstraintCmdletTests : IDisposable
         Assert.Empty(output);
         Assert.Empty(_session.Errors);
         var prompt = Assert.Single(_session.Host.Prompts);
-        Assert.Contains("CONSTRAINT \"goals_dates\" CHECK (deadline >= created_at)", prompt);
+        Assert.Contains("Add CHECK (deadline >= created_at) to goals as goals_dates (TableRebuild,", prompt);
+        // The rebuild's statements (about 35 lines) are for -WhatIf and -Verbose, not the question.
+        Assert.DoesNotContain("BEGIN IMMEDIATE", prompt);
+        Assert.True(prompt.Split('\n').Length <= 3, prompt);
         Assert.Equal(hash, Hash(path));
+    }
+
+    [Fact]
+    public void WhatIf_on_dirty_data_reports_Blocked_without_an_error_so_a_rehearsal_under_Stop_goes_on()
+    {
+        var path = GoalsTracker();
+        var hash = Hash(path);
+
+        var output = _session.Run("""
+            $ErrorActionPreference = 'Stop'
+            Add-SafeConstraint $path goals -Check 'deadline >= created_at' -WhatIf
+            'rehearsal finished'
+            """, new { path });
+
+        Assert.Empty(_session.Errors);
+        Assert.Equal("rehearsal finished", Assert.Single(output).ToString());
+        Assert.Contains("What if: Blocked: 5 row(s) of goals violate CHECK (deadline >= created_at); nothing would change. First keys: 5, 44, 87, 132, 190.",
+            PowerShellSession.StripAnsi(_session.Host.Output).Replace(Environment.NewLine, " "));
+        Assert.Equal(hash, Hash(path));
+    }
+
+    [Fact]
+    public void Results_give_Export_Csv_their_list_properties_as_values_not_type_names()
+    {
+        var path = GoalsTracker();
+
+        var results = _session.Run("""
+            Add-SafeConstraint $path goals -Check 'deadline >= created_at' -ErrorAction SilentlyContinue
+            Test-DataIntegrity $path
+            Find-UnusedTable $path
+            Backup-Database $path -Destination $backups
+            Export-TableArchive $path -Table activity_instances -Destination $archives
+            """, new { path, backups = _folder.File("backups"), archives = _folder.File("archives") });
+
+        Assert.Equal(["BackupResult", "ConstraintResult", "IntegrityFinding", "TableArchive", "TableUsage"],
+            results.Select(r => r.BaseObject.GetType().Name).Distinct().Order());
+        // Export-Csv writes each property value's ToString(): a list must give its items, not its type name.
+        var lists = results.SelectMany(r => r.Properties.Where(p => p.Value is System.Collections.IEnumerable and not string)
+            .Select(p => (Name: $"{r.BaseObject.GetType().Name}.{p.Name}", Text: p.Value.ToString()!))).ToList();
+        Assert.Contains(lists, l => l.Name == "IntegrityFinding.Sample");
+        Assert.DoesNotContain(lists, l => l.Text.Contains("System.", StringComparison.Ordinal) || l.Text.Contains('`')
+                                          || l.Text.Contains(" { ", StringComparison.Ordinal));
+        Assert.Contains(lists, l => l.Name == "ConstraintResult.Sample" && l.Text == "5; 44; 87; 132; 190");
     }
 
     [Fact]

@@ -86,4 +86,70 @@ public sealed class PostgresCmdletTests(PostgresCluster cluster) : IDisposable
 
         Assert.Equal("ToolNotFound,DbOps.PowerShell.Commands.BackupDatabaseCommand", Assert.Single(_session.Errors).FullyQualifiedErrorId);
     }
+
+    /// <summary>A connection string as users write one: pooled, as Npgsql is by default (the rig's own is not).</summary>
+    private string Pooled(string database) =>
+        $"Host=127.0.0.1;Port={cluster.Port};Username=postgres;Password={PostgresCluster.Password};Database={database}";
+
+    [Fact]
+    public void Restore_Force_after_the_session_has_read_the_target_reports_its_result()
+    {
+        var source = cluster.CreateDatabase("src");
+        cluster.Execute(source, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g");
+        var target = cluster.CreateDatabase("r3");
+
+        var results = _session.Run("""
+            $b = Backup-Database -Database $source -Destination $dest
+            $null = Restore-Database -Path $b.Path -Database $target -Confirm:$false
+            $null = Get-DatabaseSnapshot $target
+            Restore-Database -Path $b.Path -Database $target -Force -Confirm:$false
+            Restore-Database -Path $b.Path -Database $target -Force -Confirm:$false
+            """, new { source = Pooled(source), target = Pooled(target), dest = _folder.File("b") });
+
+        Assert.Empty(_session.Errors);
+        Assert.Equal(2, results.Count);
+        Assert.All(results, r => Assert.Equal("Restored", r.Properties["Status"].Value.ToString()));
+        Assert.Equal(1000L, cluster.Scalar<long>(target, "SELECT count(*) FROM t"));
+    }
+
+    [Fact]
+    public void A_backup_piped_to_Test_Backup_is_verified_with_the_credential_it_was_taken_with()
+    {
+        var database = cluster.CreateDatabase();
+        cluster.Execute(database, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 7) g");
+        var password = new System.Net.NetworkCredential("", PostgresCluster.Password).SecurePassword;
+
+        var results = _session.Run("""
+            $pg = Connect-Database -ConnectionString $cs -Credential ([pscredential]::new('postgres', $password))
+            Backup-Database $pg -Destination $dest | Test-Backup
+            """, new { password, cs = $"Host=127.0.0.1;Port={cluster.Port};Database={database}", dest = _folder.File("b") });
+
+        Assert.Empty(_session.Errors);
+        var verification = Assert.Single(results);
+        Assert.True((bool)verification.Properties["Verified"].Value, $"{verification.Properties["Reason"].Value}");
+    }
+
+    [Fact]
+    public void Test_Backup_by_path_without_a_password_is_AuthenticationFailed_naming_Database_and_works_with_it()
+    {
+        var database = cluster.CreateDatabase();
+        cluster.Execute(database, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 7) g");
+        var password = new System.Net.NetworkCredential("", PostgresCluster.Password).SecurePassword;
+        _session.Run("""
+            $script:pg = Connect-Database -ConnectionString $cs -Credential ([pscredential]::new('postgres', $password))
+            $script:b = Backup-Database $pg -Destination $dest
+            """, new { password, cs = $"Host=127.0.0.1;Port={cluster.Port};Database={database}", dest = _folder.File("b") });
+        Assert.Empty(_session.Errors);
+
+        _session.Run("Test-Backup -Path $b.Path");
+        var error = Assert.Single(_session.Errors);
+        Assert.Equal("AuthenticationFailed,DbOps.PowerShell.Commands.TestBackupCommand", error.FullyQualifiedErrorId);
+        Assert.Contains("-Database", error.ErrorDetails.Message);
+        Assert.DoesNotContain("Timeout", error.ErrorDetails.Message);
+
+        _session.Errors.Clear();
+        var verification = Assert.Single(_session.Run("Test-Backup $b.Path -Database $pg")); // by position: the Path set
+        Assert.Empty(_session.Errors);
+        Assert.True((bool)verification.Properties["Verified"].Value);
+    }
 }

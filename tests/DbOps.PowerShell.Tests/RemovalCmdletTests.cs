@@ -95,6 +95,24 @@ public sealed class RemovalCmdletTests : IDisposable
     }
 
     [Fact]
+    public void The_question_is_one_line_naming_the_table_and_its_archive_and_WhatIf_adds_the_statements()
+    {
+        var path = CreateApp();
+
+        _session.Host.Answers.Enqueue("&No");
+        _session.Run("Remove-DeprecatedTable -Database $path -Table empty_t", new { path });
+        _session.Run("Remove-DeprecatedTable -Database $path -Table empty_t -WhatIf", new { path });
+
+        Assert.Empty(_session.Errors);
+        var prompt = Assert.Single(_session.Host.Prompts);
+        Assert.Contains("Drop empty_t (no archive: only if it is empty).", prompt);
+        Assert.DoesNotContain("DROP TABLE", prompt);
+        Assert.Contains("What if: Drop empty_t (no archive: only if it is empty).", _session.Host.Output);
+        Assert.Contains("DROP TABLE \"main\".\"empty_t\"", _session.Host.Output);
+        Assert.Equal(1L, TableCount(path, "empty_t"));
+    }
+
+    [Fact]
     public void It_asks_before_each_drop_and_No_leaves_the_table()
     {
         var path = CreateApp();

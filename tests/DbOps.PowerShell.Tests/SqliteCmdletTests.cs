@@ -29,6 +29,18 @@ public sealed class SqliteCmdletTests : IDisposable
 
     private static object Prop(PSObject o, string name) => o.Properties[name].Value;
 
+    [Theory]
+    [InlineData("Connect-Database 'Hots=db1;Usrname=x;'", "ConnectDatabaseCommand")]
+    [InlineData("Find-UnusedTable -Database 'Hots=db1;Usrname=x;'", "FindUnusedTableCommand")]
+    public void A_mistyped_connection_string_is_InvalidConnectionString_not_a_missing_SQLite_file(string script, string command)
+    {
+        _session.Run(script);
+
+        var error = Assert.Single(_session.Errors);
+        Assert.Equal($"InvalidConnectionString,DbOps.PowerShell.Commands.{command}", error.FullyQualifiedErrorId);
+        Assert.Contains("'hots'", error.ErrorDetails?.Message ?? error.Exception.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
     [Fact]
     public void The_module_exports_exactly_its_cmdlets_with_the_build_version()
     {

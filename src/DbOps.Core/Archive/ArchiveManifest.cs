@@ -21,7 +21,11 @@ public enum ArchiveFormat
 /// <param name="Name">The column name.</param>
 /// <param name="Type">PostgreSQL: format_type text (e.g. numeric(10,2), public.mpaa_rating[]); SQLite: the declared type.</param>
 /// <param name="Nullable">False when the column is NOT NULL.</param>
-public sealed record ArchiveColumn(string Name, string Type, bool Nullable);
+public sealed record ArchiveColumn(string Name, string Type, bool Nullable)
+{
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} {Type}";
+}
 
 /// <summary>A file of the archive with its size and SHA-256.</summary>
 internal sealed record ArchiveFile(string Name, long SizeBytes, string Sha256);

@@ -14,7 +14,7 @@ public sealed class TableArchive
         Server = manifest.Server;
         Schema = manifest.Schema;
         Table = manifest.Table;
-        Columns = manifest.Columns;
+        Columns = ValueList.Of(manifest.Columns);
         RowCount = manifest.RowCount;
         Checksum = manifest.Checksum;
         Format = manifest.Format;
@@ -115,7 +115,7 @@ public sealed class ArchiveImportResult
         RowCount = content.Rows;
         Checksum = content.Checksum;
         Created = created;
-        Skipped = skipped;
+        Skipped = ValueList.Of(skipped);
         ManifestPath = manifestPath;
         Duration = duration;
     }

@@ -47,6 +47,8 @@ public sealed record ArchiveImportRequest(string ManifestPath, DbOpsConnection T
 /// </summary>
 public static partial class ArchiveService
 {
+    /// <summary>A gzip member holding no bytes (RFC 1952: header, an empty final deflate block, CRC-32 0, size 0).</summary>
+    private static readonly byte[] EmptyGzipMember = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
     internal static IDatabaseProvider ProviderFor(DatabaseProvider provider) =>
         provider == DatabaseProvider.PostgreSQL ? PostgresProvider.Instance : SqliteProvider.Instance;
@@ -164,6 +166,11 @@ public static partial class ArchiveService
                         if (request.Compress)
                         {
                             await data.DisposeAsync();
+                            if (hashed.BytesSeen == 0)
+                            {
+                                // GZipStream writes nothing at all when given no bytes, and a 0-byte .gz is no gzip file.
+                                await hashed.WriteAsync(EmptyGzipMember, cancellationToken);
+                            }
                         }
                     }
                     dataSha = hashed.Sha256();

@@ -28,7 +28,7 @@ public sealed class BackupResult
         Format = manifest.Format;
         SizeBytes = manifest.SizeBytes;
         Sha256 = manifest.Sha256;
-        Tables = manifest.Tables.Select(t => new TableRowCount(t.Schema, t.Name, t.Rows)).ToList();
+        Tables = ValueList.Of(manifest.Tables.Select(t => new TableRowCount(t.Schema, t.Name, t.Rows)));
         ToolVersion = manifest.ToolVersion;
         CreatedAt = manifest.CreatedAt;
         Duration = duration;
@@ -142,7 +142,7 @@ public sealed class BackupVerification
         Verified = verified;
         ErrorId = errorId;
         Reason = reason;
-        Tables = tables;
+        Tables = ValueList.Of(tables);
         ForeignKeyViolations = foreignKeyViolations;
         Duration = duration;
     }
@@ -183,6 +183,12 @@ public sealed class BackupVerification
     /// </summary>
     public long ForeignKeyViolations { get; }
 
+    /// <summary>
+    /// What the verification left out, and why: PostgreSQL extensions the scratch database's user may not create
+    /// (e.g. pg_stat_statements without a superuser). Every table was still restored and counted.
+    /// </summary>
+    public IReadOnlyList<string> Skipped { get; init; } = [];
+
     /// <summary>How long verification took.</summary>
     public TimeSpan Duration { get; }
 
@@ -200,7 +206,7 @@ public sealed class RestoreResult
         Database = database;
         Server = server;
         BackupPath = backupPath;
-        Tables = tables;
+        Tables = ValueList.Of(tables);
         Duration = duration;
     }
 

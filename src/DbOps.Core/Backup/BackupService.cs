@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
 using DbOps.Core.Connections;
@@ -169,7 +170,17 @@ public static partial class BackupService
             throw new DbOpsException(ErrorIds.TargetNotEmpty, ErrorKind.InvalidState,
                 $"{target} already holds tables. Restore into an empty database, or pass -Force to replace its contents.", target.ToString());
         }
-        var restored = await engine.RestoreAsync(manifest, backupPath, target, options, context);
+        RestoredCounts restored;
+        try
+        {
+            restored = await engine.RestoreAsync(manifest, backupPath, target, options, context);
+        }
+        catch (DbException e)
+        {
+            throw new DbOpsException(ErrorIds.RestoreFailed, ErrorKind.OperationFailed,
+                $"Restoring '{backupPath}' into {target} was interrupted by a database error ({e.Message}); the target may be " +
+                "partly restored. Check it with Get-DatabaseSnapshot, or restore again with -Force.", target.ToString(), e);
+        }
         context.Report("Done", 100);
         return new RestoreResult(target.Provider, target.Database, target.Server, backupPath, Compare(manifest, restored), clock.Elapsed);
     }
@@ -196,8 +207,12 @@ public static partial class BackupService
         bool checkHash = false, string? reportedPath = null)
     {
         var clock = Stopwatch.StartNew();
-        BackupVerification Result(bool verified, string? errorId, string reason, IReadOnlyList<TableComparison> tables, long orphans) =>
-            new(manifest.Provider, manifest.Database, reportedPath ?? filePath, manifestPath, verified, errorId, reason, tables, orphans, clock.Elapsed);
+        BackupVerification Result(bool verified, string? errorId, string reason, IReadOnlyList<TableComparison> tables, long orphans,
+                                  IReadOnlyList<string>? skipped = null) =>
+            new(manifest.Provider, manifest.Database, reportedPath ?? filePath, manifestPath, verified, errorId, reason, tables, orphans, clock.Elapsed)
+            {
+                Skipped = ValueList.Of(skipped ?? []),
+            };
 
         RestoredCounts restored;
         try
@@ -222,11 +237,17 @@ public static partial class BackupService
             context.Observer.Warning($"The backup holds {restored.ForeignKeyViolations} row(s) that break foreign keys, as the source did " +
                                      "when it was backed up; the backup is faithful. PRAGMA foreign_key_check on the live database lists them.");
         }
+        var skipped = restored.Skipped.Count == 0 ? "" : $" Left out of the scratch restore, as it could not be created there: {string.Join("; ", restored.Skipped)}.";
+        if (skipped.Length > 0)
+        {
+            context.Observer.Warning($"{filePath}:{skipped} Every table was still restored and counted.");
+        }
         return mismatches.Count == 0
-            ? Result(true, null, $"SHA-256 matches; all {tables.Count} tables read back with the recorded row counts.", tables, restored.ForeignKeyViolations)
+            ? Result(true, null, $"SHA-256 matches; all {tables.Count} tables read back with the recorded row counts.{skipped}", tables,
+                restored.ForeignKeyViolations, restored.Skipped)
             : Result(false, ErrorIds.BackupVerificationFailed,
                 $"{mismatches.Count} of {tables.Count} tables differ from the manifest after restoring: " +
-                string.Join(", ", mismatches.Take(5)), tables, restored.ForeignKeyViolations);
+                string.Join(", ", mismatches.Take(5)) + skipped, tables, restored.ForeignKeyViolations, restored.Skipped);
     }
 
     /// <summary>The file must be there with the size and SHA-256 its manifest records.</summary>

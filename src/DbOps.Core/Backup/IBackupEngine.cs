@@ -12,8 +12,11 @@ internal sealed record EngineContext(IOperationObserver Observer, string Activit
 /// <summary>A backup file just written: the tool that wrote it and the rows it holds per table.</summary>
 internal sealed record WrittenBackup(string ToolVersion, IReadOnlyList<ManifestTable> Tables);
 
-/// <summary>The result of restoring a backup somewhere and counting what arrived.</summary>
-internal sealed record RestoredCounts(IReadOnlyDictionary<(string Schema, string Name), long> Rows, long ForeignKeyViolations);
+/// <summary>The result of restoring a backup somewhere and counting what arrived; Skipped: what was left out, and why.</summary>
+internal sealed record RestoredCounts(IReadOnlyDictionary<(string Schema, string Name), long> Rows, long ForeignKeyViolations)
+{
+    public IReadOnlyList<string> Skipped { get; init; } = [];
+}
 
 /// <summary>
 /// The engine-specific half of backups: how to write an artifact, count rows from it, and restore it.

@@ -32,6 +32,10 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
     [GeneratedRegex("dumping contents of table \"(?<table>[^\"]+)\"")]
     private static partial Regex DumpingTable();
 
+    /// <summary>A pg_restore --list line that creates an extension or comments on one: "3; 3079 16385 EXTENSION - name".</summary>
+    [GeneratedRegex(@"^\d+; \d+ \d+ (?:EXTENSION -|COMMENT - EXTENSION) (?<name>.+?)\s*$")]
+    private static partial Regex ExtensionEntry();
+
     public string Format => "pg_dump-custom";
 
     public string Extension => ".dump";
@@ -146,7 +150,91 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
         server ??= await ReconnectAsync(manifest, context);
         await using var scratch = await PostgresScratchDatabase.CreateAsync(server, "verify the backup",
             "verify with Test-Backup -Database pointing at a server where it may", context.Observer, context.CancellationToken);
-        return await RestoreIntoAsync(manifest, path, scratch.Connection, ["--no-owner", "--no-privileges", "--exit-on-error"], context);
+        var pgRestore = await LocateRestoreAsync(manifest.ToolVersion, context);
+        var (listFile, skipped) = await LeaveOutUncreatableExtensionsAsync(pgRestore, path, scratch.Connection, context);
+        try
+        {
+            string[] options = ["--no-owner", "--no-privileges", "--exit-on-error"];
+            var restored = await RestoreIntoAsync(manifest, path, scratch.Connection,
+                listFile is null ? options : [.. options, $"--use-list={listFile}"], context);
+            return restored with { Skipped = skipped };
+        }
+        catch (DbOpsException e) when (e.ErrorId == ErrorIds.RestoreFailed && skipped.Count > 0)
+        {
+            throw new DbOpsException(ErrorIds.ExtensionUnavailable, ErrorKind.ResourceUnavailable,
+                $"The backup could not be verified: it needs {string.Join("; ", skipped)}, which could not be created in the scratch " +
+                $"database, and restoring without it failed ({e.Message}). The file itself matches its manifest. Verify it with " +
+                "Test-Backup -Database on a connection that may create the extension (a superuser).", path, e);
+        }
+        finally
+        {
+            if (listFile is not null)
+            {
+                File.Delete(listFile);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Extensions the backup creates that the scratch database's user may not create (pg_stat_statements and other
+    /// untrusted ones need a superuser) or that this server lacks. Each is tried in a transaction that is rolled back;
+    /// the ones that fail are left out of the restore through a pg_restore list file, so an extension that holds no
+    /// table data does not make an intact backup look damaged. Returns the list file (null when nothing is left out)
+    /// and what was left out, with the server's reason.
+    /// </summary>
+    private static async Task<(string? ListFile, IReadOnlyList<string> Skipped)> LeaveOutUncreatableExtensionsAsync(
+        PostgresTool pgRestore, string path, DbOpsConnection scratch, EngineContext context)
+    {
+        var toc = new List<string>();
+        var run = await ExternalTool.RunAsync(pgRestore.Path, ["--list", path], new Dictionary<string, string?>(),
+            async (stdout, token) =>
+            {
+                using var reader = new StreamReader(stdout);
+                while (await reader.ReadLineAsync(token) is { } line)
+                {
+                    toc.Add(line);
+                }
+            }, null, context.CancellationToken);
+        if (run.ExitCode != 0)
+        {
+            throw new DbOpsException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData,
+                $"pg_restore could not read the table of contents of {path} (exit code {run.ExitCode}): {run.ErrorTail}", path);
+        }
+        var extensions = toc.Select(l => ExtensionEntry().Match(l)).Where(m => m.Success).Select(m => m.Groups["name"].Value).Distinct().ToList();
+        if (extensions.Count == 0)
+        {
+            return (null, []);
+        }
+
+        var skipped = new Dictionary<string, string>();
+        await using (var db = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(scratch, readOnly: false, context.CancellationToken))
+        {
+            foreach (var extension in extensions)
+            {
+                await using var transaction = await db.BeginTransactionAsync(context.CancellationToken);
+                try
+                {
+                    await using var create = new NpgsqlCommand($"CREATE EXTENSION IF NOT EXISTS {Quote(extension)} CASCADE", db, transaction);
+                    await create.ExecuteNonQueryAsync(context.CancellationToken);
+                }
+                catch (PostgresException e)
+                {
+                    skipped[extension] = e.MessageText;
+                }
+                await transaction.RollbackAsync(context.CancellationToken);
+            }
+        }
+        if (skipped.Count == 0)
+        {
+            return (null, []);
+        }
+
+        var listFile = Path.Combine(Path.GetTempPath(), $"dbops-restore-{Guid.NewGuid():N}.list");
+        await File.WriteAllLinesAsync(listFile, toc.Select(l =>
+            ExtensionEntry().Match(l) is { Success: true } m && skipped.ContainsKey(m.Groups["name"].Value) ? ";" + l : l), context.CancellationToken);
+        var described = skipped.Select(s => $"extension {s.Key} ({s.Value})").ToList();
+        context.Observer.Verbose($"Leaving out of the scratch restore: {string.Join("; ", described)}.");
+        return (listFile, described);
     }
 
     public async Task<bool> IsEmptyAsync(DbOpsConnection target, EngineContext context)
@@ -186,6 +274,11 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
         try
         {
             await admin.ExecuteAsync($"DROP DATABASE {name} WITH (FORCE)");
+            // The drop ended every session on the target, including idle ones in this process's pools that earlier
+            // cmdlets left there; handed out again they fail with 57P01. The pools are keyed by connection string,
+            // and the target may have been reached under several, so all are emptied (busy connections are closed
+            // when returned, not interrupted).
+            NpgsqlConnection.ClearAllPools();
             await admin.ExecuteAsync($"CREATE DATABASE {name} OWNER {Quote(database.Owner)} TEMPLATE template0 " +
                                      $"ENCODING {Literal(database.Encoding)} LC_COLLATE {Literal(database.Collate)} LC_CTYPE {Literal(database.Ctype)}");
         }
@@ -242,7 +335,17 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
             Username = manifest.User,
         };
         context.Observer.Verbose($"No -Database given: verifying on the server the manifest names, {server}.");
-        return await DatabaseConnector.ConnectPostgresAsync(builder.ConnectionString, null, null, context.CancellationToken);
+        try
+        {
+            return await DatabaseConnector.ConnectPostgresAsync(builder.ConnectionString, null, null, context.CancellationToken);
+        }
+        catch (DbOpsException e) when (e.ErrorId is ErrorIds.AuthenticationFailed or ErrorIds.ConnectionFailed)
+        {
+            throw new DbOpsException(e.ErrorId, e.Kind,
+                $"No -Database was given, so the backup is verified on the server its manifest names, as {manifest.User}: {e.Message} " +
+                "Or pass -Database with a connection to a server where the backup may be restored (Connect-Database -Credential).",
+                e.Target, e);
+        }
     }
 
     /// <summary>

@@ -110,6 +110,13 @@ public static class DatabaseConnector
                     $"PostgreSQL at {display} refused the connection ({pg.SqlState}: {pg.MessageText}).", display, e),
             };
         }
+        // Npgsql says so without a SQLSTATE; it is a missing secret, not an unreachable server.
+        if (e.Message.StartsWith("No password has been provided", StringComparison.Ordinal))
+        {
+            return new DbOpsException(ErrorIds.AuthenticationFailed, ErrorKind.PermissionDenied,
+                $"PostgreSQL at {display} asks for a password and none was given. Give it with -Credential, PGPASSWORD or ~/.pgpass.",
+                display, e);
+        }
         var reason = e.InnerException is SocketException socket ? socket.Message
             : e is TimeoutException || e.InnerException is TimeoutException ? $"no answer within {timeoutSeconds} s"
             : e.Message;

@@ -10,7 +10,7 @@ namespace DbOps.Core.Connections;
 /// filling values the user did not set from the PG* environment variables, as psql does. Password files
 /// (PGPASSFILE, ~/.pgpass) are read by Npgsql itself when no password is set.
 /// </summary>
-internal static class PostgresConnectionString
+internal static partial class PostgresConnectionString
 {
     private static readonly Dictionary<string, string> Aliases = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -23,12 +23,24 @@ internal static class PostgresConnectionString
         ["timeout"] = "timeout", ["connect timeout"] = "timeout",
     };
 
-    /// <summary>True for a postgres URI or a key=value string naming a connection key; false for a file path.</summary>
+    /// <summary>
+    /// True for a postgres URI, or a key=value string that names a connection key or is shaped like one
+    /// ("Hots=db1;Username=x;", so a typo is reported as the unknown keyword it is, not as a missing SQLite file);
+    /// false for a file path, whose folder separators and dots never make a keyword.
+    /// </summary>
     public static bool LooksLikePostgres(string text)
     {
         var t = text.Trim();
-        return IsUri(t) || t.Split(';').Any(part => part.Contains('=') && Aliases.ContainsKey(part.Split('=', 2)[0].Trim()));
+        var parts = t.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var keys = parts.Select(part => part.Contains('=') ? part.Split('=', 2)[0].Trim() : null).ToList();
+        return IsUri(t)
+            || keys.Any(k => k is not null && Aliases.ContainsKey(k))
+            || (t.Contains(';') && keys.Count > 0 && keys.All(k => k is not null && KeywordShape().IsMatch(k)));
     }
+
+    /// <summary>A word or words, as connection string keywords are ("Host", "SSL Mode", "Include Error Detail").</summary>
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z][A-Za-z0-9 _]*$")]
+    private static partial System.Text.RegularExpressions.Regex KeywordShape();
 
     public static NpgsqlConnectionStringBuilder Parse(string text, string? userName, string? password)
     {

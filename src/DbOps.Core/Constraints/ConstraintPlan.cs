@@ -1,3 +1,4 @@
+using System.Globalization;
 using DbOps.Core.Connections;
 using DbOps.Core.Providers;
 using DbOps.Core.Schema;
@@ -83,9 +84,19 @@ public sealed class ConstraintPlan
     /// <summary>The statements that would run, in order (empty when there is nothing to do).</summary>
     public IReadOnlyList<string> Statements => Outcome is null ? Steps.Select(s => s.Sql).ToList() : [];
 
-    /// <summary>A short description for -WhatIf and -Confirm: the statements, one per line.</summary>
-    public string Describe() =>
-        $"Add {Definition} as {Name} ({Method}):{Environment.NewLine}  " + string.Join(";" + Environment.NewLine + "  ", Statements);
+    /// <summary>
+    /// One line for -Confirm and the head of -WhatIf (the statements follow it): what goes on which table, how, and
+    /// in how many statements; or, for a plan the preflight settled, that it is Blocked (with the count and first
+    /// keys) or already present.
+    /// </summary>
+    public string Summary => Outcome switch
+    {
+        ConstraintStatus.Blocked =>
+            $"Blocked: {ViolationCount.ToString("N0", CultureInfo.InvariantCulture)} row(s) of {Table} violate {Definition}; nothing would change. " +
+            $"First keys: {string.Join(", ", Sample)}.",
+        ConstraintStatus.AlreadyPresent => $"Already present: {Definition} on {Table} as {Name}; nothing to do.",
+        _ => $"Add {Definition} to {Table} as {Name} ({Method}, {Steps.Count} statements; no row violates it).",
+    };
 
     internal DbOpsConnection Connection { get; }
 

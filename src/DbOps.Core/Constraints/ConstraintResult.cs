@@ -29,10 +29,10 @@ public sealed class ConstraintResult
         Definition = plan.Definition;
         Status = status;
         ViolationCount = violationCount;
-        Sample = sample;
+        Sample = ValueList.Of(sample);
         ViolationQuery = plan.ViolationQuery;
         Method = plan.Method;
-        Statements = statements;
+        Statements = ValueList.Of(statements);
         LockWaitRetries = lockWaitRetries;
         Duration = duration;
     }

@@ -80,18 +80,20 @@ internal static class PostgresConstraints
                 var loose = SqlText.Loose(c.Expression!);
                 bool Equivalent(CheckInfo k) => canonicalCheck is null ? SqlText.Loose(k.Expression) == loose : k.Expression == canonicalCheck;
                 var same = t.Checks.FirstOrDefault(k => k.Name == name);
-                var equivalent = t.Checks.FirstOrDefault(k => k.IsValidated && Equivalent(k));
                 if (same is not null && !Equivalent(same))
                 {
                     throw NameTaken(t, name, $"CHECK {same.Expression}");
                 }
-                if (same is { IsValidated: true } || (same is null && equivalent is not null))
+                // An equivalent under another name counts too, a validated one first: a second copy would only cost writes.
+                var existing = same ?? t.Checks.Where(Equivalent).OrderByDescending(k => k.IsValidated).FirstOrDefault();
+                if (existing is { IsValidated: true })
                 {
-                    (outcome, name) = (ConstraintStatus.AlreadyPresent, (same ?? equivalent)!.Name);
+                    (outcome, name) = (ConstraintStatus.AlreadyPresent, existing.Name);
                 }
-                else if (same is not null)
+                else if (existing is not null)
                 {
-                    // Left NOT VALID by an interrupted run: only the validation is missing.
+                    // Left NOT VALID (by an interrupted run, or on purpose): only the validation is missing.
+                    name = existing.Name;
                     steps.Add(Validate(name));
                 }
                 else

@@ -120,4 +120,6 @@ public static class ErrorIds
     public const string DependentObjectsExist = nameof(DependentObjectsExist);
     /// <summary>The server refused the DROP for another reason; it was rolled back and the table is untouched.</summary>
     public const string RemovalFailed = nameof(RemovalFailed);
+    /// <summary>A backup needs an extension that cannot be created where it is restored for verification; the file is intact.</summary>
+    public const string ExtensionUnavailable = nameof(ExtensionUnavailable);
 }

@@ -37,7 +37,7 @@ public sealed class IndexChangePlan
         TableRef = table;
         Index = index;
         Columns = columns;
-        Statements = statements;
+        Statements = ValueList.Of(statements);
         Outcome = outcome;
         ReplacesInvalid = replacesInvalid;
         Note = note;

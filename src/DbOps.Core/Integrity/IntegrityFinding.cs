@@ -58,15 +58,15 @@ public sealed class IntegrityFinding
         Table = table?.ToString();
         Check = check;
         Severity = severity;
-        Columns = columns;
+        Columns = ValueList.Of(columns);
         Count = count;
-        Sample = sample;
-        SampleKeyColumns = sampleKeyColumns;
+        Sample = ValueList.Of(sample);
+        SampleKeyColumns = ValueList.Of(sampleKeyColumns);
         Query = query;
         Message = message;
         Relationship = relationship;
         ReferencedTable = referencedTable?.ToString();
-        ReferencedColumns = referencedColumns ?? [];
+        ReferencedColumns = ValueList.Of(referencedColumns ?? []);
         ConstraintName = constraintName;
         SuggestedConstraint = suggestedConstraint;
     }

@@ -119,9 +119,9 @@ public sealed class QueryPlanSummary
         long? sharedHit = null, long? sharedRead = null)
     {
         Nodes = nodes;
-        NodeTypes = nodes.Select(n => n.NodeType).Distinct(StringComparer.Ordinal).ToList();
+        NodeTypes = ValueList.Of(nodes.Select(n => n.NodeType).Distinct(StringComparer.Ordinal));
         SequentialScans = sequentialScans;
-        IndexesUsed = nodes.Where(n => n.Index is not null).Select(n => n.Index!).Distinct(StringComparer.Ordinal).ToList();
+        IndexesUsed = ValueList.Of(nodes.Where(n => n.Index is not null).Select(n => n.Index!).Distinct(StringComparer.Ordinal));
         var root = nodes.FirstOrDefault();
         EstimatedRows = root?.EstimatedRows;
         ActualRows = root?.ActualRows;

@@ -44,8 +44,8 @@ public sealed class TableRemoval
         RowCount = rowCount;
         ArchivePath = archivePath;
         Checksum = checksum;
-        Statements = statements;
-        DroppedForeignKeys = droppedForeignKeys;
+        Statements = ValueList.Of(statements);
+        DroppedForeignKeys = ValueList.Of(droppedForeignKeys);
         Error = error;
         Duration = duration;
     }

@@ -29,7 +29,7 @@ public sealed class TableUsage
         Table = table.Name;
         Verdict = verdict;
         Reason = reason;
-        Evidence = evidence;
+        Evidence = ValueList.Of(evidence);
         SequentialScans = counters?.SeqScan;
         IndexScans = counters?.IdxScan;
         RowsInserted = counters?.Inserted;
@@ -39,9 +39,9 @@ public sealed class TableUsage
         SizeBytes = sizeBytes;
         StatsSince = statsSince;
         StatsAge = statsAge;
-        Dependents = dependents;
+        Dependents = ValueList.Of(dependents);
         CodeReferences = codeReferences;
-        CodeFiles = codeFiles;
+        CodeFiles = ValueList.Of(codeFiles);
         Source = source;
     }
 

@@ -145,7 +145,14 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
             _connection ??= ResolveDatabase(Database);
             var connection = _connection;
             var plan = Run((observer, token) => ConstraintService.PlanAsync(connection, spec, options, observer, token));
-            if (plan.Outcome is null && !ShouldProcess($"{plan.Table} ({plan.Database})", plan.Describe()))
+            var target = $"{plan.Table} ({plan.Database})";
+            if (plan.Outcome is not null && WhatIfRequested)
+            {
+                // A rehearsal reports that it would be Blocked (or is present) instead of failing the script.
+                ShouldProcessStatements(target, plan.Summary, []);
+                return;
+            }
+            if (plan.Outcome is null && !ShouldProcessStatements(target, plan.Summary, plan.Statements))
             {
                 return;
             }
@@ -164,6 +171,11 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
             WriteDbOpsError(e, spec);
         }
     }
+
+    /// <summary>True under -WhatIf or $WhatIfPreference.</summary>
+    private bool WhatIfRequested => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value)
+        ? ((SwitchParameter)value).IsPresent
+        : LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
 
     /// <summary>The spec the named parameters describe.</summary>
     private ConstraintSpec NamedSpec() => ParameterSetName switch

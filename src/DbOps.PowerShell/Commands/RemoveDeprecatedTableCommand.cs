@@ -117,7 +117,10 @@ public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
                         WriteObject(plan);
                         WriteDbOpsError(plan.Error, plan.QualifiedName);
                     }
-                    else if (ShouldProcess($"{plan.QualifiedName} in {source}", string.Join(";\n", plan.Statements)))
+                    else if (ShouldProcessStatements($"{plan.QualifiedName} in {source}", plan.ArchivePath is null
+                                 ? $"Drop {plan.QualifiedName} (no archive: only if it is empty)."
+                                 : $"Drop {plan.QualifiedName}, archived in '{plan.ArchivePath}' (its rows are checked again under the lock).",
+                                 plan.Statements))
                     {
                         confirmed.Add(plan.Target!);
                     }

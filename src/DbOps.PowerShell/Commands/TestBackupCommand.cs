@@ -10,7 +10,9 @@ namespace DbOps.PowerShell.Commands;
 /// <para type="description">A failed check emits the result with Verified false and its Reason, and writes a
 /// non-terminating error (BackupCorrupt or BackupVerificationFailed) so a scheduled job fails.</para>
 /// </summary>
-[Cmdlet(VerbsDiagnostic.Test, "Backup", DefaultParameterSetName = PathSet)]
+// InputObject is the default set because PowerShell tries the default set's parameters first for pipeline input:
+// with Path there, a piped BackupResult bound by its Path property and lost the connection it was taken with.
+[Cmdlet(VerbsDiagnostic.Test, "Backup", DefaultParameterSetName = InputObjectSet)]
 [OutputType(typeof(BackupVerification))]
 public sealed class TestBackupCommand : DbOpsCmdlet
 {
@@ -29,8 +31,8 @@ public sealed class TestBackupCommand : DbOpsCmdlet
     public BackupResult InputObject { get; set; } = null!;
 
     /// <summary>
-    /// PostgreSQL: a server connection on which the scratch database may be created. By default the server
-    /// the backup came from (its password from PGPASSWORD or ~/.pgpass).
+    /// PostgreSQL: a server connection on which the scratch database may be created. By default the connection a
+    /// piped backup was taken with, or else the server the manifest names (its password from PGPASSWORD or ~/.pgpass).
     /// </summary>
     [Parameter]
     public DatabaseArgument? Database { get; set; }
