@@ -58,7 +58,12 @@ public abstract class DbOpsCmdlet : PSCmdlet
     {
         using var messages = new BlockingCollection<Action>();
         var observer = new QueuedObserver(this, messages, Interlocked.Increment(ref _nextActivityId));
-        var task = Task.Run(() => work(observer, CancellationToken), CancellationToken);
+        var operation = MyInvocation.MyCommand.Name;
+        var task = Task.Run(() =>
+        {
+            DbOpsTraffic.SetOperation(operation); // the application_name of the connections this work opens
+            return work(observer, CancellationToken);
+        }, CancellationToken);
         task.ContinueWith(_ => messages.CompleteAdding(), TaskScheduler.Default);
         try
         {
