@@ -188,6 +188,26 @@ public sealed class QueryPerformancePostgresCmdletTests(PostgresCluster cluster)
     }
 
     [Fact]
+    public void A_cmdlets_sessions_carry_its_name_in_application_name()
+    {
+        var database = cluster.CreateGoalsTracker();
+        var cs = cluster.ConnectionString(database);
+
+        // A condition holds on every row exactly when the session reading them is named after the cmdlet.
+        var named = _session.Run("""
+            Test-DataIntegrity -Database $cs -Table goals -Condition @{ goals = "current_setting('application_name') LIKE 'DbOps/%Test-DataIntegrity'" } |
+                Where-Object Check -eq 'CheckViolation'
+            """, new { cs });
+        Assert.Empty(_session.Errors);
+        Assert.Empty(named);
+        var other = _session.Run("""
+            Test-DataIntegrity -Database $cs -Table goals -Condition @{ goals = "current_setting('application_name') LIKE 'DbOps/%Get-SlowQuery'" } |
+                Where-Object Check -eq 'CheckViolation'
+            """, new { cs });
+        Assert.NotEmpty(other);
+    }
+
+    [Fact]
     public void The_index_tuning_example_runs_against_PostgreSQL_and_prints_the_speed_ups()
     {
         var database = cluster.CreateGoalsTracker();
