@@ -3,6 +3,7 @@ using System.Management.Automation;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
+using DbOps.Core.Usage;
 
 namespace DbOps.PowerShell;
 
@@ -49,6 +50,10 @@ public abstract class DbOpsCmdlet : PSCmdlet
             ? DatabaseConnector.DescribeSqliteTarget(path)
             : Run((_, token) => DatabaseConnector.ConnectSqliteAsync(path, create: false, token));
     }
+
+    /// <summary>The baseline -Since names: the object, or the file read (relative to the PowerShell location).</summary>
+    protected UsageBaseline? LoadBaseline(UsageBaselineArgument? argument) =>
+        argument is null ? null : argument.Baseline ?? UsageWatch.Load(ResolvePath(argument.Path!));
 
     /// <summary>
     /// Runs Core work on a worker thread while this (the pipeline) thread writes its progress, verbose and

@@ -12,7 +12,11 @@ namespace DbOps.Core.Indexes;
 /// <summary>What Find-UnusedIndex looks for.</summary>
 /// <param name="Connection">The database.</param>
 /// <param name="MinimumStatsAge">Usage statistics younger than this make an unscanned index Unknown, not Unused (default 7 days, as Find-UnusedTable).</param>
-public sealed record UnusedIndexRequest(DbOpsConnection Connection, TimeSpan? MinimumStatsAge = null);
+public sealed record UnusedIndexRequest(DbOpsConnection Connection, TimeSpan? MinimumStatsAge = null)
+{
+    /// <summary>PostgreSQL: judge the scans since this baseline (Start-UsageWatch) instead of since the last reset.</summary>
+    public Usage.UsageBaseline? Since { get; init; }
+}
 
 /// <summary>
 /// Finds indexes to add (relationships whose columns lead no index) and indexes to drop (unused, duplicate,
@@ -62,13 +66,18 @@ public static class IndexAdvisor
         await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
         var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
         StatisticsWindow? window = null;
-        var usage = new Dictionary<(string, string), (long Scans, long SizeBytes)>();
+        var usage = new Dictionary<(string, string), (long Scans, long SizeBytes, long Counter)>();
         if (source.Provider == DatabaseProvider.PostgreSQL)
         {
             window = await UsageStatistics.ReadPostgresWindowAsync(connection, cancellationToken);
+            Func<string, string, long>? growth = null;
+            if (request.Since is { } baseline)
+            {
+                (window, _, growth) = await Usage.UsageWatch.SinceAsync(connection, source, baseline, cancellationToken);
+            }
             foreach (var row in await connection.QueryAsync<UsageRow>(new CommandDefinition(IndexUsageSql, cancellationToken: cancellationToken)))
             {
-                usage[(row.Schema, row.Index)] = (row.Scans, row.SizeBytes);
+                usage[(row.Schema, row.Index)] = (growth?.Invoke(row.Schema, row.Index) ?? row.Scans, row.SizeBytes, row.Scans);
             }
             observer.Verbose(window.Covers(minimumAge)
                 ? $"Usage statistics cover {StatisticsWindow.Describe(window.Age!.Value)} ({window.Source})."
@@ -85,7 +94,7 @@ public static class IndexAdvisor
             var redundant = FindRedundant(table);
             foreach (var index in table.Indexes.Where(i => i.IsValid && !BacksConstraint(i)))
             {
-                (long Scans, long SizeBytes)? stats = usage.TryGetValue((index.Table.Schema, index.Name), out var u) ? u : null;
+                (long Scans, long SizeBytes, long Counter)? stats = usage.TryGetValue((index.Table.Schema, index.Name), out var u) ? u : null;
                 var drop = IndexSql.Drop(source.Provider, index.Table.Schema, index.Name);
                 if (redundant.TryGetValue(index.Name, out var cover))
                 {
@@ -102,7 +111,7 @@ public static class IndexAdvisor
                         ? $"No scans in {StatisticsWindow.Describe(window.Age!.Value)} (since {window.Since:u}, {window.Source})."
                         : $"No scans, but {window.TooYoungReason(minimumAge)}.";
                     findings.Add(new IndexFinding(source, index, IndexFindingReason.Unused, old ? IndexVerdict.Unused : IndexVerdict.Unknown,
-                        0, stats.Value.SizeBytes, window, null, evidence, drop));
+                        0, stats.Value.SizeBytes, window, null, evidence, drop) { ScanCounter = stats.Value.Counter });
                 }
             }
         }

@@ -173,10 +173,11 @@ public static class IndexMaintenance
                 $"Index {name} had no scans, but the statistics were too young to call it unused ({finding.Evidence}). " +
                 "Wait until they cover the minimum age, or pass -Force to drop it anyway.", name);
         }
-        if (finding.Reason == IndexFindingReason.Unused && scans.TryGetValue(name, out var now) && now > (finding.Scans ?? 0))
+        var then = finding.ScanCounter ?? finding.Scans ?? 0;
+        if (finding.Reason == IndexFindingReason.Unused && scans.TryGetValue(name, out var now) && now > then)
         {
             throw new DbOpsException(ErrorIds.IndexInUse, ErrorKind.InvalidState,
-                $"Index {name} has been scanned {now - (finding.Scans ?? 0)} time(s) since Find-UnusedIndex reported it unused; it is not dropped.", name);
+                $"Index {name} has been scanned {now - then} time(s) since Find-UnusedIndex reported it unused; it is not dropped.", name);
         }
         if (finding.CoveredBy is { } keeper
             && !schema.Tables.SelectMany(t => t.Indexes).Any(i => i.Name == keeper && i.Table == index.Table && i.IsValid))

@@ -162,6 +162,9 @@ public sealed class IndexFinding
     /// <summary>The connection it was found through, so the object pipes into Remove-UnusedIndex.</summary>
     public DbOpsConnection Source { get; }
 
+    /// <summary>The server's scan counter when reported (Scans is the growth since a baseline under -Since): a drop re-checks it.</summary>
+    internal long? ScanCounter { get; init; }
+
     /// <inheritdoc/>
     public override string ToString() => $"{Schema}.{Index} on {Table}: {Reason} ({Verdict})";
 }
