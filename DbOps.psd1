@@ -25,6 +25,7 @@
         'Add-SafeIndex'
         'Remove-UnusedIndex'
         'Find-UnusedTable'
+        'Start-UsageWatch'
         'Export-TableArchive'
         'Import-TableArchive'
         'Remove-DeprecatedTable'

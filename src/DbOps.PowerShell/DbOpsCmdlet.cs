@@ -3,6 +3,7 @@ using System.Management.Automation;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
+using DbOps.Core.Usage;
 
 namespace DbOps.PowerShell;
 
@@ -50,6 +51,10 @@ public abstract class DbOpsCmdlet : PSCmdlet
             : Run((_, token) => DatabaseConnector.ConnectSqliteAsync(path, create: false, token));
     }
 
+    /// <summary>The baseline -Since names: the object, or the file read (relative to the PowerShell location).</summary>
+    protected UsageBaseline? LoadBaseline(UsageBaselineArgument? argument) =>
+        argument is null ? null : argument.Baseline ?? UsageWatch.Load(ResolvePath(argument.Path!));
+
     /// <summary>
     /// Runs Core work on a worker thread while this (the pipeline) thread writes its progress, verbose and
     /// warning messages: PowerShell forbids writing from other threads. Progress is always closed.
@@ -58,7 +63,12 @@ public abstract class DbOpsCmdlet : PSCmdlet
     {
         using var messages = new BlockingCollection<Action>();
         var observer = new QueuedObserver(this, messages, Interlocked.Increment(ref _nextActivityId));
-        var task = Task.Run(() => work(observer, CancellationToken), CancellationToken);
+        var operation = MyInvocation.MyCommand.Name;
+        var task = Task.Run(() =>
+        {
+            DbOpsTraffic.SetOperation(operation); // the application_name of the connections this work opens
+            return work(observer, CancellationToken);
+        }, CancellationToken);
         task.ContinueWith(_ => messages.CompleteAdding(), TaskScheduler.Default);
         try
         {

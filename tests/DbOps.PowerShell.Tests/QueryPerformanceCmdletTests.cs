@@ -54,6 +54,27 @@ public sealed class QueryPerformanceCmdletTests : IDisposable
     }
 
     [Fact]
+    public void Add_SafeIndex_builds_expression_and_partial_indexes_and_refuses_a_kind_SQLite_lacks_with_its_error_id()
+    {
+        var path = GoalsDatabase();
+
+        var whatIf = _session.Run("Add-SafeIndex $path goals 'lower(title)', id -Where 'deadline IS NOT NULL' -WhatIf", new { path });
+        Assert.Empty(_session.Errors);
+        Assert.Empty(whatIf);
+        Assert.Contains("CREATE INDEX \"ix_goals_lower_title_id\" ON \"goals\" ((lower(title)), \"id\") WHERE deadline IS NOT NULL", _session.Host.Output);
+        Assert.Equal(1, IndexCount(path));
+
+        var created = Assert.Single(_session.Run("Add-SafeIndex $path goals 'lower(title)', id -Where 'deadline IS NOT NULL'", new { path }));
+        Assert.Equal("Created", Prop(created, "Status").ToString());
+        Assert.Equal(2, IndexCount(path));
+
+        Assert.Empty(_session.Run("Add-SafeIndex $path goals title -Using Gin", new { path }));
+        var error = Assert.Single(_session.Errors);
+        Assert.Equal("IndexKindNotSupported,DbOps.PowerShell.Commands.AddSafeIndexCommand", error.FullyQualifiedErrorId);
+        Assert.Equal(2, IndexCount(path));
+    }
+
+    [Fact]
     public void Remove_UnusedIndex_asks_first_and_WhatIf_shows_the_DROP()
     {
         var path = GoalsDatabase();
@@ -164,6 +185,26 @@ public sealed class QueryPerformancePostgresCmdletTests(PostgresCluster cluster)
         var result = Assert.Single(results);
         Assert.Equal(1L, result.Properties["Rows"].Value);
         Assert.Equal(database, result.Properties["Database"].Value);
+    }
+
+    [Fact]
+    public void A_cmdlets_sessions_carry_its_name_in_application_name()
+    {
+        var database = cluster.CreateGoalsTracker();
+        var cs = cluster.ConnectionString(database);
+
+        // A condition holds on every row exactly when the session reading them is named after the cmdlet.
+        var named = _session.Run("""
+            Test-DataIntegrity -Database $cs -Table goals -Condition @{ goals = "current_setting('application_name') LIKE 'DbOps/%Test-DataIntegrity'" } |
+                Where-Object Check -eq 'CheckViolation'
+            """, new { cs });
+        Assert.Empty(_session.Errors);
+        Assert.Empty(named);
+        var other = _session.Run("""
+            Test-DataIntegrity -Database $cs -Table goals -Condition @{ goals = "current_setting('application_name') LIKE 'DbOps/%Get-SlowQuery'" } |
+                Where-Object Check -eq 'CheckViolation'
+            """, new { cs });
+        Assert.NotEmpty(other);
     }
 
     [Fact]

@@ -16,8 +16,22 @@ namespace DbOps.Core.Constraints;
 /// <param name="MaxRetries">Further attempts after the first one gave up waiting, with growing pauses between them.</param>
 public sealed record ConstraintOptions(TimeSpan LockTimeout, int MaxRetries)
 {
-    /// <summary>2 seconds, 5 retries: a writer never queues behind DbOps for longer than the timeout.</summary>
-    public static ConstraintOptions Default { get; } = new(TimeSpan.FromSeconds(2), 5);
+    /// <summary>2 seconds, 10 retries; statements that block writers wait at most <see cref="BlockingTryTimeout"/> per try.</summary>
+    public static ConstraintOptions Default { get; } = new(TimeSpan.FromSeconds(2), 10);
+
+    /// <summary>
+    /// PostgreSQL: the longest one try of a statement that blocks writers (ADD ... NOT VALID, SET NOT NULL, USING INDEX)
+    /// may wait for its lock: while it waits, every writer of the table queues behind it (a foreign key holds the child
+    /// table while it waits for the parent). 30 ms, or <see cref="LockTimeout"/> when that is shorter, unless set; VALIDATE and
+    /// concurrent index builds, which let writers through while they wait, keep <see cref="LockTimeout"/>.
+    /// </summary>
+    public TimeSpan BlockingTryTimeout
+    {
+        get => _blockingTryTimeout is { } set ? set : LockTimeout < TimeSpan.FromMilliseconds(30) ? LockTimeout : TimeSpan.FromMilliseconds(30);
+        init => _blockingTryTimeout = value;
+    }
+
+    private readonly TimeSpan? _blockingTryTimeout;
 
     /// <summary>The pause before retry <paramref name="attempt"/> (1-based): 250 ms doubling up to 5 s, plus up to 100 ms of jitter.</summary>
     internal TimeSpan Backoff(int attempt) =>

@@ -246,6 +246,19 @@ internal static class PostgresConstraints
         {
             try
             {
+                if (step.Kind == StepKind.Locking)
+                {
+                    // Writers queue behind this statement while it waits for its lock: keep each try short (rolled back on failure).
+                    await using var transaction = await db.BeginTransactionAsync(cancellationToken);
+                    await using (var setting = new NpgsqlCommand($"SET LOCAL lock_timeout = '{(long)options.BlockingTryTimeout.TotalMilliseconds}ms'", db, transaction))
+                    {
+                        await setting.ExecuteNonQueryAsync(cancellationToken);
+                    }
+                    await using var locking = new NpgsqlCommand(step.Sql, db, transaction) { CommandTimeout = 30 };
+                    await locking.ExecuteNonQueryAsync(cancellationToken);
+                    await transaction.CommitAsync(cancellationToken);
+                    return attempt;
+                }
                 await using var command = new NpgsqlCommand(step.Sql, db) { CommandTimeout = step.Kind is StepKind.Validate or StepKind.Concurrent ? 0 : 30 };
                 await command.ExecuteNonQueryAsync(cancellationToken);
                 return attempt;
@@ -260,16 +273,18 @@ internal static class PostgresConstraints
                 if (attempt >= options.MaxRetries)
                 {
                     throw new DbOpsException(ErrorIds.LockTimeout, ErrorKind.ResourceUnavailable,
-                        $"'{step.Sql}' could not get its lock within {options.LockTimeout.TotalMilliseconds:0} ms, {attempt + 1} times " +
+                        $"'{step.Sql}' could not get its lock within {Wait(step, options).TotalMilliseconds:0} ms, {attempt + 1} times " +
                         $"({attempt} retries). Another session holds a lock on the table; find it in pg_locks/pg_stat_activity, " +
-                        "or run again later or with a longer -LockTimeout.", null, e);
+                        "or run again later or with more -MaxRetries.", null, e);
                 }
                 var pause = options.Backoff(attempt + 1);
-                observer.Verbose($"'{step.Sql}' waited {options.LockTimeout.TotalMilliseconds:0} ms for a lock ({e.SqlState}); retry {attempt + 1} of {options.MaxRetries} in {pause.TotalMilliseconds:0} ms.");
+                observer.Verbose($"'{step.Sql}' waited {Wait(step, options).TotalMilliseconds:0} ms for a lock ({e.SqlState}); retry {attempt + 1} of {options.MaxRetries} in {pause.TotalMilliseconds:0} ms.");
                 await Task.Delay(pause, cancellationToken);
             }
         }
     }
+
+    private static TimeSpan Wait(PlannedStep step, ConstraintOptions options) => step.Kind == StepKind.Locking ? options.BlockingTryTimeout : options.LockTimeout;
 
     /// <summary>Undoes the steps that ran, newest first; returns what could not be undone.</summary>
     private static async Task<IReadOnlyList<string>> UndoAsync(NpgsqlConnection db, Stack<PlannedStep> done, ConstraintOptions options, IOperationObserver observer)

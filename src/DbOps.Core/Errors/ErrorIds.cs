@@ -102,6 +102,14 @@ public static class ErrorIds
     public const string IndexInUse = nameof(IndexInUse);
     /// <summary>Building the index failed; its INVALID leftover was dropped.</summary>
     public const string IndexBuildFailed = nameof(IndexBuildFailed);
+    /// <summary>The engine or the column type does not support the index kind asked for (method, INCLUDE, a B-tree on jsonb).</summary>
+    public const string IndexKindNotSupported = nameof(IndexKindNotSupported);
+    /// <summary>An index expression or partial-index predicate is not one valid expression over the table.</summary>
+    public const string InvalidIndexExpression = nameof(InvalidIndexExpression);
+    /// <summary>A usage baseline belongs to another database (or cannot be read as one).</summary>
+    public const string UsageBaselineMismatch = nameof(UsageBaselineMismatch);
+    /// <summary>A usage baseline is older than a statistics reset or a server start: deltas from it would understate use.</summary>
+    public const string UsageBaselineStale = nameof(UsageBaselineStale);
     /// <summary>An archive's files differ from its manifest, the manifest was edited, or the data is damaged or truncated.</summary>
     public const string ArchiveCorrupt = nameof(ArchiveCorrupt);
     /// <summary>The archive is intact but the table loaded from it does not give the recorded row count and checksum.</summary>

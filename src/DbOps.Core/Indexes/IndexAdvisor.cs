@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Text;
 using Dapper;
 using DbOps.Core.Connections;
+using DbOps.Core.Constraints;
 using DbOps.Core.Progress;
 using DbOps.Core.Providers;
 using DbOps.Core.Schema;
@@ -11,7 +12,11 @@ namespace DbOps.Core.Indexes;
 /// <summary>What Find-UnusedIndex looks for.</summary>
 /// <param name="Connection">The database.</param>
 /// <param name="MinimumStatsAge">Usage statistics younger than this make an unscanned index Unknown, not Unused (default 7 days, as Find-UnusedTable).</param>
-public sealed record UnusedIndexRequest(DbOpsConnection Connection, TimeSpan? MinimumStatsAge = null);
+public sealed record UnusedIndexRequest(DbOpsConnection Connection, TimeSpan? MinimumStatsAge = null)
+{
+    /// <summary>PostgreSQL: judge the scans since this baseline (Start-UsageWatch) instead of since the last reset.</summary>
+    public Usage.UsageBaseline? Since { get; init; }
+}
 
 /// <summary>
 /// Finds indexes to add (relationships whose columns lead no index) and indexes to drop (unused, duplicate,
@@ -61,13 +66,18 @@ public static class IndexAdvisor
         await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
         var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
         StatisticsWindow? window = null;
-        var usage = new Dictionary<(string, string), (long Scans, long SizeBytes)>();
+        var usage = new Dictionary<(string, string), (long Scans, long SizeBytes, long Counter)>();
         if (source.Provider == DatabaseProvider.PostgreSQL)
         {
             window = await UsageStatistics.ReadPostgresWindowAsync(connection, cancellationToken);
+            Func<string, string, long>? growth = null;
+            if (request.Since is { } baseline)
+            {
+                (window, _, growth) = await Usage.UsageWatch.SinceAsync(connection, source, baseline, cancellationToken);
+            }
             foreach (var row in await connection.QueryAsync<UsageRow>(new CommandDefinition(IndexUsageSql, cancellationToken: cancellationToken)))
             {
-                usage[(row.Schema, row.Index)] = (row.Scans, row.SizeBytes);
+                usage[(row.Schema, row.Index)] = (growth?.Invoke(row.Schema, row.Index) ?? row.Scans, row.SizeBytes, row.Scans);
             }
             observer.Verbose(window.Covers(minimumAge)
                 ? $"Usage statistics cover {StatisticsWindow.Describe(window.Age!.Value)} ({window.Source})."
@@ -84,7 +94,7 @@ public static class IndexAdvisor
             var redundant = FindRedundant(table);
             foreach (var index in table.Indexes.Where(i => i.IsValid && !BacksConstraint(i)))
             {
-                (long Scans, long SizeBytes)? stats = usage.TryGetValue((index.Table.Schema, index.Name), out var u) ? u : null;
+                (long Scans, long SizeBytes, long Counter)? stats = usage.TryGetValue((index.Table.Schema, index.Name), out var u) ? u : null;
                 var drop = IndexSql.Drop(source.Provider, index.Table.Schema, index.Name);
                 if (redundant.TryGetValue(index.Name, out var cover))
                 {
@@ -101,7 +111,7 @@ public static class IndexAdvisor
                         ? $"No scans in {StatisticsWindow.Describe(window.Age!.Value)} (since {window.Since:u}, {window.Source})."
                         : $"No scans, but {window.TooYoungReason(minimumAge)}.";
                     findings.Add(new IndexFinding(source, index, IndexFindingReason.Unused, old ? IndexVerdict.Unused : IndexVerdict.Unknown,
-                        0, stats.Value.SizeBytes, window, null, evidence, drop));
+                        0, stats.Value.SizeBytes, window, null, evidence, drop) { ScanCounter = stats.Value.Counter });
                 }
             }
         }
@@ -112,10 +122,16 @@ public static class IndexAdvisor
     internal static bool BacksConstraint(IndexInfo index) =>
         index.IsPrimaryKey || index.ConstraintName is not null || index.Name.StartsWith("sqlite_autoindex_", StringComparison.Ordinal);
 
-    /// <summary>True when a valid, complete index (or the primary key) leads with exactly these columns, in any order.</summary>
+    /// <summary>
+    /// True when the primary key or a valid B-tree on plain columns over the whole table leads with exactly these
+    /// columns, in any order. Partial, expression, GIN, BRIN and other kinds do not serve a relationship's lookups.
+    /// </summary>
     internal static bool IsCovered(TableSchema table, IReadOnlyList<string> columns) =>
         (table.PrimaryKey is { } pk && Leads(pk.Columns, columns))
-        || table.Indexes.Any(i => i.IsValid && !i.IsPartial && Leads(i.Columns, columns));
+        || table.Indexes.Any(i => i.IsValid && IsPlainBTree(i) && Leads(i.Columns, columns));
+
+    /// <summary>A B-tree on plain columns over the whole table (INCLUDE columns allowed).</summary>
+    internal static bool IsPlainBTree(IndexInfo index) => !index.IsPartial && !HasExpression(index) && Method(index) == "btree";
 
     private static bool Leads(IReadOnlyList<string> key, IReadOnlyList<string> columns) =>
         key.Count >= columns.Count && SameSet(key.Take(columns.Count).ToList(), columns);
@@ -166,27 +182,35 @@ public static class IndexAdvisor
     }
 
     /// <summary>
-    /// What makes two indexes the same: PostgreSQL's definition after the table (method, keys, opclasses, INCLUDE,
-    /// WHERE); SQLite's key columns and predicate (its stored SQL differs in quoting and spacing only).
+    /// What makes two indexes the same: PostgreSQL's definition after the table (method, keys with their opclasses
+    /// and collations, INCLUDE, WHERE); SQLite's text from the key list on (keys with COLLATE and order, WHERE), in
+    /// the lexer's loose form because its stored SQL keeps the user's quoting and spacing. So a partial, expression
+    /// or differently collated index is never the same as a plain one.
     /// </summary>
-    private static string ComparisonKey(IndexInfo index)
+    internal static string ComparisonKey(DatabaseProvider provider, string definition)
     {
-        var definition = Normalise(index.Definition);
-        var on = definition.IndexOf(" on ", StringComparison.Ordinal);
-        if (index.Definition.Contains(" USING ", StringComparison.Ordinal) && on >= 0)
+        if (provider == DatabaseProvider.PostgreSQL)
         {
-            var usingAt = definition.IndexOf(" using ", on, StringComparison.Ordinal);
-            return usingAt >= 0 ? definition[usingAt..] : definition[on..];
+            var normal = Normalise(definition);
+            var usingAt = normal.IndexOf(" using ", StringComparison.Ordinal);
+            return usingAt >= 0 ? normal[usingAt..] : normal;
         }
-        var where = definition.IndexOf(" where ", StringComparison.Ordinal);
-        var keys = HasExpression(index) && on >= 0 ? definition[on..] : string.Join(",", index.Columns.Select(c => c.ToLowerInvariant()));
-        return keys + (index.IsPartial && where >= 0 ? definition[where..] : "");
+        var tokens = SqlText.Tokens(definition).ToList();
+        var on = tokens.FindIndex(t => t.Kind == SqlText.TokenKind.Word && definition.Substring(t.Start, t.Length).Equals("ON", StringComparison.OrdinalIgnoreCase));
+        var open = on < 0 ? -1 : tokens.FindIndex(on, t => t.Kind == SqlText.TokenKind.Symbol && definition[t.Start] == '(');
+        return SqlText.Loose(open < 0 ? definition : definition[tokens[open].Start..]);
     }
+
+    private static string ComparisonKey(IndexInfo index) =>
+        index.Definition.Contains(" USING ", StringComparison.Ordinal) ? ComparisonKey(DatabaseProvider.PostgreSQL, index.Definition)
+        // SQLite keeps no SQL for the indexes behind UNIQUE and PRIMARY KEY constraints: their key list stands in.
+        : index.Definition.Length == 0 ? SqlText.Loose($"({string.Join(", ", index.Columns.Select(IndexSql.Quote))})")
+        : ComparisonKey(DatabaseProvider.SQLite, index.Definition);
 
     private static string Normalise(string sql) =>
         string.Join(' ', sql.Replace("\"", "").Split((char[])[' ', '\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries)).ToLowerInvariant();
 
-    private static string Method(IndexInfo index)
+    internal static string Method(IndexInfo index)
     {
         var definition = Normalise(index.Definition);
         var at = definition.IndexOf(" using ", StringComparison.Ordinal);
@@ -232,7 +256,7 @@ internal static class IndexSql
             : $"DROP INDEX {(ifExists ? "IF EXISTS " : "")}{Quote(schema)}.{Quote(name)}";
 
     /// <summary>Both engines quote the same way; the providers' instances are used so a change there applies here.</summary>
-    private static string Quote(string identifier) => PostgresProvider.Instance.QuoteIdentifier(identifier);
+    internal static string Quote(string identifier) => PostgresProvider.Instance.QuoteIdentifier(identifier);
 
     /// <summary><c>ix_table_col1_col2</c>, cut to 63 bytes, with a number added when another index already has the name.</summary>
     /// <param name="schema">The database's schema: existing index and table names are taken.</param>

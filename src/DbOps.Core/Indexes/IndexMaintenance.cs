@@ -15,7 +15,17 @@ namespace DbOps.Core.Indexes;
 /// <param name="Table">The table as a person types it (t, schema.t).</param>
 /// <param name="Columns">Key columns in order.</param>
 /// <param name="Name">The index name; by default ix_table_columns.</param>
-public sealed record AddIndexRequest(DbOpsConnection Connection, string Table, IReadOnlyList<string> Columns, string? Name = null);
+public sealed record AddIndexRequest(DbOpsConnection Connection, string Table, IReadOnlyList<string> Columns, string? Name = null)
+{
+    /// <summary>The access method (PostgreSQL USING); B-tree by default.</summary>
+    public IndexMethod Method { get; init; } = IndexMethod.BTree;
+
+    /// <summary>Non-key columns stored in the index (PostgreSQL INCLUDE), for index-only scans.</summary>
+    public IReadOnlyList<string> Include { get; init; } = [];
+
+    /// <summary>The partial-index predicate (WHERE ...), or null for the whole table.</summary>
+    public string? Where { get; init; }
+}
 
 /// <summary>An index to drop.</summary>
 /// <param name="Connection">The database.</param>
@@ -31,8 +41,9 @@ public sealed record RemoveIndexRequest(DbOpsConnection Connection, string Index
 public sealed class IndexChangePlan
 {
     internal IndexChangePlan(DbOpsConnection source, TableRef table, string index, IReadOnlyList<string> columns, IReadOnlyList<string> statements,
-                             IndexChangeStatus outcome, bool replacesInvalid, string? note, IndexFinding? finding)
+                             IndexChangeStatus outcome, bool replacesInvalid, string? note, IndexFinding? finding, string method = "btree")
     {
+        Method = method;
         Source = source;
         TableRef = table;
         Index = index;
@@ -62,9 +73,10 @@ public sealed class IndexChangePlan
     internal IReadOnlyList<string> Columns { get; }
     internal bool ReplacesInvalid { get; }
     internal IndexFinding? Finding { get; }
+    internal string Method { get; }
 
     /// <summary>The result of not running it (for a skipped change).</summary>
-    public IndexChange Skipped() => new(Source, TableRef, Index, Columns, Outcome, [], false, TimeSpan.Zero, Note);
+    public IndexChange Skipped() => new(Source, TableRef, Index, Columns, Outcome, [], false, TimeSpan.Zero, Note, Method);
 }
 
 /// <summary>
@@ -79,24 +91,28 @@ public static class IndexMaintenance
         var source = request.Connection;
         var (schema, _) = await ReadAsync(source, cancellationToken);
         var table = schema.Resolve(request.Table);
-        if (request.Columns.Count == 0)
-        {
-            throw new DbOpsException(ErrorIds.ColumnNotFound, ErrorKind.InvalidArgument, $"No columns were given for the index on {table}.", table.Table);
-        }
-        var columns = request.Columns.Select(c => table.GetColumn(c).Name).ToList();
-        var name = request.Name ?? IndexSql.SuggestName(schema, table, columns);
+        var index = IndexDefinition.Resolve(table, source.Provider, request.Columns, request.Method, request.Include, request.Where);
+        var columns = index.Keys;
+        var name = request.Name ?? IndexSql.SuggestName(schema, table, index.NameParts);
         var existing = table.Indexes.FirstOrDefault(i => i.Name == name);
         if (existing is { IsValid: true })
         {
             return new IndexChangePlan(source, table.Table, name, columns, [], IndexChangeStatus.Exists, false,
                 $"A valid index named {name} already exists on {table}: {existing.Definition}", null);
         }
-        if (existing is null && IndexAdvisor.IsCovered(table, columns))
+        if (existing is null && index.IsPlain && IndexAdvisor.IsCovered(table, columns))
         {
-            var cover = table.Indexes.FirstOrDefault(i => i.IsValid && !i.IsPartial && i.Columns.Count >= columns.Count
+            var cover = table.Indexes.FirstOrDefault(i => i.IsValid && IndexAdvisor.IsPlainBTree(i) && i.Columns.Count >= columns.Count
                 && i.Columns.Take(columns.Count).All(c => columns.Contains(c, StringComparer.OrdinalIgnoreCase)))?.Name ?? "the primary key";
             return new IndexChangePlan(source, table.Table, name, columns, [], IndexChangeStatus.AlreadyCovered, false,
                 $"{cover} already leads with ({string.Join(", ", columns)}) on {table}; another index would only slow down writes.", null);
+        }
+        // The server's verdict on the kind, types and expressions, before anything is built.
+        var shape = IndexAdvisor.ComparisonKey(source.Provider, await index.ProbeAsync(source, cancellationToken));
+        if (table.Indexes.FirstOrDefault(i => i.IsValid && i.Name != name && IndexAdvisor.ComparisonKey(source.Provider, i.Definition) == shape) is { } same)
+        {
+            return new IndexChangePlan(source, table.Table, name, columns, [], IndexChangeStatus.Exists, false,
+                $"Index {same.Name} on {table} already has this definition: {same.Definition}", null);
         }
         var statements = new List<string>();
         if (existing is { IsValid: false })
@@ -104,8 +120,8 @@ public static class IndexMaintenance
             // The leftover of a failed CREATE INDEX CONCURRENTLY: never used for reads, still maintained on every write.
             statements.Add(IndexSql.Drop(source.Provider, table.Table.Schema, name, ifExists: true));
         }
-        statements.Add(IndexSql.Create(source.Provider, table.Table, name, columns));
-        return new IndexChangePlan(source, table.Table, name, columns, statements, IndexChangeStatus.Created, existing is not null, null, null);
+        statements.Add(index.CreateSql(source.Provider, name));
+        return new IndexChangePlan(source, table.Table, name, columns, statements, IndexChangeStatus.Created, existing is not null, null, null, IndexDefinition.MethodName(request.Method));
     }
 
     /// <summary>
@@ -145,7 +161,7 @@ public static class IndexMaintenance
                 "even without a constraint. Remove-UnusedIndex does not drop it.", request.Index);
         }
         return new IndexChangePlan(source, index.Table, index.Name, index.Columns, [IndexSql.Drop(source.Provider, index.Table.Schema, index.Name)],
-            IndexChangeStatus.Dropped, false, null, request.Finding);
+            IndexChangeStatus.Dropped, false, null, request.Finding, IndexAdvisor.Method(index));
     }
 
     private static void CheckEvidence(DatabaseSchema schema, IndexInfo index, IndexFinding finding, IReadOnlyDictionary<string, long> scans, bool force)
@@ -157,10 +173,11 @@ public static class IndexMaintenance
                 $"Index {name} had no scans, but the statistics were too young to call it unused ({finding.Evidence}). " +
                 "Wait until they cover the minimum age, or pass -Force to drop it anyway.", name);
         }
-        if (finding.Reason == IndexFindingReason.Unused && scans.TryGetValue(name, out var now) && now > (finding.Scans ?? 0))
+        var then = finding.ScanCounter ?? finding.Scans ?? 0;
+        if (finding.Reason == IndexFindingReason.Unused && scans.TryGetValue(name, out var now) && now > then)
         {
             throw new DbOpsException(ErrorIds.IndexInUse, ErrorKind.InvalidState,
-                $"Index {name} has been scanned {now - (finding.Scans ?? 0)} time(s) since Find-UnusedIndex reported it unused; it is not dropped.", name);
+                $"Index {name} has been scanned {now - then} time(s) since Find-UnusedIndex reported it unused; it is not dropped.", name);
         }
         if (finding.CoveredBy is { } keeper
             && !schema.Tables.SelectMany(t => t.Indexes).Any(i => i.Name == keeper && i.Table == index.Table && i.IsValid))
@@ -208,7 +225,7 @@ public static class IndexMaintenance
                     $"'{sql}' failed on {source}: {(e is PostgresException pg ? pg.MessageText : e.Message)}", plan.Target, e);
             }
         }
-        return new IndexChange(source, plan.TableRef, plan.Index, plan.Columns, plan.Outcome, plan.Statements, plan.ReplacesInvalid, clock.Elapsed, null);
+        return new IndexChange(source, plan.TableRef, plan.Index, plan.Columns, plan.Outcome, plan.Statements, plan.ReplacesInvalid, clock.Elapsed, null, plan.Method);
     }
 
     /// <summary>A failed or cancelled concurrent build leaves an INVALID index behind; remove it on a fresh connection.</summary>

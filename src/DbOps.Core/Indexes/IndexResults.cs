@@ -162,6 +162,9 @@ public sealed class IndexFinding
     /// <summary>The connection it was found through, so the object pipes into Remove-UnusedIndex.</summary>
     public DbOpsConnection Source { get; }
 
+    /// <summary>The server's scan counter when reported (Scans is the growth since a baseline under -Since): a drop re-checks it.</summary>
+    internal long? ScanCounter { get; init; }
+
     /// <inheritdoc/>
     public override string ToString() => $"{Schema}.{Index} on {Table}: {Reason} ({Verdict})";
 }
@@ -183,8 +186,9 @@ public enum IndexChangeStatus
 public sealed class IndexChange
 {
     internal IndexChange(DbOpsConnection source, TableRef table, string index, IReadOnlyList<string> columns, IndexChangeStatus status,
-                         IReadOnlyList<string> statements, bool replacedInvalid, TimeSpan duration, string? note)
+                         IReadOnlyList<string> statements, bool replacedInvalid, TimeSpan duration, string? note, string method = "btree")
     {
+        Method = method;
         Provider = source.Provider;
         Database = source.Database;
         Schema = table.Schema;
@@ -213,8 +217,11 @@ public sealed class IndexChange
     /// <summary>The index name.</summary>
     public string Index { get; }
 
-    /// <summary>Its key columns.</summary>
+    /// <summary>Its key columns and expressions.</summary>
     public string[] Columns { get; }
+
+    /// <summary>The access method: btree, gin, gist, brin, hash, spgist.</summary>
+    public string Method { get; }
 
     /// <summary>Created, Dropped, Exists or AlreadyCovered.</summary>
     public IndexChangeStatus Status { get; }

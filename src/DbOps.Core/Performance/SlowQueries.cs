@@ -1,6 +1,8 @@
 using System.Globalization;
 using Dapper;
+using System.Text.RegularExpressions;
 using DbOps.Core.Connections;
+using DbOps.Core.Constraints;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
 using DbOps.Core.Providers;
@@ -11,11 +13,13 @@ namespace DbOps.Core.Performance;
 /// <summary>A statement pg_stat_statements has seen, with its cost and a flag for a likely N+1 pattern.</summary>
 public sealed class SlowQuery
 {
-    internal SlowQuery(DbOpsConnection source, Row row, bool likelyNPlusOne, DateTimeOffset? statsSince)
+    internal SlowQuery(DbOpsConnection source, Row row, StatementKind kind, int rankByTotal, int rankByMean, double percentOfTotal,
+                       string? nPlusOne, DateTimeOffset? statsSince)
     {
         Source = source;
         Provider = source.Provider;
-        Database = source.Database;
+        Database = row.DatabaseName;
+        Kind = kind;
         QueryId = row.QueryId;
         Query = row.Query;
         User = row.UserName;
@@ -23,10 +27,11 @@ public sealed class SlowQuery
         TotalMs = row.TotalMs;
         MeanMs = row.MeanMs;
         Rows = row.Rows;
-        PercentOfTotal = row.PercentOfTotal;
-        RankByTotal = (int)row.RankByTotal;
-        RankByMean = (int)row.RankByMean;
-        LikelyNPlusOne = likelyNPlusOne;
+        PercentOfTotal = percentOfTotal;
+        RankByTotal = rankByTotal;
+        RankByMean = rankByMean;
+        LikelyNPlusOne = nPlusOne is not null;
+        NPlusOneEvidence = nPlusOne;
         StatsSince = statsSince;
         ParameterCount = System.Text.RegularExpressions.Regex.Matches(row.Query, @"\$(\d+)")
             .Select(m => m.Groups[1].Value).Distinct(StringComparer.Ordinal).Count();
@@ -43,6 +48,9 @@ public sealed class SlowQuery
 
     /// <summary>The database the statements ran in.</summary>
     public string Database { get; }
+
+    /// <summary>Application, or what Get-SlowQuery leaves out by default: Utility, Catalog, DbOps.</summary>
+    public StatementKind Kind { get; }
 
     /// <summary>pg_stat_statements' queryid.</summary>
     public long? QueryId { get; }
@@ -65,10 +73,10 @@ public sealed class SlowQuery
     /// <summary>Rows returned or affected, all calls together.</summary>
     public long Rows { get; }
 
-    /// <summary>Its share of the execution time of every statement in this database, in percent.</summary>
+    /// <summary>Its share of the execution time of every statement read (all kinds, the databases and roles asked for), in percent.</summary>
     public double PercentOfTotal { get; }
 
-    /// <summary>1 for the statement with the most total time.</summary>
+    /// <summary>1 for the statement with the most total time, among the kinds asked for.</summary>
     public int RankByTotal { get; }
 
     /// <summary>1 for the statement with the highest mean time.</summary>
@@ -80,6 +88,9 @@ public sealed class SlowQuery
     /// </summary>
     public bool LikelyNPlusOne { get; }
 
+    /// <summary>For a likely N+1: the calls, the mean time and the rows per call that make it one, in words.</summary>
+    public string? NPlusOneEvidence { get; }
+
     /// <summary>When pg_stat_statements was last reset (PostgreSQL 14+), or null when unknown.</summary>
     public DateTimeOffset? StatsSince { get; }
 
@@ -90,16 +101,38 @@ public sealed class SlowQuery
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{TotalMs:F1} ms in {Calls} calls: {Query}");
 
     /// <summary>One row of <see cref="SlowQueries.StatementsSql"/>.</summary>
-    internal sealed record Row(long? QueryId, string Query, string? UserName, long Calls, double TotalMs, double MeanMs, long Rows,
-                               double PercentOfTotal, long RankByTotal, long RankByMean);
+    internal sealed record Row(long? QueryId, string Query, string? UserName, string DatabaseName, long Calls, double TotalMs, double MeanMs, long Rows);
+}
+
+/// <summary>What a statement is, for leaving out what is not the application's own work.</summary>
+public enum StatementKind
+{
+    /// <summary>A query or data change (SELECT, INSERT, UPDATE, DELETE, MERGE, WITH, VALUES, TABLE) of the application.</summary>
+    Application,
+    /// <summary>A utility statement: DDL, COPY, ANALYZE, VACUUM, SET, transaction control, CREATE/DROP DATABASE, ...</summary>
+    Utility,
+    /// <summary>A query of the system catalogs or statistics views (pg_catalog, information_schema, pg_stat_*): tools, monitoring, drivers.</summary>
+    Catalog,
+    /// <summary>A statement DbOps ran over user tables, marked with DbOps's leading comment (counts, checksums).</summary>
+    DbOps,
 }
 
 /// <summary>What Get-SlowQuery reads.</summary>
 /// <param name="Connection">A PostgreSQL database.</param>
-/// <param name="Top">How many statements by total time, and how many by mean time (the union is returned).</param>
+/// <param name="Top">How many statements by total time, and how many by mean time (the union is returned, with every likely N+1).</param>
 /// <param name="NPlusOneMinCalls">Calls from which a cheap single-row statement is flagged as a likely N+1.</param>
 /// <param name="NPlusOneMaxMeanMs">Mean time below which such a statement counts as cheap.</param>
-public sealed record SlowQueryRequest(DbOpsConnection Connection, int Top = 10, long NPlusOneMinCalls = 1000, double NPlusOneMaxMeanMs = 1.0);
+public sealed record SlowQueryRequest(DbOpsConnection Connection, int Top = 10, long NPlusOneMinCalls = 1000, double NPlusOneMaxMeanMs = 1.0)
+{
+    /// <summary>The kinds of statement to rank and return; the application's own by default.</summary>
+    public IReadOnlyList<StatementKind> Kinds { get; init; } = [StatementKind.Application];
+
+    /// <summary>Only statements run by these roles; all roles when empty.</summary>
+    public IReadOnlyList<string> Roles { get; init; } = [];
+
+    /// <summary>Only statements run in these databases; the connection's database when empty ("*" for every database).</summary>
+    public IReadOnlyList<string> Databases { get; init; } = [];
+}
 
 /// <summary>Reads the most expensive statements of the connected database from pg_stat_statements.</summary>
 public static class SlowQueries
@@ -111,23 +144,18 @@ public static class SlowQueries
         """;
 
     /// <summary>
-    /// The top statements of the current database by total and by mean time ({0}: the extension's schema, quoted;
-    /// {1}/{2}: the time columns, which PostgreSQL 13 renamed). Ranks are computed over this database only.
+    /// Every statement of the databases and roles asked for ({0}: the extension's schema, quoted; {1}/{2}: the time
+    /// columns, which PostgreSQL 13 renamed). Ranking happens after classification, so what is left out never takes a
+    /// place in the top; pg_stat_statements keeps at most pg_stat_statements.max statements, so this is bounded.
     /// </summary>
     internal const string StatementsSql = """
-        WITH s AS (
-            SELECT s.queryid AS QueryId, s.query AS Query, r.rolname AS UserName, s.calls AS Calls,
-                   s.{1} AS TotalMs, s.{2} AS MeanMs, s.rows AS Rows,
-                   100.0 * s.{1} / NULLIF(sum(s.{1}) OVER (), 0) AS PercentOfTotal,
-                   rank() OVER (ORDER BY s.{1} DESC) AS RankByTotal,
-                   rank() OVER (ORDER BY s.{2} DESC) AS RankByMean
-            FROM {0}.pg_stat_statements s
-            LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid
-            WHERE s.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-        )
-        SELECT QueryId, Query, UserName, Calls, TotalMs, MeanMs, Rows, coalesce(PercentOfTotal, 0) AS PercentOfTotal, RankByTotal, RankByMean
-        FROM s WHERE RankByTotal <= @top OR RankByMean <= @top
-        ORDER BY RankByTotal
+        SELECT s.queryid AS QueryId, coalesce(s.query, '') AS Query, r.rolname::text AS UserName, d.datname::text AS DatabaseName,
+               s.calls AS Calls, s.{1} AS TotalMs, s.{2} AS MeanMs, s.rows AS Rows
+        FROM {0}.pg_stat_statements s
+        JOIN pg_catalog.pg_database d ON d.oid = s.dbid
+        LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid
+        WHERE (cardinality(@databases) = 0 AND d.datname = current_database() OR d.datname = ANY(@databases) OR '*' = ANY(@databases))
+          AND (cardinality(@roles) = 0 OR r.rolname = ANY(@roles))
         """;
 
     /// <summary>Reads the statements; fails with StatStatementsUnavailable when the extension cannot be read.</summary>
@@ -150,7 +178,8 @@ public static class SlowQueries
         List<SlowQuery.Row> rows;
         try
         {
-            rows = (await connection.QueryAsync<SlowQuery.Row>(new CommandDefinition(sql, new { top = (long)request.Top }, cancellationToken: cancellationToken))).ToList();
+            rows = (await connection.QueryAsync<SlowQuery.Row>(new CommandDefinition(sql,
+                new { databases = request.Databases.ToArray(), roles = request.Roles.ToArray() }, cancellationToken: cancellationToken))).ToList();
         }
         catch (PostgresException e) when (e.SqlState == "55000")
         {
@@ -164,16 +193,71 @@ public static class SlowQueries
                 $"SELECT stats_reset FROM {PostgresProvider.Instance.QuoteIdentifier(schema)}.pg_stat_statements_info", cancellationToken: cancellationToken)) is { } reset
                 ? new DateTimeOffset(DateTime.SpecifyKind(reset, DateTimeKind.Utc)) : null;
         }
-        observer.Verbose($"pg_stat_statements: {rows.Count} statement(s) in the top {request.Top} by total or mean time.");
-        return rows.Select(r => new SlowQuery(source, r, IsLikelyNPlusOne(r, request), since)).ToList();
+        return Rank(source, request, rows, since, observer);
     }
 
-    /// <summary>Many calls, each cheap and returning about one row: one query per item of a loop.</summary>
-    private static bool IsLikelyNPlusOne(SlowQuery.Row row, SlowQueryRequest request) =>
+    /// <summary>
+    /// Classifies every statement, ranks the kinds asked for by total and by mean time, and returns the top of each
+    /// with every likely N+1 among all of them: a loop's statement is cheap, so it rarely ranks high by either.
+    /// </summary>
+    internal static IReadOnlyList<SlowQuery> Rank(DbOpsConnection source, SlowQueryRequest request, IReadOnlyList<SlowQuery.Row> rows,
+                                                  DateTimeOffset? since, IOperationObserver observer)
+    {
+        var grandTotal = rows.Sum(r => r.TotalMs);
+        var classified = rows.Select(r => (Row: r, Kind: StatementClassifier.Classify(r.Query))).ToList();
+        var kept = classified.Where(x => request.Kinds.Contains(x.Kind)).ToList();
+        var byTotal = kept.OrderByDescending(x => x.Row.TotalMs).Select((x, i) => (x.Row, Rank: i + 1)).ToDictionary(x => x.Row, x => x.Rank);
+        var byMean = kept.OrderByDescending(x => x.Row.MeanMs).Select((x, i) => (x.Row, Rank: i + 1)).ToDictionary(x => x.Row, x => x.Rank);
+        var result = kept
+            .Select(x => (x.Row, x.Kind, NPlusOne: NPlusOneEvidence(x.Row, request)))
+            .Where(x => byTotal[x.Row] <= request.Top || byMean[x.Row] <= request.Top || x.NPlusOne is not null)
+            .OrderBy(x => byTotal[x.Row])
+            .Select(x => new SlowQuery(source, x.Row, x.Kind, byTotal[x.Row], byMean[x.Row], grandTotal > 0 ? 100 * x.Row.TotalMs / grandTotal : 0, x.NPlusOne, since))
+            .ToList();
+        var left = classified.Where(x => !request.Kinds.Contains(x.Kind)).GroupBy(x => x.Kind).Select(g => $"{g.Count()} {g.Key}");
+        observer.Verbose($"pg_stat_statements: {rows.Count} statement(s), {kept.Count} of the kinds asked for ranked; left out: {string.Join(", ", left)}.");
+        return result;
+    }
+
+    /// <summary>
+    /// Many calls of the same shape (pg_stat_statements has already folded the constants into $n), each cheap and
+    /// returning about one row: one query per item of a loop. Null when the statement does not look like that.
+    /// </summary>
+    private static string? NPlusOneEvidence(SlowQuery.Row row, SlowQueryRequest request) =>
         row.Calls >= request.NPlusOneMinCalls && row.MeanMs <= request.NPlusOneMaxMeanMs && row.Rows <= row.Calls * 2
-        && row.Query.TrimStart().StartsWith("SELECT", StringComparison.OrdinalIgnoreCase);
+        && row.Query.Contains('$') && StatementClassifier.FirstWord(row.Query) is "select" or "with"
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"{row.Calls} calls of the same statement at {row.MeanMs:0.###} ms each, {(double)row.Rows / row.Calls:0.##} row(s) per call: one query per item of a loop; one set-based query (a join, or = ANY($1) with an array) usually replaces them")
+            : null;
 
     private static DbOpsException Unavailable(DbOpsConnection source, string why, string fix) =>
         new(ErrorIds.StatStatementsUnavailable, ErrorKind.NotFound,
             $"Get-SlowQuery cannot read pg_stat_statements in {source}: {why}. {fix}", source.ToString());
+}
+
+/// <summary>Tells the application's statements from utility statements, catalog queries and DbOps's own.</summary>
+internal static class StatementClassifier
+{
+    private static readonly HashSet<string> Plannable = new(StringComparer.Ordinal) { "select", "with", "insert", "update", "delete", "merge", "values", "table" };
+
+    /// <summary>A schema-qualified catalog name, or one of the system views and catalogs tools and drivers read.</summary>
+    private static readonly Regex CatalogRelation = new(
+        @"\b(pg_catalog|information_schema)\s*\.|\bpg_(stat|statio|class|namespace|attribute|index|constraint|type|proc|roles?|database|settings|extension|locks|depend|description|tables|indexes|views|sequences|matviews)\w*\b",
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+
+    public static StatementKind Classify(string query)
+    {
+        var first = SqlText.Tokens(query).FirstOrDefault(t => t.Kind is not SqlText.TokenKind.Space);
+        if (first.Kind == SqlText.TokenKind.Comment && first.Length > 0 && query.Substring(first.Start, first.Length) == DbOpsTraffic.Marker.Trim())
+        {
+            return StatementKind.DbOps;
+        }
+        return !Plannable.Contains(FirstWord(query)) ? StatementKind.Utility
+            : CatalogRelation.IsMatch(query) ? StatementKind.Catalog
+            : StatementKind.Application;
+    }
+
+    /// <summary>The first keyword, lower case, after comments and opening parentheses.</summary>
+    public static string FirstWord(string query) =>
+        SqlText.Tokens(query).Where(t => t.Kind is SqlText.TokenKind.Word).Select(t => query.Substring(t.Start, t.Length).ToLowerInvariant()).FirstOrDefault() ?? "";
 }

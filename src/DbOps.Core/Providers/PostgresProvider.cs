@@ -60,7 +60,11 @@ internal sealed class PostgresProvider : IDatabaseProvider
     /// <summary>The connection's Npgsql settings; a read-only one makes every transaction read-only (invariant 2).</summary>
     private static NpgsqlConnectionStringBuilder Builder(DbOpsConnection connection, bool readOnly)
     {
-        var builder = new NpgsqlConnectionStringBuilder(connection.ConnectionString);
+        var builder = new NpgsqlConnectionStringBuilder(connection.ConnectionString)
+        {
+            // DbOps's own sessions say so, whatever the connection string named: statistics readers leave them out.
+            ApplicationName = DbOpsTraffic.ApplicationName,
+        };
         if (readOnly)
         {
             builder.Options = ((builder.Options ?? "") + " -c default_transaction_read_only=on").Trim();
@@ -80,6 +84,6 @@ internal sealed class PostgresProvider : IDatabaseProvider
 
     public async Task<long> CountRowsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            $"SELECT count(*) FROM ONLY {QuoteIdentifier(table.Schema)}.{QuoteIdentifier(table.Name)}",
+            $"{DbOpsTraffic.Marker}SELECT count(*) FROM ONLY {QuoteIdentifier(table.Schema)}.{QuoteIdentifier(table.Name)}",
             cancellationToken: cancellationToken, commandTimeout: 0));
 }

@@ -124,7 +124,7 @@ internal static partial class PostgresClientTools
             ["PGDATABASE"] = database ?? builder.Database,
             ["PGPASSWORD"] = connection.Password,
             ["PGCONNECT_TIMEOUT"] = builder.Timeout.ToString(CultureInfo.InvariantCulture),
-            ["PGAPPNAME"] = "DbOps",
+            ["PGAPPNAME"] = DbOpsTraffic.ApplicationName,
             ["PGSSLMODE"] = builder.SslMode switch
             {
                 SslMode.Disable => "disable",

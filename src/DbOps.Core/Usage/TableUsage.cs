@@ -128,4 +128,10 @@ internal sealed class UsageCounters
     public long Estimate { get; set; }
 
     public long Activity => SeqScan + IdxScan + Inserted + Updated + Deleted;
+
+    /// <summary>Keeps only the growth since a baseline: these counters less the baseline's.</summary>
+    public void KeepGrowth(TableCounters growth)
+    {
+        (SeqScan, IdxScan, Inserted, Updated, Deleted) = (growth.SeqScan, growth.IdxScan, growth.Inserted, growth.Updated, growth.Deleted);
+    }
 }

@@ -16,7 +16,14 @@ namespace DbOps.Core.Usage;
 /// <param name="Exclude">Wildcard patterns (* and ?) of table names ("name" or "schema.name") to leave out.</param>
 /// <param name="MinimumStatsAge">PostgreSQL: usage statistics younger than this cannot make a table Unused or Empty.</param>
 public sealed record UnusedTableRequest(
-    DbOpsConnection Source, IReadOnlyList<string>? CodePaths = null, IReadOnlyList<string>? Exclude = null, TimeSpan? MinimumStatsAge = null);
+    DbOpsConnection Source, IReadOnlyList<string>? CodePaths = null, IReadOnlyList<string>? Exclude = null, TimeSpan? MinimumStatsAge = null)
+{
+    /// <summary>PostgreSQL: judge the counters' growth since this baseline (Start-UsageWatch) instead of since the last reset.</summary>
+    public UsageBaseline? Since { get; init; }
+
+    /// <summary>The operations journal whose DbOps reads (backups, archives) are not counted as use; the default journal when null.</summary>
+    public string? JournalPath { get; init; }
+}
 
 /// <summary>
 /// Finds tables nothing uses, with the evidence: PostgreSQL's usage counters (and how long they have counted),
@@ -84,6 +91,15 @@ public static class UsageService
             window = await UsageStatistics.ReadPostgresWindowAsync(connection, cancellationToken);
             counters = (await connection.QueryAsync<UsageCounters>(new CommandDefinition(CountersSql, cancellationToken: cancellationToken)))
                 .ToDictionary(c => (c.Schema, c.Name));
+            if (request.Since is { } baseline)
+            {
+                (window, var growth, _) = await UsageWatch.SinceAsync(connection, source, baseline, cancellationToken);
+                foreach (var counter in counters.Values)
+                {
+                    counter.KeepGrowth(growth(counter.Schema, counter.Name));
+                }
+            }
+            observer.Verbose($"Usage counters since {window.Since:u} ({window.Source}).");
         }
         var dependents = await DependentsAsync(connection, schema, tables.Select(t => t.Table).ToList(), cancellationToken);
 
@@ -101,6 +117,7 @@ public static class UsageService
             var table = tables[i].Table;
             observer.Progress(new OperationProgress(activity, $"Examining {table}", 20 + 80 * i / Math.Max(1, tables.Count)));
             counters.TryGetValue((table.Schema, table.Name), out var counter);
+            var ownReads = counter is not null && window is not null ? DiscountOwnReads(counter, UsageWatch.JournaledReads(request.JournalPath, source, table, window)) : null;
             // PostgreSQL: reading the table would count as the scan this cmdlet looks for, so emptiness comes from its
             // size: no pages means no rows. A table with pages counts as holding rows even if all were deleted.
             var rows = source.Provider == DatabaseProvider.SQLite
@@ -109,13 +126,13 @@ public static class UsageService
             var hasRows = rows > 0;
             var (references, files) = code?.For(table.Name) ?? (0, []);
             results.Add(Decide(source, table, hasRows, rows, counter, window, minimumAge,
-                dependents.TryGetValue(table, out var d) ? d : [], code is null ? null : references, files, code?.FilesSearched ?? 0));
+                dependents.TryGetValue(table, out var d) ? d : [], code is null ? null : references, files, code?.FilesSearched ?? 0, ownReads));
         }
         return results;
     }
 
     private static TableUsage Decide(DbOpsConnection source, TableRef table, bool hasRows, long rows, UsageCounters? counters, StatisticsWindow? window,
-        TimeSpan minimumAge, IReadOnlyList<string> dependents, int? references, IReadOnlyList<string> files, int filesSearched)
+        TimeSpan minimumAge, IReadOnlyList<string> dependents, int? references, IReadOnlyList<string> files, int filesSearched, string? ownReads = null)
     {
         var evidence = new List<string>
         {
@@ -134,6 +151,10 @@ public static class UsageService
         {
             evidence.Add("SQLite keeps no usage statistics");
         }
+        if (ownReads is not null)
+        {
+            evidence.Add(ownReads);
+        }
         evidence.Add(dependents.Count == 0 ? "no dependents" : $"dependents: {string.Join(", ", dependents)}");
         if (references is { } count)
         {
@@ -148,7 +169,7 @@ public static class UsageService
         }
         else if (counters is { Activity: > 0 })
         {
-            (verdict, reason) = (UsageVerdict.Active, $"it was scanned or written since {window?.Since:u} ({counters.SeqScan + counters.IdxScan} scans, " +
+            (verdict, reason) = (UsageVerdict.Active, $"it was scanned or written since {window?.Since:u}, {window?.Source} ({counters.SeqScan + counters.IdxScan} scans, " +
                                                       $"{counters.Inserted + counters.Updated + counters.Deleted} rows written)");
         }
         else if (dependents.Count > 0)
@@ -170,11 +191,27 @@ public static class UsageService
         else
         {
             (verdict, reason) = (UsageVerdict.Unused, window is not null
-                ? $"no scans or writes in {StatisticsWindow.Describe(window.Age ?? TimeSpan.Zero)} of statistics, no dependents{(references is null ? "" : ", no code references")}"
+                ? $"no scans or writes in {StatisticsWindow.Describe(window.Age ?? TimeSpan.Zero)} of statistics (since {window.Since:u}, {window.Source}), no dependents{(references is null ? "" : ", no code references")}"
                 : "no dependents and no code references");
         }
         return new TableUsage(source, table, verdict, reason, evidence, counters, rows, counters?.SizeBytes, window?.Since, window?.Age,
             dependents, references, files);
+    }
+
+    /// <summary>
+    /// Takes DbOps's own journaled reads of the table in the window out of its sequential scans (never more than there
+    /// are), and says so for the evidence; null when there were none.
+    /// </summary>
+    private static string? DiscountOwnReads(UsageCounters counter, IReadOnlyList<(Journal.JournalEntry Entry, int Scans)> reads)
+    {
+        if (reads.Count == 0)
+        {
+            return null;
+        }
+        var discounted = Math.Min(counter.SeqScan, reads.Sum(r => r.Scans));
+        counter.SeqScan -= discounted;
+        return $"{discounted} sequential scan(s) not counted as use: DbOps's own journaled reads " +
+               $"({string.Join(", ", reads.Take(5).Select(r => $"{r.Entry.Operation} at {r.Entry.Time:u}"))}{(reads.Count > 5 ? ", ..." : "")})";
     }
 
     /// <summary>Foreign keys pointing in (from other tables), views reading the table, and triggers of other tables naming it.</summary>

@@ -7,7 +7,12 @@ namespace DbOps.PowerShell.Commands;
 
 /// <summary>
 /// <para type="synopsis">Adds an index without blocking writers: CREATE INDEX CONCURRENTLY on PostgreSQL (dropping an INVALID leftover of a failed attempt first), CREATE INDEX on SQLite.</para>
-/// <para type="description">Takes Find-MissingIndex results from the pipeline, or -Table and -Column. Skips
+/// <para type="description">Takes Find-MissingIndex results from the pipeline, or -Table and -Column. -Column takes
+/// columns and expressions ("lower(email)", "(phases ->> 'status')"); -Using picks the method (btree, gin, gist, brin,
+/// hash, spgist), -Include adds INCLUDE columns and -Where makes a partial index. The server checks the kind, the
+/// column types and the expressions before anything is built (IndexKindNotSupported, InvalidIndexExpression,
+/// QueryWouldWrite); a B-tree on jsonb is refused in favour of GIN. SQLite builds B-trees, with expressions and
+/// -Where. Skips
 /// (Status Exists or AlreadyCovered) when a valid index of that name, or one leading with the same columns, exists.
 /// A failed build's INVALID leftover is dropped before the error is reported. -WhatIf shows the exact SQL.</para>
 /// </summary>
@@ -32,8 +37,8 @@ public sealed class AddSafeIndexCommand : DbOpsCmdlet
     [ValidateNotNullOrEmpty]
     public string Table { get; set; } = "";
 
-    /// <summary>The key columns, in order.</summary>
-    [Parameter(Mandatory = true, Position = 2, ParameterSetName = ColumnsSet, HelpMessage = "Key columns, in order.")]
+    /// <summary>The keys, in order: column names, or expressions such as "lower(email)" or "(phases ->> 'status')".</summary>
+    [Parameter(Mandatory = true, Position = 2, ParameterSetName = ColumnsSet, HelpMessage = "Key columns or expressions, in order.")]
     [Alias("Columns")]
     [ValidateNotNullOrEmpty]
     public string[] Column { get; set; } = [];
@@ -41,6 +46,20 @@ public sealed class AddSafeIndexCommand : DbOpsCmdlet
     /// <summary>A missing index from Find-MissingIndex.</summary>
     [Parameter(Mandatory = true, ParameterSetName = InputObjectSet, ValueFromPipeline = true)]
     public MissingIndex InputObject { get; set; } = null!;
+
+    /// <summary>The access method: BTree (default), Gin, Gist, Brin, Hash or SpGist. SQLite has B-trees only.</summary>
+    [Parameter(ParameterSetName = ColumnsSet)]
+    public IndexMethod Using { get; set; } = IndexMethod.BTree;
+
+    /// <summary>Columns stored in the index without being keys (PostgreSQL INCLUDE), for index-only scans.</summary>
+    [Parameter(ParameterSetName = ColumnsSet)]
+    [ValidateNotNullOrEmpty]
+    public string[] Include { get; set; } = [];
+
+    /// <summary>The partial-index predicate, e.g. "deleted_at IS NULL": only rows it holds for are indexed.</summary>
+    [Parameter(ParameterSetName = ColumnsSet)]
+    [ValidateNotNullOrEmpty]
+    public string? Where { get; set; }
 
     /// <summary>The index name; by default ix_table_columns (a Find-MissingIndex result's SuggestedName).</summary>
     [Parameter]
@@ -56,7 +75,7 @@ public sealed class AddSafeIndexCommand : DbOpsCmdlet
             var request = ParameterSetName == InputObjectSet
                 ? new AddIndexRequest(Database is null ? InputObject.Source : _database ??= ResolveDatabase(Database), InputObject.Table, InputObject.Columns,
                                       Name ?? InputObject.SuggestedName)
-                : new AddIndexRequest(_database ??= ResolveDatabase(Database), Table, Column, Name);
+                : new AddIndexRequest(_database ??= ResolveDatabase(Database), Table, Column, Name) { Method = Using, Include = Include, Where = Where };
             var plan = Run((_, token) => IndexMaintenance.PlanAddAsync(request, token));
             if (plan.Statements.Count == 0)
             {

@@ -23,12 +23,16 @@ public sealed class FindUnusedIndexCommand : DbOpsCmdlet
     [Parameter]
     public TimeSpan? MinimumStatsAge { get; set; }
 
+    /// <summary>A usage baseline from Start-UsageWatch (or its file): judge the counters' growth since then.</summary>
+    [Parameter]
+    public UsageBaselineArgument? Since { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         try
         {
-            var request = new UnusedIndexRequest(ResolveDatabase(Database), MinimumStatsAge);
+            var request = new UnusedIndexRequest(ResolveDatabase(Database), MinimumStatsAge) { Since = LoadBaseline(Since) };
             WriteObject(Run((observer, token) => IndexAdvisor.FindUnusedAsync(request, observer, token)), enumerateCollection: true);
         }
         catch (DbOpsException e)

@@ -32,13 +32,26 @@ public sealed class FindUnusedTableCommand : DbOpsCmdlet
     [Parameter]
     public TimeSpan? MinimumStatsAge { get; set; }
 
+    /// <summary>A usage baseline from Start-UsageWatch (or its file): judge the counters' growth since then.</summary>
+    [Parameter]
+    public UsageBaselineArgument? Since { get; set; }
+
+    /// <summary>The operations journal whose DbOps reads (backups, archives) do not count as use; the default journal when omitted.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         try
         {
             var source = ResolveDatabase(Database);
-            var request = new UnusedTableRequest(source, CodePath?.Select(ResolvePath).ToList(), Exclude, MinimumStatsAge);
+            var request = new UnusedTableRequest(source, CodePath?.Select(ResolvePath).ToList(), Exclude, MinimumStatsAge)
+            {
+                Since = LoadBaseline(Since),
+                JournalPath = JournalPath is null ? null : ResolvePath(JournalPath),
+            };
             foreach (var usage in Run((observer, token) => UsageService.FindAsync(request, observer, token)))
             {
                 WriteObject(usage);
