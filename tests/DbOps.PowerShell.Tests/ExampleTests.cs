@@ -19,8 +19,8 @@ public sealed class ExampleTests : IDisposable
         Assert.Matches(@"goals\s+200", stdout);
         Assert.Contains("Backup verified:", stdout);
         Assert.Single(Directory.GetFiles(Path.Combine(_folder.Path, "backups"), "*.manifest.json"));
-        // The sample's messy data: 25 activity rows break a declared foreign key, as documented.
-        Assert.Contains("25 row(s) that break foreign keys", stderr);
+        // The sample's messy data: 25 activity rows break a declared foreign key, as documented (pwsh shows warnings on stdout).
+        Assert.Contains("WARNING: The backup holds 25 row(s) that break foreign keys", stdout);
     }
 
     [Fact]
@@ -59,15 +59,17 @@ public sealed class ExampleTests : IDisposable
     }
 
     [Fact]
-    public void A_runbook_that_writes_an_error_exits_non_zero_with_the_error_id()
+    public void A_runbook_that_stops_on_errors_exits_1_when_a_cmdlet_fails_and_names_what_failed()
     {
+        // pwsh -File exits non-zero only on `exit N` or a script-terminating error, hence the examples' first line.
         var script = _folder.File("fails.ps1");
-        File.WriteAllText(script, "Connect-Database -Path ./does-not-exist.db\n");
+        File.WriteAllText(script, "$ErrorActionPreference = 'Stop'\nConnect-Database -Path ./does-not-exist.db\nexit 0\n");
 
-        var (exitCode, _, stderr) = PwshProcess.Run(script);
+        var (exitCode, stdout, stderr) = PwshProcess.Run(script);
 
-        Assert.Equal(1, exitCode);
-        Assert.Contains("DatabaseNotFound", stderr);
+        Assert.True(exitCode == 1, $"exit code {exitCode}\n{stdout}\n{stderr}");
+        Assert.Contains("Connect-Database:", stderr);
+        Assert.Contains("does-not-exist.db", stderr);
     }
 
     [Fact]
@@ -79,7 +81,7 @@ public sealed class ExampleTests : IDisposable
         Assert.Matches(@"Error\s+OrphanedRows\s+activity_instances\s+session_id\s+25\s+Declared", stdout);
         Assert.Matches(@"Warning\s+OrphanedRows\s+sessions\s+goal_id\s+11\s+Inferred", stdout);
         Assert.Contains("FAILED: 4 error(s), 1 warning(s), 0 check(s) could not run, 0 table(s) not found", stdout);
-        Assert.Contains("IntegrityProblemsFound", stderr);
+        Assert.Contains("Export-IntegrityReport:", stderr); // -FailOn wrote its error; the exit code comes from the script's exit 1
         Assert.Single(Directory.GetFiles(_folder.Path, "integrity-*.json"));
         var junit = System.Xml.Linq.XDocument.Load(Assert.Single(Directory.GetFiles(_folder.Path, "integrity-*.xml")));
         Assert.Equal("4", junit.Root!.Attribute("failures")!.Value);

@@ -87,10 +87,10 @@ public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDispos
         using (var pwsh = Process.Start(PwshProcess.StartInfo(script, "-db", path, "-dest", archives))!)
         {
             pwsh.StandardInput.Close();
-            _ = pwsh.StandardOutput.ReadToEndAsync(); // drained, so the pwsh never blocks on a full pipe
+            _ = pwsh.StandardError.ReadToEndAsync(); // drained, so pwsh never blocks on a full pipe
             var said = new List<string>();
-            // The pwsh writes the verbose stream to standard error.
-            while (pwsh.StandardError.ReadLine() is { } line && !line.Contains("checking it again under the lock", StringComparison.Ordinal))
+            // pwsh shows the verbose stream on standard output.
+            while (pwsh.StandardOutput.ReadLine() is { } line && !line.Contains("checking it again under the lock", StringComparison.Ordinal))
             {
                 said.Add(line);
             }
