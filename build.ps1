@@ -34,12 +34,17 @@ switch ($Task) {
         Write-Host "`n== xUnit" -ForegroundColor Cyan
         & dotnet test DbOps.sln -c $Configuration --no-build --logger trx --results-directory $results
         $xunitExit = $LASTEXITCODE
-        $counters = @(Get-ChildItem $results -Filter *.trx -ErrorAction Ignore |
-            ForEach-Object { ([xml](Get-Content -Raw $_.FullName)).TestRun.ResultSummary.Counters })
+        $runs = @(Get-ChildItem $results -Filter *.trx -ErrorAction Ignore | ForEach-Object { ([xml](Get-Content -Raw $_.FullName)).TestRun })
+        $counters = $runs.ResultSummary.Counters
         $xunit = [pscustomobject]@{
             Passed  = ($counters | Measure-Object -Property passed -Sum).Sum
             Failed  = ($counters | ForEach-Object { [int]$_.failed + [int]$_.error + [int]$_.timeout + [int]$_.aborted } | Measure-Object -Sum).Sum
-            Skipped = ($counters | Measure-Object -Property notExecuted -Sum).Sum
+            # A skipped test is counted in total but not in executed.
+            Skipped = ($counters | ForEach-Object { [int]$_.total - [int]$_.executed } | Measure-Object -Sum).Sum
+        }
+        # Never skip silently: name each skipped test and its reason.
+        foreach ($skipped in $runs.Results.UnitTestResult | Where-Object outcome -eq 'NotExecuted') {
+            Write-Host "Skipped $($skipped.testName): $($skipped.Output.ErrorInfo.Message)" -ForegroundColor Yellow
         }
         # A build break or a crashed test host reports no failed test: never let that look green.
         if ($xunitExit -ne 0 -and $xunit.Failed -eq 0) { $xunit.Failed = 1 }
