@@ -1,10 +1,13 @@
 <#
 .SYNOPSIS
-    Builds, tests or packages DbOps. The same steps as the dotnet commands in README.md.
+    Builds, tests or packages DbOps. Run it with the pinned pwsh: dotnet tool restore && dotnet pwsh ./build.ps1
 .EXAMPLE
-    ./build.ps1                 # Build: leaves an importable module in out/DbOps/
-    ./build.ps1 -Task Test      # Build, then run every test
-    ./build.ps1 -Task Package   # Build, then zip out/DbOps into out/DbOps-<version>.zip
+    dotnet pwsh ./build.ps1                 # Build: leaves an importable module in out/DbOps/ (and Pester in out/Pester/)
+    dotnet pwsh ./build.ps1 -Task Test      # Build, then every test: xUnit, then the Pester suite in tests/DbOps.Pester
+    dotnet pwsh ./build.ps1 -Task Package   # Build, then zip out/DbOps into out/DbOps-<version>.zip
+.NOTES
+    Test ends with one line "Total: N passed, N failed, N skipped" over both suites and exits 1 when anything failed,
+    including a test assembly that crashed or a Pester file that could not run.
 #>
 [CmdletBinding()]
 param(
@@ -25,7 +28,47 @@ Invoke-Dotnet build DbOps.sln -c $Configuration
 
 switch ($Task) {
     'Test' {
-        Invoke-Dotnet test DbOps.sln -c $Configuration --no-build
+        $results = Join-Path $PSScriptRoot out test-results
+        Remove-Item $results -Recurse -Force -ErrorAction Ignore
+
+        Write-Host "`n== xUnit" -ForegroundColor Cyan
+        & dotnet test DbOps.sln -c $Configuration --no-build --logger trx --results-directory $results
+        $xunitExit = $LASTEXITCODE
+        $runs = @(Get-ChildItem $results -Filter *.trx -ErrorAction Ignore | ForEach-Object { ([xml](Get-Content -Raw $_.FullName)).TestRun })
+        $counters = $runs.ResultSummary.Counters
+        $xunit = [pscustomobject]@{
+            Passed  = ($counters | Measure-Object -Property passed -Sum).Sum
+            Failed  = ($counters | ForEach-Object { [int]$_.failed + [int]$_.error + [int]$_.timeout + [int]$_.aborted } | Measure-Object -Sum).Sum
+            # A skipped test is counted in total but not in executed.
+            Skipped = ($counters | ForEach-Object { [int]$_.total - [int]$_.executed } | Measure-Object -Sum).Sum
+        }
+        # Never skip silently: name each skipped test and its reason.
+        foreach ($skipped in $runs.Results.UnitTestResult | Where-Object outcome -eq 'NotExecuted') {
+            Write-Host "Skipped $($skipped.testName): $($skipped.Output.ErrorInfo.Message)" -ForegroundColor Yellow
+        }
+        # A build break or a crashed test host reports no failed test: never let that look green.
+        if ($xunitExit -ne 0 -and $xunit.Failed -eq 0) { $xunit.Failed = 1 }
+
+        Write-Host "`n== Pester (tests/DbOps.Pester, module from out/DbOps)" -ForegroundColor Cyan
+        Import-Module (Join-Path $PSScriptRoot out Pester Pester.psd1) -Force
+        $config = New-PesterConfiguration
+        $config.Run.Path = Join-Path $PSScriptRoot tests DbOps.Pester
+        $config.Run.PassThru = $true
+        $config.Output.Verbosity = 'Detailed'
+        $config.TestResult.Enabled = $true
+        $config.TestResult.OutputPath = Join-Path $results pester.xml
+        # The tests set their own preferences; this script's 'Stop' must not leak into them.
+        $pester = & { $ErrorActionPreference = 'Continue'; Invoke-Pester -Configuration $config }
+        # A file or block that failed to run (BeforeAll, discovery) counts as a failure too.
+        $pesterFailed = $pester.FailedCount + $pester.FailedBlocksCount + $pester.FailedContainersCount
+        Write-Host "Pester: $($pester.PassedCount) passed, $pesterFailed failed, $($pester.SkippedCount) skipped"
+
+        $passed = $xunit.Passed + $pester.PassedCount
+        $failed = $xunit.Failed + $pesterFailed
+        $skipped = $xunit.Skipped + $pester.SkippedCount
+        Write-Host "xUnit: $($xunit.Passed) passed, $($xunit.Failed) failed, $($xunit.Skipped) skipped"
+        Write-Host "Total: $passed passed, $failed failed, $skipped skipped"
+        exit ($failed -eq 0 ? 0 : 1)
     }
     'Package' {
         $version = (Import-PowerShellDataFile ./out/DbOps/DbOps.psd1).ModuleVersion

@@ -3,17 +3,15 @@
 function New-GoalsDatabase {
     param([Parameter(Mandatory)][string] $Path)
 
-    if ([System.IO.File]::Exists($Path)) { return $Path }
-    $module = Get-Module DbOps
-    $null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine($module.ModuleBase, 'Microsoft.Data.Sqlite.dll'))
+    if (Test-Path $Path) { return $Path }
+    Add-Type -Path (Join-Path (Get-Module DbOps).ModuleBase Microsoft.Data.Sqlite.dll)
 
-    $null = [System.IO.Directory]::CreateDirectory([System.IO.Path]::GetDirectoryName($Path))
-    $sql = [System.IO.File]::ReadAllText([System.IO.Path]::Combine($PSScriptRoot, 'goals-tracker.sql'))
+    $null = New-Item -ItemType Directory -Path (Split-Path $Path) -Force
     $connection = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$Path;Pooling=False")
     try {
         $connection.Open()
         $command = $connection.CreateCommand()
-        $command.CommandText = $sql
+        $command.CommandText = Get-Content -Raw (Join-Path $PSScriptRoot goals-tracker.sql)
         $null = $command.ExecuteNonQuery()
     }
     finally {
@@ -28,5 +26,5 @@ function Connect-ExampleDatabase {
     param([string] $Database, [Parameter(Mandatory)][string] $Folder)
 
     if ($Database) { return Connect-Database $Database }
-    Connect-Database -Path (New-GoalsDatabase -Path ([System.IO.Path]::Combine($Folder, 'goals.db')))
+    Connect-Database -Path (New-GoalsDatabase -Path (Join-Path $Folder goals.db))
 }

@@ -4,8 +4,8 @@
     data blocks, clean those rows, look at the statements (-WhatIf), run the plan again, and once more to see
     that nothing is left to do.
 .DESCRIPTION
-    Runs unchanged under pwsh (after Import-Module ./out/DbOps/DbOps.psd1) and under DbOps.Runner:
-        dotnet run --project src/DbOps.Runner -- examples/add-constraints.ps1
+    Run it with pwsh (after dotnet tool restore and dotnet build DbOps.sln -c Release):
+        dotnet pwsh examples/add-constraints.ps1
     The plan is examples/constraint-plan.psd1. Everything it writes goes to -Folder (default: ./dbops-constraints).
 #>
 param(
@@ -14,20 +14,15 @@ param(
 $ErrorActionPreference = 'Stop'
 
 if (-not (Get-Module DbOps)) {
-    Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', 'out', 'DbOps', 'DbOps.psd1'))
+    # The installed module by name; otherwise the one this repository builds (dotnet build DbOps.sln -c Release).
+    Import-Module ((Get-Module DbOps -ListAvailable) ? 'DbOps' : (Join-Path $PSScriptRoot .. out DbOps DbOps.psd1))
 }
-. ([System.IO.Path]::Combine($PSScriptRoot, 'New-GoalsDatabase.ps1'))
+. (Join-Path $PSScriptRoot New-GoalsDatabase.ps1)
 
-# Reads a .psd1 as data, as Import-PowerShellDataFile does (that cmdlet is not in every host).
-function Read-PlanFile([string] $Path) {
-    $ast = [System.Management.Automation.Language.Parser]::ParseFile($Path, [ref] $null, [ref] $null)
-    $ast.Find({ param($node) $node -is [System.Management.Automation.Language.HashtableAst] }, $false).SafeGetValue()
-}
-
-$folder = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Folder)
-$databasePath = New-GoalsDatabase -Path ([System.IO.Path]::Combine($folder, 'goals.db'))
+$folder = (New-Item -ItemType Directory -Path $Folder -Force).FullName
+$databasePath = New-GoalsDatabase -Path (Join-Path $folder 'goals.db')
 $db = Connect-Database -Path $databasePath
-$plan = (Read-PlanFile ([System.IO.Path]::Combine($PSScriptRoot, 'constraint-plan.psd1'))).Constraints
+$plan = (Import-PowerShellDataFile (Join-Path $PSScriptRoot 'constraint-plan.psd1')).Constraints
 
 Write-Host "`n== 1. Run the plan: dirty data blocks a constraint, with sample keys and the query that lists them" -ForegroundColor Cyan
 # Results are collected before they are shown, so the table is laid out for all of them at once.

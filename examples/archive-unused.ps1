@@ -5,8 +5,8 @@
     Builds the sample goals tracker (SQLite), writes a stand-in for the application's source under -Folder,
     judges every table with Find-UnusedTable -CodePath, archives the Unused and Empty ones with
     Export-TableArchive -Verify, and imports each archive into a separate restore-check database.
-    Runs unchanged under pwsh (after Import-Module ./out/DbOps/DbOps.psd1) and under DbOps.Runner:
-        dotnet run --project src/DbOps.Runner -- examples/archive-unused.ps1
+    Run it with pwsh (after dotnet tool restore and dotnet build DbOps.sln -c Release):
+        dotnet pwsh examples/archive-unused.ps1
     Exits 1 when an archive does not verify.
 #>
 param(
@@ -15,18 +15,18 @@ param(
 $ErrorActionPreference = 'Stop'
 
 if (-not (Get-Module DbOps)) {
-    Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', 'out', 'DbOps', 'DbOps.psd1'))
+    # The installed module by name; otherwise the one this repository builds (dotnet build DbOps.sln -c Release).
+    Import-Module ((Get-Module DbOps -ListAvailable) ? 'DbOps' : (Join-Path $PSScriptRoot .. out DbOps DbOps.psd1))
 }
-. ([System.IO.Path]::Combine($PSScriptRoot, 'New-GoalsDatabase.ps1'))
+. (Join-Path $PSScriptRoot New-GoalsDatabase.ps1)
 
-$folder = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Folder)
-$db = Connect-Database -Path (New-GoalsDatabase -Path ([System.IO.Path]::Combine($folder, 'goals.db')))
+$folder = (New-Item -ItemType Directory -Path $Folder -Force).FullName
+$db = Connect-Database -Path (New-GoalsDatabase -Path (Join-Path $folder 'goals.db'))
 
 # The application's code: what it names is in use, whatever the database says.
-$src = [System.IO.Path]::Combine($folder, 'app-src')
-$null = [System.IO.Directory]::CreateDirectory($src)
-[System.IO.File]::WriteAllText([System.IO.Path]::Combine($src, 'Repository.cs'),
-    'const string Goals = "SELECT * FROM goals"; const string Sessions = "SELECT * FROM sessions JOIN activity_instances ...";')
+$src = Join-Path $folder 'app-src'
+$null = New-Item -ItemType Directory -Path $src -Force
+Set-Content -Path (Join-Path $src 'Repository.cs') -Value 'const string Goals = "SELECT * FROM goals"; const string Sessions = "SELECT * FROM sessions JOIN activity_instances ...";'
 
 Write-Host "`n== 1. Which tables does anything use?" -ForegroundColor Cyan
 $usage = Find-UnusedTable -Database $db -CodePath $src
@@ -34,11 +34,11 @@ $usage | Out-Default
 
 Write-Host "`n== 2. Archive the unused and empty ones, and prove each archive loads back" -ForegroundColor Cyan
 $archives = $usage | Where-Object { $_.Verdict -eq 'Unused' -or $_.Verdict -eq 'Empty' } |
-    Export-TableArchive -Destination ([System.IO.Path]::Combine($folder, 'archive')) -Verify -Force
+    Export-TableArchive -Destination (Join-Path $folder 'archive') -Verify -Force
 $archives | Out-Default
 
 Write-Host "`n== 3. Restore check: load every archive into another database" -ForegroundColor Cyan
-$archives | Import-TableArchive -Database ([System.IO.Path]::Combine($folder, 'restore-check.db')) -Confirm:$false | Out-Default
+$archives | Import-TableArchive -Database (Join-Path $folder 'restore-check.db') -Confirm:$false | Out-Default
 
 $failed = @($archives | Where-Object { -not $_.Verified })
 if ($failed.Count -gt 0) { exit 1 }

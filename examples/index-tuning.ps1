@@ -6,8 +6,8 @@
     By default it works on the quickstart's goals tracker (SQLite, <Folder>/goals.db, created if missing), whose
     sessions.goal_id (an inferred relationship) and activity_instances.group_id (a declared foreign key) have no
     index. -Database takes another database instead, e.g. a PostgreSQL connection string to a database built from
-    examples/goals-tracker.postgres.sql. Runs unchanged under pwsh and under DbOps.Runner:
-        dotnet run --project src/DbOps.Runner -- examples/index-tuning.ps1
+    examples/goals-tracker.postgres.sql. Run it with pwsh (after dotnet tool restore and dotnet build DbOps.sln -c Release):
+        dotnet pwsh examples/index-tuning.ps1
 #>
 param(
     [string] $Folder = 'dbops-quickstart',
@@ -17,10 +17,11 @@ param(
 $ErrorActionPreference = 'Stop'
 
 if (-not (Get-Module DbOps)) {
-    Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', 'out', 'DbOps', 'DbOps.psd1'))
+    # The installed module by name; otherwise the one this repository builds (dotnet build DbOps.sln -c Release).
+    Import-Module ((Get-Module DbOps -ListAvailable) ? 'DbOps' : (Join-Path $PSScriptRoot .. out DbOps DbOps.psd1))
 }
-. ([System.IO.Path]::Combine($PSScriptRoot, 'New-GoalsDatabase.ps1'))
-$db = Connect-ExampleDatabase -Database $Database -Folder $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Folder)
+. (Join-Path $PSScriptRoot New-GoalsDatabase.ps1)
+$db = Connect-ExampleDatabase -Database $Database -Folder (New-Item -ItemType Directory -Path $Folder -Force).FullName
 
 # The queries the application runs most: each filters or joins on a relationship's referencing column.
 $queries = @(

@@ -2,8 +2,8 @@
 .SYNOPSIS
     A nightly integrity job: check a database read-only, write JSON and JUnit reports, and exit non-zero on problems.
 .DESCRIPTION
-    Runs unchanged under pwsh (after Import-Module ./out/DbOps/DbOps.psd1) and under DbOps.Runner:
-        dotnet run --project src/DbOps.Runner -- examples/nightly-integrity.ps1 [-Database <SQLite path or connection string>]
+    Run it with pwsh (after dotnet tool restore and dotnet build DbOps.sln -c Release):
+        dotnet pwsh examples/nightly-integrity.ps1 [-Database <SQLite path or connection string>]
     Without -Database it checks the sample goals tracker (built in -ReportFolder), whose seeded defects make it fail.
     Reports: <ReportFolder>/integrity-<UTC time>.json and .xml (JUnit: one test case per check x table).
     Exit codes: 0 nothing at or above -FailOn; 1 problems found, or a check could not run.
@@ -22,14 +22,14 @@ param(
 $ErrorActionPreference = 'Stop'
 
 if (-not (Get-Module DbOps)) {
-    Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', 'out', 'DbOps', 'DbOps.psd1'))
+    # The installed module by name; otherwise the one this repository builds (dotnet build DbOps.sln -c Release).
+    Import-Module ((Get-Module DbOps -ListAvailable) ? 'DbOps' : (Join-Path $PSScriptRoot .. out DbOps DbOps.psd1))
 }
-. ([System.IO.Path]::Combine($PSScriptRoot, 'New-GoalsDatabase.ps1'))
+. (Join-Path $PSScriptRoot New-GoalsDatabase.ps1)
 
-$folder = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($ReportFolder)
-$null = [System.IO.Directory]::CreateDirectory($folder)
+$folder = (New-Item -ItemType Directory -Path $ReportFolder -Force).FullName
 if (-not $Database) {
-    $Database = New-GoalsDatabase -Path ([System.IO.Path]::Combine($folder, 'goals.db'))
+    $Database = New-GoalsDatabase -Path (Join-Path $folder 'goals.db')
     if (-not $Rules) {
         $Rules = @{
             RequiredColumn = @{ goals = 'root_id' }
@@ -46,9 +46,9 @@ $report = Test-DataIntegrity -Database $Database -Level $Level -AsReport @Rules 
 $report | Out-Default
 $report.Findings | Out-Default
 
-$stamp = [DateTime]::UtcNow.ToString('yyyyMMdd-HHmmss')
-$json = [System.IO.Path]::Combine($folder, "integrity-$stamp.json")
-$junit = [System.IO.Path]::Combine($folder, "integrity-$stamp.xml")
+$stamp = Get-Date -AsUTC -Format 'yyyyMMdd-HHmmss'
+$json = Join-Path $folder "integrity-$stamp.json"
+$junit = Join-Path $folder "integrity-$stamp.xml"
 $report | Export-IntegrityReport -Path $json
 $report | Export-IntegrityReport -Path $junit -Format JUnit -FailOn $FailOn -ErrorAction Continue
 Write-Host "Reports: $json, $junit"

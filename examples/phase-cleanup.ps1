@@ -4,8 +4,8 @@
     them, and prove the survivors are unchanged. (PostgreSQL's usage statistics count the backup's and the
     snapshot's reads as scans, so the tables are judged first.)
 .DESCRIPTION
-    Runs unchanged under pwsh (after Import-Module ./out/DbOps/DbOps.psd1) and under DbOps.Runner:
-        dotnet run --project src/DbOps.Runner -- examples/phase-cleanup.ps1 [-Database <SQLite path or connection string>]
+    Run it with pwsh (after dotnet tool restore and dotnet build DbOps.sln -c Release):
+        dotnet pwsh examples/phase-cleanup.ps1 [-Database <SQLite path or connection string>]
     Without -Database it works on the sample goals tracker (SQLite, <Folder>/goals.db, created if missing).
     A stand-in for the application's source under <Folder>/app-src names the tables still in use.
     Remove-DeprecatedTable drops a table only with a verified archive that still matches its rows (an empty table
@@ -23,20 +23,20 @@ param(
 $ErrorActionPreference = 'Stop'
 
 if (-not (Get-Module DbOps)) {
-    Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', 'out', 'DbOps', 'DbOps.psd1'))
+    # The installed module by name; otherwise the one this repository builds (dotnet build DbOps.sln -c Release).
+    Import-Module ((Get-Module DbOps -ListAvailable) ? 'DbOps' : (Join-Path $PSScriptRoot .. out DbOps DbOps.psd1))
 }
-. ([System.IO.Path]::Combine($PSScriptRoot, 'New-GoalsDatabase.ps1'))
+. (Join-Path $PSScriptRoot New-GoalsDatabase.ps1)
 
-$folder = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Folder)
+$folder = (New-Item -ItemType Directory -Path $Folder -Force).FullName
 $db = Connect-ExampleDatabase -Database $Database -Folder $folder
-$run = [System.IO.Path]::Combine($folder, 'phase-' + [DateTime]::UtcNow.ToString('yyyyMMdd-HHmmss'))
+$run = Join-Path $folder "phase-$(Get-Date -AsUTC -Format 'yyyyMMdd-HHmmss')"
 $journal = @{}
 if ($JournalPath) { $journal.JournalPath = $JournalPath }
 # The application's code: what it names is in use, whatever the database says.
-$src = [System.IO.Path]::Combine($folder, 'app-src')
-$null = [System.IO.Directory]::CreateDirectory($src)
-[System.IO.File]::WriteAllText([System.IO.Path]::Combine($src, 'Repository.cs'),
-    'const string Goals = "SELECT * FROM goals"; const string Sessions = "SELECT * FROM sessions JOIN activity_instances JOIN activity_groups";')
+$src = Join-Path $folder 'app-src'
+$null = New-Item -ItemType Directory -Path $src -Force
+Set-Content -Path (Join-Path $src 'Repository.cs') -Value 'const string Goals = "SELECT * FROM goals"; const string Sessions = "SELECT * FROM sessions JOIN activity_instances JOIN activity_groups";'
 
 Write-Host "`n== 1. Which tables does anything use? (first: the backup and the snapshot read every table)" -ForegroundColor Cyan
 $age = @{}
@@ -46,11 +46,11 @@ $usage | Out-Default
 $unused = @($usage | Where-Object { $_.Verdict -eq 'Unused' -or $_.Verdict -eq 'Empty' })
 
 Write-Host "`n== 2. A backup, restored and counted before anything changes" -ForegroundColor Cyan
-Backup-Database -Database $db -Destination ([System.IO.Path]::Combine($run, 'backup')) -Verify @journal | Out-Default
+Backup-Database -Database $db -Destination (Join-Path $run 'backup') -Verify @journal | Out-Default
 $before = Get-DatabaseSnapshot -Database $db
 
 Write-Host "`n== 3. Archive them, each with proof that the archive restores" -ForegroundColor Cyan
-$archives = @($unused | Export-TableArchive -Destination ([System.IO.Path]::Combine($run, 'archive')) -Verify @journal)
+$archives = @($unused | Export-TableArchive -Destination (Join-Path $run 'archive') -Verify @journal)
 $archives | Out-Default
 
 Write-Host "`n== 4. Drop them: under the table lock, only if the archive still matches the rows" -ForegroundColor Cyan

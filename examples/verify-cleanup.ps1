@@ -3,8 +3,8 @@
     Prove a cleanup lost nothing: snapshot, clean up, snapshot again, compare, stop on data loss, and document
     what is left.
 .DESCRIPTION
-    Runs unchanged under pwsh (after Import-Module ./out/DbOps/DbOps.psd1) and under DbOps.Runner:
-        dotnet run --project src/DbOps.Runner -- examples/verify-cleanup.ps1 [-Database <SQLite path or connection string>]
+    Run it with pwsh (after dotnet tool restore and dotnet build DbOps.sln -c Release):
+        dotnet pwsh examples/verify-cleanup.ps1 [-Database <SQLite path or connection string>]
     Without -Database it works on the sample goals tracker (SQLite, <Folder>/goals.db, created if missing).
     The cleanup: a verified backup, a verified archive of every table nobody uses, the removal of those tables, and
     the missing foreign-key indexes. The operations journal records the backup, the archives and the removals
@@ -20,27 +20,28 @@ param(
 $ErrorActionPreference = 'Stop'
 
 if (-not (Get-Module DbOps)) {
-    Import-Module ([System.IO.Path]::Combine($PSScriptRoot, '..', 'out', 'DbOps', 'DbOps.psd1'))
+    # The installed module by name; otherwise the one this repository builds (dotnet build DbOps.sln -c Release).
+    Import-Module ((Get-Module DbOps -ListAvailable) ? 'DbOps' : (Join-Path $PSScriptRoot .. out DbOps DbOps.psd1))
 }
-. ([System.IO.Path]::Combine($PSScriptRoot, 'New-GoalsDatabase.ps1'))
+. (Join-Path $PSScriptRoot New-GoalsDatabase.ps1)
 
-$folder = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Folder)
+$folder = (New-Item -ItemType Directory -Path $Folder -Force).FullName
 $db = Connect-ExampleDatabase -Database $Database -Folder $folder
-$run = [System.IO.Path]::Combine($folder, 'cleanup-' + [DateTime]::UtcNow.ToString('yyyyMMdd-HHmmss'))
+$run = Join-Path $folder "cleanup-$(Get-Date -AsUTC -Format 'yyyyMMdd-HHmmss')"
 $journal = @{}
 if ($JournalPath) { $journal.JournalPath = $JournalPath }
 
 Write-Host "`n== 1. Snapshot before: every table's exact row count, columns, indexes and constraints" -ForegroundColor Cyan
-$before = Get-DatabaseSnapshot -Database $db -Path ([System.IO.Path]::Combine($run, 'before.json'))
+$before = Get-DatabaseSnapshot -Database $db -Path (Join-Path $run 'before.json')
 $before | Out-Default
 
 Write-Host "`n== 2. The cleanup" -ForegroundColor Cyan
 Write-Host '-- a backup, restored and counted before anything changes'
-Backup-Database -Database $db -Destination ([System.IO.Path]::Combine($run, 'backup')) -Verify @journal | Out-Default
+Backup-Database -Database $db -Destination (Join-Path $run 'backup') -Verify @journal | Out-Default
 Write-Host '-- tables nobody uses, archived with proof that the archive restores'
 $unused = Find-UnusedTable -Database $db | Where-Object { $_.Verdict -eq 'Unused' -or $_.Verdict -eq 'Empty' }
 $unused | Out-Default
-$archives = @($unused | Export-TableArchive -Destination ([System.IO.Path]::Combine($run, 'archive')) -Verify @journal)
+$archives = @($unused | Export-TableArchive -Destination (Join-Path $run 'archive') -Verify @journal)
 $archives | Out-Default
 Write-Host '-- the archived tables dropped, each only if its archive still matches its rows under the table lock'
 $archives | Remove-DeprecatedTable -Confirm:$false @journal | Out-Default
@@ -48,14 +49,14 @@ Write-Host '-- the missing foreign-key indexes'
 Find-MissingIndex -Database $db | Add-SafeIndex | Out-Default
 
 Write-Host "`n== 3. Snapshot after, and the comparison: one line per change" -ForegroundColor Cyan
-$after = Get-DatabaseSnapshot -Database $db -Path ([System.IO.Path]::Combine($run, 'after.json'))
+$after = Get-DatabaseSnapshot -Database $db -Path (Join-Path $run 'after.json')
 $comparison = Compare-DatabaseSnapshot -Before $before -After $after @journal
 $comparison | Where-Object { $_ -is [DbOps.Core.Snapshots.SnapshotDifference] } | Out-Default
 $summary = $comparison | Where-Object { $_ -is [DbOps.Core.Snapshots.SnapshotComparison] }
 $summary | Out-Default
 
 Write-Host "`n== 4. Documentation of the result: data dictionary and ER diagram" -ForegroundColor Cyan
-Export-DatabaseDocumentation -Database $db -Destination ([System.IO.Path]::Combine($run, 'docs')) @journal | Out-Default
+Export-DatabaseDocumentation -Database $db -Destination (Join-Path $run 'docs') @journal | Out-Default
 
 if ($summary.DataLoss) {
     Write-Host 'DATA LOSS: see the differences marked DataLoss above; restore from the backup before going on.' -ForegroundColor Red

@@ -118,7 +118,7 @@ public sealed class ArchivePostgresTests(PostgresCluster cluster) : IDisposable
         Assert.Contains(observer.Warnings, w => w.Contains("TRIGGER", StringComparison.Ordinal));
     }
 
-    [Fact]
+    [RootFact]
     public async Task Export_to_a_full_disk_leaves_nothing_that_looks_complete()
     {
         var source = await cluster.CreateConnectedAsync(

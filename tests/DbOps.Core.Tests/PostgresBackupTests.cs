@@ -101,7 +101,7 @@ public sealed class PostgresBackupTests(PostgresCluster cluster) : IDisposable
         Assert.Contains("version 9", error.Message);
     }
 
-    [Fact]
+    [RootFact]
     public async Task Backup_to_a_full_disk_leaves_no_partial_file_and_no_manifest()
     {
         var database = cluster.CreateDatabase();

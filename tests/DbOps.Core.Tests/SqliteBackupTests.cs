@@ -151,7 +151,7 @@ public sealed class SqliteBackupTests : IDisposable
             () => BackupService.BackupAsync(new BackupRequest(source, Path.Combine(aFile, "backups")), NullObserver.Instance, CancellationToken.None));
     }
 
-    [Fact]
+    [RootFact]
     public async Task Backup_to_a_full_disk_leaves_no_partial_file_and_no_manifest()
     {
         var source = await Sqlite.ChinookAsync(_folder); // about 1 MB

@@ -57,7 +57,7 @@ internal static class Sqlite
         return await CreateAsync(path, await File.ReadAllTextAsync(Datasets.Example("goals-tracker.sql")));
     }
 
-    /// <summary>A copy of the Chinook sample (11 tables, Track 3503 rows); the shared file is never written.</summary>
+    /// <summary>A copy of the Chinook sample (11 tables, Track 3503 rows); the file in tests/data is never written.</summary>
     public static async Task<DbOpsConnection> ChinookAsync(TempFolder folder)
     {
         var path = folder.File("chinook.db");

@@ -140,23 +140,23 @@ public sealed class ArchiveCmdletTests(PostgresCluster cluster) : IDisposable
         var script = _folder.File("export.ps1");
         File.WriteAllText(script, "param($cs, $dest) Export-TableArchive -Database $cs -Table big -Destination $dest\n");
 
-        using (var runner = Process.Start(RunnerTests.RunnerStartInfo(script, "-cs", cluster.ConnectionString(database), "-dest", archives))!)
+        using (var pwsh = Process.Start(PwshProcess.StartInfo(script, "-cs", cluster.ConnectionString(database), "-dest", archives))!)
         {
-            runner.StandardInput.Close();
+            pwsh.StandardInput.Close();
             var clock = Stopwatch.StartNew();
             while (!(Directory.Exists(archives) && Directory.GetFiles(archives, "*.partial").Any(f => new FileInfo(f).Length > 1 << 20)))
             {
-                Assert.False(runner.HasExited, $"The export ended before it could be killed: {(runner.HasExited ? runner.StandardError.ReadToEnd() : "")}");
+                Assert.False(pwsh.HasExited, $"The export ended before it could be killed: {(pwsh.HasExited ? pwsh.StandardError.ReadToEnd() : "")}");
                 Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), "no temporary archive file appeared");
                 Thread.Sleep(20);
             }
-            runner.Kill(entireProcessTree: true);
-            runner.WaitForExit();
+            pwsh.Kill(entireProcessTree: true);
+            pwsh.WaitForExit();
         }
 
         Assert.DoesNotContain(Directory.GetFiles(archives), f => !Path.GetFileName(f).StartsWith('.'));
 
-        var (exitCode, stdout, stderr) = RunnerTests.RunRunner(script, "-cs", cluster.ConnectionString(database), "-dest", archives);
+        var (exitCode, stdout, stderr) = PwshProcess.Run(script, "-cs", cluster.ConnectionString(database), "-dest", archives);
 
         Assert.True(exitCode == 0, stdout + stderr);
         Assert.Equal(["public.big.csv", "public.big.manifest.json", "public.big.schema.sql"],
@@ -178,7 +178,7 @@ public sealed class ArchiveCmdletTests(PostgresCluster cluster) : IDisposable
     [Fact]
     public void The_archive_example_finds_archives_verifies_and_restores_the_legacy_tables()
     {
-        var (exitCode, stdout, stderr) = RunnerTests.RunRunner(
+        var (exitCode, stdout, stderr) = PwshProcess.Run(
             Path.Combine(Path.GetDirectoryName(PowerShellSession.ModuleManifest)!, "..", "..", "examples", "archive-unused.ps1"), "-Folder", _folder.Path);
 
         Assert.True(exitCode == 0, stdout + stderr);

@@ -1,6 +1,6 @@
 namespace DbOps.PowerShell.Tests;
 
-/// <summary>examples/add-constraints.ps1 run as a user runs it: DbOps.Runner in its own process.</summary>
+/// <summary>examples/add-constraints.ps1 run as a user runs it: pwsh -File in its own process.</summary>
 public sealed class ConstraintRunbookTests : IDisposable
 {
     private readonly TempFolder _folder = new();
@@ -10,7 +10,7 @@ public sealed class ConstraintRunbookTests : IDisposable
     [Fact]
     public void The_constraint_runbook_is_blocked_on_dirty_data_adds_after_cleaning_and_then_finds_everything_present()
     {
-        var (exitCode, stdout, stderr) = RunnerTests.RunRunner(Path.Combine(Datasets.RepoRoot, "examples", "add-constraints.ps1"), "-Folder", _folder.Path);
+        var (exitCode, stdout, stderr) = PwshProcess.Run(Path.Combine(Datasets.RepoRoot, "examples", "add-constraints.ps1"), "-Folder", _folder.Path);
 
         Assert.True(exitCode == 0, $"exit code {exitCode}\n{stdout}\n{stderr}");
         Assert.Contains("What if:", stdout);

@@ -23,27 +23,27 @@ public sealed class KilledProcessTests(PostgresCluster cluster) : IDisposable
         var script = _folder.File("backup.ps1");
         File.WriteAllText(script, "param($cs, $dest) Backup-Database -Database $cs -Destination $dest\n");
 
-        using (var runner = Process.Start(RunnerTests.RunnerStartInfo(script, "-cs", cluster.ConnectionString(database), "-dest", backups))!)
+        using (var pwsh = Process.Start(PwshProcess.StartInfo(script, "-cs", cluster.ConnectionString(database), "-dest", backups))!)
         {
-            runner.StandardInput.Close();
+            pwsh.StandardInput.Close();
             var clock = Stopwatch.StartNew();
             while (!PartialIsGrowing(backups))
             {
-                if (runner.HasExited)
+                if (pwsh.HasExited)
                 {
-                    Assert.Fail($"The backup ended (exit code {runner.ExitCode}) before it could be killed: {runner.StandardError.ReadToEnd()}");
+                    Assert.Fail($"The backup ended (exit code {pwsh.ExitCode}) before it could be killed: {pwsh.StandardError.ReadToEnd()}");
                 }
                 Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), "no temporary backup file appeared");
                 Thread.Sleep(50);
             }
-            runner.Kill(entireProcessTree: true);
-            runner.WaitForExit();
+            pwsh.Kill(entireProcessTree: true);
+            pwsh.WaitForExit();
         }
 
         Assert.NotEmpty(Partials(backups));
         Assert.DoesNotContain(Directory.GetFiles(backups), f => !Path.GetFileName(f).StartsWith('.'));
 
-        var (exitCode, stdout, stderr) = RunnerTests.RunRunner(script, "-cs", cluster.ConnectionString(database), "-dest", backups);
+        var (exitCode, stdout, stderr) = PwshProcess.Run(script, "-cs", cluster.ConnectionString(database), "-dest", backups);
 
         Assert.True(exitCode == 0, stdout + stderr);
         var left = Directory.GetFiles(backups).Select(Path.GetFileName).Order().ToList();

@@ -1,6 +1,6 @@
 namespace DbOps.PowerShell.Tests;
 
-/// <summary>examples/phase-cleanup.ps1 under DbOps.Runner: on the sample SQLite database and on PostgreSQL.</summary>
+/// <summary>examples/phase-cleanup.ps1 under pwsh -File: on the sample SQLite database and on PostgreSQL.</summary>
 [Collection(PostgresCollection.Name)]
 public sealed class PhaseCleanupExampleTests(PostgresCluster cluster) : IDisposable
 {
@@ -13,7 +13,7 @@ public sealed class PhaseCleanupExampleTests(PostgresCluster cluster) : IDisposa
     [Fact]
     public void The_phase_cleanup_example_drops_the_unused_tables_and_proves_the_survivors_on_SQLite()
     {
-        var (exitCode, stdout, stderr) = RunnerTests.RunRunner(Example, "-Folder", _folder.Path);
+        var (exitCode, stdout, stderr) = PwshProcess.Run(Example, "-Folder", _folder.Path);
 
         Assert.True(exitCode == 0, stdout + stderr);
         Assert.Contains("Dropped 2 table(s) (legacy_imports, tmp_migration_2019); 4 table(s) kept", stdout, StringComparison.Ordinal);
@@ -27,7 +27,7 @@ public sealed class PhaseCleanupExampleTests(PostgresCluster cluster) : IDisposa
         // Building the sample scanned and wrote every table: start the usage statistics afresh, as after a quiet week.
         cluster.Execute(database, "SELECT pg_stat_reset()");
 
-        var (exitCode, stdout, stderr) = RunnerTests.RunRunner(Example, "-Folder", _folder.Path, "-Database", cluster.ConnectionString(database),
+        var (exitCode, stdout, stderr) = PwshProcess.Run(Example, "-Folder", _folder.Path, "-Database", cluster.ConnectionString(database),
             "-MinimumStatsAge", "00:00:00");
 
         Assert.True(exitCode == 0, stdout + stderr);

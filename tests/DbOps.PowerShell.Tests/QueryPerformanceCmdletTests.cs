@@ -213,7 +213,7 @@ public sealed class QueryPerformancePostgresCmdletTests(PostgresCluster cluster)
         var database = cluster.CreateGoalsTracker();
         cluster.Execute(database, "VACUUM ANALYZE");
 
-        var (exitCode, stdout, stderr) = RunnerTests.RunRunner(
+        var (exitCode, stdout, stderr) = PwshProcess.Run(
             Path.Combine(Datasets.RepoRoot, "examples", "index-tuning.ps1"), "-Database", cluster.ConnectionString(database), "-Iterations", "10");
 
         Assert.True(exitCode == 0, $"exit code {exitCode}\n{stdout}\n{stderr}");

@@ -23,21 +23,21 @@ public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDispos
         var script = _folder.File("remove.ps1");
         File.WriteAllText(script, "param($cs, $dest) Export-TableArchive -Database $cs -Table big -Destination $dest -Verify | Remove-DeprecatedTable -Confirm:$false\n");
 
-        using (var runner = Process.Start(RunnerTests.RunnerStartInfo(script, "-cs", cluster.ConnectionString(database), "-dest", archives))!)
+        using (var pwsh = Process.Start(PwshProcess.StartInfo(script, "-cs", cluster.ConnectionString(database), "-dest", archives))!)
         {
-            runner.StandardInput.Close();
+            pwsh.StandardInput.Close();
             var clock = Stopwatch.StartNew();
             while (!HoldsExclusiveLock(database))
             {
-                if (runner.HasExited)
+                if (pwsh.HasExited)
                 {
-                    Assert.Fail($"The removal ended (exit code {runner.ExitCode}) before it could be killed: {runner.StandardError.ReadToEnd()}");
+                    Assert.Fail($"The removal ended (exit code {pwsh.ExitCode}) before it could be killed: {pwsh.StandardError.ReadToEnd()}");
                 }
                 Assert.True(clock.Elapsed < TimeSpan.FromMinutes(3), "the removal never took the table lock");
                 Thread.Sleep(20);
             }
-            runner.Kill(entireProcessTree: true);
-            runner.WaitForExit();
+            pwsh.Kill(entireProcessTree: true);
+            pwsh.WaitForExit();
         }
 
         // The server rolls back the killed session's transaction once it notices the closed connection.
@@ -59,7 +59,7 @@ public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDispos
             Write-Output "imported=$($i.RowCount)"
             """);
         var target = cluster.CreateDatabase("killdrop_target");
-        var (exitCode, stdout, stderr) = RunnerTests.RunRunner(again, "-cs", cluster.ConnectionString(database), "-manifest", manifest,
+        var (exitCode, stdout, stderr) = PwshProcess.Run(again, "-cs", cluster.ConnectionString(database), "-manifest", manifest,
             "-target", cluster.ConnectionString(target));
 
         Assert.True(exitCode == 0, stdout + stderr);
@@ -84,19 +84,19 @@ public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDispos
         File.WriteAllText(script, "param($db, $dest) Export-TableArchive -Database $db -Table big -Destination $dest -Verify | Remove-DeprecatedTable -Confirm:$false -Verbose\n");
 
         // The removal says when it holds the write lock and starts rechecking the rows; it is killed right then.
-        using (var runner = Process.Start(RunnerTests.RunnerStartInfo(script, "-db", path, "-dest", archives))!)
+        using (var pwsh = Process.Start(PwshProcess.StartInfo(script, "-db", path, "-dest", archives))!)
         {
-            runner.StandardInput.Close();
-            _ = runner.StandardOutput.ReadToEndAsync(); // drained, so the runner never blocks on a full pipe
+            pwsh.StandardInput.Close();
+            _ = pwsh.StandardError.ReadToEndAsync(); // drained, so pwsh never blocks on a full pipe
             var said = new List<string>();
-            // The runner writes the verbose stream to standard error.
-            while (runner.StandardError.ReadLine() is { } line && !line.Contains("checking it again under the lock", StringComparison.Ordinal))
+            // pwsh shows the verbose stream on standard output.
+            while (pwsh.StandardOutput.ReadLine() is { } line && !line.Contains("checking it again under the lock", StringComparison.Ordinal))
             {
                 said.Add(line);
             }
-            Assert.False(runner.HasExited, $"The removal ended before it could be killed: {string.Join('\n', said)}");
-            runner.Kill(entireProcessTree: true);
-            runner.WaitForExit();
+            Assert.False(pwsh.HasExited, $"The removal ended before it could be killed: {string.Join('\n', said)}");
+            pwsh.Kill(entireProcessTree: true);
+            pwsh.WaitForExit();
         }
 
         // The next connection rolls the interrupted transaction back from its journal.

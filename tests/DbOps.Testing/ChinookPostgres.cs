@@ -3,7 +3,7 @@ namespace DbOps.Testing;
 public static class ChinookPostgres
 {
     /// <summary>
-    /// Creates a database holding the Chinook sample for PostgreSQL. The shared script drops, creates and connects
+    /// Creates a database holding the Chinook sample for PostgreSQL. The script drops, creates and connects
     /// to a database named chinook itself (psql's \c); its statements after that line run here in a fresh database.
     /// </summary>
     public static string CreateChinook(this PostgresCluster cluster)

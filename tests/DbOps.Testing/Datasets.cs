@@ -1,13 +1,16 @@
 namespace DbOps.Testing;
 
-/// <summary>The third-party sample databases in ../shared/datasets (Chinook, Pagila).</summary>
+/// <summary>The third-party sample databases the repository carries in tests/data (Chinook, Pagila).</summary>
 public static class Datasets
 {
+    /// <summary>Set to use a folder of the same layout instead of tests/data.</summary>
+    public const string Variable = "DBOPS_DATASETS";
+
     public static string File(string dataset, string name)
     {
-        var folder = Environment.GetEnvironmentVariable("DBOPS_DATASETS") ?? FindUp(Path.Combine("shared", "datasets"))
-            ?? throw new InvalidOperationException("The sample datasets (shared/datasets) were not found above the test folder; set DBOPS_DATASETS.");
-        return Path.Combine(folder, dataset, name);
+        var folder = Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } other ? other : Path.Combine(RepoRoot, "tests", "data");
+        var path = Path.Combine(folder, dataset, name);
+        return System.IO.File.Exists(path) ? path : throw new FileNotFoundException($"The sample dataset file {path} is missing; restore tests/data from git or unset {Variable}.", path);
     }
 
     /// <summary>The repository's root folder (the one holding DbOps.sln).</summary>

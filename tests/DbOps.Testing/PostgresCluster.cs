@@ -167,16 +167,17 @@ public sealed class PostgresCluster : IDisposable
             {
                 continue;
             }
-            if (Directory.Exists(Path.Combine(folder, "data")))
-            {
-                RunAsPostgres(Path.Combine(_binFolder!, "pg_ctl"), "-D", Path.Combine(folder, "data"), "-m", "immediate", "-w", "stop");
-            }
             try
             {
+                if (Directory.Exists(Path.Combine(folder, "data")))
+                {
+                    RunAsPostgres(Path.Combine(_binFolder!, "pg_ctl"), "-D", Path.Combine(folder, "data"), "-m", "immediate", "-w", "stop");
+                }
                 Directory.Delete(folder, recursive: true);
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
             {
+                // Another user's cluster (a run as root, seen by a normal user): not ours to stop.
             }
         }
     }

@@ -1,3 +1,4 @@
+using Xunit;
 using System.Diagnostics;
 
 namespace DbOps.Testing;
@@ -29,7 +30,7 @@ public sealed class TempFolder : IDisposable
 
 /// <summary>
 /// A real, tiny file system (tmpfs) for disk-full tests: writing past its size fails with ENOSPC as a full disk
-/// does. Mounting needs root (as in CI); elsewhere the test fails saying so.
+/// does. Mounting needs root (as in CI): tests that use it are <see cref="RootFactAttribute"/> tests.
 /// </summary>
 public sealed class SmallDisk : IDisposable
 {
@@ -37,7 +38,7 @@ public sealed class SmallDisk : IDisposable
     {
         if (!PostgresCluster.IsRoot)
         {
-            throw new InvalidOperationException("The disk-full tests mount a small tmpfs and must run as root.");
+            throw new InvalidOperationException("The disk-full tests mount a small tmpfs and must run as root; mark them [RootFact].");
         }
         Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dbops-full-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(Path);
@@ -65,6 +66,21 @@ public sealed class SmallDisk : IDisposable
         if (process.ExitCode != 0)
         {
             throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed: {error}");
+        }
+    }
+}
+
+/// <summary>
+/// A test that needs root because it mounts a <see cref="SmallDisk"/>. Run as a normal user it is skipped with a
+/// reason that says so; CI runs as root and runs it.
+/// </summary>
+public sealed class RootFactAttribute : FactAttribute
+{
+    public RootFactAttribute()
+    {
+        if (!PostgresCluster.IsRoot)
+        {
+            Skip = "Needs root: mounts a small tmpfs to fill the disk. Skipped because the tests run as a normal user; run them as root (CI does) to include it.";
         }
     }
 }

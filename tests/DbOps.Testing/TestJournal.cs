@@ -1,7 +1,7 @@
 namespace DbOps.Testing;
 
 /// <summary>
-/// Keeps test runs out of the user's own operations journal: every test process (and the runner processes it
+/// Keeps test runs out of the user's own operations journal: every test process (and the pwsh processes it
 /// starts) records into one throw-away file unless DBOPS_JOURNAL is already set.
 /// </summary>
 public static class TestJournal

@@ -2,11 +2,8 @@ using System.Diagnostics;
 
 namespace DbOps.PowerShell.Tests;
 
-/// <summary>
-/// The README's main command, run as a user runs it: DbOps.Runner in its own process. That process references
-/// no SQLite package, so this also proves the module finds its native SQLite library from out/DbOps.
-/// </summary>
-public sealed class RunnerTests : IDisposable
+/// <summary>The examples and the README's main command, run as a user runs them: pwsh -File in its own process.</summary>
+public sealed class ExampleTests : IDisposable
 {
     private readonly TempFolder _folder = new();
 
@@ -15,21 +12,21 @@ public sealed class RunnerTests : IDisposable
     [Fact]
     public void The_quickstart_builds_the_sample_backs_it_up_and_verifies_it()
     {
-        var (exitCode, stdout, stderr) = RunRunner(Path.Combine(RepoRoot, "examples", "quickstart.ps1"), "-Folder", _folder.Path);
+        var (exitCode, stdout, stderr) = PwshProcess.Run(Path.Combine(RepoRoot, "examples", "quickstart.ps1"), "-Folder", _folder.Path);
 
         Assert.True(exitCode == 0, $"exit code {exitCode}\n{stdout}\n{stderr}");
         Assert.Matches(@"activity_instances\s+6000", stdout);
         Assert.Matches(@"goals\s+200", stdout);
         Assert.Contains("Backup verified:", stdout);
         Assert.Single(Directory.GetFiles(Path.Combine(_folder.Path, "backups"), "*.manifest.json"));
-        // The sample's messy data: 25 activity rows break a declared foreign key, as documented.
-        Assert.Contains("25 row(s) that break foreign keys", stderr);
+        // The sample's messy data: 25 activity rows break a declared foreign key, as documented (pwsh shows warnings on stdout).
+        Assert.Contains("WARNING: The backup holds 25 row(s) that break foreign keys", stdout);
     }
 
     [Fact]
     public void The_index_tuning_example_adds_the_missing_foreign_key_indexes_and_prints_the_speed_ups()
     {
-        var (exitCode, stdout, stderr) = RunRunner(Path.Combine(RepoRoot, "examples", "index-tuning.ps1"), "-Folder", _folder.Path, "-Iterations", "10");
+        var (exitCode, stdout, stderr) = PwshProcess.Run(Path.Combine(RepoRoot, "examples", "index-tuning.ps1"), "-Folder", _folder.Path, "-Iterations", "10");
 
         Assert.True(exitCode == 0, $"exit code {exitCode}\n{stdout}\n{stderr}");
         Assert.Matches(@"Created\s+ix_activity_instances_group_id", stdout);
@@ -43,12 +40,12 @@ public sealed class RunnerTests : IDisposable
     [Fact]
     public void The_verify_cleanup_example_proves_no_data_was_lost_and_documents_the_result()
     {
-        var (exitCode, stdout, stderr) = RunRunner(Path.Combine(RepoRoot, "examples", "verify-cleanup.ps1"), "-Folder", _folder.Path);
+        var (exitCode, stdout, stderr) = PwshProcess.Run(Path.Combine(RepoRoot, "examples", "verify-cleanup.ps1"), "-Folder", _folder.Path);
 
         Assert.True(exitCode == 0, $"exit code {exitCode}\n{stdout}\n{stderr}");
         var run = Assert.Single(Directory.GetDirectories(_folder.Path, "cleanup-*"));
         Assert.True(File.Exists(Path.Combine(run, "before.json")) && File.Exists(Path.Combine(run, "after.json")));
-        Assert.Matches(@"Index\s+Added\s+sessions\s+ix_sessions_goal_id\s+False", stdout);
+        Assert.Matches(@"Index\s+Added\s+False\s+sessions\s+ix_sessions_goal_id", stdout);
         // The empty table was archived, then dropped: removed on purpose, not lost.
         Assert.Matches(@"tmp_migration_2019\s+Dropped\s+0\s", stdout);
         Assert.Matches(@"\s6\s+5\s+0\s+1\s+0\s+8594\s+8594\s+False", stdout);
@@ -62,27 +59,29 @@ public sealed class RunnerTests : IDisposable
     }
 
     [Fact]
-    public void A_runbook_that_writes_an_error_exits_non_zero_with_the_error_id()
+    public void A_runbook_that_stops_on_errors_exits_1_when_a_cmdlet_fails_and_names_what_failed()
     {
+        // pwsh -File exits non-zero only on `exit N` or a script-terminating error, hence the examples' first line.
         var script = _folder.File("fails.ps1");
-        File.WriteAllText(script, "Connect-Database -Path ./does-not-exist.db\n");
+        File.WriteAllText(script, "$ErrorActionPreference = 'Stop'\nConnect-Database -Path ./does-not-exist.db\nexit 0\n");
 
-        var (exitCode, _, stderr) = RunRunner(script);
+        var (exitCode, stdout, stderr) = PwshProcess.Run(script);
 
-        Assert.Equal(1, exitCode);
-        Assert.Contains("DatabaseNotFound", stderr);
+        Assert.True(exitCode == 1, $"exit code {exitCode}\n{stdout}\n{stderr}");
+        Assert.Contains("Connect-Database:", stderr);
+        Assert.Contains("does-not-exist.db", stderr);
     }
 
     [Fact]
     public void The_nightly_integrity_example_writes_JSON_and_JUnit_reports_and_exits_1_on_the_seeded_defects()
     {
-        var (exitCode, stdout, stderr) = RunRunner(Path.Combine(RepoRoot, "examples", "nightly-integrity.ps1"), "-ReportFolder", _folder.Path);
+        var (exitCode, stdout, stderr) = PwshProcess.Run(Path.Combine(RepoRoot, "examples", "nightly-integrity.ps1"), "-ReportFolder", _folder.Path);
 
         Assert.True(exitCode == 1, $"exit code {exitCode}\n{stdout}\n{stderr}");
         Assert.Matches(@"Error\s+OrphanedRows\s+activity_instances\s+session_id\s+25\s+Declared", stdout);
         Assert.Matches(@"Warning\s+OrphanedRows\s+sessions\s+goal_id\s+11\s+Inferred", stdout);
         Assert.Contains("FAILED: 4 error(s), 1 warning(s), 0 check(s) could not run, 0 table(s) not found", stdout);
-        Assert.Contains("IntegrityProblemsFound", stderr);
+        Assert.Contains("Export-IntegrityReport:", stderr); // -FailOn wrote its error; the exit code comes from the script's exit 1
         Assert.Single(Directory.GetFiles(_folder.Path, "integrity-*.json"));
         var junit = System.Xml.Linq.XDocument.Load(Assert.Single(Directory.GetFiles(_folder.Path, "integrity-*.xml")));
         Assert.Equal("4", junit.Root!.Attribute("failures")!.Value);
@@ -95,59 +94,12 @@ public sealed class RunnerTests : IDisposable
         File.Copy(Datasets.File("chinook", "Chinook_Sqlite.sqlite"), chinook);
         File.SetAttributes(chinook, FileAttributes.Normal);
 
-        var (exitCode, stdout, stderr) = RunRunner(Path.Combine(RepoRoot, "examples", "nightly-integrity.ps1"),
+        var (exitCode, stdout, stderr) = PwshProcess.Run(Path.Combine(RepoRoot, "examples", "nightly-integrity.ps1"),
             "-Database", chinook, "-ReportFolder", _folder.File("reports"), "-Level", "Full");
 
         Assert.True(exitCode == 0, $"exit code {exitCode}\n{stdout}\n{stderr}");
         Assert.Contains("No integrity problems at or above Error.", stdout);
     }
 
-    internal static (int ExitCode, string Stdout, string Stderr) RunRunner(string script, params string[] arguments)
-    {
-        using var process = Process.Start(RunnerStartInfo(script, arguments))!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("The runner did not finish within 3 minutes.");
-        }
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    /// <summary>Runs <paramref name="script"/> under DbOps.Runner as `dotnet DbOps.Runner.dll script args`.</summary>
-    internal static ProcessStartInfo RunnerStartInfo(string script, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(script)!,
-        };
-        start.ArgumentList.Add(RunnerDll);
-        start.ArgumentList.Add(script);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        start.Environment["DBOPS_MODULE_PATH"] = PowerShellSession.ModuleManifest;
-        return start;
-    }
-
-    private static string RepoRoot => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(PowerShellSession.ModuleManifest)!, "..", ".."));
-
-    /// <summary>The runner built in the same configuration as these tests (bin/&lt;Configuration&gt;/net10.0).</summary>
-    private static string RunnerDll
-    {
-        get
-        {
-#if DEBUG
-            const string configuration = "Debug";
-#else
-            const string configuration = "Release";
-#endif
-            var dll = Path.Combine(RepoRoot, "src", "DbOps.Runner", "bin", configuration, "net10.0", "DbOps.Runner.dll");
-            return File.Exists(dll) ? dll : throw new FileNotFoundException($"DbOps.Runner was not built: {dll}");
-        }
-    }
+    private static string RepoRoot => Datasets.RepoRoot;
 }

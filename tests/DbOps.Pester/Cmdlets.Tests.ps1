@@ -1,0 +1,260 @@
+# The cmdlets as PowerShell users meet them: what each takes from the pipeline, what -WhatIf and -Confirm do, and
+# the error ids scripts can catch. On the sample goals tracker (SQLite) in TestDrive; PostgreSQL is the xUnit suites' job.
+BeforeDiscovery {
+    # What each cmdlet binds from the pipeline: V = the object itself, P = by property name. A change here is a
+    # change to every runbook that pipes into the cmdlet.
+    $pipelineContract = @(
+        @{ Name = 'Connect-Database'; Binds = '' }
+        @{ Name = 'Backup-Database'; Binds = 'Database[V]' }
+        @{ Name = 'Test-Backup'; Binds = 'InputObject[V] Path[P]' }
+        @{ Name = 'Restore-Database'; Binds = 'InputObject[V] Path[P]' }
+        @{ Name = 'Get-DatabaseSnapshot'; Binds = 'Database[V] Path[P]' }
+        @{ Name = 'Compare-DatabaseSnapshot'; Binds = 'After[V]' }
+        @{ Name = 'Export-DatabaseDocumentation'; Binds = 'Database[V]' }
+        @{ Name = 'Test-DataIntegrity'; Binds = 'Database[V] Table[P]' }
+        @{ Name = 'Export-IntegrityReport'; Binds = 'InputObject[V]' }
+        @{ Name = 'Add-SafeConstraint'; Binds = 'InputObject[V] PlanEntry[V]' }
+        @{ Name = 'Measure-QueryPerformance'; Binds = 'Parameters[P] Query[V] Source[P]' }
+        @{ Name = 'Get-SlowQuery'; Binds = 'Database[V]' }
+        @{ Name = 'Find-MissingIndex'; Binds = 'Database[V]' }
+        @{ Name = 'Find-UnusedIndex'; Binds = 'Database[V]' }
+        @{ Name = 'Add-SafeIndex'; Binds = 'InputObject[V]' }
+        @{ Name = 'Remove-UnusedIndex'; Binds = 'InputObject[V]' }
+        @{ Name = 'Find-UnusedTable'; Binds = 'Database[V]' }
+        @{ Name = 'Export-TableArchive'; Binds = 'InputObject[V] Schema[P] Table[V]' }
+        @{ Name = 'Import-TableArchive'; Binds = 'InputObject[V] Path[P]' }
+        @{ Name = 'Remove-DeprecatedTable'; Binds = 'InputObject[V]' }
+    )
+    # Whether a cmdlet asks before it acts: High asks by default, Medium and Low only with -Confirm.
+    $confirmContract = @(
+        @{ Name = 'Backup-Database'; Impact = 'Low' }
+        @{ Name = 'Export-DatabaseDocumentation'; Impact = 'Low' }
+        @{ Name = 'Export-TableArchive'; Impact = 'Low' }
+        @{ Name = 'Add-SafeConstraint'; Impact = 'Medium' }
+        @{ Name = 'Add-SafeIndex'; Impact = 'Medium' }
+        @{ Name = 'Import-TableArchive'; Impact = 'Medium' }
+        @{ Name = 'Remove-DeprecatedTable'; Impact = 'High' }
+        @{ Name = 'Remove-UnusedIndex'; Impact = 'High' }
+        @{ Name = 'Restore-Database'; Impact = 'High' }
+    )
+}
+
+BeforeAll {
+    . (Join-Path $PSScriptRoot TestHelpers.ps1)
+
+    function Get-PipelineBinding([string] $Name) {
+        $common = [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters
+        $bound = foreach ($parameter in (Get-Command $Name).Parameters.Values | Where-Object Name -notin $common) {
+            $attributes = $parameter.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] }
+            if ($attributes | Where-Object ValueFromPipeline) { "$($parameter.Name)[V]" }
+            elseif ($attributes | Where-Object ValueFromPipelineByPropertyName) { "$($parameter.Name)[P]" }
+        }
+        ($bound | Sort-Object) -join ' '
+    }
+}
+
+Describe 'Pipeline binding' {
+    It '<Name> binds <Binds>' -ForEach $pipelineContract {
+        Get-PipelineBinding $Name | Should -BeExactly $Binds
+    }
+
+    It 'covers every exported cmdlet' -ForEach @{ Listed = $pipelineContract.Name } {
+        (Get-Command -Module DbOps).Name | Sort-Object | Should -Be ($Listed | Sort-Object)
+    }
+
+    It 'a connection pipes into Backup-Database, whose result pipes into Test-Backup and Restore-Database' {
+        $backup = Connect-Database -Path (New-TestDatabase) | Backup-Database -Destination (Join-Path $TestDrive backups)
+        $backup.Status | Should -Be 'Completed'
+        ($backup | Test-Backup).Status | Should -Be 'Verified'
+        $restored = $backup | Restore-Database -Database (Join-Path $TestDrive restored.db) -Confirm:$false
+        $restored.TotalRows | Should -Be $backup.TotalRows
+    }
+
+    It 'Find-UnusedTable | Export-TableArchive | Remove-DeprecatedTable drops the empty table and keeps the rest' {
+        $path = New-TestDatabase
+        $removed = Find-UnusedTable -Database $path | Where-Object Verdict -eq 'Empty' |
+            Export-TableArchive -Destination (Join-Path $TestDrive archive) -Verify |
+            Remove-DeprecatedTable -Confirm:$false
+        $removed.QualifiedName | Should -Be 'tmp_migration_2019'
+        Get-TableNames $path | Should -Not -Contain 'tmp_migration_2019'
+        Get-TableNames $path | Should -Contain 'goals'
+    }
+
+    It 'an archive pipes into Import-TableArchive, and a manifest path binds by property name' {
+        $archive = Export-TableArchive -Database (New-TestDatabase) -Table goals -Destination (Join-Path $TestDrive archive2)
+        ($archive | Import-TableArchive -Database (Join-Path $TestDrive import1.db) -Confirm:$false).RowCount | Should -Be 200
+        $byPath = [pscustomobject]@{ Path = $archive.ManifestPath } | Import-TableArchive -Database (Join-Path $TestDrive import2.db) -Confirm:$false
+        $byPath.RowCount | Should -Be 200
+    }
+
+    It 'Test-DataIntegrity -AsReport pipes into Export-IntegrityReport' {
+        $file = Test-DataIntegrity -Database (New-TestDatabase) -AsReport | Export-IntegrityReport -Path (Join-Path $TestDrive report.json) -PassThru
+        $file | Should -BeOfType [System.IO.FileInfo]
+        (Get-Content -Raw $file | ConvertFrom-Json) | Should -Not -BeNullOrEmpty
+    }
+
+    It 'plan entries (hashtables from a .psd1) pipe into Add-SafeConstraint' {
+        $plan = @{ Table = 'goals'; Check = 'id > 0' }, @{ Table = 'goals'; NotNull = 'title' }
+        $results = $plan | Add-SafeConstraint -Database (New-TestDatabase)
+        $results.Status | Should -Be 'Added', 'AlreadyPresent'
+    }
+
+    It 'Find-MissingIndex | Add-SafeIndex creates what was missing, and Find-UnusedIndex | Remove-UnusedIndex drops a redundant index' {
+        $path = New-TestDatabase
+        (Find-MissingIndex -Database $path | Add-SafeIndex).Status | Should -Be 'Created', 'Created'
+        Find-MissingIndex -Database $path | Should -BeNullOrEmpty
+        $null = Add-SafeIndex -Database $path -Table goals -Column status -Name ix_dup
+        $null = Add-SafeIndex -Database $path -Table goals -Column status, deadline
+        $dropped = Find-UnusedIndex -Database $path | Where-Object Index -eq 'ix_dup' | Remove-UnusedIndex -Confirm:$false
+        $dropped.Status | Should -Be 'Dropped'
+    }
+
+    It 'query text pipes into Measure-QueryPerformance, and its results into a second run as the baseline' {
+        $path = New-TestDatabase
+        $before = 'SELECT count(*) FROM goals' | Measure-QueryPerformance -Database $path -Iterations 2
+        $after = $before | Measure-QueryPerformance -Database $path -Iterations 2 -Baseline $before
+        $after.SpeedUp | Should -BeGreaterThan 0
+    }
+
+    It 'snapshots pipe into Compare-DatabaseSnapshot' {
+        # Get-DatabaseSnapshot reads a saved snapshot by default (-Path alone), so the database is named, not piped.
+        $path = New-TestDatabase
+        $before = Get-DatabaseSnapshot -Database $path
+        $summary = Get-DatabaseSnapshot -Database $path | Compare-DatabaseSnapshot -Before $before -SummaryOnly
+        $summary.DataLoss | Should -BeFalse
+    }
+
+    It 'a connection pipes into Export-DatabaseDocumentation' {
+        $result = Connect-Database -Path (New-TestDatabase) | Export-DatabaseDocumentation -Destination (Join-Path $TestDrive docs)
+        Test-Path $result.MarkdownPath | Should -BeTrue
+    }
+}
+
+Describe '-WhatIf changes nothing' {
+    BeforeEach {
+        $path = New-TestDatabase
+        $hash = (Get-FileHash $path).Hash
+        $dest = Join-Path $TestDrive "dest-$(New-Guid)"
+    }
+    AfterEach {
+        (Get-FileHash $path).Hash | Should -Be $hash -Because 'the database file must be unchanged'
+        Test-Path $dest | Should -BeFalse -Because 'nothing may be written'
+    }
+
+    It 'Backup-Database' { Backup-Database -Database $path -Destination $dest -WhatIf | Should -BeNullOrEmpty }
+    It 'Export-DatabaseDocumentation' { Export-DatabaseDocumentation -Database $path -Destination $dest -WhatIf | Should -BeNullOrEmpty }
+    It 'Export-TableArchive' { Export-TableArchive -Database $path -Table goals -Destination $dest -WhatIf | Should -BeNullOrEmpty }
+    It 'Add-SafeConstraint' { Add-SafeConstraint -Database $path -Table goals -Check 'id > 0' -WhatIf | Should -BeNullOrEmpty }
+    It 'Add-SafeIndex' { Find-MissingIndex -Database $path | Add-SafeIndex -WhatIf | Should -BeNullOrEmpty }
+
+    Context 'on artifacts made beforehand' {
+        BeforeAll {
+            $source = New-TestDatabase
+            $archive = Export-TableArchive -Database $source -Table tmp_migration_2019 -Destination (Join-Path $TestDrive whatif-archive)
+            $backup = Backup-Database -Database $source -Destination (Join-Path $TestDrive whatif-backup)
+        }
+        It 'Import-TableArchive' { $archive | Import-TableArchive -Database (Join-Path $dest new.db) -WhatIf | Should -BeNullOrEmpty }
+        It 'Restore-Database' { $backup | Restore-Database -Database (Join-Path $dest new.db) -WhatIf | Should -BeNullOrEmpty }
+        It 'Remove-DeprecatedTable' { Remove-DeprecatedTable -Database $path -Table tmp_migration_2019 -ArchivePath $archive.ManifestPath -WhatIf | Should -BeNullOrEmpty }
+        It 'Remove-UnusedIndex' { Remove-UnusedIndex -Database $path -Name ix_activity_instances_session -WhatIf | Should -BeNullOrEmpty }
+    }
+
+    It '-WhatIf prints what would run, with the SQL' {
+        $result = Invoke-Pwsh -Arguments '-Command', "Import-Module '$ModuleManifest'; Add-SafeConstraint -Database '$path' -Table goals -Check 'id > 0' -WhatIf"
+        $result.ExitCode | Should -Be 0 -Because $result.Output
+        $result.Output | Should -Match 'What if: '
+        $result.Output | Should -Match 'id > 0'
+    }
+}
+
+Describe '-Confirm' {
+    It '<Name> has ConfirmImpact <Impact>' -ForEach $confirmContract {
+        $type = (Get-Command $Name).ImplementingType
+        $attribute = $type.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false)[0]
+        $attribute.SupportsShouldProcess | Should -BeTrue
+        $attribute.ConfirmImpact | Should -Be $Impact
+    }
+
+    It 'covers every cmdlet that supports -WhatIf' -ForEach @{ Listed = $confirmContract.Name } {
+        $withWhatIf = (Get-Command -Module DbOps | Where-Object { $_.Parameters.ContainsKey('WhatIf') }).Name
+        $withWhatIf | Sort-Object | Should -Be ($Listed | Sort-Object)
+    }
+
+    Context 'in a non-interactive pwsh, where no one can answer' {
+        BeforeAll {
+            $path = New-TestDatabase
+            $archive = Export-TableArchive -Database $path -Table tmp_migration_2019 -Destination (Join-Path $TestDrive confirm-archive)
+            $remove = "Import-Module '$ModuleManifest'; `$ErrorActionPreference = 'Stop'; Remove-DeprecatedTable -Database '$path' -Table tmp_migration_2019 -ArchivePath '$($archive.ManifestPath)'"
+        }
+
+        It 'a High-impact cmdlet asks by default, so it fails and drops nothing' {
+            $result = Invoke-Pwsh -Arguments '-Command', $remove
+            $result.ExitCode | Should -Not -Be 0
+            $result.Output | Should -Match 'NonInteractive'
+            Get-TableNames $path | Should -Contain 'tmp_migration_2019'
+        }
+
+        It 'a Medium-impact cmdlet asks when given -Confirm, so it fails and creates nothing' {
+            $result = Invoke-Pwsh -Arguments '-Command', "Import-Module '$ModuleManifest'; `$ErrorActionPreference = 'Stop'; Find-MissingIndex -Database '$path' | Add-SafeIndex -Confirm"
+            $result.ExitCode | Should -Not -Be 0
+            Find-MissingIndex -Database $path | Should -Not -BeNullOrEmpty
+        }
+
+        It '-Confirm:$false proceeds without asking' {
+            $result = Invoke-Pwsh -Arguments '-Command', "$remove -Confirm:`$false"
+            $result.ExitCode | Should -Be 0 -Because $result.Output
+            Get-TableNames $path | Should -Not -Contain 'tmp_migration_2019'
+        }
+    }
+}
+
+Describe 'Error ids' {
+    BeforeAll {
+        $path = New-TestDatabase
+        $missing = Join-Path $TestDrive does-not-exist.db
+    }
+
+    It '<Name>: <Because> is <ErrorId>' -ForEach @(
+        @{ Name = 'Connect-Database'; Because = 'a missing file'; ErrorId = 'DatabaseNotFound'; Script = { Connect-Database -Path $missing } }
+        @{ Name = 'Connect-Database'; Because = 'a malformed connection string'; ErrorId = 'InvalidConnectionString'; Script = { Connect-Database -ConnectionString 'Host=;;=x' } }
+        @{ Name = 'Backup-Database'; Because = 'a missing database'; ErrorId = 'DatabaseNotFound'; Script = { Backup-Database -Database $missing -Destination $TestDrive -ErrorAction Stop } }
+        @{ Name = 'Test-Backup'; Because = 'a manifest that does not exist'; ErrorId = 'FileNotFound'; Script = { Test-Backup -Path (Join-Path $TestDrive none.manifest.json) -ErrorAction Stop } }
+        @{ Name = 'Test-DataIntegrity'; Because = 'a table that does not exist'; ErrorId = 'TableNotFound'; Script = { Test-DataIntegrity -Database $path -Table nosuch -ErrorAction Stop } }
+        @{ Name = 'Export-IntegrityReport'; Because = '-FailOn Error with errors found'; ErrorId = 'IntegrityProblemsFound'; Script = { Test-DataIntegrity -Database $path -AsReport | Export-IntegrityReport -Path (Join-Path $TestDrive r.json) -FailOn Error -ErrorAction Stop } }
+        @{ Name = 'Add-SafeConstraint'; Because = 'rows that violate the check'; ErrorId = 'ConstraintViolations'; Script = { Add-SafeConstraint -Database $path -Table goals -Check 'deadline >= created_at' -ErrorAction Stop } }
+        @{ Name = 'Measure-QueryPerformance'; Because = 'a query the database rejects'; ErrorId = 'QueryFailed'; Script = { Measure-QueryPerformance -Database $path -Query 'SELECT * FROM nosuch' -ErrorAction Stop } }
+        @{ Name = 'Get-SlowQuery'; Because = 'SQLite has no statement statistics'; ErrorId = 'ProviderNotSupported'; Script = { Get-SlowQuery -Database $path -ErrorAction Stop } }
+        @{ Name = 'Find-MissingIndex'; Because = 'a missing database'; ErrorId = 'DatabaseNotFound'; Script = { Find-MissingIndex -Database $missing -ErrorAction Stop } }
+        @{ Name = 'Find-UnusedIndex'; Because = 'a missing database'; ErrorId = 'DatabaseNotFound'; Script = { Find-UnusedIndex -Database $missing -ErrorAction Stop } }
+        @{ Name = 'Add-SafeIndex'; Because = 'a column that does not exist'; ErrorId = 'ColumnNotFound'; Script = { Add-SafeIndex -Database $path -Table goals -Column nosuch -ErrorAction Stop } }
+        @{ Name = 'Remove-UnusedIndex'; Because = 'an index that backs a constraint'; ErrorId = 'IndexBacksConstraint'; Script = {
+                Invoke-Sqlite $path 'CREATE TABLE tags (name TEXT UNIQUE)'
+                Remove-UnusedIndex -Database $path -Name sqlite_autoindex_tags_1 -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Find-UnusedTable'; Because = 'a missing database'; ErrorId = 'DatabaseNotFound'; Script = { Find-UnusedTable -Database $missing -ErrorAction Stop } }
+        @{ Name = 'Export-TableArchive'; Because = 'a table that does not exist'; ErrorId = 'TableNotFound'; Script = { Export-TableArchive -Database $path -Table nosuch -Destination $TestDrive -ErrorAction Stop } }
+        @{ Name = 'Import-TableArchive'; Because = 'a manifest that does not exist'; ErrorId = 'FileNotFound'; Script = { Import-TableArchive -Path (Join-Path $TestDrive none.manifest.json) -Database $path -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Remove-DeprecatedTable'; Because = 'a table with rows and no archive'; ErrorId = 'ArchiveRequired'; Script = { Remove-DeprecatedTable -Database $path -Table goals -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Restore-Database'; Because = 'a backup that does not exist'; ErrorId = 'FileNotFound'; Script = { Restore-Database -Path (Join-Path $TestDrive none.sqlite) -Database (Join-Path $TestDrive r.db) -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Get-DatabaseSnapshot'; Because = 'a saved snapshot that is not one'; ErrorId = 'SnapshotInvalid'; Script = { Set-Content (Join-Path $TestDrive bad.json) '{}'; Get-DatabaseSnapshot -Path (Join-Path $TestDrive bad.json) -ErrorAction Stop } }
+        @{ Name = 'Compare-DatabaseSnapshot'; Because = '-FailOnDataLoss when rows were lost'; ErrorId = 'DataLossDetected'; Script = {
+                $before = Get-DatabaseSnapshot -Database $path
+                Invoke-Sqlite $path 'DELETE FROM legacy_imports WHERE id % 2 = 0'
+                Compare-DatabaseSnapshot -Before $before -After (Get-DatabaseSnapshot -Database $path) -FailOnDataLoss -ErrorAction Stop } }
+        @{ Name = 'Export-DatabaseDocumentation'; Because = '-NoClobber over existing files'; ErrorId = 'DestinationExists'; Script = {
+                $docs = Join-Path $TestDrive docs-noclobber
+                $null = Export-DatabaseDocumentation -Database $path -Destination $docs
+                Export-DatabaseDocumentation -Database $path -Destination $docs -NoClobber -ErrorAction Stop } }
+    ) {
+        # The error id as scripts see it: the DbOps id, then the cmdlet that wrote it.
+        $Script | Should -Throw -ErrorId "$ErrorId,$((Get-Command $Name).ImplementingType.FullName)"
+    }
+
+    It 'covers every exported cmdlet' {
+        # Kept in step with the cases above: every cmdlet has at least one error id a script can catch.
+        $covered = 'Connect-Database', 'Backup-Database', 'Test-Backup', 'Test-DataIntegrity', 'Export-IntegrityReport', 'Add-SafeConstraint',
+            'Measure-QueryPerformance', 'Get-SlowQuery', 'Find-MissingIndex', 'Find-UnusedIndex', 'Add-SafeIndex', 'Remove-UnusedIndex',
+            'Find-UnusedTable', 'Export-TableArchive', 'Import-TableArchive', 'Remove-DeprecatedTable', 'Restore-Database',
+            'Get-DatabaseSnapshot', 'Compare-DatabaseSnapshot', 'Export-DatabaseDocumentation'
+        (Get-Command -Module DbOps).Name | Sort-Object | Should -Be ($covered | Sort-Object)
+    }
+}
