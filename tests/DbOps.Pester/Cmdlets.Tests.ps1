@@ -21,6 +21,7 @@ BeforeDiscovery {
         @{ Name = 'Add-SafeIndex'; Binds = 'InputObject[V]' }
         @{ Name = 'Remove-UnusedIndex'; Binds = 'InputObject[V]' }
         @{ Name = 'Find-UnusedTable'; Binds = 'Database[V]' }
+        @{ Name = 'Start-UsageWatch'; Binds = 'Database[V]' }
         @{ Name = 'Export-TableArchive'; Binds = 'InputObject[V] Schema[P] Table[V]' }
         @{ Name = 'Import-TableArchive'; Binds = 'InputObject[V] Path[P]' }
         @{ Name = 'Remove-DeprecatedTable'; Binds = 'InputObject[V]' }
@@ -224,6 +225,7 @@ Describe 'Error ids' {
         @{ Name = 'Add-SafeConstraint'; Because = 'rows that violate the check'; ErrorId = 'ConstraintViolations'; Script = { Add-SafeConstraint -Database $path -Table goals -Check 'deadline >= created_at' -ErrorAction Stop } }
         @{ Name = 'Measure-QueryPerformance'; Because = 'a query the database rejects'; ErrorId = 'QueryFailed'; Script = { Measure-QueryPerformance -Database $path -Query 'SELECT * FROM nosuch' -ErrorAction Stop } }
         @{ Name = 'Get-SlowQuery'; Because = 'SQLite has no statement statistics'; ErrorId = 'ProviderNotSupported'; Script = { Get-SlowQuery -Database $path -ErrorAction Stop } }
+        @{ Name = 'Start-UsageWatch'; Because = 'SQLite keeps no usage counters'; ErrorId = 'ProviderNotSupported'; Script = { Start-UsageWatch -Database $path -ErrorAction Stop } }
         @{ Name = 'Find-MissingIndex'; Because = 'a missing database'; ErrorId = 'DatabaseNotFound'; Script = { Find-MissingIndex -Database $missing -ErrorAction Stop } }
         @{ Name = 'Find-UnusedIndex'; Because = 'a missing database'; ErrorId = 'DatabaseNotFound'; Script = { Find-UnusedIndex -Database $missing -ErrorAction Stop } }
         @{ Name = 'Add-SafeIndex'; Because = 'a column that does not exist'; ErrorId = 'ColumnNotFound'; Script = { Add-SafeIndex -Database $path -Table goals -Column nosuch -ErrorAction Stop } }
@@ -254,7 +256,7 @@ Describe 'Error ids' {
         $covered = 'Connect-Database', 'Backup-Database', 'Test-Backup', 'Test-DataIntegrity', 'Export-IntegrityReport', 'Add-SafeConstraint',
             'Measure-QueryPerformance', 'Get-SlowQuery', 'Find-MissingIndex', 'Find-UnusedIndex', 'Add-SafeIndex', 'Remove-UnusedIndex',
             'Find-UnusedTable', 'Export-TableArchive', 'Import-TableArchive', 'Remove-DeprecatedTable', 'Restore-Database',
-            'Get-DatabaseSnapshot', 'Compare-DatabaseSnapshot', 'Export-DatabaseDocumentation'
+            'Get-DatabaseSnapshot', 'Compare-DatabaseSnapshot', 'Export-DatabaseDocumentation', 'Start-UsageWatch'
         (Get-Command -Module DbOps).Name | Sort-Object | Should -Be ($covered | Sort-Object)
     }
 }

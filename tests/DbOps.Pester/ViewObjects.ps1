@@ -50,6 +50,11 @@ $ViewObjects = @{
     'DbOps.Core.Archive.TableArchive'                = $archives
     'DbOps.Core.Archive.ArchiveImportResult'         = $imported
     'DbOps.Core.Removal.TableRemoval'                = $removals
+    # PostgreSQL only (statistics counters), so a stand-in with the same type name and properties renders its view.
+    'DbOps.Core.Usage.UsageBaseline'                 = [pscustomobject]@{
+        PSTypeName = 'DbOps.Core.Usage.UsageBaseline'; Database = 'PostgreSQL db1:5432/sales'; TakenAt = [DateTimeOffset]::UtcNow
+        Tables = @(1..42); Indexes = @(1..97); Path = '/var/lib/dbops/sales-usage.json'
+    }
     # PostgreSQL only (pg_stat_statements), so a stand-in with the same type name and properties renders its view.
     'DbOps.Core.Performance.SlowQuery'               = [pscustomobject]@{
         PSTypeName = 'DbOps.Core.Performance.SlowQuery'; TotalMs = 48211.5; Calls = 120344; MeanMs = 0.4006; PercentOfTotal = 38.2
