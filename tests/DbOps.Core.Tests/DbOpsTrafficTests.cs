@@ -15,6 +15,19 @@ namespace DbOps.Core.Tests;
 public sealed class DbOpsTrafficTests(PostgresCluster cluster)
 {
     [Fact]
+    public void Rows_equal_by_value_are_ranked_apart_instead_of_colliding()
+    {
+        // pg_stat_statements can show the same values twice: PostgreSQL 14+'s toplevel pairs, or statements of roles
+        // whose text and query id are hidden, with equal counters.
+        var hidden = new SlowQuery.Row(null, "SELECT title FROM goals WHERE id = $1", "app", "sales", 10, 5.0, 0.5, 10);
+        var db = new DbOpsConnection(DatabaseProvider.PostgreSQL, "sales", "db1:5432", "ops", "15", "Host=db1;Database=sales", null);
+
+        var ranked = SlowQueries.Rank(db, new SlowQueryRequest(db), [hidden, hidden with { }], null, NullObserver.Instance);
+
+        Assert.Equal([1, 2], ranked.Select(q => q.RankByTotal).Order());
+    }
+
+    [Fact]
     public async Task Every_DbOps_session_and_child_tool_carries_the_DbOps_application_name_with_the_operation()
     {
         var db = await cluster.CreateConnectedAsync("CREATE TABLE t (id integer)");

@@ -51,6 +51,10 @@ public sealed class UsageBaselineTests(PostgresCluster cluster) : IDisposable
         var saved = _folder.File("baseline.json");
         var taken = await UsageWatch.StartAsync(db, saved, CancellationToken.None);
         Assert.Equal(3, taken.Tables.Count);
+        // A saved baseline is evidence for a week: a second run does not replace it unless told to.
+        var again = await Assert.ThrowsAsync<DbOpsException>(() => UsageWatch.StartAsync(db, saved, CancellationToken.None));
+        Assert.Equal(ErrorIds.DestinationExists, again.ErrorId);
+        Assert.Equal(taken.TakenAt, UsageWatch.Load(saved).TakenAt);
 
         // Without the baseline the load's writes make every table look used.
         var plain = await FindAsync(new UnusedTableRequest(db, MinimumStatsAge: TimeSpan.Zero));
@@ -80,6 +84,11 @@ public sealed class UsageBaselineTests(PostgresCluster cluster) : IDisposable
         Assert.Contains(since["archived"].Evidence, e => e.Contains("ArchiveCreated at", StringComparison.Ordinal));
         Assert.Equal(0, since["cold"].SequentialScans);
         Assert.Equal(0, since["archived"].SequentialScans);
+
+        // Without a baseline nothing is taken off: over the whole statistics window a journaled backup may predate a table.
+        var whole = await FindAsync(new UnusedTableRequest(db, MinimumStatsAge: TimeSpan.Zero));
+        Assert.DoesNotContain(whole["cold"].Evidence, e => e.Contains("not counted as use", StringComparison.Ordinal));
+        Assert.Equal(cluster.Scalar<long>(db.Database, "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'cold'"), whole["cold"].SequentialScans);
 
         var indexes = await IndexAdvisor.FindUnusedAsync(new UnusedIndexRequest(db, TimeSpan.Zero) { Since = taken }, NullObserver.Instance, CancellationToken.None);
         var unused = Assert.Single(indexes);

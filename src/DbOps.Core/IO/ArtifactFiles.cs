@@ -159,6 +159,38 @@ internal static partial class ArtifactFiles
         }
     }
 
+    /// <summary>
+    /// Saves a file a user names (a snapshot, a usage baseline) atomically and owner-only; an existing file is replaced
+    /// only with <paramref name="overwrite"/> (-Force). Returns the full path.
+    /// </summary>
+    /// <exception cref="DbOpsException">DestinationExists, DestinationNotWritable or InsufficientDiskSpace.</exception>
+    public static string SaveUserFile(string path, string text, bool overwrite, string what)
+    {
+        var full = Path.GetFullPath(path);
+        if (!overwrite && File.Exists(full))
+        {
+            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
+                $"The {what} file '{full}' already exists. Choose another -Path, or pass -Force to replace it.", full);
+        }
+        var folder = Path.GetDirectoryName(full)!;
+        EnsureWritableFolder(folder);
+        try
+        {
+            WriteAllTextAtomic(full, text, overwrite);
+        }
+        catch (IOException e) when (IsDiskFull(e))
+        {
+            throw DiskFull(folder, e);
+        }
+        catch (IOException e) when (File.Exists(full))
+        {
+            // Another run saved the same path first (the rename refuses to replace it).
+            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
+                $"The {what} file '{full}' already exists. Choose another -Path, or pass -Force to replace it.", full, e);
+        }
+        return full;
+    }
+
     public static void DeleteQuietly(string? path)
     {
         try

@@ -206,17 +206,32 @@ public static class SlowQueries
         var grandTotal = rows.Sum(r => r.TotalMs);
         var classified = rows.Select(r => (Row: r, Kind: StatementClassifier.Classify(r.Query))).ToList();
         var kept = classified.Where(x => request.Kinds.Contains(x.Kind)).ToList();
-        var byTotal = kept.OrderByDescending(x => x.Row.TotalMs).Select((x, i) => (x.Row, Rank: i + 1)).ToDictionary(x => x.Row, x => x.Rank);
-        var byMean = kept.OrderByDescending(x => x.Row.MeanMs).Select((x, i) => (x.Row, Rank: i + 1)).ToDictionary(x => x.Row, x => x.Rank);
+        // Ranks by position in kept: two rows can be equal by value (rows hidden by privileges, PostgreSQL 14+'s
+        // toplevel pairs), so the rows themselves cannot be keys.
+        var byTotal = Ranks(kept.Select(x => x.Row.TotalMs));
+        var byMean = Ranks(kept.Select(x => x.Row.MeanMs));
         var result = kept
-            .Select(x => (x.Row, x.Kind, NPlusOne: NPlusOneEvidence(x.Row, request)))
-            .Where(x => byTotal[x.Row] <= request.Top || byMean[x.Row] <= request.Top || x.NPlusOne is not null)
-            .OrderBy(x => byTotal[x.Row])
-            .Select(x => new SlowQuery(source, x.Row, x.Kind, byTotal[x.Row], byMean[x.Row], grandTotal > 0 ? 100 * x.Row.TotalMs / grandTotal : 0, x.NPlusOne, since))
+            .Select((x, i) => (x.Row, x.Kind, Total: byTotal[i], Mean: byMean[i], NPlusOne: NPlusOneEvidence(x.Row, request)))
+            .Where(x => x.Total <= request.Top || x.Mean <= request.Top || x.NPlusOne is not null)
+            .OrderBy(x => x.Total)
+            .Select(x => new SlowQuery(source, x.Row, x.Kind, x.Total, x.Mean, grandTotal > 0 ? 100 * x.Row.TotalMs / grandTotal : 0, x.NPlusOne, since))
             .ToList();
         var left = classified.Where(x => !request.Kinds.Contains(x.Kind)).GroupBy(x => x.Kind).Select(g => $"{g.Count()} {g.Key}");
         observer.Verbose($"pg_stat_statements: {rows.Count} statement(s), {kept.Count} of the kinds asked for ranked; left out: {string.Join(", ", left)}.");
         return result;
+    }
+
+    /// <summary>Each value's rank, 1 for the largest, in the order given.</summary>
+    private static int[] Ranks(IEnumerable<double> values)
+    {
+        var list = values.ToList();
+        var ranks = new int[list.Count];
+        var order = Enumerable.Range(0, list.Count).OrderByDescending(i => list[i]).ToList();
+        for (var rank = 0; rank < order.Count; rank++)
+        {
+            ranks[order[rank]] = rank + 1;
+        }
+        return ranks;
     }
 
     /// <summary>

@@ -105,26 +105,8 @@ public static class SnapshotService
     }
 
     /// <summary>Writes the snapshot as JSON (atomically); an existing file is replaced only with <paramref name="overwrite"/>.</summary>
-    public static void Save(DatabaseSnapshot snapshot, string path, bool overwrite)
-    {
-        var full = System.IO.Path.GetFullPath(path);
-        if (!overwrite && File.Exists(full))
-        {
-            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
-                $"The snapshot file '{full}' already exists. Choose another -Path, or pass -Force to replace it.", full);
-        }
-        var folder = System.IO.Path.GetDirectoryName(full)!;
-        ArtifactFiles.EnsureWritableFolder(folder);
-        try
-        {
-            ArtifactFiles.WriteAllTextAtomic(full, JsonSerializer.Serialize(snapshot, Options), overwrite);
-        }
-        catch (IOException e) when (ArtifactFiles.IsDiskFull(e))
-        {
-            throw ArtifactFiles.DiskFull(folder, e);
-        }
-        snapshot.Path = full;
-    }
+    public static void Save(DatabaseSnapshot snapshot, string path, bool overwrite) =>
+        snapshot.Path = ArtifactFiles.SaveUserFile(path, JsonSerializer.Serialize(snapshot, Options), overwrite, "snapshot");
 
     /// <summary>Reads a snapshot saved by <see cref="Save"/>.</summary>
     public static DatabaseSnapshot Load(string path)

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
+using DbOps.Core.IO;
 using DbOps.Core.Journal;
 using DbOps.Core.Providers;
 using DbOps.Core.Schema;
@@ -54,6 +55,9 @@ public sealed record UsageBaseline
     [JsonIgnore]
     public string? Path { get; init; }
 
+    /// <summary>Whether <paramref name="table"/> existed when the baseline was taken.</summary>
+    internal bool Covers(TableRef table) => Tables.Any(t => t.Schema == table.Schema && t.Name == table.Name);
+
     /// <inheritdoc/>
     public override string ToString() => $"usage baseline of {Database} on {Server}, taken {TakenAt:u}";
 }
@@ -96,8 +100,11 @@ public static class UsageWatch
         Converters = { new JsonStringEnumConverter() },
     };
 
-    /// <summary>Reads every counter now; with <paramref name="path"/>, saves the baseline there (atomically, owner-only).</summary>
-    public static async Task<UsageBaseline> StartAsync(DbOpsConnection source, string? path, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads every counter now; with <paramref name="path"/>, saves the baseline there (atomically, owner-only; an
+    /// existing file only with <paramref name="overwrite"/>).
+    /// </summary>
+    public static async Task<UsageBaseline> StartAsync(DbOpsConnection source, string? path, CancellationToken cancellationToken, bool overwrite = false)
     {
         RequirePostgres(source);
         await using var connection = await PostgresProvider.Instance.OpenAsync(source, readOnly: true, cancellationToken);
@@ -114,22 +121,10 @@ public static class UsageWatch
             StatsReset = identity.StatsReset,
             Tables = (await connection.QueryAsync<TableCounters>(new CommandDefinition(TablesSql, cancellationToken: cancellationToken))).ToList(),
             Indexes = (await connection.QueryAsync<IndexCounters>(new CommandDefinition(IndexesSql, cancellationToken: cancellationToken))).ToList(),
-            Path = path is null ? null : System.IO.Path.GetFullPath(path),
         };
-        if (baseline.Path is { } file)
+        if (path is not null)
         {
-            var partial = file + $".{Environment.ProcessId}.partial";
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-            await using (var stream = new FileStream(partial, options))
-            {
-                await JsonSerializer.SerializeAsync(stream, baseline, Json, cancellationToken);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(partial, file, overwrite: true);
+            baseline = baseline with { Path = ArtifactFiles.SaveUserFile(path, JsonSerializer.Serialize(baseline, Json), overwrite, "usage baseline") };
         }
         return baseline;
     }

@@ -117,7 +117,11 @@ public static class UsageService
             var table = tables[i].Table;
             observer.Progress(new OperationProgress(activity, $"Examining {table}", 20 + 80 * i / Math.Max(1, tables.Count)));
             counters.TryGetValue((table.Schema, table.Name), out var counter);
-            var ownReads = counter is not null && window is not null ? DiscountOwnReads(counter, UsageWatch.JournaledReads(request.JournalPath, source, table, window)) : null;
+            // Only inside a baseline's window, and only for tables the baseline saw: every journaled backup there read
+            // them. Over the whole statistics window a backup may predate the table, and discounting it would hide use.
+            var ownReads = counter is not null && window is not null && request.Since is { } since && since.Covers(table)
+                ? DiscountOwnReads(counter, UsageWatch.JournaledReads(request.JournalPath, source, table, window))
+                : null;
             // PostgreSQL: reading the table would count as the scan this cmdlet looks for, so emptiness comes from its
             // size: no pages means no rows. A table with pages counts as holding rows even if all were deleted.
             var rows = source.Provider == DatabaseProvider.SQLite

@@ -25,6 +25,10 @@ public sealed class StartUsageWatchCommand : DbOpsCmdlet
     [ValidateNotNullOrEmpty]
     public string? Path { get; set; }
 
+    /// <summary>Replaces an existing file at -Path (without it, DestinationExists).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -32,7 +36,7 @@ public sealed class StartUsageWatchCommand : DbOpsCmdlet
         {
             var source = ResolveDatabase(Database);
             var path = Path is null ? null : ResolvePath(Path);
-            WriteObject(Run((_, token) => UsageWatch.StartAsync(source, path, token)));
+            WriteObject(Run((_, token) => UsageWatch.StartAsync(source, path, token, Force)));
         }
         catch (DbOpsException e)
         {
