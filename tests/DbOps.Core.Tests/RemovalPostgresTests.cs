@@ -53,6 +53,23 @@ public sealed class RemovalPostgresTests(PostgresCluster cluster) : IDisposable
         Assert.Equal(before, await LiveAsync(db, table, reference));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_resealed_archive_whose_data_file_lost_or_changed_a_row_is_corrupt_and_the_table_stays(bool deleteRow)
+    {
+        var (name, db) = await GoalsAsync();
+        var archive = await ArchiveAsync(db, "legacy_imports");
+        Assert.True(archive.Verified, archive.VerifyReason);
+        var before = await LiveAsync(db, "legacy_imports", archive);
+        // Sizes, SHA-256s and seal all agree with the edited file; the manifest still says verified and matches the live table.
+        await ArchiveTampering.EditSecondRowAndResealAsync(archive.ManifestPath, archive.DataPath, deleteRow);
+
+        var removal = await RemoveOneAsync(db, "legacy_imports", archive.ManifestPath);
+
+        await AssertRefusedUntouchedAsync(name, db, "legacy_imports", removal, ErrorIds.ArchiveCorrupt, before, archive);
+    }
+
     [Fact]
     public async Task A_table_dropped_with_a_good_archive_takes_its_sequence_and_import_restores_it_exactly()
     {

@@ -447,11 +447,8 @@ public static partial class ArchiveService
         TableRef target, IReadOnlyList<string> names, bool freeze, Action<long> progress, CancellationToken cancellationToken)
     {
         var checksum = new TableChecksum();
-        await using var file = new FileStream(dataPath, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
         // The data file's SHA-256 is checked from the bytes as they are loaded; the load is rolled back if it differs.
-        await using var hashed = new HashingStream(file, leaveOpen: true);
-        await using var data = manifest.Compressed ? new GZipStream(hashed, CompressionMode.Decompress, leaveOpen: true) : (Stream)new NonClosing(hashed);
-        var dialect = manifest.Provider == DatabaseProvider.PostgreSQL ? CsvDialect.PostgreSQL : CsvDialect.SQLite;
+        await using var file = DataFile.Open(manifest, dataPath);
         var throttle = new RowProgress(manifest.RowCount, progress);
         try
         {
@@ -462,14 +459,14 @@ public static partial class ArchiveService
                     if (manifest.Format == ArchiveFormat.Csv)
                     {
                         // The file's bytes go to COPY unchanged; the parser checks them on the way.
-                        var parser = new CsvRowParser(dialect, names.Count, checksum.Add);
-                        await PumpAsync(data, chunk => parser.Feed(chunk.Span), copy, cancellationToken, () => throttle.Update(parser.Rows));
+                        var parser = new CsvRowParser(DialectOf(manifest), names.Count, checksum.Add);
+                        await PumpAsync(file.Data, chunk => parser.Feed(chunk.Span), copy, cancellationToken, () => throttle.Update(parser.Rows));
                         parser.Finish();
                     }
                     else
                     {
                         var output = new ChunkedOutput(copy);
-                        await ReadJsonLinesAsync(data, names, row =>
+                        await ReadJsonLinesAsync(file.Data, names, row =>
                         {
                             checksum.Add(row);
                             CsvText.WriteRow(row, output.Buffer);
@@ -482,21 +479,11 @@ public static partial class ArchiveService
             else
             {
                 await using var inserter = new SqliteArchive.Inserter((SqliteConnection)connection, (SqliteTransaction)transaction, target, names);
-                void OnRow(CanonicalRow row)
+                await ReadRowsAsync(manifest, file.Data, row =>
                 {
                     checksum.Add(row);
                     inserter.Insert(row);
-                }
-                if (manifest.Format == ArchiveFormat.Csv)
-                {
-                    var parser = new CsvRowParser(dialect, names.Count, OnRow);
-                    await PumpAsync(data, chunk => parser.Feed(chunk.Span), null, cancellationToken, () => throttle.Update(parser.Rows));
-                    parser.Finish();
-                }
-                else
-                {
-                    await ReadJsonLinesAsync(data, names, OnRow, cancellationToken, () => throttle.Update(checksum.Rows));
-                }
+                }, cancellationToken, () => throttle.Update(checksum.Rows));
             }
         }
         catch (InvalidDataException e)
@@ -506,20 +493,107 @@ public static partial class ArchiveService
         catch (DbException e)
         {
             // The server refused a value: a damaged file, or a target that cannot hold the archived values.
-            await hashed.CopyToAsync(Stream.Null, cancellationToken);
-            if (hashed.Sha256() != manifest.Data.Sha256)
+            if (!await file.IsAsRecordedAsync(cancellationToken))
             {
                 throw ArchiveManifest.Corrupt(dataPath, $"its data file differs from what the manifest records, and the server refused it ({e.Message})", e);
             }
             throw;
         }
-        // Whatever the parser may have stopped short of: the whole file must be the one the manifest records.
-        await hashed.CopyToAsync(Stream.Null, cancellationToken);
-        if (hashed.BytesSeen != manifest.Data.SizeBytes || hashed.Sha256() != manifest.Data.Sha256)
+        await file.RequireAsRecordedAsync(cancellationToken);
+        return checksum.Content;
+    }
+
+    /// <summary>
+    /// Reads the archive's data file once, without a database: its size and SHA-256 must be the manifest's, and the
+    /// rows it holds must have the manifest's count and content checksum. A manifest re-sealed over an edited data
+    /// file passes every check of the manifest alone, but not this one.
+    /// </summary>
+    /// <exception cref="DbOpsException">ArchiveCorrupt.</exception>
+    internal static async Task<TableContent> ReadContentAsync(ArchiveManifest manifest, string dataPath, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(dataPath))
         {
-            throw ArchiveManifest.Corrupt(dataPath, "its data file differs from what the manifest records (SHA-256 differs); it is damaged or was replaced");
+            throw ArchiveManifest.Corrupt(dataPath, "its data file is missing");
+        }
+        var checksum = new TableChecksum();
+        await using var file = DataFile.Open(manifest, dataPath);
+        try
+        {
+            await ReadRowsAsync(manifest, file.Data, checksum.Add, cancellationToken, () => { });
+        }
+        catch (InvalidDataException e)
+        {
+            throw ArchiveManifest.Corrupt(dataPath, $"its data is damaged or truncated ({e.Message})", e);
+        }
+        await file.RequireAsRecordedAsync(cancellationToken);
+        if (checksum.Content != new TableContent(manifest.RowCount, manifest.Checksum))
+        {
+            throw ArchiveManifest.Corrupt(dataPath,
+                $"the data file holds {checksum.Rows} rows with checksum {checksum.Value}, the manifest records {manifest.RowCount} rows with {manifest.Checksum}");
         }
         return checksum.Content;
+    }
+
+    private static CsvDialect DialectOf(ArchiveManifest manifest) =>
+        manifest.Provider == DatabaseProvider.PostgreSQL ? CsvDialect.PostgreSQL : CsvDialect.SQLite;
+
+    /// <summary>Parses the data file's rows (CSV or JSON Lines), in the canonical form the checksum is computed from.</summary>
+    private static async Task ReadRowsAsync(ArchiveManifest manifest, Stream data, Action<CanonicalRow> onRow, CancellationToken cancellationToken, Action progress)
+    {
+        if (manifest.Format == ArchiveFormat.Csv)
+        {
+            var parser = new CsvRowParser(DialectOf(manifest), manifest.Columns.Count, onRow);
+            await PumpAsync(data, chunk => parser.Feed(chunk.Span), null, cancellationToken, progress);
+            parser.Finish();
+        }
+        else
+        {
+            await ReadJsonLinesAsync(data, manifest.ColumnNames, onRow, cancellationToken, progress);
+        }
+    }
+
+    /// <summary>An archive's data file opened for one read: decompressed if need be, hashed as it is read.</summary>
+    private sealed class DataFile : IAsyncDisposable
+    {
+        private readonly ArchiveManifest _manifest;
+        private readonly string _path;
+        private readonly FileStream _file;
+        private readonly HashingStream _hashed;
+
+        private DataFile(ArchiveManifest manifest, string path)
+        {
+            (_manifest, _path) = (manifest, path);
+            _file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
+            _hashed = new HashingStream(_file, leaveOpen: true);
+            Data = manifest.Compressed ? new GZipStream(_hashed, CompressionMode.Decompress, leaveOpen: true) : new NonClosing(_hashed);
+        }
+
+        /// <summary>The rows' bytes.</summary>
+        public Stream Data { get; }
+
+        public static DataFile Open(ArchiveManifest manifest, string path) => new(manifest, path);
+
+        /// <summary>Reads what the parser may have stopped short of: is the whole file the one the manifest records?</summary>
+        public async Task<bool> IsAsRecordedAsync(CancellationToken cancellationToken)
+        {
+            await _hashed.CopyToAsync(Stream.Null, cancellationToken);
+            return _hashed.BytesSeen == _manifest.Data.SizeBytes && _hashed.Sha256() == _manifest.Data.Sha256;
+        }
+
+        public async Task RequireAsRecordedAsync(CancellationToken cancellationToken)
+        {
+            if (!await IsAsRecordedAsync(cancellationToken))
+            {
+                throw ArchiveManifest.Corrupt(_path, "its data file differs from what the manifest records (SHA-256 differs); it is damaged or was replaced");
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Data.DisposeAsync();
+            await _hashed.DisposeAsync();
+            await _file.DisposeAsync();
+        }
     }
 
     private static async Task PumpAsync(Stream source, Action<ReadOnlyMemory<byte>> onChunk, Stream? copyTo, CancellationToken cancellationToken, Action progress)
@@ -558,11 +632,11 @@ public static partial class ArchiveService
         format == ArchiveFormat.JsonLines ? new ArchiveJsonLines(names).Write : CsvText.WriteRow;
 
     /// <summary>
-    /// Both files must be there with the size and SHA-256 the manifest records. The data file's SHA-256 is checked
-    /// here only with <paramref name="hashData"/>; an import checks it while loading.
+    /// Both files must be there with the size the manifest records, the schema file with its SHA-256 too. The data
+    /// file's SHA-256 is checked by whatever reads it next (an import while loading, a removal under the lock).
     /// </summary>
     private static async Task RequireIntactAsync(ArchiveManifest manifest, string manifestPath, string dataPath, string schemaPath,
-        CancellationToken cancellationToken, bool hashData = false)
+        CancellationToken cancellationToken)
     {
         foreach (var (path, expected) in new[] { (dataPath, manifest.Data), (schemaPath, manifest.SchemaFile) })
         {
@@ -572,7 +646,7 @@ public static partial class ArchiveService
             }
             var size = new FileInfo(path).Length;
             // The data file's SHA-256 is checked while it loads (one read instead of two); its size here.
-            if (size != expected.SizeBytes || ((hashData || path == schemaPath) && await ArtifactFiles.Sha256Async(path, cancellationToken) != expected.Sha256))
+            if (size != expected.SizeBytes || (path == schemaPath && await ArtifactFiles.Sha256Async(path, cancellationToken) != expected.Sha256))
             {
                 throw ArchiveManifest.Corrupt(manifestPath,
                     $"its file '{path}' differs from what the manifest records ({size} bytes, manifest says {expected.SizeBytes}; SHA-256 differs); " +

@@ -166,8 +166,14 @@ public static class RemovalService
                     $"{table} was not dropped: {dependents.Count} object(s) depend on it: {string.Join("; ", dependents)}.{hint}", table.ToString());
             }
 
+            // The archive's data file is read beside the live rows: what the drop compares is the rows the file holds.
+            var fromFile = archive is null ? null : Task.Run(() => archive.ReadDataAsync(cancellationToken), cancellationToken);
             var content = await TableChecksum.ComputeAsync(connection, null, table, columns, cancellationToken);
             attempt.Content = content;
+            if (fromFile is not null)
+            {
+                await fromFile;
+            }
             if (archive is null && content.Rows > 0)
             {
                 throw new DbOpsException(ErrorIds.ArchiveRequired, ErrorKind.InvalidState,
