@@ -147,6 +147,25 @@ public sealed class ArchivePostgresTests(PostgresCluster cluster) : IDisposable
     }
 
     [Fact]
+    public async Task A_connection_lost_during_verify_keeps_the_archive_unverified_with_the_cause()
+    {
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 400000) g");
+
+        var export = ArchiveService.ExportAsync(new ArchiveExportRequest(source, "t", Archives, Verify: true), NullObserver.Instance, CancellationToken.None);
+        Assert.True(await SessionLoss.EndSessionsDuringScratchWorkAsync(cluster, source.Database, export) > 0);
+        var archive = await export;
+
+        Assert.False(archive.Verified);
+        Assert.True(archive.VerifyErrorId == ErrorIds.ConnectionLost, archive.VerifyReason);
+        Assert.True(File.Exists(archive.ManifestPath) && File.Exists(archive.DataPath), "the archive itself is good and must be kept");
+        Assert.Equal(400000L, archive.RowCount);
+        Assert.Equal(0L, SessionLoss.ScratchDatabases(cluster));
+        var target = await ConnectAsync(cluster.CreateDatabase());
+        var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, target), NullObserver.Instance, CancellationToken.None);
+        Assert.Equal((archive.RowCount, archive.Checksum), (imported.RowCount, imported.Checksum));
+    }
+
+    [Fact]
     public async Task A_data_file_rewritten_with_a_matching_hash_is_still_caught_by_the_content_checksum()
     {
         var source = await cluster.CreateConnectedAsync("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 100) g");

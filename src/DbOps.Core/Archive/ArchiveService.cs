@@ -297,9 +297,12 @@ public static partial class ArchiveService
             return new ArchiveCheck(true, null,
                 $"Loaded into a scratch table: {content.Rows} rows, checksum {content.Checksum}, as the manifest records.");
         }
-        catch (DbOpsException e) when (e.ErrorId != ErrorIds.OperationCanceled)
+        catch (Exception e) when (Unfinished.IsFailure(e))
         {
-            return new ArchiveCheck(false, e.ErrorId, e.Message);
+            // A check that cannot run (a lost connection too) is a failed verification, never a lost archive.
+            var error = Unfinished.Error(e, ErrorIds.ArchiveVerificationFailed, $"loading {manifest.TableRef} into a scratch table",
+                "The archive is kept, not verified; verify it later (Import-TableArchive -TargetTable into a scratch database).", manifest.TableRef.ToString());
+            return new ArchiveCheck(false, error.ErrorId, error.Message);
         }
     }
 
@@ -435,10 +438,12 @@ public static partial class ArchiveService
             Report("Done", 100);
             return (loaded, !exists, skipped);
         }
-        catch (DbException e)
+        catch (Exception e) when (e is DbException || PostgresProvider.IsConnectionLost(e)
+                                  || (e is InvalidOperationException or ObjectDisposedException && connection.State != ConnectionState.Open))
         {
-            throw new DbOpsException(ErrorIds.ImportFailed, ErrorKind.OperationFailed,
-                $"Loading {manifest.TableRef} into {target} failed and was rolled back: {e.Message}", target.ToString(), e);
+            // A lost session (a server restart) rolls the load back as surely as a refused statement does.
+            throw Unfinished.Error(e, ErrorIds.ImportFailed, $"loading {manifest.TableRef} into {target}",
+                "Nothing was kept: the load is one transaction, rolled back. Run it again.", target.ToString());
         }
     }
 

@@ -169,12 +169,12 @@ internal static partial class PostgresArchive
             try
             {
                 await writer.CancelAsync();
+                await writer.DisposeAsync();
             }
-            catch (Exception e) when (e is NpgsqlException or IOException or OperationCanceledException)
+            catch (Exception e) when (e is NpgsqlException or IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
             {
-                // The import is abandoned either way; the first error is the one to report.
+                // The import is abandoned either way (on a lost connection the COPY is already gone); the first error is the one to report.
             }
-            await writer.DisposeAsync();
             throw;
         }
         await writer.DisposeAsync();

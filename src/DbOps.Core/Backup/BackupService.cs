@@ -209,9 +209,12 @@ public static partial class BackupService
             }
             restored = await EngineFor(manifest.Provider).RestoreToScratchAsync(manifest, filePath, server, context);
         }
-        catch (DbOpsException e) when (e.ErrorId != ErrorIds.OperationCanceled)
+        catch (Exception e) when (Unfinished.IsFailure(e))
         {
-            return Result(false, e.ErrorId, e.Message, [], 0);
+            // A check that cannot run (a lost connection too) is a failed verification, never a lost backup.
+            var error = Unfinished.Error(e, ErrorIds.BackupVerificationFailed, $"verifying '{reportedPath ?? filePath}'",
+                "The backup is kept, not verified; check it later with Test-Backup.", reportedPath ?? filePath);
+            return Result(false, error.ErrorId, error.Message, [], 0);
         }
 
         var tables = Compare(manifest, restored);
