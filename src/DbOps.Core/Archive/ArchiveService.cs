@@ -539,6 +539,35 @@ public static partial class ArchiveService
         return checksum.Content;
     }
 
+    /// <summary>
+    /// Null when the archive at <paramref name="manifestPath"/> holds exactly <paramref name="rows"/> rows of
+    /// <paramref name="table"/> (with <paramref name="checksum"/>, when given), proved from its files; otherwise why not.
+    /// Journal lines are only claims: a snapshot comparison accepts a drop as archived only when this says so.
+    /// </summary>
+    internal static async Task<string?> WhyNotHoldingAsync(string manifestPath, TableRef table, long rows, string? checksum, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (manifest, path, folder) = ArchiveManifest.Load(manifestPath);
+            if (manifest.TableRef != table || manifest.RowCount != rows || (checksum is not null && manifest.Checksum != checksum))
+            {
+                return $"'{path}' archives {manifest.RowCount} rows of {manifest.TableRef}, not those {rows} rows of {table}";
+            }
+            var dataPath = Path.Combine(folder, manifest.Data.Name);
+            await RequireIntactAsync(manifest, path, dataPath, Path.Combine(folder, manifest.SchemaFile.Name), cancellationToken);
+            await ReadContentAsync(manifest, dataPath, cancellationToken);
+            return null;
+        }
+        catch (DbOpsException e) when (e.ErrorId != ErrorIds.OperationCanceled)
+        {
+            return e.Message;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"'{manifestPath}' cannot be read ({e.Message})";
+        }
+    }
+
     private static CsvDialect DialectOf(ArchiveManifest manifest) =>
         manifest.Provider == DatabaseProvider.PostgreSQL ? CsvDialect.PostgreSQL : CsvDialect.SQLite;
 

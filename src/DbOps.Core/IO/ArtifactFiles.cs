@@ -13,7 +13,7 @@ internal static partial class ArtifactFiles
 {
     private const int ENOSPC = 28;
     private const int EDQUOT = 122;
-    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    internal const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerOnlyFolder = OwnerOnly | UnixFileMode.UserExecute;
 
     [GeneratedRegex(@"[^A-Za-z0-9_.-]+")]
