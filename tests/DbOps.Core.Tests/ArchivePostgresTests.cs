@@ -225,6 +225,24 @@ public sealed class ArchivePostgresTests(PostgresCluster cluster) : IDisposable
         Assert.Equal((2L, archive.Checksum), (imported.RowCount, imported.Checksum));
     }
 
+    [Theory]
+    [InlineData("semi;colon")]
+    [InlineData("a; Owner: b")]
+    public async Task A_schema_name_with_a_semicolon_keeps_its_CREATE_TABLE_and_imports(string schema)
+    {
+        var quoted = "\"" + schema.Replace("\"", "\"\"") + "\"";
+        var source = await cluster.CreateConnectedAsync($"CREATE SCHEMA {quoted}; CREATE TABLE {quoted}.t (id int PRIMARY KEY, v text); " +
+                                                        $"INSERT INTO {quoted}.t VALUES (1, 'a'), (2, 'b');");
+
+        var archive = await ArchiveService.ExportAsync(new ArchiveExportRequest(source, $"{quoted}.t", Archives), NullObserver.Instance, CancellationToken.None);
+
+        Assert.Contains($"CREATE TABLE {quoted}.t", await File.ReadAllTextAsync(archive.SchemaPath));
+        var target = await ConnectAsync(cluster.CreateDatabase());
+        var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, target), NullObserver.Instance, CancellationToken.None);
+        Assert.Equal((2L, archive.Checksum), (imported.RowCount, imported.Checksum));
+        Assert.True(cluster.Scalar<bool>(target.Database, "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'p')"), "the primary key (after-load) is kept");
+    }
+
     [Fact]
     public async Task A_destination_that_is_a_file_is_DestinationNotWritable()
     {
