@@ -66,13 +66,19 @@ public sealed class PostgresBackupTests(PostgresCluster cluster) : IDisposable
             CREATE TABLE "Sch ema"."we""ird; DROP TABLE t;--" (id int, note text);
             INSERT INTO "Sch ema"."we""ird; DROP TABLE t;--" VALUES (1, E'line\nbreak'), (2, '\.'), (3, E'tab\there');
             CREATE TABLE t(id int);
+            CREATE TABLE "new
+            line" (id int);
+            INSERT INTO "new
+            line" VALUES (1), (2);
             """);
 
         var result = await BackupService.BackupAsync(new BackupRequest(source, Backups, Verify: true), NullObserver.Instance, CancellationToken.None);
 
         Assert.True(result.Verified, result.Verification?.Reason);
+        Assert.Equal(3, result.Tables.Count);
         Assert.Equal(3, result.Tables.Single(t => t.Schema == "Sch ema").Rows);
         Assert.Equal(0, result.Tables.Single(t => t.Name == "t").Rows);
+        Assert.Equal(2, result.Tables.Single(t => t.Name == "new\nline").Rows);
     }
 
     [Fact]
