@@ -171,6 +171,42 @@ public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDispos
         Assert.Equal((string?)intent["id"], (string?)settled[1]["id"]);
     }
 
+    [Fact]
+    public void An_export_killed_between_its_files_and_its_manifest_is_cleaned_up_by_the_rerun()
+    {
+        var path = _folder.File("export-window.db");
+        using var session = new PowerShellSession();
+        session.ExecuteSqlite(path, "CREATE TABLE old(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO old VALUES (1, 'a'), (2, 'b');");
+        var archives = _folder.File("archives");
+        var script = _folder.File("export-window.ps1");
+        File.WriteAllText(script, "param($db, $dest) Export-TableArchive -Database $db -Table old -Destination $dest\n");
+
+        var start = RunnerTests.RunnerStartInfo(script, "-db", path, "-dest", archives);
+        start.Environment["DBOPS_TEST_FAULT_POINT"] = "ArchiveFilesRenamed";
+        using (var runner = Process.Start(start)!)
+        {
+            runner.StandardInput.Close();
+            _ = runner.StandardOutput.ReadToEndAsync();
+            var said = new List<string>();
+            while (runner.StandardError.ReadLine() is { } line && line != "DBOPS_TEST_FAULT_POINT=ArchiveFilesRenamed")
+            {
+                said.Add(line);
+            }
+            Assert.False(runner.HasExited, $"The export ended before the fault point: {string.Join('\n', said)}");
+            runner.Kill(entireProcessTree: true);
+            runner.WaitForExit();
+        }
+        // Complete-looking files, no manifest: no archive.
+        Assert.True(File.Exists(Path.Combine(archives, "old.csv")) && File.Exists(Path.Combine(archives, "old.schema.sql")));
+        Assert.False(File.Exists(Path.Combine(archives, "old.manifest.json")));
+
+        var again = session.Run("(Export-TableArchive -Database $path -Table old -Destination $dest -Verify).Status", new { path, dest = archives });
+
+        Assert.Empty(session.Errors);
+        Assert.Equal("Verified", Assert.Single(again).BaseObject);
+        Assert.Equal(["old.csv", "old.manifest.json", "old.schema.sql"], Directory.GetFiles(archives).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
     private bool HoldsExclusiveLock(string database) => cluster.Scalar<long>(database, """
         SELECT count(*) FROM pg_locks l
          WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted

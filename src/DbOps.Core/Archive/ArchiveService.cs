@@ -8,6 +8,7 @@ using System.Text;
 using Dapper;
 using DbOps.Core.Backup;
 using DbOps.Core.Connections;
+using DbOps.Core.Diagnostics;
 using DbOps.Core.Errors;
 using DbOps.Core.IO;
 using DbOps.Core.Journal;
@@ -88,6 +89,14 @@ public static partial class ArchiveService
         var (dataPath, schemaPath, manifestPath) = (Path.Combine(folder, dataName), Path.Combine(folder, baseName + ".schema.sql"),
                                                     ArchiveManifest.PathFor(folder, baseName));
         var previous = new[] { manifestPath, dataPath, schemaPath }.Where(File.Exists).ToList();
+        if (previous.Count > 0 && !File.Exists(manifestPath) && !ArtifactFiles.IsBeingWritten(manifestPath))
+        {
+            // No manifest and no live writer: an export killed after renaming its files but before its manifest.
+            // No manifest means no archive, so they are removed rather than blocking every rerun.
+            previous.ForEach(ArtifactFiles.DeleteQuietly);
+            observer.Verbose($"Removed {string.Join(", ", previous.Select(Path.GetFileName))}: files of an archive whose manifest was never written.");
+            previous.Clear();
+        }
         if (previous.Count > 0 && !request.Force)
         {
             throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
@@ -97,6 +106,7 @@ public static partial class ArchiveService
 
         var dataTemp = ArtifactFiles.TemporaryPathFor(dataPath);
         var schemaTemp = ArtifactFiles.TemporaryPathFor(schemaPath);
+        var manifestTemp = ArtifactFiles.TemporaryPathFor(manifestPath);
         var committed = new List<string>();
         try
         {
@@ -211,11 +221,16 @@ public static partial class ArchiveService
                 // The old manifest goes first: from here on no manifest vouches for files that are being replaced.
                 RemovePrevious(manifestPath, folder);
             }
-            File.Move(dataTemp, dataPath, overwrite: request.Force);
+            // The manifest's temporary file exists before the others are renamed: while it does, its writer's process id
+            // tells a rerun that these files are being published, not left by a killed export.
+            await WriteTextAsync(manifestTemp, manifest.Serialize(), cancellationToken);
+            ArtifactFiles.FlushToDisk(manifestTemp);
+            ArtifactFiles.Publish(dataTemp, dataPath, overwrite: request.Force);
             committed.Add(dataPath);
-            File.Move(schemaTemp, schemaPath, overwrite: request.Force);
+            ArtifactFiles.Publish(schemaTemp, schemaPath, overwrite: request.Force);
             committed.Add(schemaPath);
-            ArtifactFiles.WriteAllTextAtomic(manifestPath, manifest.Serialize(), overwrite: false);
+            FaultPoint.Reach(FaultPoint.ArchiveFilesRenamed);
+            ArtifactFiles.Publish(manifestTemp, manifestPath, overwrite: false);
             observer.Verbose($"Archived {table}: {manifest.RowCount} rows, {manifest.Data.SizeBytes} bytes in {dataPath}; checksum {manifest.Checksum}.");
             OperationsJournal.Record(request.JournalPath, JournalEntry.For(source, JournalOperations.ArchiveCreated) with
             {
@@ -233,6 +248,7 @@ public static partial class ArchiveService
         {
             ArtifactFiles.DeleteQuietly(dataTemp);
             ArtifactFiles.DeleteQuietly(schemaTemp);
+            ArtifactFiles.DeleteQuietly(manifestTemp);
             // No manifest means no archive: do not leave files that look like one.
             committed.ForEach(ArtifactFiles.DeleteQuietly);
             throw MapExportError(e, table, folder);
@@ -702,15 +718,30 @@ public static partial class ArchiveService
             : new TableRef(targetTable[..dot], targetTable[(dot + 1)..]);
     }
 
-    /// <summary>"schema.table" (SQLite: "table"), made safe as a file name; a name that had to change gets a short hash.</summary>
+    /// <summary>
+    /// "schema.table" (SQLite: "table"), made safe as a file name; a name that had to change gets a short hash. A
+    /// long name is cut to <see cref="MaxBaseNameBytes"/> with the hash, so the longest file it names (a temporary
+    /// ".name.csv.gz.pid-guid.partial") stays under the 255 bytes file systems allow; the manifest keeps the real name.
+    /// </summary>
     internal static string BaseName(TableRef table)
     {
         var name = table.ToString();
         var safe = ArtifactFiles.SafeFileName(name, "table");
-        return safe == name
-            ? safe
-            : $"{safe}-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..8]}";
+        if (safe == name && Encoding.UTF8.GetByteCount(safe) <= MaxBaseNameBytes)
+        {
+            return safe;
+        }
+        var hash = "-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..8];
+        var cut = safe;
+        while (Encoding.UTF8.GetByteCount(cut) > MaxBaseNameBytes - hash.Length)
+        {
+            cut = cut[..^(char.IsLowSurrogate(cut[^1]) && cut.Length > 1 ? 2 : 1)];
+        }
+        return cut + hash;
     }
+
+    /// <summary>255 bytes less the longest rest of an archive file's name: a leading dot and ".manifest.json.{pid}-{32 hex}.partial" (67 bytes).</summary>
+    internal const int MaxBaseNameBytes = 180;
 
     /// <summary>With -Force: removes the previous archive's manifest, then its data file if it had another name.</summary>
     private static void RemovePrevious(string manifestPath, string folder)

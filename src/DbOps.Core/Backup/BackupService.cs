@@ -92,7 +92,7 @@ public static partial class BackupService
                     manifest = manifest with { VerifiedAt = DateTimeOffset.UtcNow };
                 }
             }
-            File.Move(temporary, finalPath, overwrite: false);
+            ArtifactFiles.Publish(temporary, finalPath, overwrite: false);
             committed = true;
             ArtifactFiles.WriteAllTextAtomic(manifestPath, manifest.Serialize(), overwrite: false);
             observer.Verbose($"Wrote {finalPath} ({manifest.SizeBytes} bytes, {tables.Count} tables) and its manifest.");

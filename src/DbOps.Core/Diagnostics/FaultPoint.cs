@@ -11,6 +11,9 @@ internal static class FaultPoint
     /// <summary>Between a removal's COMMIT and the journal line that records its outcome.</summary>
     public const string RemovalCommitted = nameof(RemovalCommitted);
 
+    /// <summary>Between renaming an archive's data and schema files and renaming its manifest.</summary>
+    public const string ArchiveFilesRenamed = nameof(ArchiveFilesRenamed);
+
     public static void Reach(string name)
     {
         if (Environment.GetEnvironmentVariable(Variable) == name)

@@ -219,6 +219,12 @@ public static class RemovalService
         catch (Exception e) when (inTransaction)
         {
             await RollbackQuietlyAsync(connection);
+            // Two removals of one table: the one that waited for the lock finds the table gone (PostgreSQL: XX000).
+            if (e is DbException && connection.State == System.Data.ConnectionState.Open && !await provider.TableExistsAsync(connection, table, CancellationToken.None))
+            {
+                throw new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound,
+                    $"{table} was dropped by another session while this one waited for its lock; nothing was dropped here.", table.ToString(), e);
+            }
             throw Map(e, table, request.LockTimeout);
         }
         catch (Exception e)
