@@ -78,7 +78,7 @@ public sealed class RemovalPostgresTests(PostgresCluster cluster) : IDisposable
 
         Assert.Single(results, r => r.Dropped);
         var loser = Assert.Single(results, r => !r.Dropped);
-        Assert.True(loser.ErrorId == ErrorIds.TableNotFound, $"{loser.ErrorId}: {loser.Reason}");
+        Assert.True(loser.ErrorId == ErrorIds.TableNotFound, $"{loser.ErrorId}: {loser.Reason} {loser.Error?.InnerException}");
         Assert.False(Exists(name, "legacy_imports"));
     }
 

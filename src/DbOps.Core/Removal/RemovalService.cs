@@ -76,7 +76,7 @@ public static class RemovalService
             catch (Exception e) when (e is not OperationCanceledException && e is not DbOpsException { ErrorId: ErrorIds.OperationCanceled })
             {
                 // One table's failure (an unreadable archive file too) is that table's refusal; the batch goes on.
-                var error = e as DbOpsException ?? new DbOpsException(ErrorIds.RemovalFailed, ErrorKind.OperationFailed,
+                var error = e as DbOpsException ?? await DroppedMeanwhileAsync(e, provider, connection, table) ?? new DbOpsException(ErrorIds.RemovalFailed, ErrorKind.OperationFailed,
                     $"{table} was not dropped: {e.Message}", table.ToString(), e);
                 observer.Verbose($"{table} was not dropped: {error.Message}");
                 results.Add(new TableRemoval(source, table, false, attempt.Content?.Rows, attempt.ManifestPath, attempt.Content?.Checksum,
@@ -219,13 +219,7 @@ public static class RemovalService
         catch (Exception e) when (inTransaction)
         {
             await RollbackQuietlyAsync(connection);
-            // Two removals of one table: the one that waited for the lock finds the table gone (PostgreSQL: XX000).
-            if (e is DbException && connection.State == System.Data.ConnectionState.Open && !await provider.TableExistsAsync(connection, table, CancellationToken.None))
-            {
-                throw new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound,
-                    $"{table} was dropped by another session while this one waited for its lock; nothing was dropped here.", table.ToString(), e);
-            }
-            throw Map(e, table, request.LockTimeout);
+            throw await DroppedMeanwhileAsync(e, provider, connection, table) ?? Map(e, table, request.LockTimeout);
         }
         catch (Exception e)
         {
@@ -236,6 +230,26 @@ public static class RemovalService
         OperationsJournal.Record(request.JournalPath, intent! with { Time = DateTimeOffset.UtcNow, Operation = JournalOperations.TableRemoved }, observer);
         return new TableRemoval(source, table, true, attempt.Content.Rows, archive?.ManifestPath, attempt.Content.Checksum,
             attempt.Statements, attempt.DroppedForeignKeys, null, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// Two removals of one table: the one that waited (for the table lock, or in a catalog read behind the other's
+    /// lock) fails with whatever the server says about a relation that vanished (XX000 "could not open relation").
+    /// When the table is gone, that is TableNotFound.
+    /// </summary>
+    private static async Task<DbOpsException?> DroppedMeanwhileAsync(Exception e, IDatabaseProvider provider, DbConnection connection, TableRef table)
+    {
+        try
+        {
+            return e is DbException && connection.State == System.Data.ConnectionState.Open && !await provider.TableExistsAsync(connection, table, CancellationToken.None)
+                ? new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound,
+                    $"{table} was dropped by another session while this one was checking it; nothing was dropped here.", table.ToString(), e)
+                : null;
+        }
+        catch (DbException)
+        {
+            return null;
+        }
     }
 
     private static JournalEntry RemovalEntry(DbOpsConnection source, TableRef table, TableContent content, CheckedArchive? archive, string operation) =>
