@@ -84,6 +84,30 @@ public sealed class ArchiveChecksumTests
 /// <summary>Rewrites an archive's manifest to match a changed data file and re-seals it, as a careful forger would.</summary>
 internal static class ArchiveTampering
 {
+    /// <summary>
+    /// Deletes the data file's second line, or changes one letter or digit in it (so the file still parses), then
+    /// re-seals the manifest over the edited file.
+    /// </summary>
+    public static async Task EditSecondRowAndResealAsync(string manifestPath, string dataPath, bool deleteRow)
+    {
+        var bytes = (await File.ReadAllBytesAsync(dataPath)).ToList();
+        var start = bytes.IndexOf((byte)'\n') + 1;
+        var end = bytes.IndexOf((byte)'\n', start);
+        Assert.True(start > 0 && end > start, "the data file needs at least two rows");
+        if (deleteRow)
+        {
+            bytes.RemoveRange(start, end - start + 1);
+        }
+        else
+        {
+            var at = Enumerable.Range(start, end - start).First(i => char.IsAsciiLetterOrDigit((char)bytes[i]));
+            var c = (char)bytes[at];
+            bytes[at] = (byte)(char.IsAsciiDigit(c) ? (c == '9' ? '8' : c + 1) : c ^ 0x20);
+        }
+        await File.WriteAllBytesAsync(dataPath, bytes.ToArray());
+        await ResealAsync(manifestPath, dataPath);
+    }
+
     public static async Task ResealAsync(string manifestPath, string dataPath)
     {
         var manifest = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(manifestPath))!;

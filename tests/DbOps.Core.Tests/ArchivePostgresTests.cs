@@ -147,6 +147,25 @@ public sealed class ArchivePostgresTests(PostgresCluster cluster) : IDisposable
     }
 
     [Fact]
+    public async Task A_connection_lost_during_verify_keeps_the_archive_unverified_with_the_cause()
+    {
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 400000) g");
+
+        var export = ArchiveService.ExportAsync(new ArchiveExportRequest(source, "t", Archives, Verify: true), NullObserver.Instance, CancellationToken.None);
+        Assert.True(await SessionLoss.EndSessionsDuringScratchWorkAsync(cluster, source.Database, export) > 0);
+        var archive = await export;
+
+        Assert.False(archive.Verified);
+        Assert.True(archive.VerifyErrorId == ErrorIds.ConnectionLost, archive.VerifyReason);
+        Assert.True(File.Exists(archive.ManifestPath) && File.Exists(archive.DataPath), "the archive itself is good and must be kept");
+        Assert.Equal(400000L, archive.RowCount);
+        Assert.Equal(0L, SessionLoss.ScratchDatabases(cluster));
+        var target = await ConnectAsync(cluster.CreateDatabase());
+        var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, target), NullObserver.Instance, CancellationToken.None);
+        Assert.Equal((archive.RowCount, archive.Checksum), (imported.RowCount, imported.Checksum));
+    }
+
+    [Fact]
     public async Task A_data_file_rewritten_with_a_matching_hash_is_still_caught_by_the_content_checksum()
     {
         var source = await cluster.CreateConnectedAsync("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 100) g");
@@ -204,6 +223,24 @@ public sealed class ArchivePostgresTests(PostgresCluster cluster) : IDisposable
         var target = await ConnectAsync(cluster.CreateDatabase());
         var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, target), NullObserver.Instance, CancellationToken.None);
         Assert.Equal((2L, archive.Checksum), (imported.RowCount, imported.Checksum));
+    }
+
+    [Theory]
+    [InlineData("semi;colon")]
+    [InlineData("a; Owner: b")]
+    public async Task A_schema_name_with_a_semicolon_keeps_its_CREATE_TABLE_and_imports(string schema)
+    {
+        var quoted = "\"" + schema.Replace("\"", "\"\"") + "\"";
+        var source = await cluster.CreateConnectedAsync($"CREATE SCHEMA {quoted}; CREATE TABLE {quoted}.t (id int PRIMARY KEY, v text); " +
+                                                        $"INSERT INTO {quoted}.t VALUES (1, 'a'), (2, 'b');");
+
+        var archive = await ArchiveService.ExportAsync(new ArchiveExportRequest(source, $"{quoted}.t", Archives), NullObserver.Instance, CancellationToken.None);
+
+        Assert.Contains($"CREATE TABLE {quoted}.t", await File.ReadAllTextAsync(archive.SchemaPath));
+        var target = await ConnectAsync(cluster.CreateDatabase());
+        var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, target), NullObserver.Instance, CancellationToken.None);
+        Assert.Equal((2L, archive.Checksum), (imported.RowCount, imported.Checksum));
+        Assert.True(cluster.Scalar<bool>(target.Database, "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'p')"), "the primary key (after-load) is kept");
     }
 
     [Fact]

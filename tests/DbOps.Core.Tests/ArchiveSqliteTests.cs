@@ -82,6 +82,24 @@ public sealed class ArchiveSqliteTests : IDisposable
         Assert.Equal(3503, Sqlite.Count(target.Database, "Track"));
     }
 
+    [Theory]
+    [InlineData(250, 'a')]
+    [InlineData(120, 'é')]
+    public async Task A_table_name_too_long_for_a_file_name_is_archived_under_a_hashed_name_and_keeps_its_real_name(int length, char letter)
+    {
+        var table = new string(letter, length);
+        var db = await Sqlite.CreateAsync(_folder.File("long.db"), $"CREATE TABLE \"{table}\" (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO \"{table}\" VALUES (1, 'x'), (2, 'y');");
+
+        var archive = await ArchiveService.ExportAsync(new ArchiveExportRequest(db, $"\"{table}\"", Archives, Verify: true), NullObserver.Instance, CancellationToken.None);
+
+        Assert.True(archive.Verified, archive.VerifyReason);
+        Assert.Equal(table, archive.Table);
+        Assert.All(Directory.GetFiles(Archives), f => Assert.True(System.Text.Encoding.UTF8.GetByteCount(Path.GetFileName(f)) <= 255, f));
+        var target = await Sqlite.CreateAsync(_folder.File("target.db"), "CREATE TABLE keep (x)");
+        var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, target), NullObserver.Instance, CancellationToken.None);
+        Assert.Equal((2L, archive.Checksum), (imported.RowCount, imported.Checksum));
+    }
+
     [Fact]
     public async Task A_missing_table_is_TableNotFound_and_writes_nothing()
     {

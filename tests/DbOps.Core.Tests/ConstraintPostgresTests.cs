@@ -302,6 +302,42 @@ public sealed class ConstraintPostgresTests(PostgresCluster cluster)
     }
 
     [Fact]
+    public async Task A_connection_lost_during_VALIDATE_is_ConnectionLost_and_leaves_no_NOT_VALID_constraint()
+    {
+        var db = await cluster.CreateConnectedAsync("CREATE TABLE big AS SELECT g AS v, md5(g::text) AS s FROM generate_series(1, 3000000) g");
+
+        var add = AddAsync(db, ConstraintSpec.Check("big", "v >= 0 AND length(s) = 32", "big_v_check"));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (cluster.Scalar<long>("postgres", $"SELECT count(*) FROM pg_stat_activity WHERE datname = '{db.Database}' AND state = 'active' AND query ILIKE '%VALIDATE CONSTRAINT%'") == 0)
+        {
+            Assert.False(add.IsCompleted, "the run ended before VALIDATE could be interrupted");
+            Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), "VALIDATE never ran");
+            await Task.Delay(5);
+        }
+        cluster.Execute("postgres", $"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db.Database}' AND query ILIKE '%VALIDATE CONSTRAINT%'");
+
+        var error = await Assertions.ThrowsDbOps(ErrorIds.ConnectionLost, () => add);
+        Assert.Equal(0L, cluster.Scalar<long>(db.Database, "SELECT count(*) FROM pg_constraint WHERE conname = 'big_v_check'"));
+    }
+
+    [Fact]
+    public async Task A_NOT_NULL_run_stopped_before_dropping_its_helper_check_is_finished_by_the_rerun()
+    {
+        // What a run killed just before its last step leaves: the column NOT NULL and the validated helper check.
+        var db = await cluster.CreateConnectedAsync("""
+            CREATE TABLE tags (name text, n int); INSERT INTO tags VALUES ('a', 1);
+            ALTER TABLE tags ADD CONSTRAINT tags_n_not_null CHECK (n IS NOT NULL);
+            ALTER TABLE tags ALTER COLUMN n SET NOT NULL;
+            """);
+
+        var rerun = await AddAsync(db, ConstraintSpec.NotNull("tags", "n"));
+
+        Assert.Equal(ConstraintStatus.Added, rerun.Status);
+        Assert.Equal(0L, cluster.Scalar<long>(db.Database, "SELECT count(*) FROM pg_constraint WHERE conname = 'tags_n_not_null'"));
+        Assert.Equal(ConstraintStatus.AlreadyPresent, (await AddAsync(db, ConstraintSpec.NotNull("tags", "n"))).Status);
+    }
+
+    [Fact]
     public async Task A_table_without_a_primary_key_samples_rows_by_ctid()
     {
         var db = await cluster.CreateConnectedAsync("CREATE TABLE tags (name text, n int); INSERT INTO tags VALUES ('a', 1), ('b', NULL), ('a', 2), ('a', NULL)");

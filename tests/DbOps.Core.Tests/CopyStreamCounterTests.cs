@@ -17,6 +17,11 @@ public sealed class CopyStreamCounterTests
         \.
         COPY public.empty (id) FROM stdin;
         \.
+        COPY public."new
+        line ""x"" (y) FROM stdin;" ("a
+        b") FROM stdin;
+        7
+        \.
         SELECT pg_catalog.setval('public.actor_actor_id_seq', 200, true);
 
         """;
@@ -28,7 +33,7 @@ public sealed class CopyStreamCounterTests
         counter.Feed(Encoding.UTF8.GetBytes(Dump.ReplaceLineEndings("\n")));
 
         Assert.Equal(
-            ["public.actor=2", "Sch ema.we\"ird; DROP TABLE x;--=1", "public.empty=0"],
+            ["public.actor=2", "Sch ema.we\"ird; DROP TABLE x;--=1", "public.empty=0", "public.new\nline \"x\" (y) FROM stdin;=1"],
             counter.Tables.Select(t => $"{t.Schema}.{t.Name}={t.Rows}"));
     }
 
@@ -41,7 +46,7 @@ public sealed class CopyStreamCounterTests
         {
             counter.Feed([b]);
         }
-        Assert.Equal([2L, 1L, 0L], counter.Tables.Select(t => t.Rows));
+        Assert.Equal([2L, 1L, 0L, 1L], counter.Tables.Select(t => t.Rows));
     }
 
     [Fact]

@@ -31,6 +31,21 @@ public sealed class JournalTests : IDisposable
     }
 
     [Fact]
+    public void The_journal_is_owner_only_when_created_and_narrowed_when_it_was_not()
+    {
+        var journal = OperationsJournal.Open(_folder.File(Path.Combine("new-folder", "journal.jsonl")));
+        journal.Append(Entry(1));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(journal.Path));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(journal.Path)!));
+
+        var open = _folder.File("open.jsonl");
+        File.WriteAllText(open, "");
+        File.SetUnixFileMode(open, (UnixFileMode)0b110_110_110);   // 0666: what umask 000 gives
+        OperationsJournal.Open(open).Append(Entry(2));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(open));
+    }
+
+    [Fact]
     public void A_torn_line_is_skipped_and_the_entries_after_it_are_read()
     {
         var journal = OperationsJournal.Open(_folder.File("journal.jsonl"));

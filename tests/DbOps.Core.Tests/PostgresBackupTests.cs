@@ -66,13 +66,19 @@ public sealed class PostgresBackupTests(PostgresCluster cluster) : IDisposable
             CREATE TABLE "Sch ema"."we""ird; DROP TABLE t;--" (id int, note text);
             INSERT INTO "Sch ema"."we""ird; DROP TABLE t;--" VALUES (1, E'line\nbreak'), (2, '\.'), (3, E'tab\there');
             CREATE TABLE t(id int);
+            CREATE TABLE "new
+            line" (id int);
+            INSERT INTO "new
+            line" VALUES (1), (2);
             """);
 
         var result = await BackupService.BackupAsync(new BackupRequest(source, Backups, Verify: true), NullObserver.Instance, CancellationToken.None);
 
         Assert.True(result.Verified, result.Verification?.Reason);
+        Assert.Equal(3, result.Tables.Count);
         Assert.Equal(3, result.Tables.Single(t => t.Schema == "Sch ema").Rows);
         Assert.Equal(0, result.Tables.Single(t => t.Name == "t").Rows);
+        Assert.Equal(2, result.Tables.Single(t => t.Name == "new\nline").Rows);
     }
 
     [Fact]
@@ -230,6 +236,44 @@ public sealed class PostgresSafetyTests(PostgresCluster cluster) : IDisposable
         Assert.Equal(ErrorIds.InsufficientPrivilege, result.Verification!.ErrorId);
         Assert.True(File.Exists(result.Path) && File.Exists(result.ManifestPath), "the backup itself is good and must be kept");
         Assert.Equal(5, result.Tables.Single().Rows);
+    }
+
+    [Fact]
+    public async Task The_scratch_sweep_drops_unclaimed_scratch_databases_and_never_a_live_runs()
+    {
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE t (id int)");
+        await using var live = await DbOps.Core.Providers.PostgresScratchDatabase.CreateAsync(source, "test", "none", NullObserver.Instance, CancellationToken.None);
+        cluster.Execute("postgres", "CREATE DATABASE dbops_verify_0000000000abc");   // what a killed run leaves: no session claims it
+
+        var observer = new RecordingObserver();
+        await using (var next = await DbOps.Core.Providers.PostgresScratchDatabase.CreateAsync(source, "test", "none", observer, CancellationToken.None))
+        {
+            Assert.Equal(2L, SessionLoss.ScratchDatabases(cluster));   // the live one and this one
+        }
+
+        Assert.Contains(observer.VerboseMessages, m => m.Contains("dbops_verify_0000000000abc", StringComparison.Ordinal));
+        Assert.Equal(1L, SessionLoss.ScratchDatabases(cluster));
+        Assert.True(cluster.Scalar<bool>("postgres", $"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{live.Connection.Database}')"));
+    }
+
+    [Fact]
+    public async Task A_connection_lost_during_verify_keeps_the_backup_unverified_with_the_cause()
+    {
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 400000) g");
+
+        var observer = new RecordingObserver();
+        var backup = BackupService.BackupAsync(new BackupRequest(source, Backups, Verify: true), observer, CancellationToken.None);
+        Assert.True(await SessionLoss.EndSessionsDuringScratchWorkAsync(cluster, source.Database, backup) > 0);
+        var result = await backup;
+
+        Assert.False(result.Verified, string.Join("\n", observer.VerboseMessages) + result.Verification?.Reason);
+        Assert.Equal(BackupStatus.VerificationFailed, result.Status);
+        Assert.Contains(result.Verification!.ErrorId, new[] { ErrorIds.RestoreFailed, ErrorIds.ConnectionLost });
+        Assert.True(File.Exists(result.Path) && File.Exists(result.ManifestPath), "the backup itself is good and must be kept");
+        Assert.Equal(400000L, result.Tables.Single().Rows);
+        Assert.Equal(0L, SessionLoss.ScratchDatabases(cluster));
+        var later = await BackupService.VerifyAsync(result.Path, source, null, NullObserver.Instance, CancellationToken.None);
+        Assert.True(later.Verified, later.Reason);
     }
 
     [Fact]

@@ -54,6 +54,52 @@ public sealed class RemovalPostgresTests(PostgresCluster cluster) : IDisposable
     }
 
     [Fact]
+    public async Task Of_two_concurrent_removals_of_one_table_the_one_that_waited_is_TableNotFound()
+    {
+        var (name, db) = await GoalsAsync();
+        var archive = await ArchiveAsync(db, "legacy_imports");
+        await using var writer = new NpgsqlConnection(cluster.ConnectionString(name));
+        await writer.OpenAsync();
+        await using var transaction = await writer.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE legacy_imports IN ROW EXCLUSIVE MODE", writer, transaction))
+        {
+            await lockTable.ExecuteNonQueryAsync();
+        }
+
+        var both = Enumerable.Range(0, 2).Select(_ => RemoveOneAsync(db, "legacy_imports", archive.ManifestPath, TimeSpan.FromSeconds(60))).ToList();
+        var clock = Stopwatch.StartNew();
+        while (cluster.Scalar<long>("postgres", $"SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' AND wait_event_type = 'Lock'") < 2)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30) && !both.Any(r => r.IsCompleted), "both removals must wait for the lock");
+            await Task.Delay(20);
+        }
+        await transaction.RollbackAsync();
+        var results = await Task.WhenAll(both);
+
+        Assert.Single(results, r => r.Dropped);
+        var loser = Assert.Single(results, r => !r.Dropped);
+        Assert.True(loser.ErrorId == ErrorIds.TableNotFound, $"{loser.ErrorId}: {loser.Reason} {loser.Error?.InnerException}");
+        Assert.False(Exists(name, "legacy_imports"));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_resealed_archive_whose_data_file_lost_or_changed_a_row_is_corrupt_and_the_table_stays(bool deleteRow)
+    {
+        var (name, db) = await GoalsAsync();
+        var archive = await ArchiveAsync(db, "legacy_imports");
+        Assert.True(archive.Verified, archive.VerifyReason);
+        var before = await LiveAsync(db, "legacy_imports", archive);
+        // Sizes, SHA-256s and seal all agree with the edited file; the manifest still says verified and matches the live table.
+        await ArchiveTampering.EditSecondRowAndResealAsync(archive.ManifestPath, archive.DataPath, deleteRow);
+
+        var removal = await RemoveOneAsync(db, "legacy_imports", archive.ManifestPath);
+
+        await AssertRefusedUntouchedAsync(name, db, "legacy_imports", removal, ErrorIds.ArchiveCorrupt, before, archive);
+    }
+
+    [Fact]
     public async Task A_table_dropped_with_a_good_archive_takes_its_sequence_and_import_restores_it_exactly()
     {
         var (name, db) = await GoalsAsync("""

@@ -138,6 +138,25 @@ public sealed class RemovalSqliteTests : IDisposable
         await AssertRefusedUntouchedAsync(db, "legacy_imports", corrupt, ErrorIds.ArchiveCorrupt, before, archive);
     }
 
+    [Theory]
+    [InlineData(ArchiveFormat.Csv, false)]
+    [InlineData(ArchiveFormat.Csv, true)]
+    [InlineData(ArchiveFormat.JsonLines, false)]
+    public async Task A_resealed_archive_whose_data_file_lost_or_changed_a_row_is_corrupt_and_the_table_stays(ArchiveFormat format, bool deleteRow)
+    {
+        var db = await Sqlite.GoalsTrackerAsync(_folder);
+        var archive = await ArchiveService.ExportAsync(new ArchiveExportRequest(db, "legacy_imports", Archives, format, Verify: true),
+            NullObserver.Instance, CancellationToken.None);
+        Assert.True(archive.Verified, archive.VerifyReason);
+        var before = await LiveAsync(db, "legacy_imports", archive);
+        // Sizes, SHA-256s and seal all agree with the edited file; the manifest still says verified and matches the live table.
+        await ArchiveTampering.EditSecondRowAndResealAsync(archive.ManifestPath, archive.DataPath, deleteRow);
+
+        var removal = await RemoveOneAsync(db, "legacy_imports", archive.ManifestPath);
+
+        await AssertRefusedUntouchedAsync(db, "legacy_imports", removal, ErrorIds.ArchiveCorrupt, before, archive);
+    }
+
     [Fact]
     public async Task An_archive_of_the_same_table_in_another_database_is_a_mismatch()
     {

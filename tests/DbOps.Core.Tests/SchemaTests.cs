@@ -161,6 +161,24 @@ public sealed class PostgresSchemaTests(PostgresCluster cluster)
     }
 
     [Fact]
+    public async Task Unquoted_names_fold_to_lower_case_as_psql_reads_them_and_quoted_ones_do_not()
+    {
+        var schema = await SchemaLoader.ReadAsync(await cluster.CreateConnectedAsync("""
+            CREATE TABLE "CaseTab" (id int); CREATE TABLE casetab (id int); CREATE TABLE "OnlyMixed" (id int);
+            CREATE SCHEMA "Sch"; CREATE TABLE "Sch"."T" (id int); CREATE SCHEMA sch; CREATE TABLE sch.t (id int);
+            """));
+
+        Assert.Equal("casetab", schema.Resolve("CaseTab").Table.Name);
+        Assert.Equal("CaseTab", schema.Resolve("\"CaseTab\"").Table.Name);
+        Assert.Equal("casetab", schema.Resolve("public.CaseTab").Table.Name);
+        Assert.Equal("CaseTab", schema.Resolve("public.\"CaseTab\"").Table.Name);
+        Assert.Equal(("sch", "t"), (schema.Resolve("Sch.T").Table.Schema, schema.Resolve("Sch.T").Table.Name));
+        Assert.Equal(("Sch", "T"), (schema.Resolve("\"Sch\".\"T\"").Table.Schema, schema.Resolve("\"Sch\".\"T\"").Table.Name));
+        // With no folded match, the name as typed still finds the table (a convenience psql does not offer).
+        Assert.Equal("OnlyMixed", schema.Resolve("OnlyMixed").Table.Name);
+    }
+
+    [Fact]
     public async Task Checks_identity_comments_disabled_triggers_expression_indexes_and_odd_names_are_read()
     {
         var connection = await cluster.CreateConnectedAsync("""

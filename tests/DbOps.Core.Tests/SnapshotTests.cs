@@ -91,6 +91,8 @@ public sealed class SqliteSnapshotTests : IDisposable
     public async Task A_drop_is_explained_only_by_a_verified_archive_of_exactly_the_rows_it_held()
     {
         var connection = await Sqlite.GoalsTrackerAsync(_folder);
+        var real = await DbOps.Core.Archive.ArchiveService.ExportAsync(new DbOps.Core.Archive.ArchiveExportRequest(connection, "legacy_imports", _folder.File("archive"),
+            Verify: true, JournalPath: _folder.File("elsewhere.jsonl")), NullObserver.Instance, CancellationToken.None);
         var before = await Snapshots.TakeAsync(connection);
         Sqlite.Execute(connection.Database, "DROP TABLE legacy_imports");
         var after = await Snapshots.TakeAsync(connection);
@@ -108,10 +110,25 @@ public sealed class SqliteSnapshotTests : IDisposable
         journal.Append(Archive(350, verified: false, "/archives/unverified.manifest.json"));
         Assert.True(SnapshotComparer.Compare(before, after, Journal).DataLoss);
 
-        journal.Append(Archive(350, verified: true, "/archives/good.manifest.json"));
+        // A journal line is a claim: one naming an archive that is not there, or one whose data file lost a row under
+        // a re-sealed manifest, explains nothing.
+        journal.Append(Archive(350, verified: true, "/archives/forged.manifest.json"));
+        Assert.True(SnapshotComparer.Compare(before, after, Journal).DataLoss);
+        var tampered = Directory.CreateDirectory(_folder.File("tampered")).FullName;
+        foreach (var file in new[] { real.ManifestPath, real.DataPath, real.SchemaPath })
+        {
+            File.Copy(file, Path.Combine(tampered, Path.GetFileName(file)));
+        }
+        await ArchiveTampering.EditSecondRowAndResealAsync(Path.Combine(tampered, Path.GetFileName(real.ManifestPath)),
+            Path.Combine(tampered, Path.GetFileName(real.DataPath)), deleteRow: true);
+        journal.Append(Archive(350, verified: true, Path.Combine(tampered, Path.GetFileName(real.ManifestPath))));
+        var refused = SnapshotComparer.Compare(before, after, Journal).Differences.Single();
+        Assert.True(refused.DataLoss, refused.Explanation);
+
+        journal.Append(Archive(350, verified: true, real.ManifestPath));
         var explained = SnapshotComparer.Compare(before, after, Journal);
-        Assert.False(explained.DataLoss);
-        Assert.Equal("/archives/good.manifest.json", explained.Differences.Single().Archive);
+        Assert.False(explained.DataLoss, explained.Differences.Single().Explanation);
+        Assert.Equal(real.ManifestPath, explained.Differences.Single().Archive);
 
         // The same table of another database does not count.
         var other = await Sqlite.CreateAsync(_folder.File("other.db"), "CREATE TABLE legacy_imports (id INTEGER)");

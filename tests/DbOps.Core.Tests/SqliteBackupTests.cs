@@ -163,6 +163,43 @@ public sealed class SqliteBackupTests : IDisposable
     }
 
     [Fact]
+    public async Task Documentation_to_a_full_disk_is_InsufficientDiskSpace_and_leaves_no_partial_file()
+    {
+        var chinook = await Sqlite.ChinookAsync(_folder);
+        using var disk = new SmallDisk(sizeKiB: 16);
+
+        await Assertions.ThrowsDbOps(ErrorIds.InsufficientDiskSpace, () => Documentation.DocumentationService.ExportAsync(
+            new Documentation.DocumentationRequest(chinook, disk.Path, JournalPath: _folder.File("j.jsonl"), DotPath: _folder.File("no-graphviz-here")),
+            NullObserver.Instance, CancellationToken.None));
+        Assert.DoesNotContain(Directory.GetFiles(disk.Path), f => f.EndsWith(".partial", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Two_runs_writing_the_same_artifact_name_give_one_artifact_and_DestinationExists()
+    {
+        var source = await Sqlite.ChinookAsync(_folder);
+
+        var runs = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            try
+            {
+                return (await BackupService.BackupAsync(new BackupRequest(source, Backups, Name: "same.db"), NullObserver.Instance, CancellationToken.None)).Path;
+            }
+            catch (DbOpsException e)
+            {
+                return e.ErrorId;
+            }
+        })));
+
+        Assert.Equal([Path.Combine(Path.GetFullPath(Backups), "same.db"), ErrorIds.DestinationExists], runs.Order(StringComparer.Ordinal));
+        // The rename itself, when both runs pass the first check: never an overwrite, never BackupFailed.
+        var temporary = Path.Combine(Backups, "temp");
+        File.WriteAllText(temporary, "x");
+        var error = Assert.Throws<DbOpsException>(() => IO.ArtifactFiles.Publish(temporary, Path.Combine(Backups, "same.db"), overwrite: false));
+        Assert.Equal(ErrorIds.DestinationExists, error.ErrorId);
+    }
+
+    [Fact]
     public async Task Backup_removes_partial_files_left_by_a_killed_writer_but_not_those_of_a_live_one()
     {
         var source = await Sqlite.ChinookAsync(_folder);

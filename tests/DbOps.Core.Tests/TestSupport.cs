@@ -109,3 +109,33 @@ internal static class ClusterExtensions
         return DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(database), null, null, CancellationToken.None);
     }
 }
+
+/// <summary>What a server restart does to a run: every session it holds is ended under it (SQLSTATE 57P01).</summary>
+internal static class SessionLoss
+{
+    /// <summary>
+    /// Waits until rows are being copied into a scratch database (so the loss lands mid-load, not after it), then ends every session in it and in <paramref name="source"/>, as a restart would. Returns how many it ended.
+    /// </summary>
+    public static async Task<long> EndSessionsDuringScratchWorkAsync(PostgresCluster cluster, string source, Task run)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        const string busy = "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE 'dbops\\_verify\\_%' AND state = 'active' AND query ILIKE 'COPY %'";
+        while (cluster.Scalar<long>("postgres", busy) == 0)
+        {
+            if (run.IsCompleted)
+            {
+                await run;
+                Assert.Fail("the run ended before its scratch database was in use");
+            }
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "no session was ever active in a scratch database");
+            await Task.Delay(5);
+        }
+        return cluster.Scalar<long>("postgres", $"""
+            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE (datname LIKE 'dbops\_verify\_%' OR datname = '{source}') AND pid <> pg_backend_pid()
+            """);
+    }
+
+    public static long ScratchDatabases(PostgresCluster cluster) =>
+        cluster.Scalar<long>("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'dbops\\_verify\\_%'");
+}

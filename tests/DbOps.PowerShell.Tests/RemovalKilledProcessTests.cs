@@ -117,6 +117,96 @@ public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDispos
         Assert.Equal($"dropped=True rows={rows} imported={rows}", Assert.Single(again).BaseObject);
     }
 
+    [Fact]
+    public void A_removal_killed_between_its_commit_and_its_journal_line_is_settled_by_the_next_run()
+    {
+        var path = _folder.File("window.db");
+        using var session = new PowerShellSession();
+        session.ExecuteSqlite(path, """
+            CREATE TABLE keep(id INTEGER PRIMARY KEY);
+            CREATE TABLE old(id INTEGER PRIMARY KEY, v TEXT);
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) INSERT INTO old SELECT i, hex(randomblob(8)) FROM n;
+            """);
+        var archives = _folder.File("archives");
+        session.Run("$before = Get-DatabaseSnapshot -Database $path -Checksum; $null = Export-TableArchive -Database $path -Table old -Destination $dest -Verify",
+            new { path, dest = archives });
+        Assert.Empty(session.Errors);
+        var manifest = Path.Combine(archives, "old.manifest.json");
+        var script = _folder.File("remove-window.ps1");
+        File.WriteAllText(script, "param($db, $manifest) Remove-DeprecatedTable -Database $db -Table old -ArchivePath $manifest -Confirm:$false\n");
+
+        // Stopped at the named point: the drop has committed, its outcome line is not written yet. Then killed.
+        var start = RunnerTests.RunnerStartInfo(script, "-db", path, "-manifest", manifest);
+        start.Environment["DBOPS_TEST_FAULT_POINT"] = "RemovalCommitted";
+        using (var runner = Process.Start(start)!)
+        {
+            runner.StandardInput.Close();
+            _ = runner.StandardOutput.ReadToEndAsync();
+            var said = new List<string>();
+            while (runner.StandardError.ReadLine() is { } line && line != "DBOPS_TEST_FAULT_POINT=RemovalCommitted")
+            {
+                said.Add(line);
+            }
+            Assert.False(runner.HasExited, $"The removal ended before the fault point: {string.Join('\n', said)}");
+            runner.Kill(entireProcessTree: true);
+            runner.WaitForExit();
+        }
+
+        List<System.Text.Json.Nodes.JsonNode> Removals() => File.ReadAllLines(Environment.GetEnvironmentVariable("DBOPS_JOURNAL")!)
+            .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!)
+            .Where(e => (string?)e["database"] == Path.GetFullPath(path) && ((string?)e["operation"])!.StartsWith("TableRemov", StringComparison.Ordinal))
+            .ToList();
+        var intent = Assert.Single(Removals());
+        Assert.Equal("TableRemovalStarted", (string?)intent["operation"]);
+        Assert.Equal(500L, (long?)intent["rows"]);
+
+        // The table is gone; the comparison counts the intent (its archive re-checked), and the next run records the outcome.
+        var loss = session.Run("$d = @(Compare-DatabaseSnapshot $before (Get-DatabaseSnapshot -Database $path -Checksum)); " +
+                               "\"$(@($d | Where-Object ObjectType -eq Table).Count) $(@($d | Where-Object DataLoss).Count)\"", new { path });
+        Assert.Equal("1 0", Assert.Single(loss).BaseObject);
+        session.Run("Remove-DeprecatedTable -Database $path -Table old -ArchivePath $manifest -Confirm:$false -ErrorAction SilentlyContinue",
+            new { path, manifest });
+        var settled = Removals();
+        Assert.Equal(["TableRemovalStarted", "TableRemoved"], settled.Select(e => (string?)e["operation"]));
+        Assert.Equal((string?)intent["id"], (string?)settled[1]["id"]);
+    }
+
+    [Fact]
+    public void An_export_killed_between_its_files_and_its_manifest_is_cleaned_up_by_the_rerun()
+    {
+        var path = _folder.File("export-window.db");
+        using var session = new PowerShellSession();
+        session.ExecuteSqlite(path, "CREATE TABLE old(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO old VALUES (1, 'a'), (2, 'b');");
+        var archives = _folder.File("archives");
+        var script = _folder.File("export-window.ps1");
+        File.WriteAllText(script, "param($db, $dest) Export-TableArchive -Database $db -Table old -Destination $dest\n");
+
+        var start = RunnerTests.RunnerStartInfo(script, "-db", path, "-dest", archives);
+        start.Environment["DBOPS_TEST_FAULT_POINT"] = "ArchiveFilesRenamed";
+        using (var runner = Process.Start(start)!)
+        {
+            runner.StandardInput.Close();
+            _ = runner.StandardOutput.ReadToEndAsync();
+            var said = new List<string>();
+            while (runner.StandardError.ReadLine() is { } line && line != "DBOPS_TEST_FAULT_POINT=ArchiveFilesRenamed")
+            {
+                said.Add(line);
+            }
+            Assert.False(runner.HasExited, $"The export ended before the fault point: {string.Join('\n', said)}");
+            runner.Kill(entireProcessTree: true);
+            runner.WaitForExit();
+        }
+        // Complete-looking files, no manifest: no archive.
+        Assert.True(File.Exists(Path.Combine(archives, "old.csv")) && File.Exists(Path.Combine(archives, "old.schema.sql")));
+        Assert.False(File.Exists(Path.Combine(archives, "old.manifest.json")));
+
+        var again = session.Run("(Export-TableArchive -Database $path -Table old -Destination $dest -Verify).Status", new { path, dest = archives });
+
+        Assert.Empty(session.Errors);
+        Assert.Equal("Verified", Assert.Single(again).BaseObject);
+        Assert.Equal(["old.csv", "old.manifest.json", "old.schema.sql"], Directory.GetFiles(archives).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
     private bool HoldsExclusiveLock(string database) => cluster.Scalar<long>(database, """
         SELECT count(*) FROM pg_locks l
          WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted

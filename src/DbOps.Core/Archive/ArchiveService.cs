@@ -8,6 +8,7 @@ using System.Text;
 using Dapper;
 using DbOps.Core.Backup;
 using DbOps.Core.Connections;
+using DbOps.Core.Diagnostics;
 using DbOps.Core.Errors;
 using DbOps.Core.IO;
 using DbOps.Core.Journal;
@@ -90,6 +91,14 @@ public static partial class ArchiveService
         var (dataPath, schemaPath, manifestPath) = (Path.Combine(folder, dataName), Path.Combine(folder, baseName + ".schema.sql"),
                                                     ArchiveManifest.PathFor(folder, baseName));
         var previous = new[] { manifestPath, dataPath, schemaPath }.Where(File.Exists).ToList();
+        if (previous.Count > 0 && !File.Exists(manifestPath) && !ArtifactFiles.IsBeingWritten(manifestPath))
+        {
+            // No manifest and no live writer: an export killed after renaming its files but before its manifest.
+            // No manifest means no archive, so they are removed rather than blocking every rerun.
+            previous.ForEach(ArtifactFiles.DeleteQuietly);
+            observer.Verbose($"Removed {string.Join(", ", previous.Select(Path.GetFileName))}: files of an archive whose manifest was never written.");
+            previous.Clear();
+        }
         if (previous.Count > 0 && !request.Force)
         {
             throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
@@ -99,6 +108,7 @@ public static partial class ArchiveService
 
         var dataTemp = ArtifactFiles.TemporaryPathFor(dataPath);
         var schemaTemp = ArtifactFiles.TemporaryPathFor(schemaPath);
+        var manifestTemp = ArtifactFiles.TemporaryPathFor(manifestPath);
         var committed = new List<string>();
         try
         {
@@ -218,11 +228,16 @@ public static partial class ArchiveService
                 // The old manifest goes first: from here on no manifest vouches for files that are being replaced.
                 RemovePrevious(manifestPath, folder);
             }
-            File.Move(dataTemp, dataPath, overwrite: request.Force);
+            // The manifest's temporary file exists before the others are renamed: while it does, its writer's process id
+            // tells a rerun that these files are being published, not left by a killed export.
+            await WriteTextAsync(manifestTemp, manifest.Serialize(), cancellationToken);
+            ArtifactFiles.FlushToDisk(manifestTemp);
+            ArtifactFiles.Publish(dataTemp, dataPath, overwrite: request.Force);
             committed.Add(dataPath);
-            File.Move(schemaTemp, schemaPath, overwrite: request.Force);
+            ArtifactFiles.Publish(schemaTemp, schemaPath, overwrite: request.Force);
             committed.Add(schemaPath);
-            ArtifactFiles.WriteAllTextAtomic(manifestPath, manifest.Serialize(), overwrite: false);
+            FaultPoint.Reach(FaultPoint.ArchiveFilesRenamed);
+            ArtifactFiles.Publish(manifestTemp, manifestPath, overwrite: false);
             observer.Verbose($"Archived {table}: {manifest.RowCount} rows, {manifest.Data.SizeBytes} bytes in {dataPath}; checksum {manifest.Checksum}.");
             OperationsJournal.Record(request.JournalPath, JournalEntry.For(source, JournalOperations.ArchiveCreated) with
             {
@@ -240,6 +255,7 @@ public static partial class ArchiveService
         {
             ArtifactFiles.DeleteQuietly(dataTemp);
             ArtifactFiles.DeleteQuietly(schemaTemp);
+            ArtifactFiles.DeleteQuietly(manifestTemp);
             // No manifest means no archive: do not leave files that look like one.
             committed.ForEach(ArtifactFiles.DeleteQuietly);
             throw MapExportError(e, table, folder);
@@ -304,9 +320,12 @@ public static partial class ArchiveService
             return new ArchiveCheck(true, null,
                 $"Loaded into a scratch table: {content.Rows} rows, checksum {content.Checksum}, as the manifest records.");
         }
-        catch (DbOpsException e) when (e.ErrorId != ErrorIds.OperationCanceled)
+        catch (Exception e) when (Unfinished.IsFailure(e))
         {
-            return new ArchiveCheck(false, e.ErrorId, e.Message);
+            // A check that cannot run (a lost connection too) is a failed verification, never a lost archive.
+            var error = Unfinished.Error(e, ErrorIds.ArchiveVerificationFailed, $"loading {manifest.TableRef} into a scratch table",
+                "The archive is kept, not verified; verify it later (Import-TableArchive -TargetTable into a scratch database).", manifest.TableRef.ToString());
+            return new ArchiveCheck(false, error.ErrorId, error.Message);
         }
     }
 
@@ -442,10 +461,12 @@ public static partial class ArchiveService
             Report("Done", 100);
             return (loaded, !exists, skipped);
         }
-        catch (DbException e)
+        catch (Exception e) when (e is DbException || PostgresProvider.IsConnectionLost(e)
+                                  || (e is InvalidOperationException or ObjectDisposedException && connection.State != ConnectionState.Open))
         {
-            throw new DbOpsException(ErrorIds.ImportFailed, ErrorKind.OperationFailed,
-                $"Loading {manifest.TableRef} into {target} failed and was rolled back: {e.Message}", target.ToString(), e);
+            // A lost session (a server restart) rolls the load back as surely as a refused statement does.
+            throw Unfinished.Error(e, ErrorIds.ImportFailed, $"loading {manifest.TableRef} into {target}",
+                "Nothing was kept: the load is one transaction, rolled back. Run it again.", target.ToString());
         }
     }
 
@@ -454,11 +475,8 @@ public static partial class ArchiveService
         TableRef target, IReadOnlyList<string> names, bool freeze, Action<long> progress, CancellationToken cancellationToken)
     {
         var checksum = new TableChecksum();
-        await using var file = new FileStream(dataPath, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
         // The data file's SHA-256 is checked from the bytes as they are loaded; the load is rolled back if it differs.
-        await using var hashed = new HashingStream(file, leaveOpen: true);
-        await using var data = manifest.Compressed ? new GZipStream(hashed, CompressionMode.Decompress, leaveOpen: true) : (Stream)new NonClosing(hashed);
-        var dialect = manifest.Provider == DatabaseProvider.PostgreSQL ? CsvDialect.PostgreSQL : CsvDialect.SQLite;
+        await using var file = DataFile.Open(manifest, dataPath);
         var throttle = new RowProgress(manifest.RowCount, progress);
         try
         {
@@ -469,14 +487,14 @@ public static partial class ArchiveService
                     if (manifest.Format == ArchiveFormat.Csv)
                     {
                         // The file's bytes go to COPY unchanged; the parser checks them on the way.
-                        var parser = new CsvRowParser(dialect, names.Count, checksum.Add);
-                        await PumpAsync(data, chunk => parser.Feed(chunk.Span), copy, cancellationToken, () => throttle.Update(parser.Rows));
+                        var parser = new CsvRowParser(DialectOf(manifest), names.Count, checksum.Add);
+                        await PumpAsync(file.Data, chunk => parser.Feed(chunk.Span), copy, cancellationToken, () => throttle.Update(parser.Rows));
                         parser.Finish();
                     }
                     else
                     {
                         var output = new ChunkedOutput(copy);
-                        await ReadJsonLinesAsync(data, names, row =>
+                        await ReadJsonLinesAsync(file.Data, names, row =>
                         {
                             checksum.Add(row);
                             CsvText.WriteRow(row, output.Buffer);
@@ -489,21 +507,11 @@ public static partial class ArchiveService
             else
             {
                 await using var inserter = new SqliteArchive.Inserter((SqliteConnection)connection, (SqliteTransaction)transaction, target, names);
-                void OnRow(CanonicalRow row)
+                await ReadRowsAsync(manifest, file.Data, row =>
                 {
                     checksum.Add(row);
                     inserter.Insert(row);
-                }
-                if (manifest.Format == ArchiveFormat.Csv)
-                {
-                    var parser = new CsvRowParser(dialect, names.Count, OnRow);
-                    await PumpAsync(data, chunk => parser.Feed(chunk.Span), null, cancellationToken, () => throttle.Update(parser.Rows));
-                    parser.Finish();
-                }
-                else
-                {
-                    await ReadJsonLinesAsync(data, names, OnRow, cancellationToken, () => throttle.Update(checksum.Rows));
-                }
+                }, cancellationToken, () => throttle.Update(checksum.Rows));
             }
         }
         catch (InvalidDataException e)
@@ -513,20 +521,136 @@ public static partial class ArchiveService
         catch (DbException e)
         {
             // The server refused a value: a damaged file, or a target that cannot hold the archived values.
-            await hashed.CopyToAsync(Stream.Null, cancellationToken);
-            if (hashed.Sha256() != manifest.Data.Sha256)
+            if (!await file.IsAsRecordedAsync(cancellationToken))
             {
                 throw ArchiveManifest.Corrupt(dataPath, $"its data file differs from what the manifest records, and the server refused it ({e.Message})", e);
             }
             throw;
         }
-        // Whatever the parser may have stopped short of: the whole file must be the one the manifest records.
-        await hashed.CopyToAsync(Stream.Null, cancellationToken);
-        if (hashed.BytesSeen != manifest.Data.SizeBytes || hashed.Sha256() != manifest.Data.Sha256)
+        await file.RequireAsRecordedAsync(cancellationToken);
+        return checksum.Content;
+    }
+
+    /// <summary>
+    /// Reads the archive's data file once, without a database: its size and SHA-256 must be the manifest's, and the
+    /// rows it holds must have the manifest's count and content checksum. A manifest re-sealed over an edited data
+    /// file passes every check of the manifest alone, but not this one.
+    /// </summary>
+    /// <exception cref="DbOpsException">ArchiveCorrupt.</exception>
+    internal static async Task<TableContent> ReadContentAsync(ArchiveManifest manifest, string dataPath, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(dataPath))
         {
-            throw ArchiveManifest.Corrupt(dataPath, "its data file differs from what the manifest records (SHA-256 differs); it is damaged or was replaced");
+            throw ArchiveManifest.Corrupt(dataPath, "its data file is missing");
+        }
+        var checksum = new TableChecksum();
+        await using var file = DataFile.Open(manifest, dataPath);
+        try
+        {
+            await ReadRowsAsync(manifest, file.Data, checksum.Add, cancellationToken, () => { });
+        }
+        catch (InvalidDataException e)
+        {
+            throw ArchiveManifest.Corrupt(dataPath, $"its data is damaged or truncated ({e.Message})", e);
+        }
+        await file.RequireAsRecordedAsync(cancellationToken);
+        if (checksum.Content != new TableContent(manifest.RowCount, manifest.Checksum))
+        {
+            throw ArchiveManifest.Corrupt(dataPath,
+                $"the data file holds {checksum.Rows} rows with checksum {checksum.Value}, the manifest records {manifest.RowCount} rows with {manifest.Checksum}");
         }
         return checksum.Content;
+    }
+
+    /// <summary>
+    /// Null when the archive at <paramref name="manifestPath"/> holds exactly <paramref name="rows"/> rows of
+    /// <paramref name="table"/> (with <paramref name="checksum"/>, when given), proved from its files; otherwise why not.
+    /// Journal lines are only claims: a snapshot comparison accepts a drop as archived only when this says so.
+    /// </summary>
+    internal static async Task<string?> WhyNotHoldingAsync(string manifestPath, TableRef table, long rows, string? checksum, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (manifest, path, folder) = ArchiveManifest.Load(manifestPath);
+            if (manifest.TableRef != table || manifest.RowCount != rows || (checksum is not null && manifest.Checksum != checksum))
+            {
+                return $"'{path}' archives {manifest.RowCount} rows of {manifest.TableRef}, not those {rows} rows of {table}";
+            }
+            var dataPath = Path.Combine(folder, manifest.Data.Name);
+            await RequireIntactAsync(manifest, path, dataPath, Path.Combine(folder, manifest.SchemaFile.Name), cancellationToken);
+            await ReadContentAsync(manifest, dataPath, cancellationToken);
+            return null;
+        }
+        catch (DbOpsException e) when (e.ErrorId != ErrorIds.OperationCanceled)
+        {
+            return e.Message;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"'{manifestPath}' cannot be read ({e.Message})";
+        }
+    }
+
+    private static CsvDialect DialectOf(ArchiveManifest manifest) =>
+        manifest.Provider == DatabaseProvider.PostgreSQL ? CsvDialect.PostgreSQL : CsvDialect.SQLite;
+
+    /// <summary>Parses the data file's rows (CSV or JSON Lines), in the canonical form the checksum is computed from.</summary>
+    private static async Task ReadRowsAsync(ArchiveManifest manifest, Stream data, Action<CanonicalRow> onRow, CancellationToken cancellationToken, Action progress)
+    {
+        if (manifest.Format == ArchiveFormat.Csv)
+        {
+            var parser = new CsvRowParser(DialectOf(manifest), manifest.Columns.Count, onRow);
+            await PumpAsync(data, chunk => parser.Feed(chunk.Span), null, cancellationToken, progress);
+            parser.Finish();
+        }
+        else
+        {
+            await ReadJsonLinesAsync(data, manifest.ColumnNames, onRow, cancellationToken, progress);
+        }
+    }
+
+    /// <summary>An archive's data file opened for one read: decompressed if need be, hashed as it is read.</summary>
+    private sealed class DataFile : IAsyncDisposable
+    {
+        private readonly ArchiveManifest _manifest;
+        private readonly string _path;
+        private readonly FileStream _file;
+        private readonly HashingStream _hashed;
+
+        private DataFile(ArchiveManifest manifest, string path)
+        {
+            (_manifest, _path) = (manifest, path);
+            _file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
+            _hashed = new HashingStream(_file, leaveOpen: true);
+            Data = manifest.Compressed ? new GZipStream(_hashed, CompressionMode.Decompress, leaveOpen: true) : new NonClosing(_hashed);
+        }
+
+        /// <summary>The rows' bytes.</summary>
+        public Stream Data { get; }
+
+        public static DataFile Open(ArchiveManifest manifest, string path) => new(manifest, path);
+
+        /// <summary>Reads what the parser may have stopped short of: is the whole file the one the manifest records?</summary>
+        public async Task<bool> IsAsRecordedAsync(CancellationToken cancellationToken)
+        {
+            await _hashed.CopyToAsync(Stream.Null, cancellationToken);
+            return _hashed.BytesSeen == _manifest.Data.SizeBytes && _hashed.Sha256() == _manifest.Data.Sha256;
+        }
+
+        public async Task RequireAsRecordedAsync(CancellationToken cancellationToken)
+        {
+            if (!await IsAsRecordedAsync(cancellationToken))
+            {
+                throw ArchiveManifest.Corrupt(_path, "its data file differs from what the manifest records (SHA-256 differs); it is damaged or was replaced");
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Data.DisposeAsync();
+            await _hashed.DisposeAsync();
+            await _file.DisposeAsync();
+        }
     }
 
     private static async Task PumpAsync(Stream source, Action<ReadOnlyMemory<byte>> onChunk, Stream? copyTo, CancellationToken cancellationToken, Action progress)
@@ -565,11 +689,11 @@ public static partial class ArchiveService
         format == ArchiveFormat.JsonLines ? new ArchiveJsonLines(names).Write : CsvText.WriteRow;
 
     /// <summary>
-    /// Both files must be there with the size and SHA-256 the manifest records. The data file's SHA-256 is checked
-    /// here only with <paramref name="hashData"/>; an import checks it while loading.
+    /// Both files must be there with the size the manifest records, the schema file with its SHA-256 too. The data
+    /// file's SHA-256 is checked by whatever reads it next (an import while loading, a removal under the lock).
     /// </summary>
     private static async Task RequireIntactAsync(ArchiveManifest manifest, string manifestPath, string dataPath, string schemaPath,
-        CancellationToken cancellationToken, bool hashData = false)
+        CancellationToken cancellationToken)
     {
         foreach (var (path, expected) in new[] { (dataPath, manifest.Data), (schemaPath, manifest.SchemaFile) })
         {
@@ -579,7 +703,7 @@ public static partial class ArchiveService
             }
             var size = new FileInfo(path).Length;
             // The data file's SHA-256 is checked while it loads (one read instead of two); its size here.
-            if (size != expected.SizeBytes || ((hashData || path == schemaPath) && await ArtifactFiles.Sha256Async(path, cancellationToken) != expected.Sha256))
+            if (size != expected.SizeBytes || (path == schemaPath && await ArtifactFiles.Sha256Async(path, cancellationToken) != expected.Sha256))
             {
                 throw ArchiveManifest.Corrupt(manifestPath,
                     $"its file '{path}' differs from what the manifest records ({size} bytes, manifest says {expected.SizeBytes}; SHA-256 differs); " +
@@ -601,15 +725,30 @@ public static partial class ArchiveService
             : new TableRef(targetTable[..dot], targetTable[(dot + 1)..]);
     }
 
-    /// <summary>"schema.table" (SQLite: "table"), made safe as a file name; a name that had to change gets a short hash.</summary>
+    /// <summary>
+    /// "schema.table" (SQLite: "table"), made safe as a file name; a name that had to change gets a short hash. A
+    /// long name is cut to <see cref="MaxBaseNameBytes"/> with the hash, so the longest file it names (a temporary
+    /// ".name.csv.gz.pid-guid.partial") stays under the 255 bytes file systems allow; the manifest keeps the real name.
+    /// </summary>
     internal static string BaseName(TableRef table)
     {
         var name = table.ToString();
         var safe = ArtifactFiles.SafeFileName(name, "table");
-        return safe == name
-            ? safe
-            : $"{safe}-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..8]}";
+        if (safe == name && Encoding.UTF8.GetByteCount(safe) <= MaxBaseNameBytes)
+        {
+            return safe;
+        }
+        var hash = "-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..8];
+        var cut = safe;
+        while (Encoding.UTF8.GetByteCount(cut) > MaxBaseNameBytes - hash.Length)
+        {
+            cut = cut[..^(char.IsLowSurrogate(cut[^1]) && cut.Length > 1 ? 2 : 1)];
+        }
+        return cut + hash;
     }
+
+    /// <summary>255 bytes less the longest rest of an archive file's name: a leading dot and ".manifest.json.{pid}-{32 hex}.partial" (67 bytes).</summary>
+    internal const int MaxBaseNameBytes = 180;
 
     /// <summary>With -Force: removes the previous archive's manifest, then its data file if it had another name.</summary>
     private static void RemovePrevious(string manifestPath, string folder)

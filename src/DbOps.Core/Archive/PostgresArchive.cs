@@ -93,7 +93,8 @@ internal static partial class PostgresArchive
           AND pg_catalog.pg_get_serial_sequence(@name, a.attname) IS NOT NULL
         """;
 
-    [GeneratedRegex(@"^--\r?\n-- (?:Data for )?Name: (?<name>.*?); Type: (?<type>[^;]+); Schema: [^;]*; Owner: [^\n]*\r?\n--\r?\n", RegexOptions.Multiline)]
+    // Names are printed raw, so the schema may hold "; " too: it runs to the last "; Owner: " of the line.
+    [GeneratedRegex(@"^--\r?\n-- (?:Data for )?Name: (?<name>.*?); Type: (?<type>[^;]+); Schema: [^\n]*; Owner: [^;\n]*\r?\n--\r?\n", RegexOptions.Multiline)]
     private static partial Regex TocHeader();
 
     [GeneratedRegex(@"^\\(un)?restrict [^\n]*\n?", RegexOptions.Multiline)]
@@ -169,12 +170,12 @@ internal static partial class PostgresArchive
             try
             {
                 await writer.CancelAsync();
+                await writer.DisposeAsync();
             }
-            catch (Exception e) when (e is NpgsqlException or IOException or OperationCanceledException)
+            catch (Exception e) when (e is NpgsqlException or IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
             {
-                // The import is abandoned either way; the first error is the one to report.
+                // The import is abandoned either way (on a lost connection the COPY is already gone); the first error is the one to report.
             }
-            await writer.DisposeAsync();
             throw;
         }
         await writer.DisposeAsync();
@@ -234,6 +235,13 @@ internal static partial class PostgresArchive
         foreach (var (type, sql) in SplitDump(ddl.ToString()))
         {
             file.Add(SectionFor(type), type, sql);
+        }
+        // An archive that cannot recreate its table is useless; refuse it here rather than report it archived.
+        if (!file.In(ArchiveSchemaFile.Table).Any(s => s.What == "TABLE"))
+        {
+            throw new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.OperationFailed,
+                $"pg_dump's DDL for {table} could not be split into its entries (no CREATE TABLE found); nothing was archived. " +
+                "Report this with the table's schema and name.", table.ToString());
         }
         return file;
     }

@@ -93,7 +93,7 @@ public static partial class BackupService
                     manifest = manifest with { VerifiedAt = DateTimeOffset.UtcNow };
                 }
             }
-            File.Move(temporary, finalPath, overwrite: false);
+            ArtifactFiles.Publish(temporary, finalPath, overwrite: false);
             committed = true;
             ArtifactFiles.WriteAllTextAtomic(manifestPath, manifest.Serialize(), overwrite: false);
             observer.Verbose($"Wrote {finalPath} ({manifest.SizeBytes} bytes, {tables.Count} tables) and its manifest.");
@@ -224,9 +224,12 @@ public static partial class BackupService
             }
             restored = await EngineFor(manifest.Provider).RestoreToScratchAsync(manifest, filePath, server, context);
         }
-        catch (DbOpsException e) when (e.ErrorId != ErrorIds.OperationCanceled)
+        catch (Exception e) when (Unfinished.IsFailure(e))
         {
-            return Result(false, e.ErrorId, e.Message, [], 0);
+            // A check that cannot run (a lost connection too) is a failed verification, never a lost backup.
+            var error = Unfinished.Error(e, ErrorIds.BackupVerificationFailed, $"verifying '{reportedPath ?? filePath}'",
+                "The backup is kept, not verified; check it later with Test-Backup.", reportedPath ?? filePath);
+            return Result(false, error.ErrorId, error.Message, [], 0);
         }
 
         var tables = Compare(manifest, restored);

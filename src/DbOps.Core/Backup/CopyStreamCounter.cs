@@ -73,6 +73,13 @@ internal sealed class CopyStreamCounter
                 _rows++;
             }
         }
+        else if (_lineLength == _kept && line.StartsWith(CopyPrefix) && line.Count((byte)'"') % 2 == 1 && _kept < MaxHeaderBytes)
+        {
+            // A quoted name that holds a newline: the header goes on in the next line (only comments are sanitized).
+            _line[_kept++] = (byte)'\n';
+            _lineLength++;
+            return;
+        }
         else if (_lineLength == _kept && line.StartsWith(CopyPrefix) && line.EndsWith(FromStdin))
         {
             _current = ParseQualifiedName(Encoding.UTF8.GetString(line[CopyPrefix.Length..]));

@@ -116,6 +116,12 @@ internal static class PostgresConstraints
                 }
                 if (!t.GetColumn(column).IsNullable)
                 {
+                    if (helper is not null)
+                    {
+                        // A run stopped before its last step (killed, or the drop failed): finish it; NOT NULL makes the check redundant.
+                        steps.Add(new($"ALTER TABLE {table} DROP CONSTRAINT {Q(name)}", StepKind.Locking));
+                        break;
+                    }
                     outcome = ConstraintStatus.AlreadyPresent;
                     break;
                 }
@@ -214,7 +220,8 @@ internal static class PostgresConstraints
             {
                 retries += await RunWithRetriesAsync(db, step, options, observer, cancellationToken);
             }
-            catch (Exception e) when (e is NpgsqlException or DbOpsException or OperationCanceledException)
+            catch (Exception e) when (e is NpgsqlException or DbOpsException or OperationCanceledException
+                                      || (e is InvalidOperationException or ObjectDisposedException && db.State != System.Data.ConnectionState.Open))
             {
                 if (step.Kind == StepKind.Locking && i == plan.Steps.Count - 1 && plan.Kind == ConstraintKind.NotNull && e is not OperationCanceledException)
                 {
@@ -228,7 +235,7 @@ internal static class PostgresConstraints
                     // A concurrent build that failed (e.g. on a duplicate that arrived after the preflight) leaves an INVALID index.
                     done.Push(step);
                 }
-                throw Failure(plan, step, e, retries, await UndoAsync(db, done, options, observer));
+                throw Failure(plan, step, e, retries, await UndoAsync(db, plan.Connection, done, options, observer));
             }
             run.Add(step.Sql);
             if (step.Undo is not null)
@@ -287,9 +294,25 @@ internal static class PostgresConstraints
     private static TimeSpan Wait(PlannedStep step, ConstraintOptions options) => step.Kind == StepKind.Locking ? options.BlockingTryTimeout : options.LockTimeout;
 
     /// <summary>Undoes the steps that ran, newest first; returns what could not be undone.</summary>
-    private static async Task<IReadOnlyList<string>> UndoAsync(NpgsqlConnection db, Stack<PlannedStep> done, ConstraintOptions options, IOperationObserver observer)
+    private static async Task<IReadOnlyList<string>> UndoAsync(NpgsqlConnection db, DbOpsConnection connection, Stack<PlannedStep> done,
+        ConstraintOptions options, IOperationObserver observer)
     {
         var left = new List<string>();
+        NpgsqlConnection? fresh = null;
+        if (done.Count > 0 && db.State != System.Data.ConnectionState.Open)
+        {
+            // The session was lost (a restart): what it left (a NOT VALID constraint, an INVALID index) is undone on a new one.
+            NpgsqlConnection.ClearPool(db);
+            try
+            {
+                db = fresh = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(connection, readOnly: false, CancellationToken.None);
+            }
+            catch (DbOpsException e)
+            {
+                return done.Select(s => $"{s.Undo} ({e.Message})").ToList();
+            }
+        }
+        await using var _ = fresh;
         while (done.TryPop(out var step))
         {
             try
@@ -313,6 +336,9 @@ internal static class PostgresConstraints
         {
             OperationCanceledException => new DbOpsException(ErrorIds.OperationCanceled, ErrorKind.Canceled, $"Stopped during '{step.Sql}'.{aftermath}", plan.Table, e),
             DbOpsException d => new DbOpsException(d.ErrorId, d.Kind, d.Message + aftermath, plan.Table, d.InnerException),
+            _ when PostgresProvider.IsConnectionLost(e) || e is InvalidOperationException or ObjectDisposedException => new DbOpsException(
+                ErrorIds.ConnectionLost, ErrorKind.ConnectionError,
+                $"The connection to the server was lost during '{step.Sql}' ({e.Message.Split('\n')[0]}).{aftermath} Run again once the server is back.", plan.Table, e),
             PostgresException { SqlState: "42501" } pg => ConstraintService.NoPrivilege(plan, pg, aftermath),
             PostgresException { SqlState: "23514" or "23505" or "23503" or "23502" } pg => new DbOpsException(ErrorIds.ConstraintViolations, ErrorKind.InvalidData,
                 $"Rows violating {plan.Definition} on {plan.Table} appeared after the preflight ({pg.MessageText}).{aftermath} " +

@@ -7,6 +7,8 @@ public static class ErrorIds
     public const string InvalidConnectionString = nameof(InvalidConnectionString);
     /// <summary>The server could not be reached, or did not answer within the timeout.</summary>
     public const string ConnectionFailed = nameof(ConnectionFailed);
+    /// <summary>The session ended under an operation: a server restart or shutdown, a terminated backend, a broken socket.</summary>
+    public const string ConnectionLost = nameof(ConnectionLost);
     /// <summary>The server refused the user name or password.</summary>
     public const string AuthenticationFailed = nameof(AuthenticationFailed);
     /// <summary>The SQLite file or PostgreSQL database does not exist.</summary>

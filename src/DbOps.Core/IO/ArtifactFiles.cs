@@ -13,7 +13,7 @@ internal static partial class ArtifactFiles
 {
     private const int ENOSPC = 28;
     private const int EDQUOT = 122;
-    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    internal const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerOnlyFolder = OwnerOnly | UnixFileMode.UserExecute;
 
     [GeneratedRegex(@"[^A-Za-z0-9_.-]+")]
@@ -93,6 +93,10 @@ internal static partial class ArtifactFiles
         return removed;
     }
 
+    /// <summary>True while a live writer holds a temporary file for <paramref name="finalPath"/> (call after <see cref="RemoveAbandoned"/>).</summary>
+    public static bool IsBeingWritten(string finalPath) =>
+        Directory.EnumerateFiles(Path.GetDirectoryName(finalPath)!, $".{Path.GetFileName(finalPath)}.*.partial").Any();
+
     [GeneratedRegex(@"^\..+\.(?<pid>\d+)-[0-9a-f]{32}\.partial(-journal|-wal|-shm)?$")]
     private static partial Regex PartialName();
 
@@ -150,12 +154,30 @@ internal static partial class ArtifactFiles
                 writer.Flush();
                 stream.Flush(flushToDisk: true);
             }
-            File.Move(temporary, finalPath, overwrite);
+            Publish(temporary, finalPath, overwrite);
         }
-        catch
+        catch (Exception e)
         {
             DeleteQuietly(temporary);
-            throw;
+            throw IsDiskFull(e) ? DiskFull(Path.GetDirectoryName(finalPath)!, e) : e;
+        }
+    }
+
+    /// <summary>
+    /// Renames a finished temporary file to its final name. Without <paramref name="overwrite"/>, a final name that
+    /// another run took meanwhile (two runs writing the same artifact) is DestinationExists, never overwritten.
+    /// </summary>
+    public static void Publish(string temporary, string finalPath, bool overwrite)
+    {
+        try
+        {
+            File.Move(temporary, finalPath, overwrite);
+        }
+        catch (IOException e) when (!overwrite && File.Exists(finalPath))
+        {
+            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
+                $"'{finalPath}' was written by another run at the same time; this run's copy was not kept. Use the other one, " +
+                "or choose another name or destination.", finalPath, e);
         }
     }
 

@@ -16,6 +16,13 @@ public static class JournalOperations
     public const string ArchiveCreated = nameof(ArchiveCreated);
     /// <summary>Remove-DeprecatedTable dropped a table.</summary>
     public const string TableRemoved = nameof(TableRemoved);
+    /// <summary>
+    /// Remove-DeprecatedTable is about to commit a drop; <see cref="TableRemoved"/> with the same
+    /// <see cref="JournalEntry.Id"/> follows. If the process died in between (or the COMMIT failed), the outcome is
+    /// settled by whether the table still exists: the next removal on that database appends the TableRemoved line
+    /// for a table that is gone, and a snapshot comparison counts the intent for a table that is gone.
+    /// </summary>
+    public const string TableRemovalStarted = nameof(TableRemovalStarted);
 }
 
 /// <summary>
@@ -29,6 +36,9 @@ public sealed record JournalEntry
 
     /// <summary>What was done (see <see cref="JournalOperations"/>).</summary>
     public required string Operation { get; init; }
+
+    /// <summary>Links an intent (<see cref="JournalOperations.TableRemovalStarted"/>) to its outcome.</summary>
+    public string? Id { get; init; }
 
     /// <summary>The database engine.</summary>
     public required DatabaseProvider Provider { get; init; }
@@ -126,8 +136,7 @@ internal sealed class OperationsJournal
         {
             try
             {
-                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-                using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.None, 1, FileOptions.None);
+                using var stream = OpenForAppend();
                 stream.Write(line);
                 stream.Flush(flushToDisk: true);
                 return;
@@ -143,6 +152,32 @@ internal sealed class OperationsJournal
                     $"Make it writable, or point ${EnvironmentVariable} (or -JournalPath) at a writable file.", Path, e);
             }
         }
+    }
+
+    /// <summary>
+    /// The journal decides whether a drop lost data, so it is owner-only like every artifact: created 0600 (in a
+    /// folder DbOps creates 0700), and an existing file that others may read or write is narrowed to 0600 first.
+    /// </summary>
+    private FileStream OpenForAppend()
+    {
+        var folder = System.IO.Path.GetDirectoryName(Path)!;
+        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1 };
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(folder);
+            return new FileStream(Path, options);
+        }
+        if (!Directory.Exists(folder))
+        {
+            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        options.UnixCreateMode = IO.ArtifactFiles.OwnerOnly;
+        var stream = new FileStream(Path, options);
+        if ((File.GetUnixFileMode(stream.SafeFileHandle) & ~IO.ArtifactFiles.OwnerOnly) != 0)
+        {
+            File.SetUnixFileMode(stream.SafeFileHandle, IO.ArtifactFiles.OwnerOnly);
+        }
+        return stream;
     }
 
     /// <summary>

@@ -17,6 +17,17 @@ internal sealed class PostgresProvider : IDatabaseProvider
 
     public DatabaseProvider Kind => DatabaseProvider.PostgreSQL;
 
+    /// <summary>
+    /// The session ended under the operation: the server restarted or shut down (57P01-57P03), the backend was
+    /// terminated, or the socket broke. Not a statement the server refused.
+    /// </summary>
+    internal static bool IsConnectionLost(Exception e) => e switch
+    {
+        PostgresException pg => pg.SqlState.StartsWith("57P", StringComparison.Ordinal) || pg.SqlState.StartsWith("08", StringComparison.Ordinal),
+        NpgsqlException { InnerException: { } inner } => inner is IOException or System.Net.Sockets.SocketException || IsConnectionLost(inner),
+        _ => false,
+    };
+
     public async Task<DbConnection> OpenAsync(DbOpsConnection connection, bool readOnly, CancellationToken cancellationToken)
     {
         var builder = Builder(connection, readOnly);

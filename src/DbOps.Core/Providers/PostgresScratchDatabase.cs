@@ -1,3 +1,4 @@
+using System.Data;
 using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
@@ -12,22 +13,48 @@ namespace DbOps.Core.Providers;
 /// stored the same way), into which -Verify restores a backup or loads an archive. Dropped (its sessions ended)
 /// when disposed, whatever happened inside.
 /// </summary>
+/// <remarks>
+/// A killed process or a lost connection cannot drop it, so each one is claimed by a session-level advisory lock
+/// taken before it is created and held until it is dropped. The lock ends with its session, so a scratch database
+/// whose lock nobody holds belongs to a run that is gone, and the next verification on the server drops it
+/// (<see cref="SweepAbandonedAsync"/>). pg_locks shows every database's locks, so the claim is seen from anywhere.
+/// </remarks>
 internal sealed class PostgresScratchDatabase : IAsyncDisposable
 {
+    /// <summary>Every scratch database's name starts with this.</summary>
+    public const string Prefix = "dbops_verify_";
+
     private const string LocaleSql = """
         SELECT pg_encoding_to_char(encoding) AS Encoding, datcollate AS Collate, datctype AS Ctype
         FROM pg_catalog.pg_database WHERE datname = current_database()
         """;
 
+    /// <summary>The claim: the two-key advisory lock (DbOps, the name's hash) that its creator's session holds.</summary>
+    private const string ClaimSql = "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('dbops_verify'), pg_catalog.hashtext(@name))";
+
+    /// <summary>Scratch databases whose claim no session holds (objsubid 2: the two-key form).</summary>
+    private const string AbandonedSql = """
+        SELECT d.datname FROM pg_catalog.pg_database d
+         WHERE d.datname LIKE 'dbops\_verify\_%'
+           AND pg_catalog.pg_get_userbyid(d.datdba) = current_user
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                            WHERE l.locktype = 'advisory' AND l.objsubid = 2
+                              AND l.classid = pg_catalog.hashtext('dbops_verify')::oid
+                              AND l.objid = pg_catalog.hashtext(d.datname)::oid)
+         ORDER BY 1
+        """;
+
     private readonly NpgsqlConnection _admin;
+    private readonly DbOpsConnection _source;
     private readonly string _name;
     private readonly IOperationObserver _observer;
 
-    private PostgresScratchDatabase(NpgsqlConnection admin, string name, DbOpsConnection connection, IOperationObserver observer)
+    private PostgresScratchDatabase(NpgsqlConnection admin, DbOpsConnection source, string name, IOperationObserver observer)
     {
         _admin = admin;
+        _source = source;
         _name = name;
-        Connection = connection;
+        Connection = source.WithDatabase(name);
         _observer = observer;
     }
 
@@ -42,10 +69,12 @@ internal sealed class PostgresScratchDatabase : IAsyncDisposable
     public static async Task<PostgresScratchDatabase> CreateAsync(
         DbOpsConnection source, string purpose, string alternative, IOperationObserver observer, CancellationToken cancellationToken)
     {
-        var name = $"dbops_verify_{Guid.NewGuid():N}"[..26];
+        var name = $"{Prefix}{Guid.NewGuid():N}"[..26];
         var admin = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(source, readOnly: false, cancellationToken);
         try
         {
+            await SweepAbandonedAsync(admin, observer, cancellationToken);
+            await admin.ExecuteAsync(new CommandDefinition(ClaimSql, new { name }, cancellationToken: cancellationToken));
             var locale = await admin.QuerySingleAsync<(string Encoding, string Collate, string Ctype)>(LocaleSql);
             await admin.ExecuteAsync($"CREATE DATABASE {Quote(name)} TEMPLATE template0 ENCODING {Literal(locale.Encoding)} " +
                                      $"LC_COLLATE {Literal(locale.Collate)} LC_CTYPE {Literal(locale.Ctype)}");
@@ -64,7 +93,30 @@ internal sealed class PostgresScratchDatabase : IAsyncDisposable
             throw;
         }
         observer.Verbose($"Created scratch database {name} to {purpose}.");
-        return new PostgresScratchDatabase(admin, name, source.WithDatabase(name), observer);
+        return new PostgresScratchDatabase(admin, source, name, observer);
+    }
+
+    /// <summary>
+    /// Drops this user's scratch databases that no live run claims: left by a killed process or a lost connection.
+    /// A run still using one holds its claim, so it is never touched.
+    /// </summary>
+    internal static async Task<IReadOnlyList<string>> SweepAbandonedAsync(NpgsqlConnection admin, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var dropped = new List<string>();
+        foreach (var name in await admin.QueryAsync<string>(new CommandDefinition(AbandonedSql, cancellationToken: cancellationToken)))
+        {
+            try
+            {
+                await admin.ExecuteAsync(new CommandDefinition($"DROP DATABASE IF EXISTS {Quote(name)} WITH (FORCE)", cancellationToken: cancellationToken));
+                dropped.Add(name);
+                observer.Verbose($"Dropped scratch database {name}, left behind by a verification whose process or connection was lost.");
+            }
+            catch (PostgresException e)
+            {
+                observer.Verbose($"Could not drop the abandoned scratch database {name}: {e.MessageText}.");
+            }
+        }
+        return dropped;
     }
 
     public async ValueTask DisposeAsync()
@@ -76,13 +128,43 @@ internal sealed class PostgresScratchDatabase : IAsyncDisposable
             {
                 NpgsqlConnection.ClearPool(pooled);
             }
-            await _admin.ExecuteAsync($"DROP DATABASE IF EXISTS {Quote(_name)} WITH (FORCE)");
+            await DropAsync();
             _observer.Verbose($"Dropped scratch database {_name}.");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A session that still holds the claim must not idle on in the pool.
+            NpgsqlConnection.ClearPool(_admin);
+            // Never masks what the verification found. Nothing claims the database any more, so the next one sweeps it.
+            _observer.Warning($"Scratch database {_name} could not be dropped ({e.Message.Split('\n')[0]}); the next verification on " +
+                              $"this server drops it, or run DROP DATABASE {Quote(_name)} WITH (FORCE).");
         }
         finally
         {
             await _admin.DisposeAsync();
         }
+    }
+
+    private async Task DropAsync()
+    {
+        var drop = $"DROP DATABASE IF EXISTS {Quote(_name)} WITH (FORCE)";
+        if (_admin.State == ConnectionState.Open)
+        {
+            try
+            {
+                await _admin.ExecuteAsync(drop);
+                // The session goes back to the pool: it must not keep claiming a database that no longer exists.
+                await _admin.ExecuteAsync(ClaimSql.Replace("pg_advisory_lock", "pg_advisory_unlock", StringComparison.Ordinal), new { name = _name });
+                return;
+            }
+            catch (Exception e) when (PostgresProvider.IsConnectionLost(e) || _admin.State != ConnectionState.Open)
+            {
+                // The session was lost (a restart, a terminated backend): try once more on a new one.
+            }
+        }
+        NpgsqlConnection.ClearPool(_admin);
+        await using var fresh = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(_source, readOnly: false, CancellationToken.None);
+        await fresh.ExecuteAsync(drop);
     }
 
     private static string Quote(string identifier) => PostgresProvider.Instance.QuoteIdentifier(identifier);

@@ -11,6 +11,14 @@ namespace DbOps.Core.Archive;
 /// <param name="Files">Its files (manifest, data, schema) with the size and write time they had when checked.</param>
 internal sealed record CheckedArchive(ArchiveManifest Manifest, string ManifestPath, IReadOnlyList<(string Path, long Length, DateTime WrittenAt)> Files)
 {
+    /// <summary>
+    /// Reads the data file (under the table lock): the drop depends on the rows the file holds, not on what a manifest
+    /// says about them, so a manifest re-sealed over an edited file cannot let a table go that its archive cannot restore.
+    /// </summary>
+    /// <exception cref="DbOpsException">ArchiveCorrupt.</exception>
+    internal Task<TableContent> ReadDataAsync(CancellationToken cancellationToken) =>
+        ArchiveService.ReadContentAsync(Manifest, Files[1].Path, cancellationToken);
+
     internal static IReadOnlyList<(string, long, DateTime)> Stamp(params string[] paths) =>
         paths.Select(p => new FileInfo(p)).Select(f => (f.FullName, f.Exists ? f.Length : -1, f.LastWriteTimeUtc)).ToList();
 
@@ -34,8 +42,9 @@ public static partial class ArchiveService
     /// <summary>
     /// The checks Remove-DeprecatedTable makes of an archive before the table lock is taken: the manifest is sealed,
     /// it archives <paramref name="table"/> of <paramref name="source"/> with the live table's stored columns, both
-    /// files have the size and SHA-256 it records, and it is verified (loaded into a scratch table now if it was not).
-    /// Whether it still matches the live rows is checked later, under the lock.
+    /// files have the size it records (the schema file its SHA-256), and it is verified (loaded into a scratch table now
+    /// if it was not). The data file's SHA-256 and rows, and whether they still match the live rows, are checked later,
+    /// under the lock (<see cref="CheckedArchive.ReadDataAsync"/>).
     /// </summary>
     /// <exception cref="DbOpsException">ArchiveCorrupt or ArchiveMismatch (or the id of what stopped verification).</exception>
     internal static async Task<CheckedArchive> CheckForRemovalAsync(string manifestPath, DbOpsConnection source, TableRef table,
@@ -62,7 +71,8 @@ public static partial class ArchiveService
         var dataPath = Path.Combine(folder, manifest.Data.Name);
         var schemaPath = Path.Combine(folder, manifest.SchemaFile.Name);
         var files = CheckedArchive.Stamp(path, dataPath, schemaPath);
-        await RequireIntactAsync(manifest, path, dataPath, schemaPath, cancellationToken, hashData: true);
+        // The data file's size here; its SHA-256 and the rows it holds under the lock, in one read beside the live rows.
+        await RequireIntactAsync(manifest, path, dataPath, schemaPath, cancellationToken);
         if (manifest.VerifiedAt is null)
         {
             observer.Verbose($"'{path}' was not verified when it was written: loading it into a scratch table now.");

@@ -4,6 +4,7 @@ using System.Globalization;
 using Dapper;
 using DbOps.Core.Archive;
 using DbOps.Core.Connections;
+using DbOps.Core.Diagnostics;
 using DbOps.Core.Errors;
 using DbOps.Core.Journal;
 using DbOps.Core.Progress;
@@ -60,6 +61,7 @@ public static class RemovalService
         await using var connection = await provider.OpenAsync(source, readOnly: false, cancellationToken);
         var results = new List<TableRemoval>();
         var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
+        SettleUnfinished(request, schema, observer);
         var ordered = Order(Resolve(request, schema, results), schema);
         var step = 0;
         foreach (var (target, table) in ordered)
@@ -74,7 +76,7 @@ public static class RemovalService
             catch (Exception e) when (e is not OperationCanceledException && e is not DbOpsException { ErrorId: ErrorIds.OperationCanceled })
             {
                 // One table's failure (an unreadable archive file too) is that table's refusal; the batch goes on.
-                var error = e as DbOpsException ?? new DbOpsException(ErrorIds.RemovalFailed, ErrorKind.OperationFailed,
+                var error = e as DbOpsException ?? await DroppedMeanwhileAsync(e, provider, connection, table) ?? new DbOpsException(ErrorIds.RemovalFailed, ErrorKind.OperationFailed,
                     $"{table} was not dropped: {e.Message}", table.ToString(), e);
                 observer.Verbose($"{table} was not dropped: {error.Message}");
                 results.Add(new TableRemoval(source, table, false, attempt.Content?.Rows, attempt.ManifestPath, attempt.Content?.Checksum,
@@ -115,6 +117,7 @@ public static class RemovalService
 
         var inTransaction = false;
         var committing = false;
+        JournalEntry? intent = null;
         try
         {
             // The statements before the DDL open the transaction and take the lock: the same list -WhatIf prints.
@@ -166,8 +169,14 @@ public static class RemovalService
                     $"{table} was not dropped: {dependents.Count} object(s) depend on it: {string.Join("; ", dependents)}.{hint}", table.ToString());
             }
 
+            // The archive's data file is read beside the live rows: what the drop compares is the rows the file holds.
+            var fromFile = archive is null ? null : Task.Run(() => archive.ReadDataAsync(cancellationToken), cancellationToken);
             var content = await TableChecksum.ComputeAsync(connection, null, table, columns, cancellationToken);
             attempt.Content = content;
+            if (fromFile is not null)
+            {
+                await fromFile;
+            }
             if (archive is null && content.Rows > 0)
             {
                 throw new DbOpsException(ErrorIds.ArchiveRequired, ErrorKind.InvalidState,
@@ -185,13 +194,20 @@ public static class RemovalService
             // The archive files were checked before the lock; they must still be the files that were checked.
             archive?.EnsureUnchanged(table);
 
-            // The statements before the DDL ran above; the rest of the list is the DDL and the commit.
+            // The statements before the DDL ran above; the rest of the list is the DDL and the commit. The intent is
+            // journaled just before COMMIT and the outcome after it, so a process killed between them leaves a line
+            // that the next run settles (is the table still there?) instead of a drop with no record.
             foreach (var sql in statements.SkipWhile(s => !IsDdl(s)))
             {
                 committing = sql == "COMMIT";
+                if (committing)
+                {
+                    OperationsJournal.Record(request.JournalPath, intent = RemovalEntry(source, table, content, archive, JournalOperations.TableRemovalStarted), observer);
+                }
                 await ExecuteAsync(connection, sql, null, cancellationToken);
             }
             inTransaction = false;
+            FaultPoint.Reach(FaultPoint.RemovalCommitted);
         }
         catch (Exception e) when (committing && e is DbException or InvalidOperationException)
         {
@@ -203,7 +219,7 @@ public static class RemovalService
         catch (Exception e) when (inTransaction)
         {
             await RollbackQuietlyAsync(connection);
-            throw Map(e, table, request.LockTimeout);
+            throw await DroppedMeanwhileAsync(e, provider, connection, table) ?? Map(e, table, request.LockTimeout);
         }
         catch (Exception e)
         {
@@ -211,18 +227,61 @@ public static class RemovalService
         }
 
         observer.Verbose($"Dropped {table} ({attempt.Content!.Rows} rows{(archive is null ? ", empty" : $", archived in '{archive.ManifestPath}'")}).");
-        OperationsJournal.Record(request.JournalPath, JournalEntry.For(source, JournalOperations.TableRemoved) with
-        {
-            Schema = table.Schema,
-            Table = table.Name,
-            Rows = attempt.Content.Rows,
-            Path = archive?.ManifestPath,
-            Checksum = attempt.Content.Checksum,
-            // An empty table dropped without an archive has no verified archive to point to.
-            Verified = archive is not null,
-        }, observer);
+        OperationsJournal.Record(request.JournalPath, intent! with { Time = DateTimeOffset.UtcNow, Operation = JournalOperations.TableRemoved }, observer);
         return new TableRemoval(source, table, true, attempt.Content.Rows, archive?.ManifestPath, attempt.Content.Checksum,
             attempt.Statements, attempt.DroppedForeignKeys, null, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// Two removals of one table: the one that waited (for the table lock, or in a catalog read behind the other's
+    /// lock) fails with whatever the server says about a relation that vanished (XX000 "could not open relation").
+    /// When the table is gone, that is TableNotFound.
+    /// </summary>
+    private static async Task<DbOpsException?> DroppedMeanwhileAsync(Exception e, IDatabaseProvider provider, DbConnection connection, TableRef table)
+    {
+        try
+        {
+            return e is DbException && connection.State == System.Data.ConnectionState.Open && !await provider.TableExistsAsync(connection, table, CancellationToken.None)
+                ? new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound,
+                    $"{table} was dropped by another session while this one was checking it; nothing was dropped here.", table.ToString(), e)
+                : null;
+        }
+        catch (DbException)
+        {
+            return null;
+        }
+    }
+
+    private static JournalEntry RemovalEntry(DbOpsConnection source, TableRef table, TableContent content, CheckedArchive? archive, string operation) =>
+        JournalEntry.For(source, operation) with
+        {
+            Id = Guid.NewGuid().ToString("N"),
+            Schema = table.Schema,
+            Table = table.Name,
+            Rows = content.Rows,
+            Path = archive?.ManifestPath,
+            Checksum = content.Checksum,
+            // An empty table dropped without an archive has no verified archive to point to.
+            Verified = archive is not null,
+        };
+
+    /// <summary>
+    /// Drops whose process died between the intent and the outcome (or whose COMMIT failed) are settled now: the
+    /// table's absence means the COMMIT took effect. A table still there needs no line (it was not dropped, or another
+    /// run is about to commit and will write its own outcome).
+    /// </summary>
+    private static void SettleUnfinished(RemovalRequest request, DatabaseSchema schema, IOperationObserver observer)
+    {
+        var source = request.Source;
+        var entries = OperationsJournal.Open(request.JournalPath).Read().Where(e => e.IsAbout(source.Provider, source.Server, source.Database)).ToList();
+        var settled = entries.Where(e => e.Operation != JournalOperations.TableRemovalStarted && e.Id is not null).Select(e => e.Id).ToHashSet();
+        foreach (var intent in entries.Where(e => e.Operation == JournalOperations.TableRemovalStarted && !settled.Contains(e.Id)
+                                                  && schema.Find(new TableRef(e.Schema ?? "", e.Table ?? "")) is null))
+        {
+            observer.Verbose($"The removal of {intent.Schema}.{intent.Table} at {intent.Time:u} ended without a recorded outcome; the table is gone, " +
+                             "so its drop committed: recording it now.");
+            OperationsJournal.Record(request.JournalPath, intent with { Time = DateTimeOffset.UtcNow, Operation = JournalOperations.TableRemoved }, observer);
+        }
     }
 
     private static bool IsDdl(string sql) =>

@@ -132,8 +132,20 @@ internal static class PostgresCatalog
         _ => "NO ACTION",
     };
 
-    private static async Task<List<T>> QueryAsync<T>(DbConnection connection, string sql, CancellationToken cancellationToken) =>
-        (await connection.QueryAsync<T>(new CommandDefinition(sql, cancellationToken: cancellationToken))).ToList();
+    private static async Task<List<T>> QueryAsync<T>(DbConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return (await connection.QueryAsync<T>(new CommandDefinition(sql, cancellationToken: cancellationToken))).ToList();
+            }
+            catch (Npgsql.PostgresException e) when (e.SqlState == "XX000" && attempt < 3 && e.MessageText.StartsWith("could not open relation", StringComparison.Ordinal))
+            {
+                // A table dropped by another session while the catalog was read (outside a transaction): read again, without it.
+            }
+        }
+    }
 
     // Row shapes for Dapper; names match the quoted column aliases above.
     private sealed class TableRow

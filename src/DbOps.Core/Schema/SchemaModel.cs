@@ -208,10 +208,17 @@ public sealed class DatabaseSchema
         return null;
     }
 
-    /// <summary>Readings of a typed name in priority order: the whole text as one name, then schema.name, then folded.</summary>
+    /// <summary>
+    /// Readings of a typed name in priority order. PostgreSQL: first as psql reads it (unquoted parts folded to lower
+    /// case), so CaseTab is casetab whenever casetab exists; then as typed, then the whole text as one name.
+    /// </summary>
     private IEnumerable<(string? Schema, string Name)> Candidates(string text)
     {
         var parts = SplitQualified(text);
+        if (Provider == DatabaseProvider.PostgreSQL && parts.Count <= 2)
+        {
+            yield return parts.Count == 1 ? (null, Fold(text)) : (Fold(parts[0]), Fold(parts[1]));
+        }
         if (parts.Count == 1 || parts.Count > 2)
         {
             yield return (null, Unquote(text));
@@ -230,11 +237,12 @@ public sealed class DatabaseSchema
         }
         else if (Provider == DatabaseProvider.PostgreSQL && !text.StartsWith('"'))
         {
-            yield return (null, text.ToLowerInvariant());
+            yield return (null, text.ToLowerInvariant());   // lenient: a name typed with any case of its letters
         }
     }
 
-    private static string Fold(string part) => part.StartsWith('"') ? Unquote(part) : part.ToLowerInvariant();
+    /// <summary>PostgreSQL folds an unquoted identifier's ASCII letters only (in UTF-8 databases): CAFÉ is cafÉ.</summary>
+    private static string Fold(string part) => part.StartsWith('"') ? Unquote(part) : string.Concat(part.Select(c => c is >= 'A' and <= 'Z' ? (char)(c + 32) : c));
 
     /// <summary>Splits on dots outside double quotes.</summary>
     private static List<string> SplitQualified(string text)

@@ -1,3 +1,5 @@
+using DbOps.Core.Archive;
+using DbOps.Core.Providers;
 using DbOps.Core.Journal;
 
 namespace DbOps.Core.Snapshots;
@@ -176,14 +178,19 @@ public static class SnapshotComparer
     private static SnapshotDifference Removed(TableSnapshot table, DatabaseSnapshot before, OperationsJournal journal)
     {
         var candidates = journal.Read()
-            .Where(e => e.Operation is JournalOperations.ArchiveCreated or JournalOperations.TableRemoved
+            // An unsettled intent counts too: the table is gone, so its drop committed.
+            .Where(e => e.Operation is JournalOperations.ArchiveCreated or JournalOperations.TableRemoved or JournalOperations.TableRemovalStarted
                         && e.IsAbout(before.Provider, before.Server, before.Database)
                         && string.Equals(e.Table, table.Name, StringComparison.Ordinal)
                         && (e.Schema is null || e.Schema == table.Schema))
             .OrderByDescending(e => e.Time)
             .ToList();
-        var archive = candidates.FirstOrDefault(e => e.Verified && e.Rows == table.Rows
-                                                     && (table.Checksum is null || e.Checksum is null || e.Checksum == table.Checksum));
+        // A journal line is a claim anyone who can write the file could make: the archive it names must still hold the rows.
+        string? refused = null;
+        var archive = candidates.FirstOrDefault(e => e.Verified && e.Rows == table.Rows && e.Path is not null
+                                                     && (table.Checksum is null || e.Checksum is null || e.Checksum == table.Checksum)
+                                                     && (refused = Task.Run(() => ArchiveService.WhyNotHoldingAsync(e.Path, new TableRef(table.Schema, table.Name),
+                                                             table.Rows, table.Checksum ?? e.Checksum, CancellationToken.None)).GetAwaiter().GetResult()) is null);
         if (archive is not null)
         {
             return new SnapshotDifference("Table", "Removed", table, table.Name, $"{table.Rows} rows", null)
@@ -201,7 +208,9 @@ public static class SnapshotComparer
         {
             DataLoss = true,
             Archive = nearest?.Path,
-            Explanation = nearest is null
+            Explanation = refused is not null
+                ? $"{table} held {table.Rows} rows; the journal names an archive of them, but it does not prove them: {refused}"
+                : nearest is null
                 ? $"{table} held {table.Rows} rows and was dropped without a verified archive in the journal '{journal.Path}': the drop is unexplained"
                 : $"{table} held {table.Rows} rows, but its newest archive in the journal ('{nearest.Path}', {nearest.Rows} rows, " +
                   $"{(nearest.Verified ? "verified" : "not verified")}) does not hold exactly those rows",

@@ -125,7 +125,9 @@ public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
                         confirmed.Add(plan.Target!);
                     }
                 }
-                if (confirmed.Count == 0)
+                // Declined (or -WhatIf): nothing runs. A batch of refusals still runs, with no tables, so that a drop an
+                // earlier run committed without recording its outcome is recorded now (the table's absence settles it).
+                if (confirmed.Count == 0 && plans.Any(p => p.Error is null))
                 {
                     continue;
                 }

@@ -1,0 +1,26 @@
+namespace DbOps.Core.Diagnostics;
+
+/// <summary>
+/// For tests only: a kill test names a point in <see cref="Variable"/>, and a process that reaches it says so on
+/// stderr and waits there to be killed, so the kill lands exactly in a window instead of racing a timer.
+/// </summary>
+internal static class FaultPoint
+{
+    public const string Variable = "DBOPS_TEST_FAULT_POINT";
+
+    /// <summary>Between a removal's COMMIT and the journal line that records its outcome.</summary>
+    public const string RemovalCommitted = nameof(RemovalCommitted);
+
+    /// <summary>Between renaming an archive's data and schema files and renaming its manifest.</summary>
+    public const string ArchiveFilesRenamed = nameof(ArchiveFilesRenamed);
+
+    public static void Reach(string name)
+    {
+        if (Environment.GetEnvironmentVariable(Variable) == name)
+        {
+            Console.Error.WriteLine($"{Variable}={name}");
+            Console.Error.Flush();
+            Thread.Sleep(Timeout.Infinite);
+        }
+    }
+}
