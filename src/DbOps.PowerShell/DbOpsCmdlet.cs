@@ -98,6 +98,11 @@ public abstract class DbOpsCmdlet : PSCmdlet
         }
     }
 
+    /// <summary>True under -WhatIf or $WhatIfPreference.</summary>
+    protected bool WhatIfRequested => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value)
+        ? ((SwitchParameter)value).IsPresent
+        : LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
+
     /// <summary>
     /// ShouldProcess for a change made of SQL statements: -WhatIf (and -Verbose) print the one-line
     /// <paramref name="summary"/> and then the exact statements, one per line; -Confirm asks with the summary alone,

@@ -52,6 +52,21 @@ public sealed class ArchiveSqliteTests : IDisposable
         Assert.Equal("mixed_t", Scalar(target.Database, "SELECT name FROM sqlite_schema WHERE type = 'index'"));
     }
 
+    [Fact]
+    public async Task Files_whose_manifest_was_moved_away_are_kept_and_the_rerun_is_DestinationExists()
+    {
+        var source = await Sqlite.CreateAsync(_folder.File("moved.db"), "CREATE TABLE t(id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1), (2);");
+        var archive = await ArchiveService.ExportAsync(new ArchiveExportRequest(source, "t", Archives), NullObserver.Instance, CancellationToken.None);
+        File.Move(archive.ManifestPath, _folder.File("kept-elsewhere.manifest.json"));
+
+        // No abandoned temporary manifest proves a killed export: these files may be the only copy of a dropped table.
+        var rerun = await Assert.ThrowsAsync<DbOpsException>(() =>
+            ArchiveService.ExportAsync(new ArchiveExportRequest(source, "t", Archives), NullObserver.Instance, CancellationToken.None));
+
+        Assert.Equal(ErrorIds.DestinationExists, rerun.ErrorId);
+        Assert.True(File.Exists(archive.DataPath));
+    }
+
     private static string TypesOf(string path) =>
         Scalar(path, "SELECT group_concat(typeof(anything) || typeof(i) || typeof(r) || typeof(t) || typeof(b) || typeof(n) || quote(r) || quote(b) || quote(anything), '|') FROM (SELECT * FROM mixed ORDER BY id)");
 

@@ -244,6 +244,7 @@ public sealed class PostgresSafetyTests(PostgresCluster cluster) : IDisposable
         var source = await cluster.CreateConnectedAsync("CREATE TABLE t (id int)");
         await using var live = await DbOps.Core.Providers.PostgresScratchDatabase.CreateAsync(source, "test", "none", NullObserver.Instance, CancellationToken.None);
         cluster.Execute("postgres", "CREATE DATABASE dbops_verify_0000000000abc");   // what a killed run leaves: no session claims it
+        cluster.Execute("postgres", "CREATE DATABASE dbops_verify_results");         // a user's own database with a look-alike name
 
         var observer = new RecordingObserver();
         await using (var next = await DbOps.Core.Providers.PostgresScratchDatabase.CreateAsync(source, "test", "none", observer, CancellationToken.None))
@@ -254,6 +255,8 @@ public sealed class PostgresSafetyTests(PostgresCluster cluster) : IDisposable
         Assert.Contains(observer.VerboseMessages, m => m.Contains("dbops_verify_0000000000abc", StringComparison.Ordinal));
         Assert.Equal(1L, SessionLoss.ScratchDatabases(cluster));
         Assert.True(cluster.Scalar<bool>("postgres", $"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{live.Connection.Database}')"));
+        Assert.True(cluster.Scalar<bool>("postgres", "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'dbops_verify_results')"));
+        cluster.Execute("postgres", "DROP DATABASE dbops_verify_results");
     }
 
     [Fact]

@@ -137,5 +137,5 @@ internal static class SessionLoss
     }
 
     public static long ScratchDatabases(PostgresCluster cluster) =>
-        cluster.Scalar<long>("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'dbops\\_verify\\_%'");
+        cluster.Scalar<long>("postgres", "SELECT count(*) FROM pg_database WHERE datname ~ '^dbops_verify_[0-9a-f]{13}$'");
 }

@@ -78,6 +78,21 @@ public sealed class RemovalCmdletTests : IDisposable
     }
 
     [Fact]
+    public void WhatIf_of_a_batch_that_is_all_refused_writes_no_journal_line()
+    {
+        var path = CreateApp();
+        var journal = Path.Combine(Path.GetDirectoryName(path)!, "whatif-journal.jsonl");
+        // An earlier run's intent with no outcome, for a table that is gone: a real run would record its outcome now.
+        var intent = $$"""{"time":"2026-01-01T00:00:00+00:00","operation":"TableRemovalStarted","provider":"SQLite","database":{{System.Text.Json.JsonSerializer.Serialize(Path.GetFullPath(path))}},"schema":"main","table":"gone","id":"intent-1"}""";
+        File.WriteAllText(journal, intent + "\n");
+
+        _session.Run("Remove-DeprecatedTable -Database $path -Table nosuch -JournalPath $journal -WhatIf", new { path, journal });
+
+        Assert.NotEmpty(_session.Errors);
+        Assert.Equal(intent + "\n", File.ReadAllText(journal));
+    }
+
+    [Fact]
     public void A_table_with_rows_and_no_archive_is_refused_with_ArchiveRequired_and_an_empty_one_goes()
     {
         var path = CreateApp();

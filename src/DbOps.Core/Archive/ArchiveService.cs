@@ -63,9 +63,10 @@ public static partial class ArchiveService
         var createdAt = DateTimeOffset.UtcNow;
         var folder = Path.GetFullPath(request.Destination);
         ArtifactFiles.EnsureWritableFolder(folder);
-        foreach (var abandoned in ArtifactFiles.RemoveAbandoned(folder))
+        var abandoned = ArtifactFiles.RemoveAbandoned(folder);
+        foreach (var name in abandoned)
         {
-            observer.Verbose($"Removed {abandoned}, left in '{folder}' by an export whose process was killed.");
+            observer.Verbose($"Removed {name}, left in '{folder}' by an export whose process was killed.");
         }
 
         await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
@@ -91,10 +92,15 @@ public static partial class ArchiveService
         var (dataPath, schemaPath, manifestPath) = (Path.Combine(folder, dataName), Path.Combine(folder, baseName + ".schema.sql"),
                                                     ArchiveManifest.PathFor(folder, baseName));
         var previous = new[] { manifestPath, dataPath, schemaPath }.Where(File.Exists).ToList();
-        if (previous.Count > 0 && !File.Exists(manifestPath) && !ArtifactFiles.IsBeingWritten(manifestPath))
+        // Only the proof of a killed export's publish, its manifest's abandoned temporary file swept just now, lets its
+        // files go: files whose manifest a person moved away may hold the only copy of a dropped table's rows. The live
+        // writer check comes first, because a live export's manifest appears (renamed from that file) at any moment.
+        var manifestTempPrefix = $".{Path.GetFileName(manifestPath)}.";
+        if (previous.Count > 0 && !ArtifactFiles.IsBeingWritten(manifestPath) && !File.Exists(manifestPath)
+            && abandoned.Any(name => name.StartsWith(manifestTempPrefix, StringComparison.Ordinal)))
         {
-            // No manifest and no live writer: an export killed after renaming its files but before its manifest.
-            // No manifest means no archive, so they are removed rather than blocking every rerun.
+            // An export killed after renaming its files but before its manifest: no manifest means no archive, so they
+            // are removed rather than blocking every rerun.
             previous.ForEach(ArtifactFiles.DeleteQuietly);
             observer.Verbose($"Removed {string.Join(", ", previous.Select(Path.GetFileName))}: files of an archive whose manifest was never written.");
             previous.Clear();
@@ -223,15 +229,15 @@ public static partial class ArchiveService
                 }
             }
 
-            if (request.Force)
-            {
-                // The old manifest goes first: from here on no manifest vouches for files that are being replaced.
-                RemovePrevious(manifestPath, folder);
-            }
             // The manifest's temporary file exists before the others are renamed: while it does, its writer's process id
             // tells a rerun that these files are being published, not left by a killed export.
             await WriteTextAsync(manifestTemp, manifest.Serialize(), cancellationToken);
             ArtifactFiles.FlushToDisk(manifestTemp);
+            if (request.Force)
+            {
+                // The old manifest goes next: from here on no manifest vouches for files that are being replaced.
+                RemovePrevious(manifestPath, folder);
+            }
             ArtifactFiles.Publish(dataTemp, dataPath, overwrite: request.Force);
             committed.Add(dataPath);
             ArtifactFiles.Publish(schemaTemp, schemaPath, overwrite: request.Force);

@@ -200,12 +200,40 @@ internal sealed class OperationsJournal
     /// All entries in the order written. A line that does not parse (a writer killed mid-line on a file system
     /// without atomic appends) is skipped rather than hiding every entry after it.
     /// </summary>
+    /// <exception cref="DbOpsException"><see cref="ErrorIds.JournalUnavailable"/> when the file cannot be read.</exception>
     public IReadOnlyList<JournalEntry> Read()
     {
         if (!File.Exists(Path))
         {
             return [];
         }
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return ReadOnce();
+            }
+            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && DateTime.UtcNow < deadline)
+            {
+                // A writer holds the file exclusively for its one line (an advisory lock on Unix): wait for it.
+                Thread.Sleep(Math.Min(200, 5 * (attempt + 1)));
+            }
+            catch (FileNotFoundException)
+            {
+                return [];
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new DbOpsException(ErrorIds.JournalUnavailable, ErrorKind.ResourceUnavailable,
+                    $"The operations journal '{Path}' could not be read: {e.Message} " +
+                    $"Make it readable, or point ${EnvironmentVariable} (or -JournalPath) at the journal to use.", Path, e);
+            }
+        }
+    }
+
+    private List<JournalEntry> ReadOnce()
+    {
         var entries = new List<JournalEntry>();
         using var reader = new StreamReader(new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
         while (reader.ReadLine() is { } line)

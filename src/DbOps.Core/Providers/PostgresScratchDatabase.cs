@@ -32,11 +32,17 @@ internal sealed class PostgresScratchDatabase : IAsyncDisposable
     /// <summary>The claim: the two-key advisory lock (DbOps, the name's hash) that its creator's session holds.</summary>
     private const string ClaimSql = "SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('dbops_verify'), pg_catalog.hashtext(@name))";
 
-    /// <summary>Scratch databases whose claim no session holds (objsubid 2: the two-key form).</summary>
+    /// <summary>
+    /// Scratch databases whose claim no session holds (objsubid 2: the two-key form) and that nobody is connected to.
+    /// The name must be exactly what <see cref="CreateAsync"/> makes (the prefix and 13 hex digits): a database of the
+    /// user's own that merely starts with the prefix is never touched. A run whose claiming session died while its
+    /// restore is still connected keeps its database too.
+    /// </summary>
     private const string AbandonedSql = """
         SELECT d.datname FROM pg_catalog.pg_database d
-         WHERE d.datname LIKE 'dbops\_verify\_%'
+         WHERE d.datname ~ '^dbops_verify_[0-9a-f]{13}$'
            AND pg_catalog.pg_get_userbyid(d.datdba) = current_user
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.datname = d.datname)
            AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
                             WHERE l.locktype = 'advisory' AND l.objsubid = 2
                               AND l.classid = pg_catalog.hashtext('dbops_verify')::oid

@@ -76,7 +76,7 @@ public static class RemovalService
             catch (Exception e) when (e is not OperationCanceledException && e is not DbOpsException { ErrorId: ErrorIds.OperationCanceled })
             {
                 // One table's failure (an unreadable archive file too) is that table's refusal; the batch goes on.
-                var error = e as DbOpsException ?? await DroppedMeanwhileAsync(e, provider, connection, table) ?? new DbOpsException(ErrorIds.RemovalFailed, ErrorKind.OperationFailed,
+                var error = e as DbOpsException ?? await DroppedMeanwhileAsync(e, provider, source, connection, table) ?? new DbOpsException(ErrorIds.RemovalFailed, ErrorKind.OperationFailed,
                     $"{table} was not dropped: {e.Message}", table.ToString(), e);
                 observer.Verbose($"{table} was not dropped: {error.Message}");
                 results.Add(new TableRemoval(source, table, false, attempt.Content?.Rows, attempt.ManifestPath, attempt.Content?.Checksum,
@@ -219,7 +219,7 @@ public static class RemovalService
         catch (Exception e) when (inTransaction)
         {
             await RollbackQuietlyAsync(connection);
-            throw await DroppedMeanwhileAsync(e, provider, connection, table) ?? Map(e, table, request.LockTimeout);
+            throw await DroppedMeanwhileAsync(e, provider, request.Source, connection, table) ?? Map(e, table, request.LockTimeout);
         }
         catch (Exception e)
         {
@@ -234,19 +234,34 @@ public static class RemovalService
 
     /// <summary>
     /// Two removals of one table: the one that waited (for the table lock, or in a catalog read behind the other's
-    /// lock) fails with whatever the server says about a relation that vanished (XX000 "could not open relation").
-    /// When the table is gone, that is TableNotFound.
+    /// lock) fails with whatever the server or driver says about a relation that vanished (XX000 "could not open
+    /// relation", or a session the error closed). When the table is gone, that is TableNotFound: this session never
+    /// reached its COMMIT (an unknown COMMIT outcome is reported before this is asked), so it dropped nothing. The
+    /// question goes to a new session when the error closed this one.
     /// </summary>
-    private static async Task<DbOpsException?> DroppedMeanwhileAsync(Exception e, IDatabaseProvider provider, DbConnection connection, TableRef table)
+    private static async Task<DbOpsException?> DroppedMeanwhileAsync(Exception e, IDatabaseProvider provider, DbOpsConnection source,
+        DbConnection connection, TableRef table)
     {
+        if (e is not (DbException or InvalidOperationException))
+        {
+            return null;
+        }
         try
         {
-            return e is DbException && connection.State == System.Data.ConnectionState.Open && !await provider.TableExistsAsync(connection, table, CancellationToken.None)
-                ? new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound,
-                    $"{table} was dropped by another session while this one was checking it; nothing was dropped here.", table.ToString(), e)
-                : null;
+            bool exists;
+            if (connection.State == System.Data.ConnectionState.Open)
+            {
+                exists = await provider.TableExistsAsync(connection, table, CancellationToken.None);
+            }
+            else
+            {
+                await using var fresh = await provider.OpenAsync(source, readOnly: true, CancellationToken.None);
+                exists = await provider.TableExistsAsync(fresh, table, CancellationToken.None);
+            }
+            return exists ? null : new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound,
+                $"{table} was dropped by another session while this one was checking it; nothing was dropped here.", table.ToString(), e);
         }
-        catch (DbException)
+        catch (Exception check) when (check is DbException or DbOpsException or InvalidOperationException)
         {
             return null;
         }

@@ -197,8 +197,8 @@ public static class UsageWatch
     /// DbOps's own reads of a table in the window, from the journal: each entry's operation, time and the scans it
     /// accounts for.
     /// </summary>
-    internal static IReadOnlyList<(JournalEntry Entry, int Scans)> JournaledReads(string? journalPath, DbOpsConnection source, TableRef table, StatisticsWindow window) =>
-        OperationsJournal.Open(journalPath).Read()
+    internal static IReadOnlyList<(JournalEntry Entry, int Scans)> JournaledReads(IReadOnlyList<JournalEntry> journal, DbOpsConnection source, TableRef table, StatisticsWindow window) =>
+        journal
             .Where(e => e.IsAbout(source.Provider, source.Server, source.Database) && e.Time >= window.Since && ScansPerRead.ContainsKey(e.Operation)
                         && (e.Operation == JournalOperations.Backup || (e.Schema == table.Schema && e.Table == table.Name)))
             .Select(e => (e, ScansPerRead[e.Operation]))

@@ -111,6 +111,7 @@ public static class UsageService
             observer.Verbose($"Searched {code.FilesSearched} files under {string.Join(", ", paths)} for {tables.Count} table names.");
         }
 
+        var journal = new Lazy<IReadOnlyList<Journal.JournalEntry>>(() => Journal.OperationsJournal.Open(request.JournalPath).Read());
         var results = new List<TableUsage>();
         for (var i = 0; i < tables.Count; i++)
         {
@@ -120,7 +121,7 @@ public static class UsageService
             // Only inside a baseline's window, and only for tables the baseline saw: every journaled backup there read
             // them. Over the whole statistics window a backup may predate the table, and discounting it would hide use.
             var ownReads = counter is not null && window is not null && request.Since is { } since && since.Covers(table)
-                ? DiscountOwnReads(counter, UsageWatch.JournaledReads(request.JournalPath, source, table, window))
+                ? DiscountOwnReads(counter, UsageWatch.JournaledReads(journal.Value, source, table, window))
                 : null;
             // PostgreSQL: reading the table would count as the scan this cmdlet looks for, so emptiness comes from its
             // size: no pages means no rows. A table with pages counts as holding rows even if all were deleted.

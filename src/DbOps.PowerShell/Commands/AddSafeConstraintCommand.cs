@@ -172,11 +172,6 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
         }
     }
 
-    /// <summary>True under -WhatIf or $WhatIfPreference.</summary>
-    private bool WhatIfRequested => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var value)
-        ? ((SwitchParameter)value).IsPresent
-        : LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
-
     /// <summary>The spec the named parameters describe.</summary>
     private ConstraintSpec NamedSpec() => ParameterSetName switch
     {

@@ -125,9 +125,10 @@ public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
                         confirmed.Add(plan.Target!);
                     }
                 }
-                // Declined (or -WhatIf): nothing runs. A batch of refusals still runs, with no tables, so that a drop an
-                // earlier run committed without recording its outcome is recorded now (the table's absence settles it).
-                if (confirmed.Count == 0 && plans.Any(p => p.Error is null))
+                // Declined, or -WhatIf (which writes nothing, not even a journal line): nothing runs. A batch of refusals
+                // still runs, with no tables, so that a drop an earlier run committed without recording its outcome is
+                // recorded now (the table's absence settles it).
+                if (WhatIfRequested || (confirmed.Count == 0 && plans.Any(p => p.Error is null)))
                 {
                     continue;
                 }
