@@ -183,7 +183,19 @@ public sealed class ConstraintPostgresTests(PostgresCluster cluster)
         await blocker.OpenAsync();
         await using var transaction = await blocker.BeginTransactionAsync();
         await new NpgsqlCommand("LOCK TABLE goals IN ACCESS SHARE MODE", blocker, transaction).ExecuteNonQueryAsync();
-        var release = Task.Delay(1200).ContinueWith(_ => transaction.Rollback(), TaskScheduler.Default);
+        // Released once the constraint's session has waited for the lock (not after a fixed delay: on a loaded machine
+        // planning can outlast any delay, and then nothing ever waits).
+        var release = Task.Run(async () =>
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(60)
+                   && cluster.Scalar<long>("postgres", $"SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' AND wait_event_type = 'Lock'") == 0)
+            {
+                await Task.Delay(20);
+            }
+            await Task.Delay(300); // past the first 200 ms try
+            await transaction.RollbackAsync();
+        });
 
         var result = await AddAsync(db, ConstraintSqliteTests.GoalsSpec("check"), options: new ConstraintOptions(TimeSpan.FromMilliseconds(200), 10));
         await release;
