@@ -58,13 +58,8 @@ public sealed class RemovalPostgresTests(PostgresCluster cluster) : IDisposable
     {
         var (name, db) = await GoalsAsync();
         var archive = await ArchiveAsync(db, "legacy_imports");
-        await using var writer = new NpgsqlConnection(cluster.ConnectionString(name));
-        await writer.OpenAsync();
-        await using var transaction = await writer.BeginTransactionAsync();
-        await using (var lockTable = new NpgsqlCommand("LOCK TABLE legacy_imports IN ROW EXCLUSIVE MODE", writer, transaction))
-        {
-            await lockTable.ExecuteNonQueryAsync();
-        }
+        await using var writer = await WriterHoldingAsync(name, "legacy_imports");
+        var transaction = writer.Transaction;
 
         var both = Enumerable.Range(0, 2).Select(_ => RemoveOneAsync(db, "legacy_imports", archive.ManifestPath, TimeSpan.FromSeconds(60))).ToList();
         var clock = Stopwatch.StartNew();
@@ -324,13 +319,8 @@ public sealed class RemovalPostgresTests(PostgresCluster cluster) : IDisposable
     {
         var (name, db) = await GoalsAsync();
         var archive = await ArchiveAsync(db, "legacy_imports");
-        await using var writer = new NpgsqlConnection(cluster.ConnectionString(name));
-        await writer.OpenAsync();
-        await using var transaction = await writer.BeginTransactionAsync();
-        await using (var lockTable = new NpgsqlCommand("LOCK TABLE legacy_imports IN ROW EXCLUSIVE MODE", writer, transaction))
-        {
-            await lockTable.ExecuteNonQueryAsync();
-        }
+        await using var writer = await WriterHoldingAsync(name, "legacy_imports");
+        var transaction = writer.Transaction;
 
         // The archive passes its checks, then the removal waits for the writer; meanwhile the archive goes away.
         var removal = RemoveOneAsync(db, "legacy_imports", archive.ManifestPath, TimeSpan.FromSeconds(60));
@@ -351,5 +341,25 @@ public sealed class RemovalPostgresTests(PostgresCluster cluster) : IDisposable
         Assert.Equal(ErrorIds.ArchiveCorrupt, result.ErrorId);
         Assert.True(Exists(name, "legacy_imports"));
         Assert.Equal(350L, cluster.Scalar<long>(name, "SELECT count(*) FROM legacy_imports"));
+    }
+
+    /// <summary>An application session in the middle of a write transaction on <paramref name="table"/>: removals queue behind it.</summary>
+    private async Task<Writer> WriterHoldingAsync(string database, string table)
+    {
+        var connection = new NpgsqlConnection(cluster.ConnectionString(database));
+        await connection.OpenAsync();
+        var transaction = await connection.BeginTransactionAsync();
+        await using var lockTable = new NpgsqlCommand($"LOCK TABLE {table} IN ROW EXCLUSIVE MODE", connection, transaction);
+        await lockTable.ExecuteNonQueryAsync();
+        return new Writer(connection, transaction);
+    }
+
+    private sealed record Writer(NpgsqlConnection Connection, NpgsqlTransaction Transaction) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Transaction.DisposeAsync();
+            await Connection.DisposeAsync();
+        }
     }
 }
