@@ -105,9 +105,27 @@ internal static partial class ArtifactFiles
         try
         {
             using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return !process.HasExited;
+            return !process.HasExited && !IsZombie(pid);
         }
         catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Linux: a killed process whose parent has not reaped it yet still has a /proc entry, but it runs nothing and
+    /// holds no file: its temporary files are abandoned.
+    /// </summary>
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat[(stat.LastIndexOf(')') + 2)..].TrimStart();
+            return state.Length > 0 && state[0] is 'Z' or 'X';
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException)
         {
             return false;
         }
