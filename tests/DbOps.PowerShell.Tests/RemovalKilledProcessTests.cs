@@ -136,21 +136,7 @@ public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDispos
         File.WriteAllText(script, "param($db, $manifest) Remove-DeprecatedTable -Database $db -Table old -ArchivePath $manifest -Confirm:$false\n");
 
         // Stopped at the named point: the drop has committed, its outcome line is not written yet. Then killed.
-        var start = RunnerTests.RunnerStartInfo(script, "-db", path, "-manifest", manifest);
-        start.Environment["DBOPS_TEST_FAULT_POINT"] = "RemovalCommitted";
-        using (var runner = Process.Start(start)!)
-        {
-            runner.StandardInput.Close();
-            _ = runner.StandardOutput.ReadToEndAsync();
-            var said = new List<string>();
-            while (runner.StandardError.ReadLine() is { } line && line != "DBOPS_TEST_FAULT_POINT=RemovalCommitted")
-            {
-                said.Add(line);
-            }
-            Assert.False(runner.HasExited, $"The removal ended before the fault point: {string.Join('\n', said)}");
-            runner.Kill(entireProcessTree: true);
-            runner.WaitForExit();
-        }
+        KillAtFaultPoint("RemovalCommitted", script, "-db", path, "-manifest", manifest);
 
         List<System.Text.Json.Nodes.JsonNode> Removals() => File.ReadAllLines(Environment.GetEnvironmentVariable("DBOPS_JOURNAL")!)
             .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!)
@@ -181,21 +167,7 @@ public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDispos
         var script = _folder.File("export-window.ps1");
         File.WriteAllText(script, "param($db, $dest) Export-TableArchive -Database $db -Table old -Destination $dest\n");
 
-        var start = RunnerTests.RunnerStartInfo(script, "-db", path, "-dest", archives);
-        start.Environment["DBOPS_TEST_FAULT_POINT"] = "ArchiveFilesRenamed";
-        using (var runner = Process.Start(start)!)
-        {
-            runner.StandardInput.Close();
-            _ = runner.StandardOutput.ReadToEndAsync();
-            var said = new List<string>();
-            while (runner.StandardError.ReadLine() is { } line && line != "DBOPS_TEST_FAULT_POINT=ArchiveFilesRenamed")
-            {
-                said.Add(line);
-            }
-            Assert.False(runner.HasExited, $"The export ended before the fault point: {string.Join('\n', said)}");
-            runner.Kill(entireProcessTree: true);
-            runner.WaitForExit();
-        }
+        KillAtFaultPoint("ArchiveFilesRenamed", script, "-db", path, "-dest", archives);
         // Complete-looking files, no manifest: no archive.
         Assert.True(File.Exists(Path.Combine(archives, "old.csv")) && File.Exists(Path.Combine(archives, "old.schema.sql")));
         Assert.False(File.Exists(Path.Combine(archives, "old.manifest.json")));
@@ -205,6 +177,27 @@ public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDispos
         Assert.Empty(session.Errors);
         Assert.Equal("Verified", Assert.Single(again).BaseObject);
         Assert.Equal(["old.csv", "old.manifest.json", "old.schema.sql"], Directory.GetFiles(archives).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="script"/> in pwsh until DbOps reports reaching the named fault point (it then waits there),
+    /// and kills it: the process dies exactly at that point of the operation, not wherever a timer lands.
+    /// </summary>
+    private static void KillAtFaultPoint(string point, string script, params string[] arguments)
+    {
+        var start = RunnerTests.RunnerStartInfo(script, arguments);
+        start.Environment["DBOPS_TEST_FAULT_POINT"] = point;
+        using var runner = Process.Start(start)!;
+        runner.StandardInput.Close();
+        _ = runner.StandardOutput.ReadToEndAsync();
+        var said = new List<string>();
+        while (runner.StandardError.ReadLine() is { } line && line != $"DBOPS_TEST_FAULT_POINT={point}")
+        {
+            said.Add(line);
+        }
+        Assert.False(runner.HasExited, $"The run ended before the fault point {point}: {string.Join('\n', said)}");
+        runner.Kill(entireProcessTree: true);
+        runner.WaitForExit();
     }
 
     private bool HoldsExclusiveLock(string database) => cluster.Scalar<long>(database, """
