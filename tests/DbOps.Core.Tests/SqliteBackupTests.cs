@@ -315,6 +315,39 @@ public sealed class SqliteBackupTests : IDisposable
     }
 
     [Fact]
+    public async Task Restore_into_a_folder_that_cannot_be_written_is_DestinationNotWritable()
+    {
+        var source = await Sqlite.CreateAsync(_folder.File("small.db"), "CREATE TABLE t(id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1);");
+        var backup = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
+        // A folder below a regular file can be created by nobody, root included (root ignores a folder's mode bits).
+        var blocker = _folder.File("a-file");
+        File.WriteAllText(blocker, "");
+        var target = DatabaseConnector.DescribeSqliteTarget(Path.Combine(blocker, "restored", "small.db"));
+
+        await Assertions.ThrowsDbOps(ErrorIds.DestinationNotWritable, () =>
+            BackupService.RestoreAsync(backup.Path, target, new RestoreOptions(Force: false, NoOwner: false), null, NullObserver.Instance, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Restore_from_a_file_that_is_not_SQLite_is_BackupCorrupt_and_creates_nothing()
+    {
+        var source = await Sqlite.CreateAsync(_folder.File("small2.db"), "CREATE TABLE t(id INTEGER PRIMARY KEY); INSERT INTO t VALUES (1);");
+        var backup = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
+        // Another file under the backup's name, with a manifest rewritten to match it: only SQLite can tell.
+        var junk = System.Text.Encoding.UTF8.GetBytes(new string('x', 8192));
+        File.WriteAllBytes(backup.Path, junk);
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(backup.ManifestPath))!;
+        manifest["sizeBytes"] = junk.Length;
+        manifest["sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(junk));
+        File.WriteAllText(backup.ManifestPath, manifest.ToJsonString());
+        var target = DatabaseConnector.DescribeSqliteTarget(_folder.File("from-junk.db"));
+
+        await Assertions.ThrowsDbOps(ErrorIds.BackupCorrupt, () =>
+            BackupService.RestoreAsync(backup.Path, target, new RestoreOptions(Force: false, NoOwner: false), null, NullObserver.Instance, CancellationToken.None));
+        Assert.False(File.Exists(target.Database));
+    }
+
+    [Fact]
     public async Task Tables_with_hostile_names_are_backed_up_and_counted()
     {
         var source = await Sqlite.CreateAsync(_folder.File("hostile.db"), """

@@ -97,6 +97,23 @@ internal sealed class SqliteBackupEngine : IBackupEngine
     public async Task<RestoredCounts> RestoreAsync(BackupManifest manifest, string path, DbOpsConnection target, RestoreOptions options, EngineContext context)
     {
         var targetPath = target.Database;
+        try
+        {
+            await CopyIntoAsync(path, targetPath, context);
+        }
+        catch (SqliteException e) when ((e.SqliteErrorCode & 0xFF) == raw.SQLITE_NOTADB)
+        {
+            throw new DbOpsException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData,
+                $"'{path}' is not a SQLite database, although its manifest's size and SHA-256 match it; {targetPath} was not changed. " +
+                "Restore from another backup.", path, e);
+        }
+        await using var check = await SqliteProvider.OpenFileAsync(targetPath, SqliteOpenMode.ReadOnly, context.CancellationToken);
+        return new RestoredCounts(await SqliteProvider.Instance.CountExistingAsync(check, manifest.TableRefs, context.CancellationToken), 0);
+    }
+
+    /// <summary>Copies the backup into the live file, or into a new file renamed into place when there is none.</summary>
+    private static async Task CopyIntoAsync(string path, string targetPath, EngineContext context)
+    {
         await using (var from = await SqliteProvider.OpenFileAsync(path, SqliteOpenMode.ReadOnly, context.CancellationToken))
         {
             if (File.Exists(targetPath))
@@ -108,7 +125,8 @@ internal sealed class SqliteBackupEngine : IBackupEngine
             }
             else
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(targetPath)!);
+                // DestinationNotWritable, before anything is written, instead of SQLite's "unable to open database file".
+                ArtifactFiles.EnsureWritableFolder(Path.GetDirectoryName(targetPath)!);
                 var temporary = ArtifactFiles.TemporaryPathFor(targetPath);
                 try
                 {
@@ -124,8 +142,6 @@ internal sealed class SqliteBackupEngine : IBackupEngine
                 }
             }
         }
-        await using var check = await SqliteProvider.OpenFileAsync(targetPath, SqliteOpenMode.ReadOnly, context.CancellationToken);
-        return new RestoredCounts(await SqliteProvider.Instance.CountExistingAsync(check, manifest.TableRefs, context.CancellationToken), 0);
     }
 
     /// <summary>Copies every page of <paramref name="from"/> into <paramref name="to"/>, reporting progress between steps.</summary>
