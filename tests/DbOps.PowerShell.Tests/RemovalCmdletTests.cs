@@ -110,6 +110,19 @@ public sealed class RemovalCmdletTests : IDisposable
     }
 
     [Fact]
+    public void The_question_names_how_many_rows_the_archive_holds()
+    {
+        var path = CreateApp();
+        var dest = Path.Combine(Path.GetDirectoryName(path)!, "archive-rows");
+
+        _session.Run("Export-TableArchive -Database $path -Table old_log -Destination $dest | Remove-DeprecatedTable -WhatIf", new { path, dest });
+
+        Assert.Empty(_session.Errors);
+        Assert.Contains("What if: Drop old_log (300 rows), archived in '", _session.Host.Output);
+        Assert.Equal(1L, TableCount(path, "old_log"));
+    }
+
+    [Fact]
     public void The_question_is_one_line_naming_the_table_and_its_archive_and_WhatIf_adds_the_statements()
     {
         var path = CreateApp();

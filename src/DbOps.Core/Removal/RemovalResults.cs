@@ -71,7 +71,7 @@ public sealed class TableRemoval
     /// <summary>Dropped, Refused, or WhatIf.</summary>
     public string Status => Dropped ? "Dropped" : Error is null ? "WhatIf" : "Refused";
 
-    /// <summary>The rows the table held when it was dropped (counted under the lock); null when it was not reached.</summary>
+    /// <summary>The rows the table held when it was dropped (counted under the lock); before the run, those its archive records.</summary>
     public long? RowCount { get; }
 
     /// <summary>The archive manifest that vouched for the rows; null for an empty table dropped without one.</summary>

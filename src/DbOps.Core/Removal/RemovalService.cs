@@ -39,7 +39,7 @@ public static class RemovalService
         {
             var foreignKeys = request.DropInboundForeignKeys && source.Provider == DatabaseProvider.PostgreSQL ? InboundForeignKeys(schema, table) : [];
             var described = foreignKeys.Select(Describe).ToList();
-            results.Add(new TableRemoval(source, table, false, null, target.ManifestPath is null ? null : Path.GetFullPath(target.ManifestPath), null,
+            results.Add(new TableRemoval(source, table, false, ArchivedRows(target.ManifestPath), target.ManifestPath is null ? null : Path.GetFullPath(target.ManifestPath), null,
                 Statements(source.Provider, table, request.LockTimeout, foreignKeys), described, null, TimeSpan.Zero)
             {
                 // What is confirmed is what runs: this exact table, and only these foreign keys.
@@ -47,6 +47,22 @@ public static class RemovalService
             });
         }
         return results;
+    }
+
+    /// <summary>
+    /// The row count the archive's manifest records, for the confirmation line; null when it cannot be read now (the
+    /// removal itself then refuses with the reason).
+    /// </summary>
+    private static long? ArchivedRows(string? manifestPath)
+    {
+        try
+        {
+            return manifestPath is null ? null : ArchiveManifest.Load(manifestPath).Manifest.RowCount;
+        }
+        catch (DbOpsException)
+        {
+            return null;
+        }
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Management.Automation;
 using DbOps.Core.Archive;
 using DbOps.Core.Connections;
@@ -119,7 +120,8 @@ public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
                     }
                     else if (ShouldProcessStatements($"{plan.QualifiedName} in {source}", plan.ArchivePath is null
                                  ? $"Drop {plan.QualifiedName} (no archive: only if it is empty)."
-                                 : $"Drop {plan.QualifiedName}, archived in '{plan.ArchivePath}' (its rows are checked again under the lock).",
+                                 : $"Drop {plan.QualifiedName}{(plan.RowCount is { } rows ? $" ({rows.ToString("N0", CultureInfo.InvariantCulture)} rows)" : "")}, " +
+                                   $"archived in '{plan.ArchivePath}' (its rows are checked again under the lock).",
                                  plan.Statements))
                     {
                         confirmed.Add(plan.Target!);
