@@ -2,7 +2,7 @@ using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
 using DbOps.Core.Connections;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 
 namespace DbOps.PowerShell;
 
@@ -32,9 +32,10 @@ public sealed class TableNameCompleter : IArgumentCompleter
             {
                 return [];
             }
-            IDatabaseProvider provider = connection.Provider == DatabaseProvider.PostgreSQL ? PostgresProvider.Instance : SqliteProvider.Instance;
+            var provider = DatabaseEngines.For(connection);
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            using var db = provider.OpenAsync(connection, readOnly: true, timeout.Token).GetAwaiter().GetResult();
+            var session = provider.OpenReadOnlyAsync(connection, timeout.Token).GetAwaiter().GetResult();
+            using var db = session.Connection;
             var pattern = WildcardPattern.Get(wordToComplete.Trim('\'', '"') + "*", WildcardOptions.IgnoreCase);
             return provider.ListTablesAsync(db, timeout.Token).GetAwaiter().GetResult()
                 .Select(t => t.ToString())

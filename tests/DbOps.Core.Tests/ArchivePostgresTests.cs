@@ -2,7 +2,7 @@ using DbOps.Core.Archive;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 
 namespace DbOps.Core.Tests;
 
@@ -98,9 +98,9 @@ public sealed class ArchivePostgresTests(PostgresCluster cluster) : IDisposable
         var source = await ConnectAsync(cluster.CreatePagila());
         var target = await ConnectAsync(cluster.CreateDatabase());
         IReadOnlyList<TableRef> tables;
-        await using (var connection = await PostgresProvider.Instance.OpenAsync(source, readOnly: true, CancellationToken.None))
+        await using (var session = await PostgresEngine.Instance.OpenReadOnlyAsync(source, CancellationToken.None))
         {
-            tables = await PostgresProvider.Instance.ListTablesAsync(connection, CancellationToken.None);
+            tables = await PostgresEngine.Instance.ListTablesAsync(session.Connection, CancellationToken.None);
         }
         var observer = new RecordingObserver();
 

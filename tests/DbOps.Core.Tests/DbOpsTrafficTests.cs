@@ -3,7 +3,7 @@ using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Performance;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 using DbOps.Core.Tools;
 using Npgsql;
@@ -35,7 +35,8 @@ public sealed class DbOpsTrafficTests(PostgresCluster cluster)
         var name = await Task.Run(async () =>
         {
             DbOpsTraffic.SetOperation("Find-UnusedTable");
-            await using var connection = await PostgresProvider.Instance.OpenAsync(db, readOnly: true, CancellationToken.None);
+            await using var session = await PostgresEngine.Instance.OpenReadOnlyAsync(db, CancellationToken.None);
+            var connection = session.Connection;
             return (await connection.ExecuteScalarAsync<string>("SHOW application_name"), PostgresClientTools.EnvironmentFor(db)["PGAPPNAME"]);
         });
 
@@ -62,10 +63,10 @@ public sealed class DbOpsTrafficTests(PostgresCluster cluster)
             await connection.ExecuteAsync($"DROP DATABASE {scratch}");
             await connection.ExecuteAsync("ANALYZE goals");
             await connection.ExecuteAsync("COPY goals TO '/dev/null'");
-            await SchemaReader.ReadAsync(PostgresProvider.Instance, connection, CancellationToken.None);
+            await SchemaReader.ReadAsync(PostgresEngine.Instance, connection, CancellationToken.None);
             for (var i = 0; i < 3; i++)
             {
-                await PostgresProvider.Instance.CountRowsAsync(connection, new TableRef("public", "goals"), CancellationToken.None);
+                await PostgresEngine.Instance.CountRowsAsync(connection, new TableRef("public", "goals"), CancellationToken.None);
             }
             // The application: four heavy reports, and a loop of 2,000 primary-key lookups.
             foreach (var aggregate in new[] { "sum", "avg", "max", "min" })

@@ -242,12 +242,12 @@ public sealed class PostgresSafetyTests(PostgresCluster cluster) : IDisposable
     public async Task The_scratch_sweep_drops_unclaimed_scratch_databases_and_never_a_live_runs()
     {
         var source = await cluster.CreateConnectedAsync("CREATE TABLE t (id int)");
-        await using var live = await DbOps.Core.Providers.PostgresScratchDatabase.CreateAsync(source, "test", "none", NullObserver.Instance, CancellationToken.None);
+        await using var live = await DbOps.Core.Engines.PostgresScratchDatabase.CreateAsync(source, "test", "none", NullObserver.Instance, CancellationToken.None);
         cluster.Execute("postgres", "CREATE DATABASE dbops_verify_0000000000abc");   // what a killed run leaves: no session claims it
         cluster.Execute("postgres", "CREATE DATABASE dbops_verify_results");         // a user's own database with a look-alike name
 
         var observer = new RecordingObserver();
-        await using (var next = await DbOps.Core.Providers.PostgresScratchDatabase.CreateAsync(source, "test", "none", observer, CancellationToken.None))
+        await using (var next = await DbOps.Core.Engines.PostgresScratchDatabase.CreateAsync(source, "test", "none", observer, CancellationToken.None))
         {
             Assert.Equal(2L, SessionLoss.ScratchDatabases(cluster));   // the live one and this one
         }

@@ -4,7 +4,7 @@ using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Journal;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Removal;
 using Npgsql;
 

@@ -5,7 +5,7 @@ using DbOps.Core.Errors;
 using DbOps.Core.Journal;
 using DbOps.Core.Progress;
 using DbOps.Core.Removal;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using Microsoft.Data.Sqlite;
 
 namespace DbOps.Core.Tests;

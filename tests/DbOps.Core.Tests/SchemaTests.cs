@@ -2,7 +2,7 @@ using System.Collections;
 using DbOps.Core.Connections;
 using DbOps.Core.Constraints;
 using DbOps.Core.Errors;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Tests;
@@ -12,8 +12,9 @@ internal static class SchemaLoader
 {
     public static async Task<DatabaseSchema> ReadAsync(DbOpsConnection connection)
     {
-        IDatabaseProvider provider = connection.Provider == DatabaseProvider.PostgreSQL ? PostgresProvider.Instance : SqliteProvider.Instance;
-        await using var open = await provider.OpenAsync(connection, readOnly: true, CancellationToken.None);
+        var provider = DatabaseEngines.For(connection);
+        await using var openSession = await provider.OpenReadOnlyAsync(connection, CancellationToken.None);
+        var open = openSession.Connection;
         return await SchemaReader.ReadAsync(provider, open, CancellationToken.None);
     }
 }
@@ -256,7 +257,8 @@ public sealed class PostgresSchemaTests(PostgresCluster cluster)
         var database = cluster.CreateDatabase("stats");
         cluster.Execute(database, "SELECT pg_stat_reset()");
         var connection = await DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(database), null, null, CancellationToken.None);
-        await using var open = await PostgresProvider.Instance.OpenAsync(connection, readOnly: true, CancellationToken.None);
+        await using var openSession = await PostgresEngine.Instance.OpenReadOnlyAsync(connection, CancellationToken.None);
+        var open = openSession.Connection;
 
         var window = await UsageStatistics.ReadPostgresWindowAsync(open, CancellationToken.None);
 

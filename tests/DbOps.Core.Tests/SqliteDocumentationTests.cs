@@ -3,7 +3,7 @@ using DbOps.Core.Connections;
 using DbOps.Core.Documentation;
 using DbOps.Core.Journal;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using Microsoft.Data.Sqlite;
 
 namespace DbOps.Core.Tests;

@@ -68,7 +68,7 @@ public sealed class SqliteIntegrityTests : IDisposable
         var db = await Sqlite.GoalsTrackerAsync(_folder);
         var report = await RunAsync(Request(db, IntegrityLevel.Full));
 
-        await AssertQueriesListTheSameRowsAsync(report, async () => await Providers.SqliteProvider.OpenFileAsync(db.Database, SqliteOpenMode.ReadOnly, default));
+        await AssertQueriesListTheSameRowsAsync(report, async () => await Engines.SqliteEngine.OpenFileAsync(db.Database, SqliteOpenMode.ReadOnly, default));
     }
 
     [Fact]

@@ -1,5 +1,5 @@
 using DbOps.Core.Connections;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 
 namespace DbOps.Core.Archive;
 

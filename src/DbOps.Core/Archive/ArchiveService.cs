@@ -13,7 +13,7 @@ using DbOps.Core.Errors;
 using DbOps.Core.IO;
 using DbOps.Core.Journal;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -51,15 +51,13 @@ public static partial class ArchiveService
     /// <summary>A gzip member holding no bytes (RFC 1952: header, an empty final deflate block, CRC-32 0, size 0).</summary>
     private static readonly byte[] EmptyGzipMember = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
-    internal static IDatabaseProvider ProviderFor(DatabaseProvider provider) =>
-        provider == DatabaseProvider.PostgreSQL ? PostgresProvider.Instance : SqliteProvider.Instance;
 
     /// <summary>Archives one table; a failure leaves no file under a final name.</summary>
     public static async Task<TableArchive> ExportAsync(ArchiveExportRequest request, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var source = request.Source;
-        var provider = ProviderFor(source.Provider);
+        var provider = DatabaseEngines.For(source.Provider);
         var createdAt = DateTimeOffset.UtcNow;
         var folder = Path.GetFullPath(request.Destination);
         ArtifactFiles.EnsureWritableFolder(folder);
@@ -69,7 +67,9 @@ public static partial class ArchiveService
             observer.Verbose($"Removed {name}, left in '{folder}' by an export whose process was killed.");
         }
 
-        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
+
+        var connection = session.Connection;
         // SQLite's catalog reader runs outside transactions, so it reads just before the snapshot starts.
         var catalog = connection is SqliteConnection ? await SchemaReader.ReadAsync(provider, connection, cancellationToken) : null;
         await using var transaction = connection is SqliteConnection sqlite
@@ -283,8 +283,9 @@ public static partial class ArchiveService
         var schemaPath = Path.Combine(folder, manifest.SchemaFile.Name);
         await RequireIntactAsync(manifest, manifestPath, dataPath, schemaPath, cancellationToken);
         var targetTable = TargetFor(manifest, request.TargetTable);
-        var provider = ProviderFor(target.Provider);
-        await using var connection = await provider.OpenAsync(target, readOnly: false, cancellationToken);
+        var provider = DatabaseEngines.For(target.Provider);
+        await using var session = await provider.OpenWritableAsync(target, cancellationToken);
+        var connection = session.Connection;
         var (content, created, skipped) = await ImportCoreAsync(manifest, dataPath, schemaPath, connection, targetTable, observer, quiet: false, cancellationToken);
         return new ArchiveImportResult(target.Provider, target.Database, targetTable, manifest.TableRef, content, created, skipped, manifestPath, clock.Elapsed);
     }
@@ -295,13 +296,14 @@ public static partial class ArchiveService
     {
         try
         {
-            var provider = ProviderFor(source.Provider);
+            var provider = DatabaseEngines.For(source.Provider);
             TableContent content;
             if (source.Provider == DatabaseProvider.PostgreSQL)
             {
                 await using var scratch = await PostgresScratchDatabase.CreateAsync(source, "verify the archive",
                     "import the archive with Import-TableArchive -TargetTable into a database of your choice", observer, cancellationToken);
-                await using var connection = await provider.OpenAsync(scratch.Connection, readOnly: false, cancellationToken);
+                await using var session = await provider.OpenWritableAsync(scratch.Connection, cancellationToken);
+                var connection = session.Connection;
                 content = (await ImportCoreAsync(manifest, dataPath, schemaPath, connection, manifest.TableRef, observer, quiet: true, cancellationToken)).Content;
             }
             else
@@ -315,7 +317,7 @@ public static partial class ArchiveService
                     {
                         // An empty file is an empty SQLite database; SQLite gives its journal the same permissions.
                     }
-                    await using var connection = await SqliteProvider.OpenFileAsync(path, SqliteOpenMode.ReadWrite, cancellationToken);
+                    await using var connection = await SqliteEngine.OpenFileAsync(path, SqliteOpenMode.ReadWrite, cancellationToken);
                     content = (await ImportCoreAsync(manifest, dataPath, schemaPath, connection, manifest.TableRef, observer, quiet: true, cancellationToken)).Content;
                 }
                 finally
@@ -343,7 +345,7 @@ public static partial class ArchiveService
         ArchiveManifest manifest, string dataPath, string schemaPath, DbConnection connection, TableRef target,
         IOperationObserver observer, bool quiet, CancellationToken cancellationToken)
     {
-        var provider = ProviderFor(manifest.Provider);
+        var provider = DatabaseEngines.For(manifest.Provider);
         var renamed = target != manifest.TableRef;
         var names = manifest.ColumnNames;
         var activity = $"Importing {manifest.TableRef}{(renamed ? $" as {target}" : "")}";
@@ -467,7 +469,7 @@ public static partial class ArchiveService
             Report("Done", 100);
             return (loaded, !exists, skipped);
         }
-        catch (Exception e) when (e is DbException || PostgresProvider.IsConnectionLost(e)
+        catch (Exception e) when (e is DbException || PostgresEngine.IsConnectionLost(e)
                                   || (e is InvalidOperationException or ObjectDisposedException && connection.State != ConnectionState.Open))
         {
             // A lost session (a server restart) rolls the load back as surely as a refused statement does.
@@ -727,7 +729,7 @@ public static partial class ArchiveService
         }
         var dot = targetTable.IndexOf('.', StringComparison.Ordinal);
         return manifest.Provider == DatabaseProvider.SQLite || dot < 0
-            ? new TableRef(manifest.Schema, manifest.Provider == DatabaseProvider.SQLite && dot >= 0 && targetTable[..dot] == SqliteProvider.MainSchema ? targetTable[(dot + 1)..] : targetTable)
+            ? new TableRef(manifest.Schema, manifest.Provider == DatabaseProvider.SQLite && dot >= 0 && targetTable[..dot] == SqliteEngine.MainSchema ? targetTable[(dot + 1)..] : targetTable)
             : new TableRef(targetTable[..dot], targetTable[(dot + 1)..]);
     }
 

@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Tools;
 using Npgsql;
 
@@ -309,7 +309,7 @@ internal static partial class PostgresArchive
 
     public static string ColumnList(IEnumerable<string> columns) => string.Join(", ", columns.Select(Quote));
 
-    private static string Quote(string identifier) => PostgresProvider.Instance.QuoteIdentifier(identifier);
+    private static string Quote(string identifier) => PostgresEngine.Instance.QuoteIdentifier(identifier);
 
     /// <summary>pg_dump's --table takes a pattern; inside double quotes every character is literal.</summary>
     private static string PatternFor(TableRef table) => $"{Quote(table.Schema)}.{Quote(table.Name)}";

@@ -3,7 +3,7 @@ using System.Text.Unicode;
 using System.Text.RegularExpressions;
 using Dapper;
 using DbOps.Core.Errors;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 using Microsoft.Data.Sqlite;
 
@@ -21,7 +21,7 @@ internal static partial class SqliteArchive
     [GeneratedRegex("""^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:"(?:[^"]|"")*"|\[[^\]]*\]|`[^`]*`|[^\s(]+)""", RegexOptions.IgnoreCase)]
     private static partial Regex CreateTableName();
 
-    private static string Quote(string identifier) => SqliteProvider.Instance.QuoteIdentifier(identifier);
+    private static string Quote(string identifier) => SqliteEngine.Instance.QuoteIdentifier(identifier);
 
     public static string Qualified(TableRef table) => table.ToQuotedName();
 

@@ -1,7 +1,7 @@
 using System.Data.Common;
 using System.IO.Hashing;
 using DbOps.Core.Connections;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -61,8 +61,9 @@ public sealed class TableChecksum
     /// </summary>
     public static async Task<TableContent> ComputeAsync(DbOpsConnection source, TableRef table, IReadOnlyList<string> columns, CancellationToken cancellationToken)
     {
-        var provider = ArchiveService.ProviderFor(source.Provider);
-        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        var provider = DatabaseEngines.For(source.Provider);
+        await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
+        var connection = session.Connection;
         await using var transaction = connection is SqliteConnection sqlite
             ? sqlite.BeginTransaction(System.Data.IsolationLevel.Serializable, deferred: true)
             : await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);

@@ -40,7 +40,7 @@ internal sealed record BackupManifest
 
     /// <summary>The manifest's tables as references to look up.</summary>
     [JsonIgnore]
-    public IEnumerable<Providers.TableRef> TableRefs => Tables.Select(t => new Providers.TableRef(t.Schema, t.Name));
+    public IEnumerable<Engines.TableRef> TableRefs => Tables.Select(t => new Engines.TableRef(t.Schema, t.Name));
 
     public static string PathFor(string backupPath) => backupPath + Suffix;
 

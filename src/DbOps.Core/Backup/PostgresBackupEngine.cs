@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Tools;
 using Npgsql;
 
@@ -50,9 +50,9 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
         context.Observer.Verbose($"Using {pgDump.VersionText} at {pgDump.Path}.");
 
         int tableCount;
-        await using (var connection = await PostgresProvider.Instance.OpenAsync(source, readOnly: true, context.CancellationToken))
+        await using (var session = await PostgresEngine.Instance.OpenReadOnlyAsync(source, context.CancellationToken))
         {
-            tableCount = Math.Max(1, (await PostgresProvider.Instance.ListTablesAsync(connection, context.CancellationToken)).Count);
+            tableCount = Math.Max(1, (await PostgresEngine.Instance.ListTablesAsync(session.Connection, context.CancellationToken)).Count);
         }
 
         var dumped = 0;
@@ -207,8 +207,9 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
         }
 
         var skipped = new Dictionary<string, string>();
-        await using (var db = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(scratch, readOnly: false, context.CancellationToken))
+        await using (var session = await PostgresEngine.Instance.OpenWritableAsync(scratch, context.CancellationToken))
         {
+            var db = (NpgsqlConnection)session.Connection;
             foreach (var extension in extensions)
             {
                 await using var transaction = await db.BeginTransactionAsync(context.CancellationToken);
@@ -239,8 +240,9 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
 
     public async Task<bool> IsEmptyAsync(DbOpsConnection target, EngineContext context)
     {
-        await using var connection = await PostgresProvider.Instance.OpenAsync(target, readOnly: true, context.CancellationToken);
-        return (await PostgresProvider.Instance.ListTablesAsync(connection, context.CancellationToken)).Count == 0;
+        await using var session = await PostgresEngine.Instance.OpenReadOnlyAsync(target, context.CancellationToken);
+        var connection = session.Connection;
+        return (await PostgresEngine.Instance.ListTablesAsync(connection, context.CancellationToken)).Count == 0;
     }
 
     public async Task<RestoredCounts> RestoreAsync(BackupManifest manifest, string path, DbOpsConnection target, RestoreOptions options, EngineContext context)
@@ -258,7 +260,8 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
     private static async Task RecreateDatabaseAsync(DbOpsConnection target, EngineContext context)
     {
         var maintenance = target.WithDatabase(target.Database == "postgres" ? "template1" : "postgres");
-        await using var admin = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(maintenance, readOnly: false, context.CancellationToken);
+        await using var adminSession = await PostgresEngine.Instance.OpenWritableAsync(maintenance, context.CancellationToken);
+        var admin = (NpgsqlConnection)adminSession.Connection;
         var database = await admin.QuerySingleAsync<(string Owner, string Encoding, string Collate, string Ctype)>(
             RecreateSettingsSql, new { name = target.Database });
         var name = Quote(target.Database);
@@ -314,8 +317,10 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
                 $"pg_restore failed restoring '{path}' into {target} (exit code {run.ExitCode}): {run.ErrorTail}", path);
         }
 
-        await using var connection = await PostgresProvider.Instance.OpenAsync(target, readOnly: true, context.CancellationToken);
-        return new RestoredCounts(await PostgresProvider.Instance.CountExistingAsync(connection, manifest.TableRefs, context.CancellationToken), 0);
+        await using var session = await PostgresEngine.Instance.OpenReadOnlyAsync(target, context.CancellationToken);
+
+        var connection = session.Connection;
+        return new RestoredCounts(await PostgresEngine.Instance.CountExistingAsync(connection, manifest.TableRefs, context.CancellationToken), 0);
     }
 
     /// <summary>pg_restore must be at least as new as the pg_dump that wrote the archive.</summary>
@@ -354,7 +359,7 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
     /// </summary>
     private static string ConnInfoDatabase(string database) => $"dbname='{database.Replace("\\", "\\\\").Replace("'", "\\'")}'";
 
-    private static string Quote(string identifier) => PostgresProvider.Instance.QuoteIdentifier(identifier);
+    private static string Quote(string identifier) => PostgresEngine.Instance.QuoteIdentifier(identifier);
 
     private static string Literal(string value) => "'" + value.Replace("'", "''") + "'";
 

@@ -2,7 +2,7 @@ using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.IO;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -42,8 +42,8 @@ internal sealed class SqliteBackupEngine : IBackupEngine
 
     private static async Task<WrittenBackup> CopyAndCountAsync(DbOpsConnection source, string path, EngineContext context)
     {
-        await using (var from = await SqliteProvider.OpenFileAsync(source.Database, SqliteOpenMode.ReadOnly, context.CancellationToken))
-        await using (var to = await SqliteProvider.OpenFileAsync(path, SqliteOpenMode.ReadWrite, context.CancellationToken))
+        await using (var from = await SqliteEngine.OpenFileAsync(source.Database, SqliteOpenMode.ReadOnly, context.CancellationToken))
+        await using (var to = await SqliteEngine.OpenFileAsync(path, SqliteOpenMode.ReadWrite, context.CancellationToken))
         {
             // The copy is a temporary file that is flushed once before its rename, so SQLite's own journal and
             // syncs would only slow it down: a crash leaves a .partial file that is never used.
@@ -54,8 +54,8 @@ internal sealed class SqliteBackupEngine : IBackupEngine
         }
 
         context.Report("Counting rows in the backup", 99);
-        await using var copy = await SqliteProvider.OpenFileAsync(path, SqliteOpenMode.ReadOnly, context.CancellationToken);
-        var counts = await SqliteProvider.Instance.CountAllAsync(copy, context.CancellationToken);
+        await using var copy = await SqliteEngine.OpenFileAsync(path, SqliteOpenMode.ReadOnly, context.CancellationToken);
+        var counts = await SqliteEngine.Instance.CountAllAsync(copy, context.CancellationToken);
         return new WrittenBackup("SQLite " + source.ServerVersion, counts.Select(c => new ManifestTable(c.Schema, c.Name, c.Rows)).ToList());
     }
 
@@ -64,7 +64,7 @@ internal sealed class SqliteBackupEngine : IBackupEngine
     {
         try
         {
-            await using var connection = await SqliteProvider.OpenFileAsync(path, SqliteOpenMode.ReadOnly, context.CancellationToken);
+            await using var connection = await SqliteEngine.OpenFileAsync(path, SqliteOpenMode.ReadOnly, context.CancellationToken);
             context.Report("PRAGMA integrity_check", 10);
             var problems = (await connection.QueryAsync<string>("PRAGMA integrity_check")).ToList();
             if (problems is not ["ok"])
@@ -75,7 +75,7 @@ internal sealed class SqliteBackupEngine : IBackupEngine
             context.Report("PRAGMA foreign_key_check", 50);
             var orphans = (await connection.QueryAsync("PRAGMA foreign_key_check")).LongCount();
             context.Report("Counting rows", 70);
-            return new RestoredCounts(await SqliteProvider.Instance.CountExistingAsync(connection, manifest.TableRefs, context.CancellationToken), orphans);
+            return new RestoredCounts(await SqliteEngine.Instance.CountExistingAsync(connection, manifest.TableRefs, context.CancellationToken), orphans);
         }
         catch (SqliteException e)
         {
@@ -90,8 +90,8 @@ internal sealed class SqliteBackupEngine : IBackupEngine
         {
             return true;
         }
-        await using var connection = await SqliteProvider.OpenFileAsync(target.Database, SqliteOpenMode.ReadOnly, context.CancellationToken);
-        return (await SqliteProvider.Instance.ListTablesAsync(connection, context.CancellationToken)).Count == 0;
+        await using var connection = await SqliteEngine.OpenFileAsync(target.Database, SqliteOpenMode.ReadOnly, context.CancellationToken);
+        return (await SqliteEngine.Instance.ListTablesAsync(connection, context.CancellationToken)).Count == 0;
     }
 
     public async Task<RestoredCounts> RestoreAsync(BackupManifest manifest, string path, DbOpsConnection target, RestoreOptions options, EngineContext context)
@@ -107,20 +107,20 @@ internal sealed class SqliteBackupEngine : IBackupEngine
                 $"'{path}' is not a SQLite database, although its manifest's size and SHA-256 match it; {targetPath} was not changed. " +
                 "Restore from another backup.", path, e);
         }
-        await using var check = await SqliteProvider.OpenFileAsync(targetPath, SqliteOpenMode.ReadOnly, context.CancellationToken);
-        return new RestoredCounts(await SqliteProvider.Instance.CountExistingAsync(check, manifest.TableRefs, context.CancellationToken), 0);
+        await using var check = await SqliteEngine.OpenFileAsync(targetPath, SqliteOpenMode.ReadOnly, context.CancellationToken);
+        return new RestoredCounts(await SqliteEngine.Instance.CountExistingAsync(check, manifest.TableRefs, context.CancellationToken), 0);
     }
 
     /// <summary>Copies the backup into the live file, or into a new file renamed into place when there is none.</summary>
     private static async Task CopyIntoAsync(string path, string targetPath, EngineContext context)
     {
-        await using (var from = await SqliteProvider.OpenFileAsync(path, SqliteOpenMode.ReadOnly, context.CancellationToken))
+        await using (var from = await SqliteEngine.OpenFileAsync(path, SqliteOpenMode.ReadOnly, context.CancellationToken))
         {
             if (File.Exists(targetPath))
             {
                 // The backup API replaces the live file inside SQLite's own locking and journal: readers
                 // see the old database or the new one, never half of each.
-                await using var to = await SqliteProvider.OpenFileAsync(targetPath, SqliteOpenMode.ReadWrite, context.CancellationToken);
+                await using var to = await SqliteEngine.OpenFileAsync(targetPath, SqliteOpenMode.ReadWrite, context.CancellationToken);
                 Copy(from, to, context);
             }
             else
@@ -130,7 +130,7 @@ internal sealed class SqliteBackupEngine : IBackupEngine
                 var temporary = ArtifactFiles.TemporaryPathFor(targetPath);
                 try
                 {
-                    await using (var to = await SqliteProvider.OpenFileAsync(temporary, SqliteOpenMode.ReadWriteCreate, context.CancellationToken))
+                    await using (var to = await SqliteEngine.OpenFileAsync(temporary, SqliteOpenMode.ReadWriteCreate, context.CancellationToken))
                     {
                         Copy(from, to, context);
                     }

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using Dapper;
 using DbOps.Core.Errors;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -33,7 +33,7 @@ public static class DatabaseConnector
         }
         try
         {
-            await using var connection = await SqliteProvider.OpenFileAsync(
+            await using var connection = await SqliteEngine.OpenFileAsync(
                 fullPath, create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite, cancellationToken);
             // Reading the schema is what fails on a file that is not a database.
             await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM sqlite_schema");

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Constraints;
@@ -73,7 +73,7 @@ internal static class ConstraintPlanner
     }
 
     /// <summary>A plan for <paramref name="c"/> under its final name: its definition and preflight come from the constraint itself.</summary>
-    public static ConstraintPlan Plan(DbOpsConnection connection, IDatabaseProvider provider, ResolvedConstraint c, string name, string method,
+    public static ConstraintPlan Plan(DbOpsConnection connection, IDatabaseEngine provider, ResolvedConstraint c, string name, string method,
         IReadOnlyList<PlannedStep> steps, ConstraintStatus? outcome, bool presentButUnchecked = false)
     {
         var (preflight, listing) = ViolationQueries(c, provider);
@@ -86,7 +86,7 @@ internal static class ConstraintPlanner
     }
 
     /// <summary>The constraint as SQL, for display and for the SQLite table definition.</summary>
-    public static string Definition(ResolvedConstraint c, IDatabaseProvider provider) => c.Kind switch
+    public static string Definition(ResolvedConstraint c, IDatabaseEngine provider) => c.Kind switch
     {
         ConstraintKind.Check => $"CHECK ({c.Expression})",
         ConstraintKind.Unique => $"UNIQUE ({List(provider, c.Columns)})",
@@ -99,7 +99,7 @@ internal static class ConstraintPlanner
     /// in key order. The violating keys are MATERIALIZED so the planner scans the table once with a set-based plan
     /// (e.g. a hash anti join for a foreign key) instead of walking the key index row by row to serve the LIMIT.
     /// </summary>
-    public static (string Preflight, string Listing) ViolationQueries(ResolvedConstraint c, IDatabaseProvider provider)
+    public static (string Preflight, string Listing) ViolationQueries(ResolvedConstraint c, IDatabaseEngine provider)
     {
         var table = Qualified(provider, c.Table.Table);
         var keys = KeyColumns(c.Table, provider).Select(provider.QuoteIdentifier).ToList();
@@ -139,7 +139,7 @@ internal static class ConstraintPlanner
     }
 
     /// <summary>The columns that identify a row in samples: the primary key, else rowid (SQLite) or ctid (PostgreSQL).</summary>
-    public static IReadOnlyList<string> KeyColumns(TableSchema table, IDatabaseProvider provider) =>
+    public static IReadOnlyList<string> KeyColumns(TableSchema table, IDatabaseEngine provider) =>
         table.PrimaryKey?.Columns is { Count: > 0 } pk ? pk
         : provider.Kind == DatabaseProvider.PostgreSQL ? ["ctid"]
         : [RowidAlias(table)];
@@ -165,12 +165,12 @@ internal static class ConstraintPlanner
     public static StringComparer Comparer(DatabaseProvider provider) =>
         provider == DatabaseProvider.PostgreSQL ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase;
 
-    public static string Qualified(IDatabaseProvider provider, TableRef table) =>
+    public static string Qualified(IDatabaseEngine provider, TableRef table) =>
         provider.Kind == DatabaseProvider.SQLite
             ? provider.QuoteIdentifier(table.Name)
             : $"{provider.QuoteIdentifier(table.Schema)}.{provider.QuoteIdentifier(table.Name)}";
 
-    public static string List(IDatabaseProvider provider, IEnumerable<string> columns) =>
+    public static string List(IDatabaseEngine provider, IEnumerable<string> columns) =>
         string.Join(", ", columns.Select(provider.QuoteIdentifier));
 
     /// <summary>

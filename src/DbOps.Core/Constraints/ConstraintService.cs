@@ -4,7 +4,7 @@ using System.Globalization;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -53,9 +53,10 @@ public static class ConstraintService
         DbOpsConnection connection, ConstraintSpec spec, ConstraintOptions options, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var provider = ProviderFor(connection.Provider);
+        var provider = DatabaseEngines.For(connection.Provider);
         observer.Progress(new OperationProgress($"Add-SafeConstraint {spec}", "Reading the catalog", -1));
-        await using var db = await provider.OpenAsync(connection, readOnly: true, cancellationToken);
+        await using var dbSession = await provider.OpenReadOnlyAsync(connection, cancellationToken);
+        var db = dbSession.Connection;
         var schema = await SchemaReader.ReadAsync(provider, db, cancellationToken);
         var resolved = ConstraintPlanner.Resolve(schema, spec);
         ConstraintPlan plan;
@@ -119,8 +120,6 @@ public static class ConstraintService
         DbOpsConnection connection, ConstraintSpec spec, ConstraintOptions options, IOperationObserver observer, CancellationToken cancellationToken) =>
         await ApplyAsync(await PlanAsync(connection, spec, options, observer, cancellationToken), options, observer, cancellationToken);
 
-    internal static IDatabaseProvider ProviderFor(DatabaseProvider kind) =>
-        kind == DatabaseProvider.PostgreSQL ? PostgresProvider.Instance : SqliteProvider.Instance;
 
     /// <summary>Runs the plan's preflight query: the total and the keys of the first rows.</summary>
     internal static async Task<(long Count, IReadOnlyList<string> Sample)> PreflightAsync(DbConnection db, ConstraintPlan plan, CancellationToken cancellationToken)

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 using Npgsql;
 
@@ -31,9 +31,10 @@ internal static class PostgresConstraints
     /// </summary>
     public static async Task<string> CanonicalCheckAsync(DbOpsConnection connection, ResolvedConstraint c, CancellationToken cancellationToken)
     {
-        await using var db = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(connection, readOnly: false, cancellationToken);
+        await using var dbSession = await PostgresEngine.Instance.OpenWritableAsync(connection, cancellationToken);
+        var db = (NpgsqlConnection)dbSession.Connection;
         await using var transaction = await db.BeginTransactionAsync(cancellationToken);
-        var table = ConstraintPlanner.Qualified(PostgresProvider.Instance, c.Table.Table);
+        var table = ConstraintPlanner.Qualified(PostgresEngine.Instance, c.Table.Table);
         // LIKE takes only ACCESS SHARE on the table, which no writer waits for.
         await using (var probe = new NpgsqlCommand(
             $"SET LOCAL lock_timeout = '2s'; CREATE TEMP TABLE dbops_probe (LIKE {table}) ON COMMIT DROP; " +
@@ -59,7 +60,7 @@ internal static class PostgresConstraints
         DbOpsConnection connection, DatabaseSchema schema, ResolvedConstraint c, ConstraintOptions options, IOperationObserver observer,
         string? canonicalCheck = null)
     {
-        var provider = PostgresProvider.Instance;
+        var provider = PostgresEngine.Instance;
         var t = c.Table;
         var table = ConstraintPlanner.Qualified(provider, t.Table);
         var name = c.Name;
@@ -208,7 +209,8 @@ internal static class PostgresConstraints
     {
         var clock = Stopwatch.StartNew();
         var activity = $"Add-SafeConstraint {plan.Table} {plan.Name}";
-        await using var db = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(plan.Connection, readOnly: false, cancellationToken);
+        await using var dbSession = await PostgresEngine.Instance.OpenWritableAsync(plan.Connection, cancellationToken);
+        var db = (NpgsqlConnection)dbSession.Connection;
         var retries = 0;
         var done = new Stack<PlannedStep>();
         var run = new List<string>();
@@ -305,7 +307,7 @@ internal static class PostgresConstraints
             NpgsqlConnection.ClearPool(db);
             try
             {
-                db = fresh = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(connection, readOnly: false, CancellationToken.None);
+                db = fresh = (NpgsqlConnection)(await PostgresEngine.Instance.OpenWritableAsync(connection, CancellationToken.None)).Connection;
             }
             catch (DbOpsException e)
             {
@@ -336,7 +338,7 @@ internal static class PostgresConstraints
         {
             OperationCanceledException => new DbOpsException(ErrorIds.OperationCanceled, ErrorKind.Canceled, $"Stopped during '{step.Sql}'.{aftermath}", plan.Table, e),
             DbOpsException d => new DbOpsException(d.ErrorId, d.Kind, d.Message + aftermath, plan.Table, d.InnerException),
-            _ when PostgresProvider.IsConnectionLost(e) || e is InvalidOperationException or ObjectDisposedException => new DbOpsException(
+            _ when PostgresEngine.IsConnectionLost(e) || e is InvalidOperationException or ObjectDisposedException => new DbOpsException(
                 ErrorIds.ConnectionLost, ErrorKind.ConnectionError,
                 $"The connection to the server was lost during '{step.Sql}' ({e.Message.Split('\n')[0]}).{aftermath} Run again once the server is back.", plan.Table, e),
             PostgresException { SqlState: "42501" } pg => ConstraintService.NoPrivilege(plan, pg, aftermath),
@@ -370,7 +372,7 @@ internal static class PostgresConstraints
                                              && i.Columns.Take(columns.Count).ToHashSet(StringComparer.Ordinal).SetEquals(columns));
         if (!indexed)
         {
-            var provider = PostgresProvider.Instance;
+            var provider = PostgresEngine.Instance;
             observer.Warning($"No index on {table.Table} starts with ({string.Join(", ", columns)}): every delete or key update on the " +
                              $"referenced table will scan {table.Table}. Add one: CREATE INDEX CONCURRENTLY " +
                              $"{provider.QuoteIdentifier(ConstraintPlanner.DefaultName(table.Table, ConstraintKind.Unique, columns, null).Replace("_key", "_idx", StringComparison.Ordinal))} " +

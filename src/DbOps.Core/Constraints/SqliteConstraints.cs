@@ -5,7 +5,7 @@ using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 using Microsoft.Data.Sqlite;
 
@@ -29,7 +29,7 @@ internal static class SqliteConstraints
     public static async Task<ConstraintPlan> PlanAsync(
         DbOpsConnection connection, DbConnection db, DatabaseSchema schema, ResolvedConstraint c, ConstraintOptions options, CancellationToken cancellationToken)
     {
-        var provider = SqliteProvider.Instance;
+        var provider = SqliteEngine.Instance;
         var t = c.Table;
         var table = ConstraintPlanner.Qualified(provider, t.Table);
         var words = SqlText.Tokens(t.CreateSql ?? "").Where(k => k.Kind == SqlText.TokenKind.Word).Take(2)
@@ -169,7 +169,7 @@ internal static class SqliteConstraints
     {
         var clock = Stopwatch.StartNew();
         var activity = $"Add-SafeConstraint {plan.Table} {plan.Name}";
-        await using var db = await SqliteProvider.OpenFileAsync(plan.Database, SqliteOpenMode.ReadWrite, cancellationToken);
+        await using var db = await SqliteEngine.OpenFileAsync(plan.Database, SqliteOpenMode.ReadWrite, cancellationToken);
         var run = new List<string>();
         var retries = 0;
         var inTransaction = false;

@@ -1,7 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using DbOps.Core.Connections;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Documentation;
@@ -39,7 +39,7 @@ internal static class ColumnProfiler
     private const int ColumnsPerQuery = 400;
 
     public static async Task<TableProfile> ProfileAsync(
-        IDatabaseProvider provider, DbConnection connection, TableSchema table, bool profile, CancellationToken cancellationToken)
+        IDatabaseEngine provider, DbConnection connection, TableSchema table, bool profile, CancellationToken cancellationToken)
     {
         if (!profile)
         {
@@ -90,7 +90,7 @@ internal static class ColumnProfiler
 
     /// <summary>One aggregate query: count(*), then count(c) and count(DISTINCT c) for each column. Returns the row count.</summary>
     private static async Task<long> CountAsync(
-        IDatabaseProvider provider, DbConnection connection, TableRef table, IReadOnlyList<ColumnInfo> columns,
+        IDatabaseEngine provider, DbConnection connection, TableRef table, IReadOnlyList<ColumnInfo> columns,
         Dictionary<string, ColumnProfile> profiles, CancellationToken cancellationToken)
     {
         var postgres = provider.Kind == DatabaseProvider.PostgreSQL;

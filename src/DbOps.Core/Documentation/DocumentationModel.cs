@@ -1,6 +1,6 @@
 using DbOps.Core.Connections;
 using DbOps.Core.Journal;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Documentation;

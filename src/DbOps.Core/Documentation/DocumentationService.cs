@@ -7,7 +7,7 @@ using DbOps.Core.Errors;
 using DbOps.Core.IO;
 using DbOps.Core.Journal;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Documentation;
@@ -76,9 +76,10 @@ public static partial class DocumentationService
         DocumentationRequest request, string baseName, string activity, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var source = request.Source;
-        IDatabaseProvider provider = source.Provider == DatabaseProvider.PostgreSQL ? PostgresProvider.Instance : SqliteProvider.Instance;
+        var provider = DatabaseEngines.For(source);
         observer.Progress(new OperationProgress(activity, "Reading the catalog", 0));
-        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
+        var connection = session.Connection;
         // One snapshot for catalog, counts and profiles, so they describe the same moment.
         await using var snapshot = await BeginSnapshotAsync(provider, connection, cancellationToken);
         var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
@@ -122,7 +123,7 @@ public static partial class DocumentationService
     /// savepoint keeps the snapshot transaction usable after the error.
     /// </summary>
     private static async Task<TableProfile> ProfileOrExplainAsync(
-        IDatabaseProvider provider, DbConnection connection, TableSchema table, bool profile, IOperationObserver observer, CancellationToken cancellationToken)
+        IDatabaseEngine provider, DbConnection connection, TableSchema table, bool profile, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var postgres = provider.Kind == DatabaseProvider.PostgreSQL;
         if (postgres)
@@ -153,7 +154,7 @@ public static partial class DocumentationService
     /// PostgreSQL: a REPEATABLE READ READ ONLY transaction. SQLite: a read transaction on the read-only connection,
     /// begun in SQL so commands need not name it (the snapshot starts with the first read).
     /// </summary>
-    private static async Task<IAsyncDisposable> BeginSnapshotAsync(IDatabaseProvider provider, DbConnection connection, CancellationToken cancellationToken)
+    private static async Task<IAsyncDisposable> BeginSnapshotAsync(IDatabaseEngine provider, DbConnection connection, CancellationToken cancellationToken)
     {
         if (provider.Kind == DatabaseProvider.PostgreSQL)
         {
@@ -226,7 +227,7 @@ public static partial class DocumentationService
     /// <summary>The latest removal of each table that does not exist now.</summary>
     private static List<JournalEntry> RemovedTables(IReadOnlyList<JournalEntry> entries, HashSet<TableRef> existing, DatabaseProvider provider) =>
         entries.Where(e => e.Operation == JournalOperations.TableRemoved && e.Table is not null)
-            .GroupBy(e => (Schema: provider == DatabaseProvider.SQLite ? SqliteProvider.MainSchema : e.Schema ?? "public",
+            .GroupBy(e => (Schema: provider == DatabaseProvider.SQLite ? SqliteEngine.MainSchema : e.Schema ?? "public",
                            Name: provider == DatabaseProvider.SQLite ? e.Table!.ToLowerInvariant() : e.Table!))
             .Select(g => g.Last())
             .Where(e => !existing.Any(t => IsTable(e, t, provider)))

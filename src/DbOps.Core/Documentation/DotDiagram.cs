@@ -13,7 +13,7 @@ internal static class DotDiagram
 {
     public static string Write(DocumentationModel model, string title)
     {
-        var ids = new Dictionary<Providers.TableRef, string>();
+        var ids = new Dictionary<Engines.TableRef, string>();
         var text = new StringBuilder();
         text.Append("digraph schema {\n");
         text.Append("    graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, labelloc=t, label=<").Append(Html(title)).Append(">];\n");
@@ -80,7 +80,7 @@ internal static class DotDiagram
         text.Append("</TABLE>>];\n");
     }
 
-    private static string Endpoint(DocumentationModel model, Dictionary<Providers.TableRef, string> ids, Providers.TableRef table, string column)
+    private static string Endpoint(DocumentationModel model, Dictionary<Engines.TableRef, string> ids, Engines.TableRef table, string column)
     {
         var columns = model.Find(table)!.Schema.Columns;
         var index = columns.ToList().FindIndex(c => c.Name == column);

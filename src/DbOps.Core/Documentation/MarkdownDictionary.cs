@@ -226,7 +226,7 @@ internal static class MarkdownDictionary
         md.Append("| Table | Removed | By | Rows | Archive | Checksum |\n| --- | --- | --- | ---: | --- | --- |\n");
         foreach (var e in model.RemovedTables)
         {
-            var table = e.Schema is null || e.Schema == Providers.SqliteProvider.MainSchema ? e.Table : $"{e.Schema}.{e.Table}";
+            var table = e.Schema is null || e.Schema == Engines.SqliteEngine.MainSchema ? e.Table : $"{e.Schema}.{e.Table}";
             md.Append("| ").Append(Code(table)).Append(" | ").Append(Time(e.Time)).Append(" | ").Append(Md($"{e.User}@{e.Host}"))
               .Append(" | ").Append(e.Rows is { } rows ? Number(rows) : "").Append(" | ").Append(Code(e.Path))
               .Append(" | ").Append(Code(e.Checksum)).Append(" |\n");

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Documentation;
@@ -96,7 +96,7 @@ internal static partial class MermaidDiagram
         var used = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var table in tables)
         {
-            var name = table.Schema is SqliteProvider.MainSchema or "public" ? table.Name : $"{table.Schema}_{table.Name}";
+            var name = table.Schema is SqliteEngine.MainSchema or "public" ? table.Name : $"{table.Schema}_{table.Name}";
             var id = Keep(name, "");
             if (id.Length == 0 || char.IsAsciiDigit(id[0]) || Keywords.Any(k => id.StartsWith(k, StringComparison.OrdinalIgnoreCase)))
             {

@@ -4,7 +4,7 @@ using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Constraints;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Indexes;
@@ -62,8 +62,9 @@ public static class IndexAdvisor
     {
         var source = request.Connection;
         var minimumAge = request.MinimumStatsAge ?? UsageStatistics.DefaultMinimumAge;
-        var provider = Provider(source);
-        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        var provider = DatabaseEngines.For(source);
+        await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
+        var connection = session.Connection;
         var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
         StatisticsWindow? window = null;
         var usage = new Dictionary<(string, string), (long Scans, long SizeBytes, long Counter)>();
@@ -221,13 +222,11 @@ public static class IndexAdvisor
 
     private static bool HasExpression(IndexInfo index) => index.Columns.Any(c => c.Contains('(') || c.Contains('<') || c.Contains(' '));
 
-    internal static IDatabaseProvider Provider(DbOpsConnection source) =>
-        source.Provider == DatabaseProvider.PostgreSQL ? PostgresProvider.Instance : SqliteProvider.Instance;
-
     private static async Task<(DatabaseProvider, DatabaseSchema)> ReadSchemaAsync(DbOpsConnection source, CancellationToken cancellationToken)
     {
-        var provider = Provider(source);
-        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        var provider = DatabaseEngines.For(source);
+        await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
+        var connection = session.Connection;
         return (source.Provider, await SchemaReader.ReadAsync(provider, connection, cancellationToken));
     }
 
@@ -256,7 +255,7 @@ internal static class IndexSql
             : $"DROP INDEX {(ifExists ? "IF EXISTS " : "")}{Quote(schema)}.{Quote(name)}";
 
     /// <summary>Both engines quote the same way; the providers' instances are used so a change there applies here.</summary>
-    internal static string Quote(string identifier) => PostgresProvider.Instance.QuoteIdentifier(identifier);
+    internal static string Quote(string identifier) => PostgresEngine.Instance.QuoteIdentifier(identifier);
 
     /// <summary><c>ix_table_col1_col2</c>, cut to 63 bytes, with a number added when another index already has the name.</summary>
     /// <param name="schema">The database's schema: existing index and table names are taken.</param>

@@ -4,7 +4,7 @@ using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Constraints;
 using DbOps.Core.Errors;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -120,7 +120,8 @@ internal sealed record IndexDefinition(TableSchema Table, IReadOnlyList<string> 
     private async Task<string> ProbeSqliteAsync(DbOpsConnection source, CancellationToken cancellationToken)
     {
         var sql = CreateSql(DatabaseProvider.SQLite, "dbops_index_probe");
-        await using var connection = await SqliteProvider.Instance.OpenAsync(source, readOnly: true, cancellationToken);
+        await using var session = await SqliteEngine.Instance.OpenReadOnlyAsync(source, cancellationToken);
+        var connection = session.Connection;
         try
         {
             await connection.ExecuteAsync(new CommandDefinition("EXPLAIN " + sql, cancellationToken: cancellationToken));
@@ -138,7 +139,8 @@ internal sealed record IndexDefinition(TableSchema Table, IReadOnlyList<string> 
         var evaluated = KeySql.Where(k => k.StartsWith('(')).Concat(Where is null ? [] : [$"({Where})"]).ToList();
         if (evaluated.Count > 0)
         {
-            await using var reader = await PostgresProvider.Instance.OpenAsync(source, readOnly: true, cancellationToken);
+            await using var readerSession = await PostgresEngine.Instance.OpenReadOnlyAsync(source, cancellationToken);
+            var reader = readerSession.Connection;
             try
             {
                 await reader.ExecuteAsync(new CommandDefinition($"SELECT {string.Join(", ", evaluated)} FROM {table} LIMIT 1", cancellationToken: cancellationToken));
@@ -152,7 +154,8 @@ internal sealed record IndexDefinition(TableSchema Table, IReadOnlyList<string> 
                 throw Refused(ErrorIds.InvalidIndexExpression, e.MessageText);
             }
         }
-        await using var connection = await PostgresProvider.Instance.OpenAsync(source, readOnly: false, cancellationToken);
+        await using var session = await PostgresEngine.Instance.OpenWritableAsync(source, cancellationToken);
+        var connection = session.Connection;
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         try
         {

@@ -4,7 +4,7 @@ using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 using Npgsql;
 
@@ -195,9 +195,10 @@ public static class IndexMaintenance
             return plan.Skipped();
         }
         var source = plan.Source;
-        var provider = IndexAdvisor.Provider(source);
+        var provider = DatabaseEngines.For(source);
         var clock = Stopwatch.StartNew();
-        await using var connection = await provider.OpenAsync(source, readOnly: false, cancellationToken);
+        await using var session = await provider.OpenWritableAsync(source, cancellationToken);
+        var connection = session.Connection;
         foreach (var (sql, i) in plan.Statements.Select((s, i) => (s, i)))
         {
             observer.Progress(new OperationProgress($"{(plan.Outcome == IndexChangeStatus.Created ? "Add-SafeIndex" : "Remove-UnusedIndex")} {plan.Target}", sql,
@@ -238,9 +239,10 @@ public static class IndexMaintenance
         var sql = IndexSql.Drop(source.Provider, plan.TableRef.Schema, plan.Index, ifExists: true);
         try
         {
-            await using var connection = await PostgresProvider.Instance.OpenAsync(source, readOnly: false, CancellationToken.None);
+            await using var session = await PostgresEngine.Instance.OpenWritableAsync(source, CancellationToken.None);
+            var connection = session.Connection;
             // Only an INVALID index of that name on that table is ours to drop: the build may have failed on a name clash.
-            var schema = await SchemaReader.ReadAsync(PostgresProvider.Instance, connection, CancellationToken.None);
+            var schema = await SchemaReader.ReadAsync(PostgresEngine.Instance, connection, CancellationToken.None);
             if (schema.Find(plan.TableRef)?.Indexes.Any(i => i.Name == plan.Index && !i.IsValid) != true)
             {
                 return;
@@ -257,8 +259,9 @@ public static class IndexMaintenance
     private static async Task<(DatabaseSchema Schema, IReadOnlyDictionary<string, long> Scans)> ReadAsync(
         DbOpsConnection source, CancellationToken cancellationToken, bool withScans = false)
     {
-        var provider = IndexAdvisor.Provider(source);
-        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        var provider = DatabaseEngines.For(source);
+        await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
+        var connection = session.Connection;
         var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
         var scans = new Dictionary<string, long>(StringComparer.Ordinal);
         if (withScans && source.Provider == DatabaseProvider.PostgreSQL)

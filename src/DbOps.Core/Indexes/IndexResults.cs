@@ -1,5 +1,5 @@
 using DbOps.Core.Connections;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Indexes;

@@ -47,9 +47,9 @@ public enum IntegrityLevel
 public sealed class IntegrityFinding
 {
     internal IntegrityFinding(
-        DbOpsConnection connection, IntegrityCheck check, IntegritySeverity severity, Providers.TableRef? table,
+        DbOpsConnection connection, IntegrityCheck check, IntegritySeverity severity, Engines.TableRef? table,
         IReadOnlyList<string> columns, long count, IReadOnlyList<string> sample, IReadOnlyList<string> sampleKeyColumns,
-        string? query, string message, RelationshipSource? relationship = null, Providers.TableRef? referencedTable = null,
+        string? query, string message, RelationshipSource? relationship = null, Engines.TableRef? referencedTable = null,
         IReadOnlyList<string>? referencedColumns = null, string? constraintName = null, ConstraintSpec? suggestedConstraint = null)
     {
         Provider = connection.Provider;

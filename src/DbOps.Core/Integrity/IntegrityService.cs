@@ -5,7 +5,7 @@ using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -34,12 +34,14 @@ public static class IntegrityService
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         var connection = request.Connection;
-        IDatabaseProvider provider = connection.Provider == DatabaseProvider.PostgreSQL ? PostgresProvider.Instance : SqliteProvider.Instance;
+        var provider = DatabaseEngines.For(connection);
         var sql = new IntegritySql(provider);
         var activity = $"Test-DataIntegrity {connection.Database}";
         observer.Progress(new OperationProgress(activity, "Reading the schema", -1));
 
-        await using var db = await provider.OpenAsync(connection, readOnly: true, cancellationToken);
+        await using var dbSession = await provider.OpenReadOnlyAsync(connection, cancellationToken);
+
+        var db = dbSession.Connection;
         var postgres = connection.Provider == DatabaseProvider.PostgreSQL;
         await ExecuteAsync(db, postgres
             ? $"BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL lock_timeout = '{(int)LockTimeout.TotalMilliseconds}ms'"

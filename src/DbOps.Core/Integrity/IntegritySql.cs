@@ -1,7 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using DbOps.Core.Connections;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Integrity;
@@ -21,11 +21,11 @@ internal sealed record RowKey(IReadOnlyList<string> Names, bool IsRowAddress);
 internal sealed record RowQuery(string Listing, string Probe);
 
 /// <summary>How integrity checks spell their SQL for one engine: quoting, row keys, and the listing/probe pair.</summary>
-internal sealed class IntegritySql(IDatabaseProvider provider)
+internal sealed class IntegritySql(IDatabaseEngine provider)
 {
     public const int SampleSize = 10;
 
-    public IDatabaseProvider Provider { get; } = provider;
+    public IDatabaseEngine Provider { get; } = provider;
 
     public bool IsPostgres => Provider.Kind == DatabaseProvider.PostgreSQL;
 

@@ -1,7 +1,7 @@
 using System.Data.Common;
 using DbOps.Core.Connections;
 using DbOps.Core.Constraints;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Integrity;

@@ -1,7 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using DbOps.Core.Connections;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 using Npgsql;
 

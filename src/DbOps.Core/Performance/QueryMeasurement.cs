@@ -5,7 +5,7 @@ using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -85,10 +85,11 @@ public static class QueryMeasurement
             throw MoreThanOneStatement(request.Query);
         }
         // Classify on a read-only connection: EXPLAIN without ANALYZE runs nothing.
-        var provider = PostgresProvider.Instance;
+        var provider = PostgresEngine.Instance;
         bool modifies;
-        await using (var probe = await provider.OpenAsync(request.Connection, readOnly: true, cancellationToken))
+        await using (var session = await provider.OpenReadOnlyAsync(request.Connection, cancellationToken))
         {
+            var probe = session.Connection;
             await using var explain = CreateCommand(probe, null, "EXPLAIN (VERBOSE, FORMAT JSON) " + request.Query, request.Parameters);
             await using var reader = await explain.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
@@ -102,7 +103,7 @@ public static class QueryMeasurement
         var mode = !modifies ? QueryExecutionMode.ReadOnly : request.AllowWrite ? QueryExecutionMode.Committed : QueryExecutionMode.RolledBack;
         observer.Verbose($"{(modifies ? "The statement modifies data" : "The statement only reads")}; it runs {Describe(mode)}.");
 
-        // Opened and timed synchronously: see PostgresProvider.OpenBlocking.
+        // Opened and timed synchronously: see PostgresEngine.OpenBlocking.
         await using var connection = provider.OpenBlocking(request.Connection, readOnly: mode == QueryExecutionMode.ReadOnly);
         await using var transaction = mode == QueryExecutionMode.RolledBack ? connection.BeginTransaction() : null;
         var (samples, rows) = Time(connection, transaction, request, observer, activity, cancellationToken);
@@ -132,7 +133,9 @@ public static class QueryMeasurement
         var mode = !modifies ? QueryExecutionMode.ReadOnly : request.AllowWrite ? QueryExecutionMode.Committed : QueryExecutionMode.RolledBack;
         observer.Verbose($"{(modifies ? "The statement modifies data" : "The statement only reads")}; it runs {Describe(mode)}.");
 
-        await using var connection = await SqliteProvider.Instance.OpenAsync(request.Connection, readOnly: mode == QueryExecutionMode.ReadOnly, cancellationToken);
+        await using var connection = mode == QueryExecutionMode.ReadOnly
+            ? (await SqliteEngine.Instance.OpenReadOnlyAsync(request.Connection, cancellationToken)).Connection
+            : (await SqliteEngine.Instance.OpenWritableAsync(request.Connection, cancellationToken)).Connection;
         await using var transaction = mode == QueryExecutionMode.RolledBack ? connection.BeginTransaction() : null;
         var (samples, rows) = Time(connection, transaction, request, observer, activity, cancellationToken);
 
@@ -160,7 +163,8 @@ public static class QueryMeasurement
     /// </summary>
     private static async Task<bool> SqliteModifiesAsync(DbOpsConnection source, string query, CancellationToken cancellationToken)
     {
-        await using var connection = (SqliteConnection)await SqliteProvider.Instance.OpenAsync(source, readOnly: true, cancellationToken);
+        await using var session = await SqliteEngine.Instance.OpenReadOnlyAsync(source, cancellationToken);
+        var connection = (SqliteConnection)session.Connection;
         var rc = SQLitePCL.raw.sqlite3_prepare_v2(connection.Handle, query, out var statement, out var tail);
         using (statement)
         {

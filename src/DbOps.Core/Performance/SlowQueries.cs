@@ -5,7 +5,7 @@ using DbOps.Core.Connections;
 using DbOps.Core.Constraints;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using Npgsql;
 
 namespace DbOps.Core.Performance;
@@ -168,13 +168,14 @@ public static class SlowQueries
                 $"Get-SlowQuery reads PostgreSQL's pg_stat_statements; {source} is SQLite, which records no statement statistics. " +
                 "Measure candidate queries with Measure-QueryPerformance instead.", source.ToString());
         }
-        await using var connection = await PostgresProvider.Instance.OpenAsync(source, readOnly: true, cancellationToken);
+        await using var session = await PostgresEngine.Instance.OpenReadOnlyAsync(source, cancellationToken);
+        var connection = session.Connection;
         var schema = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(ExtensionSql, cancellationToken: cancellationToken))
             ?? throw Unavailable(source, "the extension is not installed in this database",
                 "Run CREATE EXTENSION pg_stat_statements; as a superuser (the server must also load it: shared_preload_libraries = 'pg_stat_statements').");
         var version = ((Npgsql.NpgsqlConnection)connection).PostgreSqlVersion;
         var (total, mean) = version.Major >= 13 ? ("total_exec_time", "mean_exec_time") : ("total_time", "mean_time");
-        var sql = string.Format(CultureInfo.InvariantCulture, StatementsSql, PostgresProvider.Instance.QuoteIdentifier(schema), total, mean);
+        var sql = string.Format(CultureInfo.InvariantCulture, StatementsSql, PostgresEngine.Instance.QuoteIdentifier(schema), total, mean);
         List<SlowQuery.Row> rows;
         try
         {
@@ -190,7 +191,7 @@ public static class SlowQueries
         if (version.Major >= 14)
         {
             since = await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(
-                $"SELECT stats_reset FROM {PostgresProvider.Instance.QuoteIdentifier(schema)}.pg_stat_statements_info", cancellationToken: cancellationToken)) is { } reset
+                $"SELECT stats_reset FROM {PostgresEngine.Instance.QuoteIdentifier(schema)}.pg_stat_statements_info", cancellationToken: cancellationToken)) is { } reset
                 ? new DateTimeOffset(DateTime.SpecifyKind(reset, DateTimeKind.Utc)) : null;
         }
         return Rank(source, request, rows, since, observer);

@@ -1,7 +1,7 @@
 using DbOps.Core.Archive;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 
 namespace DbOps.Core.Removal;
 

@@ -8,7 +8,7 @@ using DbOps.Core.Diagnostics;
 using DbOps.Core.Errors;
 using DbOps.Core.Journal;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 using Microsoft.Data.Sqlite;
 using Npgsql;
@@ -31,8 +31,9 @@ public static class RemovalService
     public static async Task<IReadOnlyList<TableRemoval>> PlanAsync(RemovalRequest request, CancellationToken cancellationToken)
     {
         var source = request.Source;
-        var provider = ArchiveService.ProviderFor(source.Provider);
-        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        var provider = DatabaseEngines.For(source.Provider);
+        await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
+        var connection = session.Connection;
         var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
         var results = new List<TableRemoval>();
         foreach (var (target, table) in Order(Resolve(request, schema, results), schema))
@@ -73,8 +74,9 @@ public static class RemovalService
     public static async Task<IReadOnlyList<TableRemoval>> RemoveAsync(RemovalRequest request, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var source = request.Source;
-        var provider = ArchiveService.ProviderFor(source.Provider);
-        await using var connection = await provider.OpenAsync(source, readOnly: false, cancellationToken);
+        var provider = DatabaseEngines.For(source.Provider);
+        await using var session = await provider.OpenWritableAsync(source, cancellationToken);
+        var connection = session.Connection;
         var results = new List<TableRemoval>();
         var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
         SettleUnfinished(request, schema, observer);
@@ -112,7 +114,7 @@ public static class RemovalService
         public IReadOnlyList<string> DroppedForeignKeys { get; set; } = [];
     }
 
-    private static async Task<TableRemoval> RemoveOneAsync(RemovalRequest request, IDatabaseProvider provider, DbConnection connection,
+    private static async Task<TableRemoval> RemoveOneAsync(RemovalRequest request, IDatabaseEngine provider, DbConnection connection,
         RemovalTarget target, TableRef table, Attempt attempt, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
@@ -255,7 +257,7 @@ public static class RemovalService
     /// reached its COMMIT (an unknown COMMIT outcome is reported before this is asked), so it dropped nothing. The
     /// question goes to a new session when the error closed this one.
     /// </summary>
-    private static async Task<DbOpsException?> DroppedMeanwhileAsync(Exception e, IDatabaseProvider provider, DbOpsConnection source,
+    private static async Task<DbOpsException?> DroppedMeanwhileAsync(Exception e, IDatabaseEngine provider, DbOpsConnection source,
         DbConnection connection, TableRef table)
     {
         if (e is not (DbException or InvalidOperationException))
@@ -271,7 +273,8 @@ public static class RemovalService
             }
             else
             {
-                await using var fresh = await provider.OpenAsync(source, readOnly: true, CancellationToken.None);
+                await using var freshSession = await provider.OpenReadOnlyAsync(source, CancellationToken.None);
+                var fresh = freshSession.Connection;
                 exists = await provider.TableExistsAsync(fresh, table, CancellationToken.None);
             }
             return exists ? null : new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound,
@@ -367,7 +370,7 @@ public static class RemovalService
             {
                 var name = target.Table ?? "";
                 var dot = name.IndexOf('.', StringComparison.Ordinal);
-                var table = dot < 0 ? new TableRef(schema.SearchPath.FirstOrDefault() ?? SqliteProvider.MainSchema, name) : new TableRef(name[..dot], name[(dot + 1)..]);
+                var table = dot < 0 ? new TableRef(schema.SearchPath.FirstOrDefault() ?? SqliteEngine.MainSchema, name) : new TableRef(name[..dot], name[(dot + 1)..]);
                 refused.Add(new TableRemoval(request.Source, table, false, null, target.ManifestPath, null, [], [], e, TimeSpan.Zero));
             }
         }

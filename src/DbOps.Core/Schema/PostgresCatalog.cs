@@ -1,7 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using DbOps.Core.Connections;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 
 namespace DbOps.Core.Schema;
 
@@ -14,7 +14,7 @@ internal static class PostgresCatalog
     /// <summary>
     /// User tables: ordinary tables (partitions included, partitioned parents excluded: they hold no rows
     /// themselves) in user schemas, leaving out tables that belong to an extension, whose data pg_dump does
-    /// not dump. Every catalog query joins it, and <see cref="PostgresProvider"/> lists tables with it.
+    /// not dump. Every catalog query joins it, and <see cref="PostgresEngine"/> lists tables with it.
     /// </summary>
     internal const string UserTables = """
         WITH user_tables AS (

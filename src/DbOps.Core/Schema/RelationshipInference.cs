@@ -1,6 +1,6 @@
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 
 namespace DbOps.Core.Schema;
 

@@ -1,6 +1,6 @@
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 
 namespace DbOps.Core.Schema;
 
@@ -227,8 +227,8 @@ public sealed class DatabaseSchema
         {
             var schema = Unquote(parts[0]);
             var table = Unquote(parts[1]);
-            yield return (Provider == DatabaseProvider.SQLite && SqliteNames.Same(schema, SqliteProvider.MainSchema)
-                ? SqliteProvider.MainSchema : schema, table);
+            yield return (Provider == DatabaseProvider.SQLite && SqliteNames.Same(schema, SqliteEngine.MainSchema)
+                ? SqliteEngine.MainSchema : schema, table);
             yield return (null, Unquote(text));
             if (Provider == DatabaseProvider.PostgreSQL)
             {

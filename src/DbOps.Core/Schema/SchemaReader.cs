@@ -1,13 +1,13 @@
 using System.Data.Common;
 using DbOps.Core.Connections;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 
 namespace DbOps.Core.Schema;
 
-/// <summary>Reads the catalog of the user tables (the same tables <see cref="IDatabaseProvider.ListTablesAsync"/> lists).</summary>
+/// <summary>Reads the catalog of the user tables (the same tables <see cref="IDatabaseEngine.ListTablesAsync"/> lists).</summary>
 internal static class SchemaReader
 {
-    public static Task<DatabaseSchema> ReadAsync(IDatabaseProvider provider, DbConnection connection, CancellationToken cancellationToken) =>
+    public static Task<DatabaseSchema> ReadAsync(IDatabaseEngine provider, DbConnection connection, CancellationToken cancellationToken) =>
         provider.Kind == DatabaseProvider.PostgreSQL
             ? PostgresCatalog.ReadAsync(connection, cancellationToken)
             : SqliteCatalog.ReadAsync(connection, cancellationToken);

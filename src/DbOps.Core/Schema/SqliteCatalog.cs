@@ -1,7 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using DbOps.Core.Connections;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 
 namespace DbOps.Core.Schema;
 
@@ -40,7 +40,7 @@ internal static class SqliteCatalog
 
     public static async Task<DatabaseSchema> ReadAsync(DbConnection connection, CancellationToken cancellationToken)
     {
-        var tables = (await connection.QueryAsync<TableRow>(new CommandDefinition(SqliteProvider.UserTablesSql, cancellationToken: cancellationToken))).ToList();
+        var tables = (await connection.QueryAsync<TableRow>(new CommandDefinition(SqliteEngine.UserTablesSql, cancellationToken: cancellationToken))).ToList();
         var columnsByTable = new Dictionary<string, List<ColumnRow>>(SqliteNames.Comparer);
         foreach (var table in tables)
         {
@@ -51,7 +51,7 @@ internal static class SqliteCatalog
         var result = new List<TableSchema>(tables.Count);
         foreach (var table in tables)
         {
-            var self = new TableRef(SqliteProvider.MainSchema, table.Name);
+            var self = new TableRef(SqliteEngine.MainSchema, table.Name);
             var columns = columnsByTable[table.Name];
             var pkColumns = columns.Where(c => c.Pk > 0).OrderBy(c => c.Pk).Select(c => c.Name).ToList();
             var rowidAlias = pkColumns.Count == 1
@@ -94,7 +94,7 @@ internal static class SqliteCatalog
                 comment: null,
                 table.Sql));
         }
-        return new DatabaseSchema(DatabaseProvider.SQLite, result, [SqliteProvider.MainSchema]);
+        return new DatabaseSchema(DatabaseProvider.SQLite, result, [SqliteEngine.MainSchema]);
     }
 
     private static async Task<List<ForeignKeyInfo>> ReadForeignKeysAsync(
@@ -117,7 +117,7 @@ internal static class SqliteCatalog
             // Use the parent's stored spelling when it exists, so the TableRef equals the catalog's.
             var parent = SqliteNames.Find(columnsByTable.Keys, k => k, parentName) ?? parentName;
             keys.Add(new ForeignKeyInfo(
-                $"{table.Name}_{string.Join("_", from)}_fkey", table, from, new TableRef(SqliteProvider.MainSchema, parent), to,
+                $"{table.Name}_{string.Join("_", from)}_fkey", table, from, new TableRef(SqliteEngine.MainSchema, parent), to,
                 IsValidated: false, IsEnforced: false, parts[0].OnDelete, parts[0].OnUpdate));
         }
         return keys;

@@ -84,7 +84,7 @@ public sealed record TableSnapshot(
     IReadOnlyList<PolicySnapshot> Policies, string? Definition)
 {
     /// <summary>schema.name, or name alone for SQLite's main schema.</summary>
-    public override string ToString() => Schema == Providers.SqliteProvider.MainSchema ? Name : $"{Schema}.{Name}";
+    public override string ToString() => Schema == Engines.SqliteEngine.MainSchema ? Name : $"{Schema}.{Name}";
 }
 
 /// <summary>A column: its type, nullability and default.</summary>

@@ -1,6 +1,6 @@
 using System.Data.Common;
 using Dapper;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Snapshots;
@@ -104,7 +104,7 @@ internal sealed class PostgresSnapshotCatalog : ISnapshotCatalog
             new { name = Qualified(table) }, cancellationToken: cancellationToken));
 
     private static string Qualified(TableRef table) =>
-        $"{PostgresProvider.Instance.QuoteIdentifier(table.Schema)}.{PostgresProvider.Instance.QuoteIdentifier(table.Name)}";
+        $"{PostgresEngine.Instance.QuoteIdentifier(table.Schema)}.{PostgresEngine.Instance.QuoteIdentifier(table.Name)}";
 
     private sealed class TriggerRow
     {
@@ -137,7 +137,7 @@ internal sealed class SqliteSnapshotCatalog : ISnapshotCatalog
     public async Task<ILookup<TableRef, TriggerSnapshot>> TriggersAsync(DbConnection connection, CancellationToken cancellationToken) =>
         (await connection.QueryAsync<(string Table, string Name, string Sql)>(new CommandDefinition(
             "SELECT tbl_name, name, sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY tbl_name, name", cancellationToken: cancellationToken)))
-            .ToLookup(r => new TableRef(SqliteProvider.MainSchema, r.Table), r => new TriggerSnapshot(r.Name, r.Sql, Enabled: true));
+            .ToLookup(r => new TableRef(SqliteEngine.MainSchema, r.Table), r => new TriggerSnapshot(r.Name, r.Sql, Enabled: true));
 
     public Task<IReadOnlyDictionary<TableRef, (bool Enabled, bool Forced)>> RowLevelSecurityAsync(DbConnection connection, CancellationToken cancellationToken) =>
         Task.FromResult(NoRowLevelSecurity);
@@ -148,7 +148,7 @@ internal sealed class SqliteSnapshotCatalog : ISnapshotCatalog
     public async Task<IReadOnlyList<ViewSnapshot>> ViewsAsync(DbConnection connection, CancellationToken cancellationToken) =>
         (await connection.QueryAsync<(string Name, string Sql)>(new CommandDefinition(
             "SELECT name, sql FROM sqlite_schema WHERE type = 'view' ORDER BY name", cancellationToken: cancellationToken)))
-            .Select(v => new ViewSnapshot(SqliteProvider.MainSchema, v.Name, "View", v.Sql)).ToList();
+            .Select(v => new ViewSnapshot(SqliteEngine.MainSchema, v.Name, "View", v.Sql)).ToList();
 
     public Task<IReadOnlyList<SequenceSnapshot>> SequencesAsync(DbConnection connection, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<SequenceSnapshot>>([]);

@@ -1,5 +1,5 @@
 using DbOps.Core.Archive;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Journal;
 
 namespace DbOps.Core.Snapshots;

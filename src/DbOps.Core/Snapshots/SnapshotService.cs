@@ -6,7 +6,7 @@ using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.IO;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Snapshots;
@@ -35,9 +35,10 @@ public static class SnapshotService
     public static async Task<DatabaseSnapshot> CaptureAsync(SnapshotRequest request, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var source = request.Source;
-        IDatabaseProvider provider = source.Provider == DatabaseProvider.PostgreSQL ? PostgresProvider.Instance : SqliteProvider.Instance;
+        var provider = DatabaseEngines.For(source);
         ISnapshotCatalog catalog = source.Provider == DatabaseProvider.PostgreSQL ? PostgresSnapshotCatalog.Instance : SqliteSnapshotCatalog.Instance;
-        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
+        var connection = session.Connection;
         await connection.ExecuteAsync(new CommandDefinition(
             source.Provider == DatabaseProvider.PostgreSQL ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN",
             commandType: System.Data.CommandType.Text, cancellationToken: cancellationToken));

@@ -6,7 +6,7 @@ using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.IO;
 using DbOps.Core.Journal;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Usage;
@@ -107,7 +107,8 @@ public static class UsageWatch
     public static async Task<UsageBaseline> StartAsync(DbOpsConnection source, string? path, CancellationToken cancellationToken, bool overwrite = false)
     {
         RequirePostgres(source);
-        await using var connection = await PostgresProvider.Instance.OpenAsync(source, readOnly: true, cancellationToken);
+        await using var session = await PostgresEngine.Instance.OpenReadOnlyAsync(source, cancellationToken);
+        var connection = session.Connection;
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
         var identity = await IdentityAsync(connection, cancellationToken);
         var baseline = new UsageBaseline

@@ -5,7 +5,7 @@ using Dapper;
 using DbOps.Core.Archive;
 using DbOps.Core.Connections;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Usage;
@@ -74,12 +74,14 @@ public static class UsageService
     public static async Task<IReadOnlyList<TableUsage>> FindAsync(UnusedTableRequest request, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var source = request.Source;
-        var provider = ArchiveService.ProviderFor(source.Provider);
+        var provider = DatabaseEngines.For(source.Provider);
         var minimumAge = request.MinimumStatsAge ?? UsageStatistics.DefaultMinimumAge;
         var activity = $"Finding unused tables in {source}";
         observer.Progress(new OperationProgress(activity, "Reading the catalog", 0));
 
-        await using var connection = await provider.OpenAsync(source, readOnly: true, cancellationToken);
+        await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
+
+        var connection = session.Connection;
         var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
         var excluded = (request.Exclude ?? []).Select(Wildcard).ToList();
         var tables = schema.Tables.Where(t => !excluded.Any(p => p.IsMatch(t.Table.Name) || p.IsMatch($"{t.Table.Schema}.{t.Table.Name}"))).ToList();

@@ -1,10 +1,10 @@
-namespace DbOps.Core.Providers;
+namespace DbOps.Core.Engines;
 
 /// <summary>A table's schema and name, unquoted. SQLite tables live in schema "main".</summary>
 public sealed record TableRef(string Schema, string Name)
 {
     /// <summary>schema.name, or just name for SQLite's main schema.</summary>
-    public override string ToString() => Schema == SqliteProvider.MainSchema ? Name : $"{Schema}.{Name}";
+    public override string ToString() => Schema == SqliteEngine.MainSchema ? Name : $"{Schema}.{Name}";
 
     /// <summary>
     /// "schema"."name": the form SQL on both engines and name resolution read back exactly, whatever the names hold.

@@ -3,10 +3,10 @@ using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
-using DbOps.Core.Providers;
+using DbOps.Core.Engines;
 using Npgsql;
 
-namespace DbOps.Core.Providers;
+namespace DbOps.Core.Engines;
 
 /// <summary>
 /// A throw-away database on the source's server, with the source's encoding and locale (so text sorts and is
@@ -76,7 +76,7 @@ internal sealed class PostgresScratchDatabase : IAsyncDisposable
         DbOpsConnection source, string purpose, string alternative, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var name = $"{Prefix}{Guid.NewGuid():N}"[..26];
-        var admin = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(source, readOnly: false, cancellationToken);
+        var admin = (NpgsqlConnection)(await PostgresEngine.Instance.OpenWritableAsync(source, cancellationToken)).Connection;
         try
         {
             await SweepAbandonedAsync(admin, observer, cancellationToken);
@@ -163,17 +163,18 @@ internal sealed class PostgresScratchDatabase : IAsyncDisposable
                 await _admin.ExecuteAsync(ClaimSql.Replace("pg_advisory_lock", "pg_advisory_unlock", StringComparison.Ordinal), new { name = _name });
                 return;
             }
-            catch (Exception e) when (PostgresProvider.IsConnectionLost(e) || _admin.State != ConnectionState.Open)
+            catch (Exception e) when (PostgresEngine.IsConnectionLost(e) || _admin.State != ConnectionState.Open)
             {
                 // The session was lost (a restart, a terminated backend): try once more on a new one.
             }
         }
         NpgsqlConnection.ClearPool(_admin);
-        await using var fresh = (NpgsqlConnection)await PostgresProvider.Instance.OpenAsync(_source, readOnly: false, CancellationToken.None);
+        await using var freshSession = await PostgresEngine.Instance.OpenWritableAsync(_source, CancellationToken.None);
+        var fresh = (NpgsqlConnection)freshSession.Connection;
         await fresh.ExecuteAsync(drop);
     }
 
-    private static string Quote(string identifier) => PostgresProvider.Instance.QuoteIdentifier(identifier);
+    private static string Quote(string identifier) => PostgresEngine.Instance.QuoteIdentifier(identifier);
 
     private static string Literal(string value) => "'" + value.Replace("'", "''") + "'";
 }

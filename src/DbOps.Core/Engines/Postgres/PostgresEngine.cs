@@ -4,11 +4,11 @@ using DbOps.Core.Connections;
 using DbOps.Core.Schema;
 using Npgsql;
 
-namespace DbOps.Core.Providers;
+namespace DbOps.Core.Engines;
 
-internal sealed class PostgresProvider : IDatabaseProvider
+internal sealed class PostgresEngine : IDatabaseEngine
 {
-    public static readonly PostgresProvider Instance = new();
+    public static readonly PostgresEngine Instance = new();
 
     /// <summary>The user tables (see <see cref="PostgresCatalog.UserTables"/>).</summary>
     private const string ListTablesSql = PostgresCatalog.UserTables + """
@@ -28,7 +28,13 @@ internal sealed class PostgresProvider : IDatabaseProvider
         _ => false,
     };
 
-    public async Task<DbConnection> OpenAsync(DbOpsConnection connection, bool readOnly, CancellationToken cancellationToken)
+    public async Task<ReadOnlySession> OpenReadOnlyAsync(DbOpsConnection connection, CancellationToken cancellationToken) =>
+        new(await OpenAsync(connection, readOnly: true, cancellationToken));
+
+    public async Task<WritableSession> OpenWritableAsync(DbOpsConnection connection, CancellationToken cancellationToken) =>
+        new(await OpenAsync(connection, readOnly: false, cancellationToken));
+
+    private static async Task<NpgsqlConnection> OpenAsync(DbOpsConnection connection, bool readOnly, CancellationToken cancellationToken)
     {
         var builder = Builder(connection, readOnly);
         var npgsql = new NpgsqlConnection(builder.ConnectionString);
@@ -97,4 +103,12 @@ internal sealed class PostgresProvider : IDatabaseProvider
         await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             $"{DbOpsTraffic.Marker}SELECT count(*) FROM ONLY {QuoteIdentifier(table.Schema)}.{QuoteIdentifier(table.Name)}",
             cancellationToken: cancellationToken, commandTimeout: 0));
+
+    // Each area's engine-specific part, in the order of IDatabaseEngine.
+
+    // Archive, removal, snapshots, backup:
+
+    // Schema, documentation, usage, integrity:
+
+    // Constraints, indexes, performance:
 }

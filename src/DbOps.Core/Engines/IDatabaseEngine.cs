@@ -1,18 +1,22 @@
 using System.Data.Common;
 using DbOps.Core.Connections;
 
-namespace DbOps.Core.Providers;
+namespace DbOps.Core.Engines;
 
 /// <summary>
-/// What operations need to know about one engine: how to open it, quote identifiers and read the catalog.
-/// Logic that is the same for both engines lives in the operations, not here.
+/// Everything DbOps needs to know about one engine: how to open it, quote identifiers, read the catalog, and
+/// (through the area members below) the SQL each operation needs. Logic that is the same for both engines lives
+/// in the operations, which reach the engine through <see cref="DatabaseEngines.For(DatabaseProvider)"/>.
 /// </summary>
-internal interface IDatabaseProvider
+internal interface IDatabaseEngine
 {
     DatabaseProvider Kind { get; }
 
-    /// <summary>Opens a new connection; a read-only one cannot write (invariant 2).</summary>
-    Task<DbConnection> OpenAsync(DbOpsConnection connection, bool readOnly, CancellationToken cancellationToken);
+    /// <summary>Opens a new connection the engine will not let write (invariant 2).</summary>
+    Task<ReadOnlySession> OpenReadOnlyAsync(DbOpsConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>Opens a new connection that may write.</summary>
+    Task<WritableSession> OpenWritableAsync(DbOpsConnection connection, CancellationToken cancellationToken);
 
     /// <summary>Quotes an identifier for this dialect (invariant 6: never splice a raw name).</summary>
     string QuoteIdentifier(string identifier);
@@ -25,13 +29,21 @@ internal interface IDatabaseProvider
 
     /// <summary>The exact number of rows stored in the table itself (PostgreSQL: not counting child partitions).</summary>
     Task<long> CountRowsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken);
+
+    // Each area's engine-specific part. Keep one member per area, in this order.
+
+    // Archive, removal, snapshots, backup:
+
+    // Schema, documentation, usage, integrity:
+
+    // Constraints, indexes, performance:
 }
 
 internal static class ProviderExtensions
 {
     /// <summary>Counts every table; the counts are exact and come from one connection.</summary>
     public static async Task<IReadOnlyList<TableRowCount>> CountAllAsync(
-        this IDatabaseProvider provider, DbConnection connection, CancellationToken cancellationToken)
+        this IDatabaseEngine provider, DbConnection connection, CancellationToken cancellationToken)
     {
         var counts = new List<TableRowCount>();
         foreach (var table in await provider.ListTablesAsync(connection, cancellationToken))
@@ -43,7 +55,7 @@ internal static class ProviderExtensions
 
     /// <summary>Counts the named tables that exist; a missing table is absent from the result.</summary>
     public static async Task<IReadOnlyDictionary<(string Schema, string Name), long>> CountExistingAsync(
-        this IDatabaseProvider provider, DbConnection connection, IEnumerable<TableRef> tables, CancellationToken cancellationToken)
+        this IDatabaseEngine provider, DbConnection connection, IEnumerable<TableRef> tables, CancellationToken cancellationToken)
     {
         var rows = new Dictionary<(string, string), long>();
         foreach (var table in tables)

@@ -1,4 +1,4 @@
-namespace DbOps.Core.Providers;
+namespace DbOps.Core.Engines;
 
 /// <summary>A table and its exact row count.</summary>
 public sealed class TableRowCount

@@ -3,13 +3,13 @@ using Dapper;
 using DbOps.Core.Connections;
 using Microsoft.Data.Sqlite;
 
-namespace DbOps.Core.Providers;
+namespace DbOps.Core.Engines;
 
-internal sealed class SqliteProvider : IDatabaseProvider
+internal sealed class SqliteEngine : IDatabaseEngine
 {
     public const string MainSchema = "main";
 
-    public static readonly SqliteProvider Instance = new();
+    public static readonly SqliteEngine Instance = new();
 
     /// <summary>
     /// User tables, with their CREATE statements. Left out: sqlite_% (SQLite's own: sqlite_sequence, sqlite_stat1) and
@@ -25,8 +25,11 @@ internal sealed class SqliteProvider : IDatabaseProvider
 
     public DatabaseProvider Kind => DatabaseProvider.SQLite;
 
-    public async Task<DbConnection> OpenAsync(DbOpsConnection connection, bool readOnly, CancellationToken cancellationToken) =>
-        await OpenFileAsync(connection.Database, readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWrite, cancellationToken);
+    public async Task<ReadOnlySession> OpenReadOnlyAsync(DbOpsConnection connection, CancellationToken cancellationToken) =>
+        new(await OpenFileAsync(connection.Database, SqliteOpenMode.ReadOnly, cancellationToken));
+
+    public async Task<WritableSession> OpenWritableAsync(DbOpsConnection connection, CancellationToken cancellationToken) =>
+        new(await OpenFileAsync(connection.Database, SqliteOpenMode.ReadWrite, cancellationToken));
 
     /// <summary>Opens a file without pooling, so closing it really releases the file.</summary>
     public static async Task<SqliteConnection> OpenFileAsync(string path, SqliteOpenMode mode, CancellationToken cancellationToken)
@@ -63,4 +66,12 @@ internal sealed class SqliteProvider : IDatabaseProvider
     public async Task<long> CountRowsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             $"SELECT count(*) FROM {QuoteIdentifier(table.Schema)}.{QuoteIdentifier(table.Name)}", cancellationToken: cancellationToken));
+
+    // Each area's engine-specific part, in the order of IDatabaseEngine.
+
+    // Archive, removal, snapshots, backup:
+
+    // Schema, documentation, usage, integrity:
+
+    // Constraints, indexes, performance:
 }
