@@ -1,4 +1,5 @@
 using System.Data.Common;
+using DbOps.Core.Connections;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Engines;
@@ -14,6 +15,52 @@ internal interface IInspectionDialect
 
     /// <summary>How this engine resolves the table names people type.</summary>
     ITableNameRules TableNames { get; }
+
+    // Reading consistently
+
+    /// <summary>Begins one read-only snapshot for every read until it is disposed.</summary>
+    Task<IAsyncDisposable> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="read"/> so that a statement failing in it leaves the surrounding read transaction usable
+    /// for the next one; the failure is rethrown.
+    /// </summary>
+    Task<T> IsolateAsync<T>(DbConnection connection, Func<Task<T>> read, CancellationToken cancellationToken);
+
+    // What a database is called
+
+    /// <summary>The name people know the database by: the SQLite file's name, the PostgreSQL database's.</summary>
+    string DatabaseTitle(string database);
+
+    /// <summary>The stem artifacts of the database are named after: the SQLite file's name without extension, the PostgreSQL database's.</summary>
+    string DatabaseStem(string database);
+
+    /// <summary>How two names of a database compare (a SQLite file name ignores case where the file system does).</summary>
+    StringComparison DatabaseNameComparison { get; }
+
+    // Documentation
+
+    /// <summary>The planner's statistics of the table's columns (null fraction, distinct values), where the engine keeps any.</summary>
+    Task<IReadOnlyDictionary<string, (double NullFraction, double Distinct)>> ReadColumnStatisticsAsync(
+        DbConnection connection, TableRef table, CancellationToken cancellationToken);
+
+    /// <summary>The rows the table itself holds, as the target of a FROM (PostgreSQL: without child partitions).</summary>
+    string OwnRows(TableRef table);
+
+    /// <summary>count(DISTINCT column) that counts every type the engine can store.</summary>
+    string CountDistinct(string quotedColumn);
+
+    /// <summary>The data dictionary's Validated and Enforced cells for a foreign key.</summary>
+    (string Validated, string Enforced) DescribeForeignKey(ForeignKeyInfo foreignKey);
+
+    /// <summary>Why a table lists no CHECK constraints although it may have some, or null.</summary>
+    string? ChecksNote { get; }
+
+    /// <summary>The -Database argument (unquoted) for <paramref name="database"/> on the engine and server of <paramref name="source"/>.</summary>
+    string DatabaseArgument(DbOpsConnection source, string database);
+
+    /// <summary>Where a backup of <paramref name="source"/> is restored beside it, and the command that must create it first, if any.</summary>
+    (string Database, string? Preparation) RestoreCopy(DbOpsConnection source);
 }
 
 /// <summary>How an engine resolves a table name as a person types it: <c>t</c>, <c>schema.t</c> or <c>"Odd Name"</c>.</summary>
@@ -30,4 +77,10 @@ internal interface ITableNameRules
 
     /// <summary>The sentence a TableNotFound error ends with: what to check, and where a table of that name does exist.</summary>
     string NotFoundHint(DatabaseSchema schema, string name);
+
+    /// <summary>True when a journal entry's <paramref name="schema"/> and <paramref name="name"/> are <paramref name="table"/>.</summary>
+    bool IsRecordedAs(TableRef table, string? schema, string name);
+
+    /// <summary>One key per table for the names journal entries record.</summary>
+    (string Schema, string Name) RecordedKey(string? schema, string name);
 }

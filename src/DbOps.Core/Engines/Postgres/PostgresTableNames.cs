@@ -49,6 +49,10 @@ internal sealed class PostgresTableNames : ITableNameRules
             : $" Check the spelling and the schema (the search path is {string.Join(", ", schema.SearchPath)}).";
     }
 
+    public bool IsRecordedAs(TableRef table, string? schema, string name) => name == table.Name && schema == table.Schema;
+
+    public (string Schema, string Name) RecordedKey(string? schema, string name) => (schema ?? "public", name);
+
     /// <summary>PostgreSQL folds an unquoted identifier's ASCII letters only (in UTF-8 databases): CAFÉ is cafÉ.</summary>
     private static string Fold(string part) =>
         part.StartsWith('"') ? TypedNames.Unquote(part) : string.Concat(part.Select(c => c is >= 'A' and <= 'Z' ? (char)(c + 32) : c));

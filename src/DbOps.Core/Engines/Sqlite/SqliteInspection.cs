@@ -1,4 +1,7 @@
+using System.Data;
 using System.Data.Common;
+using Dapper;
+using DbOps.Core.Connections;
 using DbOps.Core.Schema;
 
 namespace DbOps.Core.Engines;
@@ -12,4 +15,62 @@ internal sealed class SqliteInspection : IInspectionDialect
         SqliteCatalog.ReadAsync(connection, cancellationToken);
 
     public ITableNameRules TableNames => SqliteTableNames.Instance;
+
+    /// <summary>
+    /// A read transaction on the read-only connection, begun in SQL so commands need not name it (the snapshot starts
+    /// with the first read).
+    /// </summary>
+    public async Task<IAsyncDisposable> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition("BEGIN DEFERRED", cancellationToken: cancellationToken));
+        return new CommitOnDispose(connection);
+    }
+
+    /// <summary>A failed statement leaves a SQLite transaction usable.</summary>
+    public Task<T> IsolateAsync<T>(DbConnection connection, Func<Task<T>> read, CancellationToken cancellationToken) => read();
+
+    public string DatabaseTitle(string database) => Path.GetFileName(database);
+
+    public string DatabaseStem(string database) => Path.GetFileNameWithoutExtension(database);
+
+    public StringComparison DatabaseNameComparison => OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+
+    /// <summary>SQLite keeps no planner statistics that say this: every column is counted.</summary>
+    public Task<IReadOnlyDictionary<string, (double NullFraction, double Distinct)>> ReadColumnStatisticsAsync(
+        DbConnection connection, TableRef table, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyDictionary<string, (double, double)>>(new Dictionary<string, (double, double)>());
+
+    public string OwnRows(TableRef table) => table.ToQuotedName();
+
+    public string CountDistinct(string quotedColumn) => $"count(DISTINCT {quotedColumn})";
+
+    public (string Validated, string Enforced) DescribeForeignKey(ForeignKeyInfo foreignKey) =>
+        ("no (SQLite never checks existing rows)", "only where PRAGMA foreign_keys=ON");
+
+    public string? ChecksNote => "SQLite keeps CHECK constraints only in the CREATE statement below";
+
+    public string DatabaseArgument(DbOpsConnection source, string database) => database;
+
+    /// <summary>A new file beside the database: nothing to create first.</summary>
+    public (string Database, string? Preparation) RestoreCopy(DbOpsConnection source) =>
+        (Path.Combine(Path.GetDirectoryName(source.Database) ?? ".",
+            Path.GetFileNameWithoutExtension(source.Database) + "-restored" + Path.GetExtension(source.Database)), null);
+
+    private sealed class CommitOnDispose(DbConnection connection) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                if (connection.State == ConnectionState.Open)
+                {
+                    await connection.ExecuteAsync("COMMIT");
+                }
+            }
+            catch (DbException)
+            {
+                // Ending a read transaction cannot lose anything; never hide the error that brought us here.
+            }
+        }
+    }
 }

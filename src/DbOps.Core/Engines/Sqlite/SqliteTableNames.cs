@@ -18,4 +18,9 @@ internal sealed class SqliteTableNames : ITableNameRules
 
     /// <summary>SQLite has one schema, and the lookup searched it already.</summary>
     public string NotFoundHint(DatabaseSchema schema, string name) => " Check the spelling.";
+
+    /// <summary>SQLite has one schema; a journaled name matches whatever the case of its letters.</summary>
+    public bool IsRecordedAs(TableRef table, string? schema, string name) => string.Equals(name, table.Name, StringComparison.OrdinalIgnoreCase);
+
+    public (string Schema, string Name) RecordedKey(string? schema, string name) => (SqliteEngine.MainSchema, name.ToLowerInvariant());
 }
