@@ -1,6 +1,7 @@
 using System.Data.Common;
 using DbOps.Core.Connections;
 using DbOps.Core.Schema;
+using DbOps.Core.Usage;
 
 namespace DbOps.Core.Engines;
 
@@ -61,6 +62,37 @@ internal interface IInspectionDialect
 
     /// <summary>Where a backup of <paramref name="source"/> is restored beside it, and the command that must create it first, if any.</summary>
     (string Database, string? Preparation) RestoreCopy(DbOpsConnection source);
+
+    // Usage
+
+    /// <summary>The engine's usage counters, or null when it keeps none (SQLite): then only emptiness, dependents and code can tell.</summary>
+    IUsageStatistics? UsageStatistics { get; }
+
+    /// <summary>
+    /// Views, triggers and virtual tables that read or name each of <paramref name="tables"/>, as "view v" or
+    /// "trigger t on x" (foreign keys come from the schema), in catalog order.
+    /// </summary>
+    Task<IReadOnlyList<(TableRef Table, string Dependent)>> ReadDependentsAsync(
+        DbConnection connection, IReadOnlyList<TableRef> tables, CancellationToken cancellationToken);
+}
+
+/// <summary>An engine's cumulative usage counters (PostgreSQL's statistics views).</summary>
+internal interface IUsageStatistics
+{
+    /// <summary>The period the counters cover.</summary>
+    Task<StatisticsWindow> ReadWindowAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>Every user table's counters, live rows and size.</summary>
+    Task<IReadOnlyList<UsageCounters>> ReadTableUsageAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>What identifies the database and the statistics generation, and the server's clock.</summary>
+    Task<StatisticsIdentity> ReadIdentityAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>Every user table's counters, ordered by schema and name.</summary>
+    Task<IReadOnlyList<TableCounters>> ReadTableCountersAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>Every user index's scans, ordered by schema and name.</summary>
+    Task<IReadOnlyList<IndexCounters>> ReadIndexCountersAsync(DbConnection connection, CancellationToken cancellationToken);
 }
 
 /// <summary>How an engine resolves a table name as a person types it: <c>t</c>, <c>schema.t</c> or <c>"Odd Name"</c>.</summary>

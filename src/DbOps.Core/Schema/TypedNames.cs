@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+
 namespace DbOps.Core.Schema;
 
 /// <summary>
@@ -43,4 +45,8 @@ internal static class TypedNames
 
     public static string Unquote(string part) =>
         part.Length >= 2 && part[0] == '"' && part[^1] == '"' ? part[1..^1].Replace("\"\"", "\"") : part;
+
+    /// <summary>True when <paramref name="text"/> (SQL, a function body) holds <paramref name="name"/> as a whole word, in any case.</summary>
+    public static bool Mentions(string text, string name) =>
+        Regex.IsMatch(text, @"(?<![\p{L}\p{N}_])" + Regex.Escape(name) + @"(?![\p{L}\p{N}_])", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
 }

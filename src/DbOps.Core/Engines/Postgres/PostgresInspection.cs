@@ -21,6 +21,30 @@ internal sealed class PostgresInspection : IInspectionDialect
         WHERE s.schemaname = @schema AND s.tablename = @table AND NOT s.inherited
         """;
 
+    /// <summary>Views (and materialized views) that read each table, from the dependency catalog.</summary>
+    private const string ViewsSql = """
+        SELECT DISTINCT tn.nspname::text AS "Schema", t.relname::text AS "Name",
+               CASE v.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || quote_ident(vn.nspname) || '.' || quote_ident(v.relname) AS "Dependent"
+        FROM pg_catalog.pg_depend d
+        JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND r.oid = d.objid
+        JOIN pg_catalog.pg_class v ON v.oid = r.ev_class
+        JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
+        JOIN pg_catalog.pg_class t ON d.refclassid = 'pg_catalog.pg_class'::regclass AND t.oid = d.refobjid AND t.relkind IN ('r', 'p')
+        JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+        WHERE v.oid <> t.oid
+        """;
+
+    /// <summary>User triggers with the source of the function they run, to find those that name another table.</summary>
+    private const string TriggersSql = """
+        SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "On", c.relname::text AS "OnName", n.nspname::text AS "OnSchema",
+               tg.tgname::text AS "Name", p.prosrc AS "Body"
+        FROM pg_catalog.pg_trigger tg
+        JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_catalog.pg_proc p ON p.oid = tg.tgfoid
+        WHERE NOT tg.tgisinternal
+        """;
+
     public Task<DatabaseSchema> ReadSchemaAsync(DbConnection connection, CancellationToken cancellationToken) =>
         PostgresCatalog.ReadAsync(connection, cancellationToken);
 
@@ -86,6 +110,32 @@ internal sealed class PostgresInspection : IInspectionDialect
         var scratch = source.Database + "_restored";
         var (host, port) = HostAndPort(source.Server);
         return (scratch, $"createdb -h {host} -p {port} " + (source.User is null ? "" : $"-U {source.User} ") + scratch);
+    }
+
+    public IUsageStatistics? UsageStatistics => PostgresUsageStatistics.Instance;
+
+    /// <summary>Views that read the table (from pg_depend), then triggers of other tables whose function's source names it.</summary>
+    public async Task<IReadOnlyList<(TableRef Table, string Dependent)>> ReadDependentsAsync(
+        DbConnection connection, IReadOnlyList<TableRef> tables, CancellationToken cancellationToken)
+    {
+        var wanted = tables.ToHashSet();
+        var found = new List<(TableRef, string)>();
+        foreach (var (schema, name, dependent) in await connection.QueryAsync<(string, string, string)>(new CommandDefinition(ViewsSql, cancellationToken: cancellationToken)))
+        {
+            if (wanted.Contains(new TableRef(schema, name)))
+            {
+                found.Add((new TableRef(schema, name), dependent));
+            }
+        }
+        foreach (var trigger in await connection.QueryAsync<(string On, string OnName, string OnSchema, string Name, string Body)>(
+                     new CommandDefinition(TriggersSql, cancellationToken: cancellationToken)))
+        {
+            foreach (var table in tables.Where(t => t != new TableRef(trigger.OnSchema, trigger.OnName) && TypedNames.Mentions(trigger.Body, t.Name)))
+            {
+                found.Add((table, $"trigger {trigger.Name} on {trigger.On}"));
+            }
+        }
+        return found;
     }
 
     private static (string Host, string Port) HostAndPort(string? server)

@@ -11,6 +11,12 @@ internal sealed class SqliteInspection : IInspectionDialect
 {
     public static readonly SqliteInspection Instance = new();
 
+    /// <summary>Views, triggers and virtual tables (an FTS5 table with content='docs' reads docs), whose SQL is searched for table names.</summary>
+    private const string DependentsSql = """
+        SELECT CASE type WHEN 'table' THEN 'virtual table' ELSE type END AS "Type", name AS "Name", tbl_name AS "On", sql AS "Sql"
+        FROM sqlite_schema WHERE (type IN ('view', 'trigger') OR (type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%')) AND sql IS NOT NULL
+        """;
+
     public Task<DatabaseSchema> ReadSchemaAsync(DbConnection connection, CancellationToken cancellationToken) =>
         SqliteCatalog.ReadAsync(connection, cancellationToken);
 
@@ -55,6 +61,24 @@ internal sealed class SqliteInspection : IInspectionDialect
     public (string Database, string? Preparation) RestoreCopy(DbOpsConnection source) =>
         (Path.Combine(Path.GetDirectoryName(source.Database) ?? ".",
             Path.GetFileNameWithoutExtension(source.Database) + "-restored" + Path.GetExtension(source.Database)), null);
+
+    /// <summary>SQLite keeps no usage counters.</summary>
+    public IUsageStatistics? UsageStatistics => null;
+
+    public async Task<IReadOnlyList<(TableRef Table, string Dependent)>> ReadDependentsAsync(
+        DbConnection connection, IReadOnlyList<TableRef> tables, CancellationToken cancellationToken)
+    {
+        var found = new List<(TableRef, string)>();
+        foreach (var (type, name, on, sql) in await connection.QueryAsync<(string, string, string, string)>(new CommandDefinition(DependentsSql, cancellationToken: cancellationToken)))
+        {
+            // A trigger's tbl_name is its table and a virtual table's is itself: neither depends on that table.
+            foreach (var table in tables.Where(t => (type == "view" || !SqliteNames.Same(on, t.Name)) && TypedNames.Mentions(sql, t.Name)))
+            {
+                found.Add((table, type == "trigger" ? $"trigger {name} on {on}" : $"{type} {name}"));
+            }
+        }
+        return found;
+    }
 
     private sealed class CommitOnDispose(DbConnection connection) : IAsyncDisposable
     {
