@@ -1,5 +1,6 @@
 using System.Data.Common;
 using DbOps.Core.Connections;
+using DbOps.Core.Integrity;
 using DbOps.Core.Schema;
 using DbOps.Core.Usage;
 
@@ -74,6 +75,51 @@ internal interface IInspectionDialect
     /// </summary>
     Task<IReadOnlyList<(TableRef Table, string Dependent)>> ReadDependentsAsync(
         DbConnection connection, IReadOnlyList<TableRef> tables, CancellationToken cancellationToken);
+
+    // Integrity
+
+    /// <summary>
+    /// Makes the connection refuse writes for the checks and, where reads can wait on locks, bounds the wait by
+    /// <paramref name="lockTimeout"/>; on PostgreSQL every check then sees one snapshot. Disposing ends it.
+    /// </summary>
+    Task<IAsyncDisposable> BeginChecksAsync(DbConnection connection, TimeSpan lockTimeout, CancellationToken cancellationToken);
+
+    /// <summary>The system column that addresses a row when a table has no usable key (PostgreSQL ctid, SQLite rowid).</summary>
+    string RowAddress { get; }
+
+    /// <summary>A table as the integrity queries people copy spell it (SQLite: the name alone, in its one schema).</summary>
+    string QueryTableName(TableRef table);
+
+    /// <summary>The engine's own storage checks for a run at <paramref name="level"/>, with whatever they need read first.</summary>
+    Task<IStorageChecks> PrepareStorageChecksAsync(DbConnection connection, IntegritySql sql, IntegrityLevel level, CancellationToken cancellationToken);
+
+    /// <summary>What kind of failure a statement met, and the server's message without the driver's decoration.</summary>
+    (ReadFailure Kind, string Message) ExplainFailure(DbException exception);
+}
+
+/// <summary>An engine's storage checks (StorageIntegrity), planned for the tables in scope.</summary>
+internal interface IStorageChecks
+{
+    /// <param name="level">The run's level.</param>
+    /// <param name="tables">The tables in scope.</param>
+    /// <param name="wholeDatabase">True when no table was named, so a check of the whole database may stand for them.</param>
+    IEnumerable<IntegrityProbe> Plan(IntegrityLevel level, IReadOnlyList<TableSchema> tables, bool wholeDatabase);
+}
+
+/// <summary>Why a read failed, as far as the checks report it differently.</summary>
+internal enum ReadFailure
+{
+    /// <summary>Anything else.</summary>
+    Other,
+
+    /// <summary>The user may not read the object.</summary>
+    PermissionDenied,
+
+    /// <summary>The table is gone (dropped or renamed since the catalog was read).</summary>
+    TableMissing,
+
+    /// <summary>A lock was not granted within the lock timeout.</summary>
+    LockTimeout,
 }
 
 /// <summary>An engine's cumulative usage counters (PostgreSQL's statistics views).</summary>

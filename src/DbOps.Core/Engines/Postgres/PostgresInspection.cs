@@ -2,7 +2,9 @@ using System.Data;
 using System.Data.Common;
 using Dapper;
 using DbOps.Core.Connections;
+using DbOps.Core.Integrity;
 using DbOps.Core.Schema;
+using Npgsql;
 
 namespace DbOps.Core.Engines;
 
@@ -136,6 +138,42 @@ internal sealed class PostgresInspection : IInspectionDialect
             }
         }
         return found;
+    }
+
+    /// <summary>One REPEATABLE READ READ ONLY transaction for every check; a check waits at most the lock timeout for a table lock.</summary>
+    public async Task<IAsyncDisposable> BeginChecksAsync(DbConnection connection, TimeSpan lockTimeout, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync(connection,
+            $"BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL lock_timeout = '{(int)lockTimeout.TotalMilliseconds}ms'", cancellationToken);
+        return new RollbackOnDispose(connection);
+    }
+
+    public string RowAddress => "ctid";
+
+    public string QueryTableName(TableRef table) => table.ToQuotedName();
+
+    public Task<IStorageChecks> PrepareStorageChecksAsync(DbConnection connection, IntegritySql sql, IntegrityLevel level, CancellationToken cancellationToken) =>
+        PostgresStorageChecks.PrepareAsync(connection, sql, level, cancellationToken);
+
+    public (ReadFailure Kind, string Message) ExplainFailure(DbException exception) => exception switch
+    {
+        PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } e => (ReadFailure.PermissionDenied, e.MessageText),
+        PostgresException { SqlState: PostgresErrorCodes.UndefinedTable } e => (ReadFailure.TableMissing, e.MessageText),
+        PostgresException { SqlState: PostgresErrorCodes.LockNotAvailable } e => (ReadFailure.LockTimeout, e.MessageText),
+        PostgresException e => (ReadFailure.Other, e.MessageText),
+        _ => (ReadFailure.Other, exception.Message),
+    };
+
+    /// <summary>Nothing was written: ending the snapshot releases the ACCESS SHARE locks the checks took.</summary>
+    private sealed class RollbackOnDispose(DbConnection connection) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            if (connection.State == ConnectionState.Open)
+            {
+                await ExecuteAsync(connection, "ROLLBACK", CancellationToken.None);
+            }
+        }
     }
 
     private static (string Host, string Port) HostAndPort(string? server)

@@ -2,7 +2,9 @@ using System.Data;
 using System.Data.Common;
 using Dapper;
 using DbOps.Core.Connections;
+using DbOps.Core.Integrity;
 using DbOps.Core.Schema;
+using Microsoft.Data.Sqlite;
 
 namespace DbOps.Core.Engines;
 
@@ -78,6 +80,37 @@ internal sealed class SqliteInspection : IInspectionDialect
             }
         }
         return found;
+    }
+
+    /// <summary>query_only on top of the read-only file handle; SQLite reads do not wait on locks.</summary>
+    public async Task<IAsyncDisposable> BeginChecksAsync(DbConnection connection, TimeSpan lockTimeout, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition("PRAGMA query_only = ON", commandTimeout: 0, cancellationToken: cancellationToken));
+        return NothingToEnd.Instance;
+    }
+
+    public string RowAddress => "rowid";
+
+    public string QueryTableName(TableRef table) => TableRef.QuoteIdentifier(table.Name);
+
+    public Task<IStorageChecks> PrepareStorageChecksAsync(DbConnection connection, IntegritySql sql, IntegrityLevel level, CancellationToken cancellationToken) =>
+        Task.FromResult<IStorageChecks>(SqliteStorageChecks.Instance);
+
+    public (ReadFailure Kind, string Message) ExplainFailure(DbException exception)
+    {
+        var message = exception is SqliteException sqlite ? ServerMessage(sqlite) : exception.Message;
+        return (message.Contains("no such table", StringComparison.OrdinalIgnoreCase) ? ReadFailure.TableMissing : ReadFailure.Other, message);
+    }
+
+    /// <summary>SQLite's message without the driver's "SQLite Error 1: '...'." wrapping.</summary>
+    internal static string ServerMessage(SqliteException exception) =>
+        exception.Message.Replace("SQLite Error 1: ", "", StringComparison.Ordinal).Trim('\'', ' ', '.');
+
+    private sealed class NothingToEnd : IAsyncDisposable
+    {
+        public static readonly NothingToEnd Instance = new();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     private sealed class CommitOnDispose(DbConnection connection) : IAsyncDisposable
