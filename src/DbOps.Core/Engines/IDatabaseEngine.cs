@@ -35,6 +35,9 @@ internal interface IDatabaseEngine
     // Archive, removal, snapshots, backup:
 
     // Schema, documentation, usage, integrity:
+    /// <summary>Catalog, name rules and the SQL of the read-only inspections.</summary>
+    IInspectionDialect Inspection { get; }
+
 
     // Constraints, indexes, performance:
 }

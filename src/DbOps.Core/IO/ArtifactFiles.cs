@@ -30,8 +30,8 @@ internal static partial class ArtifactFiles
     }
 
     /// <summary>The stem artifacts of a database are named after: the SQLite file's name, or the PostgreSQL database's.</summary>
-    public static string DatabaseStem(Connections.DbOpsConnection source) => SafeFileName(
-        source.Provider == Connections.DatabaseProvider.SQLite ? Path.GetFileNameWithoutExtension(source.Database) : source.Database, "database");
+    public static string DatabaseStem(Connections.DbOpsConnection source) =>
+        SafeFileName(Engines.DatabaseEngines.For(source).Inspection.DatabaseStem(source.Database), "database");
 
     /// <summary>True for a plain file name: not empty, no folder part, not "." or "..".</summary>
     public static bool IsPlainFileName(string name) =>

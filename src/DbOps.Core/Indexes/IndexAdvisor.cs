@@ -70,7 +70,7 @@ public static class IndexAdvisor
         var usage = new Dictionary<(string, string), (long Scans, long SizeBytes, long Counter)>();
         if (source.Provider == DatabaseProvider.PostgreSQL)
         {
-            window = await UsageStatistics.ReadPostgresWindowAsync(connection, cancellationToken);
+            window = await provider.Inspection.UsageStatistics!.ReadWindowAsync(connection, cancellationToken);
             Func<string, string, long>? growth = null;
             if (request.Since is { } baseline)
             {

@@ -1,3 +1,4 @@
+using DbOps.Core.Engines;
 using DbOps.Core.Errors;
 using DbOps.Core.Schema;
 
@@ -12,10 +13,10 @@ internal static class IntegrityPlanner
     /// <param name="request">What to check.</param>
     /// <param name="schema">The catalog.</param>
     /// <param name="sql">The engine's SQL.</param>
-    /// <param name="amcheck">PostgreSQL at Full: where amcheck is, or why it cannot be used.</param>
+    /// <param name="storage">The engine's storage checks.</param>
     /// <param name="missing">Receives the -Table names that match no table: an error each, while the other tables are checked.</param>
     public static IReadOnlyList<IntegrityProbe> Plan(
-        IntegrityRequest request, DatabaseSchema schema, IntegritySql sql, StorageProbes.AmcheckState? amcheck, List<MissingTable> missing)
+        IntegrityRequest request, DatabaseSchema schema, IntegritySql sql, IStorageChecks storage, List<MissingTable> missing)
     {
         // Validate every spec first (throws TableNotFound, ColumnNotFound, InvalidRelationship, InvalidSpecification).
         var specified = request.Relationships.Select(r => ParseRelationship(schema, r)).ToList();
@@ -84,18 +85,18 @@ internal static class IntegrityPlanner
         }
         if (Runs(IntegrityCheck.StorageIntegrity, IntegrityLevel.Quick))
         {
-            probes.AddRange(StorageProbes.Plan(sql, request.Level, request.Tables.Count == 0 ? (sql.IsPostgres ? scope : null) : scope, amcheck));
+            probes.AddRange(storage.Plan(request.Level, scope, wholeDatabase: request.Tables.Count == 0));
         }
         return probes;
     }
 
     /// <summary>
     /// PostgreSQL enforces a validated foreign key whose triggers are enabled; Quick skips those. It can still be
-    /// broken (triggers disabled during a load and enabled again), which is why Standard checks every one.
+    /// broken (triggers disabled during a load and enabled again), which is why Standard checks every one. SQLite's
+    /// foreign keys are never validated, so none is trusted.
     /// </summary>
     private static bool Trusted(DatabaseSchema schema, Relationship relationship) =>
-        schema.Provider == Connections.DatabaseProvider.PostgreSQL
-        && schema.Find(relationship.Child)?.ForeignKeys.FirstOrDefault(f => f.Name == relationship.ConstraintName) is { IsValidated: true, IsEnforced: true };
+        schema.Find(relationship.Child)?.ForeignKeys.FirstOrDefault(f => f.Name == relationship.ConstraintName) is { IsValidated: true, IsEnforced: true };
 
     private static List<TableSchema> ResolveScope(DatabaseSchema schema, IReadOnlyList<string> names, List<MissingTable> missing)
     {

@@ -109,6 +109,8 @@ internal sealed class PostgresEngine : IDatabaseEngine
     // Archive, removal, snapshots, backup:
 
     // Schema, documentation, usage, integrity:
+    public IInspectionDialect Inspection => PostgresInspection.Instance;
+
 
     // Constraints, indexes, performance:
 }

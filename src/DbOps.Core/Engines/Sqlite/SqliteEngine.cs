@@ -72,6 +72,8 @@ internal sealed class SqliteEngine : IDatabaseEngine
     // Archive, removal, snapshots, backup:
 
     // Schema, documentation, usage, integrity:
+    public IInspectionDialect Inspection => SqliteInspection.Instance;
+
 
     // Constraints, indexes, performance:
 }

@@ -1,9 +1,9 @@
 using System.Data.Common;
 using Dapper;
 using DbOps.Core.Connections;
-using DbOps.Core.Engines;
+using DbOps.Core.Schema;
 
-namespace DbOps.Core.Schema;
+namespace DbOps.Core.Engines;
 
 /// <summary>
 /// Reads a SQLite catalog through its table-valued pragma functions (values as parameters, never spliced).

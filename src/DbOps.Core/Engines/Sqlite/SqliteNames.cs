@@ -1,4 +1,4 @@
-namespace DbOps.Core.Schema;
+namespace DbOps.Core.Engines;
 
 /// <summary>
 /// SQLite's comparison of identifiers: case-insensitive for ASCII letters only. "CAFÉ" and "café" are two tables

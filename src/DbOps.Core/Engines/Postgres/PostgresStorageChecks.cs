@@ -1,17 +1,16 @@
 using System.Data.Common;
 using Dapper;
-using DbOps.Core.Connections;
-using DbOps.Core.Engines;
+using DbOps.Core.Integrity;
 using DbOps.Core.Schema;
 using Npgsql;
 
-namespace DbOps.Core.Integrity;
+namespace DbOps.Core.Engines;
 
 /// <summary>
-/// StorageIntegrity: SQLite's own checks (quick_check, or integrity_check at Full), and at Full on PostgreSQL the
-/// amcheck extension (bt_index_check with heapallindexed on every valid B-tree index, verify_heapam on the table).
+/// StorageIntegrity on PostgreSQL, at Full only: the amcheck extension (bt_index_check with heapallindexed on every
+/// valid B-tree index, verify_heapam on the table), or a warning saying why it cannot run.
 /// </summary>
-internal static class StorageProbes
+internal sealed class PostgresStorageChecks(IntegritySql sql, PostgresStorageChecks.AmcheckState? amcheck) : IStorageChecks
 {
     /// <summary>Where amcheck is installed, or why it cannot be used.</summary>
     internal sealed record AmcheckState(string? Schema, string? Problem);
@@ -27,10 +26,14 @@ internal static class StorageProbes
         WHERE e.extname = 'amcheck'
         """;
 
-    public static async Task<AmcheckState> ReadAmcheckAsync(DbConnection connection, DbTransaction? transaction, CancellationToken cancellationToken)
+    /// <summary>Reads where amcheck is only at Full, the one level that uses it.</summary>
+    public static async Task<IStorageChecks> PrepareAsync(DbConnection connection, IntegritySql sql, IntegrityLevel level, CancellationToken cancellationToken) =>
+        new PostgresStorageChecks(sql, level == IntegrityLevel.Full ? await ReadAmcheckAsync(connection, cancellationToken) : null);
+
+    private static async Task<AmcheckState> ReadAmcheckAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         var row = await connection.QueryFirstOrDefaultAsync<(string Schema, bool? CanExecute, string Version)?>(
-            new CommandDefinition(AmcheckSql, transaction: transaction, cancellationToken: cancellationToken));
+            new CommandDefinition(AmcheckSql, cancellationToken: cancellationToken));
         return row switch
         {
             null => new AmcheckState(null,
@@ -43,29 +46,10 @@ internal static class StorageProbes
         };
     }
 
-    public static IEnumerable<IntegrityProbe> Plan(IntegritySql sql, IntegrityLevel level, IReadOnlyList<TableSchema>? tables, AmcheckState? amcheck)
+    /// <summary>Every table in scope, named or not: amcheck has no database-wide form.</summary>
+    public IEnumerable<IntegrityProbe> Plan(IntegrityLevel level, IReadOnlyList<TableSchema> tables, bool wholeDatabase)
     {
-        var full = level == IntegrityLevel.Full;
-        if (!sql.IsPostgres)
-        {
-            if (full)
-            {
-                yield return new SqliteForeignKeyCheckProbe();
-            }
-            if (tables is null)
-            {
-                yield return new SqliteCheckProbe(null, full);
-            }
-            else
-            {
-                foreach (var table in tables)
-                {
-                    yield return new SqliteCheckProbe(table.Table, full);
-                }
-            }
-            yield break;
-        }
-        if (!full || amcheck is null)
+        if (level != IntegrityLevel.Full || amcheck is null)
         {
             yield break;
         }
@@ -74,56 +58,9 @@ internal static class StorageProbes
             yield return new NoticeProbe(amcheck.Problem!);
             yield break;
         }
-        foreach (var table in tables ?? [])
+        foreach (var table in tables)
         {
             yield return new AmcheckProbe(sql, table, amcheck.Schema);
-        }
-    }
-
-    /// <summary>SQLite PRAGMA quick_check / integrity_check, of the whole file or one table.</summary>
-    private sealed class SqliteCheckProbe(TableRef? table, bool full)
-        : IntegrityProbe(IntegrityCheck.StorageIntegrity, table, [], $"PRAGMA {(full ? "integrity_check" : "quick_check")}{(table is null ? "" : $" of {table}")}")
-    {
-        public override async Task<IReadOnlyList<IntegrityFinding>> RunAsync(ProbeContext context, CancellationToken cancellationToken)
-        {
-            var pragma = full ? "integrity_check" : "quick_check";
-            var statement = Table is null ? $"PRAGMA {pragma}" : $"PRAGMA {pragma}({context.Sql.Quote(Table.Name)})";
-            var messages = (await context.Db.QueryAsync<string>(new CommandDefinition(statement, transaction: context.Transaction,
-                commandTimeout: 0, cancellationToken: cancellationToken))).ToList();
-            if (messages is ["ok"])
-            {
-                return [];
-            }
-            return [new IntegrityFinding(context.Connection, Check, IntegritySeverity.Error, Table, [], messages.Count,
-                messages.Take(IntegritySql.SampleSize).ToList(), [], statement,
-                $"{pragma} reported {messages.Count} problem(s){(messages.Count >= 100 ? " (it stops at 100)" : "")}: {messages[0]}" +
-                " Restore from a verified backup, or rebuild the damaged indexes with REINDEX.")];
-        }
-    }
-
-    /// <summary>
-    /// SQLite PRAGMA foreign_key_check at Full. The rows it lists are the Declared OrphanedRows findings (which come
-    /// with keys and a query), so only what those cannot see is reported here: a foreign key SQLite cannot check at
-    /// all ("foreign key mismatch": the parent columns are not a primary key or unique index), which also means
-    /// enforcement with foreign_keys on would fail every write to the child.
-    /// </summary>
-    private sealed class SqliteForeignKeyCheckProbe() : IntegrityProbe(IntegrityCheck.StorageIntegrity, null, [], "PRAGMA foreign_key_check")
-    {
-        public override async Task<IReadOnlyList<IntegrityFinding>> RunAsync(ProbeContext context, CancellationToken cancellationToken)
-        {
-            try
-            {
-                await context.Db.ExecuteScalarAsync<long>(new CommandDefinition("SELECT count(*) FROM pragma_foreign_key_check",
-                    transaction: context.Transaction, commandTimeout: 0, cancellationToken: cancellationToken));
-                return [];
-            }
-            catch (Microsoft.Data.Sqlite.SqliteException e) when (e.Message.Contains("foreign key mismatch", StringComparison.OrdinalIgnoreCase))
-            {
-                var message = e.Message.Replace("SQLite Error 1: ", "", StringComparison.Ordinal).Trim('\'', ' ', '.');
-                return [new IntegrityFinding(context.Connection, Check, IntegritySeverity.Error, null, [], 1, [message], [], "PRAGMA foreign_key_check",
-                    $"PRAGMA foreign_key_check cannot check a declared foreign key ({message}): its parent columns are not a primary key or " +
-                    "unique index, so with foreign_keys on every write to the child fails. Add the unique index or fix the foreign key.")];
-            }
         }
     }
 
@@ -172,8 +109,8 @@ internal static class StorageProbes
             }
             catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.IndexCorrupted or PostgresErrorCodes.DataCorrupted)
             {
-                // The caller rolls back to its savepoint only on errors it rethrows; this one is a result.
-                await context.Db.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT dbops_check", transaction: context.Transaction,
+                // IsolateAsync rolls back to its savepoint only on errors that leave the read; this one is a result.
+                await context.Db.ExecuteAsync(new CommandDefinition($"ROLLBACK TO SAVEPOINT {PostgresInspection.Savepoint}", transaction: context.Transaction,
                     cancellationToken: cancellationToken));
                 findings.Add(new IntegrityFinding(context.Connection, Check, IntegritySeverity.Error, Table, [], 1, [e.MessageText], [], _indexes.Replace("@table", $"'{_name.Replace("'", "''")}'"),
                     $"amcheck found a corrupt index on {Table}: {e.MessageText} Rebuild it (REINDEX INDEX CONCURRENTLY) and check the storage."));

@@ -1,9 +1,9 @@
 using System.Data.Common;
 using Dapper;
 using DbOps.Core.Connections;
-using DbOps.Core.Engines;
+using DbOps.Core.Schema;
 
-namespace DbOps.Core.Schema;
+namespace DbOps.Core.Engines;
 
 /// <summary>
 /// Reads a PostgreSQL catalog with one query per kind of object, for all user tables at once, so the
@@ -140,7 +140,7 @@ internal static class PostgresCatalog
             {
                 return (await connection.QueryAsync<T>(new CommandDefinition(sql, cancellationToken: cancellationToken))).ToList();
             }
-            catch (Npgsql.PostgresException e) when (e.SqlState == "XX000" && attempt < 3 && e.MessageText.StartsWith("could not open relation", StringComparison.Ordinal))
+            catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.InternalError && attempt < 3 && e.MessageText.StartsWith("could not open relation", StringComparison.Ordinal))
             {
                 // A table dropped by another session while the catalog was read (outside a transaction): read again, without it.
             }
