@@ -129,7 +129,7 @@ public static class RemovalService
         if (target.ManifestPath is not null)
         {
             attempt.ManifestPath = Path.GetFullPath(target.ManifestPath);
-            archive = await ArchiveService.CheckForRemovalAsync(target.ManifestPath, source, table, columns, observer, cancellationToken);
+            archive = await CheckedArchive.CheckAsync(target.ManifestPath, source, table, columns, observer, cancellationToken);
             attempt.ManifestPath = archive.ManifestPath;
         }
 
