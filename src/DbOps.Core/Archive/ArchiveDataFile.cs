@@ -1,5 +1,5 @@
 using System.IO.Compression;
-using DbOps.Core.Connections;
+using DbOps.Core.Engines;
 
 namespace DbOps.Core.Archive;
 
@@ -46,8 +46,7 @@ internal sealed class ArchiveDataFile : IAsyncDisposable
         await _file.DisposeAsync();
     }
 
-    internal static CsvDialect DialectOf(ArchiveManifest manifest) =>
-        manifest.Provider == DatabaseProvider.PostgreSQL ? CsvDialect.PostgreSQL : CsvDialect.SQLite;
+    internal static CsvDialect DialectOf(ArchiveManifest manifest) => DatabaseEngines.For(manifest.Provider).Archive.Csv;
 
     /// <summary>Parses the data file's rows (CSV or JSON Lines), in the canonical form the checksum is computed from.</summary>
     internal static async Task ReadRowsAsync(ArchiveManifest manifest, Stream data, Action<CanonicalRow> onRow, CancellationToken cancellationToken, Action progress)
@@ -109,5 +108,46 @@ internal sealed class ArchiveDataFile : IAsyncDisposable
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
+
+/// <summary>
+/// The rows of an archive's data file on their way into a table: each one is added to the file's own count and checksum
+/// as it passes, whichever way the engine takes them.
+/// </summary>
+internal sealed class ArchiveRows(ArchiveManifest manifest, ArchiveDataFile file, TableChecksum checksum, RowProgress progress,
+    CancellationToken cancellationToken)
+{
+    /// <summary>Hands every row, in canonical form, to <paramref name="onRow"/>.</summary>
+    public Task ReadAsync(Action<CanonicalRow> onRow) =>
+        ArchiveDataFile.ReadRowsAsync(manifest, file.Data, row =>
+        {
+            checksum.Add(row);
+            onRow(row);
+        }, cancellationToken, () => progress.Update(checksum.Rows));
+
+    /// <summary>
+    /// Writes the rows to <paramref name="destination"/> as CSV that COPY ... FROM (FORMAT csv) reads: a CSV file's bytes
+    /// unchanged (the parser checks them on the way), JSON Lines rewritten as CSV.
+    /// </summary>
+    public async Task CopyCsvAsync(Stream destination)
+    {
+        if (manifest.Format == ArchiveFormat.Csv)
+        {
+            var parser = new CsvRowParser(ArchiveDataFile.DialectOf(manifest), manifest.Columns.Count, checksum.Add);
+            await ArchiveDataFile.PumpAsync(file.Data, chunk => parser.Feed(chunk.Span), destination, cancellationToken, () => progress.Update(parser.Rows));
+            parser.Finish();
+        }
+        else
+        {
+            var output = new ChunkedOutput(destination);
+            await ArchiveDataFile.ReadJsonLinesAsync(file.Data, manifest.ColumnNames, row =>
+            {
+                checksum.Add(row);
+                CsvText.WriteRow(row, output.Buffer);
+                output.FlushIfFull();
+            }, cancellationToken, () => progress.Update(checksum.Rows));
+            output.Flush();
+        }
     }
 }

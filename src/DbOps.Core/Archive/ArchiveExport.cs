@@ -1,22 +1,15 @@
-using System.Data;
 using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
-using Dapper;
-using DbOps.Core.Backup;
-using DbOps.Core.Connections;
 using DbOps.Core.Diagnostics;
+using DbOps.Core.Engines;
 using DbOps.Core.Errors;
 using DbOps.Core.IO;
 using DbOps.Core.Journal;
 using DbOps.Core.Progress;
-using DbOps.Core.Engines;
-using DbOps.Core.Schema;
-using Microsoft.Data.Sqlite;
-using Npgsql;
 
 namespace DbOps.Core.Archive;
 
@@ -45,14 +38,11 @@ internal static class ArchiveExport
         }
 
         await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
-
         var connection = session.Connection;
-        // SQLite's catalog reader runs outside transactions, so it reads just before the snapshot starts.
-        var catalog = connection is SqliteConnection ? await SchemaReader.ReadAsync(provider, connection, cancellationToken) : null;
-        await using var transaction = connection is SqliteConnection sqlite
-            ? sqlite.BeginTransaction(IsolationLevel.Serializable, deferred: true)
-            : await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-        var tableSchema = (catalog ?? await SchemaReader.ReadAsync(provider, connection, cancellationToken)).Resolve(request.Table);
+        var dialect = provider.Archive;
+        var (catalog, snapshot) = await dialect.ReadSchemaAndBeginSnapshotAsync(connection, cancellationToken);
+        await using var transaction = snapshot;
+        var tableSchema = catalog.Resolve(request.Table);
         var table = tableSchema.Table;
         var columns = TableChecksum.StoredColumns(tableSchema).Select(c => new ArchiveColumn(c.Name, c.DataType, c.IsNullable)).ToList();
         var names = columns.Select(c => c.Name).ToList();
@@ -96,22 +86,9 @@ internal static class ArchiveExport
         try
         {
             Report("Reading the table's schema", 0);
-            ArchiveSchemaFile schemaFile;
-            long expected;
-            if (connection is NpgsqlConnection npgsql)
-            {
-                var snapshot = await npgsql.ExecuteScalarAsync<string>(new CommandDefinition("SELECT pg_catalog.pg_export_snapshot()", cancellationToken: cancellationToken));
-                schemaFile = await PostgresArchive.ReadSchemaAsync(npgsql, source, table, snapshot, request.ToolPath, cancellationToken);
-                await PostgresArchive.ApplyCanonicalSettingsAsync(npgsql, cancellationToken);
-                expected = await PostgresArchive.EstimateRowsAsync(npgsql, table, cancellationToken);
-            }
-            else
-            {
-                schemaFile = await SqliteArchive.ReadSchemaAsync((SqliteConnection)connection, transaction, tableSchema,
-                    $"{table} from {source} (SQLite {source.ServerVersion})", cancellationToken);
-                expected = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-                    $"SELECT count(*) FROM {SqliteArchive.Qualified(table)}", transaction: transaction, cancellationToken: cancellationToken));
-            }
+            var schemaFile = await dialect.ReadSchemaFileAsync(source, connection, transaction, tableSchema, request.ToolPath, cancellationToken);
+            await dialect.UseCanonicalTextAsync(connection, cancellationToken);
+            var expected = await dialect.ExpectedRowsAsync(connection, transaction, table, cancellationToken);
             await WriteTextAsync(schemaTemp, schemaFile.Serialize(), cancellationToken);
 
             var checksum = new TableChecksum();
@@ -127,30 +104,21 @@ internal static class ArchiveExport
                     var data = request.Compress ? new GZipStream(hashed, CompressionLevel.Fastest, leaveOpen: true) : (Stream)hashed;
                     try
                     {
-                        if (connection is NpgsqlConnection pg && request.Format == ArchiveFormat.Csv)
+                        if (request.Format == ArchiveFormat.Csv)
                         {
-                            // The file is the server's CSV byte for byte; the checksum is computed from the same bytes.
-                            await PostgresArchive.CopyOutAsync(pg, table, names, data, checksum.Add, cancellationToken, progress.Update);
+                            // The checksum is computed from the rows as the CSV is written.
+                            await dialect.ExportRowsAsync(connection, transaction, table, names, data, checksum.Add, progress.Update, cancellationToken);
                         }
                         else
                         {
                             var output = new ChunkedOutput(data);
-                            var write = RowWriter(request.Format, names);
-                            void OnRow(CanonicalRow row)
+                            var json = new ArchiveJsonLines(names);
+                            await dialect.ExportRowsAsync(connection, transaction, table, names, null, row =>
                             {
                                 checksum.Add(row);
-                                write(row, output.Buffer);
+                                json.Write(row, output.Buffer);
                                 output.FlushIfFull();
-                            }
-                            if (connection is NpgsqlConnection pgJson)
-                            {
-                                await PostgresArchive.CopyOutAsync(pgJson, table, names, null, OnRow, cancellationToken, progress.Update);
-                            }
-                            else
-                            {
-                                await SqliteArchive.ReadRowsAsync((SqliteConnection)connection, transaction, table, names, OnRow, cancellationToken, progress.Update,
-                                    refuseInvalidText: true);
-                            }
+                            }, progress.Update, cancellationToken);
                             output.Flush();
                         }
                     }
@@ -241,13 +209,9 @@ internal static class ArchiveExport
             ArtifactFiles.DeleteQuietly(manifestTemp);
             // No manifest means no archive: do not leave files that look like one.
             committed.ForEach(ArtifactFiles.DeleteQuietly);
-            throw MapExportError(e, table, folder);
+            throw MapExportError(e, provider, table, folder);
         }
     }
-
-    /// <summary>How a row is written when the file is not the server's own CSV.</summary>
-    private static Action<CanonicalRow, System.Buffers.IBufferWriter<byte>> RowWriter(ArchiveFormat format, IReadOnlyList<string> names) =>
-        format == ArchiveFormat.JsonLines ? new ArchiveJsonLines(names).Write : CsvText.WriteRow;
 
     /// <summary>
     /// "schema.table" (SQLite: "table"), made safe as a file name; a name that had to change gets a short hash. A
@@ -300,22 +264,22 @@ internal static class ArchiveExport
         await stream.WriteAsync(new UTF8Encoding(false).GetBytes(text), cancellationToken);
     }
 
-    private static Exception MapExportError(Exception e, TableRef table, string folder)
+    private static Exception MapExportError(Exception e, IDatabaseEngine engine, TableRef table, string folder)
     {
         if (ArtifactFiles.IsDiskFull(e))
         {
             return ArtifactFiles.DiskFull(folder, e);
         }
-        return e switch
+        return (e, engine.RefusalOf(e)) switch
         {
-            DbOpsException => e,
-            OperationCanceledException => e,
-            IOException or UnauthorizedAccessException => new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.WriteError,
+            (DbOpsException, _) => e,
+            (OperationCanceledException, _) => e,
+            (IOException or UnauthorizedAccessException, _) => new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.WriteError,
                 $"Writing the archive of {table} to '{folder}' failed: {e.Message}", folder, e),
-            Npgsql.PostgresException { SqlState: "42501" } pg => new DbOpsException(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
-                $"{table} was not archived: {pg.MessageText}. An archive must hold every row: export as a role that may read the whole " +
+            (_, { Kind: RefusalKind.InsufficientPrivilege } refusal) => new DbOpsException(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
+                $"{table} was not archived: {refusal.Reason}. An archive must hold every row: export as a role that may read the whole " +
                 "table (its owner, without FORCE ROW LEVEL SECURITY, or one with BYPASSRLS, or with SELECT granted).", table.ToString(), e),
-            DbException or InvalidDataException => new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.OperationFailed,
+            (DbException or InvalidDataException, _) => new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.OperationFailed,
                 $"Reading {table} for its archive failed: {e.Message}", table.ToString(), e),
             _ => e,
         };

@@ -2,21 +2,10 @@ using System.Data;
 using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
-using System.IO.Compression;
-using System.Security.Cryptography;
-using System.Text;
 using Dapper;
-using DbOps.Core.Backup;
-using DbOps.Core.Connections;
-using DbOps.Core.Diagnostics;
-using DbOps.Core.Errors;
-using DbOps.Core.IO;
-using DbOps.Core.Journal;
-using DbOps.Core.Progress;
 using DbOps.Core.Engines;
-using DbOps.Core.Schema;
-using Microsoft.Data.Sqlite;
-using Npgsql;
+using DbOps.Core.Errors;
+using DbOps.Core.Progress;
 
 namespace DbOps.Core.Archive;
 
@@ -43,8 +32,7 @@ internal static class ArchiveImport
         var targetTable = TargetFor(manifest, request.TargetTable);
         var provider = DatabaseEngines.For(target.Provider);
         await using var session = await provider.OpenWritableAsync(target, cancellationToken);
-        var connection = session.Connection;
-        var (content, created, skipped) = await ImportCoreAsync(manifest, dataPath, schemaPath, connection, targetTable, observer, quiet: false, cancellationToken);
+        var (content, created, skipped) = await ImportCoreAsync(manifest, dataPath, schemaPath, session, targetTable, observer, quiet: false, cancellationToken);
         return new ArchiveImportResult(target.Provider, target.Database, targetTable, manifest.TableRef, content, created, skipped, manifestPath, clock.Elapsed);
     }
 
@@ -53,10 +41,12 @@ internal static class ArchiveImport
     /// name), loads the rows in one transaction, and commits only if the loaded table's count and checksum match.
     /// </summary>
     internal static async Task<(TableContent Content, bool Created, IReadOnlyList<string> Skipped)> ImportCoreAsync(
-        ArchiveManifest manifest, string dataPath, string schemaPath, DbConnection connection, TableRef target,
+        ArchiveManifest manifest, string dataPath, string schemaPath, WritableSession session, TableRef target,
         IOperationObserver observer, bool quiet, CancellationToken cancellationToken)
     {
         var provider = DatabaseEngines.For(manifest.Provider);
+        var dialect = provider.Archive;
+        var connection = session.Connection;
         var renamed = target != manifest.TableRef;
         var names = manifest.ColumnNames;
         var activity = $"Importing {manifest.TableRef}{(renamed ? $" as {target}" : "")}";
@@ -82,34 +72,23 @@ internal static class ArchiveImport
         }
         var schemaFile = ArchiveSchemaFile.Parse(await File.ReadAllTextAsync(schemaPath, cancellationToken));
         var skipped = new List<string>();
-        if (connection is SqliteConnection)
-        {
-            // SQLite declares foreign keys inside CREATE TABLE: they are kept, but not enforced while loading a table
-            // whose parents may not be there (yet); foreign_key_check reports afterwards what does not match.
-            await connection.ExecuteAsync(new CommandDefinition("PRAGMA foreign_keys = OFF", cancellationToken: cancellationToken));
-        }
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var transaction = await dialect.BeginLoadAsync(session, cancellationToken);
         Task Execute(string sql) => connection.ExecuteAsync(new CommandDefinition(sql, transaction: transaction, cancellationToken: cancellationToken, commandTimeout: 0));
         try
         {
-            if (connection is NpgsqlConnection settings)
-            {
-                await PostgresArchive.ApplyCanonicalSettingsAsync(settings, cancellationToken);
-            }
+            await dialect.UseCanonicalTextAsync(connection, cancellationToken);
             Report("Creating the table", 0);
             if (!exists)
             {
                 if (renamed)
                 {
-                    await Execute(connection is NpgsqlConnection
-                        ? PostgresArchive.CreatePlainTableSql(target, manifest.Columns)
-                        : SqliteArchive.RenameCreateTable(schemaFile.In(ArchiveSchemaFile.Table).First().Sql, target.Name));
+                    await Execute(dialect.CreateRenamedTableSql(schemaFile, manifest.Columns, target));
                 }
                 else
                 {
                     foreach (var section in schemaFile.In(ArchiveSchemaFile.Prerequisite))
                     {
-                        if (connection is NpgsqlConnection pg && await PostgresArchive.PrerequisiteMissingAsync(pg, section.What, cancellationToken))
+                        if (await dialect.PrerequisiteMissingAsync(connection, section.What, cancellationToken))
                         {
                             observer.Verbose($"Creating {section.What}, which {manifest.TableRef} needs and the target lacks.");
                             await Execute(section.Sql);
@@ -123,7 +102,7 @@ internal static class ArchiveImport
             }
 
             Report("Loading rows", 1);
-            var fromFile = await LoadAsync(manifest, dataPath, connection, transaction, target, names, freeze: !exists,
+            var fromFile = await LoadAsync(manifest, dataPath, session, transaction, target, freeze: !exists,
                 rows => Report($"{rows.ToString("N0", CultureInfo.InvariantCulture)} of {manifest.RowCount.ToString("N0", CultureInfo.InvariantCulture)} rows",
                                manifest.RowCount > 0 ? (int)Math.Min(90, 1 + 89 * rows / manifest.RowCount) : -1),
                 cancellationToken);
@@ -156,19 +135,16 @@ internal static class ArchiveImport
                              $"its SQL is in '{schemaPath}'.");
                     }
                 }
-                if (connection is NpgsqlConnection owner)
-                {
-                    await PostgresArchive.AdvanceOwnedSequencesAsync(owner, target, cancellationToken);
-                }
+                await dialect.AdvanceOwnedSequencesAsync(session, transaction, target, cancellationToken);
             }
-            if (connection is SqliteConnection && await SqliteArchive.ForeignKeyProblemAsync(connection, transaction, target, cancellationToken) is { } problem)
+            if (await dialect.ForeignKeyProblemAsync(connection, transaction, target, cancellationToken) is { } problem)
             {
                 skipped.Add(problem);
                 Note($"{target}: {problem}. The rows were loaded as archived.");
             }
 
             Report("Checking the loaded table against the manifest", 95);
-            var loaded = await TableChecksum.ComputeAsync(connection, transaction, target, names, cancellationToken);
+            var loaded = await TableChecksum.ComputeAsync(provider, connection, transaction, target, names, cancellationToken);
             if (loaded != new TableContent(manifest.RowCount, manifest.Checksum))
             {
                 throw new DbOpsException(ErrorIds.ArchiveVerificationFailed, ErrorKind.InvalidData,
@@ -190,48 +166,16 @@ internal static class ArchiveImport
     }
 
     /// <summary>Streams the data file into the table while computing the file's own count and checksum.</summary>
-    private static async Task<TableContent> LoadAsync(ArchiveManifest manifest, string dataPath, DbConnection connection, DbTransaction transaction,
-        TableRef target, IReadOnlyList<string> names, bool freeze, Action<long> progress, CancellationToken cancellationToken)
+    private static async Task<TableContent> LoadAsync(ArchiveManifest manifest, string dataPath, WritableSession session, DbTransaction transaction,
+        TableRef target, bool freeze, Action<long> progress, CancellationToken cancellationToken)
     {
         var checksum = new TableChecksum();
         // The data file's SHA-256 is checked from the bytes as they are loaded; the load is rolled back if it differs.
         await using var file = ArchiveDataFile.Open(manifest, dataPath);
-        var throttle = new RowProgress(manifest.RowCount, progress);
+        var rows = new ArchiveRows(manifest, file, checksum, new RowProgress(manifest.RowCount, progress), cancellationToken);
         try
         {
-            if (connection is NpgsqlConnection npgsql)
-            {
-                await PostgresArchive.CopyInAsync(npgsql, target, names, async copy =>
-                {
-                    if (manifest.Format == ArchiveFormat.Csv)
-                    {
-                        // The file's bytes go to COPY unchanged; the parser checks them on the way.
-                        var parser = new CsvRowParser(ArchiveDataFile.DialectOf(manifest), names.Count, checksum.Add);
-                        await ArchiveDataFile.PumpAsync(file.Data, chunk => parser.Feed(chunk.Span), copy, cancellationToken, () => throttle.Update(parser.Rows));
-                        parser.Finish();
-                    }
-                    else
-                    {
-                        var output = new ChunkedOutput(copy);
-                        await ArchiveDataFile.ReadJsonLinesAsync(file.Data, names, row =>
-                        {
-                            checksum.Add(row);
-                            CsvText.WriteRow(row, output.Buffer);
-                            output.FlushIfFull();
-                        }, cancellationToken, () => throttle.Update(checksum.Rows));
-                        output.Flush();
-                    }
-                }, freeze, cancellationToken);
-            }
-            else
-            {
-                await using var inserter = new SqliteArchive.Inserter((SqliteConnection)connection, (SqliteTransaction)transaction, target, names);
-                await ArchiveDataFile.ReadRowsAsync(manifest, file.Data, row =>
-                {
-                    checksum.Add(row);
-                    inserter.Insert(row);
-                }, cancellationToken, () => throttle.Update(checksum.Rows));
-            }
+            await DatabaseEngines.For(manifest.Provider).Archive.LoadAsync(session, transaction, target, manifest.ColumnNames, rows, freeze, cancellationToken);
         }
         catch (InvalidDataException e)
         {
@@ -251,17 +195,8 @@ internal static class ArchiveImport
     }
 
     /// <summary>-TargetTable: "name" (in the archived table's schema) or "schema.name"; SQLite has only main.</summary>
-    private static TableRef TargetFor(ArchiveManifest manifest, string? targetTable)
-    {
-        if (string.IsNullOrWhiteSpace(targetTable))
-        {
-            return manifest.TableRef;
-        }
-        var dot = targetTable.IndexOf('.', StringComparison.Ordinal);
-        return manifest.Provider == DatabaseProvider.SQLite || dot < 0
-            ? new TableRef(manifest.Schema, manifest.Provider == DatabaseProvider.SQLite && dot >= 0 && targetTable[..dot] == SqliteEngine.MainSchema ? targetTable[(dot + 1)..] : targetTable)
-            : new TableRef(targetTable[..dot], targetTable[(dot + 1)..]);
-    }
+    private static TableRef TargetFor(ArchiveManifest manifest, string? targetTable) =>
+        string.IsNullOrWhiteSpace(targetTable) ? manifest.TableRef : DatabaseEngines.For(manifest.Provider).Archive.TargetTable(targetTable, manifest.Schema);
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 }

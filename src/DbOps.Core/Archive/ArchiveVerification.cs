@@ -1,22 +1,8 @@
-using System.Data;
-using System.Data.Common;
-using System.Diagnostics;
-using System.Globalization;
-using System.IO.Compression;
-using System.Security.Cryptography;
-using System.Text;
-using Dapper;
-using DbOps.Core.Backup;
 using DbOps.Core.Connections;
-using DbOps.Core.Diagnostics;
+using DbOps.Core.Engines;
 using DbOps.Core.Errors;
 using DbOps.Core.IO;
-using DbOps.Core.Journal;
 using DbOps.Core.Progress;
-using DbOps.Core.Engines;
-using DbOps.Core.Schema;
-using Microsoft.Data.Sqlite;
-using Npgsql;
 
 namespace DbOps.Core.Archive;
 
@@ -32,35 +18,9 @@ internal static class ArchiveVerification
     {
         try
         {
-            var provider = DatabaseEngines.For(source.Provider);
-            TableContent content;
-            if (source.Provider == DatabaseProvider.PostgreSQL)
-            {
-                await using var scratch = await PostgresScratchDatabase.CreateAsync(source, "verify the archive",
-                    "import the archive with Import-TableArchive -TargetTable into a database of your choice", observer, cancellationToken);
-                await using var session = await provider.OpenWritableAsync(scratch.Connection, cancellationToken);
-                var connection = session.Connection;
-                content = (await ArchiveImport.ImportCoreAsync(manifest, dataPath, schemaPath, connection, manifest.TableRef, observer, quiet: true, cancellationToken)).Content;
-            }
-            else
-            {
-                // Beside the archive, owner-only, under a temporary name: it holds a full copy of the rows, and the next
-                // export into this folder removes it if this process is killed.
-                var path = ArtifactFiles.TemporaryPathFor(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(dataPath))!, "verify.db"));
-                try
-                {
-                    using (ArtifactFiles.CreateOwnerOnly(path))
-                    {
-                        // An empty file is an empty SQLite database; SQLite gives its journal the same permissions.
-                    }
-                    await using var connection = await SqliteEngine.OpenFileAsync(path, SqliteOpenMode.ReadWrite, cancellationToken);
-                    content = (await ArchiveImport.ImportCoreAsync(manifest, dataPath, schemaPath, connection, manifest.TableRef, observer, quiet: true, cancellationToken)).Content;
-                }
-                finally
-                {
-                    ArtifactFiles.DeleteQuietly(path); // opened without pooling: closing released the file
-                }
-            }
+            var folder = Path.GetDirectoryName(Path.GetFullPath(dataPath))!;
+            await using var scratch = await DatabaseEngines.For(source.Provider).Archive.OpenScratchAsync(source, folder, observer, cancellationToken);
+            var content = (await ArchiveImport.ImportCoreAsync(manifest, dataPath, schemaPath, scratch.Session, manifest.TableRef, observer, quiet: true, cancellationToken)).Content;
             return new ArchiveCheck(true, null,
                 $"Loaded into a scratch table: {content.Rows} rows, checksum {content.Checksum}, as the manifest records.");
         }

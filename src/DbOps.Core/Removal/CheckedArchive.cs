@@ -50,8 +50,7 @@ internal sealed record CheckedArchive(ArchiveManifest Manifest, string ManifestP
     {
         var (manifest, path, folder) = ArchiveManifest.Load(manifestPath);
         var sameDatabase = manifest.Provider == source.Provider
-            && string.Equals(manifest.Database, source.Database,
-                source.Provider == DatabaseProvider.SQLite && OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)
+            && DatabaseEngines.For(source).Archive.SameDatabase(manifest.Database, source.Database)
             && (source.Server is null || manifest.Server is null || string.Equals(manifest.Server, source.Server, StringComparison.OrdinalIgnoreCase));
         if (!sameDatabase || manifest.TableRef != table)
         {
