@@ -34,6 +34,21 @@ internal interface IDatabaseEngine
 
     // Archive, removal, snapshots, backup:
 
+    /// <summary>How table archives read, write and load this engine's tables.</summary>
+    IArchiveDialect Archive { get; }
+
+    /// <summary>The statements and catalog queries Remove-DeprecatedTable needs.</summary>
+    IRemovalDialect Removal { get; }
+
+    /// <summary>What a snapshot reads beyond the schema.</summary>
+    ISnapshotCatalog Snapshots { get; }
+
+    /// <summary>How a whole database is backed up, checked and restored.</summary>
+    IBackupEngine Backup { get; }
+
+    /// <summary>The refusal an error is (a lock not granted, a missing privilege, dependents), or null for any other error.</summary>
+    DatabaseRefusal? RefusalOf(Exception error);
+
     // Schema, documentation, usage, integrity:
     /// <summary>Catalog, name rules and the SQL of the read-only inspections.</summary>
     IInspectionDialect Inspection { get; }

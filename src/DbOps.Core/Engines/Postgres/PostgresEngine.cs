@@ -108,6 +108,23 @@ internal sealed class PostgresEngine : IDatabaseEngine
 
     // Archive, removal, snapshots, backup:
 
+    public IArchiveDialect Archive => PostgresArchive.Instance;
+
+    public IRemovalDialect Removal => PostgresRemoval.Instance;
+
+    public ISnapshotCatalog Snapshots => PostgresSnapshotCatalog.Instance;
+
+    public IBackupEngine Backup => PostgresBackupEngine.Instance;
+
+    public DatabaseRefusal? RefusalOf(Exception error) => error switch
+    {
+        PostgresException { SqlState: PostgresErrorCodes.LockNotAvailable } pg => new(RefusalKind.LockNotGranted, pg.MessageText),
+        PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } pg => new(RefusalKind.InsufficientPrivilege, pg.MessageText),
+        PostgresException { SqlState: PostgresErrorCodes.DependentObjectsStillExist } pg =>
+            new(RefusalKind.DependentObjects, pg.MessageText + (pg.Detail is null ? "" : $" ({pg.Detail})")),
+        _ => null,
+    };
+
     // Schema, documentation, usage, integrity:
     public IInspectionDialect Inspection => PostgresInspection.Instance;
 

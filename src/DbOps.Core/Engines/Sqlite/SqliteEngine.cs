@@ -71,6 +71,23 @@ internal sealed class SqliteEngine : IDatabaseEngine
 
     // Archive, removal, snapshots, backup:
 
+    public IArchiveDialect Archive => SqliteArchive.Instance;
+
+    public IRemovalDialect Removal => SqliteRemoval.Instance;
+
+    public ISnapshotCatalog Snapshots => SqliteSnapshotCatalog.Instance;
+
+    public IBackupEngine Backup => SqliteBackupEngine.Instance;
+
+    /// <summary>SQLITE_BUSY and SQLITE_LOCKED: the busy timeout ran out; SQLITE_CONSTRAINT on a DROP: foreign keys still point at it.</summary>
+    public DatabaseRefusal? RefusalOf(Exception error) => error switch
+    {
+        SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED } sqlite => new(RefusalKind.LockNotGranted, sqlite.Message),
+        SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_CONSTRAINT } sqlite =>
+            new(RefusalKind.DependentObjects, $"rows of other tables still reference it ({sqlite.Message})"),
+        _ => null,
+    };
+
     // Schema, documentation, usage, integrity:
     public IInspectionDialect Inspection => SqliteInspection.Instance;
 

@@ -1,7 +1,8 @@
+using DbOps.Core.Backup;
 using DbOps.Core.Connections;
 using DbOps.Core.Progress;
 
-namespace DbOps.Core.Backup;
+namespace DbOps.Core.Engines;
 
 /// <summary>What every engine call needs besides its arguments.</summary>
 internal sealed record EngineContext(IOperationObserver Observer, string Activity, string? ToolPath, CancellationToken CancellationToken)
@@ -45,8 +46,3 @@ internal interface IBackupEngine
     /// <summary>Restores into <paramref name="target"/>, replacing what is there; counts the manifest's tables.</summary>
     Task<RestoredCounts> RestoreAsync(BackupManifest manifest, string path, DbOpsConnection target, RestoreOptions options, EngineContext context);
 }
-
-/// <summary>Choices for Restore-Database.</summary>
-/// <param name="Force">Replace a target that already holds tables.</param>
-/// <param name="NoOwner">PostgreSQL: skip ownership and privileges (for a server without the original roles).</param>
-public sealed record RestoreOptions(bool Force, bool NoOwner);

@@ -1,13 +1,13 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Dapper;
+using DbOps.Core.Backup;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
-using DbOps.Core.Engines;
 using DbOps.Core.Tools;
 using Npgsql;
 
-namespace DbOps.Core.Backup;
+namespace DbOps.Core.Engines;
 
 /// <summary>
 /// PostgreSQL backups through pg_dump's custom format: pg_dump knows every object type, so DbOps wraps it

@@ -1,15 +1,19 @@
 using System.Buffers;
+using System.Data;
+using System.Data.Common;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using Dapper;
+using DbOps.Core.Archive;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
-using DbOps.Core.Engines;
+using DbOps.Core.Progress;
+using DbOps.Core.Schema;
 using DbOps.Core.Tools;
 using Npgsql;
 
-namespace DbOps.Core.Archive;
+namespace DbOps.Core.Engines;
 
 /// <summary>
 /// PostgreSQL's half of archives: rows travel as the server's own CSV (COPY ... TO STDOUT / FROM STDIN), so every
@@ -17,8 +21,10 @@ namespace DbOps.Core.Archive;
 /// bytes as they stream. The schema file is pg_dump's DDL for the table, split into sections (see
 /// <see cref="ArchiveSchemaFile"/>), with the enum and domain types, schemas and sequences it needs prepended.
 /// </summary>
-internal static partial class PostgresArchive
+internal sealed partial class PostgresArchive : IArchiveDialect
 {
+    public static readonly PostgresArchive Instance = new();
+
     private const int ChunkBytes = 1 << 18;
 
     /// <summary>
@@ -100,19 +106,91 @@ internal static partial class PostgresArchive
     [GeneratedRegex(@"^\\(un)?restrict [^\n]*\n?", RegexOptions.Multiline)]
     private static partial Regex RestrictLine();
 
-    public static async Task ApplyCanonicalSettingsAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
+    public CsvDialect Csv => CsvDialect.PostgreSQL;
+
+    public bool SameDatabase(string archived, string live) => string.Equals(archived, live, StringComparison.Ordinal);
+
+    public TableRef TargetTable(string name, string archivedSchema)
+    {
+        var dot = name.IndexOf('.', StringComparison.Ordinal);
+        return dot < 0 ? new TableRef(archivedSchema, name) : new TableRef(name[..dot], name[(dot + 1)..]);
+    }
+
+    public async Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
+
+    /// <summary>The catalog is read inside the snapshot, so it describes exactly the rows the snapshot reads.</summary>
+    public async Task<(DatabaseSchema Schema, DbTransaction Snapshot)> ReadSchemaAndBeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var snapshot = await BeginSnapshotAsync(connection, cancellationToken);
+        try
+        {
+            return (await SchemaReader.ReadAsync(PostgresEngine.Instance, connection, cancellationToken), snapshot);
+        }
+        catch
+        {
+            await snapshot.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async Task UseCanonicalTextAsync(DbConnection connection, CancellationToken cancellationToken) =>
         await connection.ExecuteAsync(new CommandDefinition(CanonicalSettingsSql, cancellationToken: cancellationToken));
 
-    public static string Qualified(TableRef table) => table.ToQuotedName();
+    /// <summary>pg_dump's DDL, taken in the export's own snapshot (exported to it by id).</summary>
+    public async Task<ArchiveSchemaFile> ReadSchemaFileAsync(DbOpsConnection source, DbConnection connection, DbTransaction snapshot, TableSchema table,
+        string? toolPath, CancellationToken cancellationToken)
+    {
+        var id = await connection.ExecuteScalarAsync<string>(new CommandDefinition("SELECT pg_catalog.pg_export_snapshot()", cancellationToken: cancellationToken));
+        return await ReadSchemaAsync(connection, source, table.Table, id, toolPath, cancellationToken);
+    }
 
-    public static async Task<long> EstimateRowsAsync(NpgsqlConnection connection, TableRef table, CancellationToken cancellationToken) =>
+    /// <summary>The catalog's estimate: counting would read the table twice.</summary>
+    public async Task<long> ExpectedRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<long?>(new CommandDefinition(EstimateSql, new { name = Qualified(table) }, cancellationToken: cancellationToken)) ?? 0;
+
+    public Task ReadRowsAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns,
+        Action<CanonicalRow> onRow, CancellationToken cancellationToken) =>
+        CopyOutAsync((NpgsqlConnection)connection, table, columns, null, onRow, cancellationToken);
+
+    /// <summary>Every value's text output round-trips through its type's input function, so the server's CSV is the archive's.</summary>
+    public Task ExportRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, IReadOnlyList<string> columns, Stream? csv,
+        Action<CanonicalRow> onRow, Action<long> rowsDone, CancellationToken cancellationToken) =>
+        CopyOutAsync((NpgsqlConnection)connection, table, columns, csv, onRow, cancellationToken, rowsDone);
+
+    public async Task<ScratchSession> OpenScratchAsync(DbOpsConnection source, string folder, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var scratch = await PostgresScratchDatabase.CreateAsync(source, "verify the archive",
+            "import the archive with Import-TableArchive -TargetTable into a database of your choice", observer, cancellationToken);
+        try
+        {
+            return new ScratchSession(await PostgresEngine.Instance.OpenWritableAsync(scratch.Connection, cancellationToken), scratch.DisposeAsync);
+        }
+        catch
+        {
+            await scratch.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async Task<DbTransaction> BeginLoadAsync(WritableSession session, CancellationToken cancellationToken) =>
+        await session.Connection.BeginTransactionAsync(cancellationToken);
+
+    public Task LoadAsync(WritableSession session, DbTransaction transaction, TableRef table, IReadOnlyList<string> columns, ArchiveRows rows, bool freeze,
+        CancellationToken cancellationToken) =>
+        CopyInAsync((NpgsqlConnection)session.Connection, table, columns, rows.CopyCsvAsync, freeze, cancellationToken);
+
+    /// <summary>Foreign keys are recreated after the load (the schema file's dependent part), and checked as they are.</summary>
+    public Task<string?> ForeignKeyProblemAsync(DbConnection connection, DbTransaction transaction, TableRef table, CancellationToken cancellationToken) =>
+        Task.FromResult<string?>(null);
+
+    private static string Qualified(TableRef table) => table.ToQuotedName();
 
     /// <summary>
     /// Streams the table as COPY's CSV: each chunk goes to <paramref name="tee"/> (the archive file) as the server
     /// sent it, and through the parser, which hands every row in canonical form to <paramref name="onRow"/>.
     /// </summary>
-    public static async Task CopyOutAsync(NpgsqlConnection connection, TableRef table, IReadOnlyList<string> columns, Stream? tee,
+    private static async Task CopyOutAsync(NpgsqlConnection connection, TableRef table, IReadOnlyList<string> columns, Stream? tee,
         Action<CanonicalRow> onRow, CancellationToken cancellationToken, Action<long>? rowsDone = null)
     {
         var parser = new CsvRowParser(CsvDialect.PostgreSQL, columns.Count, onRow);
@@ -156,7 +234,7 @@ internal static partial class PostgresArchive
     /// <paramref name="freeze"/> (only for a table created in the same transaction) the rows are written frozen, so
     /// reading them back for the checksum does not have to set hint bits on every page.
     /// </summary>
-    public static async Task CopyInAsync(NpgsqlConnection connection, TableRef table, IReadOnlyList<string> columns,
+    private static async Task CopyInAsync(NpgsqlConnection connection, TableRef table, IReadOnlyList<string> columns,
         Func<Stream, Task> produce, bool freeze, CancellationToken cancellationToken)
     {
         var sql = $"COPY {Qualified(table)} ({ColumnList(columns)}) FROM STDIN (FORMAT csv{(freeze ? ", FREEZE" : "")})";
@@ -185,8 +263,8 @@ internal static partial class PostgresArchive
     /// The archive's schema file: prerequisites (schemas, enum and domain types, sequences the defaults use), then
     /// pg_dump's DDL for the table, taken in the export's own snapshot, split into its entries.
     /// </summary>
-    public static async Task<ArchiveSchemaFile> ReadSchemaAsync(
-        NpgsqlConnection connection, DbOpsConnection source, TableRef table, string? snapshot, string? toolPath, CancellationToken cancellationToken)
+    private static async Task<ArchiveSchemaFile> ReadSchemaAsync(
+        DbConnection connection, DbOpsConnection source, TableRef table, string? snapshot, string? toolPath, CancellationToken cancellationToken)
     {
         var pgDump = await PostgresClientTools.LocateAsync("pg_dump", PostgresClientTools.MajorVersion(source.ServerVersion), toolPath, cancellationToken);
         var file = new ArchiveSchemaFile($"{table} from {source} (PostgreSQL {source.ServerVersion}), DDL by {pgDump.VersionText}");
@@ -277,7 +355,7 @@ internal static partial class PostgresArchive
     };
 
     /// <summary>Runs a prerequisite only when its object is missing from the target.</summary>
-    public static async Task<bool> PrerequisiteMissingAsync(NpgsqlConnection connection, string what, CancellationToken cancellationToken)
+    public async Task<bool> PrerequisiteMissingAsync(DbConnection connection, string what, CancellationToken cancellationToken)
     {
         var space = what.IndexOf(' ', StringComparison.Ordinal);
         var (kind, name) = (what[..space], what[(space + 1)..]);
@@ -291,8 +369,9 @@ internal static partial class PostgresArchive
     }
 
     /// <summary>Moves the sequences a newly created table owns past the keys just loaded.</summary>
-    public static async Task AdvanceOwnedSequencesAsync(NpgsqlConnection connection, TableRef table, CancellationToken cancellationToken)
+    public async Task AdvanceOwnedSequencesAsync(WritableSession session, DbTransaction transaction, TableRef table, CancellationToken cancellationToken)
     {
+        var connection = session.Connection;
         var name = Qualified(table);
         foreach (var (sequence, column) in await connection.QueryAsync<(string, string)>(
                      new CommandDefinition(OwnedSequencesSql, new { name }, cancellationToken: cancellationToken)))
@@ -303,11 +382,11 @@ internal static partial class PostgresArchive
         }
     }
 
-    /// <summary>A table with only the archived columns and types, for an import under another name.</summary>
-    public static string CreatePlainTableSql(TableRef table, IReadOnlyList<ArchiveColumn> columns) =>
-        $"CREATE TABLE {Qualified(table)} ({string.Join(", ", columns.Select(c => $"{Quote(c.Name)} {c.Type}{(c.Nullable ? "" : " NOT NULL")}"))})";
+    /// <summary>A table with only the archived columns and types: pg_dump's DDL names the archived table throughout.</summary>
+    public string CreateRenamedTableSql(ArchiveSchemaFile schema, IReadOnlyList<ArchiveColumn> columns, TableRef target) =>
+        $"CREATE TABLE {Qualified(target)} ({string.Join(", ", columns.Select(c => $"{Quote(c.Name)} {c.Type}{(c.Nullable ? "" : " NOT NULL")}"))})";
 
-    public static string ColumnList(IEnumerable<string> columns) => string.Join(", ", columns.Select(Quote));
+    private static string ColumnList(IEnumerable<string> columns) => string.Join(", ", columns.Select(Quote));
 
     private static string Quote(string identifier) => PostgresEngine.Instance.QuoteIdentifier(identifier);
 

@@ -1,12 +1,12 @@
 using Dapper;
+using DbOps.Core.Backup;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.IO;
-using DbOps.Core.Engines;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
-namespace DbOps.Core.Backup;
+namespace DbOps.Core.Engines;
 
 /// <summary>
 /// SQLite backups through the online backup API: a page-by-page copy of a consistent snapshot that includes

@@ -1,9 +1,10 @@
+using DbOps.Core.Archive;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
 using DbOps.Core.Engines;
 
-namespace DbOps.Core.Archive;
+namespace DbOps.Core.Removal;
 
 /// <summary>An archive that Remove-DeprecatedTable checked before taking the table lock.</summary>
 /// <param name="Manifest">The sealed manifest.</param>
@@ -17,7 +18,7 @@ internal sealed record CheckedArchive(ArchiveManifest Manifest, string ManifestP
     /// </summary>
     /// <exception cref="DbOpsException">ArchiveCorrupt.</exception>
     internal Task<TableContent> ReadDataAsync(CancellationToken cancellationToken) =>
-        ArchiveService.ReadContentAsync(Manifest, Files[1].Path, cancellationToken);
+        ArchiveVerification.ReadContentAsync(Manifest, Files[1].Path, cancellationToken);
 
     internal static IReadOnlyList<(string, long, DateTime)> Stamp(params string[] paths) =>
         paths.Select(p => new FileInfo(p)).Select(f => (f.FullName, f.Exists ? f.Length : -1, f.LastWriteTimeUtc)).ToList();
@@ -35,10 +36,7 @@ internal sealed record CheckedArchive(ArchiveManifest Manifest, string ManifestP
                 "Check the archive (Import-TableArchive into a scratch database, or Export-TableArchive -Verify again) and run again.", ManifestPath);
         }
     }
-}
 
-public static partial class ArchiveService
-{
     /// <summary>
     /// The checks Remove-DeprecatedTable makes of an archive before the table lock is taken: the manifest is sealed,
     /// it archives <paramref name="table"/> of <paramref name="source"/> with the live table's stored columns, both
@@ -47,13 +45,12 @@ public static partial class ArchiveService
     /// under the lock (<see cref="CheckedArchive.ReadDataAsync"/>).
     /// </summary>
     /// <exception cref="DbOpsException">ArchiveCorrupt or ArchiveMismatch (or the id of what stopped verification).</exception>
-    internal static async Task<CheckedArchive> CheckForRemovalAsync(string manifestPath, DbOpsConnection source, TableRef table,
+    internal static async Task<CheckedArchive> CheckAsync(string manifestPath, DbOpsConnection source, TableRef table,
         IReadOnlyList<string> liveColumns, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var (manifest, path, folder) = ArchiveManifest.Load(manifestPath);
         var sameDatabase = manifest.Provider == source.Provider
-            && string.Equals(manifest.Database, source.Database,
-                source.Provider == DatabaseProvider.SQLite && OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)
+            && DatabaseEngines.For(source).Archive.SameDatabase(manifest.Database, source.Database)
             && (source.Server is null || manifest.Server is null || string.Equals(manifest.Server, source.Server, StringComparison.OrdinalIgnoreCase));
         if (!sameDatabase || manifest.TableRef != table)
         {
@@ -72,11 +69,11 @@ public static partial class ArchiveService
         var schemaPath = Path.Combine(folder, manifest.SchemaFile.Name);
         var files = CheckedArchive.Stamp(path, dataPath, schemaPath);
         // The data file's size here; its SHA-256 and the rows it holds under the lock, in one read beside the live rows.
-        await RequireIntactAsync(manifest, path, dataPath, schemaPath, cancellationToken);
+        await ArchiveVerification.RequireIntactAsync(manifest, path, dataPath, schemaPath, cancellationToken);
         if (manifest.VerifiedAt is null)
         {
             observer.Verbose($"'{path}' was not verified when it was written: loading it into a scratch table now.");
-            var check = await VerifyCoreAsync(manifest, dataPath, schemaPath, source, observer, cancellationToken);
+            var check = await ArchiveVerification.LoadIntoScratchAsync(manifest, dataPath, schemaPath, source, observer, cancellationToken);
             if (!check.Verified)
             {
                 var id = check.ErrorId is null or ErrorIds.ArchiveVerificationFailed ? ErrorIds.ArchiveCorrupt : check.ErrorId;
