@@ -37,6 +37,9 @@ internal interface IDatabaseEngine
     // Schema, documentation, usage, integrity:
 
     // Constraints, indexes, performance:
+    /// <summary>Constraint and index DDL, lock handling, plans and statement statistics.</summary>
+    ITuningDialect Tuning { get; }
+
 }
 
 internal static class ProviderExtensions

@@ -74,4 +74,6 @@ internal sealed class SqliteEngine : IDatabaseEngine
     // Schema, documentation, usage, integrity:
 
     // Constraints, indexes, performance:
+    public ITuningDialect Tuning => SqliteTuning.Instance;
+
 }

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace DbOps.Core.Constraints;
+namespace DbOps.Core.Sql;
 
 /// <summary>
 /// A small lexer for SQL text shared by both dialects: it tells string literals, quoted identifiers and comments
