@@ -40,7 +40,7 @@ internal static class ConstraintPlanner
         {
             case ConstraintKind.Check:
                 expression = spec.Expression?.Trim();
-                if (SqlText.ExpressionProblem(expression ?? "") is { } problem)
+                if (SqlExpression.Problem(expression, DatabaseEngines.For(schema.Provider)) is { } problem)
                 {
                     throw new DbOpsException(ErrorIds.InvalidConstraintExpression, ErrorKind.InvalidArgument,
                         $"The CHECK expression for {table.Table} cannot be used: {problem}. Give one boolean SQL expression, e.g. 'deadline >= created_at'.",

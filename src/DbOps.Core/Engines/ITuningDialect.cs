@@ -18,6 +18,12 @@ internal interface ITuningDialect
 {
     // Constraints
 
+    /// <summary>
+    /// True when string literals can hide a quote from a standard SQL lexer (PostgreSQL's E'...' escapes and $$
+    /// dollar quoting), so <see cref="Sql.SqlExpression"/> refuses '\' and '$' even inside them.
+    /// </summary>
+    bool HasEscapeQuoting { get; }
+
     /// <summary>How resolved identifiers compare: exactly on PostgreSQL, case-insensitively on SQLite.</summary>
     StringComparer IdentifierComparer { get; }
 

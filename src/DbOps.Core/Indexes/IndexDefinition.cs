@@ -46,7 +46,7 @@ internal sealed record IndexDefinition(TableSchema Table, IReadOnlyList<string> 
 
     /// <summary>
     /// Resolves every key: a column of the table (by its name, bare or quoted), else an expression, which must be
-    /// one expression (the same check as a CHECK constraint's) and is put in parentheses.
+    /// one expression (<see cref="SqlExpression"/>, as for a CHECK constraint) and is put in parentheses.
     /// </summary>
     public static IndexDefinition Resolve(TableSchema table, IDatabaseEngine engine, IReadOnlyList<string> keys, IndexMethod method,
                                           IReadOnlyList<string> include, string? where)
@@ -56,7 +56,6 @@ internal sealed record IndexDefinition(TableSchema Table, IReadOnlyList<string> 
             throw new DbOpsException(ErrorIds.ColumnNotFound, ErrorKind.InvalidArgument, $"No columns were given for the index on {table.Table}.", table.Table);
         }
         engine.Tuning.RequireIndexKind(table, method, include);
-        var provider = engine.Kind;
         var names = new List<string>();
         var sql = new List<string>();
         foreach (var key in keys.Select(k => k.Trim()))
@@ -68,7 +67,7 @@ internal sealed record IndexDefinition(TableSchema Table, IReadOnlyList<string> 
             }
             else
             {
-                Check(table, provider, key, "index expression");
+                Check(table, engine, key, "index expression");
                 names.Add(key);
                 sql.Add($"({key})");
             }
@@ -77,7 +76,7 @@ internal sealed record IndexDefinition(TableSchema Table, IReadOnlyList<string> 
         var predicate = string.IsNullOrWhiteSpace(where) ? null : where.Trim();
         if (predicate is not null)
         {
-            Check(table, provider, predicate, "partial-index predicate (-Where)");
+            Check(table, engine, predicate, "partial-index predicate (-Where)");
         }
         return new IndexDefinition(table, names, sql, method, includes, predicate);
     }
@@ -111,15 +110,9 @@ internal sealed record IndexDefinition(TableSchema Table, IReadOnlyList<string> 
         $"A {MethodName(Method)} index on {Table.Table} ({string.Join(", ", Keys)}){(Where is null ? "" : $" WHERE {Where}")} cannot be built: {why}. " +
         "Nothing was changed; correct the columns, expressions, -Using or -Where and run Add-SafeIndex again.", Table.Table);
 
-    private static void Check(TableSchema table, DatabaseProvider provider, string expression, string what)
+    private static void Check(TableSchema table, IDatabaseEngine engine, string expression, string what)
     {
-        // SQLite has neither escape strings nor dollar quoting, so a '$' or '\' inside a string literal (a JSON path
-        // such as '$.status') cannot end it there: only the text outside literals is checked for them.
-        var outside = provider == DatabaseProvider.SQLite
-            ? string.Concat(SqlText.Tokens(expression).Select(t => expression.Substring(t.Start, t.Length))
-                .Select(text => text.Length >= 2 && text[0] == '\'' && text[^1] == '\'' ? "''" : text))
-            : expression;
-        if (SqlText.ExpressionProblem(outside) is { } problem)
+        if (SqlExpression.Problem(expression, engine) is { } problem)
         {
             throw new DbOpsException(ErrorIds.InvalidIndexExpression, ErrorKind.InvalidArgument,
                 $"The {what} for {table.Table} cannot be used: {problem}. Give one SQL expression, e.g. \"lower(email)\" or \"deleted_at IS NULL\".",

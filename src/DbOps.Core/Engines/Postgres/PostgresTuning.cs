@@ -20,6 +20,8 @@ internal sealed class PostgresTuning : ITuningDialect
 
     // Constraints
 
+    public bool HasEscapeQuoting => true;
+
     public StringComparer IdentifierComparer => StringComparer.Ordinal;
 
     public string QualifiedName(TableRef table) => table.ToQuotedName();

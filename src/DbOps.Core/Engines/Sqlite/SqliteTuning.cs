@@ -22,6 +22,8 @@ internal sealed class SqliteTuning : ITuningDialect
 
     // Constraints
 
+    public bool HasEscapeQuoting => false;
+
     public StringComparer IdentifierComparer => StringComparer.OrdinalIgnoreCase;
 
     public string QualifiedName(TableRef table) => TableRef.QuoteIdentifier(table.Name);
