@@ -55,6 +55,9 @@ internal interface IDatabaseEngine
 
 
     // Constraints, indexes, performance:
+    /// <summary>Constraint and index DDL, lock handling, plans and statement statistics.</summary>
+    ITuningDialect Tuning { get; }
+
 }
 
 internal static class ProviderExtensions

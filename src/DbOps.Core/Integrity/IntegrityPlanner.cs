@@ -1,6 +1,7 @@
 using DbOps.Core.Engines;
 using DbOps.Core.Errors;
 using DbOps.Core.Schema;
+using DbOps.Core.Sql;
 
 namespace DbOps.Core.Integrity;
 
@@ -23,7 +24,7 @@ internal static class IntegrityPlanner
         var required = request.RequiredColumns.SelectMany(spec => Columns(schema, spec, "-RequiredColumn").Columns
             .Select(c => (Table: schema.Resolve(spec.Table), Column: c))).ToList();
         var unique = request.UniqueKeys.Select(spec => Columns(schema, spec, "-UniqueKey")).ToList();
-        var conditions = request.Conditions.Select(c => (Table: ResolveSpecTable(schema, c.Table), Expression: ValidExpression(c))).ToList();
+        var conditions = request.Conditions.Select(c => (Table: ResolveSpecTable(schema, c.Table), Expression: ValidExpression(c, schema))).ToList();
         var scope = request.Tables.Count == 0 ? schema.Tables : ResolveScope(schema, request.Tables, missing);
         var inScope = scope.Select(t => t.Table).ToHashSet();
 
@@ -148,15 +149,15 @@ internal static class IntegrityPlanner
     }
 
     /// <summary>
-    /// A condition is one boolean expression spliced into a WHERE clause (like a CHECK constraint's text). The run
-    /// is read-only either way; refusing statement separators keeps it to exactly one statement.
+    /// A condition is one boolean expression spliced into a WHERE clause (like a CHECK constraint's text), held to the
+    /// same rule as CHECK expressions and index predicates (<see cref="SqlExpression"/>).
     /// </summary>
-    private static string ValidExpression(ConditionSpec condition)
+    private static string ValidExpression(ConditionSpec condition, DatabaseSchema schema)
     {
         var expression = condition.Expression?.Trim() ?? "";
-        if (expression.Length == 0 || expression.Contains(';') || expression.Contains("--") || expression.Contains("/*"))
+        if (SqlExpression.Problem(expression, DatabaseEngines.For(schema.Provider)) is { } problem)
         {
-            throw Invalid($"The condition for {condition.Table} must be one boolean SQL expression without ';' or comments, e.g. 'deadline >= created_at'; got '{condition.Expression}'.");
+            throw Invalid($"The condition for {condition.Table} cannot be used: {problem}. Give one boolean SQL expression, e.g. 'deadline >= created_at'; got '{condition.Expression}'.");
         }
         return expression;
     }

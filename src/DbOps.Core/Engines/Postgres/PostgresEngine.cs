@@ -56,7 +56,12 @@ internal sealed class PostgresEngine : IDatabaseEngine
     /// what Measure-QueryPerformance times on. Use it with synchronous calls only: one asynchronous call switches the
     /// socket to the asynchronous engine for good.
     /// </summary>
-    public DbConnection OpenBlocking(DbOpsConnection connection, bool readOnly)
+    public ReadOnlySession OpenBlockingReadOnly(DbOpsConnection connection) => new(OpenBlocking(connection, readOnly: true));
+
+    /// <summary>A writable connection opened synchronously (see <see cref="OpenBlockingReadOnly"/>).</summary>
+    public WritableSession OpenBlockingWritable(DbOpsConnection connection) => new(OpenBlocking(connection, readOnly: false));
+
+    private static NpgsqlConnection OpenBlocking(DbOpsConnection connection, bool readOnly)
     {
         var builder = Builder(connection, readOnly);
         // A pooled connection may have been opened asynchronously before: only a new one is sure to be blocking.
@@ -130,4 +135,6 @@ internal sealed class PostgresEngine : IDatabaseEngine
 
 
     // Constraints, indexes, performance:
+    public ITuningDialect Tuning => PostgresTuning.Instance;
+
 }

@@ -93,4 +93,6 @@ internal sealed class SqliteEngine : IDatabaseEngine
 
 
     // Constraints, indexes, performance:
+    public ITuningDialect Tuning => SqliteTuning.Instance;
+
 }

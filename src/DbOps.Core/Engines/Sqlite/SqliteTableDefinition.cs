@@ -1,6 +1,7 @@
 using DbOps.Core.Errors;
+using DbOps.Core.Sql;
 
-namespace DbOps.Core.Constraints;
+namespace DbOps.Core.Engines;
 
 /// <summary>
 /// A SQLite CREATE TABLE text split into its parts, so the rebuild can write the new table's definition by adding

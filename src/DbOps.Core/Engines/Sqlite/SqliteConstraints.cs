@@ -3,13 +3,14 @@ using System.Diagnostics;
 using System.Text;
 using Dapper;
 using DbOps.Core.Connections;
+using DbOps.Core.Constraints;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
-using DbOps.Core.Engines;
 using DbOps.Core.Schema;
+using DbOps.Core.Sql;
 using Microsoft.Data.Sqlite;
 
-namespace DbOps.Core.Constraints;
+namespace DbOps.Core.Engines;
 
 /// <summary>
 /// SQLite cannot add these constraints with ALTER TABLE, so the table is rebuilt by the documented procedure
@@ -31,7 +32,7 @@ internal static class SqliteConstraints
     {
         var provider = SqliteEngine.Instance;
         var t = c.Table;
-        var table = ConstraintPlanner.Qualified(provider, t.Table);
+        var table = provider.Tuning.QualifiedName(t.Table);
         var words = SqlText.Tokens(t.CreateSql ?? "").Where(k => k.Kind == SqlText.TokenKind.Word).Take(2)
             .Select(k => t.CreateSql!.Substring(k.Start, k.Length).ToUpperInvariant()).ToList();
         if (words is not ["CREATE", "TABLE"])
@@ -45,7 +46,7 @@ internal static class SqliteConstraints
         // SQLite never checks existing rows against a declared foreign key (they may predate it, or have been
         // written with foreign_keys off): it counts as present only if the preflight finds none violating it.
         var declaredOnly = false;
-        var same = StringComparer.OrdinalIgnoreCase;
+        var same = provider.Tuning.IdentifierComparer;
         string Q(string identifier) => provider.QuoteIdentifier(identifier);
 
         switch (c.Kind)
@@ -56,7 +57,7 @@ internal static class SqliteConstraints
                 var named = checks.FirstOrDefault(k => same.Equals(k.Name, name));
                 if (named.Expression is not null && SqlText.Loose(named.Expression) != loose)
                 {
-                    throw PostgresConstraints.NameTaken(t, name, $"CHECK ({named.Expression})");
+                    throw ConstraintPlanner.NameTaken(t, name, $"CHECK ({named.Expression})");
                 }
                 if (checks.FirstOrDefault(k => SqlText.Loose(k.Expression) == loose) is { Expression: not null } equivalent)
                 {
@@ -66,12 +67,12 @@ internal static class SqliteConstraints
             case ConstraintKind.NotNull when !t.GetColumn(c.Columns[0]).IsNullable:
                 outcome = ConstraintStatus.AlreadyPresent;
                 break;
-            case ConstraintKind.Unique when ConstraintPlanner.UniqueKeys(t).FirstOrDefault(k => ConstraintPlanner.SameSet(k.Columns, c.Columns, schema.Provider)) is { } key:
+            case ConstraintKind.Unique when ConstraintPlanner.UniqueKeys(t).FirstOrDefault(k => ConstraintPlanner.SameSet(k.Columns, c.Columns, same)) is { } key:
                 (outcome, name) = (ConstraintStatus.AlreadyPresent, key.Name);
                 break;
             case ConstraintKind.ForeignKey when t.ForeignKeys.FirstOrDefault(fk => fk.ReferencedTable == c.Parent!.Table
-                                                   && ConstraintPlanner.SameList(fk.Columns, c.Columns, schema.Provider)
-                                                   && ConstraintPlanner.SameList(fk.ReferencedColumns, c.ParentColumns, schema.Provider)) is { } fk:
+                                                   && ConstraintPlanner.SameList(fk.Columns, c.Columns, same)
+                                                   && ConstraintPlanner.SameList(fk.ReferencedColumns, c.ParentColumns, same)) is { } fk:
                 (outcome, name, declaredOnly) = (ConstraintStatus.AlreadyPresent, fk.Name, true);
                 break;
         }
@@ -84,7 +85,7 @@ internal static class SqliteConstraints
                 .FirstOrDefault();
             if (owner is not null)
             {
-                throw PostgresConstraints.NameTaken(t, name, owner);
+                throw ConstraintPlanner.NameTaken(t, name, owner);
             }
         }
 
@@ -99,7 +100,7 @@ internal static class SqliteConstraints
             ConstraintKind.NotNull => null,
             _ => $"CONSTRAINT {Q(name)} {ConstraintPlanner.Definition(c, provider)}",
         };
-        var rowid = definition.WithoutRowid ? null : ConstraintPlanner.RowidAlias(t);
+        var rowid = definition.WithoutRowid ? null : RowidAlias(t);
         var columns = t.Columns.Where(col => !col.IsGenerated).Select(col => Q(col.Name)).ToList();
         var copied = string.Join(", ", rowid is null ? columns : [rowid, .. columns]);
         // The table's indexes and triggers go with it; views that mention it are dropped and recreated (with their
@@ -165,11 +166,12 @@ internal static class SqliteConstraints
         return ConstraintPlanner.Plan(connection, provider, c, name, Method, steps, outcome, declaredOnly);
     }
 
-    public static async Task<ConstraintResult> ApplyAsync(ConstraintPlan plan, ConstraintOptions options, IOperationObserver observer, CancellationToken cancellationToken)
+    public static async Task<ConstraintResult> ApplyAsync(WritableSession session, ConstraintPlan plan, ConstraintOptions options, IOperationObserver observer,
+        CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var activity = $"Add-SafeConstraint {plan.Table} {plan.Name}";
-        await using var db = await SqliteEngine.OpenFileAsync(plan.Database, SqliteOpenMode.ReadWrite, cancellationToken);
+        var db = (SqliteConnection)session.Connection;
         var run = new List<string>();
         var retries = 0;
         var inTransaction = false;
@@ -270,9 +272,9 @@ internal static class SqliteConstraints
                 OperationCanceledException => new DbOpsException(ErrorIds.OperationCanceled, ErrorKind.Canceled,
                     $"Stopped; the rebuild of {plan.Table} was rolled back and nothing was changed.", plan.Table, e),
                 _ when plan.Kind == ConstraintKind.Check => new DbOpsException(ErrorIds.InvalidConstraintExpression, ErrorKind.InvalidArgument,
-                    $"SQLite rejected {plan.Definition} on {plan.Table}: {ConstraintService.ServerMessage(e)}. The rebuild was rolled back; nothing was changed.", plan.Table, e),
+                    $"SQLite rejected {plan.Definition} on {plan.Table}: {ServerMessage(e)}. The rebuild was rolled back; nothing was changed.", plan.Table, e),
                 _ => new DbOpsException(ErrorIds.ConstraintFailed, ErrorKind.OperationFailed,
-                    $"The rebuild of {plan.Table} failed: {ConstraintService.ServerMessage(e)}. It was rolled back; nothing was changed.", plan.Table, e),
+                    $"The rebuild of {plan.Table} failed: {ServerMessage(e)}. It was rolled back; nothing was changed.", plan.Table, e),
             };
         }
         return new ConstraintResult(plan, ConstraintStatus.Added, 0, [], run, retries, plan.PlanningTime + clock.Elapsed);
@@ -292,7 +294,7 @@ internal static class SqliteConstraints
                 await command.ExecuteNonQueryAsync(cancellationToken);
                 return attempt;
             }
-            catch (SqliteException e) when (e.SqliteErrorCode is 5 or 6)
+            catch (SqliteException e) when (e.SqliteErrorCode is SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED)
             {
                 if (attempt >= options.MaxRetries)
                 {
@@ -322,6 +324,17 @@ internal static class SqliteConstraints
             observer.Verbose($"ROLLBACK of the rebuild of {plan.Table}: {e.Message}");
         }
     }
+
+    /// <summary>A name for SQLite's rowid that no column hides.</summary>
+    public static string RowidAlias(TableSchema table) =>
+        new[] { "rowid", "_rowid_", "oid" }.FirstOrDefault(a => table.FindColumn(a) is null)
+        ?? throw new DbOpsException(ErrorIds.ConstraintFailed, ErrorKind.InvalidState,
+            $"Table {table.Table} has columns named rowid, _rowid_ and oid, so its rowids cannot be read; the table was not changed.", table.Table);
+
+    /// <summary>SQLite's message without the driver's "SQLite Error n: " prefix.</summary>
+    internal static string ServerMessage(Exception e) => e is SqliteException sqlite
+        ? sqlite.Message.Replace("SQLite Error " + sqlite.SqliteErrorCode + ": ", "", StringComparison.Ordinal)
+        : e.Message;
 
     private static DbOpsException VerificationFailed(ConstraintPlan plan, string what) =>
         new(ErrorIds.ConstraintFailed, ErrorKind.InvalidData,

@@ -1,4 +1,4 @@
-namespace DbOps.Core.Performance;
+namespace DbOps.Core.Engines;
 
 /// <summary>
 /// Reads SQL text as PostgreSQL's lexer does, far enough to count statements: standard and escape strings

@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using DbOps.Core.Connections;
+using DbOps.Core.Constraints;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
-using DbOps.Core.Engines;
 using DbOps.Core.Schema;
+using DbOps.Core.Sql;
 using Npgsql;
 
-namespace DbOps.Core.Constraints;
+namespace DbOps.Core.Engines;
 
 /// <summary>
 /// PostgreSQL: every statement that needs a strong lock runs under a short lock_timeout and is retried with backoff,
@@ -15,8 +16,33 @@ namespace DbOps.Core.Constraints;
 /// </summary>
 internal static class PostgresConstraints
 {
-    private const string LockNotAvailable = "55P03";
-    private const string DeadlockDetected = "40P01";
+    /// <summary>
+    /// Looks for an equivalent constraint (comparing a CHECK as the server prints it, when it can) and works out the
+    /// statements. Nothing is changed.
+    /// </summary>
+    public static async Task<ConstraintPlan> PlanAsync(DbOpsConnection connection, DatabaseSchema schema, ResolvedConstraint c, ConstraintOptions options,
+        IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        string? canonical = null;
+        try
+        {
+            canonical = MayMatchExistingCheck(c) ? await CanonicalCheckAsync(connection, c, cancellationToken) : null;
+        }
+        catch (PostgresException e) when (e.SqlState is not PostgresErrorCodes.InsufficientPrivilege
+                                          && (e.SqlState.StartsWith("42", StringComparison.Ordinal) // syntax error or access rule violation
+                                              || e.SqlState.StartsWith("22", StringComparison.Ordinal) // data exception
+                                              || e.SqlState == PostgresErrorCodes.FeatureNotSupported))
+        {
+            throw new DbOpsException(ErrorIds.InvalidConstraintExpression, ErrorKind.InvalidArgument,
+                $"The server rejected the CHECK expression for {c.Table.Table}: {ServerMessage(e)}. Nothing was changed.", c.Table.Table, e);
+        }
+        catch (PostgresException e)
+        {
+            // No TEMP privilege, a read-only standby...: compare the text as typed instead.
+            observer.Verbose($"The server could not print the CHECK expression for comparison ({ServerMessage(e)}); comparing its text instead.");
+        }
+        return Plan(connection, schema, c, options, observer, canonical);
+    }
 
     /// <summary>
     /// True when the table has CHECK constraints to compare a new one with: the server prints them with its own casts
@@ -34,7 +60,7 @@ internal static class PostgresConstraints
         await using var dbSession = await PostgresEngine.Instance.OpenWritableAsync(connection, cancellationToken);
         var db = (NpgsqlConnection)dbSession.Connection;
         await using var transaction = await db.BeginTransactionAsync(cancellationToken);
-        var table = ConstraintPlanner.Qualified(PostgresEngine.Instance, c.Table.Table);
+        var table = PostgresTuning.Instance.QualifiedName(c.Table.Table);
         // LIKE takes only ACCESS SHARE on the table, which no writer waits for.
         await using (var probe = new NpgsqlCommand(
             $"SET LOCAL lock_timeout = '2s'; CREATE TEMP TABLE dbops_probe (LIKE {table}) ON COMMIT DROP; " +
@@ -56,13 +82,14 @@ internal static class PostgresConstraints
     /// <param name="options">Lock timeout and retries.</param>
     /// <param name="observer">Gets the missing-index warning.</param>
     /// <param name="canonicalCheck">The server's rendering of a CHECK expression when <see cref="MayMatchExistingCheck"/>.</param>
-    public static ConstraintPlan Plan(
+    private static ConstraintPlan Plan(
         DbOpsConnection connection, DatabaseSchema schema, ResolvedConstraint c, ConstraintOptions options, IOperationObserver observer,
         string? canonicalCheck = null)
     {
         var provider = PostgresEngine.Instance;
+        var names = provider.Tuning.IdentifierComparer;
         var t = c.Table;
-        var table = ConstraintPlanner.Qualified(provider, t.Table);
+        var table = provider.Tuning.QualifiedName(t.Table);
         var name = c.Name;
         ConstraintStatus? outcome = null;
         var steps = new List<PlannedStep> { new($"SET lock_timeout = '{(long)options.LockTimeout.TotalMilliseconds}ms'", StepKind.Setting) };
@@ -83,7 +110,7 @@ internal static class PostgresConstraints
                 var same = t.Checks.FirstOrDefault(k => k.Name == name);
                 if (same is not null && !Equivalent(same))
                 {
-                    throw NameTaken(t, name, $"CHECK {same.Expression}");
+                    throw ConstraintPlanner.NameTaken(t, name, $"CHECK {same.Expression}");
                 }
                 // An equivalent under another name counts too, a validated one first: a second copy would only cost writes.
                 var existing = same ?? t.Checks.Where(Equivalent).OrderByDescending(k => k.IsValidated).FirstOrDefault();
@@ -113,7 +140,7 @@ internal static class PostgresConstraints
                 var helper = t.Checks.FirstOrDefault(k => k.Name == name);
                 if (helper is not null && SqlText.Loose(helper.Expression) != SqlText.Loose(helperExpression))
                 {
-                    throw NameTaken(t, name, $"CHECK {helper.Expression}");
+                    throw ConstraintPlanner.NameTaken(t, name, $"CHECK {helper.Expression}");
                 }
                 if (!t.GetColumn(column).IsNullable)
                 {
@@ -143,7 +170,7 @@ internal static class PostgresConstraints
             case ConstraintKind.Unique:
             {
                 method = "ConcurrentUniqueIndex";
-                if (ConstraintPlanner.UniqueKeys(t).FirstOrDefault(k => ConstraintPlanner.SameSet(k.Columns, c.Columns, schema.Provider)) is { } key)
+                if (ConstraintPlanner.UniqueKeys(t).FirstOrDefault(k => ConstraintPlanner.SameSet(k.Columns, c.Columns, names)) is { } key)
                 {
                     (outcome, name) = (ConstraintStatus.AlreadyPresent, key.Name);
                     break;
@@ -169,12 +196,12 @@ internal static class PostgresConstraints
                 method = "NotValidThenValidate";
                 var parent = c.Parent!;
                 var same = t.ForeignKeys.FirstOrDefault(fk => fk.ReferencedTable == parent.Table
-                    && ConstraintPlanner.SameList(fk.Columns, c.Columns, schema.Provider)
-                    && ConstraintPlanner.SameList(fk.ReferencedColumns, c.ParentColumns, schema.Provider));
+                    && ConstraintPlanner.SameList(fk.Columns, c.Columns, names)
+                    && ConstraintPlanner.SameList(fk.ReferencedColumns, c.ParentColumns, names));
                 var named = t.ForeignKeys.FirstOrDefault(fk => fk.Name == name);
                 if (named is not null && named != same)
                 {
-                    throw NameTaken(t, name, $"FOREIGN KEY ({string.Join(", ", named.Columns)}) REFERENCES {named.ReferencedTable}");
+                    throw ConstraintPlanner.NameTaken(t, name, $"FOREIGN KEY ({string.Join(", ", named.Columns)}) REFERENCES {named.ReferencedTable}");
                 }
                 if (same is not null)
                 {
@@ -205,12 +232,12 @@ internal static class PostgresConstraints
         return ConstraintPlanner.Plan(connection, provider, c, name, method, steps, outcome);
     }
 
-    public static async Task<ConstraintResult> ApplyAsync(ConstraintPlan plan, ConstraintOptions options, IOperationObserver observer, CancellationToken cancellationToken)
+    public static async Task<ConstraintResult> ApplyAsync(WritableSession session, ConstraintPlan plan, ConstraintOptions options, IOperationObserver observer,
+        CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var activity = $"Add-SafeConstraint {plan.Table} {plan.Name}";
-        await using var dbSession = await PostgresEngine.Instance.OpenWritableAsync(plan.Connection, cancellationToken);
-        var db = (NpgsqlConnection)dbSession.Connection;
+        var db = (NpgsqlConnection)session.Connection;
         var retries = 0;
         var done = new Stack<PlannedStep>();
         var run = new List<string>();
@@ -229,7 +256,7 @@ internal static class PostgresConstraints
                 {
                     // The column is NOT NULL already; only the helper check could not be dropped. It is harmless.
                     observer.Warning($"{plan.Table}: the column is NOT NULL, but the helper check {plan.Name} could not be dropped " +
-                                     $"({Message(e)}). Drop it later: {step.Sql}");
+                                     $"({ServerMessage(e)}). Drop it later: {step.Sql}");
                     break;
                 }
                 if (step.Kind == StepKind.Concurrent && step.Undo is not null)
@@ -272,7 +299,7 @@ internal static class PostgresConstraints
                 await command.ExecuteNonQueryAsync(cancellationToken);
                 return attempt;
             }
-            catch (PostgresException e) when (e.SqlState is LockNotAvailable or DeadlockDetected)
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.DeadlockDetected)
             {
                 if (step.Kind == StepKind.Concurrent && step.Undo is not null)
                 {
@@ -325,7 +352,7 @@ internal static class PostgresConstraints
             }
             catch (Exception e) when (e is NpgsqlException or DbOpsException)
             {
-                left.Add($"{step.Undo} ({Message(e)})");
+                left.Add($"{step.Undo} ({ServerMessage(e)})");
             }
         }
         return left;
@@ -341,19 +368,21 @@ internal static class PostgresConstraints
             _ when PostgresEngine.IsConnectionLost(e) || e is InvalidOperationException or ObjectDisposedException => new DbOpsException(
                 ErrorIds.ConnectionLost, ErrorKind.ConnectionError,
                 $"The connection to the server was lost during '{step.Sql}' ({e.Message.Split('\n')[0]}).{aftermath} Run again once the server is back.", plan.Table, e),
-            PostgresException { SqlState: "42501" } pg => ConstraintService.NoPrivilege(plan, pg, aftermath),
-            PostgresException { SqlState: "23514" or "23505" or "23503" or "23502" } pg => new DbOpsException(ErrorIds.ConstraintViolations, ErrorKind.InvalidData,
+            PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } pg => ConstraintService.NoPrivilege(plan, pg, aftermath),
+            PostgresException { SqlState: PostgresErrorCodes.CheckViolation or PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.ForeignKeyViolation
+                                    or PostgresErrorCodes.NotNullViolation } pg => new DbOpsException(ErrorIds.ConstraintViolations, ErrorKind.InvalidData,
                 $"Rows violating {plan.Definition} on {plan.Table} appeared after the preflight ({pg.MessageText}).{aftermath} " +
                 $"Run again to see them, or list them with: {plan.ViolationQuery}", plan.Table, pg),
-            _ when plan.Kind == ConstraintKind.Check && e is PostgresException { SqlState: ['4', '2', ..] or "0A000" } => new DbOpsException(
+            _ when plan.Kind == ConstraintKind.Check && e is PostgresException { SqlState: ['4', '2', ..] or PostgresErrorCodes.FeatureNotSupported } => new DbOpsException(
                 ErrorIds.InvalidConstraintExpression, ErrorKind.InvalidArgument,
-                $"The server rejected {plan.Definition} on {plan.Table}: {ConstraintService.ServerMessage(e)}.{aftermath}", plan.Table, e),
+                $"The server rejected {plan.Definition} on {plan.Table}: {ServerMessage(e)}.{aftermath}", plan.Table, e),
             _ => new DbOpsException(ErrorIds.ConstraintFailed, ErrorKind.OperationFailed,
-                $"'{step.Sql}' failed: {ConstraintService.ServerMessage(e)} (after {retries} lock retries).{aftermath}", plan.Table, e),
+                $"'{step.Sql}' failed: {ServerMessage(e)} (after {retries} lock retries).{aftermath}", plan.Table, e),
         };
     }
 
-    private static string Message(Exception e) => e is PostgresException or DbOpsException ? ConstraintService.ServerMessage(e) : e.Message;
+    /// <summary>The server's message with its SQLSTATE.</summary>
+    internal static string ServerMessage(Exception e) => e is PostgresException pg ? $"{pg.MessageText} (SQLSTATE {pg.SqlState})" : e.Message;
 
     private static string Describe(PlannedStep step) => step.Kind switch
     {
@@ -376,7 +405,7 @@ internal static class PostgresConstraints
             observer.Warning($"No index on {table.Table} starts with ({string.Join(", ", columns)}): every delete or key update on the " +
                              $"referenced table will scan {table.Table}. Add one: CREATE INDEX CONCURRENTLY " +
                              $"{provider.QuoteIdentifier(ConstraintPlanner.DefaultName(table.Table, ConstraintKind.Unique, columns, null).Replace("_key", "_idx", StringComparison.Ordinal))} " +
-                             $"ON {ConstraintPlanner.Qualified(provider, table.Table)} ({ConstraintPlanner.List(provider, columns)})");
+                             $"ON {provider.Tuning.QualifiedName(table.Table)} ({ConstraintPlanner.List(provider, columns)})");
         }
     }
 
@@ -392,11 +421,7 @@ internal static class PostgresConstraints
             .FirstOrDefault();
         if (owner is not null)
         {
-            throw NameTaken(table, name, owner);
+            throw ConstraintPlanner.NameTaken(table, name, owner);
         }
     }
-
-    internal static DbOpsException NameTaken(TableSchema table, string name, string owner) =>
-        new(ErrorIds.ConstraintNameTaken, ErrorKind.InvalidState,
-            $"The name '{name}' is already used on {table.Table} by {owner}, which is not the constraint asked for. Choose another -Name.", name);
 }

@@ -1,10 +1,10 @@
 using System.Text;
 
-namespace DbOps.Core.Constraints;
+namespace DbOps.Core.Sql;
 
 /// <summary>
 /// A small lexer for SQL text shared by both dialects: it tells string literals, quoted identifiers and comments
-/// apart from code, which is all that is needed to check a user's expression and to edit a CREATE TABLE text.
+/// apart from code, which is all that is needed to check a user's expression (<see cref="SqlExpression"/>) and to edit a CREATE TABLE text.
 /// </summary>
 internal static class SqlText
 {
@@ -60,48 +60,6 @@ internal static class SqlText
             }
             yield return new Token(start, i - start, kind);
         }
-    }
-
-    /// <summary>
-    /// Why an expression cannot be placed inside <c>CHECK (...)</c> as it is, or null when it can: it must keep its
-    /// parentheses balanced and hold no statement separator or comment, so it cannot end the statement it is put in.
-    /// </summary>
-    public static string? ExpressionProblem(string expression)
-    {
-        if (string.IsNullOrWhiteSpace(expression))
-        {
-            return "it is empty";
-        }
-        // This lexer knows standard quoting only. Backslash escapes (E'...') and dollar quoting ($$...$$) could hide a
-        // ';' or ')' from it while the server still honours them, so neither character is accepted at all.
-        if (expression.IndexOfAny(['\\', '$']) >= 0)
-        {
-            return "it contains '\\' or '$' (write string literals in plain single quotes, without escape-string or dollar quoting)";
-        }
-        var depth = 0;
-        foreach (var token in Tokens(expression))
-        {
-            var text = expression.AsSpan(token.Start, token.Length);
-            switch (token.Kind)
-            {
-                case TokenKind.Comment:
-                    return "it contains a comment";
-                case TokenKind.String or TokenKind.QuotedIdentifier when !IsClosed(expression, token):
-                    return "a quoted string or name is not closed";
-                case TokenKind.Symbol when text is ";":
-                    return "it contains ';'";
-                case TokenKind.Symbol when text is "(":
-                    depth++;
-                    break;
-                case TokenKind.Symbol when text is ")":
-                    if (--depth < 0)
-                    {
-                        return "it closes a parenthesis it did not open";
-                    }
-                    break;
-            }
-        }
-        return depth == 0 ? null : "its parentheses are not balanced";
     }
 
     /// <summary>
@@ -172,7 +130,8 @@ internal static class SqlText
         return identifier;
     }
 
-    private static bool IsClosed(string sql, Token token) =>
+    /// <summary>True when a quoted token ends with its closing quote.</summary>
+    public static bool IsClosed(string sql, Token token) =>
         token.Length >= 2 && sql[token.Start + token.Length - 1] == (sql[token.Start] == '[' ? ']' : sql[token.Start]);
 
     private static bool At(string sql, int index, char c) => index < sql.Length && sql[index] == c;
