@@ -397,6 +397,6 @@ internal static class PostgresConstraints
     }
 
     internal static DbOpsException NameTaken(TableSchema table, string name, string owner) =>
-        new(ErrorIds.ConstraintNameTaken, ErrorKind.InvalidState,
+        new(ErrorIds.ConstraintNameTaken, ErrorKind.AlreadyExists,
             $"The name '{name}' is already used on {table.Table} by {owner}, which is not the constraint asked for. Choose another -Name.", name);
 }
