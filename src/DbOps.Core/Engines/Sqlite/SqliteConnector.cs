@@ -46,7 +46,7 @@ internal static class SqliteConnector
         {
             throw new DbOpsException(ErrorIds.WalDatabaseNotReadable, ErrorKind.InvalidState,
                 $"The SQLite database '{fullPath}' is in WAL mode, and SQLite reads a WAL database only with its -wal and -shm " +
-                "files beside it; they are missing and cannot be created in this folder (https://www.sqlite.org/wal.html#readonly). " +
+                "files beside it; one is missing and cannot be created in this folder (https://www.sqlite.org/wal.html#readonly). " +
                 "Read it from a folder DbOps may write to (copy the file and any -wal file together), or switch it out of WAL " +
                 "mode (PRAGMA journal_mode=DELETE) before making it read-only.",
                 fullPath, e);
