@@ -8,8 +8,11 @@ namespace DbOps.PowerShell;
 /// <summary>
 /// Runs when the module is imported. PowerShell loads the module's assemblies but does not read its
 /// deps.json, so nothing finds the native SQLite library under runtimes/&lt;rid&gt;/native: resolve it here.
+/// The resolver is registered once per process and stays for the life of the process: the module's assembly
+/// stays loaded after Remove-Module, and other runspaces (ForEach-Object -Parallel, runspace pools) still use it,
+/// so a Remove-Module in one runspace must not take SQLite away from the others.
 /// </summary>
-public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssemblyCleanup
+public sealed class ModuleInitializer : IModuleAssemblyInitializer
 {
     private static int _registered;
 
@@ -19,15 +22,6 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
         if (Interlocked.Exchange(ref _registered, 1) == 0)
         {
             AssemblyLoadContext.Default.ResolvingUnmanagedDll += ResolveNative;
-        }
-    }
-
-    /// <inheritdoc/>
-    public void OnRemove(PSModuleInfo psModuleInfo)
-    {
-        if (Interlocked.Exchange(ref _registered, 0) == 1)
-        {
-            AssemblyLoadContext.Default.ResolvingUnmanagedDll -= ResolveNative;
         }
     }
 

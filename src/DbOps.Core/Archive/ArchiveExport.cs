@@ -74,7 +74,7 @@ internal static class ArchiveExport
         }
         if (previous.Count > 0 && !request.Force)
         {
-            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
+            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.AlreadyExists,
                 $"An archive of {table} already exists in '{folder}' ({Path.GetFileName(previous[0])}). Pass -Force to replace it, " +
                 "or choose another -Destination.", previous[0]);
         }

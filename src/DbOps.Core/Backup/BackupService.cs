@@ -55,7 +55,7 @@ public static partial class BackupService
         var manifestPath = BackupManifest.PathFor(finalPath);
         if (File.Exists(finalPath) || File.Exists(manifestPath))
         {
-            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
+            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.AlreadyExists,
                 $"A backup named '{finalPath}' already exists. Choose another -Name or -Destination; DbOps never overwrites a backup.", finalPath);
         }
 

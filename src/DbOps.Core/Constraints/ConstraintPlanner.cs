@@ -190,7 +190,7 @@ internal static class ConstraintPlanner
 
     /// <summary>The name is taken by something that is not the constraint asked for.</summary>
     internal static DbOpsException NameTaken(TableSchema table, string name, string owner) =>
-        new(ErrorIds.ConstraintNameTaken, ErrorKind.InvalidState,
+        new(ErrorIds.ConstraintNameTaken, ErrorKind.AlreadyExists,
             $"The name '{name}' is already used on {table.Table} by {owner}, which is not the constraint asked for. Choose another -Name.", name);
 
     private static DbOpsException Missing(TableSchema child, IReadOnlyList<string> columns, TableSchema parent, IReadOnlyList<string> parentColumns) =>

@@ -42,7 +42,7 @@ public static partial class DocumentationService
         }
         if (request.NoClobber && new[] { paths.Markdown, paths.Mermaid, paths.Dot, paths.Svg }.FirstOrDefault(File.Exists) is { } existing)
         {
-            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
+            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.AlreadyExists,
                 $"'{existing}' already exists and -NoClobber was given. Choose another -Name or -Destination, or leave out -NoClobber to regenerate it.", existing);
         }
 

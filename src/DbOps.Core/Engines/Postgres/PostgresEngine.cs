@@ -46,7 +46,7 @@ internal sealed class PostgresEngine : IDatabaseEngine
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
             await npgsql.DisposeAsync();
-            throw DatabaseConnector.MapPostgresError(e, connection.ToString(), builder.Timeout);
+            throw PostgresConnector.MapConnectError(e, connection.ToString(), builder.Timeout);
         }
     }
 
@@ -75,7 +75,7 @@ internal sealed class PostgresEngine : IDatabaseEngine
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
             npgsql.Dispose();
-            throw DatabaseConnector.MapPostgresError(e, connection.ToString(), builder.Timeout);
+            throw PostgresConnector.MapConnectError(e, connection.ToString(), builder.Timeout);
         }
     }
 

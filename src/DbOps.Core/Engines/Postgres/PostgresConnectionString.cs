@@ -3,7 +3,7 @@ using System.Globalization;
 using DbOps.Core.Errors;
 using Npgsql;
 
-namespace DbOps.Core.Connections;
+namespace DbOps.Core.Engines;
 
 /// <summary>
 /// Turns what a user types (an Npgsql connection string or a libpq URI) into an Npgsql connection string,
