@@ -156,7 +156,7 @@ internal static class ArchiveImport
             Report("Done", 100);
             return (loaded, !exists, skipped);
         }
-        catch (Exception e) when (e is DbException || PostgresEngine.IsConnectionLost(e)
+        catch (Exception e) when (e is DbException || DatabaseEngines.IsConnectionLost(e)
                                   || (e is InvalidOperationException or ObjectDisposedException && connection.State != ConnectionState.Open))
         {
             // A lost session (a server restart) rolls the load back as surely as a refused statement does.

@@ -18,6 +18,9 @@ internal interface IDatabaseEngine
     /// <summary>Opens a new connection that may write.</summary>
     Task<WritableSession> OpenWritableAsync(DbOpsConnection connection, CancellationToken cancellationToken);
 
+    /// <summary>True when <paramref name="error"/> says the session ended under the operation (a restart, a broken socket).</summary>
+    bool IsConnectionLost(Exception error);
+
     /// <summary>Quotes an identifier for this dialect (invariant 6: never splice a raw name).</summary>
     string QuoteIdentifier(string identifier);
 

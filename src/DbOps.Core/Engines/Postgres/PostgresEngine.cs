@@ -28,6 +28,8 @@ internal sealed class PostgresEngine : IDatabaseEngine
         _ => false,
     };
 
+    bool IDatabaseEngine.IsConnectionLost(Exception error) => IsConnectionLost(error);
+
     public async Task<ReadOnlySession> OpenReadOnlyAsync(DbOpsConnection connection, CancellationToken cancellationToken) =>
         new(await OpenAsync(connection, readOnly: true, cancellationToken));
 

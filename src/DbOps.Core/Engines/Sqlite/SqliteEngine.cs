@@ -25,6 +25,9 @@ internal sealed class SqliteEngine : IDatabaseEngine
 
     public DatabaseProvider Kind => DatabaseProvider.SQLite;
 
+    // A file has no session to lose.
+    public bool IsConnectionLost(Exception error) => false;
+
     public async Task<ReadOnlySession> OpenReadOnlyAsync(DbOpsConnection connection, CancellationToken cancellationToken) =>
         new(await OpenFileAsync(connection.Database, SqliteOpenMode.ReadOnly, cancellationToken));
 
