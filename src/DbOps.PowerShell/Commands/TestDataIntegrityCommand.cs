@@ -21,6 +21,7 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
         [ErrorIds.InvalidRelationship, ErrorIds.InvalidSpecification, ErrorIds.ColumnNotFound, ErrorIds.TableNotFound];
 
     private readonly List<(DatabaseArgument Database, List<string> Tables, bool AllTables)> _pending = [];
+    private readonly List<IntegrityReport> _reports = [];
 
     /// <summary>The database: a connection from Connect-Database, a SQLite path, or a PostgreSQL connection string.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
@@ -61,7 +62,7 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
     [Parameter]
     public SwitchParameter AsReport { get; set; }
 
-    /// <summary>After the run, write an IntegrityProblemsFound error when any finding is at or above this severity, so a scheduled job fails.</summary>
+    /// <summary>After every database is checked, write one IntegrityProblemsFound error when any finding is at or above this severity; with $ErrorActionPreference = 'Stop' it ends a scheduled job with exit code 1.</summary>
     [Parameter]
     public IntegritySeverity? FailOn { get; set; }
 
@@ -88,6 +89,11 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
             foreach (var (database, tables, allTables) in _pending)
             {
                 RunChecks(database, allTables ? [] : tables.Distinct(StringComparer.Ordinal).ToList());
+            }
+            // Last, after every database's output: under $ErrorActionPreference = 'Stop' this error ends the script.
+            if (FailOn is { } severity && _reports.Sum(r => r.CountAtOrAbove(severity)) is var count and > 0)
+            {
+                WriteDbOpsError(ProblemsFound(_reports, severity, count));
             }
         }
         finally
@@ -146,10 +152,7 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
             };
             WriteDbOpsError(new DbOpsException(failed.ErrorId!, kind, failed.ErrorMessage!, failed.Table), failed.Table ?? report.Database);
         }
-        if (FailOn is { } severity && report.CountAtOrAbove(severity) is var count and > 0)
-        {
-            WriteDbOpsError(ProblemsFound([report], severity, count), report.Database);
-        }
+        _reports.Add(report);
     }
 
     /// <summary>The error -FailOn writes: how many findings, of which checks, on which tables.</summary>
