@@ -25,7 +25,7 @@ public abstract partial class CatalogCompleter : IArgumentCompleter
         try
         {
             // Read on this (the pipeline) thread: the location belongs to the runspace.
-            if (Connector(fakeBoundParameters["Database"]) is not { } connect)
+            if (Connector(ValueOf(fakeBoundParameters, "Database")) is not { } connect)
             {
                 return [];
             }
@@ -67,9 +67,13 @@ public abstract partial class CatalogCompleter : IArgumentCompleter
     /// <param name="ToolTip">More about the object.</param>
     private protected sealed record CatalogName(string Text, string ListItem, string ToolTip);
 
+    /// <summary>The value of another parameter on the command line, unwrapped, or null.</summary>
+    private protected static object? ValueOf(IDictionary fakeBoundParameters, string parameter) =>
+        fakeBoundParameters[parameter] is PSObject o ? o.BaseObject : fakeBoundParameters[parameter];
+
     /// <summary>How to connect to the -Database value, or null when it names no single database.</summary>
     private static Func<CancellationToken, Task<DbOpsConnection>>? Connector(object? database) =>
-        (database is PSObject o ? o.BaseObject : database) switch
+        database switch
         {
             DbOpsConnection c => _ => Task.FromResult(c),
             DatabaseArgument { Connection: { } c } => _ => Task.FromResult(c),

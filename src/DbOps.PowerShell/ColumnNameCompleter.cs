@@ -1,6 +1,5 @@
 using System.Collections;
 using System.Data.Common;
-using System.Management.Automation;
 using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
@@ -15,7 +14,7 @@ public sealed class ColumnNameCompleter : CatalogCompleter
     private protected override async Task<IEnumerable<CatalogName>> ReadNamesAsync(
         IDatabaseEngine engine, DbConnection connection, IDictionary fakeBoundParameters, CancellationToken cancellationToken)
     {
-        if ((fakeBoundParameters["Table"] is PSObject o ? o.BaseObject : fakeBoundParameters["Table"]) is not string table)
+        if (ValueOf(fakeBoundParameters, "Table") is not string table)
         {
             return [];
         }
