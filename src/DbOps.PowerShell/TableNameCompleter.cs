@@ -1,51 +1,36 @@
 using System.Collections;
-using System.Management.Automation;
-using System.Management.Automation.Language;
-using DbOps.Core.Connections;
+using System.Data.Common;
 using DbOps.Core.Engines;
 
 namespace DbOps.PowerShell;
 
 /// <summary>
-/// Tab completion for -Table: the tables of the database already given with -Database (a connection, or a SQLite
-/// path). Connection strings are not used, so completing never prompts or waits on a server login; any failure
-/// completes nothing.
+/// Tab completion for a parameter that resolves a table as a person types it (t, schema.t or "Odd Name"): the tables
+/// of the database given with -Database, each in a form that resolves back to it. A name the plain text would be read
+/// differently (PostgreSQL folds CaseTab to casetab; a dot splits schema from name) is completed in double quotes.
 /// </summary>
-public sealed class TableNameCompleter : IArgumentCompleter
+public sealed class TableNameCompleter : CatalogCompleter
 {
-    /// <inheritdoc/>
-    public IEnumerable<CompletionResult> CompleteArgument(
-        string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
+    private protected override async Task<IEnumerable<CatalogName>> ReadNamesAsync(
+        IDatabaseEngine engine, DbConnection connection, IDictionary fakeBoundParameters, CancellationToken cancellationToken) =>
+        (await engine.ListTablesAsync(connection, cancellationToken))
+            .Select(t => new CatalogName(ReadsBackAs(engine, t) ? t.ToString() : t.ToQuotedName(), t.ToString(), t.ToString()));
+
+    /// <summary>True when the engine's first reading of the plain name is the table itself.</summary>
+    private static bool ReadsBackAs(IDatabaseEngine engine, TableRef table)
     {
-        try
-        {
-            var value = fakeBoundParameters["Database"] is PSObject o ? o.BaseObject : fakeBoundParameters["Database"];
-            var connection = value switch
-            {
-                DbOpsConnection c => c,
-                DatabaseArgument { Connection: { } c } => c,
-                string path when !DatabaseConnector.IsPostgresConnectionString(path) && File.Exists(path) =>
-                    DatabaseConnector.ConnectSqliteAsync(Path.GetFullPath(path), create: false, CancellationToken.None).GetAwaiter().GetResult(),
-                _ => null,
-            };
-            if (connection is null)
-            {
-                return [];
-            }
-            var provider = DatabaseEngines.For(connection);
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            var session = provider.OpenReadOnlyAsync(connection, timeout.Token).GetAwaiter().GetResult();
-            using var db = session.Connection;
-            var pattern = WildcardPattern.Get(wordToComplete.Trim('\'', '"') + "*", WildcardOptions.IgnoreCase);
-            return provider.ListTablesAsync(db, timeout.Token).GetAwaiter().GetResult()
-                .Select(t => t.ToString())
-                .Where(name => pattern.IsMatch(name) || pattern.IsMatch(name[(name.IndexOf('.') + 1)..]))
-                .Select(name => new CompletionResult(name.Contains(' ') ? $"'{name}'" : name, name, CompletionResultType.ParameterValue, name))
-                .ToList();
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            return [];
-        }
+        var (schema, name) = engine.Inspection.TableNames.Readings(table.ToString()).First();
+        return name == table.Name && (schema ?? table.Schema) == table.Schema;
     }
+}
+
+/// <summary>
+/// Tab completion for a parameter that matches or splits table names as plain text rather than resolving them
+/// (Find-UnusedTable -Exclude patterns, Import-TableArchive -TargetTable): the tables of -Database, never in SQL quotes.
+/// </summary>
+public sealed class PlainTableNameCompleter : CatalogCompleter
+{
+    private protected override async Task<IEnumerable<CatalogName>> ReadNamesAsync(
+        IDatabaseEngine engine, DbConnection connection, IDictionary fakeBoundParameters, CancellationToken cancellationToken) =>
+        (await engine.ListTablesAsync(connection, cancellationToken)).Select(t => new CatalogName(t.ToString(), t.ToString(), t.ToString()));
 }

@@ -60,21 +60,25 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
     /// <summary>Columns that together must be unique.</summary>
     [Parameter(Mandatory = true, ParameterSetName = UniqueSet, HelpMessage = "Columns that together must be unique.")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ColumnNameCompleter))]
     public string[] Unique { get; set; } = [];
 
     /// <summary>A column that must not hold NULL.</summary>
     [Parameter(Mandatory = true, ParameterSetName = NotNullSet, HelpMessage = "The column that must not hold NULL.")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ColumnNameCompleter))]
     public string NotNull { get; set; } = "";
 
     /// <summary>The referencing columns of a foreign key.</summary>
     [Parameter(Mandatory = true, ParameterSetName = ForeignKeySet, HelpMessage = "The referencing columns.")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ColumnNameCompleter))]
     public string[] ForeignKey { get; set; } = [];
 
     /// <summary>The referenced table and key columns, written <c>'table(column, ...)'</c>.</summary>
     [Parameter(Mandatory = true, ParameterSetName = ForeignKeySet, HelpMessage = "The referenced key, as 'table(column, ...)'.")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string References { get; set; } = "";
 
     /// <summary>

@@ -32,6 +32,7 @@ public sealed class AddSafeIndexCommand : DbOpsCmdlet
     [Parameter(Mandatory = true, Position = 2, ParameterSetName = ColumnsSet, HelpMessage = "Key columns or expressions, in order.")]
     [Alias("Columns")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ColumnNameCompleter))]
     public string[] Column { get; set; } = [];
 
     /// <summary>A missing index from Find-MissingIndex.</summary>
@@ -45,6 +46,7 @@ public sealed class AddSafeIndexCommand : DbOpsCmdlet
     /// <summary>Columns stored in the index without being keys (PostgreSQL INCLUDE), for index-only scans.</summary>
     [Parameter(ParameterSetName = ColumnsSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ColumnNameCompleter))]
     public string[] Include { get; set; } = [];
 
     /// <summary>The partial-index predicate, e.g. "deleted_at IS NULL": only rows it holds for are indexed.</summary>

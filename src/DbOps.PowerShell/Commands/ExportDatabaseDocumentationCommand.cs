@@ -22,6 +22,7 @@ public sealed class ExportDatabaseDocumentationCommand : DbOpsCmdlet
     /// <summary>Document only these tables (t, schema.t or "Odd Name"); relationships to other tables are listed, not drawn.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string[]? Table { get; set; }
 
     /// <summary>The files' base name (NAME.md, NAME.mmd, NAME.dot, NAME.svg); by default the database name.</summary>

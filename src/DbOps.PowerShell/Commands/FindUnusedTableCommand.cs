@@ -22,6 +22,7 @@ public sealed class FindUnusedTableCommand : DbOpsCmdlet
     /// <summary>Table names ("name" or "schema.name", wildcards allowed) to leave out.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(PlainTableNameCompleter))]
     public string[]? Exclude { get; set; }
 
     /// <summary>PostgreSQL: the youngest usage statistics that can show a table is unused (default 7 days).</summary>

@@ -30,6 +30,7 @@ public sealed class ImportTableArchiveCommand : DbOpsCmdlet
     /// <summary>Load under another name: "name" (in the archived schema) or "schema.name".</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(PlainTableNameCompleter))]
     public string? TargetTable { get; set; }
 
     /// <inheritdoc/>

@@ -31,6 +31,7 @@ public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
     /// <summary>The table to drop: "name" or "schema.name".</summary>
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = TableSet, HelpMessage = "Table name (table or schema.table).")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string Table { get; set; } = "";
 
     /// <summary>The archive's .manifest.json; omit it only for an empty table.</summary>

@@ -29,6 +29,7 @@ public sealed class RemoveUnusedIndexCommand : DbOpsCmdlet
     /// <summary>An index by name (index or schema.index).</summary>
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = NameSet, HelpMessage = "Index name (index or schema.index).")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(IndexNameCompleter))]
     public string Name { get; set; } = "";
 
     /// <summary>Drop a finding whose verdict is Unknown (statistics younger than the minimum age).</summary>
