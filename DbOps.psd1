@@ -1,5 +1,7 @@
 @{
     RootModule           = 'DbOps.PowerShell.dll'
+    # Imported before the root module: it loads DbOps.Core and its dependencies privately (Dependencies/).
+    NestedModules        = @('DbOps.PowerShell.Loader.dll')
     # Stamped from Directory.Build.props <Version> into out/DbOps/DbOps.psd1 by the build.
     ModuleVersion        = '0.1.0'
     GUID                 = '6f1b7c2e-4a59-4d0e-9a51-3c2f7d8e5b10'
@@ -19,6 +21,7 @@
         'Export-IntegrityReport'
         'Add-SafeConstraint'
         'Measure-QueryPerformance'
+        'Invoke-DatabaseQuery'
         'Get-SlowQuery'
         'Find-MissingIndex'
         'Find-UnusedIndex'

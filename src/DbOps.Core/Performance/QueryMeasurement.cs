@@ -286,7 +286,7 @@ public static class QueryMeasurement
         }
     }
 
-    private static DbCommand CreateCommand(DbConnection connection, DbTransaction? transaction, string sql, IReadOnlyDictionary<string, object?>? parameters)
+    internal static DbCommand CreateCommand(DbConnection connection, DbTransaction? transaction, string sql, IReadOnlyDictionary<string, object?>? parameters)
     {
         var command = connection.CreateCommand();
         command.CommandText = sql;
