@@ -13,7 +13,8 @@ namespace DbOps.PowerShell.Commands;
 /// with -Parameters (@name in the SQL), never spliced into the text. Each row becomes an object with one property per
 /// column; statements that return no rows return nothing. -WhatIf shows the SQL and runs nothing.</para>
 /// </summary>
-[Cmdlet(VerbsLifecycle.Invoke, "DatabaseQuery", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsLifecycle.Invoke, "DatabaseQuery", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium,
+        HelpUri = "https://github.com/dbops-dev/DbOps/blob/main/docs/cmdlets/Invoke-DatabaseQuery.md")]
 [OutputType(typeof(PSObject))]
 public sealed class InvokeDatabaseQueryCommand : DbOpsCmdlet
 {
