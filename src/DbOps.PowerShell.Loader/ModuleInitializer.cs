@@ -8,22 +8,16 @@ namespace DbOps.PowerShell;
 /// in NestedModules, which load first): lets the cmdlets find DbOps.Core in the private
 /// <see cref="DependencyLoadContext"/>, which also resolves the native SQLite library, and makes DbOps's types
 /// usable by name in scripts (<c>$_ -is [DbOps.Core.Snapshots.SnapshotComparison]</c>), since PowerShell does not
-/// look types up in a private load context. Once per process, for every runspace.
+/// look types up in a private load context. Once per process, for every runspace, and never undone: the module's
+/// assemblies stay loaded after Remove-Module, and other runspaces (ForEach-Object -Parallel, runspace pools) may
+/// still be using them.
 /// </summary>
-public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssemblyCleanup
+public sealed class ModuleInitializer : IModuleAssemblyInitializer
 {
     private static readonly Lazy<bool> Registered = new(Register);
 
     /// <inheritdoc/>
     public void OnImport() => _ = Registered.Value;
-
-    /// <summary>
-    /// Undoes nothing: the resolver, the load context and the type names serve every runspace in the process, and
-    /// another runspace may still be using the module (its assemblies stay loaded after Remove-Module anyway).
-    /// </summary>
-    public void OnRemove(PSModuleInfo psModuleInfo)
-    {
-    }
 
     private static bool Register()
     {
