@@ -44,11 +44,12 @@ public sealed class PowerShellSession : IDisposable
 
     /// <summary>
     /// Runs SQL on a SQLite file (created if missing) through the module's Invoke-DatabaseQuery, so tests need no
-    /// SQLite package of their own. Foreign keys are not enforced (SQLite's default), as in a legacy file.
+    /// SQLite package of their own. Foreign keys are not enforced, as in a legacy file (the bundled SQLite enforces them
+    /// by default).
     /// </summary>
     public void ExecuteSqlite(string path, string sql)
     {
-        Run("$null = Invoke-DatabaseQuery (Connect-Database -Path $path -Create) $sql", new { path, sql });
+        Run("$null = Invoke-DatabaseQuery (Connect-Database -Path $path -Create) $sql", new { path, sql = "PRAGMA foreign_keys = OFF;\n" + sql });
         Assert.Empty(Errors);
     }
 
