@@ -133,17 +133,20 @@ public abstract class DbOpsCmdlet : PSCmdlet
             ErrorDetails = new ErrorDetails(error.Message),
         };
 
+    /// <summary>The PowerShell category that names what went wrong.</summary>
     private static ErrorCategory Category(ErrorKind kind) => kind switch
     {
         ErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
         ErrorKind.NotFound => ErrorCategory.ObjectNotFound,
+        ErrorKind.AlreadyExists => ErrorCategory.ResourceExists,
         ErrorKind.ConnectionError => ErrorCategory.ConnectionError,
         ErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
-        ErrorKind.InvalidState => ErrorCategory.ResourceExists,
+        ErrorKind.InvalidState => ErrorCategory.InvalidOperation,
         ErrorKind.InvalidData => ErrorCategory.InvalidData,
         ErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
         ErrorKind.WriteError => ErrorCategory.WriteError,
         ErrorKind.Canceled => ErrorCategory.OperationStopped,
+        // OperationFailed too: PowerShell has no category for "the server or a tool refused"; the ErrorId says which.
         _ => ErrorCategory.NotSpecified,
     };
 

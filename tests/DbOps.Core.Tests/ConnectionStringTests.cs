@@ -1,4 +1,5 @@
 using DbOps.Core.Connections;
+using DbOps.Core.Engines;
 using DbOps.Core.Errors;
 
 namespace DbOps.Core.Tests;

@@ -197,7 +197,9 @@ public sealed class ConstraintPostgresTests(PostgresCluster cluster)
             await transaction.RollbackAsync();
         });
 
-        var result = await AddAsync(db, ConstraintSqliteTests.GoalsSpec("check"), options: new ConstraintOptions(TimeSpan.FromMilliseconds(200), 10));
+        // Each try waits 200 ms (not the default 30 ms), long enough for the poll above to see it waiting on a loaded machine.
+        var options = new ConstraintOptions(TimeSpan.FromMilliseconds(200), 10) { BlockingTryTimeout = TimeSpan.FromMilliseconds(200) };
+        var result = await AddAsync(db, ConstraintSqliteTests.GoalsSpec("check"), options: options);
         await release;
 
         Assert.Equal(ConstraintStatus.Added, result.Status);

@@ -28,8 +28,9 @@ public sealed class ForeignKeyLockTests(PostgresCluster cluster)
         await using (var probe = new NpgsqlConnection(cluster.ConnectionString(db.Database)))
         {
             await probe.OpenAsync();
-            // Wait until DbOps has tried (and given up) at least once, so the writer below meets its retries.
-            for (var i = 0; i < 200 && !adding.IsCompleted
+            // Wait until DbOps has tried (and given up) at least once, so the writer below meets its retries. Planning alone can
+            // take seconds on a loaded machine, so the bound is generous.
+            for (var i = 0; i < 2400 && !adding.IsCompleted
                  && await new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'DbOps/%' AND query LIKE 'ALTER TABLE%'", probe)
                      .ExecuteScalarAsync() is 0L; i++)
             {

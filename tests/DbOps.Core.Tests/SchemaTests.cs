@@ -260,7 +260,7 @@ public sealed class PostgresSchemaTests(PostgresCluster cluster)
         await using var openSession = await PostgresEngine.Instance.OpenReadOnlyAsync(connection, CancellationToken.None);
         var open = openSession.Connection;
 
-        var window = await UsageStatistics.ReadPostgresWindowAsync(open, CancellationToken.None);
+        var window = await PostgresEngine.Instance.Inspection.UsageStatistics!.ReadWindowAsync(open, CancellationToken.None);
 
         Assert.Equal("last statistics reset", window.Source);
         Assert.InRange(window.Age!.Value, TimeSpan.Zero, TimeSpan.FromMinutes(10));

@@ -13,7 +13,7 @@ BeforeDiscovery {
         @{ Name = 'Export-DatabaseDocumentation'; Binds = 'Database[V]' }
         @{ Name = 'Test-DataIntegrity'; Binds = 'Database[V] Table[P]' }
         @{ Name = 'Export-IntegrityReport'; Binds = 'InputObject[V]' }
-        @{ Name = 'Add-SafeConstraint'; Binds = 'InputObject[V] PlanEntry[V]' }
+        @{ Name = 'Add-SafeConstraint'; Binds = 'Finding[V] InputObject[V] PlanEntry[V]' }
         @{ Name = 'Measure-QueryPerformance'; Binds = 'Parameters[P] Query[V] Source[P]' }
         @{ Name = 'Invoke-DatabaseQuery'; Binds = 'Database[V]' }
         @{ Name = 'Get-SlowQuery'; Binds = 'Database[V]' }
@@ -135,6 +135,26 @@ Describe 'Pipeline binding' {
         $before = Get-DatabaseSnapshot -Database $path
         $summary = Get-DatabaseSnapshot -Database $path | Compare-DatabaseSnapshot -Before $before -SummaryOnly
         $summary.DataLoss | Should -BeFalse
+    }
+
+    It 'findings pipe into Add-SafeConstraint without -Database: each goes on the database it was found in' {
+        $path = New-TestDatabase
+        $results = Test-DataIntegrity $path | Where-Object Severity -eq Error | Add-SafeConstraint -ErrorAction SilentlyContinue -ErrorVariable blocked
+        $results | Should -Not -BeNullOrEmpty
+        $results.Database | Sort-Object -Unique | Should -Be $path
+        $results.Status | Sort-Object -Unique | Should -Be 'Blocked' -Because 'the sample''s orphans are still there'
+        $blocked.FullyQualifiedErrorId | Sort-Object -Unique | Should -Be 'ConstraintViolations,DbOps.PowerShell.Commands.AddSafeConstraintCommand'
+    }
+
+    It 'files from Get-ChildItem pipe in as databases, one per file' {
+        $folder = New-Item -ItemType Directory -Path (Join-Path $TestDrive files)
+        $paths = foreach ($name in 'a', 'b') { New-GoalsDatabase -Path (Join-Path $folder "$name.db") }
+        (Get-ChildItem (Join-Path $folder *.db) | Test-DataIntegrity).Database | Sort-Object -Unique | Should -Be ($paths | Sort-Object)
+        (Get-ChildItem (Join-Path $folder *.db) | Backup-Database -Destination (Join-Path $TestDrive file-backups)).Status | Should -Be 'Completed', 'Completed'
+    }
+
+    It 'several databases in one -Database are refused, saying to pipe them' {
+        { Test-DataIntegrity -Database (New-TestDatabase), (New-TestDatabase) } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,DbOps.PowerShell.Commands.TestDataIntegrityCommand' -ExpectedMessage '*pipe them*'
     }
 
     It 'a connection pipes into Export-DatabaseDocumentation' {

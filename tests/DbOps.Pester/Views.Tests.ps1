@@ -10,16 +10,6 @@ BeforeAll {
     . (Join-Path $PSScriptRoot TestHelpers.ps1)
     . (Join-Path $PSScriptRoot ViewObjects.ps1)
 
-    # Views whose columns need more than 80 characters even with a short path, so pwsh squeezes the last one shown
-    # until its header wraps. Their layout is left to the readability pass over module/DbOps.format.ps1xml; they are
-    # checked at 120 columns, and at 80 they report the problem as a skip instead of a failure.
-    $TooWideAt80 = @{
-        DatabaseSnapshot    = 'Database path, the full TakenAt timestamp and five more columns'
-        IntegrityReport     = 'Database path and seven counters'
-        ConstraintResult    = 'eight columns, with ten sample keys'
-        ArchiveImportResult = 'Database path, table name and four more columns'
-    }
-
     # What a table rendered at a given width shows wrongly: a header squeezed narrower than its label (it then wraps,
     # one letter per line at worst) or values wrapped into many short lines.
     function Get-LayoutProblem([string] $Text, [string[]] $Labels, [int] $Count) {
@@ -47,10 +37,6 @@ Describe 'Default views' {
         $labels = (Get-FormatData -TypeName $TypeName).FormatViewDefinition[0].Control.Headers.Label
         $text = $objects | Out-String -Width $Width
         $problem = Get-LayoutProblem $text $labels $objects.Count
-        if ($problem -and $Width -eq 80 -and $TooWideAt80.ContainsKey($View)) {
-            Set-ItResult -Skipped -Because "known at 80 columns: $($TooWideAt80[$View]) ($problem)"
-            return
-        }
         $problem | Should -BeNullOrEmpty -Because "at $Width columns it renders as:`n$text"
     }
 }

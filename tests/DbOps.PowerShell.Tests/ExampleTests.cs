@@ -81,7 +81,7 @@ public sealed class ExampleTests : IDisposable
         Assert.Matches(@"Error\s+OrphanedRows\s+activity_instances\s+session_id\s+25\s+Declared", stdout);
         Assert.Matches(@"Warning\s+OrphanedRows\s+sessions\s+goal_id\s+11\s+Inferred", stdout);
         Assert.Contains("FAILED: 4 error(s), 1 warning(s), 0 check(s) could not run, 0 table(s) not found", stdout);
-        Assert.Contains("Export-IntegrityReport:", stderr); // -FailOn wrote its error; the exit code comes from the script's exit 1
+        Assert.Contains("Export-IntegrityReport:", stderr); // -FailOn wrote its error, which $ErrorActionPreference = 'Stop' made the exit code
         Assert.Single(Directory.GetFiles(_folder.Path, "integrity-*.json"));
         var junit = System.Xml.Linq.XDocument.Load(Assert.Single(Directory.GetFiles(_folder.Path, "integrity-*.xml")));
         Assert.Equal("4", junit.Root!.Attribute("failures")!.Value);

@@ -58,7 +58,7 @@ public sealed class SnapshotCmdletTests : IDisposable
             """, new { db });
 
         var text = PowerShellSession.StripAnsi(_session.Host.Output);
-        Assert.Matches(@"Provider\s+Database\s+TakenAt\s+Tables\s+Rows", text);
+        Assert.Matches(@"Provider\s+TakenAt\s+Tables\s+Rows\s+Estimated\s+Database", text);
         Assert.Matches(@"main\s+activity_instances\s+6000", text);
         Assert.Matches(@"TablesBefore\s+TablesAfter", text);
     }

@@ -53,7 +53,7 @@ public sealed class SmallDisk : IDisposable
         Directory.Delete(Path);
     }
 
-    private static void Run(string program, params string[] arguments)
+    internal static void Run(string program, params string[] arguments)
     {
         var start = new ProcessStartInfo(program) { RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in arguments)
@@ -71,7 +71,46 @@ public sealed class SmallDisk : IDisposable
 }
 
 /// <summary>
-/// A test that needs root because it mounts a <see cref="SmallDisk"/>. Run as a normal user it is skipped with a
+/// A read-only view of a folder: a read-only bind mount, where every write fails with EROFS, for root too (root
+/// ignores file modes, so a file's mode alone cannot stop a test run as root). Needs root: use it in
+/// <see cref="RootFactAttribute"/> tests.
+/// </summary>
+public sealed class ReadOnlyMount : IDisposable
+{
+    public ReadOnlyMount(string folder)
+    {
+        if (!PostgresCluster.IsRoot)
+        {
+            throw new InvalidOperationException("A read-only bind mount needs root; mark the test [RootFact].");
+        }
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dbops-ro-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path);
+        SmallDisk.Run("mount", "--bind", folder, Path);
+        try
+        {
+            // A bind mount takes the source's flags; read-only needs a second, remounting step.
+            SmallDisk.Run("mount", "-o", "remount,bind,ro", Path);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public string Path { get; }
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        SmallDisk.Run("umount", "-l", Path);
+        Directory.Delete(Path);
+    }
+}
+
+/// <summary>
+/// A test that needs root because it mounts a file system (a <see cref="SmallDisk"/> or a <see cref="ReadOnlyMount"/>). Run as a normal user it is skipped with a
 /// reason that says so; CI runs as root and runs it.
 /// </summary>
 public sealed class RootFactAttribute : FactAttribute
@@ -80,7 +119,7 @@ public sealed class RootFactAttribute : FactAttribute
     {
         if (!PostgresCluster.IsRoot)
         {
-            Skip = "Needs root: mounts a small tmpfs to fill the disk. Skipped because the tests run as a normal user; run them as root (CI does) to include it.";
+            Skip = "Needs root: mounts a file system (a small tmpfs, a read-only bind mount). Skipped because the tests run as a normal user; run them as root (CI does) to include it.";
         }
     }
 }

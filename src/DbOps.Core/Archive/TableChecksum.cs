@@ -2,8 +2,6 @@ using System.Data.Common;
 using System.IO.Hashing;
 using DbOps.Core.Connections;
 using DbOps.Core.Engines;
-using Microsoft.Data.Sqlite;
-using Npgsql;
 
 namespace DbOps.Core.Archive;
 
@@ -61,34 +59,22 @@ public sealed class TableChecksum
     /// </summary>
     public static async Task<TableContent> ComputeAsync(DbOpsConnection source, TableRef table, IReadOnlyList<string> columns, CancellationToken cancellationToken)
     {
-        var provider = DatabaseEngines.For(source.Provider);
-        await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
-        var connection = session.Connection;
-        await using var transaction = connection is SqliteConnection sqlite
-            ? sqlite.BeginTransaction(System.Data.IsolationLevel.Serializable, deferred: true)
-            : await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-        return await ComputeAsync(connection, transaction, table, columns, cancellationToken);
+        var engine = DatabaseEngines.For(source.Provider);
+        await using var session = await engine.OpenReadOnlyAsync(source, cancellationToken);
+        await using var transaction = await engine.Archive.BeginSnapshotAsync(session.Connection, cancellationToken);
+        return await ComputeAsync(engine, session.Connection, transaction, table, columns, cancellationToken);
     }
 
     /// <summary>
     /// Computes the checksum on an open connection, inside the caller's transaction (e.g. under the exclusive lock
-    /// that precedes a DROP). On PostgreSQL it sets the canonical output settings for the session.
+    /// that precedes a DROP). It fixes the session's output settings first (<see cref="IArchiveDialect.UseCanonicalTextAsync"/>).
     /// </summary>
-    internal static async Task<TableContent> ComputeAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns, CancellationToken cancellationToken)
+    internal static async Task<TableContent> ComputeAsync(IDatabaseEngine engine, DbConnection connection, DbTransaction? transaction, TableRef table,
+        IReadOnlyList<string> columns, CancellationToken cancellationToken)
     {
         var checksum = new TableChecksum();
-        switch (connection)
-        {
-            case NpgsqlConnection npgsql:
-                await PostgresArchive.ApplyCanonicalSettingsAsync(npgsql, cancellationToken);
-                await PostgresArchive.CopyOutAsync(npgsql, table, columns, null, checksum.Add, cancellationToken);
-                break;
-            case SqliteConnection sqlite:
-                await SqliteArchive.ReadRowsAsync(sqlite, transaction, table, columns, checksum.Add, cancellationToken);
-                break;
-            default:
-                throw new NotSupportedException(connection.GetType().Name);
-        }
+        await engine.Archive.UseCanonicalTextAsync(connection, cancellationToken);
+        await engine.Archive.ReadRowsAsync(connection, transaction, table, columns, checksum.Add, cancellationToken);
         return checksum.Content;
     }
 }

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
 using DbOps.Core.Connections;
+using DbOps.Core.Engines;
 using DbOps.Core.Errors;
 using DbOps.Core.Journal;
 using DbOps.Core.IO;
@@ -19,6 +20,11 @@ namespace DbOps.Core.Backup;
 public sealed record BackupRequest(
     DbOpsConnection Source, string Destination, string? Name = null, bool Verify = false, string? ToolPath = null, string? JournalPath = null);
 
+/// <summary>Choices for Restore-Database.</summary>
+/// <param name="Force">Replace a target that already holds tables.</param>
+/// <param name="NoOwner">PostgreSQL: skip ownership and privileges (for a server without the original roles).</param>
+public sealed record RestoreOptions(bool Force, bool NoOwner);
+
 /// <summary>
 /// Backups that prove they restore. The steps common to both engines live here: naming, writing under a
 /// temporary name, counting rows from the artifact, hashing, verifying, and the manifest written last.
@@ -30,7 +36,7 @@ public static partial class BackupService
     {
         var clock = Stopwatch.StartNew();
         var source = request.Source;
-        var engine = EngineFor(source.Provider);
+        var engine = DatabaseEngines.For(source.Provider).Backup;
         var context = new EngineContext(observer, $"Backing up {source}", request.ToolPath, cancellationToken);
         var createdAt = DateTimeOffset.UtcNow;
 
@@ -49,7 +55,7 @@ public static partial class BackupService
         var manifestPath = BackupManifest.PathFor(finalPath);
         if (File.Exists(finalPath) || File.Exists(manifestPath))
         {
-            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
+            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.AlreadyExists,
                 $"A backup named '{finalPath}' already exists. Choose another -Name or -Destination; DbOps never overwrites a backup.", finalPath);
         }
 
@@ -162,7 +168,7 @@ public static partial class BackupService
             throw new DbOpsException(ErrorIds.ProviderMismatch, ErrorKind.InvalidArgument,
                 $"'{backupPath}' is a {manifest.Provider} backup and cannot be restored into {target}.", backupPath);
         }
-        var engine = EngineFor(target.Provider);
+        var engine = DatabaseEngines.For(target.Provider).Backup;
         var context = new EngineContext(observer, $"Restoring into {target}", toolPath, cancellationToken);
         await RequireIntactAsync(manifest, backupPath, cancellationToken);
         if (!options.Force && !await engine.IsEmptyAsync(target, context))
@@ -191,12 +197,6 @@ public static partial class BackupService
         return $"{ArtifactFiles.DatabaseStem(source)}-{at.UtcDateTime.ToString("yyyyMMdd-HHmmssfff", CultureInfo.InvariantCulture)}{extension}";
     }
 
-    private static IBackupEngine EngineFor(DatabaseProvider provider) => provider switch
-    {
-        DatabaseProvider.PostgreSQL => PostgresBackupEngine.Instance,
-        _ => SqliteBackupEngine.Instance,
-    };
-
     /// <summary>
     /// Restores (PostgreSQL) or checks (SQLite) the file at <paramref name="filePath"/> and compares every table's
     /// rows with the manifest. Anything that stops the check — a damaged file, a server that refuses the scratch
@@ -222,7 +222,7 @@ public static partial class BackupService
                 context.Report("Checking the file against its manifest", 0);
                 await RequireIntactAsync(manifest, filePath, context.CancellationToken);
             }
-            restored = await EngineFor(manifest.Provider).RestoreToScratchAsync(manifest, filePath, server, context);
+            restored = await DatabaseEngines.For(manifest.Provider).Backup.RestoreToScratchAsync(manifest, filePath, server, context);
         }
         catch (Exception e) when (Unfinished.IsFailure(e))
         {

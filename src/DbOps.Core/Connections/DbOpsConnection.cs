@@ -55,9 +55,12 @@ public sealed class DbOpsConnection
         Provider, database, Server, User, ServerVersion,
         new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString) { Database = database }.ConnectionString, Password);
 
-    /// <summary>A display name without secrets: "SQLite /data/app.db" or "PostgreSQL app@db1:5432/sales".</summary>
-    public override string ToString() => Provider == DatabaseProvider.SQLite
-        ? $"SQLite {Database}"
-        : $"PostgreSQL {(User is null ? "" : User + "@")}{Server}/{Database}";
+    /// <summary>
+    /// A display name without secrets: a file engine's path ("SQLite /data/app.db"), a server engine's
+    /// user@server/database ("PostgreSQL app@db1:5432/sales").
+    /// </summary>
+    public override string ToString() => Server is null
+        ? $"{Provider} {Database}"
+        : $"{Provider} {(User is null ? "" : User + "@")}{Server}/{Database}";
 }
 

@@ -4,6 +4,7 @@ using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Engines;
 using DbOps.Core.Schema;
+using DbOps.Core.Sql;
 
 namespace DbOps.Core.Constraints;
 
@@ -27,7 +28,8 @@ internal static class ConstraintPlanner
     {
         var table = schema.Resolve(spec.Table);
         var columns = spec.Columns.Select(c => Column(table, c)).ToList();
-        if (columns.Distinct(Comparer(schema.Provider)).Count() != columns.Count)
+        var same = DatabaseEngines.For(schema.Provider).Tuning.IdentifierComparer;
+        if (columns.Distinct(same).Count() != columns.Count)
         {
             throw Invalid(spec, "a column is named twice");
         }
@@ -38,7 +40,7 @@ internal static class ConstraintPlanner
         {
             case ConstraintKind.Check:
                 expression = spec.Expression?.Trim();
-                if (SqlText.ExpressionProblem(expression ?? "") is { } problem)
+                if (SqlExpression.Problem(expression, DatabaseEngines.For(schema.Provider)) is { } problem)
                 {
                     throw new DbOpsException(ErrorIds.InvalidConstraintExpression, ErrorKind.InvalidArgument,
                         $"The CHECK expression for {table.Table} cannot be used: {problem}. Give one boolean SQL expression, e.g. 'deadline >= created_at'.",
@@ -62,7 +64,7 @@ internal static class ConstraintPlanner
                 {
                     throw Invalid(spec, $"{columns.Count} referencing column(s) but {parentColumns.Count} referenced column(s)");
                 }
-                if (!UniqueKeys(parent).Any(k => SameSet(k.Columns, parentColumns, schema.Provider)))
+                if (!UniqueKeys(parent).Any(k => SameSet(k.Columns, parentColumns, same)))
                 {
                     throw Missing(table, columns, parent, parentColumns);
                 }
@@ -91,7 +93,7 @@ internal static class ConstraintPlanner
         ConstraintKind.Check => $"CHECK ({c.Expression})",
         ConstraintKind.Unique => $"UNIQUE ({List(provider, c.Columns)})",
         ConstraintKind.NotNull => $"{provider.QuoteIdentifier(c.Columns[0])} NOT NULL",
-        _ => $"FOREIGN KEY ({List(provider, c.Columns)}) REFERENCES {Qualified(provider, c.Parent!.Table)} ({List(provider, c.ParentColumns)})",
+        _ => $"FOREIGN KEY ({List(provider, c.Columns)}) REFERENCES {provider.Tuning.QualifiedName(c.Parent!.Table)} ({List(provider, c.ParentColumns)})",
     };
 
     /// <summary>
@@ -101,10 +103,10 @@ internal static class ConstraintPlanner
     /// </summary>
     public static (string Preflight, string Listing) ViolationQueries(ResolvedConstraint c, IDatabaseEngine provider)
     {
-        var table = Qualified(provider, c.Table.Table);
+        var table = provider.Tuning.QualifiedName(c.Table.Table);
         var keys = KeyColumns(c.Table, provider).Select(provider.QuoteIdentifier).ToList();
         var innerKeys = string.Join(", ", keys.Select(k => "c." + k));
-        var outerKeys = string.Join(", ", keys.Select(k => provider.Kind == DatabaseProvider.PostgreSQL && c.Table.PrimaryKey is null ? k + "::text" : k));
+        var outerKeys = string.Join(", ", keys.Select(k => c.Table.PrimaryKey is null ? provider.Tuning.RowKeyAsText(k) : k));
         var order = string.Join(", ", keys);
         var q = (string column) => "c." + provider.QuoteIdentifier(column);
         var allPresent = string.Join(" AND ", c.Columns.Select(col => $"{q(col)} IS NOT NULL"));
@@ -125,13 +127,11 @@ internal static class ConstraintPlanner
                 {
                     ConstraintKind.Check => $"NOT ({c.Expression})",
                     ConstraintKind.NotNull => $"{q(c.Columns[0])} IS NULL",
-                    _ => $"{allPresent} AND NOT EXISTS (SELECT 1 FROM {Qualified(provider, c.Parent!.Table)} AS p WHERE " +
+                    _ => $"{allPresent} AND NOT EXISTS (SELECT 1 FROM {provider.Tuning.QualifiedName(c.Parent!.Table)} AS p WHERE " +
                          string.Join(" AND ", c.Columns.Zip(c.ParentColumns, (child, parent) => $"p.{provider.QuoteIdentifier(parent)} = {q(child)}")) + ")",
                 };
                 violating = $"SELECT {innerKeys} FROM {table} AS c WHERE {where}";
-                // PostgreSQL's ctid is a system column: c.* leaves it out, so the listing names it.
-                var listed = provider.Kind == DatabaseProvider.PostgreSQL && c.Table.PrimaryKey is null ? "c.ctid, c.*" : "c.*";
-                listing = $"SELECT {listed} FROM {table} AS c WHERE {where} ORDER BY {innerKeys}";
+                listing = $"SELECT {provider.Tuning.ListingColumns(c.Table)} FROM {table} AS c WHERE {where} ORDER BY {innerKeys}";
                 break;
         }
         return ($"WITH v AS MATERIALIZED ({violating}) SELECT (SELECT count(*) FROM v) AS dbops_total, {outerKeys} FROM v ORDER BY {order} LIMIT {SampleSize}",
@@ -140,35 +140,18 @@ internal static class ConstraintPlanner
 
     /// <summary>The columns that identify a row in samples: the primary key, else rowid (SQLite) or ctid (PostgreSQL).</summary>
     public static IReadOnlyList<string> KeyColumns(TableSchema table, IDatabaseEngine provider) =>
-        table.PrimaryKey?.Columns is { Count: > 0 } pk ? pk
-        : provider.Kind == DatabaseProvider.PostgreSQL ? ["ctid"]
-        : [RowidAlias(table)];
-
-    /// <summary>A name for SQLite's rowid that no column hides.</summary>
-    public static string RowidAlias(TableSchema table) =>
-        new[] { "rowid", "_rowid_", "oid" }.FirstOrDefault(a => table.FindColumn(a) is null)
-        ?? throw new DbOpsException(ErrorIds.ConstraintFailed, ErrorKind.InvalidState,
-            $"Table {table.Table} has columns named rowid, _rowid_ and oid, so its rowids cannot be read; the table was not changed.", table.Table);
+        table.PrimaryKey?.Columns is { Count: > 0 } pk ? pk : provider.Tuning.RowKey(table);
 
     public static IEnumerable<KeyInfo> UniqueKeys(TableSchema table) =>
         (table.PrimaryKey is { } pk ? [pk] : Array.Empty<KeyInfo>())
         .Concat(table.UniqueKeys)
         .Concat(table.Indexes.Where(i => i.IsUnique && i.IsValid && !i.IsPartial).Select(i => new KeyInfo(i.Name, i.Columns)));
 
-    public static bool SameSet(IReadOnlyList<string> a, IReadOnlyList<string> b, DatabaseProvider provider) =>
-        a.Count == b.Count && a.ToHashSet(Comparer(provider)).SetEquals(b);
+    public static bool SameSet(IReadOnlyList<string> a, IReadOnlyList<string> b, StringComparer same) =>
+        a.Count == b.Count && a.ToHashSet(same).SetEquals(b);
 
-    public static bool SameList(IReadOnlyList<string> a, IReadOnlyList<string> b, DatabaseProvider provider) =>
-        a.Count == b.Count && a.Zip(b).All(p => Comparer(provider).Equals(p.First, p.Second));
-
-    /// <summary>Identifiers: case-sensitive once resolved on PostgreSQL, case-insensitive on SQLite.</summary>
-    public static StringComparer Comparer(DatabaseProvider provider) =>
-        provider == DatabaseProvider.PostgreSQL ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase;
-
-    public static string Qualified(IDatabaseEngine provider, TableRef table) =>
-        provider.Kind == DatabaseProvider.SQLite
-            ? provider.QuoteIdentifier(table.Name)
-            : $"{provider.QuoteIdentifier(table.Schema)}.{provider.QuoteIdentifier(table.Name)}";
+    public static bool SameList(IReadOnlyList<string> a, IReadOnlyList<string> b, StringComparer same) =>
+        a.Count == b.Count && a.Zip(b).All(p => same.Equals(p.First, p.Second));
 
     public static string List(IDatabaseEngine provider, IEnumerable<string> columns) =>
         string.Join(", ", columns.Select(provider.QuoteIdentifier));
@@ -204,6 +187,11 @@ internal static class ConstraintPlanner
 
     private static DbOpsException Invalid(ConstraintSpec spec, string why) =>
         new(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument, $"The constraint spec '{spec}' cannot be used: {why}.", spec);
+
+    /// <summary>The name is taken by something that is not the constraint asked for.</summary>
+    internal static DbOpsException NameTaken(TableSchema table, string name, string owner) =>
+        new(ErrorIds.ConstraintNameTaken, ErrorKind.AlreadyExists,
+            $"The name '{name}' is already used on {table.Table} by {owner}, which is not the constraint asked for. Choose another -Name.", name);
 
     private static DbOpsException Missing(TableSchema child, IReadOnlyList<string> columns, TableSchema parent, IReadOnlyList<string> parentColumns) =>
         new(ErrorIds.ReferencedKeyMissing, ErrorKind.InvalidState,

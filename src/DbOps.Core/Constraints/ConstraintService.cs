@@ -6,8 +6,6 @@ using DbOps.Core.Errors;
 using DbOps.Core.Progress;
 using DbOps.Core.Engines;
 using DbOps.Core.Schema;
-using Microsoft.Data.Sqlite;
-using Npgsql;
 
 namespace DbOps.Core.Constraints;
 
@@ -53,39 +51,13 @@ public static class ConstraintService
         DbOpsConnection connection, ConstraintSpec spec, ConstraintOptions options, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var provider = DatabaseEngines.For(connection.Provider);
+        var engine = DatabaseEngines.For(connection.Provider);
         observer.Progress(new OperationProgress($"Add-SafeConstraint {spec}", "Reading the catalog", -1));
-        await using var dbSession = await provider.OpenReadOnlyAsync(connection, cancellationToken);
-        var db = dbSession.Connection;
-        var schema = await SchemaReader.ReadAsync(provider, db, cancellationToken);
+        await using var session = await engine.OpenReadOnlyAsync(connection, cancellationToken);
+        var db = session.Connection;
+        var schema = await SchemaReader.ReadAsync(engine, db, cancellationToken);
         var resolved = ConstraintPlanner.Resolve(schema, spec);
-        ConstraintPlan plan;
-        if (provider.Kind == DatabaseProvider.PostgreSQL)
-        {
-            string? canonical = null;
-            try
-            {
-                canonical = PostgresConstraints.MayMatchExistingCheck(resolved)
-                    ? await PostgresConstraints.CanonicalCheckAsync(connection, resolved, cancellationToken)
-                    : null;
-            }
-            catch (PostgresException e) when (e.SqlState is not "42501" && (e.SqlState.StartsWith("42", StringComparison.Ordinal)
-                                                                             || e.SqlState.StartsWith("22", StringComparison.Ordinal) || e.SqlState == "0A000"))
-            {
-                throw new DbOpsException(ErrorIds.InvalidConstraintExpression, ErrorKind.InvalidArgument,
-                    $"The server rejected the CHECK expression for {resolved.Table.Table}: {ServerMessage(e)}. Nothing was changed.", resolved.Table.Table, e);
-            }
-            catch (PostgresException e)
-            {
-                // No TEMP privilege, a read-only standby...: compare the text as typed instead.
-                observer.Verbose($"The server could not print the CHECK expression for comparison ({ServerMessage(e)}); comparing its text instead.");
-            }
-            plan = PostgresConstraints.Plan(connection, schema, resolved, options, observer, canonical);
-        }
-        else
-        {
-            plan = await SqliteConstraints.PlanAsync(connection, db, schema, resolved, options, cancellationToken);
-        }
+        var plan = await engine.Tuning.PlanConstraintAsync(connection, session, schema, resolved, options, observer, cancellationToken);
         if (plan.Outcome is null || plan.PresentButUnchecked)
         {
             observer.Progress(new OperationProgress($"Add-SafeConstraint {spec}", "Counting rows that violate the constraint", -1));
@@ -110,10 +82,16 @@ public static class ConstraintService
     /// ConstraintFailed); violations that appear between planning and the change give a Blocked result on SQLite
     /// (checked inside the rebuild's transaction) and ConstraintViolations on PostgreSQL.
     /// </summary>
-    public static Task<ConstraintResult> ApplyAsync(ConstraintPlan plan, ConstraintOptions options, IOperationObserver observer, CancellationToken cancellationToken) =>
-        plan.Outcome is not null ? Task.FromResult(plan.Settled())
-        : plan.Provider == DatabaseProvider.PostgreSQL ? PostgresConstraints.ApplyAsync(plan, options, observer, cancellationToken)
-        : SqliteConstraints.ApplyAsync(plan, options, observer, cancellationToken);
+    public static async Task<ConstraintResult> ApplyAsync(ConstraintPlan plan, ConstraintOptions options, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        if (plan.Outcome is not null)
+        {
+            return plan.Settled();
+        }
+        var engine = DatabaseEngines.For(plan.Provider);
+        await using var session = await engine.OpenWritableAsync(plan.Connection, cancellationToken);
+        return await engine.Tuning.ApplyConstraintAsync(session, plan, options, observer, cancellationToken);
+    }
 
     /// <summary>Plans and applies in one go (what Add-SafeConstraint does without -WhatIf).</summary>
     public static async Task<ConstraintResult> AddAsync(
@@ -124,12 +102,13 @@ public static class ConstraintService
     /// <summary>Runs the plan's preflight query: the total and the keys of the first rows.</summary>
     internal static async Task<(long Count, IReadOnlyList<string> Sample)> PreflightAsync(DbConnection db, ConstraintPlan plan, CancellationToken cancellationToken)
     {
-        if (plan.Provider == DatabaseProvider.PostgreSQL)
+        var dialect = DatabaseEngines.For(plan.Provider).Tuning;
+        if (dialect.SingleCoreScanSetting is { } setting)
         {
             // The scan stays on one core, leaving the others to the workload it must not slow down.
-            await using var setting = db.CreateCommand();
-            setting.CommandText = "SET max_parallel_workers_per_gather = 0";
-            await setting.ExecuteNonQueryAsync(cancellationToken);
+            await using var set = db.CreateCommand();
+            set.CommandText = setting;
+            await set.ExecuteNonQueryAsync(cancellationToken);
         }
         await using var command = db.CreateCommand();
         command.CommandText = plan.PreflightSql;
@@ -147,33 +126,29 @@ public static class ConstraintService
             }
             return (count, sample);
         }
-        catch (Exception e) when (e is PostgresException or SqliteException)
+        catch (Exception e) when (dialect.IsStatementError(e))
         {
             throw ServerRejected(plan, e);
         }
     }
 
     /// <summary>The server refused the preflight: for a CHECK that is its parser or type checker rejecting the expression.</summary>
-    internal static DbOpsException ServerRejected(ConstraintPlan plan, Exception e) =>
-        e is PostgresException { SqlState: "42501" } pg ? NoPrivilege(plan, pg, " Nothing was changed.")
-        : plan.Kind == ConstraintKind.Check
-            ? new DbOpsException(ErrorIds.InvalidConstraintExpression, ErrorKind.InvalidArgument,
-                $"The server rejected the CHECK expression for {plan.Table}: {ServerMessage(e)}. Nothing was changed.", plan.Table, e)
-            : new DbOpsException(ErrorIds.ConstraintFailed, ErrorKind.OperationFailed,
-                $"Checking {plan.Definition} on {plan.Table} failed: {ServerMessage(e)}. Nothing was changed.", plan.Table, e);
+    internal static DbOpsException ServerRejected(ConstraintPlan plan, Exception e)
+    {
+        var dialect = DatabaseEngines.For(plan.Provider).Tuning;
+        return dialect.IsPermissionDenied(e) ? NoPrivilege(plan, e, " Nothing was changed.")
+            : plan.Kind == ConstraintKind.Check
+                ? new DbOpsException(ErrorIds.InvalidConstraintExpression, ErrorKind.InvalidArgument,
+                    $"The server rejected the CHECK expression for {plan.Table}: {dialect.ServerMessage(e)}. Nothing was changed.", plan.Table, e)
+                : new DbOpsException(ErrorIds.ConstraintFailed, ErrorKind.OperationFailed,
+                    $"Checking {plan.Definition} on {plan.Table} failed: {dialect.ServerMessage(e)}. Nothing was changed.", plan.Table, e);
+    }
 
     /// <summary>The server refused for lack of a privilege (reading the table, or owning it for ALTER TABLE).</summary>
-    internal static DbOpsException NoPrivilege(ConstraintPlan plan, PostgresException e, string aftermath) =>
+    internal static DbOpsException NoPrivilege(ConstraintPlan plan, Exception e, string aftermath) =>
         new(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
-            $"{ServerMessage(e)}: adding a constraint to {plan.Table} needs SELECT on the tables involved and ownership of {plan.Table} " +
-            $"(and REFERENCES on the referenced table for a foreign key).{aftermath}", plan.Table, e);
-
-    internal static string ServerMessage(Exception e) => e switch
-    {
-        PostgresException pg => $"{pg.MessageText} (SQLSTATE {pg.SqlState})",
-        SqliteException sqlite => sqlite.Message.Replace("SQLite Error " + sqlite.SqliteErrorCode + ": ", "", StringComparison.Ordinal),
-        _ => e.Message,
-    };
+            $"{DatabaseEngines.For(plan.Provider).Tuning.ServerMessage(e)}: adding a constraint to {plan.Table} needs SELECT on the tables involved " +
+            $"and ownership of {plan.Table} (and REFERENCES on the referenced table for a foreign key).{aftermath}", plan.Table, e);
 
     private static string Text(object? value) => value switch
     {

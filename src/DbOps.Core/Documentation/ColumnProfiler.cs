@@ -1,6 +1,4 @@
 using System.Data.Common;
-using Dapper;
-using DbOps.Core.Connections;
 using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
@@ -28,13 +26,6 @@ internal sealed record TableProfile(long? Rows, IReadOnlyDictionary<string, Colu
 /// </summary>
 internal static class ColumnProfiler
 {
-    /// <summary>Statistics ANALYZE gathered; most_common_vals and histogram_bounds hold values and are never read.</summary>
-    private const string PgStatsSql = """
-        SELECT s.attname::text AS "Column", s.null_frac::float8 AS "NullFraction", s.n_distinct::float8 AS "Distinct"
-        FROM pg_catalog.pg_stats s
-        WHERE s.schemaname = @schema AND s.tablename = @table AND NOT s.inherited
-        """;
-
     /// <summary>Columns per aggregate query: PostgreSQL allows 1664 result columns, SQLite 2000 by default.</summary>
     private const int ColumnsPerQuery = 400;
 
@@ -47,11 +38,7 @@ internal static class ColumnProfiler
         }
         var profiles = new Dictionary<string, ColumnProfile>(StringComparer.Ordinal);
         var sources = new List<string>();
-        var statistics = provider.Kind == DatabaseProvider.PostgreSQL
-            ? (await connection.QueryAsync<(string Column, double NullFraction, double Distinct)>(new CommandDefinition(
-                PgStatsSql, new { schema = table.Table.Schema, table = table.Table.Name }, cancellationToken: cancellationToken)))
-                .ToDictionary(s => s.Column, StringComparer.Ordinal)
-            : [];
+        var statistics = await provider.Inspection.ReadColumnStatisticsAsync(connection, table.Table, cancellationToken);
 
         long? rows = null;
         var uncovered = table.Columns.Where(c => !statistics.ContainsKey(c.Name)).ToList();
@@ -93,18 +80,15 @@ internal static class ColumnProfiler
         IDatabaseEngine provider, DbConnection connection, TableRef table, IReadOnlyList<ColumnInfo> columns,
         Dictionary<string, ColumnProfile> profiles, CancellationToken cancellationToken)
     {
-        var postgres = provider.Kind == DatabaseProvider.PostgreSQL;
         var select = new List<string> { "count(*)" };
         foreach (var column in columns)
         {
             var quoted = provider.QuoteIdentifier(column.Name);
             select.Add($"count({quoted})");
-            // PostgreSQL: through the text form, so types without an equality operator (json, point, xml) count too.
-            select.Add(postgres ? $"count(DISTINCT {quoted}::text)" : $"count(DISTINCT {quoted})");
+            select.Add(provider.Inspection.CountDistinct(quoted));
         }
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {string.Join(", ", select)} FROM {(postgres ? "ONLY " : "")}" +
-                              $"{provider.QuoteIdentifier(table.Schema)}.{provider.QuoteIdentifier(table.Name)}";
+        command.CommandText = $"SELECT {string.Join(", ", select)} FROM {provider.Inspection.OwnRows(table)}";
         command.CommandTimeout = 0;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);

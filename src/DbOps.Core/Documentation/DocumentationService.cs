@@ -42,7 +42,7 @@ public static partial class DocumentationService
         }
         if (request.NoClobber && new[] { paths.Markdown, paths.Mermaid, paths.Dot, paths.Svg }.FirstOrDefault(File.Exists) is { } existing)
         {
-            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
+            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.AlreadyExists,
                 $"'{existing}' already exists and -NoClobber was given. Choose another -Name or -Destination, or leave out -NoClobber to regenerate it.", existing);
         }
 
@@ -52,7 +52,7 @@ public static partial class DocumentationService
         var mermaid = MermaidDiagram.Write(model);
         var overwrite = !request.NoClobber;
         ArtifactFiles.WriteAllTextAtomic(paths.Mermaid, mermaid, overwrite);
-        ArtifactFiles.WriteAllTextAtomic(paths.Dot, DotDiagram.Write(model, $"{Title(source)}: {model.Tables.Count} tables"), overwrite);
+        ArtifactFiles.WriteAllTextAtomic(paths.Dot, DotDiagram.Write(model, $"{DatabaseEngines.For(source).Inspection.DatabaseTitle(source.Database)}: {model.Tables.Count} tables"), overwrite);
         var svg = await RenderSvgAsync(request.DotPath, paths.Dot, paths.Svg, overwrite, observer, cancellationToken);
         model.SvgFileName = svg is null ? null : Path.GetFileName(svg);
         var embedded = mermaid.Length <= MermaidDiagram.MaxTextSize ? mermaid : MermaidDiagram.Write(model, withColumns: false);
@@ -81,7 +81,7 @@ public static partial class DocumentationService
         await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
         var connection = session.Connection;
         // One snapshot for catalog, counts and profiles, so they describe the same moment.
-        await using var snapshot = await BeginSnapshotAsync(provider, connection, cancellationToken);
+        await using var snapshot = await provider.Inspection.BeginSnapshotAsync(connection, cancellationToken);
         var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
         var selected = Select(schema, request.Tables);
         var relationships = RelationshipInference.All(schema);
@@ -119,68 +119,21 @@ public static partial class DocumentationService
 
     /// <summary>
     /// Counts and profiles one table. A table this user may not read (no SELECT privilege, a broken foreign table)
-    /// is documented from the catalog alone, with a warning, rather than failing the whole run; on PostgreSQL a
-    /// savepoint keeps the snapshot transaction usable after the error.
+    /// is documented from the catalog alone, with a warning, rather than failing the whole run; the engine keeps the
+    /// snapshot transaction usable after the error.
     /// </summary>
     private static async Task<TableProfile> ProfileOrExplainAsync(
         IDatabaseEngine provider, DbConnection connection, TableSchema table, bool profile, IOperationObserver observer, CancellationToken cancellationToken)
     {
-        var postgres = provider.Kind == DatabaseProvider.PostgreSQL;
-        if (postgres)
-        {
-            await connection.ExecuteAsync(new CommandDefinition("SAVEPOINT dbops_table", cancellationToken: cancellationToken));
-        }
         try
         {
-            var result = await ColumnProfiler.ProfileAsync(provider, connection, table, profile, cancellationToken);
-            if (postgres)
-            {
-                await connection.ExecuteAsync(new CommandDefinition("RELEASE SAVEPOINT dbops_table", cancellationToken: cancellationToken));
-            }
-            return result;
+            return await provider.Inspection.IsolateAsync(connection,
+                () => ColumnProfiler.ProfileAsync(provider, connection, table, profile, cancellationToken), cancellationToken);
         }
         catch (DbException e) when (!cancellationToken.IsCancellationRequested)
         {
-            if (postgres)
-            {
-                await connection.ExecuteAsync(new CommandDefinition("ROLLBACK TO SAVEPOINT dbops_table", cancellationToken: cancellationToken));
-            }
             observer.Warning($"Could not read {table.Table} ({e.Message}); it is documented from the catalog only, without a row count or profile.");
             return TableProfile.Unreadable(e.Message);
-        }
-    }
-
-    /// <summary>
-    /// PostgreSQL: a REPEATABLE READ READ ONLY transaction. SQLite: a read transaction on the read-only connection,
-    /// begun in SQL so commands need not name it (the snapshot starts with the first read).
-    /// </summary>
-    private static async Task<IAsyncDisposable> BeginSnapshotAsync(IDatabaseEngine provider, DbConnection connection, CancellationToken cancellationToken)
-    {
-        if (provider.Kind == DatabaseProvider.PostgreSQL)
-        {
-            var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-            await connection.ExecuteAsync(new CommandDefinition("SET TRANSACTION READ ONLY", cancellationToken: cancellationToken));
-            return transaction;
-        }
-        await connection.ExecuteAsync(new CommandDefinition("BEGIN DEFERRED", cancellationToken: cancellationToken));
-        return new SqlOnDispose(connection, "COMMIT");
-    }
-
-    private sealed class SqlOnDispose(DbConnection connection, string sql) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                if (connection.State == ConnectionState.Open)
-                {
-                    await connection.ExecuteAsync(sql);
-                }
-            }
-            catch (DbException)
-            {
-                // Ending a read transaction cannot lose anything; never hide the error that brought us here.
-            }
         }
     }
 
@@ -213,9 +166,7 @@ public static partial class DocumentationService
     }
 
     private static bool IsTable(JournalEntry e, TableRef table, DatabaseProvider provider) =>
-        e.Table is not null
-        && string.Equals(e.Table, table.Name, provider == DatabaseProvider.SQLite ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)
-        && (provider == DatabaseProvider.SQLite || e.Schema == table.Schema);
+        e.Table is not null && DatabaseEngines.For(provider).Inspection.TableNames.IsRecordedAs(table, e.Schema, e.Table);
 
     /// <summary>The latest archive of the table, unless the table was removed after it (and has been created again since).</summary>
     private static JournalEntry? ArchiveOf(IReadOnlyList<JournalEntry> entries, TableRef table, DatabaseProvider provider)
@@ -227,8 +178,7 @@ public static partial class DocumentationService
     /// <summary>The latest removal of each table that does not exist now.</summary>
     private static List<JournalEntry> RemovedTables(IReadOnlyList<JournalEntry> entries, HashSet<TableRef> existing, DatabaseProvider provider) =>
         entries.Where(e => e.Operation == JournalOperations.TableRemoved && e.Table is not null)
-            .GroupBy(e => (Schema: provider == DatabaseProvider.SQLite ? SqliteEngine.MainSchema : e.Schema ?? "public",
-                           Name: provider == DatabaseProvider.SQLite ? e.Table!.ToLowerInvariant() : e.Table!))
+            .GroupBy(e => DatabaseEngines.For(provider).Inspection.TableNames.RecordedKey(e.Schema, e.Table!))
             .Select(g => g.Last())
             .Where(e => !existing.Any(t => IsTable(e, t, provider)))
             .OrderByDescending(e => e.Time)
@@ -266,9 +216,6 @@ public static partial class DocumentationService
             ArtifactFiles.DeleteQuietly(temporary);
         }
     }
-
-    private static string Title(DbOpsConnection source) =>
-        source.Provider == DatabaseProvider.SQLite ? Path.GetFileName(source.Database) : source.Database;
 
     private static string BaseName(DocumentationRequest request)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using DbOps.Core.Connections;
+using DbOps.Core.Engines;
 using DbOps.Core.Journal;
 using DbOps.Core.Schema;
 using static DbOps.Core.Documentation.DocumentationText;
@@ -60,8 +61,7 @@ internal static class MarkdownDictionary
         return md.ToString();
     }
 
-    private static string Title(DbOpsConnection source) =>
-        source.Provider == DatabaseProvider.SQLite ? Path.GetFileName(source.Database) : source.Database;
+    private static string Title(DbOpsConnection source) => DatabaseEngines.For(source).Inspection.DatabaseTitle(source.Database);
 
     private static void WriteTableIndex(StringBuilder md, DocumentationModel model)
     {
@@ -162,18 +162,17 @@ internal static class MarkdownDictionary
             rows.Add($"| {Code(pk.Name)} | primary key | {Code($"({string.Join(", ", pk.Columns)})")} | yes | yes |");
         }
         rows.AddRange(schema.UniqueKeys.Select(k => $"| {Code(k.Name)} | unique | {Code($"({string.Join(", ", k.Columns)})")} | yes | yes |"));
-        var sqlite = model.Source.Provider == DatabaseProvider.SQLite;
+        var inspection = DatabaseEngines.For(model.Source).Inspection;
         rows.AddRange(schema.ForeignKeys.Select(f =>
             $"| {Code(f.Name)} | foreign key | {Code($"({string.Join(", ", f.Columns)}) REFERENCES {f.ReferencedTable}({string.Join(", ", f.ReferencedColumns)}) ON DELETE {f.OnDelete} ON UPDATE {f.OnUpdate}")} | " +
-            (sqlite ? "no (SQLite never checks existing rows)" : f.IsValidated ? "yes" : "**no** (NOT VALID)") + " | " +
-            (sqlite ? "only where PRAGMA foreign_keys=ON" : f.IsEnforced ? "yes" : "**no** (triggers disabled)") + " |"));
+            $"{inspection.DescribeForeignKey(f).Validated} | {inspection.DescribeForeignKey(f).Enforced} |"));
         rows.AddRange(schema.Checks.Select(c =>
             $"| {Code(c.Name)} | check | {Code(c.Expression)} | {(c.IsValidated ? "yes" : "**no** (NOT VALID)")} | yes |"));
         if (rows.Count == 0)
         {
             return;
         }
-        md.Append("**Constraints**").Append(sqlite && schema.Checks.Count == 0 ? " (SQLite keeps CHECK constraints only in the CREATE statement below)" : "")
+        md.Append("**Constraints**").Append(inspection.ChecksNote is { } note && schema.Checks.Count == 0 ? $" ({note})" : "")
           .Append("\n\n| Constraint | Kind | Definition | Validated | Enforced |\n| --- | --- | --- | --- | --- |\n");
         foreach (var row in rows)
         {
@@ -226,7 +225,7 @@ internal static class MarkdownDictionary
         md.Append("| Table | Removed | By | Rows | Archive | Checksum |\n| --- | --- | --- | ---: | --- | --- |\n");
         foreach (var e in model.RemovedTables)
         {
-            var table = e.Schema is null || e.Schema == Engines.SqliteEngine.MainSchema ? e.Table : $"{e.Schema}.{e.Table}";
+            var table = e.Schema is null || e.Schema == SqliteEngine.MainSchema ? e.Table : $"{e.Schema}.{e.Table}";
             md.Append("| ").Append(Code(table)).Append(" | ").Append(Time(e.Time)).Append(" | ").Append(Md($"{e.User}@{e.Host}"))
               .Append(" | ").Append(e.Rows is { } rows ? Number(rows) : "").Append(" | ").Append(Code(e.Path))
               .Append(" | ").Append(Code(e.Checksum)).Append(" |\n");
@@ -279,45 +278,18 @@ internal static class MarkdownDictionary
         var quoted = PowerShellQuote(path);
         md.Append("Check that it is still intact and restores (SHA-256 against its manifest, a restore into a scratch database, every table's row count):\n\n")
           .Append(Fence("powershell", $"Test-Backup -Path {quoted}")).Append('\n');
-        if (source.Provider == DatabaseProvider.SQLite)
-        {
-            var copy = Path.Combine(Path.GetDirectoryName(source.Database) ?? ".", Path.GetFileNameWithoutExtension(source.Database) + "-restored" + Path.GetExtension(source.Database));
-            md.Append("Restore it into a new file and compare row counts with the manifest:\n\n")
-              .Append(Fence("powershell", $"Restore-Database -Path {quoted} -Database {PowerShellQuote(copy)}")).Append('\n');
-        }
-        else
-        {
-            var scratch = source.Database + "_restored";
-            md.Append("Restore it into a new, empty database (create it first; Restore-Database compares row counts with the manifest):\n\n")
-              .Append(Fence("powershell", $"# createdb {ServerOptions(source)}{scratch}\nRestore-Database -Path {quoted} -Database {DatabaseArgument(source, scratch)}")).Append('\n');
-        }
+        var (copy, preparation) = DatabaseEngines.For(source).Inspection.RestoreCopy(source);
+        md.Append(preparation is null
+                ? "Restore it into a new file and compare row counts with the manifest:\n\n"
+                : "Restore it into a new, empty database (create it first; Restore-Database compares row counts with the manifest):\n\n")
+          .Append(Fence("powershell", (preparation is null ? "" : $"# {preparation}\n") + $"Restore-Database -Path {quoted} -Database {DatabaseArgument(source, copy)}")).Append('\n');
         md.Append("Replace the live database with it — this destroys its current contents, and asks for confirmation:\n\n")
           .Append(Fence("powershell", $"Restore-Database -Path {quoted} -Database {database} -Force")).Append('\n');
     }
 
     /// <summary>The -Database argument for a database on the same server: a SQLite path, or a connection string without a password.</summary>
-    private static string DatabaseArgument(DbOpsConnection source, string database)
-    {
-        if (source.Provider == DatabaseProvider.SQLite)
-        {
-            return PowerShellQuote(database);
-        }
-        var (host, port) = HostAndPort(source.Server);
-        var text = $"Host={host};Port={port};Database={database}" + (source.User is null ? "" : $";Username={source.User}");
-        return PowerShellQuote(text);
-    }
-
-    private static string ServerOptions(DbOpsConnection source)
-    {
-        var (host, port) = HostAndPort(source.Server);
-        return $"-h {host} -p {port} " + (source.User is null ? "" : $"-U {source.User} ");
-    }
-
-    private static (string Host, string Port) HostAndPort(string? server)
-    {
-        var colon = server?.LastIndexOf(':') ?? -1;
-        return colon > 0 ? (server![..colon], server[(colon + 1)..]) : (server ?? "localhost", "5432");
-    }
+    private static string DatabaseArgument(DbOpsConnection source, string database) =>
+        PowerShellQuote(DatabaseEngines.For(source).Inspection.DatabaseArgument(source, database));
 
     private static string ProfileSource(string source) => source switch
     {

@@ -17,4 +17,9 @@ internal static class DatabaseEngines
     };
 
     public static IDatabaseEngine For(DbOpsConnection connection) => For(connection.Provider);
+
+    /// <summary>True when any engine reads <paramref name="error"/> as a lost session; for code that does not know the engine.</summary>
+    public static bool IsConnectionLost(Exception error) => All.Any(engine => engine.IsConnectionLost(error));
+
+    private static readonly IDatabaseEngine[] All = [PostgresEngine.Instance, SqliteEngine.Instance];
 }

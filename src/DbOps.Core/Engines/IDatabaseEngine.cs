@@ -18,6 +18,9 @@ internal interface IDatabaseEngine
     /// <summary>Opens a new connection that may write.</summary>
     Task<WritableSession> OpenWritableAsync(DbOpsConnection connection, CancellationToken cancellationToken);
 
+    /// <summary>True when <paramref name="error"/> says the session ended under the operation (a restart, a broken socket).</summary>
+    bool IsConnectionLost(Exception error);
+
     /// <summary>Quotes an identifier for this dialect (invariant 6: never splice a raw name).</summary>
     string QuoteIdentifier(string identifier);
 
@@ -34,9 +37,30 @@ internal interface IDatabaseEngine
 
     // Archive, removal, snapshots, backup:
 
+    /// <summary>How table archives read, write and load this engine's tables.</summary>
+    IArchiveDialect Archive { get; }
+
+    /// <summary>The statements and catalog queries Remove-DeprecatedTable needs.</summary>
+    IRemovalDialect Removal { get; }
+
+    /// <summary>What a snapshot reads beyond the schema.</summary>
+    ISnapshotCatalog Snapshots { get; }
+
+    /// <summary>How a whole database is backed up, checked and restored.</summary>
+    IBackupEngine Backup { get; }
+
+    /// <summary>The refusal an error is (a lock not granted, a missing privilege, dependents), or null for any other error.</summary>
+    DatabaseRefusal? RefusalOf(Exception error);
+
     // Schema, documentation, usage, integrity:
+    /// <summary>Catalog, name rules and the SQL of the read-only inspections.</summary>
+    IInspectionDialect Inspection { get; }
+
 
     // Constraints, indexes, performance:
+    /// <summary>Constraint and index DDL, lock handling, plans and statement statistics.</summary>
+    ITuningDialect Tuning { get; }
+
 }
 
 internal static class ProviderExtensions

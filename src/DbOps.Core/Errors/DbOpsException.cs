@@ -23,6 +23,8 @@ public enum ErrorKind
     OperationFailed,
     /// <summary>The user stopped the operation.</summary>
     Canceled,
+    /// <summary>What the operation would create (a file, a name) already exists.</summary>
+    AlreadyExists,
 }
 
 /// <summary>

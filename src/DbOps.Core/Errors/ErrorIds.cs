@@ -15,6 +15,8 @@ public static class ErrorIds
     public const string DatabaseNotFound = nameof(DatabaseNotFound);
     /// <summary>The file exists but is not a SQLite database.</summary>
     public const string NotADatabase = nameof(NotADatabase);
+    /// <summary>A WAL-mode SQLite database cannot be read: its -wal and -shm files are missing and its folder cannot be written.</summary>
+    public const string WalDatabaseNotReadable = nameof(WalDatabaseNotReadable);
     /// <summary>A file given as input does not exist.</summary>
     public const string FileNotFound = nameof(FileNotFound);
     /// <summary>A required external tool (pg_dump, pg_restore) was not found.</summary>

@@ -17,7 +17,7 @@ internal static class Unfinished
     public static DbOpsException Error(Exception e, string failedId, string what, string next, string target) => e switch
     {
         DbOpsException known => known,
-        _ when PostgresEngine.IsConnectionLost(e) => new DbOpsException(ErrorIds.ConnectionLost, ErrorKind.ConnectionError,
+        _ when DatabaseEngines.IsConnectionLost(e) => new DbOpsException(ErrorIds.ConnectionLost, ErrorKind.ConnectionError,
             $"The connection to the server was lost while {what} ({FirstLine(e.Message)}). {next}", target, e),
         _ => new DbOpsException(failedId, ErrorKind.OperationFailed, $"{char.ToUpperInvariant(what[0])}{what[1..]} failed ({FirstLine(e.Message)}). {next}", target, e),
     };

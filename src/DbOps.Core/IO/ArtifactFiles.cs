@@ -30,8 +30,8 @@ internal static partial class ArtifactFiles
     }
 
     /// <summary>The stem artifacts of a database are named after: the SQLite file's name, or the PostgreSQL database's.</summary>
-    public static string DatabaseStem(Connections.DbOpsConnection source) => SafeFileName(
-        source.Provider == Connections.DatabaseProvider.SQLite ? Path.GetFileNameWithoutExtension(source.Database) : source.Database, "database");
+    public static string DatabaseStem(Connections.DbOpsConnection source) =>
+        SafeFileName(Engines.DatabaseEngines.For(source).Inspection.DatabaseStem(source.Database), "database");
 
     /// <summary>True for a plain file name: not empty, no folder part, not "." or "..".</summary>
     public static bool IsPlainFileName(string name) =>
@@ -193,7 +193,7 @@ internal static partial class ArtifactFiles
         }
         catch (IOException e) when (!overwrite && File.Exists(finalPath))
         {
-            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
+            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.AlreadyExists,
                 $"'{finalPath}' was written by another run at the same time; this run's copy was not kept. Use the other one, " +
                 "or choose another name or destination.", finalPath, e);
         }
@@ -209,7 +209,7 @@ internal static partial class ArtifactFiles
         var full = Path.GetFullPath(path);
         if (!overwrite && File.Exists(full))
         {
-            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
+            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.AlreadyExists,
                 $"The {what} file '{full}' already exists. Choose another -Path, or pass -Force to replace it.", full);
         }
         var folder = Path.GetDirectoryName(full)!;
@@ -225,7 +225,7 @@ internal static partial class ArtifactFiles
         catch (IOException e) when (File.Exists(full))
         {
             // Another run saved the same path first (the rename refuses to replace it).
-            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.InvalidState,
+            throw new DbOpsException(ErrorIds.DestinationExists, ErrorKind.AlreadyExists,
                 $"The {what} file '{full}' already exists. Choose another -Path, or pass -Force to replace it.", full, e);
         }
         return full;

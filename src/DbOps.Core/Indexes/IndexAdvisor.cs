@@ -1,11 +1,9 @@
-using System.Data.Common;
 using System.Text;
-using Dapper;
 using DbOps.Core.Connections;
-using DbOps.Core.Constraints;
 using DbOps.Core.Progress;
 using DbOps.Core.Engines;
 using DbOps.Core.Schema;
+using DbOps.Core.Sql;
 
 namespace DbOps.Core.Indexes;
 
@@ -24,17 +22,11 @@ public sealed record UnusedIndexRequest(DbOpsConnection Connection, TimeSpan? Mi
 /// </summary>
 public static class IndexAdvisor
 {
-    /// <summary>Scans and size of every user index (usage counters, not catalog structure: that comes from the Schema layer).</summary>
-    private const string IndexUsageSql = """
-        SELECT s.schemaname::text AS "Schema", s.indexrelname::text AS "Index", s.idx_scan AS "Scans",
-               pg_catalog.pg_relation_size(s.indexrelid) AS "SizeBytes"
-        FROM pg_catalog.pg_stat_user_indexes s
-        """;
-
     /// <summary>Declared and inferred relationships (inferred exactly as Test-DataIntegrity infers them) that no index leads with.</summary>
     public static async Task<IReadOnlyList<MissingIndex>> FindMissingAsync(DbOpsConnection source, IOperationObserver observer, CancellationToken cancellationToken)
     {
-        var (provider, schema) = await ReadSchemaAsync(source, cancellationToken);
+        var engine = DatabaseEngines.For(source);
+        var schema = await ReadSchemaAsync(engine, source, cancellationToken);
         var relationships = RelationshipInference.All(schema);
         observer.Verbose($"{relationships.Count} relationship(s): {relationships.Count(r => r.Source == RelationshipSource.Declared)} declared, " +
                          $"{relationships.Count(r => r.Source == RelationshipSource.Inferred)} inferred.");
@@ -48,7 +40,7 @@ public static class IndexAdvisor
                 continue;
             }
             var name = IndexSql.SuggestName(schema, child, relationship.ChildColumns, missing.Select(m => m.SuggestedName));
-            missing.Add(new MissingIndex(source, relationship, name, IndexSql.Create(provider, child.Table, name, relationship.ChildColumns)));
+            missing.Add(new MissingIndex(source, relationship, name, IndexSql.Create(engine.Tuning, child.Table, name, relationship.ChildColumns)));
         }
         return missing;
     }
@@ -62,21 +54,22 @@ public static class IndexAdvisor
     {
         var source = request.Connection;
         var minimumAge = request.MinimumStatsAge ?? UsageStatistics.DefaultMinimumAge;
-        var provider = DatabaseEngines.For(source);
-        await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
+        var engine = DatabaseEngines.For(source);
+        await using var session = await engine.OpenReadOnlyAsync(source, cancellationToken);
         var connection = session.Connection;
-        var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
-        StatisticsWindow? window = null;
+        var schema = await SchemaReader.ReadAsync(engine, connection, cancellationToken);
         var usage = new Dictionary<(string, string), (long Scans, long SizeBytes, long Counter)>();
-        if (source.Provider == DatabaseProvider.PostgreSQL)
+        var statistics = engine.Inspection.UsageStatistics;
+        StatisticsWindow? window = null;
+        if (statistics is not null)
         {
-            window = await UsageStatistics.ReadPostgresWindowAsync(connection, cancellationToken);
+            window = await statistics.ReadWindowAsync(connection, cancellationToken);
             Func<string, string, long>? growth = null;
             if (request.Since is { } baseline)
             {
                 (window, _, growth) = await Usage.UsageWatch.SinceAsync(connection, source, baseline, cancellationToken);
             }
-            foreach (var row in await connection.QueryAsync<UsageRow>(new CommandDefinition(IndexUsageSql, cancellationToken: cancellationToken)))
+            foreach (var row in await engine.Tuning.ReadIndexScansAsync(connection, cancellationToken))
             {
                 usage[(row.Schema, row.Index)] = (growth?.Invoke(row.Schema, row.Index) ?? row.Scans, row.SizeBytes, row.Scans);
             }
@@ -92,11 +85,11 @@ public static class IndexAdvisor
         var findings = new List<IndexFinding>();
         foreach (var table in schema.Tables)
         {
-            var redundant = FindRedundant(table);
+            var redundant = FindRedundant(engine.Tuning, table);
             foreach (var index in table.Indexes.Where(i => i.IsValid && !BacksConstraint(i)))
             {
                 (long Scans, long SizeBytes, long Counter)? stats = usage.TryGetValue((index.Table.Schema, index.Name), out var u) ? u : null;
-                var drop = IndexSql.Drop(source.Provider, index.Table.Schema, index.Name);
+                var drop = IndexSql.Drop(engine.Tuning, index.Table.Schema, index.Name);
                 if (redundant.TryGetValue(index.Name, out var cover))
                 {
                     var (reason, keeper) = cover;
@@ -146,12 +139,12 @@ public static class IndexAdvisor
     /// its columns are a strict leading prefix of a wider index of the same method; unique, partial and covering
     /// (INCLUDE) ones are left alone because the wider index does not do their job.
     /// </summary>
-    private static Dictionary<string, (IndexFindingReason Reason, IndexInfo Keeper)> FindRedundant(TableSchema table)
+    private static Dictionary<string, (IndexFindingReason Reason, IndexInfo Keeper)> FindRedundant(ITuningDialect dialect, TableSchema table)
     {
         var result = new Dictionary<string, (IndexFindingReason, IndexInfo)>(StringComparer.Ordinal);
         var valid = table.Indexes.Where(i => i.IsValid)
             .OrderByDescending(BacksConstraint).ThenByDescending(i => i.IsUnique).ThenBy(i => i.Name, StringComparer.Ordinal).ToList();
-        foreach (var group in valid.GroupBy(ComparisonKey))
+        foreach (var group in valid.GroupBy(i => ComparisonKey(dialect, i)))
         {
             var keeper = group.First();
             foreach (var duplicate in group.Skip(1).Where(i => !BacksConstraint(i) && (!i.IsUnique || keeper.IsUnique)))
@@ -182,33 +175,13 @@ public static class IndexAdvisor
         return result;
     }
 
-    /// <summary>
-    /// What makes two indexes the same: PostgreSQL's definition after the table (method, keys with their opclasses
-    /// and collations, INCLUDE, WHERE); SQLite's text from the key list on (keys with COLLATE and order, WHERE), in
-    /// the lexer's loose form because its stored SQL keeps the user's quoting and spacing. So a partial, expression
-    /// or differently collated index is never the same as a plain one.
-    /// </summary>
-    internal static string ComparisonKey(DatabaseProvider provider, string definition)
-    {
-        if (provider == DatabaseProvider.PostgreSQL)
-        {
-            var normal = Normalise(definition);
-            var usingAt = normal.IndexOf(" using ", StringComparison.Ordinal);
-            return usingAt >= 0 ? normal[usingAt..] : normal;
-        }
-        var tokens = SqlText.Tokens(definition).ToList();
-        var on = tokens.FindIndex(t => t.Kind == SqlText.TokenKind.Word && definition.Substring(t.Start, t.Length).Equals("ON", StringComparison.OrdinalIgnoreCase));
-        var open = on < 0 ? -1 : tokens.FindIndex(on, t => t.Kind == SqlText.TokenKind.Symbol && definition[t.Start] == '(');
-        return SqlText.Loose(open < 0 ? definition : definition[tokens[open].Start..]);
-    }
-
-    private static string ComparisonKey(IndexInfo index) =>
-        index.Definition.Contains(" USING ", StringComparison.Ordinal) ? ComparisonKey(DatabaseProvider.PostgreSQL, index.Definition)
+    /// <summary>What makes two indexes the same (see <see cref="ITuningDialect.IndexComparisonKey"/>).</summary>
+    internal static string ComparisonKey(ITuningDialect dialect, IndexInfo index) =>
         // SQLite keeps no SQL for the indexes behind UNIQUE and PRIMARY KEY constraints: their key list stands in.
-        : index.Definition.Length == 0 ? SqlText.Loose($"({string.Join(", ", index.Columns.Select(IndexSql.Quote))})")
-        : ComparisonKey(DatabaseProvider.SQLite, index.Definition);
+        index.Definition.Length == 0 ? SqlText.Loose($"({string.Join(", ", index.Columns.Select(IndexSql.Quote))})")
+        : dialect.IndexComparisonKey(index.Definition);
 
-    private static string Normalise(string sql) =>
+    internal static string Normalise(string sql) =>
         string.Join(' ', sql.Replace("\"", "").Split((char[])[' ', '\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries)).ToLowerInvariant();
 
     internal static string Method(IndexInfo index)
@@ -222,15 +195,11 @@ public static class IndexAdvisor
 
     private static bool HasExpression(IndexInfo index) => index.Columns.Any(c => c.Contains('(') || c.Contains('<') || c.Contains(' '));
 
-    private static async Task<(DatabaseProvider, DatabaseSchema)> ReadSchemaAsync(DbOpsConnection source, CancellationToken cancellationToken)
+    private static async Task<DatabaseSchema> ReadSchemaAsync(IDatabaseEngine engine, DbOpsConnection source, CancellationToken cancellationToken)
     {
-        var provider = DatabaseEngines.For(source);
-        await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
-        var connection = session.Connection;
-        return (source.Provider, await SchemaReader.ReadAsync(provider, connection, cancellationToken));
+        await using var session = await engine.OpenReadOnlyAsync(source, cancellationToken);
+        return await SchemaReader.ReadAsync(engine, session.Connection, cancellationToken);
     }
-
-    private sealed record UsageRow(string Schema, string Index, long Scans, long SizeBytes);
 }
 
 /// <summary>The index statements DbOps runs, built with the provider's quoting (invariant 6).</summary>
@@ -239,23 +208,15 @@ internal static class IndexSql
     private const int PostgresMaxName = 63;
 
     /// <summary><c>CREATE INDEX CONCURRENTLY "ix" ON "s"."t" ("a", "b")</c>; SQLite: plain CREATE INDEX on the unqualified table.</summary>
-    public static string Create(DatabaseProvider provider, TableRef table, string name, IEnumerable<string> columns)
-    {
-        var q = Quote;
-        var keys = string.Join(", ", columns.Select(q));
-        return provider == DatabaseProvider.PostgreSQL
-            ? $"CREATE INDEX CONCURRENTLY {q(name)} ON {q(table.Schema)}.{q(table.Name)} ({keys})"
-            : $"CREATE INDEX {q(name)} ON {q(table.Name)} ({keys})";
-    }
+    public static string Create(ITuningDialect dialect, TableRef table, string name, IEnumerable<string> columns) =>
+        $"{dialect.CreateIndexCommand} {Quote(name)} ON {dialect.QualifiedName(table)} ({string.Join(", ", columns.Select(Quote))})";
 
     /// <summary><c>DROP INDEX CONCURRENTLY "s"."ix"</c>; SQLite: <c>DROP INDEX "main"."ix"</c>.</summary>
-    public static string Drop(DatabaseProvider provider, string schema, string name, bool ifExists = false) =>
-        provider == DatabaseProvider.PostgreSQL
-            ? $"DROP INDEX CONCURRENTLY {(ifExists ? "IF EXISTS " : "")}{Quote(schema)}.{Quote(name)}"
-            : $"DROP INDEX {(ifExists ? "IF EXISTS " : "")}{Quote(schema)}.{Quote(name)}";
+    public static string Drop(ITuningDialect dialect, string schema, string name, bool ifExists = false) =>
+        $"{dialect.DropIndexCommand} {(ifExists ? "IF EXISTS " : "")}{Quote(schema)}.{Quote(name)}";
 
-    /// <summary>Both engines quote the same way; the providers' instances are used so a change there applies here.</summary>
-    internal static string Quote(string identifier) => PostgresEngine.Instance.QuoteIdentifier(identifier);
+    /// <summary>Both engines quote identifiers the same way (the SQL standard's double quotes).</summary>
+    internal static string Quote(string identifier) => TableRef.QuoteIdentifier(identifier);
 
     /// <summary><c>ix_table_col1_col2</c>, cut to 63 bytes, with a number added when another index already has the name.</summary>
     /// <param name="schema">The database's schema: existing index and table names are taken.</param>

@@ -1,13 +1,9 @@
-using System.Data.Common;
 using System.Text.RegularExpressions;
-using Dapper;
 using DbOps.Core.Connections;
-using DbOps.Core.Constraints;
 using DbOps.Core.Errors;
 using DbOps.Core.Engines;
 using DbOps.Core.Schema;
-using Microsoft.Data.Sqlite;
-using Npgsql;
+using DbOps.Core.Sql;
 
 namespace DbOps.Core.Indexes;
 
@@ -50,22 +46,16 @@ internal sealed record IndexDefinition(TableSchema Table, IReadOnlyList<string> 
 
     /// <summary>
     /// Resolves every key: a column of the table (by its name, bare or quoted), else an expression, which must be
-    /// one expression (the same check as a CHECK constraint's) and is put in parentheses.
+    /// one expression (<see cref="SqlExpression"/>, as for a CHECK constraint) and is put in parentheses.
     /// </summary>
-    public static IndexDefinition Resolve(TableSchema table, DatabaseProvider provider, IReadOnlyList<string> keys, IndexMethod method,
+    public static IndexDefinition Resolve(TableSchema table, IDatabaseEngine engine, IReadOnlyList<string> keys, IndexMethod method,
                                           IReadOnlyList<string> include, string? where)
     {
         if (keys.Count == 0)
         {
             throw new DbOpsException(ErrorIds.ColumnNotFound, ErrorKind.InvalidArgument, $"No columns were given for the index on {table.Table}.", table.Table);
         }
-        if (provider == DatabaseProvider.SQLite && (method != IndexMethod.BTree || include.Count > 0))
-        {
-            throw new DbOpsException(ErrorIds.IndexKindNotSupported, ErrorKind.InvalidArgument,
-                $"SQLite builds B-tree indexes only, without INCLUDE columns; {table.Table} cannot have " +
-                $"{(method != IndexMethod.BTree ? $"a {MethodName(method)} index" : "INCLUDE columns")}. Leave out -Using and -Include " +
-                "(SQLite does support expressions and -Where).", table.Table);
-        }
+        engine.Tuning.RequireIndexKind(table, method, include);
         var names = new List<string>();
         var sql = new List<string>();
         foreach (var key in keys.Select(k => k.Trim()))
@@ -77,7 +67,7 @@ internal sealed record IndexDefinition(TableSchema Table, IReadOnlyList<string> 
             }
             else
             {
-                Check(table, provider, key, "index expression");
+                Check(table, engine, key, "index expression");
                 names.Add(key);
                 sql.Add($"({key})");
             }
@@ -86,17 +76,19 @@ internal sealed record IndexDefinition(TableSchema Table, IReadOnlyList<string> 
         var predicate = string.IsNullOrWhiteSpace(where) ? null : where.Trim();
         if (predicate is not null)
         {
-            Check(table, provider, predicate, "partial-index predicate (-Where)");
+            Check(table, engine, predicate, "partial-index predicate (-Where)");
         }
         return new IndexDefinition(table, names, sql, method, includes, predicate);
     }
 
     /// <summary>The CREATE INDEX statement (CONCURRENTLY on PostgreSQL; SQLite names the table unqualified).</summary>
-    public string CreateSql(DatabaseProvider provider, string name) => CreateSql(provider, name,
-        provider == DatabaseProvider.PostgreSQL ? $"{Quote(Table.Table.Schema)}.{Quote(Table.Table.Name)}" : Quote(Table.Table.Name), concurrently: true);
+    public string CreateSql(ITuningDialect dialect, string name) => CreateSql(dialect.CreateIndexCommand, name, dialect.QualifiedName(Table.Table));
 
-    private string CreateSql(DatabaseProvider provider, string name, string on, bool concurrently) =>
-        $"CREATE INDEX {(concurrently && provider == DatabaseProvider.PostgreSQL ? "CONCURRENTLY " : "")}{Quote(name)} ON {on}"
+    /// <param name="command">CREATE INDEX, with CONCURRENTLY or not.</param>
+    /// <param name="name">The index's name, unquoted.</param>
+    /// <param name="on">The table, quoted.</param>
+    internal string CreateSql(string command, string name, string on) =>
+        $"{command} {Quote(name)} ON {on}"
         + (Method == IndexMethod.BTree ? "" : $" USING {MethodName(Method)}")
         + $" ({string.Join(", ", KeySql)})"
         + (Include.Count > 0 ? $" INCLUDE ({string.Join(", ", Include.Select(Quote))})" : "")
@@ -110,103 +102,17 @@ internal sealed record IndexDefinition(TableSchema Table, IReadOnlyList<string> 
     /// server's own verdict on the method, the column types and IMMUTABLE functions). SQLite: EXPLAIN compiles the
     /// statement on a read-only connection without running it.
     /// </summary>
-    public async Task<string> ProbeAsync(DbOpsConnection source, CancellationToken cancellationToken)
-    {
-        return source.Provider == DatabaseProvider.PostgreSQL
-            ? await ProbePostgresAsync(source, cancellationToken)
-            : await ProbeSqliteAsync(source, cancellationToken);
-    }
+    public Task<string> ProbeAsync(DbOpsConnection source, CancellationToken cancellationToken) =>
+        DatabaseEngines.For(source).Tuning.ProbeIndexAsync(source, this, cancellationToken);
 
-    private async Task<string> ProbeSqliteAsync(DbOpsConnection source, CancellationToken cancellationToken)
-    {
-        var sql = CreateSql(DatabaseProvider.SQLite, "dbops_index_probe");
-        await using var session = await SqliteEngine.Instance.OpenReadOnlyAsync(source, cancellationToken);
-        var connection = session.Connection;
-        try
-        {
-            await connection.ExecuteAsync(new CommandDefinition("EXPLAIN " + sql, cancellationToken: cancellationToken));
-        }
-        catch (SqliteException e)
-        {
-            throw Refused(ErrorIds.InvalidIndexExpression, e.Message);
-        }
-        return sql;
-    }
-
-    private async Task<string> ProbePostgresAsync(DbOpsConnection source, CancellationToken cancellationToken)
-    {
-        var table = $"ONLY {Quote(Table.Table.Schema)}.{Quote(Table.Table.Name)}";
-        var evaluated = KeySql.Where(k => k.StartsWith('(')).Concat(Where is null ? [] : [$"({Where})"]).ToList();
-        if (evaluated.Count > 0)
-        {
-            await using var readerSession = await PostgresEngine.Instance.OpenReadOnlyAsync(source, cancellationToken);
-            var reader = readerSession.Connection;
-            try
-            {
-                await reader.ExecuteAsync(new CommandDefinition($"SELECT {string.Join(", ", evaluated)} FROM {table} LIMIT 1", cancellationToken: cancellationToken));
-            }
-            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ReadOnlySqlTransaction)
-            {
-                throw Refused(ErrorIds.QueryWouldWrite, $"{e.MessageText}: evaluating it writes to the database");
-            }
-            catch (PostgresException e)
-            {
-                throw Refused(ErrorIds.InvalidIndexExpression, e.MessageText);
-            }
-        }
-        await using var session = await PostgresEngine.Instance.OpenWritableAsync(source, cancellationToken);
-        var connection = session.Connection;
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        try
-        {
-            // LIKE copies the column names and types only; the copy is empty, so the build is instant and reads nothing.
-            await connection.ExecuteAsync(new CommandDefinition(
-                $"SET LOCAL lock_timeout = '5s'; CREATE TEMPORARY TABLE dbops_index_probe (LIKE {table[5..]}) ON COMMIT DROP; " +
-                CreateSql(DatabaseProvider.PostgreSQL, "dbops_index_probe_ix", "pg_temp.dbops_index_probe", concurrently: false),
-                transaction: transaction, cancellationToken: cancellationToken));
-            var definition = await connection.ExecuteScalarAsync<string>(new CommandDefinition(
-                "SELECT pg_catalog.pg_get_indexdef('pg_temp.dbops_index_probe_ix'::regclass)", transaction: transaction, cancellationToken: cancellationToken));
-            var types = (await connection.QueryAsync<string>(new CommandDefinition(
-                "SELECT pg_catalog.format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute " +
-                "WHERE attrelid = 'pg_temp.dbops_index_probe_ix'::regclass AND attnum BETWEEN 1 AND @keys ORDER BY attnum",
-                new { keys = Keys.Count }, transaction: transaction, cancellationToken: cancellationToken))).ToList();
-            if (Method == IndexMethod.BTree && types.IndexOf("jsonb") is var at and >= 0)
-            {
-                // A B-tree on jsonb only serves equality of whole documents; the queries people mean (@>, ?, ->>) need GIN.
-                throw Refused(ErrorIds.IndexKindNotSupported,
-                    $"{Keys[at]} is jsonb, and a B-tree on jsonb serves only whole-document equality. Use -Using gin for containment and key " +
-                    $"lookups (@>, ?, ?|), or index one value as text with an expression such as ({Keys[at]} ->> 'key')");
-            }
-            return definition!;
-        }
-        catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.FeatureNotSupported)
-        {
-            // 42704: the type has no operator class for the method; 0A000: the method lacks INCLUDE or several columns.
-            throw Refused(ErrorIds.IndexKindNotSupported, e.MessageText);
-        }
-        catch (PostgresException e)
-        {
-            throw Refused(ErrorIds.InvalidIndexExpression, e.MessageText);
-        }
-        finally
-        {
-            await transaction.RollbackAsync(CancellationToken.None);
-        }
-    }
-
-    private DbOpsException Refused(string id, string why) => new(id, ErrorKind.InvalidArgument,
+    /// <summary>The server cannot build the index: <paramref name="why"/>.</summary>
+    internal DbOpsException Refused(string id, string why) => new(id, ErrorKind.InvalidArgument,
         $"A {MethodName(Method)} index on {Table.Table} ({string.Join(", ", Keys)}){(Where is null ? "" : $" WHERE {Where}")} cannot be built: {why}. " +
         "Nothing was changed; correct the columns, expressions, -Using or -Where and run Add-SafeIndex again.", Table.Table);
 
-    private static void Check(TableSchema table, DatabaseProvider provider, string expression, string what)
+    private static void Check(TableSchema table, IDatabaseEngine engine, string expression, string what)
     {
-        // SQLite has neither escape strings nor dollar quoting, so a '$' or '\' inside a string literal (a JSON path
-        // such as '$.status') cannot end it there: only the text outside literals is checked for them.
-        var outside = provider == DatabaseProvider.SQLite
-            ? string.Concat(SqlText.Tokens(expression).Select(t => expression.Substring(t.Start, t.Length))
-                .Select(text => text.Length >= 2 && text[0] == '\'' && text[^1] == '\'' ? "''" : text))
-            : expression;
-        if (SqlText.ExpressionProblem(outside) is { } problem)
+        if (SqlExpression.Problem(expression, engine) is { } problem)
         {
             throw new DbOpsException(ErrorIds.InvalidIndexExpression, ErrorKind.InvalidArgument,
                 $"The {what} for {table.Table} cannot be used: {problem}. Give one SQL expression, e.g. \"lower(email)\" or \"deleted_at IS NULL\".",

@@ -6,7 +6,6 @@ using DbOps.Core.Errors;
 using DbOps.Core.Progress;
 using DbOps.Core.Engines;
 using DbOps.Core.Schema;
-using Npgsql;
 
 namespace DbOps.Core.Indexes;
 
@@ -89,9 +88,10 @@ public static class IndexMaintenance
     public static async Task<IndexChangePlan> PlanAddAsync(AddIndexRequest request, CancellationToken cancellationToken)
     {
         var source = request.Connection;
-        var (schema, _) = await ReadAsync(source, cancellationToken);
+        var engine = DatabaseEngines.For(source);
+        var (schema, _) = await ReadAsync(engine, source, cancellationToken);
         var table = schema.Resolve(request.Table);
-        var index = IndexDefinition.Resolve(table, source.Provider, request.Columns, request.Method, request.Include, request.Where);
+        var index = IndexDefinition.Resolve(table, engine, request.Columns, request.Method, request.Include, request.Where);
         var columns = index.Keys;
         var name = request.Name ?? IndexSql.SuggestName(schema, table, index.NameParts);
         var existing = table.Indexes.FirstOrDefault(i => i.Name == name);
@@ -108,8 +108,8 @@ public static class IndexMaintenance
                 $"{cover} already leads with ({string.Join(", ", columns)}) on {table}; another index would only slow down writes.", null);
         }
         // The server's verdict on the kind, types and expressions, before anything is built.
-        var shape = IndexAdvisor.ComparisonKey(source.Provider, await index.ProbeAsync(source, cancellationToken));
-        if (table.Indexes.FirstOrDefault(i => i.IsValid && i.Name != name && IndexAdvisor.ComparisonKey(source.Provider, i.Definition) == shape) is { } same)
+        var shape = engine.Tuning.IndexComparisonKey(await index.ProbeAsync(source, cancellationToken));
+        if (table.Indexes.FirstOrDefault(i => i.IsValid && i.Name != name && engine.Tuning.IndexComparisonKey(i.Definition) == shape) is { } same)
         {
             return new IndexChangePlan(source, table.Table, name, columns, [], IndexChangeStatus.Exists, false,
                 $"Index {same.Name} on {table} already has this definition: {same.Definition}", null);
@@ -118,9 +118,9 @@ public static class IndexMaintenance
         if (existing is { IsValid: false })
         {
             // The leftover of a failed CREATE INDEX CONCURRENTLY: never used for reads, still maintained on every write.
-            statements.Add(IndexSql.Drop(source.Provider, table.Table.Schema, name, ifExists: true));
+            statements.Add(IndexSql.Drop(engine.Tuning, table.Table.Schema, name, ifExists: true));
         }
-        statements.Add(index.CreateSql(source.Provider, name));
+        statements.Add(index.CreateSql(engine.Tuning, name));
         return new IndexChangePlan(source, table.Table, name, columns, statements, IndexChangeStatus.Created, existing is not null, null, null, IndexDefinition.MethodName(request.Method));
     }
 
@@ -132,7 +132,8 @@ public static class IndexMaintenance
     public static async Task<IndexChangePlan> PlanRemoveAsync(RemoveIndexRequest request, CancellationToken cancellationToken)
     {
         var source = request.Connection;
-        var (schema, scans) = await ReadAsync(source, cancellationToken, request.Finding?.Reason == IndexFindingReason.Unused);
+        var engine = DatabaseEngines.For(source);
+        var (schema, scans) = await ReadAsync(engine, source, cancellationToken, request.Finding?.Reason == IndexFindingReason.Unused);
         var (schemaName, indexName) = SplitName(request.Index, request.Finding?.Schema);
         var candidates = schema.Tables.SelectMany(t => t.Indexes)
             .Where(i => i.Name == indexName && (schemaName is null || i.Table.Schema == schemaName)).ToList();
@@ -160,7 +161,7 @@ public static class IndexMaintenance
                 $"Index {index.Table.Schema}.{index.Name} is unique: it enforces uniqueness on {index.Table}({string.Join(", ", index.Columns)}) " +
                 "even without a constraint. Remove-UnusedIndex does not drop it.", request.Index);
         }
-        return new IndexChangePlan(source, index.Table, index.Name, index.Columns, [IndexSql.Drop(source.Provider, index.Table.Schema, index.Name)],
+        return new IndexChangePlan(source, index.Table, index.Name, index.Columns, [IndexSql.Drop(engine.Tuning, index.Table.Schema, index.Name)],
             IndexChangeStatus.Dropped, false, null, request.Finding, IndexAdvisor.Method(index));
     }
 
@@ -195,9 +196,9 @@ public static class IndexMaintenance
             return plan.Skipped();
         }
         var source = plan.Source;
-        var provider = DatabaseEngines.For(source);
+        var engine = DatabaseEngines.For(source);
         var clock = Stopwatch.StartNew();
-        await using var session = await provider.OpenWritableAsync(source, cancellationToken);
+        await using var session = await engine.OpenWritableAsync(source, cancellationToken);
         var connection = session.Connection;
         foreach (var (sql, i) in plan.Statements.Select((s, i) => (s, i)))
         {
@@ -211,65 +212,36 @@ public static class IndexMaintenance
             }
             catch (Exception e) when (e is DbException or OperationCanceledException && plan.Outcome == IndexChangeStatus.Created && sql.StartsWith("CREATE", StringComparison.Ordinal))
             {
-                await DropLeftoverAsync(source, plan, observer);
+                await engine.Tuning.DropFailedBuildAsync(source, plan, observer);
                 if (e is OperationCanceledException)
                 {
                     throw;
                 }
                 throw new DbOpsException(ErrorIds.IndexBuildFailed, ErrorKind.OperationFailed,
-                    $"Building index {plan.Target} failed: {(e is PostgresException pg ? pg.MessageText : e.Message)}. " +
+                    $"Building index {plan.Target} failed: {engine.Tuning.ServerMessage(e)}. " +
                     "Any INVALID leftover was dropped; fix the cause and run Add-SafeIndex again.", plan.Target, e);
             }
             catch (DbException e)
             {
                 throw new DbOpsException(ErrorIds.QueryFailed, ErrorKind.OperationFailed,
-                    $"'{sql}' failed on {source}: {(e is PostgresException pg ? pg.MessageText : e.Message)}", plan.Target, e);
+                    $"'{sql}' failed on {source}: {engine.Tuning.ServerMessage(e)}", plan.Target, e);
             }
         }
         return new IndexChange(source, plan.TableRef, plan.Index, plan.Columns, plan.Outcome, plan.Statements, plan.ReplacesInvalid, clock.Elapsed, null, plan.Method);
     }
 
-    /// <summary>A failed or cancelled concurrent build leaves an INVALID index behind; remove it on a fresh connection.</summary>
-    private static async Task DropLeftoverAsync(DbOpsConnection source, IndexChangePlan plan, IOperationObserver observer)
-    {
-        if (source.Provider != DatabaseProvider.PostgreSQL)
-        {
-            return;
-        }
-        var sql = IndexSql.Drop(source.Provider, plan.TableRef.Schema, plan.Index, ifExists: true);
-        try
-        {
-            await using var session = await PostgresEngine.Instance.OpenWritableAsync(source, CancellationToken.None);
-            var connection = session.Connection;
-            // Only an INVALID index of that name on that table is ours to drop: the build may have failed on a name clash.
-            var schema = await SchemaReader.ReadAsync(PostgresEngine.Instance, connection, CancellationToken.None);
-            if (schema.Find(plan.TableRef)?.Indexes.Any(i => i.Name == plan.Index && !i.IsValid) != true)
-            {
-                return;
-            }
-            await connection.ExecuteAsync(new CommandDefinition(sql, commandTimeout: 0));
-            observer.Verbose($"Cleaned up after the failed build: {sql}");
-        }
-        catch (Exception e) when (e is DbException or DbOpsException)
-        {
-            observer.Warning($"The failed build of {plan.Target} may have left an INVALID index, and dropping it failed ({e.Message}). Run: {sql}");
-        }
-    }
-
     private static async Task<(DatabaseSchema Schema, IReadOnlyDictionary<string, long> Scans)> ReadAsync(
-        DbOpsConnection source, CancellationToken cancellationToken, bool withScans = false)
+        IDatabaseEngine engine, DbOpsConnection source, CancellationToken cancellationToken, bool withScans = false)
     {
-        var provider = DatabaseEngines.For(source);
-        await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
+        await using var session = await engine.OpenReadOnlyAsync(source, cancellationToken);
         var connection = session.Connection;
-        var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
+        var schema = await SchemaReader.ReadAsync(engine, connection, cancellationToken);
         var scans = new Dictionary<string, long>(StringComparer.Ordinal);
-        if (withScans && source.Provider == DatabaseProvider.PostgreSQL)
+        if (withScans)
         {
-            foreach (var (name, count) in await connection.QueryAsync<(string, long)>(new CommandDefinition(
-                "SELECT schemaname || '.' || indexrelname, idx_scan FROM pg_catalog.pg_stat_user_indexes", cancellationToken: cancellationToken)))
+            foreach (var index in await engine.Tuning.ReadIndexScansAsync(connection, cancellationToken))
             {
-                scans[name] = count;
+                scans[$"{index.Schema}.{index.Index}"] = index.Scans;
             }
         }
         return (schema, scans);

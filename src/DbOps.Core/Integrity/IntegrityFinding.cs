@@ -52,6 +52,7 @@ public sealed class IntegrityFinding
         string? query, string message, RelationshipSource? relationship = null, Engines.TableRef? referencedTable = null,
         IReadOnlyList<string>? referencedColumns = null, string? constraintName = null, ConstraintSpec? suggestedConstraint = null)
     {
+        Source = connection;
         Provider = connection.Provider;
         Database = connection.Database;
         Schema = table?.Schema;
@@ -73,6 +74,9 @@ public sealed class IntegrityFinding
 
     /// <summary>PostgreSQL or SQLite.</summary>
     public DatabaseProvider Provider { get; }
+
+    /// <summary>The connection it was found on, so Add-SafeConstraint can add the suggested constraint there.</summary>
+    public DbOpsConnection Source { get; }
 
     /// <summary>The PostgreSQL database name, or the SQLite file's full path.</summary>
     public string Database { get; }

@@ -1,5 +1,7 @@
+using DbOps.Core.Engines;
 using DbOps.Core.Errors;
 using DbOps.Core.Schema;
+using DbOps.Core.Sql;
 
 namespace DbOps.Core.Integrity;
 
@@ -12,17 +14,17 @@ internal static class IntegrityPlanner
     /// <param name="request">What to check.</param>
     /// <param name="schema">The catalog.</param>
     /// <param name="sql">The engine's SQL.</param>
-    /// <param name="amcheck">PostgreSQL at Full: where amcheck is, or why it cannot be used.</param>
+    /// <param name="storage">The engine's storage checks.</param>
     /// <param name="missing">Receives the -Table names that match no table: an error each, while the other tables are checked.</param>
     public static IReadOnlyList<IntegrityProbe> Plan(
-        IntegrityRequest request, DatabaseSchema schema, IntegritySql sql, StorageProbes.AmcheckState? amcheck, List<MissingTable> missing)
+        IntegrityRequest request, DatabaseSchema schema, IntegritySql sql, IStorageChecks storage, List<MissingTable> missing)
     {
         // Validate every spec first (throws TableNotFound, ColumnNotFound, InvalidRelationship, InvalidSpecification).
         var specified = request.Relationships.Select(r => ParseRelationship(schema, r)).ToList();
         var required = request.RequiredColumns.SelectMany(spec => Columns(schema, spec, "-RequiredColumn").Columns
             .Select(c => (Table: schema.Resolve(spec.Table), Column: c))).ToList();
         var unique = request.UniqueKeys.Select(spec => Columns(schema, spec, "-UniqueKey")).ToList();
-        var conditions = request.Conditions.Select(c => (Table: ResolveSpecTable(schema, c.Table), Expression: ValidExpression(c))).ToList();
+        var conditions = request.Conditions.Select(c => (Table: ResolveSpecTable(schema, c.Table), Expression: ValidExpression(c, schema))).ToList();
         var scope = request.Tables.Count == 0 ? schema.Tables : ResolveScope(schema, request.Tables, missing);
         var inScope = scope.Select(t => t.Table).ToHashSet();
 
@@ -84,18 +86,18 @@ internal static class IntegrityPlanner
         }
         if (Runs(IntegrityCheck.StorageIntegrity, IntegrityLevel.Quick))
         {
-            probes.AddRange(StorageProbes.Plan(sql, request.Level, request.Tables.Count == 0 ? (sql.IsPostgres ? scope : null) : scope, amcheck));
+            probes.AddRange(storage.Plan(request.Level, scope, wholeDatabase: request.Tables.Count == 0));
         }
         return probes;
     }
 
     /// <summary>
     /// PostgreSQL enforces a validated foreign key whose triggers are enabled; Quick skips those. It can still be
-    /// broken (triggers disabled during a load and enabled again), which is why Standard checks every one.
+    /// broken (triggers disabled during a load and enabled again), which is why Standard checks every one. SQLite's
+    /// foreign keys are never validated, so none is trusted.
     /// </summary>
     private static bool Trusted(DatabaseSchema schema, Relationship relationship) =>
-        schema.Provider == Connections.DatabaseProvider.PostgreSQL
-        && schema.Find(relationship.Child)?.ForeignKeys.FirstOrDefault(f => f.Name == relationship.ConstraintName) is { IsValidated: true, IsEnforced: true };
+        schema.Find(relationship.Child)?.ForeignKeys.FirstOrDefault(f => f.Name == relationship.ConstraintName) is { IsValidated: true, IsEnforced: true };
 
     private static List<TableSchema> ResolveScope(DatabaseSchema schema, IReadOnlyList<string> names, List<MissingTable> missing)
     {
@@ -147,15 +149,15 @@ internal static class IntegrityPlanner
     }
 
     /// <summary>
-    /// A condition is one boolean expression spliced into a WHERE clause (like a CHECK constraint's text). The run
-    /// is read-only either way; refusing statement separators keeps it to exactly one statement.
+    /// A condition is one boolean expression spliced into a WHERE clause (like a CHECK constraint's text), held to the
+    /// same rule as CHECK expressions and index predicates (<see cref="SqlExpression"/>).
     /// </summary>
-    private static string ValidExpression(ConditionSpec condition)
+    private static string ValidExpression(ConditionSpec condition, DatabaseSchema schema)
     {
         var expression = condition.Expression?.Trim() ?? "";
-        if (expression.Length == 0 || expression.Contains(';') || expression.Contains("--") || expression.Contains("/*"))
+        if (SqlExpression.Problem(expression, DatabaseEngines.For(schema.Provider)) is { } problem)
         {
-            throw Invalid($"The condition for {condition.Table} must be one boolean SQL expression without ';' or comments, e.g. 'deadline >= created_at'; got '{condition.Expression}'.");
+            throw Invalid($"The condition for {condition.Table} cannot be used: {problem}. Give one boolean SQL expression, e.g. 'deadline >= created_at'; got '{condition.Expression}'.");
         }
         return expression;
     }

@@ -5,6 +5,7 @@ using System.Xml.Linq;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.IO;
+using DbOps.Core.Engines;
 
 namespace DbOps.Core.Integrity;
 
@@ -180,7 +181,7 @@ public static class IntegrityReportWriter
     }
 
     private static string SuiteName(IntegrityReport report) =>
-        $"Test-DataIntegrity {(report.Provider == DatabaseProvider.SQLite ? Path.GetFileName(report.Database) : report.Database)}";
+        $"Test-DataIntegrity {DatabaseEngines.For(report.Provider).Inspection.DatabaseTitle(report.Database)}";
 
     private static string Describe(IntegrityFinding f) =>
         $"[{f.Severity}] {f.Message}" +

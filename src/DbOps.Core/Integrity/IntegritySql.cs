@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Globalization;
-using DbOps.Core.Connections;
 using DbOps.Core.Engines;
 using DbOps.Core.Schema;
 
@@ -27,26 +26,24 @@ internal sealed class IntegritySql(IDatabaseEngine provider)
 
     public IDatabaseEngine Provider { get; } = provider;
 
-    public bool IsPostgres => Provider.Kind == DatabaseProvider.PostgreSQL;
-
     public string Quote(string identifier) => Provider.QuoteIdentifier(identifier);
 
     /// <summary>A table as SQL: "schema"."name" on PostgreSQL, "name" on SQLite (its main schema).</summary>
-    public string Table(TableRef table) => IsPostgres ? $"{Quote(table.Schema)}.{Quote(table.Name)}" : Quote(table.Name);
+    public string Table(TableRef table) => Provider.Inspection.QueryTableName(table);
 
     /// <summary>A column, optionally qualified by a table alias.</summary>
     public string Column(string? alias, string column) => alias is null ? Quote(column) : $"{alias}.{Quote(column)}";
 
     public string ColumnList(string? alias, IEnumerable<string> columns) => string.Join(", ", columns.Select(c => Column(alias, c)));
 
-    public static RowKey KeyOf(TableSchema table, bool isPostgres)
+    public RowKey KeyOf(TableSchema table)
     {
         if (table.PrimaryKey is { Columns.Count: > 0 } primary)
         {
             return new RowKey(primary.Columns, false);
         }
         var unique = table.UniqueKeys.FirstOrDefault(k => k.Columns.All(c => table.FindColumn(c) is { IsNullable: false }));
-        return unique is not null ? new RowKey(unique.Columns, false) : new RowKey([isPostgres ? "ctid" : "rowid"], true);
+        return unique is not null ? new RowKey(unique.Columns, false) : new RowKey([Provider.Inspection.RowAddress], true);
     }
 
     /// <summary>The key's columns as SQL (row addresses are system columns, so they are not quoted).</summary>

@@ -55,7 +55,7 @@ internal sealed class OrphanProbe : RowProbe
 
     public static OrphanProbe Create(IntegritySql sql, TableSchema child, Relationship relationship)
     {
-        var key = IntegritySql.KeyOf(child, sql.IsPostgres);
+        var key = sql.KeyOf(child);
         var match = string.Join(" AND ", relationship.ChildColumns.Zip(relationship.ParentColumns,
             (c, p) => $"{sql.Column("p", p)} = {sql.Column("c", c)}"));
         var fromWhere = $"""
@@ -92,7 +92,7 @@ internal sealed class NullValueProbe(TableRef table, string column, RowKey key, 
 {
     public static NullValueProbe Create(IntegritySql sql, TableSchema table, string column)
     {
-        var key = IntegritySql.KeyOf(table, sql.IsPostgres);
+        var key = sql.KeyOf(table);
         var fromWhere = $"FROM {sql.Table(table.Table)}\nWHERE {sql.Column(null, column)} IS NULL";
         return new NullValueProbe(table.Table, column, key, sql.Rows(null, key, [column], fromWhere));
     }
@@ -113,7 +113,7 @@ internal sealed class DuplicateKeyProbe(TableRef table, IReadOnlyList<string> co
 {
     public static DuplicateKeyProbe Create(IntegritySql sql, TableSchema table, IReadOnlyList<string> columns)
     {
-        var key = IntegritySql.KeyOf(table, sql.IsPostgres);
+        var key = sql.KeyOf(table);
         var keys = sql.KeyList(null, key);
         var inner = string.Join(", ", [keys, .. columns.Where(c => !key.Names.Contains(c)).Select(c => sql.Column(null, c))]);
         var list = sql.ColumnList(null, columns);
@@ -151,7 +151,7 @@ internal sealed class CheckViolationProbe(TableRef table, string expression, str
 {
     public static CheckViolationProbe Create(IntegritySql sql, TableSchema table, string expression, string? constraintName)
     {
-        var key = IntegritySql.KeyOf(table, sql.IsPostgres);
+        var key = sql.KeyOf(table);
         var columns = table.Columns.Where(c => MentionsColumn(expression, c.Name)).Select(c => c.Name).ToList();
         var fromWhere = $"FROM {sql.Table(table.Table)}\nWHERE NOT ({expression})";
         return new CheckViolationProbe(table.Table, expression, constraintName, columns, key, sql.Rows(null, key, columns, fromWhere));
@@ -185,7 +185,7 @@ internal sealed class NotNullCandidateProbe(TableRef table, IReadOnlyList<string
 {
     public static NotNullCandidateProbe Create(IntegritySql sql, TableSchema table, IReadOnlyList<string> columns)
     {
-        var key = IntegritySql.KeyOf(table, sql.IsPostgres);
+        var key = sql.KeyOf(table);
         var counts = string.Join(", ", columns.Select(c => $"count({sql.Column(null, c)})"));
         var statement = $"SELECT count(*) AS dbops_rows, {counts}\nFROM {sql.Table(table.Table)}";
         string Listing(string column) =>

@@ -92,7 +92,7 @@ public sealed record JournalEntry
     /// <summary>True when the entry is about that database (same engine, server and name or file).</summary>
     public bool IsAbout(DatabaseProvider provider, string? server, string database) =>
         Provider == provider
-        && string.Equals(Database, database, provider == DatabaseProvider.SQLite && OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)
+        && string.Equals(Database, database, Engines.DatabaseEngines.For(provider).Inspection.DatabaseNameComparison)
         && (server is null || Server is null || string.Equals(Server, server, StringComparison.OrdinalIgnoreCase));
 }
 

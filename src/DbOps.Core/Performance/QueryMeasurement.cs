@@ -1,13 +1,9 @@
-using System.Data;
 using System.Data.Common;
 using System.Diagnostics;
-using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
 using DbOps.Core.Engines;
-using Microsoft.Data.Sqlite;
-using Npgsql;
 
 namespace DbOps.Core.Performance;
 
@@ -32,7 +28,7 @@ public sealed record QueryMeasurementRequest(
 /// </summary>
 public static class QueryMeasurement
 {
-    private const string Savepoint = "dbops_measure";
+    internal const string Savepoint = "dbops_measure";
 
     /// <summary>Measures one statement.</summary>
     public static async Task<QueryBenchmark> MeasureAsync(QueryMeasurementRequest request, IOperationObserver observer, CancellationToken cancellationToken)
@@ -47,109 +43,36 @@ public static class QueryMeasurement
         }
         var activity = $"Measure-QueryPerformance {Shorten(request.Query)}";
         observer.Progress(new OperationProgress(activity, "Planning", -1));
+        var dialect = DatabaseEngines.For(request.Connection).Tuning;
         try
         {
-            return request.Connection.Provider == DatabaseProvider.PostgreSQL
-                ? await MeasurePostgresAsync(request, observer, activity, cancellationToken)
-                : await MeasureSqliteAsync(request, observer, activity, cancellationToken);
+            return await MeasureAsync(dialect, request, observer, activity, cancellationToken);
         }
         catch (Exception e) when (e is DbException && cancellationToken.IsCancellationRequested)
         {
             throw new OperationCanceledException("Measure-QueryPerformance was stopped.", e, cancellationToken);
         }
-        catch (PostgresException e)
+        catch (Exception e) when (dialect.QueryError(e) is { } error)
         {
-            throw MapError(e.SqlState, e.MessageText, request);
-        }
-        catch (NpgsqlException e)
-        {
-            throw MapError("", e.Message, request);
-        }
-        catch (SqliteException e) when (e.SqliteErrorCode == 8 /* SQLITE_READONLY */)
-        {
-            throw MapError("25006", e.Message, request);
-        }
-        catch (SqliteException e)
-        {
-            throw MapError("", e.Message, request);
+            throw MapError(error, request);
         }
     }
 
-    private static async Task<QueryBenchmark> MeasurePostgresAsync(
-        QueryMeasurementRequest request, IOperationObserver observer, string activity, CancellationToken cancellationToken)
+    private static async Task<QueryBenchmark> MeasureAsync(
+        ITuningDialect dialect, QueryMeasurementRequest request, IOperationObserver observer, string activity, CancellationToken cancellationToken)
     {
-        // Npgsql would send every statement of "a; COMMIT; b" and the server run them all, even on a read-only
-        // connection (a COMMIT ends the read-only transaction): refuse before anything is sent.
-        if (!PostgresStatementText.IsSingleStatement(request.Query))
-        {
-            throw MoreThanOneStatement(request.Query);
-        }
-        // Classify on a read-only connection: EXPLAIN without ANALYZE runs nothing.
-        var provider = PostgresEngine.Instance;
-        bool modifies;
-        await using (var session = await provider.OpenReadOnlyAsync(request.Connection, cancellationToken))
-        {
-            var probe = session.Connection;
-            await using var explain = CreateCommand(probe, null, "EXPLAIN (VERBOSE, FORMAT JSON) " + request.Query, request.Parameters);
-            await using var reader = await explain.ExecuteReaderAsync(cancellationToken);
-            await reader.ReadAsync(cancellationToken);
-            modifies = PostgresPlanReader.Modifies(reader.GetString(0));
-            // Npgsql splits "a; b" into a batch: only the first would be explained, the rest timed unseen.
-            if (await reader.NextResultAsync(cancellationToken))
-            {
-                throw MoreThanOneStatement(request.Query);
-            }
-        }
+        var modifies = await dialect.ModifiesAsync(request, cancellationToken);
         var mode = !modifies ? QueryExecutionMode.ReadOnly : request.AllowWrite ? QueryExecutionMode.Committed : QueryExecutionMode.RolledBack;
         observer.Verbose($"{(modifies ? "The statement modifies data" : "The statement only reads")}; it runs {Describe(mode)}.");
 
-        // Opened and timed synchronously: see PostgresEngine.OpenBlocking.
-        await using var connection = provider.OpenBlocking(request.Connection, readOnly: mode == QueryExecutionMode.ReadOnly);
+        await using var readOnly = mode == QueryExecutionMode.ReadOnly ? await dialect.OpenTimedReadOnlyAsync(request.Connection, cancellationToken) : null;
+        await using var writable = readOnly is null ? await dialect.OpenTimedWritableAsync(request.Connection, cancellationToken) : null;
+        var connection = readOnly?.Connection ?? writable!.Connection;
         await using var transaction = mode == QueryExecutionMode.RolledBack ? connection.BeginTransaction() : null;
-        var (samples, rows) = Time(connection, transaction, request, observer, activity, cancellationToken);
+        var (samples, rows) = Time(dialect, connection, transaction, request, observer, activity, cancellationToken);
 
-        // One analysed run for the plan. A write's run is always rolled back: it is not one of the executions asked for.
-        observer.Progress(new OperationProgress(activity, "EXPLAIN ANALYZE", 99));
-        await using var planTransaction = transaction is null && modifies ? await connection.BeginTransactionAsync(cancellationToken) : null;
-        var scope = transaction ?? planTransaction;
-        if (transaction is not null)
-        {
-            await ExecuteAsync(connection, transaction, $"SAVEPOINT {Savepoint}", cancellationToken);
-        }
-        await using var analyse = CreateCommand(connection, scope, "EXPLAIN (ANALYZE, BUFFERS, VERBOSE, FORMAT JSON) " + request.Query, request.Parameters);
-        var json = (string)(await analyse.ExecuteScalarAsync(cancellationToken))!;
-        var plan = await PostgresPlanReader.SummariseAsync(json, connection, scope, cancellationToken);
-        if (scope is not null)
-        {
-            await scope.RollbackAsync(cancellationToken);
-        }
-        return new QueryBenchmark(request.Connection, request.Query, request.Parameters, request.Warmup, samples, rows, mode, plan, request.Baseline);
-    }
-
-    private static async Task<QueryBenchmark> MeasureSqliteAsync(
-        QueryMeasurementRequest request, IOperationObserver observer, string activity, CancellationToken cancellationToken)
-    {
-        var modifies = await SqliteModifiesAsync(request.Connection, request.Query, cancellationToken);
-        var mode = !modifies ? QueryExecutionMode.ReadOnly : request.AllowWrite ? QueryExecutionMode.Committed : QueryExecutionMode.RolledBack;
-        observer.Verbose($"{(modifies ? "The statement modifies data" : "The statement only reads")}; it runs {Describe(mode)}.");
-
-        await using var connection = mode == QueryExecutionMode.ReadOnly
-            ? (await SqliteEngine.Instance.OpenReadOnlyAsync(request.Connection, cancellationToken)).Connection
-            : (await SqliteEngine.Instance.OpenWritableAsync(request.Connection, cancellationToken)).Connection;
-        await using var transaction = mode == QueryExecutionMode.RolledBack ? connection.BeginTransaction() : null;
-        var (samples, rows) = Time(connection, transaction, request, observer, activity, cancellationToken);
-
-        observer.Progress(new OperationProgress(activity, "EXPLAIN QUERY PLAN", 99));
-        await using var explain = CreateCommand(connection, transaction, "EXPLAIN QUERY PLAN " + request.Query, request.Parameters);
-        var planRows = new List<SqlitePlanReader.Row>();
-        await using (var reader = await explain.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                planRows.Add(new SqlitePlanReader.Row(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(3)));
-            }
-        }
-        var plan = await SqlitePlanReader.SummariseAsync(planRows, request.Query, connection, cancellationToken);
+        var plan = await dialect.ExplainAsync(connection, transaction, request, modifies, step => observer.Progress(new OperationProgress(activity, step, 99)),
+            cancellationToken);
         if (transaction is not null)
         {
             await transaction.RollbackAsync(cancellationToken);
@@ -157,55 +80,7 @@ public static class QueryMeasurement
         return new QueryBenchmark(request.Connection, request.Query, request.Parameters, request.Warmup, samples, rows, mode, plan, request.Baseline);
     }
 
-    /// <summary>
-    /// SQLite's own answer (sqlite3_stmt_readonly) on a read-only connection; one statement only, because
-    /// a second one would run unmeasured and unclassified.
-    /// </summary>
-    private static async Task<bool> SqliteModifiesAsync(DbOpsConnection source, string query, CancellationToken cancellationToken)
-    {
-        await using var session = await SqliteEngine.Instance.OpenReadOnlyAsync(source, cancellationToken);
-        var connection = (SqliteConnection)session.Connection;
-        var rc = SQLitePCL.raw.sqlite3_prepare_v2(connection.Handle, query, out var statement, out var tail);
-        using (statement)
-        {
-            if (rc != SQLitePCL.raw.SQLITE_OK)
-            {
-                throw new SqliteException(SQLitePCL.raw.sqlite3_errmsg(connection.Handle).utf8_to_string(), rc);
-            }
-            if (statement.IsInvalid || HasAnotherStatement(connection, tail))
-            {
-                throw MoreThanOneStatement(query);
-            }
-            return SQLitePCL.raw.sqlite3_stmt_readonly(statement) == 0;
-        }
-    }
-
-    /// <summary>True when the text after the first statement holds another one (not just blanks, semicolons or comments).</summary>
-    private static bool HasAnotherStatement(SqliteConnection connection, string tail)
-    {
-        while (!string.IsNullOrWhiteSpace(tail))
-        {
-            if (SQLitePCL.raw.sqlite3_prepare_v2(connection.Handle, tail, out var next, out var rest) != SQLitePCL.raw.SQLITE_OK)
-            {
-                return true;
-            }
-            using (next)
-            {
-                if (!next.IsInvalid)
-                {
-                    return true;
-                }
-            }
-            if (rest.Length >= tail.Length)
-            {
-                return false;
-            }
-            tail = rest;
-        }
-        return false;
-    }
-
-    private static DbOpsException MoreThanOneStatement(string query) => new(ErrorIds.InvalidQuery, ErrorKind.InvalidArgument,
+    internal static DbOpsException MoreThanOneStatement(string query) => new(ErrorIds.InvalidQuery, ErrorKind.InvalidArgument,
         "Measure-QueryPerformance measures one statement at a time; the query holds more than one (or none). Pass them separately.",
         Shorten(query));
 
@@ -215,14 +90,14 @@ public static class QueryMeasurement
     /// libpq. A rolled-back write is wrapped in a savepoint per execution, outside the stopwatch.
     /// </summary>
     private static (List<double> Samples, long Rows) Time(
-        DbConnection connection, DbTransaction? transaction, QueryMeasurementRequest request,
+        ITuningDialect dialect, DbConnection connection, DbTransaction? transaction, QueryMeasurementRequest request,
         IOperationObserver observer, string activity, CancellationToken cancellationToken)
     {
-        using var command = CreateCommand(connection, transaction, request.Query, request.Parameters);
+        using var command = CreateCommand(dialect, connection, transaction, request.Query, request.Parameters);
         command.Prepare();
-        using var savepoint = CreateCommand(connection, transaction, $"SAVEPOINT {Savepoint}", null);
+        using var savepoint = CreateCommand(dialect, connection, transaction, $"SAVEPOINT {Savepoint}", null);
         // Released too: a savepoint per execution would otherwise pile up (PostgreSQL slows down past 64 subtransactions).
-        using var rollback = CreateCommand(connection, transaction, $"ROLLBACK TO SAVEPOINT {Savepoint}; RELEASE SAVEPOINT {Savepoint}", null);
+        using var rollback = CreateCommand(dialect, connection, transaction, $"ROLLBACK TO SAVEPOINT {Savepoint}; RELEASE SAVEPOINT {Savepoint}", null);
         using var cancel = cancellationToken.Register(() => TryCancel(command));
         var samples = new List<double>(request.Iterations);
         long rows = 0;
@@ -286,7 +161,8 @@ public static class QueryMeasurement
         }
     }
 
-    internal static DbCommand CreateCommand(DbConnection connection, DbTransaction? transaction, string sql, IReadOnlyDictionary<string, object?>? parameters)
+    internal static DbCommand CreateCommand(
+        ITuningDialect dialect, DbConnection connection, DbTransaction? transaction, string sql, IReadOnlyDictionary<string, object?>? parameters)
     {
         var command = connection.CreateCommand();
         command.CommandText = sql;
@@ -298,24 +174,11 @@ public static class QueryMeasurement
         foreach (var (name, value) in positional ? values.OrderBy(p => int.Parse(p.Key, System.Globalization.CultureInfo.InvariantCulture)) : values.AsEnumerable())
         {
             var parameter = command.CreateParameter();
-            if (!positional || connection is SqliteConnection)
-            {
-                parameter.ParameterName = positional ? "$" + name : name.TrimStart('@');
-            }
-            parameter.Value = value ?? DBNull.Value;
-            if (parameter is NpgsqlParameter npgsql && value is string)
-            {
-                // Text from a script ('2024-01-31', '42') takes the type the statement gives it, as a literal would,
-                // instead of failing with "operator does not exist: date > text".
-                npgsql.NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Unknown;
-            }
+            dialect.Bind(parameter, name, positional, value);
             command.Parameters.Add(parameter);
         }
         return command;
     }
-
-    private static Task ExecuteAsync(DbConnection connection, DbTransaction transaction, string sql, CancellationToken cancellationToken) =>
-        connection.ExecuteAsync(new CommandDefinition(sql, transaction: transaction, cancellationToken: cancellationToken));
 
     private static string Describe(QueryExecutionMode mode) => mode switch
     {
@@ -324,19 +187,19 @@ public static class QueryMeasurement
         _ => "committing every execution (-AllowWrite)",
     };
 
-    private static DbOpsException MapError(string sqlState, string message, QueryMeasurementRequest request)
+    private static DbOpsException MapError(QueryError error, QueryMeasurementRequest request)
     {
         var query = Shorten(request.Query);
-        return sqlState switch
+        return error.Kind switch
         {
-            "25006" => new DbOpsException(ErrorIds.QueryWouldWrite, ErrorKind.PermissionDenied,
-                $"The query '{query}' tried to write on the read-only connection it is measured on ({message}). " +
+            QueryErrorKind.WouldWrite => new DbOpsException(ErrorIds.QueryWouldWrite, ErrorKind.PermissionDenied,
+                $"The query '{query}' tried to write on the read-only connection it is measured on ({error.Message}). " +
                 "Measure it with -AllowWrite if it may change data.", query),
-            "42P02" or "08P01" when request.Parameters is null or { Count: 0 } => new DbOpsException(ErrorIds.QueryNeedsParameters, ErrorKind.InvalidArgument,
-                $"The query '{query}' has parameter placeholders but no values were given ({message}). " +
+            QueryErrorKind.MissingParameters when request.Parameters is null or { Count: 0 } => new DbOpsException(ErrorIds.QueryNeedsParameters, ErrorKind.InvalidArgument,
+                $"The query '{query}' has parameter placeholders but no values were given ({error.Message}). " +
                 "Pass them with -Parameters, e.g. @{ '1' = 42 } for $1 (pg_stat_statements shows constants as $1, $2, ...).", query),
             _ => new DbOpsException(ErrorIds.QueryFailed, ErrorKind.OperationFailed,
-                $"The query '{query}' failed on {request.Connection}: {(sqlState.Length > 0 ? sqlState + ": " : "")}{message}", query),
+                $"The query '{query}' failed on {request.Connection}: {(error.Code.Length > 0 ? error.Code + ": " : "")}{error.Message}", query),
         };
     }
 

@@ -1,12 +1,9 @@
 using System.Globalization;
-using Dapper;
 using System.Text.RegularExpressions;
 using DbOps.Core.Connections;
-using DbOps.Core.Constraints;
-using DbOps.Core.Errors;
 using DbOps.Core.Progress;
 using DbOps.Core.Engines;
-using Npgsql;
+using DbOps.Core.Sql;
 
 namespace DbOps.Core.Performance;
 
@@ -100,7 +97,7 @@ public sealed class SlowQuery
     /// <inheritdoc/>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{TotalMs:F1} ms in {Calls} calls: {Query}");
 
-    /// <summary>One row of <see cref="SlowQueries.StatementsSql"/>.</summary>
+    /// <summary>One statement of the engine's statistics (PostgreSQL's pg_stat_statements).</summary>
     internal sealed record Row(long? QueryId, string Query, string? UserName, string DatabaseName, long Calls, double TotalMs, double MeanMs, long Rows);
 }
 
@@ -137,64 +134,11 @@ public sealed record SlowQueryRequest(DbOpsConnection Connection, int Top = 10, 
 /// <summary>Reads the most expensive statements of the connected database from pg_stat_statements.</summary>
 public static class SlowQueries
 {
-    /// <summary>Whether the extension is installed in this database, and its schema.</summary>
-    private const string ExtensionSql = """
-        SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
-        WHERE e.extname = 'pg_stat_statements'
-        """;
-
-    /// <summary>
-    /// Every statement of the databases and roles asked for ({0}: the extension's schema, quoted; {1}/{2}: the time
-    /// columns, which PostgreSQL 13 renamed). Ranking happens after classification, so what is left out never takes a
-    /// place in the top; pg_stat_statements keeps at most pg_stat_statements.max statements, so this is bounded.
-    /// </summary>
-    internal const string StatementsSql = """
-        SELECT s.queryid AS QueryId, coalesce(s.query, '') AS Query, r.rolname::text AS UserName, d.datname::text AS DatabaseName,
-               s.calls AS Calls, s.{1} AS TotalMs, s.{2} AS MeanMs, s.rows AS Rows
-        FROM {0}.pg_stat_statements s
-        JOIN pg_catalog.pg_database d ON d.oid = s.dbid
-        LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid
-        WHERE (cardinality(@databases) = 0 AND d.datname = current_database() OR d.datname = ANY(@databases) OR '*' = ANY(@databases))
-          AND (cardinality(@roles) = 0 OR r.rolname = ANY(@roles))
-        """;
-
     /// <summary>Reads the statements; fails with StatStatementsUnavailable when the extension cannot be read.</summary>
     public static async Task<IReadOnlyList<SlowQuery>> GetAsync(SlowQueryRequest request, IOperationObserver observer, CancellationToken cancellationToken)
     {
-        var source = request.Connection;
-        if (source.Provider != DatabaseProvider.PostgreSQL)
-        {
-            throw new DbOpsException(ErrorIds.ProviderNotSupported, ErrorKind.InvalidArgument,
-                $"Get-SlowQuery reads PostgreSQL's pg_stat_statements; {source} is SQLite, which records no statement statistics. " +
-                "Measure candidate queries with Measure-QueryPerformance instead.", source.ToString());
-        }
-        await using var session = await PostgresEngine.Instance.OpenReadOnlyAsync(source, cancellationToken);
-        var connection = session.Connection;
-        var schema = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(ExtensionSql, cancellationToken: cancellationToken))
-            ?? throw Unavailable(source, "the extension is not installed in this database",
-                "Run CREATE EXTENSION pg_stat_statements; as a superuser (the server must also load it: shared_preload_libraries = 'pg_stat_statements').");
-        var version = ((Npgsql.NpgsqlConnection)connection).PostgreSqlVersion;
-        var (total, mean) = version.Major >= 13 ? ("total_exec_time", "mean_exec_time") : ("total_time", "mean_time");
-        var sql = string.Format(CultureInfo.InvariantCulture, StatementsSql, PostgresEngine.Instance.QuoteIdentifier(schema), total, mean);
-        List<SlowQuery.Row> rows;
-        try
-        {
-            rows = (await connection.QueryAsync<SlowQuery.Row>(new CommandDefinition(sql,
-                new { databases = request.Databases.ToArray(), roles = request.Roles.ToArray() }, cancellationToken: cancellationToken))).ToList();
-        }
-        catch (PostgresException e) when (e.SqlState == "55000")
-        {
-            throw Unavailable(source, e.MessageText,
-                "Add pg_stat_statements to shared_preload_libraries in postgresql.conf and restart the server.");
-        }
-        DateTimeOffset? since = null;
-        if (version.Major >= 14)
-        {
-            since = await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition(
-                $"SELECT stats_reset FROM {PostgresEngine.Instance.QuoteIdentifier(schema)}.pg_stat_statements_info", cancellationToken: cancellationToken)) is { } reset
-                ? new DateTimeOffset(DateTime.SpecifyKind(reset, DateTimeKind.Utc)) : null;
-        }
-        return Rank(source, request, rows, since, observer);
+        var statistics = await DatabaseEngines.For(request.Connection).Tuning.ReadStatementsAsync(request, cancellationToken);
+        return Rank(request.Connection, request, statistics.Rows, statistics.Since, observer);
     }
 
     /// <summary>
@@ -246,9 +190,6 @@ public static class SlowQueries
                 $"{row.Calls} calls of the same statement at {row.MeanMs:0.###} ms each, {(double)row.Rows / row.Calls:0.##} row(s) per call: one query per item of a loop; one set-based query (a join, or = ANY($1) with an array) usually replaces them")
             : null;
 
-    private static DbOpsException Unavailable(DbOpsConnection source, string why, string fix) =>
-        new(ErrorIds.StatStatementsUnavailable, ErrorKind.NotFound,
-            $"Get-SlowQuery cannot read pg_stat_statements in {source}: {why}. {fix}", source.ToString());
 }
 
 /// <summary>Tells the application's statements from utility statements, catalog queries and DbOps's own.</summary>

@@ -25,8 +25,9 @@ public static class DatabaseQuery
     public static async Task<IReadOnlyList<IReadOnlyList<KeyValuePair<string, object?>>>> RunAsync(
         DbOpsConnection connection, string sql, IReadOnlyDictionary<string, object?>? parameters, CancellationToken cancellationToken)
     {
-        await using var session = await DatabaseEngines.For(connection).OpenWritableAsync(connection, cancellationToken);
-        await using var command = QueryMeasurement.CreateCommand(session.Connection, null, sql, parameters);
+        var engine = DatabaseEngines.For(connection);
+        await using var session = await engine.OpenWritableAsync(connection, cancellationToken);
+        await using var command = QueryMeasurement.CreateCommand(engine.Tuning, session.Connection, null, sql, parameters);
         var rows = new List<IReadOnlyList<KeyValuePair<string, object?>>>();
         try
         {

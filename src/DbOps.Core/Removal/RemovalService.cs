@@ -10,8 +10,6 @@ using DbOps.Core.Journal;
 using DbOps.Core.Progress;
 using DbOps.Core.Engines;
 using DbOps.Core.Schema;
-using Microsoft.Data.Sqlite;
-using Npgsql;
 
 namespace DbOps.Core.Removal;
 
@@ -23,10 +21,6 @@ namespace DbOps.Core.Removal;
 /// </summary>
 public static class RemovalService
 {
-    private const string LockNotAvailable = "55P03";
-    private const string DependentObjectsStillExist = "2BP01";
-    private const string InsufficientPrivilege = "42501";
-
     /// <summary>The statements each table's removal would run, dependents first; reads the catalog only (-WhatIf).</summary>
     public static async Task<IReadOnlyList<TableRemoval>> PlanAsync(RemovalRequest request, CancellationToken cancellationToken)
     {
@@ -38,10 +32,10 @@ public static class RemovalService
         var results = new List<TableRemoval>();
         foreach (var (target, table) in Order(Resolve(request, schema, results), schema))
         {
-            var foreignKeys = request.DropInboundForeignKeys && source.Provider == DatabaseProvider.PostgreSQL ? InboundForeignKeys(schema, table) : [];
+            var foreignKeys = request.DropInboundForeignKeys && provider.Removal.CanDropForeignKeys ? InboundForeignKeys(schema, table) : [];
             var described = foreignKeys.Select(Describe).ToList();
             results.Add(new TableRemoval(source, table, false, ArchivedRows(target.ManifestPath), target.ManifestPath is null ? null : Path.GetFullPath(target.ManifestPath), null,
-                Statements(source.Provider, table, request.LockTimeout, foreignKeys), described, null, TimeSpan.Zero)
+                Statements(provider.Removal, table, request.LockTimeout, foreignKeys), described, null, TimeSpan.Zero)
             {
                 // What is confirmed is what runs: this exact table, and only these foreign keys.
                 Target = target with { Table = table.ToQuotedName(), ConfirmedForeignKeys = described },
@@ -89,7 +83,7 @@ public static class RemovalService
             var attempt = new Attempt();
             try
             {
-                results.Add(await RemoveOneAsync(request, provider, connection, target, table, attempt, observer, cancellationToken));
+                results.Add(await RemoveOneAsync(request, provider, session, target, table, attempt, observer, cancellationToken));
             }
             catch (Exception e) when (e is not OperationCanceledException && e is not DbOpsException { ErrorId: ErrorIds.OperationCanceled })
             {
@@ -114,22 +108,24 @@ public static class RemovalService
         public IReadOnlyList<string> DroppedForeignKeys { get; set; } = [];
     }
 
-    private static async Task<TableRemoval> RemoveOneAsync(RemovalRequest request, IDatabaseEngine provider, DbConnection connection,
+    private static async Task<TableRemoval> RemoveOneAsync(RemovalRequest request, IDatabaseEngine provider, WritableSession session,
         RemovalTarget target, TableRef table, Attempt attempt, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var source = request.Source;
+        var connection = session.Connection;
+        var dialect = provider.Removal;
         var before = (await SchemaReader.ReadAsync(provider, connection, cancellationToken)).Find(table)
             ?? throw new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound, $"Table {table} no longer exists.", table.ToString());
         var columns = TableChecksum.StoredColumns(before).Select(c => c.Name).ToList();
-        attempt.Statements = Statements(source.Provider, table, request.LockTimeout, []);
+        attempt.Statements = Statements(dialect, table, request.LockTimeout, []);
 
         // The archive's files are checked before the lock is taken: hashing and verifying can take long.
         CheckedArchive? archive = null;
         if (target.ManifestPath is not null)
         {
             attempt.ManifestPath = Path.GetFullPath(target.ManifestPath);
-            archive = await ArchiveService.CheckForRemovalAsync(target.ManifestPath, source, table, columns, observer, cancellationToken);
+            archive = await CheckedArchive.CheckAsync(target.ManifestPath, source, table, columns, observer, cancellationToken);
             attempt.ManifestPath = archive.ManifestPath;
         }
 
@@ -157,18 +153,10 @@ public static class RemovalService
                     $"The columns of {table} changed while it was being removed; nothing was dropped. Archive it again.", table.ToString());
             }
             var inbound = InboundForeignKeys(schema, table);
-            var dropForeignKeys = request.DropInboundForeignKeys && connection is NpgsqlConnection ? inbound : [];
+            var dropForeignKeys = request.DropInboundForeignKeys && dialect.CanDropForeignKeys ? inbound : [];
             var dependents = inbound.Except(dropForeignKeys).Select(fk => $"foreign key {Describe(fk)} -> {table}").ToList();
-            if (connection is NpgsqlConnection npgsql)
-            {
-                dependents.AddRange(await PostgresDependentsAsync(npgsql, table, cancellationToken));
-                dependents.AddRange(await LargeObjectsAsync(npgsql, table, cancellationToken));
-            }
-            else
-            {
-                dependents.AddRange(await SqliteDependentsAsync(connection, table, cancellationToken));
-            }
-            var statements = Statements(source.Provider, table, request.LockTimeout, dropForeignKeys);
+            dependents.AddRange(await dialect.DependentsAsync(connection, table, cancellationToken));
+            var statements = Statements(dialect, table, request.LockTimeout, dropForeignKeys);
             attempt.Statements = statements;
             attempt.DroppedForeignKeys = dropForeignKeys.Select(Describe).ToList();
             if (target.ConfirmedForeignKeys is { } confirmed && !attempt.DroppedForeignKeys.Order().SequenceEqual(confirmed.Order()))
@@ -180,7 +168,7 @@ public static class RemovalService
             }
             if (dependents.Count > 0)
             {
-                var hint = inbound.Count > 0 && connection is NpgsqlConnection && !request.DropInboundForeignKeys
+                var hint = inbound.Count > 0 && dialect.CanDropForeignKeys && !request.DropInboundForeignKeys
                     ? " Drop or repoint them first, or pass -DropInboundForeignKeys to drop the foreign-key constraints (not the tables)."
                     : " Drop or change them first (they are never dropped for you).";
                 throw new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
@@ -189,7 +177,7 @@ public static class RemovalService
 
             // The archive's data file is read beside the live rows: what the drop compares is the rows the file holds.
             var fromFile = archive is null ? null : Task.Run(() => archive.ReadDataAsync(cancellationToken), cancellationToken);
-            var content = await TableChecksum.ComputeAsync(connection, null, table, columns, cancellationToken);
+            var content = await TableChecksum.ComputeAsync(provider, connection, null, table, columns, cancellationToken);
             attempt.Content = content;
             if (fromFile is not null)
             {
@@ -237,11 +225,11 @@ public static class RemovalService
         catch (Exception e) when (inTransaction)
         {
             await RollbackQuietlyAsync(connection);
-            throw await DroppedMeanwhileAsync(e, provider, request.Source, connection, table) ?? Map(e, table, request.LockTimeout);
+            throw await DroppedMeanwhileAsync(e, provider, request.Source, connection, table) ?? Map(e, provider, table, request.LockTimeout);
         }
         catch (Exception e)
         {
-            throw Map(e, table, request.LockTimeout);
+            throw Map(e, provider, table, request.LockTimeout);
         }
 
         observer.Verbose($"Dropped {table} ({attempt.Content!.Rows} rows{(archive is null ? ", empty" : $", archived in '{archive.ManifestPath}'")}).");
@@ -322,29 +310,8 @@ public static class RemovalService
         sql.StartsWith("ALTER TABLE ", StringComparison.Ordinal) || sql.StartsWith("DROP TABLE ", StringComparison.Ordinal);
 
     /// <summary>The exact statements of one removal, in the order they run (the checks run between the lock and the DDL).</summary>
-    internal static IReadOnlyList<string> Statements(DatabaseProvider kind, TableRef table, TimeSpan lockTimeout, IReadOnlyList<ForeignKeyInfo> dropForeignKeys)
-    {
-        var statements = new List<string>();
-        if (kind == DatabaseProvider.PostgreSQL)
-        {
-            statements.Add("BEGIN");
-            statements.Add(LockTimeoutSql(lockTimeout));
-            statements.Add($"LOCK TABLE {table.ToQuotedName()} IN ACCESS EXCLUSIVE MODE");
-            statements.AddRange(dropForeignKeys.Select(fk =>
-                $"ALTER TABLE {fk.Table.ToQuotedName()} DROP CONSTRAINT {TableRef.QuoteIdentifier(fk.Name)}"));
-        }
-        else
-        {
-            statements.Add("PRAGMA foreign_keys = ON");
-            statements.Add($"PRAGMA busy_timeout = {(long)lockTimeout.TotalMilliseconds}");
-            statements.Add("BEGIN IMMEDIATE");
-        }
-        statements.Add($"DROP TABLE {table.ToQuotedName()}");
-        statements.Add("COMMIT");
-        return statements;
-    }
-
-    private static string LockTimeoutSql(TimeSpan lockTimeout) => $"SET LOCAL lock_timeout = '{Math.Max(1, (long)lockTimeout.TotalMilliseconds)}ms'";
+    internal static IReadOnlyList<string> Statements(IRemovalDialect dialect, TableRef table, TimeSpan lockTimeout, IReadOnlyList<ForeignKeyInfo> dropForeignKeys) =>
+        [.. dialect.LockStatements(table, lockTimeout), .. dropForeignKeys.Select(dialect.DropForeignKeySql), $"DROP TABLE {table.ToQuotedName()}", "COMMIT"];
 
     private static string Describe(ForeignKeyInfo fk) => $"{fk.Table}.{fk.Name}";
 
@@ -395,126 +362,6 @@ public static class RemovalService
         return ordered;
     }
 
-    /// <summary>Views, materialized views, functions (and so triggers), policies and column defaults elsewhere that need the table.</summary>
-    private static async Task<List<string>> PostgresDependentsAsync(NpgsqlConnection connection, TableRef table, CancellationToken cancellationToken)
-    {
-        const string sql = """
-            WITH t AS (SELECT to_regclass(@name)::oid AS oid)
-            SELECT CASE v.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || format('%I.%I', vn.nspname, v.relname)
-              FROM t, pg_catalog.pg_depend d
-              JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
-              JOIN pg_catalog.pg_class v ON v.oid = r.ev_class
-              JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
-             WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
-               AND d.refobjid = t.oid AND v.oid <> t.oid
-            UNION
-            SELECT 'row-level security policy ' || quote_ident(p.polname) || ' on ' || (SELECT format('%I.%I', pn.nspname, pc.relname) FROM pg_catalog.pg_class pc JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE pc.oid = p.polrelid)
-              FROM t, pg_catalog.pg_depend d
-              JOIN pg_catalog.pg_policy p ON p.oid = d.objid
-             WHERE d.classid = 'pg_catalog.pg_policy'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
-               AND d.refobjid = t.oid AND p.polrelid <> t.oid
-            UNION
-            SELECT CASE WHEN p.prorettype = 'pg_catalog.trigger'::regtype THEN 'trigger function ' ELSE 'function ' END || format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
-              FROM t, pg_catalog.pg_proc p
-              JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-              JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
-               AND l.lanname NOT IN ('c', 'internal')
-               AND (p.prosrc ~* @pattern
-                    OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid
-                                  AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = t.oid))
-               -- a trigger function used only by the table's own triggers goes with them
-               AND NOT (EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgfoid = p.oid AND g.tgrelid = t.oid)
-                        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgfoid = p.oid AND g.tgrelid <> t.oid))
-            UNION
-            SELECT 'default of ' || format('%I.%I', cn.nspname, c.relname) || '.' || quote_ident(a.attname) || ' (uses sequence ' || format('%I.%I', sn.nspname, s.relname) || ')'
-              FROM t, pg_catalog.pg_depend owned
-              JOIN pg_catalog.pg_class s ON s.oid = owned.objid AND s.relkind = 'S'
-              JOIN pg_catalog.pg_depend used ON used.refobjid = s.oid AND used.refclassid = 'pg_catalog.pg_class'::regclass
-                                            AND used.classid = 'pg_catalog.pg_attrdef'::regclass
-              JOIN pg_catalog.pg_attrdef ad ON ad.oid = used.objid
-              JOIN pg_catalog.pg_class c ON c.oid = ad.adrelid
-              JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
-              JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
-              JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
-             WHERE owned.classid = 'pg_catalog.pg_class'::regclass AND owned.refclassid = 'pg_catalog.pg_class'::regclass
-               AND owned.refobjid = t.oid AND owned.deptype IN ('a', 'i') AND ad.adrelid <> t.oid
-            UNION
-            SELECT 'publication ' || quote_ident(pub.pubname)
-              FROM t, pg_catalog.pg_publication_rel pr
-              JOIN pg_catalog.pg_publication pub ON pub.oid = pr.prpubid
-             WHERE pr.prrelid = t.oid
-            UNION
-            SELECT CASE WHEN c.relispartition THEN 'partition ' ELSE 'inheriting table ' END || format('%I.%I', cn.nspname, c.relname)
-              FROM t, pg_catalog.pg_inherits i
-              JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-              JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
-             WHERE i.inhparent = t.oid
-            ORDER BY 1
-            """;
-        // The name as a whole word, bare or quoted; names that start or end with punctuation need look-arounds, not \m \M.
-        var quoted = "\"" + table.Name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
-        var pattern = $@"(?<![\w$])(?:{EscapeRegex(table.Name)}|{EscapeRegex(quoted)})(?![\w$])";
-        var rows = await connection.QueryAsync<string>(new CommandDefinition(sql,
-            new { name = table.ToQuotedName(), pattern }, cancellationToken: cancellationToken));
-        return rows.ToList();
-    }
-
-    /// <summary>
-    /// Large objects that oid columns (or domains over oid, such as lo) point to: an archive holds only the oids, so
-    /// dropping the table would leave the objects for vacuumlo to delete with nothing that restores them.
-    /// </summary>
-    private static async Task<List<string>> LargeObjectsAsync(NpgsqlConnection connection, TableRef table, CancellationToken cancellationToken)
-    {
-        var columns = await connection.QueryAsync<string>(new CommandDefinition("""
-            SELECT a.attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
-             WHERE a.attrelid = to_regclass(@name) AND a.attnum > 0 AND NOT a.attisdropped
-               AND (a.atttypid = 'pg_catalog.oid'::pg_catalog.regtype OR (ty.typtype = 'd' AND ty.typbasetype = 'pg_catalog.oid'::pg_catalog.regtype))
-             ORDER BY a.attnum
-            """, new { name = table.ToQuotedName() }, cancellationToken: cancellationToken));
-        var found = new List<string>();
-        foreach (var column in columns)
-        {
-            var count = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-                $"SELECT count(*) FROM {table.ToQuotedName()} x JOIN pg_catalog.pg_largeobject_metadata m ON m.oid = x.{TableRef.QuoteIdentifier(column)}",
-                cancellationToken: cancellationToken));
-            if (count > 0)
-            {
-                found.Add($"{count} large object(s) that column {column} points to (the archive holds only their oids; export them with lo_export first)");
-            }
-        }
-        return found;
-    }
-
-    private static string EscapeRegex(string text) =>
-        string.Concat(text.Select(c => char.IsLetterOrDigit(c) || c == '_' ? c.ToString() : "\\" + c));
-
-    /// <summary>
-    /// Views, triggers on other tables, and virtual tables whose SQL names the table (sqlite_schema): an FTS5 table
-    /// with content='docs' indexes docs and is corrupt without it.
-    /// </summary>
-    private static async Task<List<string>> SqliteDependentsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken)
-    {
-        const string sql = """
-            SELECT CASE type WHEN 'table' THEN 'virtual table' ELSE type END, name, tbl_name, sql FROM sqlite_schema
-            WHERE (type IN ('view', 'trigger') OR (type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%')) AND sql IS NOT NULL
-            ORDER BY type, name
-            """;
-        var rows = await connection.QueryAsync<(string Type, string Name, string TableName, string Sql)>(new CommandDefinition(sql,
-            cancellationToken: cancellationToken));
-        var name = System.Text.RegularExpressions.Regex.Escape(table.Name);
-        var quoted = System.Text.RegularExpressions.Regex.Escape(table.Name.Replace("\"", "\"\"", StringComparison.Ordinal));
-        var mentions = new System.Text.RegularExpressions.Regex(
-            $"(?<![\\w$])(?:\"{quoted}\"|`{name}`|\\[{name}\\]|'{name}'|{name})(?![\\w$])",
-            System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
-        return rows
-            .Where(r => !(r.Type == "trigger" && SqliteNames.Same(r.TableName, table.Name)))
-            .Where(r => !(r.Type != "trigger" && SqliteNames.Same(r.Name, table.Name)))
-            .Where(r => mentions.IsMatch(r.Sql))
-            .Select(r => r.Type == "trigger" ? $"trigger {r.Name} on {r.TableName}" : $"{r.Type} {r.Name}")
-            .ToList();
-    }
-
     private static async Task ExecuteAsync(DbConnection connection, string sql, TimeSpan? lockTimeout, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
@@ -540,23 +387,20 @@ public static class RemovalService
         }
     }
 
-    private static Exception Map(Exception e, TableRef table, TimeSpan lockTimeout) => e switch
+    private static Exception Map(Exception e, IDatabaseEngine engine, TableRef table, TimeSpan lockTimeout) => (e, engine.RefusalOf(e)) switch
     {
-        DbOpsException => e,
-        OperationCanceledException => new DbOpsException(ErrorIds.OperationCanceled, ErrorKind.Canceled,
+        (DbOpsException, _) => e,
+        (OperationCanceledException, _) => new DbOpsException(ErrorIds.OperationCanceled, ErrorKind.Canceled,
             $"Removing {table} was canceled and rolled back; it was not dropped.", table.ToString(), e),
-        PostgresException { SqlState: LockNotAvailable } or SqliteException { SqliteErrorCode: 5 or 6 } => new DbOpsException(ErrorIds.LockTimeout,
-            ErrorKind.ResourceUnavailable,
+        (_, { Kind: RefusalKind.LockNotGranted }) => new DbOpsException(ErrorIds.LockTimeout, ErrorKind.ResourceUnavailable,
             $"{table} was not dropped: another session holds a lock on it and it was not granted within {lockTimeout.TotalMilliseconds:0} ms. " +
             "Nothing was changed; run again when the table is idle, or with a longer -LockTimeout.", table.ToString(), e),
-        PostgresException { SqlState: InsufficientPrivilege } pg => new DbOpsException(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
-            $"{table} was not dropped: {pg.MessageText}. Nothing was changed. Every row must be counted before a drop: run as a role " +
+        (_, { Kind: RefusalKind.InsufficientPrivilege } refusal) => new DbOpsException(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
+            $"{table} was not dropped: {refusal.Reason}. Nothing was changed. Every row must be counted before a drop: run as a role " +
             "that may read and drop the whole table (its owner, without FORCE ROW LEVEL SECURITY, or one with BYPASSRLS).", table.ToString(), e),
-        PostgresException { SqlState: DependentObjectsStillExist } pg => new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
-            $"{table} was not dropped: {pg.MessageText}{(pg.Detail is null ? "" : $" ({pg.Detail})")}. Nothing was changed.", table.ToString(), e),
-        SqliteException { SqliteErrorCode: 19 } sqlite => new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
-            $"{table} was not dropped: rows of other tables still reference it ({sqlite.Message}). Nothing was changed.", table.ToString(), e),
-        DbException db => new DbOpsException(ErrorIds.RemovalFailed, ErrorKind.OperationFailed,
+        (_, { Kind: RefusalKind.DependentObjects } refusal) => new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
+            $"{table} was not dropped: {refusal.Reason}. Nothing was changed.", table.ToString(), e),
+        (DbException db, _) => new DbOpsException(ErrorIds.RemovalFailed, ErrorKind.OperationFailed,
             $"Dropping {table} failed and was rolled back: {db.Message}", table.ToString(), e),
         _ => e,
     };

@@ -155,8 +155,7 @@ public sealed class DatabaseSchema
 
     /// <summary>The table, or null when it is not a user table of this database.</summary>
     public TableSchema? Find(TableRef table) =>
-        Tables.FirstOrDefault(t => t.Table == table)
-        ?? (Provider == DatabaseProvider.SQLite ? SqliteNames.Find(Tables, t => t.Table.Name, table.Name) : null);
+        Tables.FirstOrDefault(t => t.Table == table) ?? Names.FindLoosely(Tables, table);
 
     /// <summary>
     /// Resolves a name as a person types it: <c>t</c>, <c>schema.t</c> or <c>"Odd Name"</c>. An unqualified
@@ -170,102 +169,32 @@ public sealed class DatabaseSchema
         {
             throw new DbOpsException(ErrorIds.TableNotFound, ErrorKind.InvalidArgument, "A table name is empty.", name);
         }
-        foreach (var candidate in Candidates(name.Trim()))
+        foreach (var candidate in Names.Readings(name.Trim()))
         {
             if (Lookup(candidate.Schema, candidate.Name) is { } found)
             {
                 return found;
             }
         }
-        // A hint only: PostgreSQL tables of that name in schemas off the search path (SQLite has one schema, searched above).
-        var elsewhere = Provider == DatabaseProvider.PostgreSQL
-            ? Tables.Where(t => string.Equals(t.Table.Name, Unquote(name.Trim()), StringComparison.OrdinalIgnoreCase)).ToList()
-            : [];
-        var hint = elsewhere.Count > 0
-            ? $" A table of that name exists as {string.Join(", ", elsewhere)}: qualify the name with its schema."
-            : Provider == DatabaseProvider.PostgreSQL
-                ? $" Check the spelling and the schema (the search path is {string.Join(", ", SearchPath)})."
-                : " Check the spelling.";
-        throw new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound, $"Table '{name}' was not found.{hint}", name);
+        throw new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound, $"Table '{name}' was not found.{Names.NotFoundHint(this, name)}", name);
     }
 
     /// <summary>Foreign keys of any table that reference <paramref name="parent"/> (inbound).</summary>
     public IEnumerable<ForeignKeyInfo> ForeignKeysReferencing(TableRef parent) =>
         Tables.SelectMany(t => t.ForeignKeys).Where(fk => fk.ReferencedTable == parent);
 
+    /// <summary>The engine's rules for the names people type.</summary>
+    private ITableNameRules Names => DatabaseEngines.For(Provider).Inspection.TableNames;
+
     private TableSchema? Lookup(string? schema, string name)
     {
         foreach (var s in schema is null ? SearchPath : [schema])
         {
-            var match = Provider == DatabaseProvider.SQLite
-                ? SqliteNames.Find(Tables.Where(t => SqliteNames.Same(t.Table.Schema, s)), t => t.Table.Name, name)
-                : Tables.FirstOrDefault(t => t.Table.Schema == s && t.Table.Name == name);
-            if (match is not null)
+            if (Names.Lookup(Tables, s, name) is { } match)
             {
                 return match;
             }
         }
         return null;
     }
-
-    /// <summary>
-    /// Readings of a typed name in priority order. PostgreSQL: first as psql reads it (unquoted parts folded to lower
-    /// case), so CaseTab is casetab whenever casetab exists; then as typed, then the whole text as one name.
-    /// </summary>
-    private IEnumerable<(string? Schema, string Name)> Candidates(string text)
-    {
-        var parts = SplitQualified(text);
-        if (Provider == DatabaseProvider.PostgreSQL && parts.Count <= 2)
-        {
-            yield return parts.Count == 1 ? (null, Fold(text)) : (Fold(parts[0]), Fold(parts[1]));
-        }
-        if (parts.Count == 1 || parts.Count > 2)
-        {
-            yield return (null, Unquote(text));
-        }
-        if (parts.Count == 2)
-        {
-            var schema = Unquote(parts[0]);
-            var table = Unquote(parts[1]);
-            yield return (Provider == DatabaseProvider.SQLite && SqliteNames.Same(schema, SqliteEngine.MainSchema)
-                ? SqliteEngine.MainSchema : schema, table);
-            yield return (null, Unquote(text));
-            if (Provider == DatabaseProvider.PostgreSQL)
-            {
-                yield return (Fold(parts[0]), Fold(parts[1]));
-            }
-        }
-        else if (Provider == DatabaseProvider.PostgreSQL && !text.StartsWith('"'))
-        {
-            yield return (null, text.ToLowerInvariant());   // lenient: a name typed with any case of its letters
-        }
-    }
-
-    /// <summary>PostgreSQL folds an unquoted identifier's ASCII letters only (in UTF-8 databases): CAFÉ is cafÉ.</summary>
-    private static string Fold(string part) => part.StartsWith('"') ? Unquote(part) : string.Concat(part.Select(c => c is >= 'A' and <= 'Z' ? (char)(c + 32) : c));
-
-    /// <summary>Splits on dots outside double quotes.</summary>
-    private static List<string> SplitQualified(string text)
-    {
-        var parts = new List<string>();
-        var start = 0;
-        var quoted = false;
-        for (var i = 0; i < text.Length; i++)
-        {
-            if (text[i] == '"')
-            {
-                quoted = !quoted;
-            }
-            else if (text[i] == '.' && !quoted)
-            {
-                parts.Add(text[start..i]);
-                start = i + 1;
-            }
-        }
-        parts.Add(text[start..]);
-        return parts;
-    }
-
-    private static string Unquote(string part) =>
-        part.Length >= 2 && part[0] == '"' && part[^1] == '"' ? part[1..^1].Replace("\"\"", "\"") : part;
 }

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using DbOps.Core.Connections;
 using DbOps.Core.Engines;
 
 namespace DbOps.Core.Schema;
@@ -8,7 +7,5 @@ namespace DbOps.Core.Schema;
 internal static class SchemaReader
 {
     public static Task<DatabaseSchema> ReadAsync(IDatabaseEngine provider, DbConnection connection, CancellationToken cancellationToken) =>
-        provider.Kind == DatabaseProvider.PostgreSQL
-            ? PostgresCatalog.ReadAsync(connection, cancellationToken)
-            : SqliteCatalog.ReadAsync(connection, cancellationToken);
+        provider.Inspection.ReadSchemaAsync(connection, cancellationToken);
 }

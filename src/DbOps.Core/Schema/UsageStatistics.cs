@@ -1,6 +1,3 @@
-using System.Data.Common;
-using Dapper;
-
 namespace DbOps.Core.Schema;
 
 /// <summary>
@@ -32,33 +29,4 @@ internal static class UsageStatistics
 {
     /// <summary>Counters younger than this cannot make a table or index unused.</summary>
     public static readonly TimeSpan DefaultMinimumAge = TimeSpan.FromDays(7);
-
-    /// <summary>
-    /// The current database's statistics window. When the counters were never reset, the server start is
-    /// used: counters may be older (they survive a clean restart), never younger, so the rule stays safe.
-    /// </summary>
-    private const string WindowSql = """
-        SELECT d.stats_reset AS "StatsReset", pg_postmaster_start_time() AS "ServerStart", now() AS "Now"
-        FROM pg_catalog.pg_stat_database d WHERE d.datname = current_database()
-        """;
-
-    public static async Task<StatisticsWindow> ReadPostgresWindowAsync(DbConnection connection, CancellationToken cancellationToken)
-    {
-        var row = await connection.QuerySingleOrDefaultAsync<WindowRow>(new CommandDefinition(WindowSql, cancellationToken: cancellationToken));
-        if (row is null)
-        {
-            return new StatisticsWindow(null, null, "no statistics row for this database");
-        }
-        var (since, source) = row.StatsReset is { } reset
-            ? (reset, "last statistics reset")
-            : (row.ServerStart, "server start; the statistics were never reset");
-        return new StatisticsWindow(since, row.Now - since, source);
-    }
-
-    private sealed class WindowRow
-    {
-        public DateTimeOffset? StatsReset { get; set; }
-        public DateTimeOffset ServerStart { get; set; }
-        public DateTimeOffset Now { get; set; }
-    }
 }

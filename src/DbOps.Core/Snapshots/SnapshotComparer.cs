@@ -189,7 +189,7 @@ public static class SnapshotComparer
         string? refused = null;
         var archive = candidates.FirstOrDefault(e => e.Verified && e.Rows == table.Rows && e.Path is not null
                                                      && (table.Checksum is null || e.Checksum is null || e.Checksum == table.Checksum)
-                                                     && (refused = Task.Run(() => ArchiveService.WhyNotHoldingAsync(e.Path, new TableRef(table.Schema, table.Name),
+                                                     && (refused = Task.Run(() => ArchiveVerification.WhyNotHoldingAsync(e.Path, new TableRef(table.Schema, table.Name),
                                                              table.Rows, table.Checksum ?? e.Checksum, CancellationToken.None)).GetAwaiter().GetResult()) is null);
         if (archive is not null)
         {

@@ -36,12 +36,10 @@ public static class SnapshotService
     {
         var source = request.Source;
         var provider = DatabaseEngines.For(source);
-        ISnapshotCatalog catalog = source.Provider == DatabaseProvider.PostgreSQL ? PostgresSnapshotCatalog.Instance : SqliteSnapshotCatalog.Instance;
+        var catalog = provider.Snapshots;
         await using var session = await provider.OpenReadOnlyAsync(source, cancellationToken);
         var connection = session.Connection;
-        await connection.ExecuteAsync(new CommandDefinition(
-            source.Provider == DatabaseProvider.PostgreSQL ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN",
-            commandType: System.Data.CommandType.Text, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(catalog.BeginReadSql, commandType: System.Data.CommandType.Text, cancellationToken: cancellationToken));
         try
         {
             var takenAt = DateTimeOffset.UtcNow;
@@ -66,7 +64,7 @@ public static class SnapshotService
                 {
                     // The checksum reads every row, so it also gives the exact count.
                     var content = await TableChecksum.ComputeAsync(
-                        connection, null, table.Table, TableChecksum.StoredColumns(table).Select(c => c.Name).ToList(), cancellationToken);
+                        provider, connection, null, table.Table, TableChecksum.StoredColumns(table).Select(c => c.Name).ToList(), cancellationToken);
                     checksum = content.Checksum;
                     rows ??= content.Rows;
                 }

@@ -1,7 +1,6 @@
 using System.Data.Common;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.IO;
@@ -65,23 +64,6 @@ public sealed record UsageBaseline
 /// <summary>Takes usage baselines and turns a baseline and the live counters into the window and the growth since.</summary>
 public static class UsageWatch
 {
-    /// <summary>The database's identity and statistics generation, and the clock.</summary>
-    private const string IdentitySql = """
-        SELECT d.oid::bigint AS "Oid", s.stats_reset AS "StatsReset", pg_catalog.pg_postmaster_start_time() AS "ServerStart", now() AS "Now"
-        FROM pg_catalog.pg_database d LEFT JOIN pg_catalog.pg_stat_database s ON s.datid = d.oid
-        WHERE d.datname = current_database()
-        """;
-
-    private const string TablesSql = """
-        SELECT schemaname::text AS "Schema", relname::text AS "Name", seq_scan AS "SeqScan", coalesce(idx_scan, 0) AS "IdxScan",
-               n_tup_ins AS "Inserted", n_tup_upd AS "Updated", n_tup_del AS "Deleted"
-        FROM pg_catalog.pg_stat_user_tables ORDER BY 1, 2
-        """;
-
-    private const string IndexesSql = """
-        SELECT schemaname::text AS "Schema", indexrelname::text AS "Index", idx_scan AS "Scans" FROM pg_catalog.pg_stat_user_indexes ORDER BY 1, 2
-        """;
-
     /// <summary>
     /// Sequential scans one journaled DbOps operation makes of a table it reads (pg_dump's COPY; an archive's one
     /// export pass, which also computes its checksum), measured by <c>UsageBaselineTests</c>. Scans up to this many per operation in the window
@@ -106,11 +88,11 @@ public static class UsageWatch
     /// </summary>
     public static async Task<UsageBaseline> StartAsync(DbOpsConnection source, string? path, CancellationToken cancellationToken, bool overwrite = false)
     {
-        RequirePostgres(source);
-        await using var session = await PostgresEngine.Instance.OpenReadOnlyAsync(source, cancellationToken);
+        var statistics = CountersOf(source);
+        await using var session = await DatabaseEngines.For(source).OpenReadOnlyAsync(source, cancellationToken);
         var connection = session.Connection;
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-        var identity = await IdentityAsync(connection, cancellationToken);
+        var identity = await statistics.ReadIdentityAsync(connection, cancellationToken);
         var baseline = new UsageBaseline
         {
             TakenAt = identity.Now,
@@ -120,8 +102,8 @@ public static class UsageWatch
             DatabaseOid = identity.Oid,
             ServerStart = identity.ServerStart,
             StatsReset = identity.StatsReset,
-            Tables = (await connection.QueryAsync<TableCounters>(new CommandDefinition(TablesSql, cancellationToken: cancellationToken))).ToList(),
-            Indexes = (await connection.QueryAsync<IndexCounters>(new CommandDefinition(IndexesSql, cancellationToken: cancellationToken))).ToList(),
+            Tables = await statistics.ReadTableCountersAsync(connection, cancellationToken),
+            Indexes = await statistics.ReadIndexCountersAsync(connection, cancellationToken),
         };
         if (path is not null)
         {
@@ -152,8 +134,8 @@ public static class UsageWatch
     internal static async Task<(StatisticsWindow Window, Func<string, string, TableCounters> Table, Func<string, string, long> IndexScans)> SinceAsync(
         DbConnection connection, DbOpsConnection source, UsageBaseline baseline, CancellationToken cancellationToken)
     {
-        RequirePostgres(source);
-        var identity = await IdentityAsync(connection, cancellationToken);
+        var statistics = CountersOf(source);
+        var identity = await statistics.ReadIdentityAsync(connection, cancellationToken);
         if (baseline.Provider != source.Provider || baseline.Database != source.Database || baseline.DatabaseOid != identity.Oid
             || !string.Equals(baseline.Server, source.Server, StringComparison.OrdinalIgnoreCase))
         {
@@ -165,9 +147,9 @@ public static class UsageWatch
         string? stale = identity.ServerStart > baseline.TakenAt ? $"the server was started again at {identity.ServerStart:u}"
             : identity.StatsReset != baseline.StatsReset ? $"the database's statistics were reset at {identity.StatsReset:u}"
             : null;
-        var tables = (await connection.QueryAsync<TableCounters>(new CommandDefinition(TablesSql, cancellationToken: cancellationToken)))
+        var tables = (await statistics.ReadTableCountersAsync(connection, cancellationToken))
             .ToDictionary(t => (t.Schema, t.Name));
-        var indexes = (await connection.QueryAsync<IndexCounters>(new CommandDefinition(IndexesSql, cancellationToken: cancellationToken)))
+        var indexes = (await statistics.ReadIndexCountersAsync(connection, cancellationToken))
             .ToDictionary(i => (i.Schema, i.Index));
         var before = baseline.Tables.ToDictionary(t => (t.Schema, t.Name));
         var beforeIndexes = baseline.Indexes.ToDictionary(i => (i.Schema, i.Index));
@@ -205,23 +187,17 @@ public static class UsageWatch
             .Select(e => (e, ScansPerRead[e.Operation]))
             .ToList();
 
-    private static void RequirePostgres(DbOpsConnection source)
-    {
-        if (source.Provider != DatabaseProvider.PostgreSQL)
-        {
-            throw new DbOpsException(ErrorIds.ProviderNotSupported, ErrorKind.InvalidArgument,
-                $"{source} is SQLite, which keeps no usage counters to take a baseline of. Use -CodePath, emptiness and dependents instead.", source.ToString());
-        }
-    }
+    /// <summary>The engine's usage counters; an engine that keeps none (SQLite) is ProviderNotSupported.</summary>
+    private static IUsageStatistics CountersOf(DbOpsConnection source) =>
+        DatabaseEngines.For(source).Inspection.UsageStatistics ?? throw new DbOpsException(ErrorIds.ProviderNotSupported, ErrorKind.InvalidArgument,
+            $"{source} is {source.Provider}, which keeps no usage counters to take a baseline of. Use -CodePath, emptiness and dependents instead.", source.ToString());
+}
 
-    private static Task<IdentityRow> IdentityAsync(DbConnection connection, CancellationToken cancellationToken) =>
-        connection.QuerySingleAsync<IdentityRow>(new CommandDefinition(IdentitySql, cancellationToken: cancellationToken));
-
-    private sealed class IdentityRow
-    {
-        public long Oid { get; set; }
-        public DateTimeOffset? StatsReset { get; set; }
-        public DateTimeOffset ServerStart { get; set; }
-        public DateTimeOffset Now { get; set; }
-    }
+/// <summary>What identifies a database and its statistics generation, with the server's clock, as the counters are read.</summary>
+internal sealed class StatisticsIdentity
+{
+    public long Oid { get; set; }
+    public DateTimeOffset? StatsReset { get; set; }
+    public DateTimeOffset ServerStart { get; set; }
+    public DateTimeOffset Now { get; set; }
 }

@@ -31,45 +31,6 @@ public sealed record UnusedTableRequest(
 /// </summary>
 public static class UsageService
 {
-    /// <summary>Usage counters and total size of every user table.</summary>
-    private const string CountersSql = """
-        SELECT s.schemaname::text AS "Schema", s.relname::text AS "Name", s.seq_scan AS "SeqScan", coalesce(s.idx_scan, 0) AS "IdxScan",
-               s.n_tup_ins AS "Inserted", s.n_tup_upd AS "Updated", s.n_tup_del AS "Deleted", s.n_live_tup AS "LiveRows",
-               pg_catalog.pg_total_relation_size(s.relid) AS "SizeBytes", pg_catalog.pg_relation_size(s.relid) AS "HeapBytes",
-               greatest(c.reltuples, 0)::bigint AS "Estimate"
-        FROM pg_catalog.pg_stat_user_tables s JOIN pg_catalog.pg_class c ON c.oid = s.relid
-        """;
-
-    /// <summary>Views (and materialized views) that read each table, from the dependency catalog.</summary>
-    private const string PostgresViewsSql = """
-        SELECT DISTINCT tn.nspname::text AS "Schema", t.relname::text AS "Name",
-               CASE v.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END || quote_ident(vn.nspname) || '.' || quote_ident(v.relname) AS "Dependent"
-        FROM pg_catalog.pg_depend d
-        JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND r.oid = d.objid
-        JOIN pg_catalog.pg_class v ON v.oid = r.ev_class
-        JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
-        JOIN pg_catalog.pg_class t ON d.refclassid = 'pg_catalog.pg_class'::regclass AND t.oid = d.refobjid AND t.relkind IN ('r', 'p')
-        JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
-        WHERE v.oid <> t.oid
-        """;
-
-    /// <summary>User triggers with the source of the function they run, to find those that name another table.</summary>
-    private const string PostgresTriggersSql = """
-        SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS "On", c.relname::text AS "OnName", n.nspname::text AS "OnSchema",
-               tg.tgname::text AS "Name", p.prosrc AS "Body"
-        FROM pg_catalog.pg_trigger tg
-        JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
-        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        JOIN pg_catalog.pg_proc p ON p.oid = tg.tgfoid
-        WHERE NOT tg.tgisinternal
-        """;
-
-    /// <summary>SQLite views, triggers and virtual tables (an FTS5 table with content='docs' reads docs), whose SQL is searched for table names.</summary>
-    private const string SqliteDependentsSql = """
-        SELECT CASE type WHEN 'table' THEN 'virtual table' ELSE type END AS "Type", name AS "Name", tbl_name AS "On", sql AS "Sql"
-        FROM sqlite_schema WHERE (type IN ('view', 'trigger') OR (type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%')) AND sql IS NOT NULL
-        """;
-
     /// <summary>Examines every user table (less the excluded ones) and returns one verdict per table.</summary>
     public static async Task<IReadOnlyList<TableUsage>> FindAsync(UnusedTableRequest request, IOperationObserver observer, CancellationToken cancellationToken)
     {
@@ -86,13 +47,13 @@ public static class UsageService
         var excluded = (request.Exclude ?? []).Select(Wildcard).ToList();
         var tables = schema.Tables.Where(t => !excluded.Any(p => p.IsMatch(t.Table.Name) || p.IsMatch($"{t.Table.Schema}.{t.Table.Name}"))).ToList();
 
+        var statistics = provider.Inspection.UsageStatistics;
         StatisticsWindow? window = null;
         Dictionary<(string, string), UsageCounters> counters = [];
-        if (source.Provider == DatabaseProvider.PostgreSQL)
+        if (statistics is not null)
         {
-            window = await UsageStatistics.ReadPostgresWindowAsync(connection, cancellationToken);
-            counters = (await connection.QueryAsync<UsageCounters>(new CommandDefinition(CountersSql, cancellationToken: cancellationToken)))
-                .ToDictionary(c => (c.Schema, c.Name));
+            window = await statistics.ReadWindowAsync(connection, cancellationToken);
+            counters = (await statistics.ReadTableUsageAsync(connection, cancellationToken)).ToDictionary(c => (c.Schema, c.Name));
             if (request.Since is { } baseline)
             {
                 (window, var growth, _) = await UsageWatch.SinceAsync(connection, source, baseline, cancellationToken);
@@ -103,7 +64,7 @@ public static class UsageService
             }
             observer.Verbose($"Usage counters since {window.Since:u} ({window.Source}).");
         }
-        var dependents = await DependentsAsync(connection, schema, tables.Select(t => t.Table).ToList(), cancellationToken);
+        var dependents = await DependentsAsync(provider, connection, schema, tables.Select(t => t.Table).ToList(), cancellationToken);
 
         CodeReferences? code = null;
         if (request.CodePaths is { Count: > 0 } paths)
@@ -125,25 +86,26 @@ public static class UsageService
             var ownReads = counter is not null && window is not null && request.Since is { } since && since.Covers(table)
                 ? DiscountOwnReads(counter, UsageWatch.JournaledReads(journal.Value, source, table, window))
                 : null;
-            // PostgreSQL: reading the table would count as the scan this cmdlet looks for, so emptiness comes from its
-            // size: no pages means no rows. A table with pages counts as holding rows even if all were deleted.
-            var rows = source.Provider == DatabaseProvider.SQLite
+            // Where the engine counts use (PostgreSQL), reading the table would count as the scan this cmdlet looks for, so
+            // emptiness comes from its size: no pages means no rows. A table with pages counts as holding rows even if all were deleted.
+            var rows = statistics is null
                 ? await provider.CountRowsAsync(connection, table, cancellationToken)
                 : counter is { HeapBytes: 0 } ? 0 : Math.Max(1, Math.Max(counter?.LiveRows ?? 0, counter?.Estimate ?? 0));
             var hasRows = rows > 0;
             var (references, files) = code?.For(table.Name) ?? (0, []);
-            results.Add(Decide(source, table, hasRows, rows, counter, window, minimumAge,
+            results.Add(Decide(source, statistics is not null, table, hasRows, rows, counter, window, minimumAge,
                 dependents.TryGetValue(table, out var d) ? d : [], code is null ? null : references, files, code?.FilesSearched ?? 0, ownReads));
         }
         return results;
     }
 
-    private static TableUsage Decide(DbOpsConnection source, TableRef table, bool hasRows, long rows, UsageCounters? counters, StatisticsWindow? window,
+    /// <summary>The verdict and its evidence. Without usage statistics (<paramref name="keepsStatistics"/> false) the rows were counted exactly.</summary>
+    private static TableUsage Decide(DbOpsConnection source, bool keepsStatistics, TableRef table, bool hasRows, long rows, UsageCounters? counters, StatisticsWindow? window,
         TimeSpan minimumAge, IReadOnlyList<string> dependents, int? references, IReadOnlyList<string> files, int filesSearched, string? ownReads = null)
     {
         var evidence = new List<string>
         {
-            source.Provider == DatabaseProvider.SQLite
+            !keepsStatistics
                 ? (hasRows ? $"holds {rows.ToString("N0", CultureInfo.InvariantCulture)} rows" : "holds no rows")
                 : !hasRows ? "holds no rows (no data pages)"
                 : counters is { LiveRows: 0, Estimate: 0 } ? "has data pages but its statistics count no live rows (deleted rows not yet vacuumed, or statistics reset): treated as holding rows"
@@ -154,9 +116,9 @@ public static class UsageService
             evidence.Add($"since {window.Since:u} ({window.Source}): {counters.SeqScan} sequential and {counters.IdxScan} index scans, " +
                          $"{counters.Inserted} rows inserted, {counters.Updated} updated, {counters.Deleted} deleted");
         }
-        else if (source.Provider == DatabaseProvider.SQLite)
+        else if (!keepsStatistics)
         {
-            evidence.Add("SQLite keeps no usage statistics");
+            evidence.Add($"{source.Provider} keeps no usage statistics");
         }
         if (ownReads is not null)
         {
@@ -187,9 +149,9 @@ public static class UsageService
         {
             (verdict, reason) = (UsageVerdict.Unknown, window.TooYoungReason(minimumAge));
         }
-        else if (source.Provider == DatabaseProvider.SQLite && references is null && hasRows)
+        else if (!keepsStatistics && references is null && hasRows)
         {
-            (verdict, reason) = (UsageVerdict.Unknown, "SQLite keeps no usage statistics; pass -CodePath so code references can decide");
+            (verdict, reason) = (UsageVerdict.Unknown, $"{source.Provider} keeps no usage statistics; pass -CodePath so code references can decide");
         }
         else if (!hasRows)
         {
@@ -221,9 +183,9 @@ public static class UsageService
                $"({string.Join(", ", reads.Take(5).Select(r => $"{r.Entry.Operation} at {r.Entry.Time:u}"))}{(reads.Count > 5 ? ", ..." : "")})";
     }
 
-    /// <summary>Foreign keys pointing in (from other tables), views reading the table, and triggers of other tables naming it.</summary>
+    /// <summary>Foreign keys pointing in (from other tables), then the views, triggers and virtual tables the engine finds naming the table.</summary>
     private static async Task<Dictionary<TableRef, List<string>>> DependentsAsync(
-        DbConnection connection, DatabaseSchema schema, IReadOnlyList<TableRef> tables, CancellationToken cancellationToken)
+        IDatabaseEngine provider, DbConnection connection, DatabaseSchema schema, IReadOnlyList<TableRef> tables, CancellationToken cancellationToken)
     {
         var result = tables.ToDictionary(t => t, _ => new List<string>());
         foreach (var table in tables)
@@ -233,40 +195,12 @@ public static class UsageService
                 result[table].Add($"foreign key {fk.Name} on {fk.Table}({string.Join(", ", fk.Columns)})");
             }
         }
-        if (schema.Provider == DatabaseProvider.PostgreSQL)
+        foreach (var (table, dependent) in await provider.Inspection.ReadDependentsAsync(connection, tables, cancellationToken))
         {
-            foreach (var (s, n, dependent) in await connection.QueryAsync<(string, string, string)>(new CommandDefinition(PostgresViewsSql, cancellationToken: cancellationToken)))
-            {
-                if (result.TryGetValue(new TableRef(s, n), out var list))
-                {
-                    list.Add(dependent);
-                }
-            }
-            foreach (var trigger in await connection.QueryAsync<(string On, string OnName, string OnSchema, string Name, string Body)>(
-                         new CommandDefinition(PostgresTriggersSql, cancellationToken: cancellationToken)))
-            {
-                foreach (var table in tables.Where(t => t != new TableRef(trigger.OnSchema, trigger.OnName) && Names(trigger.Body, t.Name)))
-                {
-                    result[table].Add($"trigger {trigger.Name} on {trigger.On}");
-                }
-            }
-        }
-        else
-        {
-            foreach (var (type, name, on, sql) in await connection.QueryAsync<(string, string, string, string)>(new CommandDefinition(SqliteDependentsSql, cancellationToken: cancellationToken)))
-            {
-                // A trigger's tbl_name is its table and a virtual table's is itself: neither depends on that table.
-                foreach (var table in tables.Where(t => (type == "view" || !SqliteNames.Same(on, t.Name)) && Names(sql, t.Name)))
-                {
-                    result[table].Add(type == "trigger" ? $"trigger {name} on {on}" : $"{type} {name}");
-                }
-            }
+            result[table].Add(dependent);
         }
         return result;
     }
-
-    private static bool Names(string text, string name) =>
-        Regex.IsMatch(text, @"(?<![\p{L}\p{N}_])" + Regex.Escape(name) + @"(?![\p{L}\p{N}_])", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
 
     private static Regex Wildcard(string pattern) =>
         new("^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);

@@ -3,18 +3,12 @@ using System.Management.Automation;
 using DbOps.Core.Connections;
 using DbOps.Core.Constraints;
 using DbOps.Core.Errors;
+using DbOps.Core.Integrity;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Adds a CHECK, UNIQUE, NOT NULL or FOREIGN KEY constraint only when no row violates it, without blocking writers.</para>
-/// <para type="description">A preflight counts the violating rows first; if there are any, the result is Blocked with
-/// up to 10 sample keys and the query that lists them all, a non-terminating ConstraintViolations error is written,
-/// and no DDL runs. PostgreSQL: short lock_timeout with retries, NOT VALID then VALIDATE, CREATE UNIQUE INDEX
-/// CONCURRENTLY then USING INDEX, NOT NULL through a validated CHECK. SQLite: the documented table rebuild in one
-/// verified transaction. An equivalent constraint already present gives AlreadyPresent. -WhatIf shows the statements.</para>
-/// </summary>
-[Cmdlet(VerbsCommon.Add, "SafeConstraint", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = CheckSet)]
+/// <summary>The Add-SafeConstraint cmdlet. Its help is docs/cmdlets/Add-SafeConstraint.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsCommon.Add, "SafeConstraint", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = CheckSet, HelpUri = HelpLinks.Docs + "Add-SafeConstraint.md")]
 [OutputType(typeof(ConstraintResult))]
 public sealed class AddSafeConstraintCommand : DbOpsCmdlet
 {
@@ -24,12 +18,22 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
     private const string ForeignKeySet = nameof(ForeignKey);
     private const string InputObjectSet = nameof(InputObject);
     private const string PlanEntrySet = nameof(PlanEntry);
+    private const string FindingSet = nameof(Finding);
+
+    private const string DatabaseHelp = "Connection, SQLite path or PostgreSQL connection string.";
 
     private DbOpsConnection? _connection;
 
-    /// <summary>The database: a connection from Connect-Database, a SQLite path, or a PostgreSQL connection string.</summary>
-    [Parameter(Mandatory = true, Position = 0, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
-    public DatabaseArgument Database { get; set; } = null!;
+    /// <summary>The database: a connection from Connect-Database, a SQLite path, or a PostgreSQL connection string. With findings piped in, by default each finding's own database.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = CheckSet, HelpMessage = DatabaseHelp)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = UniqueSet, HelpMessage = DatabaseHelp)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = NotNullSet, HelpMessage = DatabaseHelp)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ForeignKeySet, HelpMessage = DatabaseHelp)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = InputObjectSet, HelpMessage = DatabaseHelp)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = PlanEntrySet, HelpMessage = DatabaseHelp)]
+    [Parameter(Position = 0, ParameterSetName = FindingSet)]
+    [OneDatabase]
+    public DatabaseArgument? Database { get; set; }
 
     /// <summary>The table the constraint goes on: <c>t</c> or <c>schema.t</c>.</summary>
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = CheckSet, HelpMessage = "The table the constraint goes on.")]
@@ -83,6 +87,13 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
     public ConstraintSpec? InputObject { get; set; }
 
     /// <summary>
+    /// A Test-DataIntegrity finding: its SuggestedConstraint goes on the database it was found in, unless -Database
+    /// names another. A finding without a suggestion is skipped.
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = FindingSet, ValueFromPipeline = true)]
+    public IntegrityFinding Finding { get; set; } = null!;
+
+    /// <summary>
     /// One entry of a plan kept in a .psd1 file, e.g. <c>@{ Table = 'goals'; NotNull = 'root_id' }</c>; the keys are
     /// Table, Name and one of Check, Unique, NotNull or ForeignKey (with References).
     /// </summary>
@@ -120,6 +131,7 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
             spec = ParameterSetName switch
             {
                 InputObjectSet => InputObject,
+                FindingSet => Finding.SuggestedConstraint,
                 PlanEntrySet => ConstraintSpec.FromDictionary(PlanEntry),
                 _ => NamedSpec(),
             };
@@ -142,8 +154,7 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
         var options = new ConstraintOptions(LockTimeout, MaxRetries);
         try
         {
-            _connection ??= ResolveDatabase(Database);
-            var connection = _connection;
+            var connection = Database is null ? Finding.Source : _connection ??= ResolveDatabase(Database);
             var plan = Run((observer, token) => ConstraintService.PlanAsync(connection, spec, options, observer, token));
             var target = $"{plan.Table} ({plan.Database})";
             if (plan.Outcome is not null && WhatIfRequested)

@@ -5,18 +5,8 @@ using DbOps.Core.Indexes;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Adds an index without blocking writers: CREATE INDEX CONCURRENTLY on PostgreSQL (dropping an INVALID leftover of a failed attempt first), CREATE INDEX on SQLite.</para>
-/// <para type="description">Takes Find-MissingIndex results from the pipeline, or -Table and -Column. -Column takes
-/// columns and expressions ("lower(email)", "(phases ->> 'status')"); -Using picks the method (btree, gin, gist, brin,
-/// hash, spgist), -Include adds INCLUDE columns and -Where makes a partial index. The server checks the kind, the
-/// column types and the expressions before anything is built (IndexKindNotSupported, InvalidIndexExpression,
-/// QueryWouldWrite); a B-tree on jsonb is refused in favour of GIN. SQLite builds B-trees, with expressions and
-/// -Where. Skips
-/// (Status Exists or AlreadyCovered) when a valid index of that name, or one leading with the same columns, exists.
-/// A failed build's INVALID leftover is dropped before the error is reported. -WhatIf shows the exact SQL.</para>
-/// </summary>
-[Cmdlet(VerbsCommon.Add, "SafeIndex", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ColumnsSet)]
+/// <summary>The Add-SafeIndex cmdlet. Its help is docs/cmdlets/Add-SafeIndex.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsCommon.Add, "SafeIndex", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ColumnsSet, HelpUri = HelpLinks.Docs + "Add-SafeIndex.md")]
 [OutputType(typeof(IndexChange))]
 public sealed class AddSafeIndexCommand : DbOpsCmdlet
 {
@@ -29,6 +19,7 @@ public sealed class AddSafeIndexCommand : DbOpsCmdlet
     /// <summary>The database; optional when piping Find-MissingIndex results, which carry their connection.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ColumnsSet, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
     [Parameter(ParameterSetName = InputObjectSet)]
+    [OneDatabase]
     public DatabaseArgument Database { get; set; } = null!;
 
     /// <summary>The table (t or schema.t).</summary>

@@ -4,17 +4,14 @@ using DbOps.Core.Errors;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Backs up a database to a file with a manifest, counting every table's rows from the backup itself.</para>
-/// <para type="description">PostgreSQL: pg_dump's custom format. SQLite: the online backup API (safe with WAL).
-/// -Verify restores the backup into a scratch database and compares every table's row count.</para>
-/// </summary>
-[Cmdlet(VerbsData.Backup, "Database", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+/// <summary>The Backup-Database cmdlet. Its help is docs/cmdlets/Backup-Database.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsData.Backup, "Database", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, HelpUri = HelpLinks.Docs + "Backup-Database.md")]
 [OutputType(typeof(BackupResult))]
 public sealed class BackupDatabaseCommand : DbOpsCmdlet
 {
     /// <summary>The database: a connection from Connect-Database, a SQLite path, or a PostgreSQL connection string.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
+    [OneDatabase]
     public DatabaseArgument Database { get; set; } = null!;
 
     /// <summary>The folder for the backup file and its manifest; created if missing.</summary>

@@ -4,14 +4,8 @@ using DbOps.Core.Snapshots;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Compares two snapshots and decides from data whether a change lost any: one difference per change, then a summary with the DataLoss verdict.</para>
-/// <para type="description">DataLoss is true when a surviving table lost rows, or a table that held rows
-/// disappeared without a verified archive of exactly those rows recorded in the operations journal. Every
-/// difference and the summary carry a DataLoss property, so `| Where-Object DataLoss` lists what lost data;
-/// -FailOnDataLoss also writes a terminating DataLossDetected error, for runbooks that must stop.</para>
-/// </summary>
-[Cmdlet(VerbsData.Compare, "DatabaseSnapshot")]
+/// <summary>The Compare-DatabaseSnapshot cmdlet. Its help is docs/cmdlets/Compare-DatabaseSnapshot.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsData.Compare, "DatabaseSnapshot", HelpUri = HelpLinks.Docs + "Compare-DatabaseSnapshot.md")]
 [OutputType(typeof(SnapshotDifference), typeof(SnapshotComparison))]
 public sealed class CompareDatabaseSnapshotCommand : DbOpsCmdlet
 {

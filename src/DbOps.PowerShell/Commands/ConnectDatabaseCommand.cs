@@ -4,10 +4,8 @@ using DbOps.Core.Errors;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Opens a SQLite file or a PostgreSQL database and returns a connection for the other DbOps cmdlets.</para>
-/// </summary>
-[Cmdlet(VerbsCommunications.Connect, "Database", DefaultParameterSetName = PathSet)]
+/// <summary>The Connect-Database cmdlet. Its help is docs/cmdlets/Connect-Database.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsCommunications.Connect, "Database", DefaultParameterSetName = PathSet, HelpUri = HelpLinks.Docs + "Connect-Database.md")]
 [OutputType(typeof(DbOpsConnection))]
 public sealed class ConnectDatabaseCommand : DbOpsCmdlet
 {

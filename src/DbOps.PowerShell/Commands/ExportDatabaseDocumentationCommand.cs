@@ -4,19 +4,14 @@ using DbOps.Core.Errors;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Writes a database's documentation: a Markdown data dictionary, an ER diagram as Mermaid and Graphviz DOT (and SVG when Graphviz is installed), archived and removed tables, and how to restore the last verified backup.</para>
-/// <para type="description">Read-only (PostgreSQL: one REPEATABLE READ READ ONLY transaction). Relationships
-/// include those inferred from column names, as Test-DataIntegrity infers them, drawn dashed. Each column gets a
-/// null fraction and a distinct count (never a value) unless -NoProfile. The files are regenerated artifacts:
-/// existing ones are replaced (each atomically) unless -NoClobber.</para>
-/// </summary>
-[Cmdlet(VerbsData.Export, "DatabaseDocumentation", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+/// <summary>The Export-DatabaseDocumentation cmdlet. Its help is docs/cmdlets/Export-DatabaseDocumentation.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsData.Export, "DatabaseDocumentation", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, HelpUri = HelpLinks.Docs + "Export-DatabaseDocumentation.md")]
 [OutputType(typeof(DocumentationResult))]
 public sealed class ExportDatabaseDocumentationCommand : DbOpsCmdlet
 {
     /// <summary>The database: a connection from Connect-Database, a SQLite path, or a PostgreSQL connection string.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
+    [OneDatabase]
     public DatabaseArgument Database { get; set; } = null!;
 
     /// <summary>The folder for the files; created if missing.</summary>

@@ -4,14 +4,8 @@ using DbOps.Core.Integrity;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Writes integrity results as JSON or JUnit XML for schedulers and CI dashboards, and can fail the run.</para>
-/// <para type="description">Takes the IntegrityReport of Test-DataIntegrity -AsReport (every check × table, passing ones
-/// too) or its findings. JUnit: one test case per check × table; findings at or above -FailOn (default Error) are
-/// failures, checks that could not run are errors. With -FailOn, an IntegrityProblemsFound error is written after the
-/// file when such findings exist or a check could not run, so DbOps.Runner and pwsh -File exit non-zero.</para>
-/// </summary>
-[Cmdlet(VerbsData.Export, "IntegrityReport")]
+/// <summary>The Export-IntegrityReport cmdlet. Its help is docs/cmdlets/Export-IntegrityReport.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsData.Export, "IntegrityReport", HelpUri = HelpLinks.Docs + "Export-IntegrityReport.md")]
 [OutputType(typeof(FileInfo))]
 public sealed class ExportIntegrityReportCommand : DbOpsCmdlet
 {

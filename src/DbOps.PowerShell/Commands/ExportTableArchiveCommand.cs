@@ -6,14 +6,8 @@ using DbOps.Core.Usage;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Archives tables to CSV or JSON Lines with their DDL and a manifest holding the row count and an order-independent content checksum.</para>
-/// <para type="description">Rows, count and checksum come from one snapshot; files are written under temporary names and
-/// renamed when complete, the manifest last, readable by the owner only. -Verify loads the archive into a scratch
-/// table (PostgreSQL: a scratch database) and compares count and checksum. Takes TableUsage from Find-UnusedTable,
-/// or anything with a Table property, from the pipeline.</para>
-/// </summary>
-[Cmdlet(VerbsData.Export, "TableArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = InputObjectSet)]
+/// <summary>The Export-TableArchive cmdlet. Its help is docs/cmdlets/Export-TableArchive.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsData.Export, "TableArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = InputObjectSet, HelpUri = HelpLinks.Docs + "Export-TableArchive.md")]
 [OutputType(typeof(TableArchive))]
 public sealed class ExportTableArchiveCommand : DbOpsCmdlet
 {
@@ -23,6 +17,7 @@ public sealed class ExportTableArchiveCommand : DbOpsCmdlet
     /// <summary>The database holding the tables; optional when TableUsage objects come from the pipeline.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = NameSet, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
     [Parameter(ParameterSetName = InputObjectSet)]
+    [OneDatabase]
     public DatabaseArgument Database { get; set; } = null!;
 
     /// <summary>Tables to archive: "name" or "schema.name"; names, or objects with a Table property, may come from the pipeline.</summary>

@@ -4,18 +4,14 @@ using DbOps.Core.Usage;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Finds tables that nothing uses, with the evidence: usage statistics and their age, emptiness, dependents, and code references.</para>
-/// <para type="description">Emits one TableUsage per table with a Verdict (Unused, Empty, Active, Unknown), the Reason
-/// and the Evidence behind it. PostgreSQL statistics younger than -MinimumStatsAge (7 days) cannot make a table
-/// Unused or Empty. SQLite keeps no statistics: emptiness, dependents and -CodePath references decide. Read-only.</para>
-/// </summary>
-[Cmdlet(VerbsCommon.Find, "UnusedTable")]
+/// <summary>The Find-UnusedTable cmdlet. Its help is docs/cmdlets/Find-UnusedTable.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsCommon.Find, "UnusedTable", HelpUri = HelpLinks.Docs + "Find-UnusedTable.md")]
 [OutputType(typeof(TableUsage))]
 public sealed class FindUnusedTableCommand : DbOpsCmdlet
 {
     /// <summary>The database: a connection from Connect-Database, a SQLite path, or a PostgreSQL connection string.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
+    [OneDatabase]
     public DatabaseArgument Database { get; set; } = null!;
 
     /// <summary>Folders whose files (source, SQL, ORM models) are searched for whole-word references to each table name.</summary>

@@ -4,14 +4,9 @@ using DbOps.Core.Snapshots;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Captures what a database holds: every table's exact row count and size, columns, indexes, constraints, triggers, row-level security, views and sequences.</para>
-/// <para type="description">Read-only and consistent (one read-only transaction). With -Path the snapshot is
-/// also saved as JSON; -Path alone (no -Database) reads a saved snapshot back. Compare two snapshots with
-/// Compare-DatabaseSnapshot.</para>
-/// </summary>
+/// <summary>The Get-DatabaseSnapshot cmdlet. Its help is docs/cmdlets/Get-DatabaseSnapshot.md (the build turns that page into Get-Help text).</summary>
 // Reading is the default set so that -Path alone reads; a -Database (named, positional or piped) selects capturing.
-[Cmdlet(VerbsCommon.Get, "DatabaseSnapshot", DefaultParameterSetName = ReadSet)]
+[Cmdlet(VerbsCommon.Get, "DatabaseSnapshot", DefaultParameterSetName = ReadSet, HelpUri = HelpLinks.Docs + "Get-DatabaseSnapshot.md")]
 [OutputType(typeof(DatabaseSnapshot))]
 public sealed class GetDatabaseSnapshotCommand : DbOpsCmdlet
 {
@@ -21,6 +16,7 @@ public sealed class GetDatabaseSnapshotCommand : DbOpsCmdlet
     /// <summary>The database: a connection from Connect-Database, a SQLite path, or a PostgreSQL connection string.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = CaptureSet,
                HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
+    [OneDatabase]
     public DatabaseArgument Database { get; set; } = null!;
 
     /// <summary>With -Database: the JSON file to save the snapshot to. Alone: a saved snapshot to read.</summary>

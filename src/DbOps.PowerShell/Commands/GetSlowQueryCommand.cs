@@ -4,21 +4,14 @@ using DbOps.Core.Performance;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Lists the most expensive statements of a PostgreSQL database from pg_stat_statements, flagging likely N+1 patterns.</para>
-/// <para type="description">Returns the top -Top statements by total time and the top -Top by mean time, and every
-/// likely N+1 (many cheap calls of the same statement) wherever it ranks. Utility statements (DDL, COPY, ANALYZE,
-/// CREATE/DROP DATABASE), catalog queries and DbOps's own marked statements are left out unless -Kind asks for
-/// them; -Role and -DatabaseName choose whose statements are read (the connection's database by default). Fails
-/// with StatStatementsUnavailable when the extension is not installed or not preloaded. Pipe the results into
-/// Measure-QueryPerformance (statements with $1 placeholders need -Parameters).</para>
-/// </summary>
-[Cmdlet(VerbsCommon.Get, "SlowQuery")]
+/// <summary>The Get-SlowQuery cmdlet. Its help is docs/cmdlets/Get-SlowQuery.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsCommon.Get, "SlowQuery", HelpUri = HelpLinks.Docs + "Get-SlowQuery.md")]
 [OutputType(typeof(SlowQuery))]
 public sealed class GetSlowQueryCommand : DbOpsCmdlet
 {
     /// <summary>A PostgreSQL database: a connection or a connection string.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connection or PostgreSQL connection string.")]
+    [OneDatabase]
     public DatabaseArgument Database { get; set; } = null!;
 
     /// <summary>How many statements by total time and by mean time (default 10 each).</summary>

@@ -4,14 +4,8 @@ using DbOps.Core.Errors;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Recreates a table from an archive and loads its rows, then proves the loaded table's row count and checksum equal the manifest's.</para>
-/// <para type="description">Checks every file's SHA-256 first (ArchiveCorrupt otherwise), refuses an existing non-empty
-/// table (TargetNotEmpty), and loads in one transaction (COPY on PostgreSQL; prepared inserts on SQLite) that is
-/// committed only when count and checksum match. -TargetTable loads under another name (columns and types only on
-/// PostgreSQL). Objects the target cannot hold (a foreign key to a missing table) are skipped with a warning.</para>
-/// </summary>
-[Cmdlet(VerbsData.Import, "TableArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = PathSet)]
+/// <summary>The Import-TableArchive cmdlet. Its help is docs/cmdlets/Import-TableArchive.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsData.Import, "TableArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = PathSet, HelpUri = HelpLinks.Docs + "Import-TableArchive.md")]
 [OutputType(typeof(ArchiveImportResult))]
 public sealed class ImportTableArchiveCommand : DbOpsCmdlet
 {
@@ -30,6 +24,7 @@ public sealed class ImportTableArchiveCommand : DbOpsCmdlet
 
     /// <summary>The database to load into: a connection, a SQLite path (created if missing), or a PostgreSQL connection string.</summary>
     [Parameter(Mandatory = true, HelpMessage = "Connection, SQLite path or PostgreSQL connection string of the target.")]
+    [OneDatabase]
     public DatabaseArgument Database { get; set; } = null!;
 
     /// <summary>Load under another name: "name" (in the archived schema) or "schema.name".</summary>

@@ -13,13 +13,13 @@ namespace DbOps.PowerShell.Commands;
 /// with -Parameters (@name in the SQL), never spliced into the text. Each row becomes an object with one property per
 /// column; statements that return no rows return nothing. -WhatIf shows the SQL and runs nothing.</para>
 /// </summary>
-[Cmdlet(VerbsLifecycle.Invoke, "DatabaseQuery", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium,
-        HelpUri = "https://github.com/dbops-dev/DbOps/blob/main/docs/cmdlets/Invoke-DatabaseQuery.md")]
+[Cmdlet(VerbsLifecycle.Invoke, "DatabaseQuery", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = HelpLinks.Docs + "Invoke-DatabaseQuery.md")]
 [OutputType(typeof(PSObject))]
 public sealed class InvokeDatabaseQueryCommand : DbOpsCmdlet
 {
     /// <summary>The database: a connection, a SQLite path or a PostgreSQL connection string.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
+    [OneDatabase]
     public DatabaseArgument Database { get; set; } = null!;
 
     /// <summary>The SQL: one statement or several, values as @name placeholders.</summary>

@@ -6,13 +6,8 @@ using DbOps.Core.Performance;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Measures a query: the latency of repeated executions with every row read, and the plan of one analysed run.</para>
-/// <para type="description">Read-only by default: a statement that writes is rolled back after every execution
-/// unless -AllowWrite. With -Baseline (one result, or a set matched by query text) it reports SpeedUp and PlanChanged.
-/// Queries come from -Query, the pipeline (strings, Get-SlowQuery or earlier results), or a .sql file (-Path).</para>
-/// </summary>
-[Cmdlet(VerbsDiagnostic.Measure, "QueryPerformance", DefaultParameterSetName = QuerySet)]
+/// <summary>The Measure-QueryPerformance cmdlet. Its help is docs/cmdlets/Measure-QueryPerformance.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsDiagnostic.Measure, "QueryPerformance", DefaultParameterSetName = QuerySet, HelpUri = HelpLinks.Docs + "Measure-QueryPerformance.md")]
 [OutputType(typeof(QueryBenchmark))]
 public sealed class MeasureQueryPerformanceCommand : DbOpsCmdlet
 {
@@ -24,6 +19,7 @@ public sealed class MeasureQueryPerformanceCommand : DbOpsCmdlet
 
     /// <summary>The database; optional when piping Get-SlowQuery or earlier results, which carry their connection.</summary>
     [Parameter(Position = 0)]
+    [OneDatabase]
     public DatabaseArgument? Database { get; set; }
 
     /// <summary>One SQL statement; parameters as @name with -Parameters.</summary>

@@ -7,19 +7,8 @@ using DbOps.Core.Removal;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Drops deprecated tables, but only what is archived, verified and unchanged: the archive is checked against the live table under the table lock.</para>
-/// <para type="description">Takes TableArchive objects from Export-TableArchive (or -Table with -ArchivePath). Each table is
-/// dropped in its own transaction: the table lock is taken with -LockTimeout (LockTimeout if another session holds it),
-/// then its dependents, row count and content checksum are checked again under the lock, and only then is it dropped
-/// (never CASCADE). A table with rows needs an intact (ArchiveCorrupt), verified archive of exactly this table
-/// (ArchiveMismatch) that still matches the live rows (ArchiveStale); without one it is refused (ArchiveRequired). An empty
-/// table may go without an archive. Foreign keys, views, materialized views, functions, triggers and policies that need
-/// the table stop the drop (DependentObjectsExist); -DropInboundForeignKeys (PostgreSQL) drops only the referencing
-/// foreign-key constraints. Tables piped together are dropped dependents first. Every drop is recorded in the
-/// operations journal. Asks for confirmation; -WhatIf shows the exact statements.</para>
-/// </summary>
-[Cmdlet(VerbsCommon.Remove, "DeprecatedTable", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = InputObjectSet)]
+/// <summary>The Remove-DeprecatedTable cmdlet. Its help is docs/cmdlets/Remove-DeprecatedTable.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsCommon.Remove, "DeprecatedTable", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = InputObjectSet, HelpUri = HelpLinks.Docs + "Remove-DeprecatedTable.md")]
 [OutputType(typeof(TableRemoval))]
 public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
 {
@@ -36,6 +25,7 @@ public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
     /// <summary>The database; optional when piping archives, which carry their connection.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = TableSet, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
     [Parameter(ParameterSetName = InputObjectSet)]
+    [OneDatabase]
     public DatabaseArgument Database { get; set; } = null!;
 
     /// <summary>The table to drop: "name" or "schema.name".</summary>

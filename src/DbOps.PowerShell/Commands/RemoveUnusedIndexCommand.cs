@@ -5,14 +5,8 @@ using DbOps.Core.Indexes;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Drops an index Find-UnusedIndex reported: DROP INDEX CONCURRENTLY on PostgreSQL, DROP INDEX on SQLite.</para>
-/// <para type="description">Re-checks the evidence against the live database right before the drop: an index that
-/// backs a constraint or enforces uniqueness is refused (IndexBacksConstraint); one scanned since it was reported,
-/// whose covering index is gone, or whose verdict was Unknown without -Force is refused (IndexInUse). Asks for
-/// confirmation; -WhatIf shows the exact SQL.</para>
-/// </summary>
-[Cmdlet(VerbsCommon.Remove, "UnusedIndex", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = InputObjectSet)]
+/// <summary>The Remove-UnusedIndex cmdlet. Its help is docs/cmdlets/Remove-UnusedIndex.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsCommon.Remove, "UnusedIndex", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = InputObjectSet, HelpUri = HelpLinks.Docs + "Remove-UnusedIndex.md")]
 [OutputType(typeof(IndexChange))]
 public sealed class RemoveUnusedIndexCommand : DbOpsCmdlet
 {
@@ -29,6 +23,7 @@ public sealed class RemoveUnusedIndexCommand : DbOpsCmdlet
     /// <summary>The database; optional when piping findings, which carry their connection.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = NameSet, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
     [Parameter(ParameterSetName = InputObjectSet)]
+    [OneDatabase]
     public DatabaseArgument Database { get; set; } = null!;
 
     /// <summary>An index by name (index or schema.index).</summary>

@@ -4,12 +4,8 @@ using DbOps.Core.Errors;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Restores a backup into a database and reports every table's row count against the manifest.</para>
-/// <para type="description">Refuses a target that already holds tables unless -Force. A SQLite target file is
-/// created if missing; a PostgreSQL target database must exist (createdb). Asks for confirmation.</para>
-/// </summary>
-[Cmdlet(VerbsData.Restore, "Database", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = PathSet)]
+/// <summary>The Restore-Database cmdlet. Its help is docs/cmdlets/Restore-Database.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsData.Restore, "Database", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = PathSet, HelpUri = HelpLinks.Docs + "Restore-Database.md")]
 [OutputType(typeof(RestoreResult))]
 public sealed class RestoreDatabaseCommand : DbOpsCmdlet
 {
@@ -29,6 +25,7 @@ public sealed class RestoreDatabaseCommand : DbOpsCmdlet
 
     /// <summary>The target: a connection, a SQLite path (created if missing), or a PostgreSQL connection string.</summary>
     [Parameter(Mandatory = true, Position = 1, HelpMessage = "Database to restore into.")]
+    [OneDatabase]
     public DatabaseArgument Database { get; set; } = null!;
 
     /// <summary>Replace the contents of a target that already holds tables.</summary>

@@ -5,14 +5,10 @@ using DbOps.Core.Errors;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Proves an existing backup restores: checks its SHA-256 against the manifest, restores it into a scratch database, and compares every table's row count.</para>
-/// <para type="description">A failed check emits the result with Verified false and its Reason, and writes a
-/// non-terminating error (BackupCorrupt or BackupVerificationFailed) so a scheduled job fails.</para>
-/// </summary>
+/// <summary>The Test-Backup cmdlet. Its help is docs/cmdlets/Test-Backup.md (the build turns that page into Get-Help text).</summary>
 // InputObject is the default set because PowerShell tries the default set's parameters first for pipeline input:
 // with Path there, a piped BackupResult bound by its Path property and lost the connection it was taken with.
-[Cmdlet(VerbsDiagnostic.Test, "Backup", DefaultParameterSetName = InputObjectSet)]
+[Cmdlet(VerbsDiagnostic.Test, "Backup", DefaultParameterSetName = InputObjectSet, HelpUri = HelpLinks.Docs + "Test-Backup.md")]
 [OutputType(typeof(BackupVerification))]
 public sealed class TestBackupCommand : DbOpsCmdlet
 {
@@ -35,6 +31,7 @@ public sealed class TestBackupCommand : DbOpsCmdlet
     /// piped backup was taken with, or else the server the manifest names (its password from PGPASSWORD or ~/.pgpass).
     /// </summary>
     [Parameter]
+    [OneDatabase]
     public DatabaseArgument? Database { get; set; }
 
     /// <summary>PostgreSQL: pg_restore to use (the program or its folder).</summary>

@@ -5,15 +5,8 @@ using DbOps.Core.Integrity;
 
 namespace DbOps.PowerShell.Commands;
 
-/// <summary>
-/// <para type="synopsis">Finds orphaned rows, NULLs in required columns, duplicate keys, rows breaking NOT VALID checks and storage corruption, read-only.</para>
-/// <para type="description">Emits one IntegrityFinding per problem, with the rows' count, up to 10 sample keys, the SQL to list them
-/// all and a constraint Add-SafeConstraint can add once the data is clean. Never changes anything: a read-only
-/// connection, and on PostgreSQL one REPEATABLE READ READ ONLY transaction. A check that cannot run on one table writes
-/// an error for that table and the others go on; an invalid -Relationship, -RequiredColumn, -UniqueKey or -Condition
-/// stops the command before anything runs.</para>
-/// </summary>
-[Cmdlet(VerbsDiagnostic.Test, "DataIntegrity")]
+/// <summary>The Test-DataIntegrity cmdlet. Its help is docs/cmdlets/Test-DataIntegrity.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsDiagnostic.Test, "DataIntegrity", HelpUri = HelpLinks.Docs + "Test-DataIntegrity.md")]
 [OutputType(typeof(IntegrityFinding), typeof(IntegrityReport))]
 public sealed class TestDataIntegrityCommand : DbOpsCmdlet
 {
@@ -21,9 +14,12 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
         [ErrorIds.InvalidRelationship, ErrorIds.InvalidSpecification, ErrorIds.ColumnNotFound, ErrorIds.TableNotFound];
 
     private readonly List<(DatabaseArgument Database, List<string> Tables, bool AllTables)> _pending = [];
+    private readonly List<IntegrityReport> _reports = [];
+    private bool _tableNamed;
 
     /// <summary>The database: a connection from Connect-Database, a SQLite path, or a PostgreSQL connection string.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
+    [OneDatabase]
     public DatabaseArgument Database { get; set; } = null!;
 
     /// <summary>Tables to check ("t" or "schema.t"); by default every table. Binds Table/TableName/Name properties from the pipeline.</summary>
@@ -61,22 +57,31 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
     [Parameter]
     public SwitchParameter AsReport { get; set; }
 
-    /// <summary>After the run, write an IntegrityProblemsFound error when any finding is at or above this severity, so a scheduled job fails.</summary>
+    /// <summary>After every database is checked, write one IntegrityProblemsFound error when any finding is at or above this severity; with $ErrorActionPreference = 'Stop' it ends a scheduled job with exit code 1.</summary>
     [Parameter]
     public IntegritySeverity? FailOn { get; set; }
 
     /// <inheritdoc/>
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();
+        _tableNamed = MyInvocation.BoundParameters.ContainsKey(nameof(Table));
+    }
+
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
+        // A piped file is a database: its Name bound -Table by property name, and names no table.
+        var tables = Database.IsFile && !_tableNamed ? [] : Table;
         var last = _pending.Count > 0 ? _pending[^1] : default;
         if (_pending.Count > 0 && SameDatabase(last.Database, Database))
         {
-            last.Tables.AddRange(Table);
-            _pending[^1] = (last.Database, last.Tables, last.AllTables || Table.Length == 0);
+            last.Tables.AddRange(tables);
+            _pending[^1] = (last.Database, last.Tables, last.AllTables || tables.Length == 0);
         }
         else
         {
-            _pending.Add((Database, [.. Table], Table.Length == 0));
+            _pending.Add((Database, [.. tables], tables.Length == 0));
         }
     }
 
@@ -88,6 +93,11 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
             foreach (var (database, tables, allTables) in _pending)
             {
                 RunChecks(database, allTables ? [] : tables.Distinct(StringComparer.Ordinal).ToList());
+            }
+            // Last, after every database's output: under $ErrorActionPreference = 'Stop' this error ends the script.
+            if (FailOn is { } severity && _reports.Sum(r => r.CountAtOrAbove(severity)) is var count and > 0)
+            {
+                WriteDbOpsError(ProblemsFound(_reports, severity, count));
             }
         }
         finally
@@ -146,10 +156,7 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
             };
             WriteDbOpsError(new DbOpsException(failed.ErrorId!, kind, failed.ErrorMessage!, failed.Table), failed.Table ?? report.Database);
         }
-        if (FailOn is { } severity && report.CountAtOrAbove(severity) is var count and > 0)
-        {
-            WriteDbOpsError(ProblemsFound([report], severity, count), report.Database);
-        }
+        _reports.Add(report);
     }
 
     /// <summary>The error -FailOn writes: how many findings, of which checks, on which tables.</summary>

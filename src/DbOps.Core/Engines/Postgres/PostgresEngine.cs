@@ -28,6 +28,8 @@ internal sealed class PostgresEngine : IDatabaseEngine
         _ => false,
     };
 
+    bool IDatabaseEngine.IsConnectionLost(Exception error) => IsConnectionLost(error);
+
     public async Task<ReadOnlySession> OpenReadOnlyAsync(DbOpsConnection connection, CancellationToken cancellationToken) =>
         new(await OpenAsync(connection, readOnly: true, cancellationToken));
 
@@ -46,7 +48,7 @@ internal sealed class PostgresEngine : IDatabaseEngine
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
             await npgsql.DisposeAsync();
-            throw DatabaseConnector.MapPostgresError(e, connection.ToString(), builder.Timeout);
+            throw PostgresConnector.MapConnectError(e, connection.ToString(), builder.Timeout);
         }
     }
 
@@ -56,7 +58,12 @@ internal sealed class PostgresEngine : IDatabaseEngine
     /// what Measure-QueryPerformance times on. Use it with synchronous calls only: one asynchronous call switches the
     /// socket to the asynchronous engine for good.
     /// </summary>
-    public DbConnection OpenBlocking(DbOpsConnection connection, bool readOnly)
+    public ReadOnlySession OpenBlockingReadOnly(DbOpsConnection connection) => new(OpenBlocking(connection, readOnly: true));
+
+    /// <summary>A writable connection opened synchronously (see <see cref="OpenBlockingReadOnly"/>).</summary>
+    public WritableSession OpenBlockingWritable(DbOpsConnection connection) => new(OpenBlocking(connection, readOnly: false));
+
+    private static NpgsqlConnection OpenBlocking(DbOpsConnection connection, bool readOnly)
     {
         var builder = Builder(connection, readOnly);
         // A pooled connection may have been opened asynchronously before: only a new one is sure to be blocking.
@@ -70,7 +77,7 @@ internal sealed class PostgresEngine : IDatabaseEngine
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
             npgsql.Dispose();
-            throw DatabaseConnector.MapPostgresError(e, connection.ToString(), builder.Timeout);
+            throw PostgresConnector.MapConnectError(e, connection.ToString(), builder.Timeout);
         }
     }
 
@@ -108,7 +115,28 @@ internal sealed class PostgresEngine : IDatabaseEngine
 
     // Archive, removal, snapshots, backup:
 
+    public IArchiveDialect Archive => PostgresArchive.Instance;
+
+    public IRemovalDialect Removal => PostgresRemoval.Instance;
+
+    public ISnapshotCatalog Snapshots => PostgresSnapshotCatalog.Instance;
+
+    public IBackupEngine Backup => PostgresBackupEngine.Instance;
+
+    public DatabaseRefusal? RefusalOf(Exception error) => error switch
+    {
+        PostgresException { SqlState: PostgresErrorCodes.LockNotAvailable } pg => new(RefusalKind.LockNotGranted, pg.MessageText),
+        PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } pg => new(RefusalKind.InsufficientPrivilege, pg.MessageText),
+        PostgresException { SqlState: PostgresErrorCodes.DependentObjectsStillExist } pg =>
+            new(RefusalKind.DependentObjects, pg.MessageText + (pg.Detail is null ? "" : $" ({pg.Detail})")),
+        _ => null,
+    };
+
     // Schema, documentation, usage, integrity:
+    public IInspectionDialect Inspection => PostgresInspection.Instance;
+
 
     // Constraints, indexes, performance:
+    public ITuningDialect Tuning => PostgresTuning.Instance;
+
 }

@@ -25,6 +25,9 @@ internal sealed class SqliteEngine : IDatabaseEngine
 
     public DatabaseProvider Kind => DatabaseProvider.SQLite;
 
+    // A file has no session to lose.
+    public bool IsConnectionLost(Exception error) => false;
+
     public async Task<ReadOnlySession> OpenReadOnlyAsync(DbOpsConnection connection, CancellationToken cancellationToken) =>
         new(await OpenFileAsync(connection.Database, SqliteOpenMode.ReadOnly, cancellationToken));
 
@@ -71,7 +74,28 @@ internal sealed class SqliteEngine : IDatabaseEngine
 
     // Archive, removal, snapshots, backup:
 
+    public IArchiveDialect Archive => SqliteArchive.Instance;
+
+    public IRemovalDialect Removal => SqliteRemoval.Instance;
+
+    public ISnapshotCatalog Snapshots => SqliteSnapshotCatalog.Instance;
+
+    public IBackupEngine Backup => SqliteBackupEngine.Instance;
+
+    /// <summary>SQLITE_BUSY and SQLITE_LOCKED: the busy timeout ran out; SQLITE_CONSTRAINT on a DROP: foreign keys still point at it.</summary>
+    public DatabaseRefusal? RefusalOf(Exception error) => error switch
+    {
+        SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_BUSY or SQLitePCL.raw.SQLITE_LOCKED } sqlite => new(RefusalKind.LockNotGranted, sqlite.Message),
+        SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_CONSTRAINT } sqlite =>
+            new(RefusalKind.DependentObjects, $"rows of other tables still reference it ({sqlite.Message})"),
+        _ => null,
+    };
+
     // Schema, documentation, usage, integrity:
+    public IInspectionDialect Inspection => SqliteInspection.Instance;
+
 
     // Constraints, indexes, performance:
+    public ITuningDialect Tuning => SqliteTuning.Instance;
+
 }

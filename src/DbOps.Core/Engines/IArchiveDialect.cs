@@ -1,0 +1,95 @@
+using System.Data.Common;
+using DbOps.Core.Archive;
+using DbOps.Core.Connections;
+using DbOps.Core.Progress;
+using DbOps.Core.Schema;
+
+namespace DbOps.Core.Engines;
+
+/// <summary>
+/// What table archives say to one engine: how a consistent read starts, how rows travel in canonical form, what the
+/// schema file holds, and how an archive loads back. ArchiveExport, ArchiveImport, ArchiveVerification and
+/// TableChecksum hold the logic both engines share.
+/// </summary>
+internal interface IArchiveDialect
+{
+    /// <summary>How this engine's archive CSV reads back (which text is NULL, how values are written).</summary>
+    CsvDialect Csv { get; }
+
+    /// <summary>True when an archive's recorded database is the live one (SQLite: a file path, case-insensitive on Windows).</summary>
+    bool SameDatabase(string archived, string live);
+
+    /// <summary>-TargetTable as a table: "name" in <paramref name="archivedSchema"/>, or "schema.name" where the engine has schemas.</summary>
+    TableRef TargetTable(string name, string archivedSchema);
+
+    /// <summary>Starts a read transaction in which every read sees the same moment.</summary>
+    Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>Reads the catalog and starts the snapshot, in the order that makes the catalog describe the rows the snapshot reads.</summary>
+    Task<(DatabaseSchema Schema, DbTransaction Snapshot)> ReadSchemaAndBeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>Fixes the session's settings so every value reads and loads as its canonical text (a no-op where no setting changes a value's text).</summary>
+    Task UseCanonicalTextAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>The archive's schema file: what recreates the table, and what runs after its rows are loaded.</summary>
+    Task<ArchiveSchemaFile> ReadSchemaFileAsync(DbOpsConnection source, DbConnection connection, DbTransaction snapshot, TableSchema table,
+        string? toolPath, CancellationToken cancellationToken);
+
+    /// <summary>About how many rows the table holds, for progress only.</summary>
+    Task<long> ExpectedRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, CancellationToken cancellationToken);
+
+    /// <summary>Reads every row of the table in canonical form, inside <paramref name="transaction"/> (a checksum's read).</summary>
+    Task ReadRowsAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns,
+        Action<CanonicalRow> onRow, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads every row for an export: each in canonical form to <paramref name="onRow"/> and, with <paramref name="csv"/>, all
+    /// of them as the archive's CSV to that stream (PostgreSQL: the server's own COPY output, byte for byte). A value an
+    /// archive cannot hold exactly stops the read with ArchiveFailed.
+    /// </summary>
+    Task ExportRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, IReadOnlyList<string> columns, Stream? csv,
+        Action<CanonicalRow> onRow, Action<long> rowsDone, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A new, empty database to load an archive into, dropped when disposed: on the source's server (PostgreSQL), or a file
+    /// in <paramref name="folder"/> (SQLite).
+    /// </summary>
+    Task<ScratchSession> OpenScratchAsync(DbOpsConnection source, string folder, IOperationObserver observer, CancellationToken cancellationToken);
+
+    /// <summary>Starts the transaction an archive loads in.</summary>
+    Task<DbTransaction> BeginLoadAsync(WritableSession session, CancellationToken cancellationToken);
+
+    /// <summary>True when a prerequisite the schema file names ("schema x", "type x", "sequence x") is missing from the target.</summary>
+    Task<bool> PrerequisiteMissingAsync(DbConnection connection, string what, CancellationToken cancellationToken);
+
+    /// <summary>The CREATE TABLE for an import under another name (constraints that name the old table cannot come along).</summary>
+    string CreateRenamedTableSql(ArchiveSchemaFile schema, IReadOnlyList<ArchiveColumn> columns, TableRef target);
+
+    /// <summary>Loads the archive's rows into the table, inside <paramref name="transaction"/>; <paramref name="freeze"/>: the transaction created the table.</summary>
+    Task LoadAsync(WritableSession session, DbTransaction transaction, TableRef table, IReadOnlyList<string> columns, ArchiveRows rows, bool freeze,
+        CancellationToken cancellationToken);
+
+    /// <summary>Moves the sequences a newly created table owns past the keys just loaded.</summary>
+    Task AdvanceOwnedSequencesAsync(WritableSession session, DbTransaction transaction, TableRef table, CancellationToken cancellationToken);
+
+    /// <summary>What is wrong with the loaded table's references when the load could not enforce them; null when nothing.</summary>
+    Task<string?> ForeignKeyProblemAsync(DbConnection connection, DbTransaction transaction, TableRef table, CancellationToken cancellationToken);
+}
+
+/// <summary>A scratch database opened for writing; disposing closes the session, then drops the database.</summary>
+internal sealed class ScratchSession(WritableSession session, Func<ValueTask> drop) : IAsyncDisposable
+{
+    public WritableSession Session { get; } = session;
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await Session.DisposeAsync();
+        }
+        finally
+        {
+            await drop();
+        }
+    }
+}
