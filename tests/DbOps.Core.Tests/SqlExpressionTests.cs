@@ -41,6 +41,16 @@ public static class HostileExpressions
         { "id IN (WITH n AS (INSERT INTO goals (id) VALUES (99) RETURNING id) SELECT id FROM n)", "a subquery that inserts" },
     };
 
+    /// <summary>
+    /// On PostgreSQL '[' is a subscript, not a quote: text that a SQLite-minded lexer reads as a quoted name hides a
+    /// comment that moves where the server's strings begin, letting ';' through to end a read-only transaction.
+    /// </summary>
+    public static TheoryData<string> PostgresOnly => new()
+    {
+        "a[/*] = '*/ 1] IS NULL); COMMIT; BEGIN READ WRITE; DROP TABLE audit; COMMIT; SELECT 1 WHERE NOT ((jsonb_build_object())[' [ '] IS NULL",
+        "title[`] = 1; DROP TABLE audit; SELECT `",
+    };
+
     /// <summary>Every place a user's expression goes in, with the error id it refuses with.</summary>
     public static async Task RefusedEverywhereAsync(DbOpsConnection db, string expression)
     {
@@ -78,10 +88,11 @@ public sealed class SqlExpressionTests
     }
 
     [Fact]
-    public void A_dollar_or_backslash_inside_a_literal_is_refused_only_where_the_engine_has_escape_or_dollar_quoting()
+    public void A_dollar_inside_a_literal_is_accepted_and_a_backslash_is_refused_only_where_the_engine_has_escape_strings()
     {
         Assert.Null(SqlExpression.Problem("json_extract(doc, '$.status') = 'a\\b'", SqliteEngine.Instance));
-        Assert.NotNull(SqlExpression.Problem("json_extract(doc, '$.status') = 'a'", PostgresEngine.Instance));
+        Assert.Null(SqlExpression.Problem("price_text NOT LIKE '$%' AND doc #> '{a}' = '$'", PostgresEngine.Instance));
+        Assert.NotNull(SqlExpression.Problem("title ~ '^a\\.b$'", PostgresEngine.Instance));
         Assert.NotNull(SqlExpression.Problem("title <> E'\\');'", PostgresEngine.Instance));
         Assert.NotNull(SqlExpression.Problem("title <> $$;$$", SqliteEngine.Instance));
         Assert.NotNull(SqlExpression.Problem("title = $1", SqliteEngine.Instance));
@@ -126,6 +137,18 @@ public sealed class SqlExpressionPostgresTests(PostgresCluster cluster)
         await HostileExpressions.RefusedEverywhereAsync(db, expression);
 
         Assert.True(before == Objects(db), $"{what}: {before} became {Objects(db)}");
+    }
+
+    [Theory]
+    [MemberData(nameof(HostileExpressions.PostgresOnly), MemberType = typeof(HostileExpressions))]
+    public async Task Brackets_and_backticks_hide_nothing_from_the_check_on_PostgreSQL(string expression)
+    {
+        var db = await cluster.CreateConnectedAsync(HostileExpressions.PostgresSetup);
+        var before = Objects(db);
+
+        await HostileExpressions.RefusedEverywhereAsync(db, expression);
+
+        Assert.Equal(before, Objects(db));
     }
 
     [Fact]

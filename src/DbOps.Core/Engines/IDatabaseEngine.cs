@@ -33,9 +33,7 @@ internal interface IDatabaseEngine
     /// <summary>The exact number of rows stored in the table itself (PostgreSQL: not counting child partitions).</summary>
     Task<long> CountRowsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken);
 
-    // Each area's engine-specific part. Keep one member per area, in this order.
-
-    // Archive, removal, snapshots, backup:
+    // What differs per engine, by area of the services that ask.
 
     /// <summary>How table archives read, write and load this engine's tables.</summary>
     IArchiveDialect Archive { get; }
@@ -52,15 +50,11 @@ internal interface IDatabaseEngine
     /// <summary>The refusal an error is (a lock not granted, a missing privilege, dependents), or null for any other error.</summary>
     DatabaseRefusal? RefusalOf(Exception error);
 
-    // Schema, documentation, usage, integrity:
     /// <summary>Catalog, name rules and the SQL of the read-only inspections.</summary>
     IInspectionDialect Inspection { get; }
 
-
-    // Constraints, indexes, performance:
     /// <summary>Constraint and index DDL, lock handling, plans and statement statistics.</summary>
     ITuningDialect Tuning { get; }
-
 }
 
 internal static class ProviderExtensions

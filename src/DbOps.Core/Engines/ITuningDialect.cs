@@ -24,6 +24,12 @@ internal interface ITuningDialect
     /// </summary>
     bool HasEscapeQuoting { get; }
 
+    /// <summary>
+    /// True when [name] and `name` quote identifiers (SQLite). On PostgreSQL '[' is an array subscript, and a lexer that
+    /// took it for a quote would not see a comment or a ';' the server does.
+    /// </summary>
+    bool QuotesNamesWithBrackets { get; }
+
     /// <summary>How resolved identifiers compare: exactly on PostgreSQL, case-insensitively on SQLite.</summary>
     StringComparer IdentifierComparer { get; }
 

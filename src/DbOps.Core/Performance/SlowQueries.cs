@@ -204,7 +204,7 @@ internal static class StatementClassifier
 
     public static StatementKind Classify(string query)
     {
-        var first = SqlText.Tokens(query).FirstOrDefault(t => t.Kind is not SqlText.TokenKind.Space);
+        var first = SqlText.Tokens(query, bracketQuotes: false).FirstOrDefault(t => t.Kind is not SqlText.TokenKind.Space);
         if (first.Kind == SqlText.TokenKind.Comment && first.Length > 0 && query.Substring(first.Start, first.Length) == DbOpsTraffic.Marker.Trim())
         {
             return StatementKind.DbOps;
@@ -216,5 +216,5 @@ internal static class StatementClassifier
 
     /// <summary>The first keyword, lower case, after comments and opening parentheses.</summary>
     public static string FirstWord(string query) =>
-        SqlText.Tokens(query).Where(t => t.Kind is SqlText.TokenKind.Word).Select(t => query.Substring(t.Start, t.Length).ToLowerInvariant()).FirstOrDefault() ?? "";
+        SqlText.Tokens(query, bracketQuotes: false).Where(t => t.Kind is SqlText.TokenKind.Word).Select(t => query.Substring(t.Start, t.Length).ToLowerInvariant()).FirstOrDefault() ?? "";
 }

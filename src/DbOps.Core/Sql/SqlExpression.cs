@@ -21,12 +21,13 @@ internal static class SqlExpression
         {
             return "it is empty";
         }
-        // The lexer knows standard quoting only. Backslash escapes (E'...') and dollar quoting ($$...$$) could hide a ';'
-        // or ')' from it while the server still honours them, so where the engine has them neither character is accepted
-        // at all; elsewhere only outside string literals (a JSON path such as '$.status' cannot end a literal there).
+        // The lexer knows standard quoting only. Backslash escapes (E'...', or any string where standard_conforming_strings
+        // is off) could hide a quote from it while the server still honours them, so where the engine has them '\' is not
+        // accepted at all. '$' is accepted only inside a plain string literal, where it cannot open a dollar quote (a JSON
+        // path '$.status', a LIKE '$%'); outside one, $$...$$ could hide a ';' or ')'.
         var literalsMayHide = engine.Tuning.HasEscapeQuoting;
         var depth = 0;
-        foreach (var token in SqlText.Tokens(expression))
+        foreach (var token in SqlText.Tokens(expression, engine.Tuning.QuotesNamesWithBrackets))
         {
             var text = expression.AsSpan(token.Start, token.Length);
             var literal = token.Kind == SqlText.TokenKind.String;
@@ -36,7 +37,7 @@ internal static class SqlExpression
                     return "it contains a comment";
                 case SqlText.TokenKind.String or SqlText.TokenKind.QuotedIdentifier when !SqlText.IsClosed(expression, token):
                     return "a quoted string or name is not closed";
-                case var _ when (literalsMayHide || !literal) && text.IndexOfAny('\\', '$') >= 0:
+                case var _ when (literal ? literalsMayHide && text.Contains('\\') : text.IndexOfAny('\\', '$') >= 0):
                     return "it contains '\\' or '$' (write string literals in plain single quotes, without escape-string or dollar quoting)";
                 case SqlText.TokenKind.Word when WritingKeywords.Contains(text.ToString()):
                     return $"it contains {text.ToString().ToUpperInvariant()}: an expression may only read";

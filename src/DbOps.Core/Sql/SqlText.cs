@@ -13,7 +13,8 @@ internal static class SqlText
 
     internal enum TokenKind { Word, Symbol, String, QuotedIdentifier, Comment, Space }
 
-    public static IEnumerable<Token> Tokens(string sql)
+    /// <summary>The tokens of <paramref name="sql"/>; [name] and `name` are quoted names only where <paramref name="bracketQuotes"/> (SQLite).</summary>
+    public static IEnumerable<Token> Tokens(string sql, bool bracketQuotes = true)
     {
         var i = 0;
         while (i < sql.Length)
@@ -37,12 +38,12 @@ internal static class SqlText
                 i = end < 0 ? sql.Length : end + 2;
                 kind = TokenKind.Comment;
             }
-            else if (c is '\'' or '"' or '`')
+            else if (c is '\'' or '"' || (c == '`' && bracketQuotes))
             {
                 i = Closing(sql, i, c);
                 kind = c == '\'' ? TokenKind.String : TokenKind.QuotedIdentifier;
             }
-            else if (c == '[')
+            else if (c == '[' && bracketQuotes)
             {
                 var end = sql.IndexOf(']', i + 1);
                 i = end < 0 ? sql.Length : end + 1;

@@ -111,10 +111,6 @@ internal sealed class PostgresEngine : IDatabaseEngine
             $"{DbOpsTraffic.Marker}SELECT count(*) FROM ONLY {QuoteIdentifier(table.Schema)}.{QuoteIdentifier(table.Name)}",
             cancellationToken: cancellationToken, commandTimeout: 0));
 
-    // Each area's engine-specific part, in the order of IDatabaseEngine.
-
-    // Archive, removal, snapshots, backup:
-
     public IArchiveDialect Archive => PostgresArchive.Instance;
 
     public IRemovalDialect Removal => PostgresRemoval.Instance;
@@ -132,11 +128,7 @@ internal sealed class PostgresEngine : IDatabaseEngine
         _ => null,
     };
 
-    // Schema, documentation, usage, integrity:
     public IInspectionDialect Inspection => PostgresInspection.Instance;
 
-
-    // Constraints, indexes, performance:
     public ITuningDialect Tuning => PostgresTuning.Instance;
-
 }

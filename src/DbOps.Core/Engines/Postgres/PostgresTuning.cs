@@ -22,6 +22,8 @@ internal sealed class PostgresTuning : ITuningDialect
 
     public bool HasEscapeQuoting => true;
 
+    public bool QuotesNamesWithBrackets => false;
+
     public StringComparer IdentifierComparer => StringComparer.Ordinal;
 
     public string QualifiedName(TableRef table) => table.ToQuotedName();

@@ -70,10 +70,6 @@ internal sealed class SqliteEngine : IDatabaseEngine
         await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             $"SELECT count(*) FROM {QuoteIdentifier(table.Schema)}.{QuoteIdentifier(table.Name)}", cancellationToken: cancellationToken));
 
-    // Each area's engine-specific part, in the order of IDatabaseEngine.
-
-    // Archive, removal, snapshots, backup:
-
     public IArchiveDialect Archive => SqliteArchive.Instance;
 
     public IRemovalDialect Removal => SqliteRemoval.Instance;
@@ -91,11 +87,7 @@ internal sealed class SqliteEngine : IDatabaseEngine
         _ => null,
     };
 
-    // Schema, documentation, usage, integrity:
     public IInspectionDialect Inspection => SqliteInspection.Instance;
 
-
-    // Constraints, indexes, performance:
     public ITuningDialect Tuning => SqliteTuning.Instance;
-
 }

@@ -24,6 +24,8 @@ internal sealed class SqliteTuning : ITuningDialect
 
     public bool HasEscapeQuoting => false;
 
+    public bool QuotesNamesWithBrackets => true;
+
     public StringComparer IdentifierComparer => StringComparer.OrdinalIgnoreCase;
 
     public string QualifiedName(TableRef table) => TableRef.QuoteIdentifier(table.Name);

@@ -2,9 +2,10 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
+using DbOps.Core.Tools;
 using Npgsql;
 
-namespace DbOps.Core.Tools;
+namespace DbOps.Core.Engines;
 
 /// <summary>A located client program and its major version.</summary>
 internal sealed record PostgresTool(string Path, int MajorVersion, string VersionText);
