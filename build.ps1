@@ -4,7 +4,9 @@
 .EXAMPLE
     dotnet pwsh ./build.ps1                 # Build: leaves an importable module in out/DbOps/ (and Pester in out/Pester/)
     dotnet pwsh ./build.ps1 -Task Test      # Build, then every test: xUnit, then the Pester suite in tests/DbOps.Pester
-    dotnet pwsh ./build.ps1 -Task Package   # Build, then zip out/DbOps into out/DbOps-<version>.zip
+    dotnet pwsh ./build.ps1 -Task Package   # Build, then pack out/DbOps into out/packages/DbOps.<version>.nupkg
+.EXAMPLE
+    Register-PSResourceRepository -Name DbOpsLocal -Uri ./out/packages -Trusted; Install-PSResource DbOps -Repository DbOpsLocal
 .NOTES
     Test ends with one line "Total: N passed, N failed, N skipped" over both suites and exits 1 when anything failed,
     including a test assembly that crashed or a Pester file that could not run.
@@ -14,7 +16,9 @@ param(
     [ValidateSet('Build', 'Test', 'Package')]
     [string] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Release'
+    [string] $Configuration = 'Release',
+    # Test or package what out/ already holds, without building first.
+    [switch] $NoBuild
 )
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
@@ -24,7 +28,7 @@ function Invoke-Dotnet {
     if ($LASTEXITCODE -ne 0) { throw "dotnet $($args -join ' ') failed with exit code $LASTEXITCODE" }
 }
 
-Invoke-Dotnet build DbOps.sln -c $Configuration
+if (-not $NoBuild) { Invoke-Dotnet build DbOps.sln -c $Configuration }
 
 switch ($Task) {
     'Test' {
@@ -71,10 +75,10 @@ switch ($Task) {
         exit ($failed -eq 0 ? 0 : 1)
     }
     'Package' {
-        $version = (Import-PowerShellDataFile ./out/DbOps/DbOps.psd1).ModuleVersion
-        $zip = Join-Path $PSScriptRoot "out/DbOps-$version.zip"
-        Remove-Item $zip -ErrorAction SilentlyContinue
-        Compress-Archive -Path ./out/DbOps -DestinationPath $zip
-        Write-Host "Packaged $zip"
+        # The .nupkg Publish-PSResource would upload (PSResourceGet ships with pwsh); a folder holding it is a repository.
+        $packages = New-Item -ItemType Directory -Path (Join-Path $PSScriptRoot out packages) -Force
+        Get-ChildItem $packages -Filter DbOps.*.nupkg | Remove-Item
+        $package = Compress-PSResource -Path (Join-Path $PSScriptRoot out DbOps) -DestinationPath $packages -PassThru
+        Write-Host "Packaged $($package.FullName)"
     }
 }

@@ -1,22 +1,12 @@
 # The sample goals tracker for the examples. New-GoalsDatabase creates it (goals-tracker.sql) as a SQLite file, unless the file already exists.
-# It uses Microsoft.Data.Sqlite from the DbOps module folder, so it needs nothing else installed.
+# DbOps itself runs the script (Invoke-DatabaseQuery), so it needs nothing else installed.
 function New-GoalsDatabase {
     param([Parameter(Mandatory)][string] $Path)
 
     if (Test-Path $Path) { return $Path }
-    Add-Type -Path (Join-Path (Get-Module DbOps).ModuleBase Microsoft.Data.Sqlite.dll)
-
     $null = New-Item -ItemType Directory -Path (Split-Path $Path) -Force
-    $connection = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$Path;Pooling=False")
-    try {
-        $connection.Open()
-        $command = $connection.CreateCommand()
-        $command.CommandText = Get-Content -Raw (Join-Path $PSScriptRoot goals-tracker.sql)
-        $null = $command.ExecuteNonQuery()
-    }
-    finally {
-        $connection.Dispose()
-    }
+    $database = Connect-Database -Path $Path -Create
+    Invoke-DatabaseQuery $database (Get-Content -Raw (Join-Path $PSScriptRoot goals-tracker.sql))
     $Path
 }
 

@@ -31,21 +31,14 @@ $first | Out-Default
 foreach ($e in $blocked) { Write-Host "  $($e.FullyQualifiedErrorId.Split(',')[0]): $($e.Exception.Message)" }
 
 Write-Host "`n== 2. Clean the rows the errors name (here: the sample's known defects)" -ForegroundColor Cyan
-$sqlite = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$databasePath;Pooling=False")
-try {
-    $sqlite.Open()
-    $command = $sqlite.CreateCommand()
-    $command.CommandText = "
-        UPDATE goals SET deadline = created_at WHERE deadline < created_at;
-        UPDATE goals SET root_id = id WHERE root_id IS NULL;
-        UPDATE activity_groups SET name = name || ' (' || id || ')'
-         WHERE id NOT IN (SELECT min(id) FROM activity_groups GROUP BY root_id, name);
-        UPDATE sessions SET goal_id = NULL WHERE goal_id NOT IN (SELECT id FROM goals);"
-    $null = $command.ExecuteNonQuery()
-}
-finally {
-    $sqlite.Dispose()
-}
+Invoke-DatabaseQuery $db "
+    BEGIN;
+    UPDATE goals SET deadline = created_at WHERE deadline < created_at;
+    UPDATE goals SET root_id = id WHERE root_id IS NULL;
+    UPDATE activity_groups SET name = name || ' (' || id || ')'
+     WHERE id NOT IN (SELECT min(id) FROM activity_groups GROUP BY root_id, name);
+    UPDATE sessions SET goal_id = NULL WHERE goal_id NOT IN (SELECT id FROM goals);
+    COMMIT;"
 
 Write-Host "`n== 3. What would run now (-WhatIf: the exact statements; nothing is changed)" -ForegroundColor Cyan
 $plan | Add-SafeConstraint -Database $db -WhatIf

@@ -51,6 +51,10 @@ public abstract class DbOpsCmdlet : PSCmdlet
             : Run((_, token) => DatabaseConnector.ConnectSqliteAsync(path, create: false, token));
     }
 
+    /// <summary>-Parameters as SQL parameter values by name, unwrapped from PowerShell's wrappers.</summary>
+    protected static Dictionary<string, object?>? ToParameterValues(System.Collections.IDictionary? parameters) =>
+        parameters?.Keys.Cast<object>().ToDictionary(k => k.ToString()!, k => parameters[k] is PSObject p ? p.BaseObject : parameters[k]);
+
     /// <summary>The baseline -Since names: the object, or the file read (relative to the PowerShell location).</summary>
     protected UsageBaseline? LoadBaseline(UsageBaselineArgument? argument) =>
         argument is null ? null : argument.Baseline ?? UsageWatch.Load(ResolvePath(argument.Path!));

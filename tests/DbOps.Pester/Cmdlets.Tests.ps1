@@ -15,6 +15,7 @@ BeforeDiscovery {
         @{ Name = 'Export-IntegrityReport'; Binds = 'InputObject[V]' }
         @{ Name = 'Add-SafeConstraint'; Binds = 'Finding[V] InputObject[V] PlanEntry[V]' }
         @{ Name = 'Measure-QueryPerformance'; Binds = 'Parameters[P] Query[V] Source[P]' }
+        @{ Name = 'Invoke-DatabaseQuery'; Binds = 'Database[V]' }
         @{ Name = 'Get-SlowQuery'; Binds = 'Database[V]' }
         @{ Name = 'Find-MissingIndex'; Binds = 'Database[V]' }
         @{ Name = 'Find-UnusedIndex'; Binds = 'Database[V]' }
@@ -34,6 +35,7 @@ BeforeDiscovery {
         @{ Name = 'Add-SafeConstraint'; Impact = 'Medium' }
         @{ Name = 'Add-SafeIndex'; Impact = 'Medium' }
         @{ Name = 'Import-TableArchive'; Impact = 'Medium' }
+        @{ Name = 'Invoke-DatabaseQuery'; Impact = 'Medium' }
         @{ Name = 'Remove-DeprecatedTable'; Impact = 'High' }
         @{ Name = 'Remove-UnusedIndex'; Impact = 'High' }
         @{ Name = 'Restore-Database'; Impact = 'High' }
@@ -86,6 +88,16 @@ Describe 'Pipeline binding' {
         ($archive | Import-TableArchive -Database (Join-Path $TestDrive import1.db) -Confirm:$false).RowCount | Should -Be 200
         $byPath = [pscustomobject]@{ Path = $archive.ManifestPath } | Import-TableArchive -Database (Join-Path $TestDrive import2.db) -Confirm:$false
         $byPath.RowCount | Should -Be 200
+    }
+
+    It 'a connection pipes into Invoke-DatabaseQuery, which returns each row as an object with its columns as properties' {
+        $db = Connect-Database -Path (New-TestDatabase)
+        $rows = $db | Invoke-DatabaseQuery -Query 'CREATE TABLE notes (id INTEGER, body TEXT); INSERT INTO notes VALUES (1, @body), (2, NULL);
+            SELECT n.id, n.body, g.id FROM notes n JOIN goals g ON g.id = n.id ORDER BY n.id' -Parameters @{ body = 'first' }
+        $rows.Count | Should -Be 2
+        $rows[0].PSObject.Properties.Name | Should -Be 'id', 'body', 'id1'
+        $rows[0].body | Should -Be 'first'
+        $rows[1].body | Should -BeNullOrEmpty
     }
 
     It 'Test-DataIntegrity -AsReport pipes into Export-IntegrityReport' {
@@ -167,6 +179,7 @@ Describe '-WhatIf changes nothing' {
     It 'Export-TableArchive' { Export-TableArchive -Database $path -Table goals -Destination $dest -WhatIf | Should -BeNullOrEmpty }
     It 'Add-SafeConstraint' { Add-SafeConstraint -Database $path -Table goals -Check 'id > 0' -WhatIf | Should -BeNullOrEmpty }
     It 'Add-SafeIndex' { Find-MissingIndex -Database $path | Add-SafeIndex -WhatIf | Should -BeNullOrEmpty }
+    It 'Invoke-DatabaseQuery' { Invoke-DatabaseQuery -Database $path -Query 'DELETE FROM goals' -WhatIf | Should -BeNullOrEmpty }
 
     Context 'on artifacts made beforehand' {
         BeforeAll {
@@ -244,6 +257,7 @@ Describe 'Error ids' {
         @{ Name = 'Export-IntegrityReport'; Because = '-FailOn Error with errors found'; ErrorId = 'IntegrityProblemsFound'; Script = { Test-DataIntegrity -Database $path -AsReport | Export-IntegrityReport -Path (Join-Path $TestDrive r.json) -FailOn Error -ErrorAction Stop } }
         @{ Name = 'Add-SafeConstraint'; Because = 'rows that violate the check'; ErrorId = 'ConstraintViolations'; Script = { Add-SafeConstraint -Database $path -Table goals -Check 'deadline >= created_at' -ErrorAction Stop } }
         @{ Name = 'Measure-QueryPerformance'; Because = 'a query the database rejects'; ErrorId = 'QueryFailed'; Script = { Measure-QueryPerformance -Database $path -Query 'SELECT * FROM nosuch' -ErrorAction Stop } }
+        @{ Name = 'Invoke-DatabaseQuery'; Because = 'SQL the database rejects'; ErrorId = 'QueryFailed'; Script = { Invoke-DatabaseQuery -Database $path -Query 'SELECT * FROM nosuch' -ErrorAction Stop } }
         @{ Name = 'Get-SlowQuery'; Because = 'SQLite has no statement statistics'; ErrorId = 'ProviderNotSupported'; Script = { Get-SlowQuery -Database $path -ErrorAction Stop } }
         @{ Name = 'Start-UsageWatch'; Because = 'SQLite keeps no usage counters'; ErrorId = 'ProviderNotSupported'; Script = { Start-UsageWatch -Database $path -ErrorAction Stop } }
         @{ Name = 'Find-MissingIndex'; Because = 'a missing database'; ErrorId = 'DatabaseNotFound'; Script = { Find-MissingIndex -Database $missing -ErrorAction Stop } }
@@ -274,7 +288,7 @@ Describe 'Error ids' {
     It 'covers every exported cmdlet' {
         # Kept in step with the cases above: every cmdlet has at least one error id a script can catch.
         $covered = 'Connect-Database', 'Backup-Database', 'Test-Backup', 'Test-DataIntegrity', 'Export-IntegrityReport', 'Add-SafeConstraint',
-            'Measure-QueryPerformance', 'Get-SlowQuery', 'Find-MissingIndex', 'Find-UnusedIndex', 'Add-SafeIndex', 'Remove-UnusedIndex',
+            'Measure-QueryPerformance', 'Invoke-DatabaseQuery', 'Get-SlowQuery', 'Find-MissingIndex', 'Find-UnusedIndex', 'Add-SafeIndex', 'Remove-UnusedIndex',
             'Find-UnusedTable', 'Export-TableArchive', 'Import-TableArchive', 'Remove-DeprecatedTable', 'Restore-Database',
             'Get-DatabaseSnapshot', 'Compare-DatabaseSnapshot', 'Export-DatabaseDocumentation', 'Start-UsageWatch'
         (Get-Command -Module DbOps).Name | Sort-Object | Should -Be ($covered | Sort-Object)

@@ -14,18 +14,10 @@ function New-TestDatabase {
     New-GoalsDatabase -Path (Join-Path $TestDrive "goals-$(New-Guid).db")
 }
 
-# Runs SQL on a SQLite file with the Microsoft.Data.Sqlite that DbOps ships; returns the first column of the first row.
+# Runs SQL on a SQLite file through DbOps; returns the first column of the first row.
 function Invoke-Sqlite([string] $Path, [string] $Sql) {
-    $connection = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$Path;Pooling=False")
-    try {
-        $connection.Open()
-        $command = $connection.CreateCommand()
-        $command.CommandText = $Sql
-        $command.ExecuteScalar()
-    }
-    finally {
-        $connection.Dispose()
-    }
+    $rows = @(Invoke-DatabaseQuery -Database $Path -Query $Sql)
+    if ($rows) { $rows[0].PSObject.Properties | Select-Object -First 1 -ExpandProperty Value }
 }
 
 function Get-TableNames([string] $Path) {

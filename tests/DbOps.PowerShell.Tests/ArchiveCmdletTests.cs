@@ -18,7 +18,7 @@ public sealed class ArchiveCmdletTests(PostgresCluster cluster) : IDisposable
 
     private static object Prop(PSObject o, string name) => o.Properties[name].Value;
 
-    /// <summary>A SQLite file made through the module's own Microsoft.Data.Sqlite.</summary>
+    /// <summary>A SQLite file made through the module's Invoke-DatabaseQuery.</summary>
     private string CreateSqlite(string name, string sql)
     {
         var path = _folder.File(name);

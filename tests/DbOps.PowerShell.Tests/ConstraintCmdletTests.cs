@@ -22,10 +22,7 @@ public sealed class ConstraintCmdletTests : IDisposable
         _session.Run("""
             . $script
             $null = New-GoalsDatabase -Path $path
-            if ($sql) {
-                $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$path;Pooling=False")
-                $c.Open(); $cmd = $c.CreateCommand(); $cmd.CommandText = $sql; [void]$cmd.ExecuteNonQuery(); $c.Close()
-            }
+            if ($sql) { $null = Invoke-DatabaseQuery $path $sql }
             """, new { script = Datasets.Example("New-GoalsDatabase.ps1"), path, sql });
         Assert.Empty(_session.Errors);
         return path;

@@ -43,22 +43,19 @@ public sealed class PowerShellSession : IDisposable
     public static string ModuleManifest { get; } = Environment.GetEnvironmentVariable("DBOPS_MODULE_PATH") ?? FindModule();
 
     /// <summary>
-    /// Runs SQL on a SQLite file (created if missing) through the Microsoft.Data.Sqlite the module loaded from
-    /// out/DbOps, so tests need no SQLite package of their own. Foreign keys are not enforced, as in a legacy file.
+    /// Runs SQL on a SQLite file (created if missing) through the module's Invoke-DatabaseQuery, so tests need no
+    /// SQLite package of their own. Foreign keys are not enforced, as in a legacy file (the bundled SQLite enforces them
+    /// by default).
     /// </summary>
     public void ExecuteSqlite(string path, string sql)
     {
-        Run("""
-            $null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine((Get-Module DbOps).ModuleBase, 'Microsoft.Data.Sqlite.dll'))
-            $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$path;Pooling=False;Foreign Keys=False")
-            $c.Open()
-            $cmd = $c.CreateCommand()
-            $cmd.CommandText = $sql
-            [void]$cmd.ExecuteNonQuery()
-            $c.Close()
-            """, new { path, sql });
+        Run("$null = Invoke-DatabaseQuery (Connect-Database -Path $path -Create) $sql", new { path, sql = "PRAGMA foreign_keys = OFF;\n" + sql });
         Assert.Empty(Errors);
     }
+
+    /// <summary>The first column of the first row <paramref name="sql"/> returns on a SQLite file, through Invoke-DatabaseQuery.</summary>
+    public object SqliteScalar(string path, string sql) =>
+        Run("Invoke-DatabaseQuery $path $sql", new { path, sql })[0].Properties.First().Value;
 
     /// <summary>Host output without the ANSI colour codes PowerShell adds to tables.</summary>
     public static string StripAnsi(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\x1b\[[0-9;]*m", "");

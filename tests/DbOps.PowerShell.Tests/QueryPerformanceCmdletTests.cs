@@ -27,11 +27,7 @@ public sealed class QueryPerformanceCmdletTests : IDisposable
     private static object Prop(PSObject o, string name) => o.Properties[name].Value;
 
     private long IndexCount(string path) =>
-        (long)_session.Run("""
-            $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$path;Pooling=False"); $c.Open()
-            $cmd = $c.CreateCommand(); $cmd.CommandText = "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name LIKE 'ix_%'"
-            $cmd.ExecuteScalar(); $c.Close()
-            """, new { path })[0].BaseObject;
+        (long)_session.SqliteScalar(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name LIKE 'ix_%'");
 
     [Fact]
     public void Find_MissingIndex_piped_to_Add_SafeIndex_WhatIf_shows_the_exact_SQL_and_creates_nothing_then_creates_both()

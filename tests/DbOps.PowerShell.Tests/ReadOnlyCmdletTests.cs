@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Microsoft.Data.Sqlite;
 using Npgsql;
 
 namespace DbOps.PowerShell.Tests;
@@ -119,10 +120,7 @@ public sealed class ReadOnlyCmdletTests(PostgresCluster cluster) : IDisposable
 
         // The test of the test: the mount refuses writes to root too, through the file system and through SQLite.
         Assert.ThrowsAny<IOException>(() => new FileStream(db, FileMode.Open, FileAccess.ReadWrite).Dispose());
-        _session.Run("""
-            $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$db;Mode=ReadWrite;Pooling=False"); $c.Open()
-            try { $cmd = $c.CreateCommand(); $cmd.CommandText = 'DELETE FROM legacy_imports'; [void]$cmd.ExecuteNonQuery() } finally { $c.Close() }
-            """, new { db });
+        _session.Run("Invoke-DatabaseQuery $db 'DELETE FROM legacy_imports'", new { db });
         Assert.Contains("readonly database", Assert.Single(_session.Errors).Exception.Message, StringComparison.Ordinal);
     }
 
@@ -130,18 +128,19 @@ public sealed class ReadOnlyCmdletTests(PostgresCluster cluster) : IDisposable
     public void Every_read_only_cmdlet_reads_a_WAL_database_through_its_wal_file_and_leaves_that_file_as_it_was()
     {
         // A WAL database as a live application leaves it: rows still in the -wal file, not yet checkpointed into the
-        // database file. Copying the pair while the writer holds it open gives that state with no writer left.
+        // database file. Copying the pair while the writer holds it open gives that state with no writer left. The writer
+        // is this test's own SQLite (the module's drivers are private to it), as an application beside DbOps would be.
         var live = GoalsDatabase(Path.Combine(_folder.Path, "live"));
         var db = _folder.File("wal.db");
-        _session.Run("""
-            $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$live;Pooling=False"); $c.Open()
-            $cmd = $c.CreateCommand()
-            $cmd.CommandText = 'PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE only_in_wal (id INTEGER PRIMARY KEY); INSERT INTO only_in_wal VALUES (1), (2), (3)'
-            [void]$cmd.ExecuteNonQuery()
-            Copy-Item $live $db; Copy-Item "$live-wal" "$db-wal"
-            $c.Close()
-            """, new { live, db });
-        Assert.Empty(_session.Errors);
+        using (var writer = new SqliteConnection($"Data Source={live};Pooling=False"))
+        {
+            writer.Open();
+            using var command = writer.CreateCommand();
+            command.CommandText = "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE only_in_wal (id INTEGER PRIMARY KEY); INSERT INTO only_in_wal VALUES (1), (2), (3)";
+            command.ExecuteNonQuery();
+            File.Copy(live, db);
+            File.Copy(live + "-wal", db + "-wal");
+        }
         var database = Fingerprint(db);
         var wal = Fingerprint(db + "-wal");
 

@@ -36,14 +36,8 @@ public sealed class RemovalCmdletTests : IDisposable
         return path;
     }
 
-    private long TableCount(string path, string name)
-    {
-        var result = _session.Run(
-            "$c = [Microsoft.Data.Sqlite.SqliteConnection]::new(\"Data Source=$path;Pooling=False\"); $c.Open(); $cmd = $c.CreateCommand(); " +
-            "$cmd.CommandText = \"SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '$name'\"; $cmd.ExecuteScalar(); $c.Close()",
-            new { path, name });
-        return (long)result.Single().BaseObject;
-    }
+    private long TableCount(string path, string name) =>
+        (long)_session.SqliteScalar(path, $"SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '{name}'");
 
     [Fact]
     public void Archived_tables_piped_in_are_dropped_dependents_first_and_reported()

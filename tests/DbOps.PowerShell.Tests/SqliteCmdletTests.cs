@@ -14,8 +14,8 @@ public sealed class SqliteCmdletTests : IDisposable
     }
 
     /// <summary>
-    /// Creates a small database through the Microsoft.Data.Sqlite that the module loaded from out/DbOps, so this
-    /// also proves the module resolves its native SQLite library (nothing in this test project references it).
+    /// Creates a small database through the module's Invoke-DatabaseQuery, so this also proves the module resolves its
+    /// own native SQLite library (from out/DbOps, whatever SQLite the test process has).
     /// </summary>
     private string CreateDatabase(string name, int rows = 50)
     {

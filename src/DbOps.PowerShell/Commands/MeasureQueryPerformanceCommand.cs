@@ -78,7 +78,7 @@ public sealed class MeasureQueryPerformanceCommand : DbOpsCmdlet
             {
                 WriteWarning($"No baseline was measured with the query '{query}'; SpeedUp is left empty.");
             }
-            var request = new QueryMeasurementRequest(source, query, ToDictionary(Parameters), Iterations, Warmup, AllowWrite, baseline);
+            var request = new QueryMeasurementRequest(source, query, ToParameterValues(Parameters), Iterations, Warmup, AllowWrite, baseline);
             WriteObject(Run((observer, token) => QueryMeasurement.MeasureAsync(request, observer, token)));
         }
         catch (DbOpsException e)
@@ -96,7 +96,4 @@ public sealed class MeasureQueryPerformanceCommand : DbOpsCmdlet
         }
         return File.ReadAllText(file);
     }
-
-    private static Dictionary<string, object?>? ToDictionary(IDictionary? parameters) =>
-        parameters?.Keys.Cast<object>().ToDictionary(k => k.ToString()!, k => parameters[k] is PSObject p ? p.BaseObject : parameters[k]);
 }

@@ -1,0 +1,50 @@
+# The package as a user installs it: build.ps1 -Task Package, then Install-PSResource from a folder repository into an
+# empty module path, Import-Module by name, and a backup.
+BeforeAll {
+    . (Join-Path $PSScriptRoot TestHelpers.ps1)
+
+    # pwsh with a new home in TestDrive, so PSResourceGet's repository list and the CurrentUser module path are the
+    # test's own, empty at first, and the real user's are neither read nor changed. Started as pwsh.dll on this
+    # process's dotnet: `dotnet pwsh` would look for the tool under the new home.
+    $userHome = Join-Path $TestDrive home
+    # PSResourceGet keeps its repository list in the current directory when the user data folder does not exist.
+    $null = New-Item -ItemType Directory -Path (Join-Path $userHome .local share)
+    function Invoke-PwshAtHome([string[]] $Arguments) {
+        $saved = $env:HOME, $env:XDG_DATA_HOME, $env:NO_COLOR
+        try {
+            $env:HOME, $env:XDG_DATA_HOME, $env:NO_COLOR = $userHome, (Join-Path $userHome .local share), '1'
+            Push-Location $userHome # the child process starts in it
+            $output = & ([Environment]::ProcessPath) (Join-Path $PSHOME pwsh.dll) -NoProfile -NonInteractive @Arguments 2>&1
+            [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = ($output | Out-String) }
+        }
+        finally {
+            Pop-Location
+            $env:HOME, $env:XDG_DATA_HOME, $env:NO_COLOR = $saved
+        }
+    }
+}
+
+Describe 'build.ps1 -Task Package' {
+    It 'writes a .nupkg that Install-PSResource installs from a folder repository; DbOps then imports by name and backs up' {
+        $packed = Invoke-PwshAtHome '-File', (Join-Path $RepoRoot build.ps1), '-Task', 'Package', '-NoBuild'
+        $packed.ExitCode | Should -Be 0 -Because $packed.Output
+        $version = (Import-PowerShellDataFile $ModuleManifest).ModuleVersion
+        $package = Join-Path $RepoRoot out packages "DbOps.$version.nupkg"
+        $package | Should -Exist
+
+        $repository = New-Item -ItemType Directory -Path (Join-Path $TestDrive repository)
+        Copy-Item $package $repository
+        $database = New-TestDatabase
+        $installed = Invoke-PwshAtHome '-Command', @"
+`$ErrorActionPreference = 'Stop'
+Register-PSResourceRepository -Name DbOpsTest -Uri '$repository' -Trusted
+Install-PSResource -Name DbOps -Repository DbOpsTest -Scope CurrentUser
+Import-Module DbOps
+'loaded from ' + (Get-Module DbOps).ModuleBase
+'backup ' + (Backup-Database -Database '$database' -Destination backups -Verify).Status
+"@
+        $installed.ExitCode | Should -Be 0 -Because $installed.Output
+        $installed.Output | Should -Match ([regex]::Escape("loaded from $(Join-Path $userHome .local share powershell Modules DbOps $version)"))
+        $installed.Output | Should -Match 'backup Verified'
+    }
+}
