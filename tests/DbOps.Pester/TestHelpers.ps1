@@ -15,8 +15,9 @@ function New-TestDatabase {
 }
 
 # Runs SQL on a SQLite file through DbOps; returns the first column of the first row.
+# Runs SQL on a SQLite file, creating the file when it does not exist yet.
 function Invoke-Sqlite([string] $Path, [string] $Sql) {
-    $rows = @(Invoke-DatabaseQuery -Database $Path -Query $Sql)
+    $rows = @(Invoke-DatabaseQuery -Database (Connect-Database -Path $Path -Create) -Query $Sql)
     if ($rows) { $rows[0].PSObject.Properties | Select-Object -First 1 -ExpandProperty Value }
 }
 
