@@ -24,6 +24,12 @@ internal interface IDatabaseEngine
     /// <summary>Quotes an identifier for this dialect (invariant 6: never splice a raw name).</summary>
     string QuoteIdentifier(string identifier);
 
+    /// <summary>
+    /// Starts a read-only transaction in which every read sees the same moment (archives, checksums, documentation).
+    /// Commands inside it name it, as SQLite requires.
+    /// </summary>
+    Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken);
+
     /// <summary>Base tables that hold user data, ordered by schema and name.</summary>
     Task<IReadOnlyList<TableRef>> ListTablesAsync(DbConnection connection, CancellationToken cancellationToken);
 

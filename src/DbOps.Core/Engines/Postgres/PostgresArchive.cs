@@ -116,13 +116,10 @@ internal sealed partial class PostgresArchive : IArchiveDialect
         return dot < 0 ? new TableRef(archivedSchema, name) : new TableRef(name[..dot], name[(dot + 1)..]);
     }
 
-    public async Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
-        await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-
     /// <summary>The catalog is read inside the snapshot, so it describes exactly the rows the snapshot reads.</summary>
     public async Task<(DatabaseSchema Schema, DbTransaction Snapshot)> ReadSchemaAndBeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken)
     {
-        var snapshot = await BeginSnapshotAsync(connection, cancellationToken);
+        var snapshot = await PostgresEngine.Instance.BeginSnapshotAsync(connection, cancellationToken);
         try
         {
             return (await SchemaReader.ReadAsync(PostgresEngine.Instance, connection, cancellationToken), snapshot);

@@ -98,6 +98,17 @@ internal sealed class PostgresEngine : IDatabaseEngine
 
     public string QuoteIdentifier(string identifier) => TableRef.QuoteIdentifier(identifier);
 
+    /// <summary>
+    /// REPEATABLE READ READ ONLY: one snapshot for every statement, which pg_export_snapshot can hand to pg_dump
+    /// (exporting a snapshot writes nothing, so READ ONLY allows it).
+    /// </summary>
+    public async Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("SET TRANSACTION READ ONLY", transaction: transaction, cancellationToken: cancellationToken));
+        return transaction;
+    }
+
     public async Task<IReadOnlyList<TableRef>> ListTablesAsync(DbConnection connection, CancellationToken cancellationToken) =>
         (await connection.QueryAsync<TableRef>(new CommandDefinition(ListTablesSql, cancellationToken: cancellationToken))).ToList();
 

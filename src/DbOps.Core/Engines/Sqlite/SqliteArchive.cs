@@ -44,15 +44,11 @@ internal sealed partial class SqliteArchive : IArchiveDialect
         return new TableRef(archivedSchema, dot >= 0 && name[..dot] == SqliteEngine.MainSchema ? name[(dot + 1)..] : name);
     }
 
-    /// <summary>A deferred transaction: its first read fixes the snapshot, and it never asks for the write lock.</summary>
-    public Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
-        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(IsolationLevel.Serializable, deferred: true));
-
     /// <summary>SQLite's catalog reader runs outside transactions, so it reads just before the snapshot starts.</summary>
     public async Task<(DatabaseSchema Schema, DbTransaction Snapshot)> ReadSchemaAndBeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         var schema = await SchemaReader.ReadAsync(SqliteEngine.Instance, connection, cancellationToken);
-        return (schema, await BeginSnapshotAsync(connection, cancellationToken));
+        return (schema, await SqliteEngine.Instance.BeginSnapshotAsync(connection, cancellationToken));
     }
 
     /// <summary>Values are read with their storage class; no session setting changes them.</summary>

@@ -55,6 +55,10 @@ internal sealed class SqliteEngine : IDatabaseEngine
 
     public string QuoteIdentifier(string identifier) => TableRef.QuoteIdentifier(identifier);
 
+    /// <summary>A deferred transaction: its first read fixes the snapshot, and it never asks for the write lock.</summary>
+    public Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(System.Data.IsolationLevel.Serializable, deferred: true));
+
     public async Task<IReadOnlyList<TableRef>> ListTablesAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         var names = await connection.QueryAsync<string>(new CommandDefinition(UserTablesSql, cancellationToken: cancellationToken));

@@ -25,8 +25,8 @@ internal sealed class SqliteInspection : IInspectionDialect
     public ITableNameRules TableNames => SqliteTableNames.Instance;
 
     /// <summary>
-    /// A read transaction on the read-only connection, begun in SQL so commands need not name it (the snapshot starts
-    /// with the first read).
+    /// The engine's snapshot (<see cref="SqliteEngine.BeginSnapshotAsync"/> runs the same BEGIN), begun in SQL because
+    /// the catalog and profile reads name no transaction, and Microsoft.Data.Sqlite refuses those in one it began.
     /// </summary>
     public async Task<IAsyncDisposable> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken)
     {
