@@ -1,5 +1,6 @@
 using System.Data.Common;
 using DbOps.Core.Connections;
+using DbOps.Core.Schema;
 
 namespace DbOps.Core.Engines;
 
@@ -23,6 +24,18 @@ internal interface IDatabaseEngine
 
     /// <summary>Quotes an identifier for this dialect (invariant 6: never splice a raw name).</summary>
     string QuoteIdentifier(string identifier);
+
+    /// <summary>
+    /// A table as statements and the queries people copy name it: "schema"."name" on PostgreSQL; the bare name on
+    /// SQLite, whose ALTER TABLE and CREATE INDEX take no schema (every user table is in main).
+    /// </summary>
+    string QualifiedName(TableRef table);
+
+    /// <summary>
+    /// The system column that addresses a row of a table without a usable key: PostgreSQL's ctid, SQLite's rowid (or
+    /// _rowid_ or oid when a column has taken that name).
+    /// </summary>
+    string RowAddress(TableSchema table);
 
     /// <summary>
     /// Starts a read-only transaction in which every read sees the same moment (archives, checksums, documentation).

@@ -144,7 +144,7 @@ internal sealed partial class PostgresArchive : IArchiveDialect
 
     /// <summary>The catalog's estimate: counting would read the table twice.</summary>
     public async Task<long> ExpectedRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, CancellationToken cancellationToken) =>
-        await connection.ExecuteScalarAsync<long?>(new CommandDefinition(EstimateSql, new { name = Qualified(table) }, cancellationToken: cancellationToken)) ?? 0;
+        await connection.ExecuteScalarAsync<long?>(new CommandDefinition(EstimateSql, new { name = table.ToQuotedName() }, cancellationToken: cancellationToken)) ?? 0;
 
     public Task ReadRowsAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns,
         Action<CanonicalRow> onRow, CancellationToken cancellationToken) =>
@@ -181,8 +181,6 @@ internal sealed partial class PostgresArchive : IArchiveDialect
     public Task<string?> ForeignKeyProblemAsync(DbConnection connection, DbTransaction transaction, TableRef table, CancellationToken cancellationToken) =>
         Task.FromResult<string?>(null);
 
-    private static string Qualified(TableRef table) => table.ToQuotedName();
-
     /// <summary>
     /// Streams the table as COPY's CSV: each chunk goes to <paramref name="tee"/> (the archive file) as the server
     /// sent it, and through the parser, which hands every row in canonical form to <paramref name="onRow"/>.
@@ -191,7 +189,7 @@ internal sealed partial class PostgresArchive : IArchiveDialect
         Action<CanonicalRow> onRow, CancellationToken cancellationToken, Action<long>? rowsDone = null)
     {
         var parser = new CsvRowParser(CsvDialect.PostgreSQL, columns.Count, onRow);
-        var sql = $"COPY {Qualified(table)} ({ColumnList(columns)}) TO STDOUT (FORMAT csv)";
+        var sql = $"COPY {table.ToQuotedName()} ({ColumnList(columns)}) TO STDOUT (FORMAT csv)";
         // The text API decodes to characters; its underlying stream gives the server's bytes untouched, faster.
         using var reader = (StreamReader)await connection.BeginTextExportAsync(sql, cancellationToken);
         var source = reader.BaseStream;
@@ -234,7 +232,7 @@ internal sealed partial class PostgresArchive : IArchiveDialect
     private static async Task CopyInAsync(NpgsqlConnection connection, TableRef table, IReadOnlyList<string> columns,
         Func<Stream, Task> produce, bool freeze, CancellationToken cancellationToken)
     {
-        var sql = $"COPY {Qualified(table)} ({ColumnList(columns)}) FROM STDIN (FORMAT csv{(freeze ? ", FREEZE" : "")})";
+        var sql = $"COPY {table.ToQuotedName()} ({ColumnList(columns)}) FROM STDIN (FORMAT csv{(freeze ? ", FREEZE" : "")})";
         var writer = (NpgsqlCopyTextWriter)await connection.BeginTextImportAsync(sql, cancellationToken);
         try
         {
@@ -265,7 +263,7 @@ internal sealed partial class PostgresArchive : IArchiveDialect
     {
         var pgDump = await PostgresClientTools.LocateAsync("pg_dump", PostgresClientTools.MajorVersion(source.ServerVersion), toolPath, cancellationToken);
         var file = new ArchiveSchemaFile($"{table} from {source} (PostgreSQL {source.ServerVersion}), DDL by {pgDump.VersionText}");
-        var name = Qualified(table);
+        var name = table.ToQuotedName();
 
         await connection.ExecuteAsync(new CommandDefinition("SELECT pg_catalog.set_config('search_path', '', true)", cancellationToken: cancellationToken));
         var types = (await connection.QueryAsync<TypeRow>(new CommandDefinition(TypesSql, new { name }, cancellationToken: cancellationToken))).ToList();
@@ -369,7 +367,7 @@ internal sealed partial class PostgresArchive : IArchiveDialect
     public async Task AdvanceOwnedSequencesAsync(WritableSession session, DbTransaction transaction, TableRef table, CancellationToken cancellationToken)
     {
         var connection = session.Connection;
-        var name = Qualified(table);
+        var name = table.ToQuotedName();
         foreach (var (sequence, column) in await connection.QueryAsync<(string, string)>(
                      new CommandDefinition(OwnedSequencesSql, new { name }, cancellationToken: cancellationToken)))
         {
@@ -381,7 +379,7 @@ internal sealed partial class PostgresArchive : IArchiveDialect
 
     /// <summary>A table with only the archived columns and types: pg_dump's DDL names the archived table throughout.</summary>
     public string CreateRenamedTableSql(ArchiveSchemaFile schema, IReadOnlyList<ArchiveColumn> columns, TableRef target) =>
-        $"CREATE TABLE {Qualified(target)} ({string.Join(", ", columns.Select(c => $"{Quote(c.Name)} {c.Type}{(c.Nullable ? "" : " NOT NULL")}"))})";
+        $"CREATE TABLE {target.ToQuotedName()} ({string.Join(", ", columns.Select(c => $"{Quote(c.Name)} {c.Type}{(c.Nullable ? "" : " NOT NULL")}"))})";
 
     private static string ColumnList(IEnumerable<string> columns) => string.Join(", ", columns.Select(Quote));
 

@@ -144,10 +144,6 @@ internal sealed class PostgresInspection : IInspectionDialect
         return new RollbackOnDispose(connection);
     }
 
-    public string RowAddress => "ctid";
-
-    public string QueryTableName(TableRef table) => table.ToQuotedName();
-
     public Task<IStorageChecks> PrepareStorageChecksAsync(DbConnection connection, IntegritySql sql, IntegrityLevel level, CancellationToken cancellationToken) =>
         PostgresStorageChecks.PrepareAsync(connection, sql, level, cancellationToken);
 

@@ -106,10 +106,6 @@ internal sealed class SqliteInspection : IInspectionDialect
         return NothingToEnd.Instance;
     }
 
-    public string RowAddress => "rowid";
-
-    public string QueryTableName(TableRef table) => TableRef.QuoteIdentifier(table.Name);
-
     public Task<IStorageChecks> PrepareStorageChecksAsync(DbConnection connection, IntegritySql sql, IntegrityLevel level, CancellationToken cancellationToken) =>
         Task.FromResult<IStorageChecks>(SqliteStorageChecks.Instance);
 
