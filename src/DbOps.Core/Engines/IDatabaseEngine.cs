@@ -25,6 +25,9 @@ internal interface IDatabaseEngine
     /// <summary>Quotes an identifier for this dialect (invariant 6: never splice a raw name).</summary>
     string QuoteIdentifier(string identifier);
 
+    /// <summary>Where a table is when no schema is named: SQLite's main (its one schema), PostgreSQL's public.</summary>
+    string DefaultSchema { get; }
+
     /// <summary>
     /// A table as statements and the queries people copy name it: "schema"."name" on PostgreSQL; the bare name on
     /// SQLite, whose ALTER TABLE and CREATE INDEX take no schema (every user table is in main).

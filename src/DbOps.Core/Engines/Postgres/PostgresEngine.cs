@@ -98,6 +98,8 @@ internal sealed class PostgresEngine : IDatabaseEngine
 
     public string QuoteIdentifier(string identifier) => TableRef.QuoteIdentifier(identifier);
 
+    public string DefaultSchema => "public";
+
     public string QualifiedName(TableRef table) => table.ToQuotedName();
 
     public string RowAddress(TableSchema table) => "ctid";

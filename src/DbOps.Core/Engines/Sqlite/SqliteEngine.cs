@@ -56,6 +56,8 @@ internal sealed class SqliteEngine : IDatabaseEngine
 
     public string QuoteIdentifier(string identifier) => TableRef.QuoteIdentifier(identifier);
 
+    public string DefaultSchema => MainSchema;
+
     public string QualifiedName(TableRef table) => QuoteIdentifier(table.Name);
 
     public string RowAddress(TableSchema table) => SqliteConstraints.RowidAlias(table);
