@@ -38,8 +38,6 @@ internal sealed partial class PostgresArchive : IArchiveDialect
         "SET bytea_output = 'hex'; SET lc_monetary = 'C'; SET client_encoding = 'UTF8'; SET row_security = off";
 
     /// <summary>The table's row estimate, for progress only (counting would read the table twice).</summary>
-    private const string EstimateSql = "SELECT greatest(c.reltuples, 0)::bigint FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(@name)";
-
     /// <summary>
     /// Enum and domain types the table's columns use, directly, as array elements or as a domain's base, deepest
     /// first so each type's dependencies come before it. Run with an empty search_path so names come qualified.
@@ -142,9 +140,9 @@ internal sealed partial class PostgresArchive : IArchiveDialect
         return await ReadSchemaAsync(connection, source, table.Table, id, toolPath, cancellationToken);
     }
 
-    /// <summary>The catalog's estimate: counting would read the table twice.</summary>
+    /// <summary>The catalog's estimate (0 when there is none): counting would read the table twice.</summary>
     public async Task<long> ExpectedRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, CancellationToken cancellationToken) =>
-        await connection.ExecuteScalarAsync<long?>(new CommandDefinition(EstimateSql, new { name = table.ToQuotedName() }, cancellationToken: cancellationToken)) ?? 0;
+        await PostgresSnapshotCatalog.Instance.EstimateRowsAsync(connection, table, cancellationToken) ?? 0;
 
     public Task ReadRowsAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns,
         Action<CanonicalRow> onRow, CancellationToken cancellationToken) =>
