@@ -1,5 +1,5 @@
 using System.Text;
-using DbOps.Core.Backup;
+using DbOps.Core.Engines;
 
 namespace DbOps.Core.Tests;
 

@@ -4,7 +4,10 @@ using System.Text;
 
 namespace DbOps.Core.Archive;
 
-/// <summary>The canonical and CSV text of SQLite values, keeping their storage classes.</summary>
+/// <summary>
+/// The canonical and CSV text of SQLite values, keeping their storage classes. It stays with the archive formats:
+/// CsvRowParser and ArchiveJsonLines read and write these forms from files, with no database open.
+/// </summary>
 internal static class SqliteValues
 {
     /// <summary>Adds a value read from SQLite (long, double, string, byte[] or DBNull) to a canonical row.</summary>

@@ -61,7 +61,7 @@ public sealed class TableChecksum
     {
         var engine = DatabaseEngines.For(source.Provider);
         await using var session = await engine.OpenReadOnlyAsync(source, cancellationToken);
-        await using var transaction = await engine.Archive.BeginSnapshotAsync(session.Connection, cancellationToken);
+        await using var transaction = await engine.BeginSnapshotAsync(session.Connection, cancellationToken);
         return await ComputeAsync(engine, session.Connection, transaction, table, columns, cancellationToken);
     }
 

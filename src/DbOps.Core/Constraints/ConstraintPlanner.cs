@@ -93,7 +93,7 @@ internal static class ConstraintPlanner
         ConstraintKind.Check => $"CHECK ({c.Expression})",
         ConstraintKind.Unique => $"UNIQUE ({List(provider, c.Columns)})",
         ConstraintKind.NotNull => $"{provider.QuoteIdentifier(c.Columns[0])} NOT NULL",
-        _ => $"FOREIGN KEY ({List(provider, c.Columns)}) REFERENCES {provider.Tuning.QualifiedName(c.Parent!.Table)} ({List(provider, c.ParentColumns)})",
+        _ => $"FOREIGN KEY ({List(provider, c.Columns)}) REFERENCES {provider.QualifiedName(c.Parent!.Table)} ({List(provider, c.ParentColumns)})",
     };
 
     /// <summary>
@@ -103,7 +103,7 @@ internal static class ConstraintPlanner
     /// </summary>
     public static (string Preflight, string Listing) ViolationQueries(ResolvedConstraint c, IDatabaseEngine provider)
     {
-        var table = provider.Tuning.QualifiedName(c.Table.Table);
+        var table = provider.QualifiedName(c.Table.Table);
         var keys = KeyColumns(c.Table, provider).Select(provider.QuoteIdentifier).ToList();
         var innerKeys = string.Join(", ", keys.Select(k => "c." + k));
         var outerKeys = string.Join(", ", keys.Select(k => c.Table.PrimaryKey is null ? provider.Tuning.RowKeyAsText(k) : k));
@@ -127,7 +127,7 @@ internal static class ConstraintPlanner
                 {
                     ConstraintKind.Check => $"NOT ({c.Expression})",
                     ConstraintKind.NotNull => $"{q(c.Columns[0])} IS NULL",
-                    _ => $"{allPresent} AND NOT EXISTS (SELECT 1 FROM {provider.Tuning.QualifiedName(c.Parent!.Table)} AS p WHERE " +
+                    _ => $"{allPresent} AND NOT EXISTS (SELECT 1 FROM {provider.QualifiedName(c.Parent!.Table)} AS p WHERE " +
                          string.Join(" AND ", c.Columns.Zip(c.ParentColumns, (child, parent) => $"p.{provider.QuoteIdentifier(parent)} = {q(child)}")) + ")",
                 };
                 violating = $"SELECT {innerKeys} FROM {table} AS c WHERE {where}";
@@ -140,7 +140,7 @@ internal static class ConstraintPlanner
 
     /// <summary>The columns that identify a row in samples: the primary key, else rowid (SQLite) or ctid (PostgreSQL).</summary>
     public static IReadOnlyList<string> KeyColumns(TableSchema table, IDatabaseEngine provider) =>
-        table.PrimaryKey?.Columns is { Count: > 0 } pk ? pk : provider.Tuning.RowKey(table);
+        table.PrimaryKey?.Columns is { Count: > 0 } pk ? pk : [provider.RowAddress(table)];
 
     public static IEnumerable<KeyInfo> UniqueKeys(TableSchema table) =>
         (table.PrimaryKey is { } pk ? [pk] : Array.Empty<KeyInfo>())

@@ -225,7 +225,8 @@ internal static class MarkdownDictionary
         md.Append("| Table | Removed | By | Rows | Archive | Checksum |\n| --- | --- | --- | ---: | --- | --- |\n");
         foreach (var e in model.RemovedTables)
         {
-            var table = e.Schema is null || e.Schema == SqliteEngine.MainSchema ? e.Table : $"{e.Schema}.{e.Table}";
+            // RemovedTables holds only entries that name a table.
+            var table = e.Schema is null ? e.Table : new TableRef(e.Schema, e.Table!).ToString();
             md.Append("| ").Append(Code(table)).Append(" | ").Append(Time(e.Time)).Append(" | ").Append(Md($"{e.User}@{e.Host}"))
               .Append(" | ").Append(e.Rows is { } rows ? Number(rows) : "").Append(" | ").Append(Code(e.Path))
               .Append(" | ").Append(Code(e.Checksum)).Append(" |\n");

@@ -43,7 +43,7 @@ internal static partial class MermaidDiagram
     /// <param name="withColumns">False for entities and relationships only.</param>
     public static string Write(DocumentationModel model, bool withColumns = true)
     {
-        var ids = EntityIds(model.Tables.Select(t => t.Table));
+        var ids = EntityIds(model.Tables.Select(t => t.Table), DatabaseEngines.For(model.Source).DefaultSchema);
         var text = new StringBuilder("erDiagram\n");
         foreach (var table in model.Tables)
         {
@@ -89,14 +89,14 @@ internal static partial class MermaidDiagram
         return text.ToString();
     }
 
-    /// <summary>One unique, lexer-safe id per table.</summary>
-    internal static IReadOnlyDictionary<TableRef, string> EntityIds(IEnumerable<TableRef> tables)
+    /// <summary>One unique, lexer-safe id per table; a table in <paramref name="defaultSchema"/> goes by its name alone.</summary>
+    internal static IReadOnlyDictionary<TableRef, string> EntityIds(IEnumerable<TableRef> tables, string defaultSchema)
     {
         var ids = new Dictionary<TableRef, string>();
         var used = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var table in tables)
         {
-            var name = table.Schema is SqliteEngine.MainSchema or "public" ? table.Name : $"{table.Schema}_{table.Name}";
+            var name = table.Schema == defaultSchema ? table.Name : $"{table.Schema}_{table.Name}";
             var id = Keep(name, "");
             if (id.Length == 0 || char.IsAsciiDigit(id[0]) || Keywords.Any(k => id.StartsWith(k, StringComparison.OrdinalIgnoreCase)))
             {

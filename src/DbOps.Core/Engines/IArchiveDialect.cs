@@ -22,9 +22,6 @@ internal interface IArchiveDialect
     /// <summary>-TargetTable as a table: "name" in <paramref name="archivedSchema"/>, or "schema.name" where the engine has schemas.</summary>
     TableRef TargetTable(string name, string archivedSchema);
 
-    /// <summary>Starts a read transaction in which every read sees the same moment.</summary>
-    Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken);
-
     /// <summary>Reads the catalog and starts the snapshot, in the order that makes the catalog describe the rows the snapshot reads.</summary>
     Task<(DatabaseSchema Schema, DbTransaction Snapshot)> ReadSchemaAndBeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken);
 

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using DbOps.Core.Connections;
+using DbOps.Core.Schema;
 
 namespace DbOps.Core.Engines;
 
@@ -23,6 +24,27 @@ internal interface IDatabaseEngine
 
     /// <summary>Quotes an identifier for this dialect (invariant 6: never splice a raw name).</summary>
     string QuoteIdentifier(string identifier);
+
+    /// <summary>Where a table is when no schema is named: SQLite's main (its one schema), PostgreSQL's public.</summary>
+    string DefaultSchema { get; }
+
+    /// <summary>
+    /// A table as statements and the queries people copy name it: "schema"."name" on PostgreSQL; the bare name on
+    /// SQLite, whose ALTER TABLE and CREATE INDEX take no schema (every user table is in main).
+    /// </summary>
+    string QualifiedName(TableRef table);
+
+    /// <summary>
+    /// The system column that addresses a row of a table without a usable key: PostgreSQL's ctid, SQLite's rowid (or
+    /// _rowid_ or oid when a column has taken that name).
+    /// </summary>
+    string RowAddress(TableSchema table);
+
+    /// <summary>
+    /// Starts a read-only transaction in which every read sees the same moment (archives, checksums, documentation).
+    /// Commands inside it name it, as SQLite requires.
+    /// </summary>
+    Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken);
 
     /// <summary>Base tables that hold user data, ordered by schema and name.</summary>
     Task<IReadOnlyList<TableRef>> ListTablesAsync(DbConnection connection, CancellationToken cancellationToken);

@@ -84,12 +84,6 @@ internal interface IInspectionDialect
     /// </summary>
     Task<IAsyncDisposable> BeginChecksAsync(DbConnection connection, TimeSpan lockTimeout, CancellationToken cancellationToken);
 
-    /// <summary>The system column that addresses a row when a table has no usable key (PostgreSQL ctid, SQLite rowid).</summary>
-    string RowAddress { get; }
-
-    /// <summary>A table as the integrity queries people copy spell it (SQLite: the name alone, in its one schema).</summary>
-    string QueryTableName(TableRef table);
-
     /// <summary>The engine's own storage checks for a run at <paramref name="level"/>, with whatever they need read first.</summary>
     Task<IStorageChecks> PrepareStorageChecksAsync(DbConnection connection, IntegritySql sql, IntegrityLevel level, CancellationToken cancellationToken);
 

@@ -33,12 +33,6 @@ internal interface ITuningDialect
     /// <summary>How resolved identifiers compare: exactly on PostgreSQL, case-insensitively on SQLite.</summary>
     StringComparer IdentifierComparer { get; }
 
-    /// <summary>A table as DDL names it: "schema"."name" on PostgreSQL; SQLite's ALTER/CREATE INDEX take the bare name.</summary>
-    string QualifiedName(TableRef table);
-
-    /// <summary>The columns that identify a row of a table without a primary key: PostgreSQL's ctid, SQLite's rowid.</summary>
-    IReadOnlyList<string> RowKey(TableSchema table);
-
     /// <summary>A row key as a sample shows it (PostgreSQL's ctid is read as text).</summary>
     string RowKeyAsText(string quotedKey);
 

@@ -40,7 +40,7 @@ public static class IndexAdvisor
                 continue;
             }
             var name = IndexSql.SuggestName(schema, child, relationship.ChildColumns, missing.Select(m => m.SuggestedName));
-            missing.Add(new MissingIndex(source, relationship, name, IndexSql.Create(engine.Tuning, child.Table, name, relationship.ChildColumns)));
+            missing.Add(new MissingIndex(source, relationship, name, IndexSql.Create(engine, child.Table, name, relationship.ChildColumns)));
         }
         return missing;
     }
@@ -208,8 +208,8 @@ internal static class IndexSql
     private const int PostgresMaxName = 63;
 
     /// <summary><c>CREATE INDEX CONCURRENTLY "ix" ON "s"."t" ("a", "b")</c>; SQLite: plain CREATE INDEX on the unqualified table.</summary>
-    public static string Create(ITuningDialect dialect, TableRef table, string name, IEnumerable<string> columns) =>
-        $"{dialect.CreateIndexCommand} {Quote(name)} ON {dialect.QualifiedName(table)} ({string.Join(", ", columns.Select(Quote))})";
+    public static string Create(IDatabaseEngine engine, TableRef table, string name, IEnumerable<string> columns) =>
+        $"{engine.Tuning.CreateIndexCommand} {Quote(name)} ON {engine.QualifiedName(table)} ({string.Join(", ", columns.Select(Quote))})";
 
     /// <summary><c>DROP INDEX CONCURRENTLY "s"."ix"</c>; SQLite: <c>DROP INDEX "main"."ix"</c>.</summary>
     public static string Drop(ITuningDialect dialect, string schema, string name, bool ifExists = false) =>

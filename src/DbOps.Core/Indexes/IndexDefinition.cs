@@ -82,7 +82,7 @@ internal sealed record IndexDefinition(TableSchema Table, IReadOnlyList<string> 
     }
 
     /// <summary>The CREATE INDEX statement (CONCURRENTLY on PostgreSQL; SQLite names the table unqualified).</summary>
-    public string CreateSql(ITuningDialect dialect, string name) => CreateSql(dialect.CreateIndexCommand, name, dialect.QualifiedName(Table.Table));
+    public string CreateSql(IDatabaseEngine engine, string name) => CreateSql(engine.Tuning.CreateIndexCommand, name, engine.QualifiedName(Table.Table));
 
     /// <param name="command">CREATE INDEX, with CONCURRENTLY or not.</param>
     /// <param name="name">The index's name, unquoted.</param>

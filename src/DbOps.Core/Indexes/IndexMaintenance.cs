@@ -120,7 +120,7 @@ public static class IndexMaintenance
             // The leftover of a failed CREATE INDEX CONCURRENTLY: never used for reads, still maintained on every write.
             statements.Add(IndexSql.Drop(engine.Tuning, table.Table.Schema, name, ifExists: true));
         }
-        statements.Add(index.CreateSql(engine.Tuning, name));
+        statements.Add(index.CreateSql(engine, name));
         return new IndexChangePlan(source, table.Table, name, columns, statements, IndexChangeStatus.Created, existing is not null, null, null, IndexDefinition.MethodName(request.Method));
     }
 

@@ -29,7 +29,7 @@ internal sealed class IntegritySql(IDatabaseEngine provider)
     public string Quote(string identifier) => Provider.QuoteIdentifier(identifier);
 
     /// <summary>A table as SQL: "schema"."name" on PostgreSQL, "name" on SQLite (its main schema).</summary>
-    public string Table(TableRef table) => Provider.Inspection.QueryTableName(table);
+    public string Table(TableRef table) => Provider.QualifiedName(table);
 
     /// <summary>A column, optionally qualified by a table alias.</summary>
     public string Column(string? alias, string column) => alias is null ? Quote(column) : $"{alias}.{Quote(column)}";
@@ -43,7 +43,7 @@ internal sealed class IntegritySql(IDatabaseEngine provider)
             return new RowKey(primary.Columns, false);
         }
         var unique = table.UniqueKeys.FirstOrDefault(k => k.Columns.All(c => table.FindColumn(c) is { IsNullable: false }));
-        return unique is not null ? new RowKey(unique.Columns, false) : new RowKey([Provider.Inspection.RowAddress], true);
+        return unique is not null ? new RowKey(unique.Columns, false) : new RowKey([Provider.RowAddress(table)], true);
     }
 
     /// <summary>The key's columns as SQL (row addresses are system columns, so they are not quoted).</summary>

@@ -197,7 +197,10 @@ internal static class StatementClassifier
 {
     private static readonly HashSet<string> Plannable = new(StringComparer.Ordinal) { "select", "with", "insert", "update", "delete", "merge", "values", "table" };
 
-    /// <summary>A schema-qualified catalog name, or one of the system views and catalogs tools and drivers read.</summary>
+    /// <summary>
+    /// A schema-qualified catalog name, or one of the system views and catalogs tools and drivers read. PostgreSQL's
+    /// names: only PostgreSQL keeps statement statistics (pg_stat_statements), so only its statements reach here.
+    /// </summary>
     private static readonly Regex CatalogRelation = new(
         @"\b(pg_catalog|information_schema)\s*\.|\bpg_(stat|statio|class|namespace|attribute|index|constraint|type|proc|roles?|database|settings|extension|locks|depend|description|tables|indexes|views|sequences|matviews)\w*\b",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);

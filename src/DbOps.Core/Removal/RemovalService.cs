@@ -337,7 +337,7 @@ public static class RemovalService
             {
                 var name = target.Table ?? "";
                 var dot = name.IndexOf('.', StringComparison.Ordinal);
-                var table = dot < 0 ? new TableRef(schema.SearchPath.FirstOrDefault() ?? SqliteEngine.MainSchema, name) : new TableRef(name[..dot], name[(dot + 1)..]);
+                var table = dot < 0 ? new TableRef(schema.SearchPath.FirstOrDefault() ?? DatabaseEngines.For(request.Source).DefaultSchema, name) : new TableRef(name[..dot], name[(dot + 1)..]);
                 refused.Add(new TableRemoval(request.Source, table, false, null, target.ManifestPath, null, [], [], e, TimeSpan.Zero));
             }
         }

@@ -83,8 +83,8 @@ public sealed record TableSnapshot(
     IReadOnlyList<TriggerSnapshot> Triggers, bool RowLevelSecurity, bool ForceRowLevelSecurity,
     IReadOnlyList<PolicySnapshot> Policies, string? Definition)
 {
-    /// <summary>schema.name, or name alone for SQLite's main schema.</summary>
-    public override string ToString() => Schema == Engines.SqliteEngine.MainSchema ? Name : $"{Schema}.{Name}";
+    /// <summary>schema.name, or name alone for SQLite's main schema (as <see cref="Engines.TableRef"/> shows it).</summary>
+    public override string ToString() => new Engines.TableRef(Schema, Name).ToString();
 }
 
 /// <summary>A column: its type, nullability and default.</summary>

@@ -38,8 +38,6 @@ internal sealed partial class PostgresArchive : IArchiveDialect
         "SET bytea_output = 'hex'; SET lc_monetary = 'C'; SET client_encoding = 'UTF8'; SET row_security = off";
 
     /// <summary>The table's row estimate, for progress only (counting would read the table twice).</summary>
-    private const string EstimateSql = "SELECT greatest(c.reltuples, 0)::bigint FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(@name)";
-
     /// <summary>
     /// Enum and domain types the table's columns use, directly, as array elements or as a domain's base, deepest
     /// first so each type's dependencies come before it. Run with an empty search_path so names come qualified.
@@ -116,13 +114,10 @@ internal sealed partial class PostgresArchive : IArchiveDialect
         return dot < 0 ? new TableRef(archivedSchema, name) : new TableRef(name[..dot], name[(dot + 1)..]);
     }
 
-    public async Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
-        await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-
     /// <summary>The catalog is read inside the snapshot, so it describes exactly the rows the snapshot reads.</summary>
     public async Task<(DatabaseSchema Schema, DbTransaction Snapshot)> ReadSchemaAndBeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken)
     {
-        var snapshot = await BeginSnapshotAsync(connection, cancellationToken);
+        var snapshot = await PostgresEngine.Instance.BeginSnapshotAsync(connection, cancellationToken);
         try
         {
             return (await SchemaReader.ReadAsync(PostgresEngine.Instance, connection, cancellationToken), snapshot);
@@ -145,9 +140,9 @@ internal sealed partial class PostgresArchive : IArchiveDialect
         return await ReadSchemaAsync(connection, source, table.Table, id, toolPath, cancellationToken);
     }
 
-    /// <summary>The catalog's estimate: counting would read the table twice.</summary>
+    /// <summary>The catalog's estimate (0 when there is none): counting would read the table twice.</summary>
     public async Task<long> ExpectedRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, CancellationToken cancellationToken) =>
-        await connection.ExecuteScalarAsync<long?>(new CommandDefinition(EstimateSql, new { name = Qualified(table) }, cancellationToken: cancellationToken)) ?? 0;
+        await PostgresSnapshotCatalog.Instance.EstimateRowsAsync(connection, table, cancellationToken) ?? 0;
 
     public Task ReadRowsAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns,
         Action<CanonicalRow> onRow, CancellationToken cancellationToken) =>
@@ -184,8 +179,6 @@ internal sealed partial class PostgresArchive : IArchiveDialect
     public Task<string?> ForeignKeyProblemAsync(DbConnection connection, DbTransaction transaction, TableRef table, CancellationToken cancellationToken) =>
         Task.FromResult<string?>(null);
 
-    private static string Qualified(TableRef table) => table.ToQuotedName();
-
     /// <summary>
     /// Streams the table as COPY's CSV: each chunk goes to <paramref name="tee"/> (the archive file) as the server
     /// sent it, and through the parser, which hands every row in canonical form to <paramref name="onRow"/>.
@@ -194,7 +187,7 @@ internal sealed partial class PostgresArchive : IArchiveDialect
         Action<CanonicalRow> onRow, CancellationToken cancellationToken, Action<long>? rowsDone = null)
     {
         var parser = new CsvRowParser(CsvDialect.PostgreSQL, columns.Count, onRow);
-        var sql = $"COPY {Qualified(table)} ({ColumnList(columns)}) TO STDOUT (FORMAT csv)";
+        var sql = $"COPY {table.ToQuotedName()} ({ColumnList(columns)}) TO STDOUT (FORMAT csv)";
         // The text API decodes to characters; its underlying stream gives the server's bytes untouched, faster.
         using var reader = (StreamReader)await connection.BeginTextExportAsync(sql, cancellationToken);
         var source = reader.BaseStream;
@@ -237,7 +230,7 @@ internal sealed partial class PostgresArchive : IArchiveDialect
     private static async Task CopyInAsync(NpgsqlConnection connection, TableRef table, IReadOnlyList<string> columns,
         Func<Stream, Task> produce, bool freeze, CancellationToken cancellationToken)
     {
-        var sql = $"COPY {Qualified(table)} ({ColumnList(columns)}) FROM STDIN (FORMAT csv{(freeze ? ", FREEZE" : "")})";
+        var sql = $"COPY {table.ToQuotedName()} ({ColumnList(columns)}) FROM STDIN (FORMAT csv{(freeze ? ", FREEZE" : "")})";
         var writer = (NpgsqlCopyTextWriter)await connection.BeginTextImportAsync(sql, cancellationToken);
         try
         {
@@ -268,7 +261,7 @@ internal sealed partial class PostgresArchive : IArchiveDialect
     {
         var pgDump = await PostgresClientTools.LocateAsync("pg_dump", PostgresClientTools.MajorVersion(source.ServerVersion), toolPath, cancellationToken);
         var file = new ArchiveSchemaFile($"{table} from {source} (PostgreSQL {source.ServerVersion}), DDL by {pgDump.VersionText}");
-        var name = Qualified(table);
+        var name = table.ToQuotedName();
 
         await connection.ExecuteAsync(new CommandDefinition("SELECT pg_catalog.set_config('search_path', '', true)", cancellationToken: cancellationToken));
         var types = (await connection.QueryAsync<TypeRow>(new CommandDefinition(TypesSql, new { name }, cancellationToken: cancellationToken))).ToList();
@@ -372,7 +365,7 @@ internal sealed partial class PostgresArchive : IArchiveDialect
     public async Task AdvanceOwnedSequencesAsync(WritableSession session, DbTransaction transaction, TableRef table, CancellationToken cancellationToken)
     {
         var connection = session.Connection;
-        var name = Qualified(table);
+        var name = table.ToQuotedName();
         foreach (var (sequence, column) in await connection.QueryAsync<(string, string)>(
                      new CommandDefinition(OwnedSequencesSql, new { name }, cancellationToken: cancellationToken)))
         {
@@ -384,7 +377,7 @@ internal sealed partial class PostgresArchive : IArchiveDialect
 
     /// <summary>A table with only the archived columns and types: pg_dump's DDL names the archived table throughout.</summary>
     public string CreateRenamedTableSql(ArchiveSchemaFile schema, IReadOnlyList<ArchiveColumn> columns, TableRef target) =>
-        $"CREATE TABLE {Qualified(target)} ({string.Join(", ", columns.Select(c => $"{Quote(c.Name)} {c.Type}{(c.Nullable ? "" : " NOT NULL")}"))})";
+        $"CREATE TABLE {target.ToQuotedName()} ({string.Join(", ", columns.Select(c => $"{Quote(c.Name)} {c.Type}{(c.Nullable ? "" : " NOT NULL")}"))})";
 
     private static string ColumnList(IEnumerable<string> columns) => string.Join(", ", columns.Select(Quote));
 

@@ -60,7 +60,7 @@ internal static class PostgresConstraints
         await using var dbSession = await PostgresEngine.Instance.OpenWritableAsync(connection, cancellationToken);
         var db = (NpgsqlConnection)dbSession.Connection;
         await using var transaction = await db.BeginTransactionAsync(cancellationToken);
-        var table = PostgresTuning.Instance.QualifiedName(c.Table.Table);
+        var table = PostgresEngine.Instance.QualifiedName(c.Table.Table);
         // LIKE takes only ACCESS SHARE on the table, which no writer waits for.
         await using (var probe = new NpgsqlCommand(
             $"SET LOCAL lock_timeout = '2s'; CREATE TEMP TABLE dbops_probe (LIKE {table}) ON COMMIT DROP; " +
@@ -89,7 +89,7 @@ internal static class PostgresConstraints
         var provider = PostgresEngine.Instance;
         var names = provider.Tuning.IdentifierComparer;
         var t = c.Table;
-        var table = provider.Tuning.QualifiedName(t.Table);
+        var table = provider.QualifiedName(t.Table);
         var name = c.Name;
         ConstraintStatus? outcome = null;
         var steps = new List<PlannedStep> { new($"SET lock_timeout = '{(long)options.LockTimeout.TotalMilliseconds}ms'", StepKind.Setting) };
@@ -405,7 +405,7 @@ internal static class PostgresConstraints
             observer.Warning($"No index on {table.Table} starts with ({string.Join(", ", columns)}): every delete or key update on the " +
                              $"referenced table will scan {table.Table}. Add one: CREATE INDEX CONCURRENTLY " +
                              $"{provider.QuoteIdentifier(ConstraintPlanner.DefaultName(table.Table, ConstraintKind.Unique, columns, null).Replace("_key", "_idx", StringComparison.Ordinal))} " +
-                             $"ON {provider.Tuning.QualifiedName(table.Table)} ({ConstraintPlanner.List(provider, columns)})");
+                             $"ON {provider.QualifiedName(table.Table)} ({ConstraintPlanner.List(provider, columns)})");
         }
     }
 

@@ -98,17 +98,34 @@ internal sealed class PostgresEngine : IDatabaseEngine
 
     public string QuoteIdentifier(string identifier) => TableRef.QuoteIdentifier(identifier);
 
+    public string DefaultSchema => "public";
+
+    public string QualifiedName(TableRef table) => table.ToQuotedName();
+
+    public string RowAddress(TableSchema table) => "ctid";
+
+    /// <summary>
+    /// REPEATABLE READ READ ONLY: one snapshot for every statement, which pg_export_snapshot can hand to pg_dump
+    /// (exporting a snapshot writes nothing, so READ ONLY allows it).
+    /// </summary>
+    public async Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("SET TRANSACTION READ ONLY", transaction: transaction, cancellationToken: cancellationToken));
+        return transaction;
+    }
+
     public async Task<IReadOnlyList<TableRef>> ListTablesAsync(DbConnection connection, CancellationToken cancellationToken) =>
         (await connection.QueryAsync<TableRef>(new CommandDefinition(ListTablesSql, cancellationToken: cancellationToken))).ToList();
 
     public async Task<bool> TableExistsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "SELECT to_regclass(@name) IS NOT NULL", new { name = $"{QuoteIdentifier(table.Schema)}.{QuoteIdentifier(table.Name)}" },
+            "SELECT to_regclass(@name) IS NOT NULL", new { name = QualifiedName(table) },
             cancellationToken: cancellationToken));
 
     public async Task<long> CountRowsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            $"{DbOpsTraffic.Marker}SELECT count(*) FROM ONLY {QuoteIdentifier(table.Schema)}.{QuoteIdentifier(table.Name)}",
+            $"{DbOpsTraffic.Marker}SELECT count(*) FROM ONLY {QualifiedName(table)}",
             cancellationToken: cancellationToken, commandTimeout: 0));
 
     public IArchiveDialect Archive => PostgresArchive.Instance;

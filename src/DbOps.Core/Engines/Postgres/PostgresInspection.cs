@@ -52,13 +52,9 @@ internal sealed class PostgresInspection : IInspectionDialect
 
     public ITableNameRules TableNames => PostgresTableNames.Instance;
 
-    /// <summary>A REPEATABLE READ READ ONLY transaction.</summary>
-    public async Task<IAsyncDisposable> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken)
-    {
-        var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition("SET TRANSACTION READ ONLY", cancellationToken: cancellationToken));
-        return transaction;
-    }
+    /// <summary>The engine's snapshot: Npgsql runs commands in the connection's transaction whether or not they name it.</summary>
+    public async Task<IAsyncDisposable> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await PostgresEngine.Instance.BeginSnapshotAsync(connection, cancellationToken);
 
     /// <summary>A failed statement aborts a PostgreSQL transaction; rolling back to a savepoint brings it back, snapshot and all.</summary>
     public async Task<T> IsolateAsync<T>(DbConnection connection, Func<Task<T>> read, CancellationToken cancellationToken)
@@ -147,10 +143,6 @@ internal sealed class PostgresInspection : IInspectionDialect
             $"BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL lock_timeout = '{(int)lockTimeout.TotalMilliseconds}ms'", cancellationToken);
         return new RollbackOnDispose(connection);
     }
-
-    public string RowAddress => "ctid";
-
-    public string QueryTableName(TableRef table) => table.ToQuotedName();
 
     public Task<IStorageChecks> PrepareStorageChecksAsync(DbConnection connection, IntegritySql sql, IntegrityLevel level, CancellationToken cancellationToken) =>
         PostgresStorageChecks.PrepareAsync(connection, sql, level, cancellationToken);

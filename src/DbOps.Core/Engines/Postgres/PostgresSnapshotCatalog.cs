@@ -78,16 +78,13 @@ internal sealed class PostgresSnapshotCatalog : ISnapshotCatalog
 
     public async Task<long?> SizeAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "SELECT pg_catalog.pg_total_relation_size(to_regclass(@name))", new { name = Qualified(table) }, cancellationToken: cancellationToken));
+            "SELECT pg_catalog.pg_total_relation_size(to_regclass(@name))", new { name = table.ToQuotedName() }, cancellationToken: cancellationToken));
 
     /// <summary>reltuples is -1 for a table never vacuumed or analysed: no estimate then.</summary>
     public async Task<long?> EstimateRowsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
             "SELECT CASE WHEN reltuples < 0 THEN NULL ELSE reltuples::bigint END FROM pg_catalog.pg_class WHERE oid = to_regclass(@name)",
-            new { name = Qualified(table) }, cancellationToken: cancellationToken));
-
-    private static string Qualified(TableRef table) =>
-        $"{PostgresEngine.Instance.QuoteIdentifier(table.Schema)}.{PostgresEngine.Instance.QuoteIdentifier(table.Name)}";
+            new { name = table.ToQuotedName() }, cancellationToken: cancellationToken));
 
     private sealed class TriggerRow
     {

@@ -26,9 +26,6 @@ internal sealed class PostgresTuning : ITuningDialect
 
     public StringComparer IdentifierComparer => StringComparer.Ordinal;
 
-    public string QualifiedName(TableRef table) => table.ToQuotedName();
-
-    public IReadOnlyList<string> RowKey(TableSchema table) => ["ctid"];
 
     public string RowKeyAsText(string quotedKey) => quotedKey + "::text";
 

@@ -29,8 +29,6 @@ internal sealed partial class SqliteArchive : IArchiveDialect
 
     private static string Quote(string identifier) => SqliteEngine.Instance.QuoteIdentifier(identifier);
 
-    private static string Qualified(TableRef table) => table.ToQuotedName();
-
     public CsvDialect Csv => CsvDialect.SQLite;
 
     /// <summary>The database is a file path: Windows compares file names without case.</summary>
@@ -44,15 +42,11 @@ internal sealed partial class SqliteArchive : IArchiveDialect
         return new TableRef(archivedSchema, dot >= 0 && name[..dot] == SqliteEngine.MainSchema ? name[(dot + 1)..] : name);
     }
 
-    /// <summary>A deferred transaction: its first read fixes the snapshot, and it never asks for the write lock.</summary>
-    public Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
-        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(IsolationLevel.Serializable, deferred: true));
-
     /// <summary>SQLite's catalog reader runs outside transactions, so it reads just before the snapshot starts.</summary>
     public async Task<(DatabaseSchema Schema, DbTransaction Snapshot)> ReadSchemaAndBeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken)
     {
         var schema = await SchemaReader.ReadAsync(SqliteEngine.Instance, connection, cancellationToken);
-        return (schema, await BeginSnapshotAsync(connection, cancellationToken));
+        return (schema, await SqliteEngine.Instance.BeginSnapshotAsync(connection, cancellationToken));
     }
 
     /// <summary>Values are read with their storage class; no session setting changes them.</summary>
@@ -65,7 +59,7 @@ internal sealed partial class SqliteArchive : IArchiveDialect
     /// <summary>SQLite keeps no estimate: the exact count, in the snapshot.</summary>
     public async Task<long> ExpectedRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            $"SELECT count(*) FROM {Qualified(table)}", transaction: snapshot, cancellationToken: cancellationToken));
+            $"SELECT count(*) FROM {table.ToQuotedName()}", transaction: snapshot, cancellationToken: cancellationToken));
 
     public Task ReadRowsAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns,
         Action<CanonicalRow> onRow, CancellationToken cancellationToken) =>
@@ -161,7 +155,7 @@ internal sealed partial class SqliteArchive : IArchiveDialect
         // database stores other bytes; there SQLite's own conversion to UTF-8 is used.
         command.CommandText = "PRAGMA encoding";
         var rawText = (string?)await command.ExecuteScalarAsync(cancellationToken) == "UTF-8";
-        command.CommandText = $"SELECT {string.Join(", ", columns.Select(Quote))} FROM {Qualified(table)}";
+        command.CommandText = $"SELECT {string.Join(", ", columns.Select(Quote))} FROM {table.ToQuotedName()}";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var row = new CanonicalRow();
         long rows = 0;
@@ -201,7 +195,7 @@ internal sealed partial class SqliteArchive : IArchiveDialect
         try
         {
             rowid = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-                $"SELECT rowid FROM {Qualified(table)} WHERE typeof({Quote(column)}) = 'text' AND CAST({Quote(column)} AS BLOB) = @text LIMIT 1",
+                $"SELECT rowid FROM {table.ToQuotedName()} WHERE typeof({Quote(column)}) = 'text' AND CAST({Quote(column)} AS BLOB) = @text LIMIT 1",
                 new { text }, transaction, cancellationToken: cancellationToken));
         }
         catch (SqliteException)
@@ -211,7 +205,7 @@ internal sealed partial class SqliteArchive : IArchiveDialect
         var hex = Convert.ToHexString(text.AsSpan(0, Math.Min(text.Length, 32))) + (text.Length > 32 ? "..." : "");
         var which = rowid is { } id ? $"the row with rowid {id}" : "a row";
         var fix = rowid is { } r
-            ? $"UPDATE {Qualified(table)} SET {Quote(column)} = CAST({Quote(column)} AS BLOB) WHERE rowid = {r}"
+            ? $"UPDATE {table.ToQuotedName()} SET {Quote(column)} = CAST({Quote(column)} AS BLOB) WHERE rowid = {r}"
             : $"SET {Quote(column)} = CAST({Quote(column)} AS BLOB) for that row";
         return new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.InvalidData,
             $"{table} was not archived: column {column} of {which} holds TEXT that is not valid UTF-8 (x'{hex}'), which an archive " +
@@ -227,7 +221,7 @@ internal sealed partial class SqliteArchive : IArchiveDialect
         {
             _command = connection.CreateCommand();
             _command.Transaction = transaction;
-            _command.CommandText = $"INSERT INTO {Qualified(table)} ({string.Join(", ", columns.Select(Quote))}) " +
+            _command.CommandText = $"INSERT INTO {table.ToQuotedName()} ({string.Join(", ", columns.Select(Quote))}) " +
                                    $"VALUES ({string.Join(", ", columns.Select((_, i) => "$p" + i))})";
             for (var i = 0; i < columns.Count; i++)
             {

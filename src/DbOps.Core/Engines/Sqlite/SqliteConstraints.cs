@@ -32,7 +32,7 @@ internal static class SqliteConstraints
     {
         var provider = SqliteEngine.Instance;
         var t = c.Table;
-        var table = provider.Tuning.QualifiedName(t.Table);
+        var table = provider.QualifiedName(t.Table);
         var words = SqlText.Tokens(t.CreateSql ?? "").Where(k => k.Kind == SqlText.TokenKind.Word).Take(2)
             .Select(k => t.CreateSql!.Substring(k.Start, k.Length).ToUpperInvariant()).ToList();
         if (words is not ["CREATE", "TABLE"])

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using DbOps.Core.Connections;
+using DbOps.Core.Schema;
 using Microsoft.Data.Sqlite;
 
 namespace DbOps.Core.Engines;
@@ -54,6 +55,16 @@ internal sealed class SqliteEngine : IDatabaseEngine
     }
 
     public string QuoteIdentifier(string identifier) => TableRef.QuoteIdentifier(identifier);
+
+    public string DefaultSchema => MainSchema;
+
+    public string QualifiedName(TableRef table) => QuoteIdentifier(table.Name);
+
+    public string RowAddress(TableSchema table) => SqliteConstraints.RowidAlias(table);
+
+    /// <summary>A deferred transaction: its first read fixes the snapshot, and it never asks for the write lock.</summary>
+    public Task<DbTransaction> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(System.Data.IsolationLevel.Serializable, deferred: true));
 
     public async Task<IReadOnlyList<TableRef>> ListTablesAsync(DbConnection connection, CancellationToken cancellationToken)
     {

@@ -1,5 +1,6 @@
 using System.Data;
 using System.Data.Common;
+using System.Text.RegularExpressions;
 using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Integrity;
@@ -13,10 +14,14 @@ internal sealed class SqliteInspection : IInspectionDialect
 {
     public static readonly SqliteInspection Instance = new();
 
-    /// <summary>Views, triggers and virtual tables (an FTS5 table with content='docs' reads docs), whose SQL is searched for table names.</summary>
+    /// <summary>
+    /// Views, triggers and virtual tables (an FTS5 table with content='docs' reads docs), whose SQL is searched for table
+    /// names; Remove-DeprecatedTable lists them in this order.
+    /// </summary>
     private const string DependentsSql = """
         SELECT CASE type WHEN 'table' THEN 'virtual table' ELSE type END AS "Type", name AS "Name", tbl_name AS "On", sql AS "Sql"
         FROM sqlite_schema WHERE (type IN ('view', 'trigger') OR (type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%')) AND sql IS NOT NULL
+        ORDER BY type, name
         """;
 
     public Task<DatabaseSchema> ReadSchemaAsync(DbConnection connection, CancellationToken cancellationToken) =>
@@ -25,8 +30,8 @@ internal sealed class SqliteInspection : IInspectionDialect
     public ITableNameRules TableNames => SqliteTableNames.Instance;
 
     /// <summary>
-    /// A read transaction on the read-only connection, begun in SQL so commands need not name it (the snapshot starts
-    /// with the first read).
+    /// The engine's snapshot (<see cref="SqliteEngine.BeginSnapshotAsync"/> runs the same BEGIN), begun in SQL because
+    /// the catalog and profile reads name no transaction, and Microsoft.Data.Sqlite refuses those in one it began.
     /// </summary>
     public async Task<IAsyncDisposable> BeginSnapshotAsync(DbConnection connection, CancellationToken cancellationToken)
     {
@@ -74,12 +79,24 @@ internal sealed class SqliteInspection : IInspectionDialect
         foreach (var (type, name, on, sql) in await connection.QueryAsync<(string, string, string, string)>(new CommandDefinition(DependentsSql, cancellationToken: cancellationToken)))
         {
             // A trigger's tbl_name is its table and a virtual table's is itself: neither depends on that table.
-            foreach (var table in tables.Where(t => (type == "view" || !SqliteNames.Same(on, t.Name)) && TypedNames.Mentions(sql, t.Name)))
+            foreach (var table in tables.Where(t => (type == "view" || !SqliteNames.Same(on, t.Name)) && Mentions(sql, t.Name)))
             {
                 found.Add((table, type == "trigger" ? $"trigger {name} on {on}" : $"{type} {name}"));
             }
         }
         return found;
+    }
+
+    /// <summary>
+    /// True when <paramref name="sql"/> names the table bare or in any of SQLite's quotes ("a""b" included). '$' belongs to
+    /// SQLite identifiers, so orders$log does not name orders. Removal asks this too: it must never miss a dependent.
+    /// </summary>
+    private static bool Mentions(string sql, string name)
+    {
+        var bare = Regex.Escape(name);
+        var doubled = Regex.Escape(name.Replace("\"", "\"\"", StringComparison.Ordinal));
+        return Regex.IsMatch(sql, $"(?<![\\w$])(?:\"{doubled}\"|`{bare}`|\\[{bare}\\]|'{bare}'|{bare})(?![\\w$])",
+            RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
     }
 
     /// <summary>query_only on top of the read-only file handle; SQLite reads do not wait on locks.</summary>
@@ -88,10 +105,6 @@ internal sealed class SqliteInspection : IInspectionDialect
         await connection.ExecuteAsync(new CommandDefinition("PRAGMA query_only = ON", commandTimeout: 0, cancellationToken: cancellationToken));
         return NothingToEnd.Instance;
     }
-
-    public string RowAddress => "rowid";
-
-    public string QueryTableName(TableRef table) => TableRef.QuoteIdentifier(table.Name);
 
     public Task<IStorageChecks> PrepareStorageChecksAsync(DbConnection connection, IntegritySql sql, IntegrityLevel level, CancellationToken cancellationToken) =>
         Task.FromResult<IStorageChecks>(SqliteStorageChecks.Instance);

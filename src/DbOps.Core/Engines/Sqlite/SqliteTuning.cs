@@ -28,9 +28,6 @@ internal sealed class SqliteTuning : ITuningDialect
 
     public StringComparer IdentifierComparer => StringComparer.OrdinalIgnoreCase;
 
-    public string QualifiedName(TableRef table) => TableRef.QuoteIdentifier(table.Name);
-
-    public IReadOnlyList<string> RowKey(TableSchema table) => [SqliteConstraints.RowidAlias(table)];
 
     public string RowKeyAsText(string quotedKey) => quotedKey;
 
@@ -83,7 +80,7 @@ internal sealed class SqliteTuning : ITuningDialect
     // EXPLAIN compiles the statement on a read-only connection without running it.
     public async Task<string> ProbeIndexAsync(DbOpsConnection source, IndexDefinition index, CancellationToken cancellationToken)
     {
-        var sql = index.CreateSql(this, "dbops_index_probe");
+        var sql = index.CreateSql(SqliteEngine.Instance, "dbops_index_probe");
         await using var session = await SqliteEngine.Instance.OpenReadOnlyAsync(source, cancellationToken);
         try
         {

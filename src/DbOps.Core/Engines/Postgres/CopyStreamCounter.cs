@@ -1,6 +1,7 @@
 using System.Text;
+using DbOps.Core.Backup;
 
-namespace DbOps.Core.Backup;
+namespace DbOps.Core.Engines;
 
 /// <summary>
 /// Counts the rows of every table in pg_restore's plain-text data output ("COPY schema.table (...) FROM stdin;",
