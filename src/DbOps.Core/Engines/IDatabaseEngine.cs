@@ -77,6 +77,21 @@ internal interface IDatabaseEngine
 
     /// <summary>Constraint and index DDL, lock handling, plans and statement statistics.</summary>
     ITuningDialect Tuning { get; }
+
+    /// <summary>Compare-TableData and Copy-TableData: key-range checksums, set-based comparison, batched copies.</summary>
+    IMoveDialect Moves { get; }
+
+    /// <summary>Find-DeprecatedColumn, Rename-Table and dependents retired with a table: the catalog reads and DDL.</summary>
+    ISchemaChangeDialect SchemaChanges { get; }
+
+    /// <summary>Remove-DeprecatedColumn and column archives: dropping a column (or rebuilding the table) and putting it back.</summary>
+    IColumnDialect Columns { get; }
+
+    /// <summary>Remove-TableRow and Update-TableRow: locking, re-checking and changing exactly the archived rows.</summary>
+    IRowFixDialect RowFixes { get; }
+
+    /// <summary>Creating a database for a restore (-Create) and removing rehearsal databases (Remove-Database).</summary>
+    IDatabaseLifecycle Databases { get; }
 }
 
 internal static class ProviderExtensions

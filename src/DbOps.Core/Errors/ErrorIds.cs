@@ -134,4 +134,28 @@ public static class ErrorIds
     public const string RemovalFailed = nameof(RemovalFailed);
     /// <summary>A backup needs an extension that cannot be created where it is restored for verification; the file is intact.</summary>
     public const string ExtensionUnavailable = nameof(ExtensionUnavailable);
+
+    // Issue 16: Compare-TableData, Copy-TableData
+
+
+    // Issue 17: Find-DeprecatedColumn, Rename-Table, dependents
+
+
+    // Issue 17: Remove-DeprecatedColumn, column archives
+
+
+    // Issue 18: Remove-TableRow, Update-TableRow, row archives
+
+
+    // Issue 18: Restore-Database -Create, Remove-Database
+
+
+    // Issue 19: journal, Get-MaintenanceLog, Export-MaintenanceReport
+
+
+    // Issue 19: backup copies and retention
+
+
+    // Issue 22: fleets and parallel work
+
 }

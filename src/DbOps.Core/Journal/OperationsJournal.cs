@@ -23,6 +23,21 @@ public static class JournalOperations
     /// for a table that is gone, and a snapshot comparison counts the intent for a table that is gone.
     /// </summary>
     public const string TableRemovalStarted = nameof(TableRemovalStarted);
+
+    // Issue 16: row moves
+
+
+    // Issue 17: column retirement, renames, dependents
+
+
+    // Issue 18: row fixes, rehearsal databases
+
+
+    // Issue 19: restores, backup tests and copies, retention, constraints, indexes
+
+
+    // Issue 22: fleets
+
 }
 
 /// <summary>
@@ -69,6 +84,30 @@ public sealed record JournalEntry
 
     /// <summary>True when the artifact was proved to restore.</summary>
     public bool Verified { get; init; }
+
+    /// <summary>The column, for column operations (a retired column).</summary>
+    public string? Column { get; init; }
+
+    /// <summary>
+    /// The other object of a two-sided operation, as schema.name: the new name of a renamed table, the target of a row
+    /// move, the database a backup was restored into.
+    /// </summary>
+    public string? Target { get; init; }
+
+    /// <summary>Further objects the operation touched or created: constraint and index names, dependents retired with a table.</summary>
+    public IReadOnlyList<string>? Objects { get; init; }
+
+    /// <summary>Named figures beyond <see cref="Rows"/>: seconds taken, rows skipped or in conflict, timings before and after.</summary>
+    public IReadOnlyDictionary<string, double>? Figures { get; init; }
+
+    /// <summary>What came of it: null or "Succeeded", or a word such as "Failed" or "Partial" when an entry records a failure.</summary>
+    public string? Outcome { get; init; }
+
+    /// <summary>The command that undoes the operation, where there is one (a PowerShell line a person can run).</summary>
+    public string? Undo { get; init; }
+
+    /// <summary>The database role (PostgreSQL user) that did it; null for SQLite.</summary>
+    public string? Role { get; init; }
 
     /// <summary>The operating-system user who ran it.</summary>
     public string User { get; init; } = Environment.UserName;

@@ -148,4 +148,14 @@ internal sealed class PostgresEngine : IDatabaseEngine
     public IInspectionDialect Inspection => PostgresInspection.Instance;
 
     public ITuningDialect Tuning => PostgresTuning.Instance;
+
+    public IMoveDialect Moves => PostgresMoves.Instance;
+
+    public ISchemaChangeDialect SchemaChanges => PostgresSchemaChanges.Instance;
+
+    public IColumnDialect Columns => PostgresColumns.Instance;
+
+    public IRowFixDialect RowFixes => PostgresRowFixes.Instance;
+
+    public IDatabaseLifecycle Databases => PostgresDatabases.Instance;
 }

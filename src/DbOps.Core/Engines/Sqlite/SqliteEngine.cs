@@ -101,4 +101,14 @@ internal sealed class SqliteEngine : IDatabaseEngine
     public IInspectionDialect Inspection => SqliteInspection.Instance;
 
     public ITuningDialect Tuning => SqliteTuning.Instance;
+
+    public IMoveDialect Moves => SqliteMoves.Instance;
+
+    public ISchemaChangeDialect SchemaChanges => SqliteSchemaChanges.Instance;
+
+    public IColumnDialect Columns => SqliteColumns.Instance;
+
+    public IRowFixDialect RowFixes => SqliteRowFixes.Instance;
+
+    public IDatabaseLifecycle Databases => SqliteDatabases.Instance;
 }

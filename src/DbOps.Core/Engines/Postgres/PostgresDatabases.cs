@@ -1,0 +1,7 @@
+namespace DbOps.Core.Engines;
+
+/// <summary>PostgreSQL's half of <see cref="IDatabaseLifecycle"/>.</summary>
+internal sealed class PostgresDatabases : IDatabaseLifecycle
+{
+    public static readonly PostgresDatabases Instance = new();
+}

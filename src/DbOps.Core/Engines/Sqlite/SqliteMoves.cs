@@ -1,0 +1,7 @@
+namespace DbOps.Core.Engines;
+
+/// <summary>SQLite's half of <see cref="IMoveDialect"/>.</summary>
+internal sealed class SqliteMoves : IMoveDialect
+{
+    public static readonly SqliteMoves Instance = new();
+}

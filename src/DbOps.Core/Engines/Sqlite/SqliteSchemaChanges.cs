@@ -1,0 +1,7 @@
+namespace DbOps.Core.Engines;
+
+/// <summary>SQLite's half of <see cref="ISchemaChangeDialect"/>.</summary>
+internal sealed class SqliteSchemaChanges : ISchemaChangeDialect
+{
+    public static readonly SqliteSchemaChanges Instance = new();
+}
