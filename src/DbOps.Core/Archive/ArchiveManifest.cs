@@ -27,6 +27,26 @@ public sealed record ArchiveColumn(string Name, string Type, bool Nullable)
     public override string ToString() => $"{Name} {Type}";
 }
 
+/// <summary>What part of a table an archive holds.</summary>
+public enum ArchiveScope
+{
+    /// <summary>Every row and stored column (the default; manifests leave the scope out).</summary>
+    Table,
+
+    /// <summary>Some rows, every stored column: the prior image of rows a fix changes (Remove-TableRow, Update-TableRow).</summary>
+    Rows,
+
+    /// <summary>Every row, the key plus some columns: the values of a retired column (Remove-DeprecatedColumn).</summary>
+    Columns,
+}
+
+/// <summary>The part of a table a partial archive takes.</summary>
+/// <param name="Scope">Rows or Columns.</param>
+/// <param name="Key">The key columns that address rows in the live table.</param>
+/// <param name="Where">For Rows: the read-only condition choosing the rows.</param>
+/// <param name="Columns">For Columns: the columns archived with the key.</param>
+public sealed record ArchiveSelection(ArchiveScope Scope, IReadOnlyList<string> Key, string? Where = null, IReadOnlyList<string>? Columns = null);
+
 /// <summary>A file of the archive with its size and SHA-256.</summary>
 internal sealed record ArchiveFile(string Name, long SizeBytes, string Sha256);
 
@@ -69,6 +89,22 @@ internal sealed record ArchiveManifest
     public required ArchiveFile SchemaFile { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset? VerifiedAt { get; init; }
+
+    // A partial archive (issues 17 and 18) says what part of the table it holds. The fields are left out when null,
+    // so a whole-table manifest serializes, and seals, exactly as before; a partial one is written as format 2, which
+    // an older DbOps refuses instead of mistaking it for a whole table.
+
+    /// <summary>Null for a whole table; <see cref="ArchiveScope.Rows"/> or <see cref="ArchiveScope.Columns"/> for a part.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ArchiveScope? Scope { get; init; }
+
+    /// <summary>The key columns that address the archived rows in the live table (partial archives).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Key { get; init; }
+
+    /// <summary>The condition that chose the rows of a <see cref="ArchiveScope.Rows"/> archive.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Where { get; init; }
     public string? Seal { get; init; }
 
     [JsonIgnore]

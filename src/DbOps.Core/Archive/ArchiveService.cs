@@ -13,15 +13,32 @@ namespace DbOps.Core.Archive;
 /// <param name="Force">Replace an existing archive of the same table.</param>
 /// <param name="ToolPath">PostgreSQL: pg_dump (file or folder) to use instead of searching.</param>
 /// <param name="JournalPath">The operations journal to record the archive in; null for the default one.</param>
+/// <param name="Selection">A part of the table (some rows, or key plus columns); null for the whole table.</param>
 public sealed record ArchiveExportRequest(
     DbOpsConnection Source, string Table, string Destination, ArchiveFormat Format = ArchiveFormat.Csv,
-    bool Compress = false, bool Verify = false, bool Force = false, string? ToolPath = null, string? JournalPath = null);
+    bool Compress = false, bool Verify = false, bool Force = false, string? ToolPath = null, string? JournalPath = null,
+    ArchiveSelection? Selection = null);
 
 /// <summary>What Import-TableArchive was asked to do.</summary>
 /// <param name="ManifestPath">The archive's .manifest.json.</param>
 /// <param name="Target">The database to load into.</param>
 /// <param name="TargetTable">Another name for the table ("name" or "schema.name"); by default the archived one.</param>
-public sealed record ArchiveImportRequest(string ManifestPath, DbOpsConnection Target, string? TargetTable = null);
+/// <param name="Mode">Create a new table (the default), or put a partial archive back into the live table.</param>
+public sealed record ArchiveImportRequest(string ManifestPath, DbOpsConnection Target, string? TargetTable = null,
+    ArchiveImportMode Mode = ArchiveImportMode.Create);
+
+/// <summary>How Import-TableArchive loads an archive.</summary>
+public enum ArchiveImportMode
+{
+    /// <summary>Into a table that does not exist yet, created from the archive's schema.</summary>
+    Create,
+
+    /// <summary>
+    /// Into the live table by key: a Rows archive puts its prior image back (insert or overwrite), a Columns archive
+    /// adds its columns back and fills them. Refused when the rows changed since the fix they undo.
+    /// </summary>
+    Upsert,
+}
 
 /// <summary>
 /// Table archives that prove they restore. Export reads the table once, in one snapshot, writing the data file
