@@ -39,6 +39,15 @@ public sealed class TestBackupCommand : DbOpsCmdlet
     [ValidateNotNullOrEmpty]
     public string? ToolPath { get; set; }
 
+    /// <summary>Also check every other copy of the backup that the journal records (Backup-Database, Copy-Backup).</summary>
+    [Parameter]
+    public SwitchParameter AllCopies { get; set; }
+
+    /// <summary>The operations journal that -AllCopies reads; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -78,11 +87,18 @@ public sealed class TestBackupCommand : DbOpsCmdlet
     {
         var toolPath = ToolPath is null ? null : ResolvePath(ToolPath);
         var result = Run((observer, token) => BackupService.VerifyAsync(path, server, toolPath, observer, token));
-        WriteObject(result);
-        if (!result.Verified)
+        var copies = AllCopies
+            ? Run((observer, token) => BackupService.VerifyCopiesAsync(
+                result, server, toolPath, JournalPath is null ? null : ResolvePath(JournalPath), observer, token))
+            : [];
+        foreach (var checkedBackup in copies.Prepend(result))
         {
-            WriteDbOpsError(new DbOpsException(result.ErrorId ?? ErrorIds.BackupVerificationFailed, ErrorKind.InvalidData,
-                $"The backup '{result.Path}' did not verify: {result.Reason}", result.Path), result);
+            WriteObject(checkedBackup);
+            if (!checkedBackup.Verified)
+            {
+                WriteDbOpsError(new DbOpsException(checkedBackup.ErrorId ?? ErrorIds.BackupVerificationFailed, ErrorKind.InvalidData,
+                    $"The backup '{checkedBackup.Path}' did not verify: {checkedBackup.Reason}", checkedBackup.Path), checkedBackup);
+            }
         }
     }
 }
