@@ -236,3 +236,36 @@ public sealed class BackupCopyTests : IDisposable
         Assert.Empty(Journal(JournalOperations.BackupDeleted));
     }
 }
+
+/// <summary>The same on PostgreSQL, where a copy that must stand in for a damaged original is restored into a scratch database.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresBackupCopyTests(PostgresCluster cluster) : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public async Task A_copy_of_a_dump_restores_in_place_of_a_damaged_original()
+    {
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 250);");
+        var journal = _folder.File("journal.jsonl");
+        var backup = await BackupService.BackupAsync(new BackupRequest(source, _folder.File("backups"), JournalPath: journal),
+            NullObserver.Instance, CancellationToken.None);
+        var copy = await BackupService.CopyAsync(backup.ManifestPath, _folder.File("nas"), journal, NullObserver.Instance, CancellationToken.None);
+        await using (var file = new FileStream(backup.Path, FileMode.Open, FileAccess.Write))
+        {
+            file.Position = file.Length / 2;
+            file.WriteByte(0xFF);
+        }
+
+        var original = await BackupService.VerifyAsync(backup.Path, source, null, NullObserver.Instance, CancellationToken.None);
+        var copies = await BackupService.VerifyCopiesAsync(original, source, null, journal, NullObserver.Instance, CancellationToken.None);
+
+        Assert.Equal(ErrorIds.BackupCorrupt, original.ErrorId);
+        var restored = Assert.Single(copies);
+        Assert.True(restored.Verified, restored.Reason);
+        Assert.Equal((copy.Path, 250L), (restored.Path, restored.Tables.Single().Actual));
+        Assert.Equal(0L, cluster.Scalar<long>("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'dbops_verify_%'"));
+    }
+}
