@@ -14,6 +14,8 @@
         'Connect-Database'
         'Backup-Database'
         'Test-Backup'
+        'Copy-Backup'
+        'Remove-Backup'
         'Restore-Database'
         'Get-DatabaseSnapshot'
         'Compare-DatabaseSnapshot'

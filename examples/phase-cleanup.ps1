@@ -45,8 +45,10 @@ $usage = Find-UnusedTable -Database $db -CodePath $src @age
 $usage | Out-Default
 $unused = @($usage | Where-Object { $_.Verdict -eq 'Unused' -or $_.Verdict -eq 'Empty' })
 
-Write-Host "`n== 2. A backup, restored and counted before anything changes" -ForegroundColor Cyan
-Backup-Database -Database $db -Destination (Join-Path $run 'backup') -Verify @journal | Out-Default
+Write-Host "`n== 2. A backup, restored and counted before anything changes, and a copy in a second place" -ForegroundColor Cyan
+$backup = Backup-Database -Database $db -Destination (Join-Path $run 'backup') -Verify @journal
+$backup | Out-Default
+$backup | Copy-Backup -Destination (Join-Path $run 'backup-copy') @journal | Out-Default
 $before = Get-DatabaseSnapshot -Database $db
 
 Write-Host "`n== 3. Archive them, each with proof that the archive restores" -ForegroundColor Cyan

@@ -7,6 +7,8 @@ BeforeDiscovery {
         @{ Name = 'Connect-Database'; Binds = '' }
         @{ Name = 'Backup-Database'; Binds = 'Database[V]' }
         @{ Name = 'Test-Backup'; Binds = 'InputObject[V] Path[P]' }
+        @{ Name = 'Copy-Backup'; Binds = 'InputObject[V] Path[P]' }
+        @{ Name = 'Remove-Backup'; Binds = 'Path[P]' }
         @{ Name = 'Restore-Database'; Binds = 'InputObject[V] Path[P]' }
         @{ Name = 'Get-DatabaseSnapshot'; Binds = 'Database[V] Path[P]' }
         @{ Name = 'Compare-DatabaseSnapshot'; Binds = 'After[V]' }
@@ -30,12 +32,14 @@ BeforeDiscovery {
     # Whether a cmdlet asks before it acts: High asks by default, Medium and Low only with -Confirm.
     $confirmContract = @(
         @{ Name = 'Backup-Database'; Impact = 'Low' }
+        @{ Name = 'Copy-Backup'; Impact = 'Low' }
         @{ Name = 'Export-DatabaseDocumentation'; Impact = 'Low' }
         @{ Name = 'Export-TableArchive'; Impact = 'Low' }
         @{ Name = 'Add-SafeConstraint'; Impact = 'Medium' }
         @{ Name = 'Add-SafeIndex'; Impact = 'Medium' }
         @{ Name = 'Import-TableArchive'; Impact = 'Medium' }
         @{ Name = 'Invoke-DatabaseQuery'; Impact = 'Medium' }
+        @{ Name = 'Remove-Backup'; Impact = 'High' }
         @{ Name = 'Remove-DeprecatedTable'; Impact = 'High' }
         @{ Name = 'Remove-UnusedIndex'; Impact = 'High' }
         @{ Name = 'Restore-Database'; Impact = 'High' }
@@ -189,6 +193,7 @@ Describe '-WhatIf changes nothing' {
         }
         It 'Import-TableArchive' { $archive | Import-TableArchive -Database (Join-Path $dest new.db) -WhatIf | Should -BeNullOrEmpty }
         It 'Restore-Database' { $backup | Restore-Database -Database (Join-Path $dest new.db) -WhatIf | Should -BeNullOrEmpty }
+        It 'Copy-Backup' { $backup | Copy-Backup -Destination $dest -WhatIf | Should -BeNullOrEmpty }
         It 'Remove-DeprecatedTable' { Remove-DeprecatedTable -Database $path -Table tmp_migration_2019 -ArchivePath $archive.ManifestPath -WhatIf | Should -BeNullOrEmpty }
         It 'Remove-UnusedIndex' { Remove-UnusedIndex -Database $path -Name ix_activity_instances_session -WhatIf | Should -BeNullOrEmpty }
     }
@@ -253,6 +258,10 @@ Describe 'Error ids' {
         @{ Name = 'Connect-Database'; Because = 'a malformed connection string'; ErrorId = 'InvalidConnectionString'; Script = { Connect-Database -ConnectionString 'Host=;;=x' } }
         @{ Name = 'Backup-Database'; Because = 'a missing database'; ErrorId = 'DatabaseNotFound'; Script = { Backup-Database -Database $missing -Destination $TestDrive -ErrorAction Stop } }
         @{ Name = 'Test-Backup'; Because = 'a manifest that does not exist'; ErrorId = 'FileNotFound'; Script = { Test-Backup -Path (Join-Path $TestDrive none.manifest.json) -ErrorAction Stop } }
+        @{ Name = 'Copy-Backup'; Because = 'a destination under a regular file'; ErrorId = 'DestinationNotWritable'; Script = {
+                $backup = Backup-Database -Database $path -Destination (Join-Path $TestDrive copy-source)
+                $backup | Copy-Backup -Destination (Join-Path $path copies) -ErrorAction Stop } }
+        @{ Name = 'Remove-Backup'; Because = 'neither -Keep nor -OlderThan'; ErrorId = 'RetentionRuleRequired'; Script = { Remove-Backup -Path $TestDrive -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Test-DataIntegrity'; Because = 'a table that does not exist'; ErrorId = 'TableNotFound'; Script = { Test-DataIntegrity -Database $path -Table nosuch -ErrorAction Stop } }
         @{ Name = 'Export-IntegrityReport'; Because = '-FailOn Error with errors found'; ErrorId = 'IntegrityProblemsFound'; Script = { Test-DataIntegrity -Database $path -AsReport | Export-IntegrityReport -Path (Join-Path $TestDrive r.json) -FailOn Error -ErrorAction Stop } }
         @{ Name = 'Add-SafeConstraint'; Because = 'rows that violate the check'; ErrorId = 'ConstraintViolations'; Script = { Add-SafeConstraint -Database $path -Table goals -Check 'deadline >= created_at' -ErrorAction Stop } }
@@ -287,7 +296,7 @@ Describe 'Error ids' {
 
     It 'covers every exported cmdlet' {
         # Kept in step with the cases above: every cmdlet has at least one error id a script can catch.
-        $covered = 'Connect-Database', 'Backup-Database', 'Test-Backup', 'Test-DataIntegrity', 'Export-IntegrityReport', 'Add-SafeConstraint',
+        $covered = 'Connect-Database', 'Backup-Database', 'Test-Backup', 'Copy-Backup', 'Remove-Backup', 'Test-DataIntegrity', 'Export-IntegrityReport', 'Add-SafeConstraint',
             'Measure-QueryPerformance', 'Invoke-DatabaseQuery', 'Get-SlowQuery', 'Find-MissingIndex', 'Find-UnusedIndex', 'Add-SafeIndex', 'Remove-UnusedIndex',
             'Find-UnusedTable', 'Export-TableArchive', 'Import-TableArchive', 'Remove-DeprecatedTable', 'Restore-Database',
             'Get-DatabaseSnapshot', 'Compare-DatabaseSnapshot', 'Export-DatabaseDocumentation', 'Start-UsageWatch'

@@ -258,8 +258,7 @@ public static partial class BackupService
     {
         if (!File.Exists(backupPath))
         {
-            throw new DbOpsException(ErrorIds.BackupCorrupt, ErrorKind.InvalidData,
-                $"The backup file '{backupPath}' named by its manifest is missing.", backupPath);
+            throw MissingBackup(backupPath);
         }
         var size = new FileInfo(backupPath).Length;
         var sha = size == manifest.SizeBytes ? await ArtifactFiles.Sha256Async(backupPath, cancellationToken) : null;
@@ -270,6 +269,9 @@ public static partial class BackupService
                 "SHA-256 differs). It is damaged or was replaced; use another backup.", backupPath);
         }
     }
+
+    private static DbOpsException MissingBackup(string backupPath) =>
+        new(ErrorIds.BackupCorrupt, ErrorKind.InvalidData, $"The backup file '{backupPath}' named by its manifest is missing.", backupPath);
 
     private static IReadOnlyList<TableComparison> Compare(BackupManifest manifest, RestoredCounts restored) =>
         manifest.Tables.Select(t => new TableComparison(t.Schema, t.Name, t.Rows,

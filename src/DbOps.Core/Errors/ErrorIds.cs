@@ -154,6 +154,12 @@ public static class ErrorIds
 
 
     // Issue 19: backup copies and retention
+    /// <summary>A copy of a backup could not be written, or read back differently from its manifest; nothing was kept there.</summary>
+    public const string BackupCopyFailed = nameof(BackupCopyFailed);
+    /// <summary>Remove-Backup was given no rule: name -Keep, -OlderThan or both.</summary>
+    public const string RetentionRuleRequired = nameof(RetentionRuleRequired);
+    /// <summary>A backup could not be deleted; it was left whole, with its manifest.</summary>
+    public const string BackupDeleteFailed = nameof(BackupDeleteFailed);
 
 
     // Issue 22: fleets and parallel work

@@ -36,6 +36,12 @@ public static class JournalOperations
     // Issue 19: restores, backup tests and copies, retention, constraints, indexes
 
 
+    // Issue 19, second part: backup copies and retention
+    /// <summary>Copy-Backup wrote a copy of a backup and its manifest: Path is the copy, Target the original, Sha256 checked.</summary>
+    public const string BackupCopied = nameof(BackupCopied);
+    /// <summary>Remove-Backup deleted a backup and its manifest under a retention rule.</summary>
+    public const string BackupDeleted = nameof(BackupDeleted);
+
     // Issue 22: fleets
 
 }

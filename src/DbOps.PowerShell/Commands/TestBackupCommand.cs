@@ -39,6 +39,15 @@ public sealed class TestBackupCommand : DbOpsCmdlet
     [ValidateNotNullOrEmpty]
     public string? ToolPath { get; set; }
 
+    /// <summary>Also check every other copy of the backup that the journal records (Backup-Database, Copy-Backup).</summary>
+    [Parameter]
+    public SwitchParameter AllCopies { get; set; }
+
+    /// <summary>The operations journal that -AllCopies reads; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -78,6 +87,20 @@ public sealed class TestBackupCommand : DbOpsCmdlet
     {
         var toolPath = ToolPath is null ? null : ResolvePath(ToolPath);
         var result = Run((observer, token) => BackupService.VerifyAsync(path, server, toolPath, observer, token));
+        Write(result);
+        if (AllCopies)
+        {
+            var journalPath = JournalPath is null ? null : ResolvePath(JournalPath);
+            foreach (var copy in Run((observer, token) => BackupService.VerifyCopiesAsync(result, server, toolPath, journalPath, observer, token)))
+            {
+                Write(copy);
+            }
+        }
+    }
+
+    /// <summary>Emits a verification, and an error too when it failed, so a nightly job fails.</summary>
+    private void Write(BackupVerification result)
+    {
         WriteObject(result);
         if (!result.Verified)
         {
