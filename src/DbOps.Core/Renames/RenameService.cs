@@ -158,7 +158,8 @@ public static class RenameService
 
     private static async Task ExecuteAsync(DbConnection connection, string sql, TimeSpan? lockTimeout, CancellationToken cancellationToken) =>
         // SQLite's BEGIN IMMEDIATE waits for the write lock up to the busy timeout; the command timeout (whole seconds) bounds it too.
-        await connection.ExecuteAsync(new CommandDefinition(sql,
+        // CommandType.Text: Dapper would take a one-word statement (BEGIN, COMMIT) for a stored procedure's name.
+        await connection.ExecuteAsync(new CommandDefinition(sql, commandType: System.Data.CommandType.Text,
             commandTimeout: lockTimeout is { } timeout ? Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds)) : 0, cancellationToken: cancellationToken));
 
     private static async Task RollbackQuietlyAsync(DbConnection connection)
