@@ -33,6 +33,7 @@
         'Export-TableArchive'
         'Import-TableArchive'
         'Remove-DeprecatedTable'
+        'Rename-Table'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -26,6 +26,7 @@ BeforeDiscovery {
         @{ Name = 'Export-TableArchive'; Binds = 'InputObject[V] Schema[P] Table[V]' }
         @{ Name = 'Import-TableArchive'; Binds = 'InputObject[V] Path[P]' }
         @{ Name = 'Remove-DeprecatedTable'; Binds = 'InputObject[V]' }
+        @{ Name = 'Rename-Table'; Binds = 'Database[V]' }
     )
     # Whether a cmdlet asks before it acts: High asks by default, Medium and Low only with -Confirm.
     $confirmContract = @(
@@ -37,6 +38,7 @@ BeforeDiscovery {
         @{ Name = 'Import-TableArchive'; Impact = 'Medium' }
         @{ Name = 'Invoke-DatabaseQuery'; Impact = 'Medium' }
         @{ Name = 'Remove-DeprecatedTable'; Impact = 'High' }
+        @{ Name = 'Rename-Table'; Impact = 'Medium' }
         @{ Name = 'Remove-UnusedIndex'; Impact = 'High' }
         @{ Name = 'Restore-Database'; Impact = 'High' }
     )
@@ -180,6 +182,7 @@ Describe '-WhatIf changes nothing' {
     It 'Add-SafeConstraint' { Add-SafeConstraint -Database $path -Table goals -Check 'id > 0' -WhatIf | Should -BeNullOrEmpty }
     It 'Add-SafeIndex' { Find-MissingIndex -Database $path | Add-SafeIndex -WhatIf | Should -BeNullOrEmpty }
     It 'Invoke-DatabaseQuery' { Invoke-DatabaseQuery -Database $path -Query 'DELETE FROM goals' -WhatIf | Should -BeNullOrEmpty }
+    It 'Rename-Table' { Rename-Table -Database $path -Table goals -NewName objectives -CompatibilityView -WhatIf | Should -BeNullOrEmpty }
 
     Context 'on artifacts made beforehand' {
         BeforeAll {
@@ -270,6 +273,7 @@ Describe 'Error ids' {
         @{ Name = 'Export-TableArchive'; Because = 'a table that does not exist'; ErrorId = 'TableNotFound'; Script = { Export-TableArchive -Database $path -Table nosuch -Destination $TestDrive -ErrorAction Stop } }
         @{ Name = 'Import-TableArchive'; Because = 'a manifest that does not exist'; ErrorId = 'FileNotFound'; Script = { Import-TableArchive -Path (Join-Path $TestDrive none.manifest.json) -Database $path -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Remove-DeprecatedTable'; Because = 'a table with rows and no archive'; ErrorId = 'ArchiveRequired'; Script = { Remove-DeprecatedTable -Database $path -Table goals -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Rename-Table'; Because = 'a new name another table has'; ErrorId = 'TableNameTaken'; Script = { Rename-Table -Database $path -Table goals -NewName sessions -ErrorAction Stop } }
         @{ Name = 'Restore-Database'; Because = 'a backup that does not exist'; ErrorId = 'FileNotFound'; Script = { Restore-Database -Path (Join-Path $TestDrive none.sqlite) -Database (Join-Path $TestDrive r.db) -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Get-DatabaseSnapshot'; Because = 'a saved snapshot that is not one'; ErrorId = 'SnapshotInvalid'; Script = { Set-Content (Join-Path $TestDrive bad.json) '{}'; Get-DatabaseSnapshot -Path (Join-Path $TestDrive bad.json) -ErrorAction Stop } }
         @{ Name = 'Compare-DatabaseSnapshot'; Because = '-FailOnDataLoss when rows were lost'; ErrorId = 'DataLossDetected'; Script = {
