@@ -5,9 +5,6 @@ namespace DbOps.Core.Engines;
 /// <summary>Find-DeprecatedColumn, Rename-Table and dependents retired with a table: the catalog reads and DDL. (issue 17)</summary>
 internal interface ISchemaChangeDialect
 {
-    /// <summary>Whether a compatibility view takes INSERT, UPDATE and DELETE (PostgreSQL's simple views do; SQLite's views are read-only).</summary>
-    bool CompatibilityViewTakesWrites { get; }
-
     /// <summary>The longest name the engine keeps whole, in UTF-8 bytes (PostgreSQL cuts longer ones silently); null for no limit.</summary>
     int? MaxNameBytes { get; }
 

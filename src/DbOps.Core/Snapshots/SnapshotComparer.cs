@@ -191,7 +191,8 @@ public static class SnapshotComparer
         IReadOnlyList<TableSnapshot> appeared, OperationsJournal journal)
     {
         var entry = journal.Read()
-            .Where(e => e.Operation == JournalOperations.TableRenamed && e.IsAbout(before.Provider, before.Server, before.Database)
+            // Only a rename after the earlier snapshot: the table still had its old name then.
+            .Where(e => e.Operation == JournalOperations.TableRenamed && e.Time >= before.TakenAt && e.IsAbout(before.Provider, before.Server, before.Database)
                         && e.Table == old.Name && e.Schema == old.Schema && appeared.Any(t => $"{t.Schema}.{t.Name}" == e.Target))
             .MaxBy(e => e.Time);
         var twins = appeared.Where(t => t.Schema == old.Schema && t.Rows == old.Rows && old.Checksum is not null && t.Checksum == old.Checksum

@@ -14,8 +14,6 @@ internal sealed class PostgresSchemaChanges : ISchemaChangeDialect
 
     public int? MaxNameBytes => NameLimit;
 
-    public bool CompatibilityViewTakesWrites => true;
-
     public async Task<string?> NameHolderAsync(DbConnection connection, TableRef name, CancellationToken cancellationToken)
     {
         // Tables, views, indexes and sequences share one namespace per schema; a table's row type takes the name in pg_type.

@@ -13,8 +13,6 @@ internal sealed class SqliteSchemaChanges : ISchemaChangeDialect
 {
     public static readonly SqliteSchemaChanges Instance = new();
 
-    public bool CompatibilityViewTakesWrites => false;
-
     public int? MaxNameBytes => null;
 
     public async Task<string?> NameHolderAsync(DbConnection connection, TableRef name, CancellationToken cancellationToken) =>
