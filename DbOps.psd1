@@ -35,6 +35,7 @@
         'Export-TableArchive'
         'Import-TableArchive'
         'Remove-DeprecatedTable'
+        'Rename-Table'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -28,6 +28,7 @@ BeforeDiscovery {
         @{ Name = 'Export-TableArchive'; Binds = 'InputObject[V] Schema[P] Table[V]' }
         @{ Name = 'Import-TableArchive'; Binds = 'InputObject[V] Path[P]' }
         @{ Name = 'Remove-DeprecatedTable'; Binds = 'InputObject[V]' }
+        @{ Name = 'Rename-Table'; Binds = 'Database[V]' }
     )
     # Whether a cmdlet asks before it acts: High asks by default, Medium and Low only with -Confirm.
     $confirmContract = @(
@@ -41,6 +42,7 @@ BeforeDiscovery {
         @{ Name = 'Invoke-DatabaseQuery'; Impact = 'Medium' }
         @{ Name = 'Remove-Backup'; Impact = 'High' }
         @{ Name = 'Remove-DeprecatedTable'; Impact = 'High' }
+        @{ Name = 'Rename-Table'; Impact = 'Medium' }
         @{ Name = 'Remove-UnusedIndex'; Impact = 'High' }
         @{ Name = 'Restore-Database'; Impact = 'High' }
     )
@@ -184,6 +186,7 @@ Describe '-WhatIf changes nothing' {
     It 'Add-SafeConstraint' { Add-SafeConstraint -Database $path -Table goals -Check 'id > 0' -WhatIf | Should -BeNullOrEmpty }
     It 'Add-SafeIndex' { Find-MissingIndex -Database $path | Add-SafeIndex -WhatIf | Should -BeNullOrEmpty }
     It 'Invoke-DatabaseQuery' { Invoke-DatabaseQuery -Database $path -Query 'DELETE FROM goals' -WhatIf | Should -BeNullOrEmpty }
+    It 'Rename-Table' { Rename-Table -Database $path -Table goals -NewName objectives -CompatibilityView -WhatIf | Should -BeNullOrEmpty }
 
     Context 'on artifacts made beforehand' {
         BeforeAll {
@@ -279,6 +282,7 @@ Describe 'Error ids' {
         @{ Name = 'Export-TableArchive'; Because = 'a table that does not exist'; ErrorId = 'TableNotFound'; Script = { Export-TableArchive -Database $path -Table nosuch -Destination $TestDrive -ErrorAction Stop } }
         @{ Name = 'Import-TableArchive'; Because = 'a manifest that does not exist'; ErrorId = 'FileNotFound'; Script = { Import-TableArchive -Path (Join-Path $TestDrive none.manifest.json) -Database $path -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Remove-DeprecatedTable'; Because = 'a table with rows and no archive'; ErrorId = 'ArchiveRequired'; Script = { Remove-DeprecatedTable -Database $path -Table goals -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Rename-Table'; Because = 'a new name another table has'; ErrorId = 'TableNameTaken'; Script = { Rename-Table -Database $path -Table goals -NewName sessions -ErrorAction Stop } }
         @{ Name = 'Restore-Database'; Because = 'a backup that does not exist'; ErrorId = 'FileNotFound'; Script = { Restore-Database -Path (Join-Path $TestDrive none.sqlite) -Database (Join-Path $TestDrive r.db) -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Get-DatabaseSnapshot'; Because = 'a saved snapshot that is not one'; ErrorId = 'SnapshotInvalid'; Script = { Set-Content (Join-Path $TestDrive bad.json) '{}'; Get-DatabaseSnapshot -Path (Join-Path $TestDrive bad.json) -ErrorAction Stop } }
         @{ Name = 'Compare-DatabaseSnapshot'; Because = '-FailOnDataLoss when rows were lost'; ErrorId = 'DataLossDetected'; Script = {
@@ -298,7 +302,7 @@ Describe 'Error ids' {
         # Kept in step with the cases above: every cmdlet has at least one error id a script can catch.
         $covered = 'Connect-Database', 'Backup-Database', 'Test-Backup', 'Copy-Backup', 'Remove-Backup', 'Test-DataIntegrity', 'Export-IntegrityReport', 'Add-SafeConstraint',
             'Measure-QueryPerformance', 'Invoke-DatabaseQuery', 'Get-SlowQuery', 'Find-MissingIndex', 'Find-UnusedIndex', 'Add-SafeIndex', 'Remove-UnusedIndex',
-            'Find-UnusedTable', 'Export-TableArchive', 'Import-TableArchive', 'Remove-DeprecatedTable', 'Restore-Database',
+            'Find-UnusedTable', 'Export-TableArchive', 'Import-TableArchive', 'Remove-DeprecatedTable', 'Rename-Table', 'Restore-Database',
             'Get-DatabaseSnapshot', 'Compare-DatabaseSnapshot', 'Export-DatabaseDocumentation', 'Start-UsageWatch'
         (Get-Command -Module DbOps).Name | Sort-Object | Should -Be ($covered | Sort-Object)
     }

@@ -29,6 +29,7 @@ $imported = $archives | Import-TableArchive -Database (Join-Path $work import.db
 $removals = $archives | Remove-DeprecatedTable -Confirm:$false -ErrorAction SilentlyContinue
 $comparison = Compare-DatabaseSnapshot -Before $before -After (Get-DatabaseSnapshot -Database $db)
 $documentation = Export-DatabaseDocumentation -Database $db -Destination (Join-Path $work docs)
+$renamed = Rename-Table -Database $db -Table goals -NewName objectives -CompatibilityView
 
 $ViewObjects = @{
     'DbOps.Core.Connections.DbOpsConnection'         = $db
@@ -55,6 +56,7 @@ $ViewObjects = @{
     'DbOps.Core.Archive.TableArchive'                = $archives
     'DbOps.Core.Archive.ArchiveImportResult'         = $imported
     'DbOps.Core.Removal.TableRemoval'                = $removals
+    'DbOps.Core.Renames.TableRename'                 = $renamed
     # PostgreSQL only (statistics counters), so a stand-in with the same type name and properties renders its view.
     'DbOps.Core.Usage.UsageBaseline'                 = [pscustomobject]@{
         PSTypeName = 'DbOps.Core.Usage.UsageBaseline'; Database = 'PostgreSQL db1:5432/sales'; TakenAt = [DateTimeOffset]::UtcNow

@@ -103,3 +103,36 @@ public sealed class ExampleTests : IDisposable
 
     private static string RepoRoot => Datasets.RepoRoot;
 }
+
+/// <summary>examples/rename-table.ps1 on both engines: a rename behind a compatibility view that the comparison explains.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class RenameExampleTests(PostgresCluster cluster) : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    [Theory]
+    [InlineData("SQLite")]
+    [InlineData("PostgreSQL")]
+    public void The_rename_example_keeps_old_readers_working_and_the_comparison_finds_no_data_loss(string engine)
+    {
+        var arguments = new List<string> { "-Folder", _folder.Path };
+        if (engine == "PostgreSQL")
+        {
+            arguments.AddRange(["-Database", cluster.ConnectionString(cluster.CreateGoalsTracker())]);
+        }
+
+        var (exitCode, stdout, stderr) = PwshProcess.Run(Path.Combine(Datasets.RepoRoot, "examples", "rename-table.ps1"), [.. arguments]);
+
+        Assert.True(exitCode == 0, $"exit code {exitCode}\n{stdout}\n{stderr}");
+        Assert.Contains("Old readers still work: sessions (the view) has 2000 rows, focus_sessions has 2000.", stdout);
+        Assert.Matches(@"Table\s+Renamed\s+False\s+sessions", stdout);
+        Assert.DoesNotMatch(@"Table\s+Removed", stdout);
+        Assert.Contains("no data lost", stdout);
+        Assert.Matches(@"Rename-Table -Database '[^']+' -Table '""\w+"".""focus_sessions""' -NewName 'sessions' -ReplaceCompatibilityView", stdout);
+        Assert.DoesNotContain(PostgresCluster.Password, stdout);
+        var journal = File.ReadAllText(Environment.GetEnvironmentVariable(TestJournal.Variable)!);
+        Assert.Contains(journal.Split('\n'), line => line.Contains("\"TableRenamed\"", StringComparison.Ordinal) && line.Contains("focus_sessions", StringComparison.Ordinal));
+    }
+}

@@ -139,6 +139,10 @@ public static class ErrorIds
 
 
     // Issue 17: Find-DeprecatedColumn, Rename-Table, dependents
+    /// <summary>Rename-Table: the new name is already taken in the table's schema (by a table, view, index, sequence or type); nothing was renamed.</summary>
+    public const string TableNameTaken = nameof(TableNameTaken);
+    /// <summary>Rename-Table: the server refused the rename for another reason; it was rolled back and the table keeps its name.</summary>
+    public const string RenameFailed = nameof(RenameFailed);
 
 
     // Issue 17: Remove-DeprecatedColumn, column archives

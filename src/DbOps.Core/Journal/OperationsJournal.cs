@@ -28,6 +28,8 @@ public static class JournalOperations
 
 
     // Issue 17: column retirement, renames, dependents
+    /// <summary>Rename-Table renamed a table: <see cref="JournalEntry.Table"/> is the old name, <see cref="JournalEntry.Target"/> the new one (schema.name).</summary>
+    public const string TableRenamed = nameof(TableRenamed);
 
 
     // Issue 18: row fixes, rehearsal databases

@@ -21,7 +21,7 @@ public sealed class SnapshotDifference
     /// <summary>Table, Rows, Content, Column, Index, Constraint, Trigger, Policy, RowLevelSecurity, View or Sequence.</summary>
     public string ObjectType { get; }
 
-    /// <summary>Added, Removed, Altered or Changed (rows and content).</summary>
+    /// <summary>Added, Removed, Renamed (tables), Altered or Changed (rows and content).</summary>
     public string Change { get; }
 
     /// <summary>The table's schema, for table-level objects.</summary>
@@ -132,13 +132,21 @@ public static class SnapshotComparer
         var differences = new List<SnapshotDifference>();
         var afterTables = after.Tables.ToDictionary(Key);
         var beforeKeys = before.Tables.Select(Key).ToHashSet();
+        var appeared = after.Tables.Where(t => !beforeKeys.Contains(Key(t))).ToList();
 
         foreach (var old in before.Tables)
         {
             if (!afterTables.TryGetValue(Key(old), out var now))
             {
-                differences.Add(Removed(old, before, journal));
-                continue;
+                if (Renamed(old, before, appeared, journal) is not { } renamed)
+                {
+                    differences.Add(Removed(old, before, journal));
+                    continue;
+                }
+                // The renamed table is the same table: its rows and objects are compared as any surviving table's.
+                (now, var rename) = renamed;
+                appeared.Remove(now);
+                differences.Add(rename);
             }
             if (now.Rows != old.Rows)
             {
@@ -163,7 +171,7 @@ public static class SnapshotComparer
             }
             CompareTable(old, now, differences);
         }
-        foreach (var added in after.Tables.Where(t => !beforeKeys.Contains(Key(t))))
+        foreach (var added in appeared)
         {
             differences.Add(new SnapshotDifference("Table", "Added", added, added.Name, null, $"{added.Rows} rows"));
         }
@@ -173,6 +181,30 @@ public static class SnapshotComparer
     }
 
     private static (string, string) Key(TableSnapshot table) => (table.Schema, table.Name);
+
+    /// <summary>
+    /// A table gone under its old name was renamed when the journal has a TableRenamed entry from that name to a table
+    /// that appeared, or (with no entry) when exactly one table appeared in its schema with the same columns, row count
+    /// and content checksum (both snapshots taken with -Checksum). It is reported as Renamed, not Removed.
+    /// </summary>
+    private static (TableSnapshot Table, SnapshotDifference Difference)? Renamed(TableSnapshot old, DatabaseSnapshot before,
+        IReadOnlyList<TableSnapshot> appeared, OperationsJournal journal)
+    {
+        var entry = journal.Read()
+            // Only a rename after the earlier snapshot: the table still had its old name then.
+            .Where(e => e.Operation == JournalOperations.TableRenamed && e.Time >= before.TakenAt && e.IsAbout(before.Provider, before.Server, before.Database)
+                        && e.Table == old.Name && e.Schema == old.Schema && appeared.Any(t => $"{t.Schema}.{t.Name}" == e.Target))
+            .MaxBy(e => e.Time);
+        var twins = appeared.Where(t => t.Schema == old.Schema && t.Rows == old.Rows && old.Checksum is not null && t.Checksum == old.Checksum
+                                        && t.Columns.SequenceEqual(old.Columns)).ToList();
+        var renamed = entry is not null ? appeared.First(t => $"{t.Schema}.{t.Name}" == entry.Target) : twins.Count == 1 ? twins[0] : null;
+        return renamed is null ? null : (renamed, new SnapshotDifference("Table", "Renamed", old, old.Name, old.ToString(), renamed.ToString())
+        {
+            Explanation = entry is not null
+                ? $"{old} was renamed to {renamed} (Rename-Table by {entry.User} at {entry.Time:u}; undo: {entry.Undo})"
+                : $"{old} was renamed to {renamed}: it has the same columns, {old.Rows} rows and content checksum",
+        });
+    }
 
     /// <summary>A removed table is explained by a verified archive, in the journal, of exactly the rows it held.</summary>
     private static SnapshotDifference Removed(TableSnapshot table, DatabaseSnapshot before, OperationsJournal journal)
