@@ -281,9 +281,9 @@ public abstract class DbOpsCmdlet : PSCmdlet
             cmdlet.WriteProgress(_last);
         });
 
-        public void Verbose(string message) => Post(() => cmdlet.WriteVerbose(message));
+        public void Verbose(string message) => Post(() => cmdlet.WriteVerbose(Named(message)));
 
-        public void Warning(string message) => Post(() => cmdlet.WriteWarning(message));
+        public void Warning(string message) => Post(() => cmdlet.WriteWarning(Named(message)));
 
         /// <summary>Closes the progress bar, if one was opened.</summary>
         public void Complete()
@@ -297,6 +297,9 @@ public abstract class DbOpsCmdlet : PSCmdlet
                 });
             }
         }
+
+        /// <summary>In a fleet, a message says which database it is about.</summary>
+        private string Named(string message) => database is null ? message : $"{database}: {message}";
 
         private void Post(Action write)
         {
