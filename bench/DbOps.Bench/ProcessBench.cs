@@ -15,13 +15,16 @@ namespace DbOps.Bench;
 /// </summary>
 internal static class ProcessBench
 {
-    private const string Usage = "Usage: dotnet run -c Release --project bench/DbOps.Bench -- process [--rows N] [--runs K] [--module <DbOps.psd1>]";
+    private const string Usage =
+        "Usage: dotnet run -c Release --project bench/DbOps.Bench -- process [--rows N] [--runs K] [--module <DbOps.psd1>] [--versus <DbOps.psd1>]\n" +
+        "       --versus: instead of the peers, pair each DbOps process with the same process importing another build of the module (ReadyToRun)";
 
     public static async Task<int> MainAsync(string[] args)
     {
         long rows = 500_000;
         var runs = 3;
         var module = FindModule();
+        string? versus = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -29,6 +32,7 @@ internal static class ProcessBench
                 case "--rows": rows = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--runs": runs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--module": module = Path.GetFullPath(args[++i]); break;
+                case "--versus": versus = Path.GetFullPath(args[++i]); break;
                 default: Console.Error.WriteLine(Usage); return 2;
             }
         }
@@ -56,13 +60,19 @@ internal static class ProcessBench
             string[] Pwsh(string script) => [.. pwsh, "-NoProfile", "-NonInteractive", "-File", WriteScript(folder, script)];
             string[] Shell(string command) => ["/bin/sh", "-c", command];
             var bin = cluster.BinFolder;
+            var import = ImportOf(module);
+            if (versus is not null)
+            {
+                await VersusAsync(Pwsh, ImportOf(versus), import, runs, environment, output);
+                return 0;
+            }
 
             Console.WriteLine("\nStart-up alone (median of the timed runs)");
             foreach (var (name, command) in new[]
             {
                 ("pwsh -c exit", Pwsh("exit 0")),
-                ("pwsh + Import-Module DbOps", Pwsh(Import)),
-                ("... + Connect-Database", Pwsh(Import + "$null = Connect-Database -ConnectionString $env:DBOPS_BENCH_PG_CONNECTION\n")),
+                ("pwsh + Import-Module DbOps", Pwsh(import)),
+                ("... + Connect-Database", Pwsh(import + "$null = Connect-Database -ConnectionString $env:DBOPS_BENCH_PG_CONNECTION\n")),
             })
             {
                 var samples = new List<Run>();
@@ -83,13 +93,13 @@ internal static class ProcessBench
             {
                 ("Export-TableArchive CSV",
                  Shell($"'{bin}/psql' -q -v ON_ERROR_STOP=1 -c \"\\copy events TO '{output}/events.csv' CSV HEADER\" && sync"),
-                 Pwsh(Import + "$null = Export-TableArchive -Database $env:DBOPS_BENCH_PG_CONNECTION -Table events -Destination $env:DBOPS_BENCH_OUT -ToolPath $env:DBOPS_BENCH_PG_BIN\n")),
+                 Pwsh(import + "$null = Export-TableArchive -Database $env:DBOPS_BENCH_PG_CONNECTION -Table events -Destination $env:DBOPS_BENCH_OUT -ToolPath $env:DBOPS_BENCH_PG_BIN\n")),
                 ("Backup-Database",
                  Shell($"'{bin}/pg_dump' -Fc -f '{output}/db.dump' && sync"),
-                 Pwsh(Import + "$null = Backup-Database $env:DBOPS_BENCH_PG_CONNECTION -Destination $env:DBOPS_BENCH_OUT -ToolPath $env:DBOPS_BENCH_PG_BIN\n")),
+                 Pwsh(import + "$null = Backup-Database $env:DBOPS_BENCH_PG_CONNECTION -Destination $env:DBOPS_BENCH_OUT -ToolPath $env:DBOPS_BENCH_PG_BIN\n")),
                 ("Test-DataIntegrity orphan check",
                  Shell($"'{bin}/psql' -q -At -v ON_ERROR_STOP=1 -c 'SELECT count(*) FROM orders o WHERE o.customer_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id)' > /dev/null"),
-                 Pwsh(Import + "$null = Test-DataIntegrity $env:DBOPS_BENCH_PG_CONNECTION -Table orders -Check OrphanedRows -Relationship @{ 'orders.customer_id' = 'customers.id' }\n")),
+                 Pwsh(import + "$null = Test-DataIntegrity $env:DBOPS_BENCH_PG_CONNECTION -Table orders -Check OrphanedRows -Relationship @{ 'orders.customer_id' = 'customers.id' }\n")),
             })
             {
                 var peers = new List<Run>();
@@ -135,7 +145,7 @@ internal static class ProcessBench
         }
     }
 
-    private const string Import = "$ErrorActionPreference = 'Stop'\nImport-Module $env:DBOPS_BENCH_MODULE\n";
+    private static string ImportOf(string module) => $"$ErrorActionPreference = 'Stop'\nImport-Module '{module}'\n";
 
     // Each phase's wall time inside one process, as "name milliseconds" lines.
     private const string Phases = """
@@ -157,6 +167,38 @@ internal static class ProcessBench
         """;
 
     private sealed record Run(double Seconds, long PeakKiB);
+
+    /// <summary>Import plus a first command, the other build first then this one, alternating; medians.</summary>
+    private static async Task VersusAsync(
+        Func<string, string[]> pwsh, string importOther, string importThis, int runs, IReadOnlyDictionary<string, string> environment, string output)
+    {
+        Console.WriteLine($"\nThe other build (--versus) against this one (--module), alternating; medians of {runs}");
+        foreach (var (name, work) in new[]
+        {
+            ("import", ""),
+            ("import + Connect-Database", "$null = Connect-Database -ConnectionString $env:DBOPS_BENCH_PG_CONNECTION\n"),
+            ("import + orphan check", "$null = Test-DataIntegrity $env:DBOPS_BENCH_PG_CONNECTION -Table orders -Check OrphanedRows -Relationship @{ 'orders.customer_id' = 'customers.id' }\n"),
+            ("import + Export-TableArchive", "$null = Export-TableArchive -Database $env:DBOPS_BENCH_PG_CONNECTION -Table events -Destination $env:DBOPS_BENCH_OUT -ToolPath $env:DBOPS_BENCH_PG_BIN\n"),
+        })
+        {
+            var other = new List<Run>();
+            var mine = new List<Run>();
+            for (var round = 0; round <= runs; round++)
+            {
+                var otherFirst = round % 2 == 0;
+                var first = await TimeAsync(pwsh((otherFirst ? importOther : importThis) + work), environment, output);
+                var second = await TimeAsync(pwsh((otherFirst ? importThis : importOther) + work), environment, output);
+                if (round > 0)
+                {
+                    other.Add(otherFirst ? first : second);
+                    mine.Add(otherFirst ? second : first);
+                }
+            }
+            Console.WriteLine($"  {name,-34} other {Median(other),6:F2}s  this {Median(mine),6:F2}s  other/this {Median(other) / Median(mine),5:F2}  " +
+                              $"RSS {other.Max(r => r.PeakKiB) / 1024} / {mine.Max(r => r.PeakKiB) / 1024} MiB");
+            Console.WriteLine($"  {"",-34} runs: other {string.Join(" ", other.Select(p => p.Seconds.ToString("F2")))} | this {string.Join(" ", mine.Select(p => p.Seconds.ToString("F2")))}");
+        }
+    }
 
     /// <summary>One process from start to exit, under GNU time for its peak RSS; the output folder is emptied before, untimed.</summary>
     private static async Task<Run> TimeAsync(string[] command, IReadOnlyDictionary<string, string> environment, string output)
