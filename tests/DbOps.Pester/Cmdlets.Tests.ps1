@@ -154,7 +154,11 @@ Describe 'Pipeline binding' {
     }
 
     It 'several databases in one -Database are refused, saying to pipe them' {
-        { Test-DataIntegrity -Database (New-TestDatabase), (New-TestDatabase) } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,DbOps.PowerShell.Commands.TestDataIntegrityCommand' -ExpectedMessage '*pipe them*'
+        { Export-DatabaseDocumentation -Database (New-TestDatabase), (New-TestDatabase) -Destination $TestDrive } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,DbOps.PowerShell.Commands.ExportDatabaseDocumentationCommand' -ExpectedMessage '*pipe them*'
+    }
+
+    It 'a fleet cmdlet takes several databases in one -Database' {
+        (Get-DatabaseSnapshot -Database (New-TestDatabase), (New-TestDatabase) -ThrottleLimit 2).Count | Should -Be 2
     }
 
     It 'a connection pipes into Export-DatabaseDocumentation' {
