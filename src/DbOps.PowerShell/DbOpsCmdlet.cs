@@ -273,11 +273,9 @@ public abstract class DbOpsCmdlet : PSCmdlet
         {
             _last = database is null
                 ? new ProgressRecord(activityId, progress.Activity, progress.Status)
-                : new ProgressRecord(activityId, database, $"{progress.Activity}: {progress.Status}")
-            {
-                PercentComplete = Math.Clamp(progress.PercentComplete, -1, 100),
-                ParentActivityId = parentActivityId,
-            };
+                : new ProgressRecord(activityId, database, $"{progress.Activity}: {progress.Status}");
+            _last.PercentComplete = Math.Clamp(progress.PercentComplete, -1, 100);
+            _last.ParentActivityId = parentActivityId;
             cmdlet.WriteProgress(_last);
         });
 

@@ -161,6 +161,12 @@ Describe 'Pipeline binding' {
         (Get-DatabaseSnapshot -Database (New-TestDatabase), (New-TestDatabase) -ThrottleLimit 2).Count | Should -Be 2
     }
 
+    It 'a parameter that names one file refuses several databases' {
+        $path = Join-Path $TestDrive fleet.json
+        { Get-DatabaseSnapshot -Database (New-TestDatabase), (New-TestDatabase) -Path $path } | Should -Throw -ErrorId 'ParameterNeedsOneDatabase,DbOps.PowerShell.Commands.GetDatabaseSnapshotCommand'
+        Test-Path $path | Should -BeFalse
+    }
+
     It 'a connection pipes into Export-DatabaseDocumentation' {
         $result = Connect-Database -Path (New-TestDatabase) | Export-DatabaseDocumentation -Destination (Join-Path $TestDrive docs)
         Test-Path $result.MarkdownPath | Should -BeTrue
