@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Management.Automation;
 using DbOps.Core.Connections;
+using DbOps.Core.Engines;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
 using DbOps.Core.Usage;
@@ -51,6 +52,27 @@ public abstract class DbOpsCmdlet : PSCmdlet
             : Run((_, token) => DatabaseConnector.ConnectSqliteAsync(path, create: false, token));
     }
 
+    /// <summary>
+    /// Turns each -Database of a fleet into a connection, in the order given; one that cannot be reached is its own
+    /// error record and is left out.
+    /// </summary>
+    protected IReadOnlyList<(DatabaseArgument Argument, DbOpsConnection Connection)> ResolveEach(IEnumerable<DatabaseArgument> arguments)
+    {
+        var databases = new List<(DatabaseArgument Argument, DbOpsConnection Connection)>();
+        foreach (var argument in arguments)
+        {
+            try
+            {
+                databases.Add((argument, ResolveDatabase(argument)));
+            }
+            catch (DbOpsException e)
+            {
+                WriteDbOpsError(e, argument);
+            }
+        }
+        return databases;
+    }
+
     /// <summary>-Parameters as SQL parameter values by name, unwrapped from PowerShell's wrappers.</summary>
     protected static Dictionary<string, object?>? ToParameterValues(System.Collections.IDictionary? parameters) =>
         parameters?.Keys.Cast<object>().ToDictionary(k => k.ToString()!, k => parameters[k] is PSObject p ? p.BaseObject : parameters[k]);
@@ -67,11 +89,104 @@ public abstract class DbOpsCmdlet : PSCmdlet
     {
         using var messages = new BlockingCollection<Action>();
         var observer = new QueuedObserver(this, messages, Interlocked.Increment(ref _nextActivityId));
+        try
+        {
+            return Drain(messages, () => work(observer, CancellationToken));
+        }
+        finally
+        {
+            observer.Complete();
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on every database of a fleet, at most <paramref name="throttleLimit"/> at once and
+    /// the largest first (so the longest one does not start last). Each database's results are written by
+    /// <paramref name="write"/> as soon as it is done, and its failure by <paramref name="fail"/> (by default its own
+    /// error record); the others go on. Both run on this (the pipeline) thread. Each database has its own progress bar,
+    /// opened before its work starts and closed after its connections are.
+    /// </summary>
+    protected void RunEach<T>(
+        IReadOnlyList<(DatabaseArgument Argument, DbOpsConnection Connection)> databases, int throttleLimit,
+        Func<DbOpsConnection, IOperationObserver, CancellationToken, Task<T>> work,
+        Action<DatabaseArgument, T> write, Action<DatabaseArgument, DbOpsException>? fail = null)
+    {
+        fail ??= (argument, error) => WriteDbOpsError(error, argument);
+        using var messages = new BlockingCollection<Action>();
+        var fleetId = Interlocked.Increment(ref _nextActivityId);
+        var fleet = databases.Count > 1;
+        var operation = MyInvocation.MyCommand.Name;
+        var done = 0;
+        Drain(messages, async () =>
+        {
+            var order = !fleet ? databases : await LargestFirstAsync(databases, throttleLimit, CancellationToken);
+            var options = new ParallelOptions { MaxDegreeOfParallelism = throttleLimit, CancellationToken = CancellationToken };
+            await Parallel.ForEachAsync(order, options, async (database, token) =>
+            {
+                // One database alone keeps the plain progress bar of a single run.
+                var observer = fleet
+                    ? new QueuedObserver(this, messages, Interlocked.Increment(ref _nextActivityId), database.Connection.ToString(), fleetId)
+                    : new QueuedObserver(this, messages, Interlocked.Increment(ref _nextActivityId));
+                if (fleet)
+                {
+                    observer.Progress(new OperationProgress(operation, "started", -1));
+                }
+                try
+                {
+                    var result = await work(database.Connection, observer, token);
+                    messages.Add(() => write(database.Argument, result), CancellationToken.None);
+                }
+                catch (DbOpsException error)
+                {
+                    messages.Add(() => fail(database.Argument, error), CancellationToken.None);
+                }
+                finally
+                {
+                    var finished = Interlocked.Increment(ref done);
+                    messages.Add(() =>
+                    {
+                        observer.Complete();
+                        if (fleet)
+                        {
+                            WriteProgress(new ProgressRecord(fleetId, operation, $"{finished} of {databases.Count} databases done")
+                            {
+                                PercentComplete = finished * 100 / databases.Count,
+                                RecordType = finished == databases.Count ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+                            });
+                        }
+                    }, CancellationToken.None);
+                }
+            });
+            return 0;
+        });
+    }
+
+    /// <summary>The ceiling of -ThrottleLimit: more sessions than this at once would only queue on the servers' CPUs.</summary>
+    protected const int MaxThrottleLimit = 64;
+
+    /// <summary>The databases, largest first, by the size each engine reports (SQLite's file, pg_database_size).</summary>
+    private static async Task<IReadOnlyList<(DatabaseArgument Argument, DbOpsConnection Connection)>> LargestFirstAsync(
+        IReadOnlyList<(DatabaseArgument Argument, DbOpsConnection Connection)> databases, int throttleLimit, CancellationToken cancellationToken)
+    {
+        var sizes = new long[databases.Count];
+        var options = new ParallelOptions { MaxDegreeOfParallelism = throttleLimit, CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(Enumerable.Range(0, databases.Count), options, async (i, token) =>
+            sizes[i] = await DatabaseEngines.For(databases[i].Connection.Provider).SizeAsync(databases[i].Connection, token));
+        // A stable sort: databases of one size keep the order they were given in.
+        return Enumerable.Range(0, databases.Count).OrderByDescending(i => sizes[i]).Select(i => databases[i]).ToList();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on a worker thread and performs the writes it queues on this (the pipeline) thread
+    /// until it ends: PowerShell forbids writing from other threads.
+    /// </summary>
+    private T Drain<T>(BlockingCollection<Action> messages, Func<Task<T>> work)
+    {
         var operation = MyInvocation.MyCommand.Name;
         var task = Task.Run(() =>
         {
             DbOpsTraffic.SetOperation(operation); // the application_name of the connections this work opens
-            return work(observer, CancellationToken);
+            return work();
         }, CancellationToken);
         task.ContinueWith(_ => messages.CompleteAdding(), TaskScheduler.Default);
         try
@@ -83,14 +198,10 @@ public abstract class DbOpsCmdlet : PSCmdlet
         }
         catch
         {
-            // A write failed (the pipeline is stopping, or -WarningAction Stop): stop the work before leaving.
+            // A write failed (the pipeline is stopping, -ErrorAction Stop, a terminating error): stop the work before leaving.
             _cancellation?.Cancel();
             ((IAsyncResult)task).AsyncWaitHandle.WaitOne();
             throw;
-        }
-        finally
-        {
-            observer.Complete();
         }
         try
         {
@@ -151,31 +262,42 @@ public abstract class DbOpsCmdlet : PSCmdlet
     };
 
     /// <summary>Queues Core's reports for the pipeline thread.</summary>
-    private sealed class QueuedObserver(DbOpsCmdlet cmdlet, BlockingCollection<Action> queue, int activityId) : IOperationObserver
+    /// <remarks>In a fleet each database's bar is titled with its database, under the fleet's bar.</remarks>
+    private sealed class QueuedObserver(
+        DbOpsCmdlet cmdlet, BlockingCollection<Action> queue, int activityId, string? database = null, int parentActivityId = -1)
+        : IOperationObserver
     {
         private ProgressRecord? _last;
 
         public void Progress(OperationProgress progress) => Post(() =>
         {
-            _last = new ProgressRecord(activityId, progress.Activity, progress.Status)
-            {
-                PercentComplete = Math.Clamp(progress.PercentComplete, -1, 100),
-            };
+            _last = database is null
+                ? new ProgressRecord(activityId, progress.Activity, progress.Status)
+                : new ProgressRecord(activityId, database, $"{progress.Activity}: {progress.Status}");
+            _last.PercentComplete = Math.Clamp(progress.PercentComplete, -1, 100);
+            _last.ParentActivityId = parentActivityId;
             cmdlet.WriteProgress(_last);
         });
 
-        public void Verbose(string message) => Post(() => cmdlet.WriteVerbose(message));
+        public void Verbose(string message) => Post(() => cmdlet.WriteVerbose(Named(message)));
 
-        public void Warning(string message) => Post(() => cmdlet.WriteWarning(message));
+        public void Warning(string message) => Post(() => cmdlet.WriteWarning(Named(message)));
 
         /// <summary>Closes the progress bar, if one was opened.</summary>
         public void Complete()
         {
             if (_last is not null)
             {
-                cmdlet.WriteProgress(new ProgressRecord(activityId, _last.Activity, "Done") { RecordType = ProgressRecordType.Completed });
+                cmdlet.WriteProgress(new ProgressRecord(activityId, _last.Activity, "Done")
+                {
+                    ParentActivityId = parentActivityId,
+                    RecordType = ProgressRecordType.Completed,
+                });
             }
         }
+
+        /// <summary>In a fleet, a message says which database it is about.</summary>
+        private string Named(string message) => database is null ? message : $"{database}: {message}";
 
         private void Post(Action write)
         {

@@ -160,7 +160,17 @@ Describe 'Pipeline binding' {
     }
 
     It 'several databases in one -Database are refused, saying to pipe them' {
-        { Test-DataIntegrity -Database (New-TestDatabase), (New-TestDatabase) } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,DbOps.PowerShell.Commands.TestDataIntegrityCommand' -ExpectedMessage '*pipe them*'
+        { Export-DatabaseDocumentation -Database (New-TestDatabase), (New-TestDatabase) -Destination $TestDrive } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,DbOps.PowerShell.Commands.ExportDatabaseDocumentationCommand' -ExpectedMessage '*pipe them*'
+    }
+
+    It 'a fleet cmdlet takes several databases in one -Database' {
+        (Get-DatabaseSnapshot -Database (New-TestDatabase), (New-TestDatabase) -ThrottleLimit 2).Count | Should -Be 2
+    }
+
+    It 'a parameter that names one file refuses several databases' {
+        $path = Join-Path $TestDrive fleet.json
+        { Get-DatabaseSnapshot -Database (New-TestDatabase), (New-TestDatabase) -Path $path } | Should -Throw -ErrorId 'ParameterNeedsOneDatabase,DbOps.PowerShell.Commands.GetDatabaseSnapshotCommand'
+        Test-Path $path | Should -BeFalse
     }
 
     It 'a connection pipes into Export-DatabaseDocumentation' {

@@ -19,6 +19,9 @@ internal interface IDatabaseEngine
     /// <summary>Opens a new connection that may write.</summary>
     Task<WritableSession> OpenWritableAsync(DbOpsConnection connection, CancellationToken cancellationToken);
 
+    /// <summary>How many bytes the database takes (SQLite: its file; PostgreSQL: pg_database_size), to run a fleet largest first.</summary>
+    Task<long> SizeAsync(DbOpsConnection connection, CancellationToken cancellationToken);
+
     /// <summary>True when <paramref name="error"/> says the session ended under the operation (a restart, a broken socket).</summary>
     bool IsConnectionLost(Exception error);
 

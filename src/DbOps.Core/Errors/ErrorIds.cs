@@ -167,5 +167,7 @@ public static class ErrorIds
 
 
     // Issue 22: fleets and parallel work
+    /// <summary>A parameter that names one file (-Name, -Path) was given with several databases.</summary>
+    public const string ParameterNeedsOneDatabase = nameof(ParameterNeedsOneDatabase);
 
 }

@@ -9,10 +9,11 @@ namespace DbOps.PowerShell.Commands;
 [OutputType(typeof(BackupResult))]
 public sealed class BackupDatabaseCommand : DbOpsCmdlet
 {
+    private readonly List<DatabaseArgument> _databases = [];
+
     /// <summary>The database: a connection from Connect-Database, a SQLite path, or a PostgreSQL connection string.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
-    [OneDatabase]
-    public DatabaseArgument Database { get; set; } = null!;
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connections, SQLite paths or PostgreSQL connection strings.")]
+    public DatabaseArgument[] Database { get; set; } = [];
 
     /// <summary>The folder for the backup file and its manifest; created if missing.</summary>
     [Parameter(Mandatory = true, Position = 1, HelpMessage = "Folder to write the backup into.")]
@@ -38,30 +39,45 @@ public sealed class BackupDatabaseCommand : DbOpsCmdlet
     [ValidateNotNullOrEmpty]
     public string? JournalPath { get; set; }
 
+    /// <summary>How many databases to work on at once, the largest first (default 1: one after another).</summary>
+    [Parameter]
+    [ValidateRange(1, MaxThrottleLimit)]
+    public int ThrottleLimit { get; set; } = 1;
+
     /// <inheritdoc/>
-    protected override void ProcessRecord()
+    protected override void ProcessRecord() => _databases.AddRange(Database);
+
+    /// <inheritdoc/>
+    protected override void EndProcessing()
     {
         try
         {
-            var source = ResolveDatabase(Database);
+            if (Name is not null && _databases.Count > 1)
+            {
+                ThrowDbOpsError(new DbOpsException(ErrorIds.ParameterNeedsOneDatabase, ErrorKind.InvalidArgument,
+                    $"-Name names one backup file, but {_databases.Count} databases were given: leave -Name out (each backup is named after its database and the time), or back up one database at a time."));
+            }
             var destination = ResolvePath(Destination);
-            if (!ShouldProcess(source.ToString(), $"Back up to '{destination}'{(Verify ? " and verify by restoring" : "")}"))
-            {
-                return;
-            }
-            var request = new BackupRequest(
-                source, destination, Name, Verify, ToolPath is null ? null : ResolvePath(ToolPath), JournalPath is null ? null : ResolvePath(JournalPath));
-            var result = Run((observer, token) => BackupService.BackupAsync(request, observer, token));
-            WriteObject(result);
-            if (result.Verification is { Verified: false } failed)
-            {
-                WriteDbOpsError(new DbOpsException(failed.ErrorId ?? ErrorIds.BackupVerificationFailed, ErrorKind.InvalidData,
-                    $"The backup '{result.Path}' was written but did not verify: {failed.Reason}", result.Path), result);
-            }
+            var toolPath = ToolPath is null ? null : ResolvePath(ToolPath);
+            var journalPath = JournalPath is null ? null : ResolvePath(JournalPath);
+            var sources = ResolveEach(_databases)
+                .Where(d => ShouldProcess(d.Connection.ToString(), $"Back up to '{destination}'{(Verify ? " and verify by restoring" : "")}"))
+                .ToList();
+            RunEach(sources, ThrottleLimit,
+                (source, observer, token) => BackupService.BackupAsync(new BackupRequest(source, destination, Name, Verify, toolPath, journalPath), observer, token),
+                (_, result) =>
+                {
+                    WriteObject(result);
+                    if (result.Verification is { Verified: false } failed)
+                    {
+                        WriteDbOpsError(new DbOpsException(failed.ErrorId ?? ErrorIds.BackupVerificationFailed, ErrorKind.InvalidData,
+                            $"The backup '{result.Path}' was written but did not verify: {failed.Reason}", result.Path), result);
+                    }
+                });
         }
-        catch (DbOpsException e)
+        finally
         {
-            WriteDbOpsError(e, Database);
+            base.EndProcessing();
         }
     }
 }

@@ -9,22 +9,31 @@ namespace DbOps.PowerShell.Commands;
 [OutputType(typeof(MissingIndex))]
 public sealed class FindMissingIndexCommand : DbOpsCmdlet
 {
+    private readonly List<DatabaseArgument> _databases = [];
+
     /// <summary>The database: a connection, a SQLite path, or a PostgreSQL connection string.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
-    [OneDatabase]
-    public DatabaseArgument Database { get; set; } = null!;
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connections, SQLite paths or PostgreSQL connection strings.")]
+    public DatabaseArgument[] Database { get; set; } = [];
+
+    /// <summary>How many databases to work on at once, the largest first (default 1: one after another).</summary>
+    [Parameter]
+    [ValidateRange(1, MaxThrottleLimit)]
+    public int ThrottleLimit { get; set; } = 1;
 
     /// <inheritdoc/>
-    protected override void ProcessRecord()
+    protected override void ProcessRecord() => _databases.AddRange(Database);
+
+    /// <inheritdoc/>
+    protected override void EndProcessing()
     {
         try
         {
-            var source = ResolveDatabase(Database);
-            WriteObject(Run((observer, token) => IndexAdvisor.FindMissingAsync(source, observer, token)), enumerateCollection: true);
+            RunEach(ResolveEach(_databases), ThrottleLimit, IndexAdvisor.FindMissingAsync,
+                (_, indexes) => WriteObject(indexes, enumerateCollection: true));
         }
-        catch (DbOpsException e)
+        finally
         {
-            WriteDbOpsError(e, Database);
+            base.EndProcessing();
         }
     }
 }

@@ -9,10 +9,16 @@ namespace DbOps.PowerShell.Commands;
 [OutputType(typeof(IndexFinding))]
 public sealed class FindUnusedIndexCommand : DbOpsCmdlet
 {
+    private readonly List<DatabaseArgument> _databases = [];
+
     /// <summary>The database: a connection, a SQLite path, or a PostgreSQL connection string.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
-    [OneDatabase]
-    public DatabaseArgument Database { get; set; } = null!;
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connections, SQLite paths or PostgreSQL connection strings.")]
+    public DatabaseArgument[] Database { get; set; } = [];
+
+    /// <summary>How many databases to work on at once, the largest first (default 1: one after another).</summary>
+    [Parameter]
+    [ValidateRange(1, MaxThrottleLimit)]
+    public int ThrottleLimit { get; set; } = 1;
 
     /// <summary>How old the usage statistics must be before "no scans" means Unused (default 7 days).</summary>
     [Parameter]
@@ -23,16 +29,25 @@ public sealed class FindUnusedIndexCommand : DbOpsCmdlet
     public UsageBaselineArgument? Since { get; set; }
 
     /// <inheritdoc/>
-    protected override void ProcessRecord()
+    protected override void ProcessRecord() => _databases.AddRange(Database);
+
+    /// <inheritdoc/>
+    protected override void EndProcessing()
     {
         try
         {
-            var request = new UnusedIndexRequest(ResolveDatabase(Database), MinimumStatsAge) { Since = LoadBaseline(Since) };
-            WriteObject(Run((observer, token) => IndexAdvisor.FindUnusedAsync(request, observer, token)), enumerateCollection: true);
+            var since = LoadBaseline(Since);
+            RunEach(ResolveEach(_databases), ThrottleLimit,
+                (source, observer, token) => IndexAdvisor.FindUnusedAsync(new UnusedIndexRequest(source, MinimumStatsAge) { Since = since }, observer, token),
+                (_, findings) => WriteObject(findings, enumerateCollection: true));
         }
         catch (DbOpsException e)
         {
-            WriteDbOpsError(e, Database);
+            WriteDbOpsError(e);
+        }
+        finally
+        {
+            base.EndProcessing();
         }
     }
 }

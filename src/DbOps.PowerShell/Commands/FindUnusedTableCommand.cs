@@ -9,10 +9,16 @@ namespace DbOps.PowerShell.Commands;
 [OutputType(typeof(TableUsage))]
 public sealed class FindUnusedTableCommand : DbOpsCmdlet
 {
+    private readonly List<DatabaseArgument> _databases = [];
+
     /// <summary>The database: a connection from Connect-Database, a SQLite path, or a PostgreSQL connection string.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
-    [OneDatabase]
-    public DatabaseArgument Database { get; set; } = null!;
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connections, SQLite paths or PostgreSQL connection strings.")]
+    public DatabaseArgument[] Database { get; set; } = [];
+
+    /// <summary>How many databases to work on at once, the largest first (default 1: one after another).</summary>
+    [Parameter]
+    [ValidateRange(1, MaxThrottleLimit)]
+    public int ThrottleLimit { get; set; } = 1;
 
     /// <summary>Folders whose files (source, SQL, ORM models) are searched for whole-word references to each table name.</summary>
     [Parameter]
@@ -39,24 +45,28 @@ public sealed class FindUnusedTableCommand : DbOpsCmdlet
     public string? JournalPath { get; set; }
 
     /// <inheritdoc/>
-    protected override void ProcessRecord()
+    protected override void ProcessRecord() => _databases.AddRange(Database);
+
+    /// <inheritdoc/>
+    protected override void EndProcessing()
     {
         try
         {
-            var source = ResolveDatabase(Database);
-            var request = new UnusedTableRequest(source, CodePath?.Select(ResolvePath).ToList(), Exclude, MinimumStatsAge)
-            {
-                Since = LoadBaseline(Since),
-                JournalPath = JournalPath is null ? null : ResolvePath(JournalPath),
-            };
-            foreach (var usage in Run((observer, token) => UsageService.FindAsync(request, observer, token)))
-            {
-                WriteObject(usage);
-            }
+            var codePaths = CodePath?.Select(ResolvePath).ToList();
+            var since = LoadBaseline(Since);
+            var journalPath = JournalPath is null ? null : ResolvePath(JournalPath);
+            RunEach(ResolveEach(_databases), ThrottleLimit,
+                (source, observer, token) => UsageService.FindAsync(
+                    new UnusedTableRequest(source, codePaths, Exclude, MinimumStatsAge) { Since = since, JournalPath = journalPath }, observer, token),
+                (_, usages) => WriteObject(usages, enumerateCollection: true));
         }
         catch (DbOpsException e)
         {
-            WriteDbOpsError(e, Database);
+            WriteDbOpsError(e);
+        }
+        finally
+        {
+            base.EndProcessing();
         }
     }
 }

@@ -13,11 +13,17 @@ public sealed class GetDatabaseSnapshotCommand : DbOpsCmdlet
     private const string CaptureSet = "Capture";
     private const string ReadSet = "Read";
 
+    private readonly List<DatabaseArgument> _databases = [];
+
     /// <summary>The database: a connection from Connect-Database, a SQLite path, or a PostgreSQL connection string.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ParameterSetName = CaptureSet,
-               HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
-    [OneDatabase]
-    public DatabaseArgument Database { get; set; } = null!;
+               HelpMessage = "Connections, SQLite paths or PostgreSQL connection strings.")]
+    public DatabaseArgument[] Database { get; set; } = [];
+
+    /// <summary>How many databases to capture at once, the largest first (default 1: one after another).</summary>
+    [Parameter(ParameterSetName = CaptureSet)]
+    [ValidateRange(1, MaxThrottleLimit)]
+    public int ThrottleLimit { get; set; } = 1;
 
     /// <summary>With -Database: the JSON file to save the snapshot to. Alone: a saved snapshot to read.</summary>
     [Parameter(ParameterSetName = CaptureSet)]
@@ -48,25 +54,58 @@ public sealed class GetDatabaseSnapshotCommand : DbOpsCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
+        if (ParameterSetName == CaptureSet)
+        {
+            _databases.AddRange(Database);
+            return;
+        }
         try
         {
-            if (ParameterSetName == ReadSet)
-            {
-                WriteObject(SnapshotService.Load(ResolvePath(Path!)));
-                return;
-            }
-            var source = ResolveDatabase(Database);
-            var snapshot = Run((observer, token) => SnapshotService.CaptureAsync(new SnapshotRequest(source, Estimate, Checksum), observer, token));
-            if (Path is not null)
-            {
-                SnapshotService.Save(snapshot, ResolvePath(Path), Force);
-                WriteVerbose($"Saved the snapshot of {source} ({snapshot.TableCount} tables) to '{snapshot.Path}'.");
-            }
-            WriteObject(snapshot);
+            WriteObject(SnapshotService.Load(ResolvePath(Path!)));
         }
         catch (DbOpsException e)
         {
-            WriteDbOpsError(e, ParameterSetName == ReadSet ? Path : Database);
+            WriteDbOpsError(e, Path);
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void EndProcessing()
+    {
+        try
+        {
+            if (_databases.Count == 0)
+            {
+                return;
+            }
+            if (Path is not null && _databases.Count > 1)
+            {
+                ThrowDbOpsError(new DbOpsException(ErrorIds.ParameterNeedsOneDatabase, ErrorKind.InvalidArgument,
+                    $"-Path names one snapshot file, but {_databases.Count} databases were given: capture one database at a time to save it, or save each snapshot the fleet returns with ConvertTo-Json."));
+            }
+            var path = Path is null ? null : ResolvePath(Path);
+            RunEach(ResolveEach(_databases), ThrottleLimit,
+                async (source, observer, token) =>
+                {
+                    var snapshot = await SnapshotService.CaptureAsync(new SnapshotRequest(source, Estimate, Checksum), observer, token);
+                    if (path is not null)
+                    {
+                        SnapshotService.Save(snapshot, path, Force);
+                    }
+                    return snapshot;
+                },
+                (_, snapshot) =>
+                {
+                    if (snapshot.Path is not null)
+                    {
+                        WriteVerbose($"Saved the snapshot of {snapshot.Database} ({snapshot.TableCount} tables) to '{snapshot.Path}'.");
+                    }
+                    WriteObject(snapshot);
+                });
+        }
+        finally
+        {
+            base.EndProcessing();
         }
     }
 }

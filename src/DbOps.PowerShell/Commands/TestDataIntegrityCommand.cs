@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Management.Automation;
+using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Integrity;
 
@@ -18,9 +19,8 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
     private bool _tableNamed;
 
     /// <summary>The database: a connection from Connect-Database, a SQLite path, or a PostgreSQL connection string.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connection, SQLite path or PostgreSQL connection string.")]
-    [OneDatabase]
-    public DatabaseArgument Database { get; set; } = null!;
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, HelpMessage = "Connections, SQLite paths or PostgreSQL connection strings.")]
+    public DatabaseArgument[] Database { get; set; } = [];
 
     /// <summary>Tables to check ("t" or "schema.t"); by default every table. Binds Table/TableName/Name properties from the pipeline.</summary>
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
@@ -61,6 +61,11 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
     [Parameter]
     public IntegritySeverity? FailOn { get; set; }
 
+    /// <summary>How many databases to check at once, the largest first (default 1: one after another).</summary>
+    [Parameter]
+    [ValidateRange(1, MaxThrottleLimit)]
+    public int ThrottleLimit { get; set; } = 1;
+
     /// <inheritdoc/>
     protected override void BeginProcessing()
     {
@@ -71,17 +76,20 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        // A piped file is a database: its Name bound -Table by property name, and names no table.
-        var tables = Database.IsFile && !_tableNamed ? [] : Table;
-        var last = _pending.Count > 0 ? _pending[^1] : default;
-        if (_pending.Count > 0 && SameDatabase(last.Database, Database))
+        foreach (var database in Database)
         {
-            last.Tables.AddRange(tables);
-            _pending[^1] = (last.Database, last.Tables, last.AllTables || tables.Length == 0);
-        }
-        else
-        {
-            _pending.Add((Database, [.. tables], tables.Length == 0));
+            // A piped file is a database: its Name bound -Table by property name, and names no table.
+            var tables = database.IsFile && !_tableNamed ? [] : Table;
+            var last = _pending.Count > 0 ? _pending[^1] : default;
+            if (_pending.Count > 0 && SameDatabase(last.Database, database))
+            {
+                last.Tables.AddRange(tables);
+                _pending[^1] = (last.Database, last.Tables, last.AllTables || tables.Length == 0);
+            }
+            else
+            {
+                _pending.Add((database, [.. tables], tables.Length == 0));
+            }
         }
     }
 
@@ -90,10 +98,7 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
     {
         try
         {
-            foreach (var (database, tables, allTables) in _pending)
-            {
-                RunChecks(database, allTables ? [] : tables.Distinct(StringComparer.Ordinal).ToList());
-            }
+            RunChecks();
             // Last, after every database's output: under $ErrorActionPreference = 'Stop' this error ends the script.
             if (FailOn is { } severity && _reports.Sum(r => r.CountAtOrAbove(severity)) is var count and > 0)
             {
@@ -106,34 +111,62 @@ public sealed class TestDataIntegrityCommand : DbOpsCmdlet
         }
     }
 
-    private void RunChecks(DatabaseArgument database, IReadOnlyList<string> tables)
+    private void RunChecks()
     {
-        IntegrityReport report;
+        IReadOnlyList<RelationshipSpec> relationships;
+        IReadOnlyList<ColumnSpec> requiredColumns, uniqueKeys;
+        IReadOnlyList<ConditionSpec> conditions;
         try
         {
-            var request = new IntegrityRequest(ResolveDatabase(database))
-            {
-                Tables = tables,
-                Level = Level,
-                Checks = Check,
-                Relationships = Specs.Pairs(Relationship, "-Relationship").Select(p => new RelationshipSpec(p.Key, p.Values.Single())).ToList(),
-                RequiredColumns = Specs.Pairs(RequiredColumn, "-RequiredColumn").Select(p => new ColumnSpec(p.Key, p.Values)).ToList(),
-                UniqueKeys = Specs.Keys(UniqueKey),
-                Conditions = Specs.Pairs(Condition, "-Condition").SelectMany(p => p.Values.Select(v => new ConditionSpec(p.Key, v))).ToList(),
-            };
-            report = Run((observer, token) => IntegrityService.RunAsync(request, observer, token));
+            relationships = Specs.Pairs(Relationship, "-Relationship").Select(p => new RelationshipSpec(p.Key, p.Values.Single())).ToList();
+            requiredColumns = Specs.Pairs(RequiredColumn, "-RequiredColumn").Select(p => new ColumnSpec(p.Key, p.Values)).ToList();
+            uniqueKeys = Specs.Keys(UniqueKey);
+            conditions = Specs.Pairs(Condition, "-Condition").SelectMany(p => p.Values.Select(v => new ConditionSpec(p.Key, v))).ToList();
         }
-        catch (DbOpsException e) when (SpecErrors.Contains(e.ErrorId))
+        catch (DbOpsException e)
         {
             ThrowDbOpsError(e);
             return;
         }
-        catch (DbOpsException e)
+        // The same connection given twice (not one after the other) is checked once, for the tables of both.
+        var tablesOf = new Dictionary<DbOpsConnection, IReadOnlyList<string>>(ReferenceEqualityComparer.Instance);
+        var databases = new List<(DatabaseArgument Argument, DbOpsConnection Connection)>();
+        var resolved = ResolveEach(_pending.Select(p => p.Database));
+        foreach (var (argument, connection) in resolved)
         {
-            WriteDbOpsError(e, database);
-            return;
+            var (_, tables, allTables) = _pending.First(p => ReferenceEquals(p.Database, argument));
+            if (tablesOf.TryGetValue(connection, out var earlier))
+            {
+                tablesOf[connection] = earlier.Count == 0 || allTables ? [] : [.. earlier.Concat(tables).Distinct(StringComparer.Ordinal)];
+                continue;
+            }
+            tablesOf[connection] = allTables ? [] : [.. tables.Distinct(StringComparer.Ordinal)];
+            databases.Add((argument, connection));
         }
+        RunEach(databases, ThrottleLimit,
+            (source, observer, token) => IntegrityService.RunAsync(new IntegrityRequest(source)
+            {
+                Tables = tablesOf[source],
+                Level = Level,
+                Checks = Check,
+                Relationships = relationships,
+                RequiredColumns = requiredColumns,
+                UniqueKeys = uniqueKeys,
+                Conditions = conditions,
+            }, observer, token),
+            (_, report) => WriteReport(report),
+            (database, e) =>
+            {
+                if (SpecErrors.Contains(e.ErrorId))
+                {
+                    ThrowDbOpsError(e);
+                }
+                WriteDbOpsError(e, database);
+            });
+    }
 
+    private void WriteReport(IntegrityReport report)
+    {
         if (AsReport)
         {
             WriteObject(report);

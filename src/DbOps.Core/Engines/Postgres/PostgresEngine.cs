@@ -36,6 +36,13 @@ internal sealed class PostgresEngine : IDatabaseEngine
     public async Task<WritableSession> OpenWritableAsync(DbOpsConnection connection, CancellationToken cancellationToken) =>
         new(await OpenAsync(connection, readOnly: false, cancellationToken));
 
+    public async Task<long> SizeAsync(DbOpsConnection connection, CancellationToken cancellationToken)
+    {
+        await using var session = await OpenReadOnlyAsync(connection, cancellationToken);
+        return await session.Connection.ExecuteScalarAsync<long>(
+            new CommandDefinition("SELECT pg_database_size(current_database())", cancellationToken: cancellationToken));
+    }
+
     private static async Task<NpgsqlConnection> OpenAsync(DbOpsConnection connection, bool readOnly, CancellationToken cancellationToken)
     {
         var builder = Builder(connection, readOnly);

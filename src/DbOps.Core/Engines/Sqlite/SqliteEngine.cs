@@ -35,6 +35,10 @@ internal sealed class SqliteEngine : IDatabaseEngine
     public async Task<WritableSession> OpenWritableAsync(DbOpsConnection connection, CancellationToken cancellationToken) =>
         new(await OpenFileAsync(connection.Database, SqliteOpenMode.ReadWrite, cancellationToken));
 
+    // The file alone: a WAL file holds pages not yet checkpointed, a small part of a large database.
+    public Task<long> SizeAsync(DbOpsConnection connection, CancellationToken cancellationToken) =>
+        Task.FromResult(File.Exists(connection.Database) ? new FileInfo(connection.Database).Length : 0L);
+
     /// <summary>Opens a file without pooling, so closing it really releases the file.</summary>
     public static async Task<SqliteConnection> OpenFileAsync(string path, SqliteOpenMode mode, CancellationToken cancellationToken)
     {
