@@ -26,6 +26,7 @@ BeforeDiscovery {
         @{ Name = 'Export-TableArchive'; Binds = 'InputObject[V] Schema[P] Table[V]' }
         @{ Name = 'Import-TableArchive'; Binds = 'InputObject[V] Path[P]' }
         @{ Name = 'Remove-DeprecatedTable'; Binds = 'InputObject[V]' }
+        @{ Name = 'Remove-Database'; Binds = 'InputObject[V]' }
     )
     # Whether a cmdlet asks before it acts: High asks by default, Medium and Low only with -Confirm.
     $confirmContract = @(
@@ -39,6 +40,7 @@ BeforeDiscovery {
         @{ Name = 'Remove-DeprecatedTable'; Impact = 'High' }
         @{ Name = 'Remove-UnusedIndex'; Impact = 'High' }
         @{ Name = 'Restore-Database'; Impact = 'High' }
+        @{ Name = 'Remove-Database'; Impact = 'High' }
     )
 }
 
@@ -157,6 +159,18 @@ Describe 'Pipeline binding' {
         { Test-DataIntegrity -Database (New-TestDatabase), (New-TestDatabase) } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,DbOps.PowerShell.Commands.TestDataIntegrityCommand' -ExpectedMessage '*pipe them*'
     }
 
+    It 'Restore-Database -Create makes a staging copy whose result pipes into Remove-Database' {
+        $backup = Backup-Database -Database (New-TestDatabase) -Destination (Join-Path $TestDrive staging-backups)
+        $staging = Join-Path $TestDrive "it's staging.db"
+        $created = $backup | Restore-Database -Database $staging -Create -Confirm:$false
+        $created.Created | Should -BeTrue
+        $created.TotalRows | Should -Be $backup.TotalRows
+        $removed = $created | Remove-Database -Confirm:$false
+        $removed.CreatedByDbOps | Should -BeTrue
+        Test-Path -LiteralPath $staging | Should -BeFalse
+        Test-Path -LiteralPath "$staging.dbops-created" | Should -BeFalse
+    }
+
     It 'a connection pipes into Export-DatabaseDocumentation' {
         $result = Connect-Database -Path (New-TestDatabase) | Export-DatabaseDocumentation -Destination (Join-Path $TestDrive docs)
         Test-Path $result.MarkdownPath | Should -BeTrue
@@ -180,6 +194,7 @@ Describe '-WhatIf changes nothing' {
     It 'Add-SafeConstraint' { Add-SafeConstraint -Database $path -Table goals -Check 'id > 0' -WhatIf | Should -BeNullOrEmpty }
     It 'Add-SafeIndex' { Find-MissingIndex -Database $path | Add-SafeIndex -WhatIf | Should -BeNullOrEmpty }
     It 'Invoke-DatabaseQuery' { Invoke-DatabaseQuery -Database $path -Query 'DELETE FROM goals' -WhatIf | Should -BeNullOrEmpty }
+    It 'Remove-Database' { Remove-Database -Name $path -Force -WhatIf | Should -BeNullOrEmpty; Test-Path $path | Should -BeTrue }
 
     Context 'on artifacts made beforehand' {
         BeforeAll {
@@ -189,6 +204,7 @@ Describe '-WhatIf changes nothing' {
         }
         It 'Import-TableArchive' { $archive | Import-TableArchive -Database (Join-Path $dest new.db) -WhatIf | Should -BeNullOrEmpty }
         It 'Restore-Database' { $backup | Restore-Database -Database (Join-Path $dest new.db) -WhatIf | Should -BeNullOrEmpty }
+        It 'Restore-Database -Create' { $backup | Restore-Database -Database (Join-Path $dest new.db) -Create -WhatIf | Should -BeNullOrEmpty }
         It 'Remove-DeprecatedTable' { Remove-DeprecatedTable -Database $path -Table tmp_migration_2019 -ArchivePath $archive.ManifestPath -WhatIf | Should -BeNullOrEmpty }
         It 'Remove-UnusedIndex' { Remove-UnusedIndex -Database $path -Name ix_activity_instances_session -WhatIf | Should -BeNullOrEmpty }
     }
@@ -271,6 +287,10 @@ Describe 'Error ids' {
         @{ Name = 'Import-TableArchive'; Because = 'a manifest that does not exist'; ErrorId = 'FileNotFound'; Script = { Import-TableArchive -Path (Join-Path $TestDrive none.manifest.json) -Database $path -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Remove-DeprecatedTable'; Because = 'a table with rows and no archive'; ErrorId = 'ArchiveRequired'; Script = { Remove-DeprecatedTable -Database $path -Table goals -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Restore-Database'; Because = 'a backup that does not exist'; ErrorId = 'FileNotFound'; Script = { Restore-Database -Path (Join-Path $TestDrive none.sqlite) -Database (Join-Path $TestDrive r.db) -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Restore-Database'; Because = '-Create onto a database that exists'; ErrorId = 'DatabaseExists'; Script = {
+                Backup-Database -Database $path -Destination (Join-Path $TestDrive create-backup) | Restore-Database -Database $path -Create -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Remove-Database'; Because = 'a database DbOps did not create'; ErrorId = 'DatabaseNotCreatedByDbOps'; Script = { Remove-Database -Name $path -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Remove-Database'; Because = 'the database -Database connects to'; ErrorId = 'CannotRemoveConnectedDatabase'; Script = { Remove-Database -Name $path -Database $path -Force -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Get-DatabaseSnapshot'; Because = 'a saved snapshot that is not one'; ErrorId = 'SnapshotInvalid'; Script = { Set-Content (Join-Path $TestDrive bad.json) '{}'; Get-DatabaseSnapshot -Path (Join-Path $TestDrive bad.json) -ErrorAction Stop } }
         @{ Name = 'Compare-DatabaseSnapshot'; Because = '-FailOnDataLoss when rows were lost'; ErrorId = 'DataLossDetected'; Script = {
                 $before = Get-DatabaseSnapshot -Database $path
@@ -290,7 +310,7 @@ Describe 'Error ids' {
         $covered = 'Connect-Database', 'Backup-Database', 'Test-Backup', 'Test-DataIntegrity', 'Export-IntegrityReport', 'Add-SafeConstraint',
             'Measure-QueryPerformance', 'Invoke-DatabaseQuery', 'Get-SlowQuery', 'Find-MissingIndex', 'Find-UnusedIndex', 'Add-SafeIndex', 'Remove-UnusedIndex',
             'Find-UnusedTable', 'Export-TableArchive', 'Import-TableArchive', 'Remove-DeprecatedTable', 'Restore-Database',
-            'Get-DatabaseSnapshot', 'Compare-DatabaseSnapshot', 'Export-DatabaseDocumentation', 'Start-UsageWatch'
+            'Get-DatabaseSnapshot', 'Compare-DatabaseSnapshot', 'Export-DatabaseDocumentation', 'Start-UsageWatch', 'Remove-Database'
         (Get-Command -Module DbOps).Name | Sort-Object | Should -Be ($covered | Sort-Object)
     }
 }
