@@ -36,10 +36,9 @@ if (-not $StagingDatabase) {
     if ($production.Provider -eq 'SQLite') {
         $StagingDatabase = Join-Path $run 'staging.db'
     } else {
-        $builder = [System.Data.Common.DbConnectionStringBuilder]::new()
-        $builder.ConnectionString = $Database
-        $builder['Database'] = "$($production.Database)_staging"
-        $StagingDatabase = $builder.ConnectionString
+        # The same connection string with another database (Key=Value form; give -StagingDatabase for a URI).
+        $otherKeys = $Database -split ';' | Where-Object { $_ -and $_ -notmatch '^\s*(database|db)\s*=' }
+        $StagingDatabase = (@($otherKeys) + "Database=$($production.Database)_staging") -join ';'
     }
 }
 
