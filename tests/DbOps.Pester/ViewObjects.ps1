@@ -8,6 +8,7 @@ $db = Connect-Database -Path $path
 $backup = Backup-Database -Database $db -Destination (Join-Path $work backups) -Verify -WarningAction SilentlyContinue
 $verification = $backup | Test-Backup -WarningAction SilentlyContinue
 $restore = $backup | Restore-Database -Database (Join-Path $work restored.db) -Confirm:$false -WarningAction SilentlyContinue
+$removal = $backup | Restore-Database -Database (Join-Path $work staging.db) -Create -Confirm:$false | Remove-Database -Confirm:$false
 $before = Get-DatabaseSnapshot -Database $db
 $report = Test-DataIntegrity -Database $db -AsReport
 $queries = 'SELECT count(*) FROM sessions WHERE goal_id = 17', 'SELECT g.title, s.started_at FROM goals g JOIN sessions s ON s.goal_id = g.id WHERE g.id = 99'
@@ -32,6 +33,7 @@ $ViewObjects = @{
     'DbOps.Core.Backup.BackupResult'                 = $backup
     'DbOps.Core.Backup.BackupVerification'           = $verification
     'DbOps.Core.Backup.RestoreResult'                = $restore
+    'DbOps.Core.Databases.DatabaseRemoval'           = $removal
     'DbOps.Core.Engines.TableRowCount'             = $backup.Tables
     'DbOps.Core.Backup.TableComparison'              = $verification.Tables
     'DbOps.Core.Snapshots.DatabaseSnapshot'          = $before
