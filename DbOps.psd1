@@ -36,6 +36,7 @@
         'Import-TableArchive'
         'Remove-DeprecatedTable'
         'Rename-Table'
+        'Remove-Database'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -29,6 +29,7 @@ BeforeDiscovery {
         @{ Name = 'Import-TableArchive'; Binds = 'InputObject[V] Path[P]' }
         @{ Name = 'Remove-DeprecatedTable'; Binds = 'InputObject[V]' }
         @{ Name = 'Rename-Table'; Binds = 'Database[V]' }
+        @{ Name = 'Remove-Database'; Binds = 'InputObject[V]' }
     )
     # Whether a cmdlet asks before it acts: High asks by default, Medium and Low only with -Confirm.
     $confirmContract = @(
@@ -45,6 +46,7 @@ BeforeDiscovery {
         @{ Name = 'Rename-Table'; Impact = 'Medium' }
         @{ Name = 'Remove-UnusedIndex'; Impact = 'High' }
         @{ Name = 'Restore-Database'; Impact = 'High' }
+        @{ Name = 'Remove-Database'; Impact = 'High' }
     )
 }
 
@@ -173,6 +175,18 @@ Describe 'Pipeline binding' {
         Test-Path $path | Should -BeFalse
     }
 
+    It 'Restore-Database -Create makes a staging copy whose result pipes into Remove-Database' {
+        $backup = Backup-Database -Database (New-TestDatabase) -Destination (Join-Path $TestDrive staging-backups)
+        $staging = Join-Path $TestDrive "it's staging.db"
+        $created = $backup | Restore-Database -Database $staging -Create -Confirm:$false
+        $created.Created | Should -BeTrue
+        $created.TotalRows | Should -Be $backup.TotalRows
+        $removed = $created | Remove-Database -Confirm:$false
+        $removed.CreatedByDbOps | Should -BeTrue
+        Test-Path -LiteralPath $staging | Should -BeFalse
+        Test-Path -LiteralPath "$staging.dbops-created" | Should -BeFalse
+    }
+
     It 'a connection pipes into Export-DatabaseDocumentation' {
         $result = Connect-Database -Path (New-TestDatabase) | Export-DatabaseDocumentation -Destination (Join-Path $TestDrive docs)
         Test-Path $result.MarkdownPath | Should -BeTrue
@@ -197,6 +211,7 @@ Describe '-WhatIf changes nothing' {
     It 'Add-SafeIndex' { Find-MissingIndex -Database $path | Add-SafeIndex -WhatIf | Should -BeNullOrEmpty }
     It 'Invoke-DatabaseQuery' { Invoke-DatabaseQuery -Database $path -Query 'DELETE FROM goals' -WhatIf | Should -BeNullOrEmpty }
     It 'Rename-Table' { Rename-Table -Database $path -Table goals -NewName objectives -CompatibilityView -WhatIf | Should -BeNullOrEmpty }
+    It 'Remove-Database' { Remove-Database -Name $path -Force -WhatIf | Should -BeNullOrEmpty; Test-Path $path | Should -BeTrue }
 
     Context 'on artifacts made beforehand' {
         BeforeAll {
@@ -207,6 +222,7 @@ Describe '-WhatIf changes nothing' {
         It 'Import-TableArchive' { $archive | Import-TableArchive -Database (Join-Path $dest new.db) -WhatIf | Should -BeNullOrEmpty }
         It 'Restore-Database' { $backup | Restore-Database -Database (Join-Path $dest new.db) -WhatIf | Should -BeNullOrEmpty }
         It 'Copy-Backup' { $backup | Copy-Backup -Destination $dest -WhatIf | Should -BeNullOrEmpty }
+        It 'Restore-Database -Create' { $backup | Restore-Database -Database (Join-Path $dest new.db) -Create -WhatIf | Should -BeNullOrEmpty }
         It 'Remove-DeprecatedTable' { Remove-DeprecatedTable -Database $path -Table tmp_migration_2019 -ArchivePath $archive.ManifestPath -WhatIf | Should -BeNullOrEmpty }
         It 'Remove-UnusedIndex' { Remove-UnusedIndex -Database $path -Name ix_activity_instances_session -WhatIf | Should -BeNullOrEmpty }
     }
@@ -294,6 +310,10 @@ Describe 'Error ids' {
         @{ Name = 'Remove-DeprecatedTable'; Because = 'a table with rows and no archive'; ErrorId = 'ArchiveRequired'; Script = { Remove-DeprecatedTable -Database $path -Table goals -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Rename-Table'; Because = 'a new name another table has'; ErrorId = 'TableNameTaken'; Script = { Rename-Table -Database $path -Table goals -NewName sessions -ErrorAction Stop } }
         @{ Name = 'Restore-Database'; Because = 'a backup that does not exist'; ErrorId = 'FileNotFound'; Script = { Restore-Database -Path (Join-Path $TestDrive none.sqlite) -Database (Join-Path $TestDrive r.db) -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Restore-Database'; Because = '-Create onto a database that exists'; ErrorId = 'DatabaseExists'; Script = {
+                Backup-Database -Database $path -Destination (Join-Path $TestDrive create-backup) | Restore-Database -Database $path -Create -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Remove-Database'; Because = 'a database DbOps did not create'; ErrorId = 'DatabaseNotCreatedByDbOps'; Script = { Remove-Database -Name $path -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Remove-Database'; Because = 'the database -Database connects to'; ErrorId = 'CannotRemoveConnectedDatabase'; Script = { Remove-Database -Name $path -Database $path -Force -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Get-DatabaseSnapshot'; Because = 'a saved snapshot that is not one'; ErrorId = 'SnapshotInvalid'; Script = { Set-Content (Join-Path $TestDrive bad.json) '{}'; Get-DatabaseSnapshot -Path (Join-Path $TestDrive bad.json) -ErrorAction Stop } }
         @{ Name = 'Compare-DatabaseSnapshot'; Because = '-FailOnDataLoss when rows were lost'; ErrorId = 'DataLossDetected'; Script = {
                 $before = Get-DatabaseSnapshot -Database $path
@@ -310,10 +330,34 @@ Describe 'Error ids' {
 
     It 'covers every exported cmdlet' {
         # Kept in step with the cases above: every cmdlet has at least one error id a script can catch.
-        $covered = 'Connect-Database', 'Backup-Database', 'Test-Backup', 'Copy-Backup', 'Remove-Backup', 'Test-DataIntegrity', 'Export-IntegrityReport', 'Add-SafeConstraint',
-            'Measure-QueryPerformance', 'Invoke-DatabaseQuery', 'Get-SlowQuery', 'Find-MissingIndex', 'Find-UnusedIndex', 'Add-SafeIndex', 'Remove-UnusedIndex',
-            'Find-UnusedTable', 'Export-TableArchive', 'Import-TableArchive', 'Remove-DeprecatedTable', 'Rename-Table', 'Restore-Database',
-            'Get-DatabaseSnapshot', 'Compare-DatabaseSnapshot', 'Export-DatabaseDocumentation', 'Start-UsageWatch'
+        $covered = @(
+            'Connect-Database'
+            'Backup-Database'
+            'Test-Backup'
+            'Copy-Backup'
+            'Remove-Backup'
+            'Test-DataIntegrity'
+            'Export-IntegrityReport'
+            'Add-SafeConstraint'
+            'Measure-QueryPerformance'
+            'Invoke-DatabaseQuery'
+            'Get-SlowQuery'
+            'Find-MissingIndex'
+            'Find-UnusedIndex'
+            'Add-SafeIndex'
+            'Remove-UnusedIndex'
+            'Find-UnusedTable'
+            'Export-TableArchive'
+            'Import-TableArchive'
+            'Remove-DeprecatedTable'
+            'Rename-Table'
+            'Restore-Database'
+            'Get-DatabaseSnapshot'
+            'Compare-DatabaseSnapshot'
+            'Export-DatabaseDocumentation'
+            'Start-UsageWatch'
+            'Remove-Database'
+        )
         (Get-Command -Module DbOps).Name | Sort-Object | Should -Be ($covered | Sort-Object)
     }
 }

@@ -9,6 +9,7 @@ BeforeDiscovery {
         @{ Name = 'add-constraints.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'fleet-nightly.ps1'; Arguments = @('-Folder', 'out', '-ThrottleLimit', '2'); ExitCode = 0 }
         @{ Name = 'index-tuning.ps1'; Arguments = @('-Folder', 'out', '-Iterations', '3'); ExitCode = 0 }
+        @{ Name = 'rehearse-on-staging.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         # The sample's seeded defects fail the nightly job.
         @{ Name = 'nightly-integrity.ps1'; Arguments = @('-ReportFolder', 'out'); ExitCode = 1 }
     )

@@ -11,6 +11,7 @@ $restore = $backup | Restore-Database -Database (Join-Path $work restored.db) -C
 $copy = $backup | Copy-Backup -Destination (Join-Path $work offsite)
 $null = Backup-Database -Database $db -Destination (Join-Path $work offsite) -Name goals-newer.sqlite
 $removedBackup = Remove-Backup -Path (Join-Path $work offsite) -Keep 1 -Confirm:$false
+$removal = $backup | Restore-Database -Database (Join-Path $work staging.db) -Create -Confirm:$false | Remove-Database -Confirm:$false
 $before = Get-DatabaseSnapshot -Database $db
 $report = Test-DataIntegrity -Database $db -AsReport
 $queries = 'SELECT count(*) FROM sessions WHERE goal_id = 17', 'SELECT g.title, s.started_at FROM goals g JOIN sessions s ON s.goal_id = g.id WHERE g.id = 99'
@@ -38,6 +39,7 @@ $ViewObjects = @{
     'DbOps.Core.Backup.RestoreResult'                = $restore
     'DbOps.Core.Backup.BackupCopy'                   = $copy
     'DbOps.Core.Backup.BackupRemoval'                = $removedBackup
+    'DbOps.Core.Databases.DatabaseRemoval'           = $removal
     'DbOps.Core.Engines.TableRowCount'             = $backup.Tables
     'DbOps.Core.Backup.TableComparison'              = $verification.Tables
     'DbOps.Core.Snapshots.DatabaseSnapshot'          = $before

@@ -38,6 +38,22 @@ internal sealed record BackupManifest
     public required IReadOnlyList<ManifestTable> Tables { get; init; }
     public DateTimeOffset? VerifiedAt { get; init; }
 
+    /// <summary>PostgreSQL: the source's encoding and locale, so Restore-Database -Create makes a database that stores and sorts text alike. Absent from older manifests.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Encoding { get; init; }
+
+    /// <inheritdoc cref="Encoding"/>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Collate { get; init; }
+
+    /// <inheritdoc cref="Encoding"/>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Ctype { get; init; }
+
+    /// <summary>The source's encoding and locale, when the manifest records them.</summary>
+    [JsonIgnore]
+    public Engines.DatabaseLocale? Locale => Encoding is null || Collate is null || Ctype is null ? null : new(Encoding, Collate, Ctype);
+
     /// <summary>The manifest's tables as references to look up.</summary>
     [JsonIgnore]
     public IEnumerable<Engines.TableRef> TableRefs => Tables.Select(t => new Engines.TableRef(t.Schema, t.Name));

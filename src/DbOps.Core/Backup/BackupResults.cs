@@ -237,6 +237,12 @@ public sealed class RestoreResult
     /// <summary>How long the restore took.</summary>
     public TimeSpan Duration { get; }
 
+    /// <summary>True when -Create made the database for this restore (and marked it, so Remove-Database may drop it).</summary>
+    public bool Created { get; init; }
+
+    /// <summary>The restored database, so the result can be piped to Remove-Database.</summary>
+    internal DbOpsConnection? Target { get; init; }
+
     /// <inheritdoc/>
     public override string ToString() => $"{Database}: {Status}";
 }

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
 using DbOps.Core.Connections;
+using DbOps.Core.Databases;
 using DbOps.Core.Engines;
 using DbOps.Core.Errors;
 using DbOps.Core.Journal;
@@ -23,7 +24,14 @@ public sealed record BackupRequest(
 /// <summary>Choices for Restore-Database.</summary>
 /// <param name="Force">Replace a target that already holds tables.</param>
 /// <param name="NoOwner">PostgreSQL: skip ownership and privileges (for a server without the original roles).</param>
-public sealed record RestoreOptions(bool Force, bool NoOwner);
+public sealed record RestoreOptions(bool Force, bool NoOwner)
+{
+    /// <summary>Create the target, which must not exist yet, with the source's encoding and locale, marked as DbOps's.</summary>
+    public bool Create { get; init; }
+
+    /// <summary>The operations journal that records a database -Create made; null for the default one.</summary>
+    public string? JournalPath { get; init; }
+}
 
 /// <summary>
 /// Backups that prove they restore. The steps common to both engines live here: naming, writing under a
@@ -68,7 +76,8 @@ public static partial class BackupService
                 // Created empty with owner-only permissions before the engine writes into it.
             }
             context.Report("Writing the backup", 0);
-            var (toolVersion, tables) = await engine.WriteAsync(source, temporary, context);
+            var written = await engine.WriteAsync(source, temporary, context);
+            var tables = written.Tables;
             context.Report("Hashing and flushing the backup", 99);
             // Hashing (CPU) and flushing to disk (I/O) overlap: for a large SQLite copy each takes a good part of a second.
             var hashing = ArtifactFiles.Sha256Async(temporary, cancellationToken);
@@ -81,12 +90,15 @@ public static partial class BackupService
                 User = source.User,
                 ServerVersion = source.ServerVersion,
                 Format = engine.Format,
-                ToolVersion = toolVersion,
+                ToolVersion = written.ToolVersion,
                 File = Path.GetFileName(finalPath),
                 SizeBytes = new FileInfo(temporary).Length,
                 Sha256 = await hashing,
                 CreatedAt = createdAt,
                 Tables = tables,
+                Encoding = written.Locale?.Encoding,
+                Collate = written.Locale?.Collate,
+                Ctype = written.Locale?.Ctype,
             };
 
             // Verified while still under its temporary name: a process killed meanwhile leaves only a .partial file.
@@ -171,6 +183,10 @@ public static partial class BackupService
         var engine = DatabaseEngines.For(target.Provider).Backup;
         var context = new EngineContext(observer, $"Restoring into {target}", toolPath, cancellationToken);
         await RequireIntactAsync(manifest, backupPath, cancellationToken);
+        if (options.Create)
+        {
+            return await CreateAndRestoreAsync(manifest, backupPath, target, options, context, clock);
+        }
         if (!options.Force && !await engine.IsEmptyAsync(target, context))
         {
             throw new DbOpsException(ErrorIds.TargetNotEmpty, ErrorKind.InvalidState,
@@ -188,7 +204,69 @@ public static partial class BackupService
                 "partly restored. Check it with Get-DatabaseSnapshot, or restore again with -Force.", target.ToString(), e);
         }
         context.Report("Done", 100);
-        return new RestoreResult(target.Provider, target.Database, target.Server, backupPath, Compare(manifest, restored), clock.Elapsed);
+        return new RestoreResult(target.Provider, target.Database, target.Server, backupPath, Compare(manifest, restored), clock.Elapsed)
+        {
+            Target = target,
+        };
+    }
+
+    /// <summary>
+    /// Restore-Database -Create: creates the target (refused, nothing touched, when it exists), marks it as DbOps's,
+    /// restores into it, and journals DatabaseCreated with the Remove-Database line that undoes it. A restore that
+    /// fails leaves no half-made database behind.
+    /// </summary>
+    private static async Task<RestoreResult> CreateAndRestoreAsync(
+        BackupManifest manifest, string backupPath, DbOpsConnection target, RestoreOptions options, EngineContext context, Stopwatch clock)
+    {
+        var lifecycle = DatabaseEngines.For(target.Provider).Databases;
+        var cancellationToken = context.CancellationToken;
+        if (await lifecycle.ExistsAsync(target, cancellationToken))
+        {
+            throw new DbOpsException(ErrorIds.DatabaseExists, ErrorKind.AlreadyExists,
+                $"-Create makes a new database, and {target} already exists; it was not touched. Name a database that does not " +
+                "exist yet, or restore into this one without -Create (-Force replaces what it holds).", target.ToString());
+        }
+        var mark = $"{CreationMarks.Prefix} Restore-Database -Create at {DateTimeOffset.UtcNow:u} from {backupPath}";
+        context.Report($"Creating {target}", 0);
+        await lifecycle.CreateAsync(target, manifest.Locale, mark, cancellationToken);
+        context.Observer.Verbose($"Created {target}{(manifest.Locale is { } l ? $" with the source's encoding {l.Encoding} and locale {l.Collate}" : "")}.");
+        RestoredCounts restored;
+        try
+        {
+            restored = await DatabaseEngines.For(target.Provider).Backup.RestoreAsync(manifest, backupPath, target, options, context);
+        }
+        catch (Exception e)
+        {
+            try
+            {
+                await lifecycle.RemoveAsync(target, endSessions: true, CancellationToken.None);
+            }
+            catch (Exception cleanup) when (cleanup is DbException or DbOpsException or IOException)
+            {
+                context.Observer.Warning($"The restore failed and {target}, which -Create had just made, could not be removed " +
+                                         $"({cleanup.Message}); remove it with: {CreationMarks.RemoveLine(target)}");
+            }
+            if (e is DbException)
+            {
+                throw new DbOpsException(ErrorIds.RestoreFailed, ErrorKind.OperationFailed,
+                    $"Restoring '{backupPath}' into the new database {target} failed ({e.Message}); it was removed again.", target.ToString(), e);
+            }
+            throw;
+        }
+        OperationsJournal.Record(options.JournalPath, JournalEntry.For(target, JournalOperations.DatabaseCreated) with
+        {
+            Target = manifest.Database,
+            Rows = restored.Rows.Values.Sum(),
+            Path = backupPath,
+            Sha256 = manifest.Sha256,
+            Undo = CreationMarks.RemoveLine(target),
+        }, context.Observer);
+        context.Report("Done", 100);
+        return new RestoreResult(target.Provider, target.Database, target.Server, backupPath, Compare(manifest, restored), clock.Elapsed)
+        {
+            Created = true,
+            Target = target,
+        };
     }
 
     /// <summary>A file name from the database name and a UTC time stamp, e.g. sales-20261123-101500123.dump.</summary>

@@ -27,6 +27,15 @@ public static class DatabaseConnector
     /// <param name="fullPath">An absolute path.</param>
     public static DbOpsConnection DescribeSqliteTarget(string fullPath) => SqliteConnector.Describe(fullPath);
 
+    /// <summary>
+    /// Describes a PostgreSQL database that may not exist yet (a -Create target) without opening it: the login is proved
+    /// on its server's maintenance database.
+    /// </summary>
+    /// <param name="connectionText">The connection string or URI naming the new database.</param>
+    /// <param name="cancellationToken">Stops the attempt.</param>
+    public static Task<DbOpsConnection> DescribePostgresTargetAsync(string connectionText, CancellationToken cancellationToken) =>
+        PostgresConnector.DescribeNewAsync(connectionText, cancellationToken);
+
     /// <summary>Opens PostgreSQL from an Npgsql connection string or a postgresql:// URI.</summary>
     /// <param name="connectionText">The connection string or URI; unset values come from PG* variables.</param>
     /// <param name="userName">Overrides the user name (from a credential), or null.</param>

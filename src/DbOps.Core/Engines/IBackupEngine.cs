@@ -10,8 +10,11 @@ internal sealed record EngineContext(IOperationObserver Observer, string Activit
     public void Report(string status, int percent) => Observer.Progress(new OperationProgress(Activity, status, percent));
 }
 
-/// <summary>A backup file just written: the tool that wrote it and the rows it holds per table.</summary>
-internal sealed record WrittenBackup(string ToolVersion, IReadOnlyList<ManifestTable> Tables);
+/// <summary>A backup file just written: the tool that wrote it, the rows it holds per table, and the source's locale (PostgreSQL).</summary>
+internal sealed record WrittenBackup(string ToolVersion, IReadOnlyList<ManifestTable> Tables)
+{
+    public DatabaseLocale? Locale { get; init; }
+}
 
 /// <summary>The result of restoring a backup somewhere and counting what arrived; Skipped: what was left out, and why.</summary>
 internal sealed record RestoredCounts(IReadOnlyDictionary<(string Schema, string Name), long> Rows, long ForeignKeyViolations)

@@ -152,6 +152,14 @@ public static class ErrorIds
 
 
     // Issue 18: Restore-Database -Create, Remove-Database
+    /// <summary>Restore-Database -Create was pointed at a database that already exists; nothing was touched.</summary>
+    public const string DatabaseExists = nameof(DatabaseExists);
+    /// <summary>Remove-Database found no mark saying DbOps created the database, and -Force was not given; nothing was dropped.</summary>
+    public const string DatabaseNotCreatedByDbOps = nameof(DatabaseNotCreatedByDbOps);
+    /// <summary>Other sessions are connected to the database to remove, and -EndSessions was not given; nothing was dropped.</summary>
+    public const string DatabaseHasSessions = nameof(DatabaseHasSessions);
+    /// <summary>Remove-Database was asked to remove the very database its -Database connection names.</summary>
+    public const string CannotRemoveConnectedDatabase = nameof(CannotRemoveConnectedDatabase);
 
 
     // Issue 19: journal, Get-MaintenanceLog, Export-MaintenanceReport

@@ -33,6 +33,10 @@ public static class JournalOperations
 
 
     // Issue 18: row fixes, rehearsal databases
+    /// <summary>Restore-Database -Create created a database and restored a backup into it; Undo is the Remove-Database line.</summary>
+    public const string DatabaseCreated = nameof(DatabaseCreated);
+    /// <summary>Remove-Database dropped a database (SQLite: deleted its files).</summary>
+    public const string DatabaseRemoved = nameof(DatabaseRemoved);
 
 
     // Issue 19: restores, backup tests and copies, retention, constraints, indexes

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using DbOps.Core.Backup;
+using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 
 namespace DbOps.PowerShell.Commands;
@@ -32,6 +33,18 @@ public sealed class RestoreDatabaseCommand : DbOpsCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>
+    /// Create the target, which must not exist yet (PostgreSQL: with the source's encoding and locale; SQLite: a new
+    /// file), marked so Remove-Database may drop it.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter Create { get; set; }
+
+    /// <summary>The operations journal that records a database -Create made (default: $env:DBOPS_JOURNAL or the user's journal).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <summary>PostgreSQL: do not restore owners and privileges (for a server without the original roles).</summary>
     [Parameter]
     public SwitchParameter NoOwner { get; set; }
@@ -47,13 +60,17 @@ public sealed class RestoreDatabaseCommand : DbOpsCmdlet
         var backup = ParameterSetName == InputObjectSet ? InputObject.Path : ResolvePath(Path);
         try
         {
-            var target = ResolveDatabase(Database, sqliteMayNotExist: true);
-            var action = Force ? $"Restore '{backup}', replacing everything in it" : $"Restore '{backup}'";
+            // A -Create target on PostgreSQL does not exist yet, so the login is proved on its server instead.
+            var target = Create && Database.Connection is null && DatabaseConnector.IsPostgresConnectionString(Database.Text ?? "")
+                ? Run((_, token) => DatabaseConnector.DescribePostgresTargetAsync(Database.Text!, token))
+                : ResolveDatabase(Database, sqliteMayNotExist: true);
+            var action = Create ? $"Create the database and restore '{backup}' into it"
+                : Force ? $"Restore '{backup}', replacing everything in it" : $"Restore '{backup}'";
             if (!ShouldProcess(target.ToString(), action))
             {
                 return;
             }
-            var options = new RestoreOptions(Force, NoOwner);
+            var options = new RestoreOptions(Force, NoOwner) { Create = Create, JournalPath = JournalPath is null ? null : ResolvePath(JournalPath) };
             var toolPath = ToolPath is null ? null : ResolvePath(ToolPath);
             var result = Run((observer, token) => BackupService.RestoreAsync(backup, target, options, toolPath, observer, token));
             WriteObject(result);

@@ -50,9 +50,11 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
         context.Observer.Verbose($"Using {pgDump.VersionText} at {pgDump.Path}.");
 
         int tableCount;
+        DatabaseLocale locale;
         await using (var session = await PostgresEngine.Instance.OpenReadOnlyAsync(source, context.CancellationToken))
         {
             tableCount = Math.Max(1, (await PostgresEngine.Instance.ListTablesAsync(session.Connection, context.CancellationToken)).Count);
+            locale = await PostgresDatabases.LocaleAsync((NpgsqlConnection)session.Connection, context.CancellationToken);
         }
 
         var dumped = 0;
@@ -98,7 +100,7 @@ internal sealed partial class PostgresBackupEngine : IBackupEngine
             throw ToolFailure("pg_dump", run, path);
         }
         tables ??= await CountAsync(pgRestore, context, null, path);
-        return new WrittenBackup(pgDump.VersionText, tables);
+        return new WrittenBackup(pgDump.VersionText, tables) { Locale = locale };
     }
 
     /// <summary>

@@ -29,6 +29,18 @@ internal static class PostgresConnector
         }
     }
 
+    /// <summary>
+    /// Describes the database a connection string names, which may not exist yet (Restore-Database -Create), by
+    /// connecting to its server's maintenance database with the same credentials.
+    /// </summary>
+    public static async Task<DbOpsConnection> DescribeNewAsync(string connectionText, CancellationToken cancellationToken)
+    {
+        var builder = PostgresConnectionString.Parse(connectionText, null, null);
+        var name = builder.Database!;
+        builder.Database = name == "postgres" ? "template1" : "postgres";
+        return (await ConnectAsync(builder.ConnectionString, null, null, cancellationToken)).WithDatabase(name);
+    }
+
     /// <summary>Turns an Npgsql failure to connect into an error that says what to do.</summary>
     public static DbOpsException MapConnectError(Exception e, string display, int timeoutSeconds)
     {
