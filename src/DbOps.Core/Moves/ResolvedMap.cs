@@ -73,11 +73,14 @@ internal sealed class ResolvedMap
 
     public required IReadOnlyList<MappedValue> Values { get; init; }
 
+    /// <summary>For a copy: NOT NULL target columns without a default that nothing fills (rows can be updated, not inserted).</summary>
+    public IReadOnlyList<string> Unfilled { get; init; } = [];
+
     private static readonly Regex PlainName = new("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant);
 
     /// <summary>
     /// Resolves <paramref name="map"/> on an open connection to its database. <paramref name="forCopy"/> asks for what a copy needs besides: a target table, target columns
-    /// (not expressions), and every NOT NULL target column without a default filled.
+    /// (not expressions), and the NOT NULL target columns it leaves unfilled.
     /// </summary>
     public static async Task<ResolvedMap> ResolveAsync(TableMap map, DbConnection connection, bool forCopy, CancellationToken cancellationToken)
     {
@@ -168,10 +171,6 @@ internal sealed class ResolvedMap
             throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
                 $"Target column {duplicate.Key} is filled twice (by the key, -Map or -Expression); map it once.", duplicate.Key);
         }
-        if (forCopy)
-        {
-            RequireFilled(targetTable!, keys.Concat(values).Select(v => v.TargetColumn!).ToHashSet(targetNames));
-        }
 
         var resolved = new ResolvedMap
         {
@@ -182,6 +181,7 @@ internal sealed class ResolvedMap
                 keys.Select(k => k.TargetSql).ToList(), values.Select(v => v.TargetSql).ToList(), null),
             Keys = keys,
             Values = values,
+            Unfilled = forCopy ? UnfilledColumns(targetTable!, keys.Concat(values).Select(v => v.TargetColumn!).ToHashSet(targetNames)) : [],
         };
         resolved.Source.Types = await ProbeAsync(resolved.Source, source, "source", cancellationToken);
         resolved.Target.Types = await ProbeAsync(resolved.Target, target, "target", cancellationToken);
@@ -241,17 +241,9 @@ internal sealed class ResolvedMap
         }
     }
 
-    /// <summary>Refuses a copy that leaves a NOT NULL target column without a value the database would supply.</summary>
-    private static void RequireFilled(TableSchema target, HashSet<string> filled)
-    {
-        var unfilled = target.Columns.Where(c => !c.IsNullable && c.Default is null && c.Identity is null && !c.IsGenerated && !filled.Contains(c.Name)).ToList();
-        if (unfilled.Count > 0)
-        {
-            throw new DbOpsException(ErrorIds.MoveTargetColumnUnfilled, ErrorKind.InvalidArgument,
-                $"{target.Table} requires {string.Join(", ", unfilled.Select(c => c.Name))} (NOT NULL, no default) and the map does not fill it; " +
-                "map a source column to it (-Map) or derive it (-Expression). Nothing was copied.", target.Table.ToString());
-        }
-    }
+    /// <summary>NOT NULL target columns without a default that the map leaves unfilled: a copy can update rows, but not insert them.</summary>
+    private static List<string> UnfilledColumns(TableSchema target, HashSet<string> filled) =>
+        target.Columns.Where(c => !c.IsNullable && c.Default is null && c.Identity is null && !c.IsGenerated && !filled.Contains(c.Name)).Select(c => c.Name).ToList();
 
     private static void RequireOneOf(string? table, string? query, string tableParameter, string queryParameter)
     {

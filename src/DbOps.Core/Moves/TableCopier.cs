@@ -43,6 +43,10 @@ public static class TableCopier
         var map = await ResolvedMap.ResolveAsync(request.Map, connection, forCopy: true, cancellationToken);
         await MoveSql.RequireUsableKeyAsync(map.Source, "source", connection, null, cancellationToken);
         await MoveSql.RequireUsableKeyAsync(map.Target, "target", connection, null, cancellationToken);
+        if (map.Unfilled.Count > 0)
+        {
+            await RequireNoInsertsAsync(map, connection, cancellationToken);
+        }
         var total = (await MoveSql.ReadAsync(connection, null, $"SELECT count(*) FROM ({map.Source.Select()}) AS \"r\"", null,
             r => Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), cancellationToken)).Single();
 
@@ -98,6 +102,23 @@ public static class TableCopier
         };
         OperationsJournal.Record(request.JournalPath, Entry(request, map, result), observer);
         return result;
+    }
+
+    /// <summary>
+    /// A map that leaves a NOT NULL target column unfilled can still update rows already in the target (a parent row's
+    /// JSONB column, say), but not insert any: it is refused before anything is written when a source key is not there.
+    /// </summary>
+    private static async Task RequireNoInsertsAsync(ResolvedMap map, DbConnection connection, CancellationToken cancellationToken)
+    {
+        var missing = await MoveSql.ReadAsync(connection, null, new ComparisonSql(map).Missing, null,
+            r => MoveSql.KeyText(MoveSql.KeyValues(r, map.Keys.Count)), cancellationToken, SampleCount);
+        if (missing.Count > 0)
+        {
+            throw new DbOpsException(ErrorIds.MoveTargetColumnUnfilled, ErrorKind.InvalidArgument,
+                $"{map.Target.Name} requires {string.Join(", ", map.Unfilled)} (NOT NULL, no default) and the map does not fill it, so source rows " +
+                $"missing from the target cannot be inserted (keys {string.Join(", ", missing)}). Map a source column to it (-Map) or derive it " +
+                "(-Expression). Nothing was copied.", map.Target.Name);
+        }
     }
 
     /// <summary>
