@@ -286,4 +286,78 @@ public sealed class MovesPostgresTests(PostgresCluster cluster) : MovesTests
     }
 
     protected override long Count(DbOpsConnection db, string sql) => cluster.Scalar<long>(db.Database, sql);
+
+    [Fact]
+    public async Task Equal_values_in_other_forms_compare_equal_and_a_real_difference_still_shows()
+    {
+        var db = await CreateAsync("""
+            CREATE TABLE a(id int PRIMARY KEY, n numeric, at timestamptz, doc json, name text);
+            CREATE TABLE b(id int PRIMARY KEY, n numeric(10,2), at timestamptz, doc jsonb, name varchar(20));
+            INSERT INTO a VALUES (1, 1.5, '2024-05-01 12:00:00+02', '{"x": 1, "y": [1, 2]}', 'ann'),
+                                 (2, 2, '2024-05-01 12:00:00+00', '{"x": 1}', 'bob');
+            INSERT INTO b VALUES (1, 1.50, '2024-05-01 10:00:00+00', '{"y": [1, 2], "x": 1}', 'ann'),
+                                 (2, 2.01, '2024-05-01 12:00:00+01', '{"x": 1}', 'bob');
+            """);
+
+        var result = await TableComparer.CompareAsync(new TableMap { Source = db, SourceTable = "a", TargetTable = "b", Keys = [new("id", "id")] },
+            NullObserver.Instance, CancellationToken.None);
+
+        Assert.Equal((1L, 1L), (result.Matched, result.Changed));
+        Assert.Equal(["n", "at"], Assert.Single(result.ChangedSamples).Columns);
+    }
+
+    [Fact]
+    public async Task Types_that_cannot_be_compared_are_refused()
+    {
+        var db = await CreateAsync("""
+            CREATE TABLE a(id int PRIMARY KEY, v int); INSERT INTO a VALUES (1, 1);
+            CREATE TABLE b(id int PRIMARY KEY, v jsonb);
+            """);
+
+        await Assertions.ThrowsDbOps(ErrorIds.MoveTypesIncomparable, () => TableComparer.CompareAsync(
+            new TableMap { Source = db, SourceTable = "a", TargetTable = "b", Keys = [new("id", "id")] }, NullObserver.Instance, CancellationToken.None));
+    }
+
+    /// <summary>
+    /// Per-phase legacy rows collapse into a JSONB array on the parent: the copy aggregates on the source side and updates
+    /// the parent's column (it inserts no parent, whose NOT NULL name it cannot fill); the proof compares the legacy rows
+    /// with the array's elements, one row per (job, phase).
+    /// </summary>
+    [Fact]
+    public async Task Legacy_rows_collapsed_into_a_jsonb_array_on_the_parent_are_proved_by_compare()
+    {
+        var db = await CreateAsync("""
+            CREATE TABLE jobs(id int PRIMARY KEY, name text NOT NULL, analysis_results jsonb);
+            INSERT INTO jobs VALUES (1, 'one', NULL), (2, 'two', NULL), (3, 'three', NULL);
+            CREATE TABLE job_analysis(job_id int NOT NULL, phase text NOT NULL, score numeric, PRIMARY KEY (job_id, phase));
+            INSERT INTO job_analysis VALUES (1, 'dns', 0.50), (1, 'http', 7), (2, 'dns', 3);
+            """);
+        var collapse = new TableMap
+        {
+            Source = db,
+            SourceQuery = "SELECT job_id, jsonb_agg(jsonb_build_object('phase', phase, 'score', score) ORDER BY phase) AS analysis_results FROM job_analysis GROUP BY job_id",
+            TargetTable = "jobs",
+            Keys = [new("job_id", "id")],
+        };
+        var proof = new TableMap
+        {
+            Source = db,
+            SourceTable = "job_analysis",
+            TargetQuery = "SELECT j.id AS job_id, e->>'phase' AS phase, (e->>'score')::numeric AS score FROM jobs j CROSS JOIN jsonb_array_elements(j.analysis_results) AS e",
+            Keys = [new("job_id", "job_id"), new("phase", "phase")],
+        };
+
+        var before = await TableComparer.CompareAsync(proof, NullObserver.Instance, CancellationToken.None);
+        var copy = await TableCopier.CopyAsync(new CopyRequest(collapse, ConflictAction.Update, BatchSize: 1), NullObserver.Instance, CancellationToken.None);
+        var after = await TableComparer.CompareAsync(proof, NullObserver.Instance, CancellationToken.None);
+        cluster.Execute(db.Database, "UPDATE jobs SET analysis_results = jsonb_set(analysis_results, '{0,score}', '0.6') WHERE id = 1");
+        var tampered = await TableComparer.CompareAsync(proof, NullObserver.Instance, CancellationToken.None);
+
+        Assert.Equal((3L, ComparisonVerdict.Differs), (before.Missing, before.Verdict));
+        Assert.Equal((0L, 2L, 2L), (copy.Copied, copy.Conflicting, copy.Updated));
+        Assert.Equal(ComparisonVerdict.Equal, after.Verdict);
+        Assert.Equal(3L, after.Matched);
+        Assert.Equal("(1, dns)", Assert.Single(tampered.ChangedSamples).Key);
+        Assert.Equal(["score"], tampered.ChangedSamples[0].Columns);
+    }
 }
