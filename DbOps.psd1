@@ -33,6 +33,8 @@
         'Export-TableArchive'
         'Import-TableArchive'
         'Remove-DeprecatedTable'
+        'Compare-TableData'
+        'Copy-TableData'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -26,6 +26,8 @@ BeforeDiscovery {
         @{ Name = 'Export-TableArchive'; Binds = 'InputObject[V] Schema[P] Table[V]' }
         @{ Name = 'Import-TableArchive'; Binds = 'InputObject[V] Path[P]' }
         @{ Name = 'Remove-DeprecatedTable'; Binds = 'InputObject[V]' }
+        @{ Name = 'Compare-TableData'; Binds = 'Database[V]' }
+        @{ Name = 'Copy-TableData'; Binds = 'Database[V]' }
     )
     # Whether a cmdlet asks before it acts: High asks by default, Medium and Low only with -Confirm.
     $confirmContract = @(
@@ -34,6 +36,7 @@ BeforeDiscovery {
         @{ Name = 'Export-TableArchive'; Impact = 'Low' }
         @{ Name = 'Add-SafeConstraint'; Impact = 'Medium' }
         @{ Name = 'Add-SafeIndex'; Impact = 'Medium' }
+        @{ Name = 'Copy-TableData'; Impact = 'Medium' }
         @{ Name = 'Import-TableArchive'; Impact = 'Medium' }
         @{ Name = 'Invoke-DatabaseQuery'; Impact = 'Medium' }
         @{ Name = 'Remove-DeprecatedTable'; Impact = 'High' }
@@ -269,6 +272,8 @@ Describe 'Error ids' {
         @{ Name = 'Find-UnusedTable'; Because = 'a missing database'; ErrorId = 'DatabaseNotFound'; Script = { Find-UnusedTable -Database $missing -ErrorAction Stop } }
         @{ Name = 'Export-TableArchive'; Because = 'a table that does not exist'; ErrorId = 'TableNotFound'; Script = { Export-TableArchive -Database $path -Table nosuch -Destination $TestDrive -ErrorAction Stop } }
         @{ Name = 'Import-TableArchive'; Because = 'a manifest that does not exist'; ErrorId = 'FileNotFound'; Script = { Import-TableArchive -Path (Join-Path $TestDrive none.manifest.json) -Database $path -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Compare-TableData'; Because = 'a key column that does not exist'; ErrorId = 'ColumnNotFound'; Script = { Compare-TableData -Database $path -Source goals -Target legacy_imports -Key nosuch -ErrorAction Stop } }
+        @{ Name = 'Copy-TableData'; Because = 'the same table as source and target'; ErrorId = 'MoveSameTable'; Script = { Copy-TableData -Database $path -Source goals -Target goals -Key id -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Remove-DeprecatedTable'; Because = 'a table with rows and no archive'; ErrorId = 'ArchiveRequired'; Script = { Remove-DeprecatedTable -Database $path -Table goals -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Restore-Database'; Because = 'a backup that does not exist'; ErrorId = 'FileNotFound'; Script = { Restore-Database -Path (Join-Path $TestDrive none.sqlite) -Database (Join-Path $TestDrive r.db) -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Get-DatabaseSnapshot'; Because = 'a saved snapshot that is not one'; ErrorId = 'SnapshotInvalid'; Script = { Set-Content (Join-Path $TestDrive bad.json) '{}'; Get-DatabaseSnapshot -Path (Join-Path $TestDrive bad.json) -ErrorAction Stop } }
