@@ -1,9 +1,11 @@
+using DbOps.Core.Archive;
 using System.Text.Json.Nodes;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Journal;
 using DbOps.Core.Moves;
 using DbOps.Core.Progress;
+using DbOps.Core.Snapshots;
 
 namespace DbOps.Core.Tests;
 
@@ -18,6 +20,8 @@ public abstract class MovesTests : IDisposable
     protected abstract Task<DbOpsConnection> CreateAsync(string sql);
 
     protected abstract long Count(DbOpsConnection db, string sql);
+
+    protected abstract void Execute(DbOpsConnection db, string sql);
 
     /// <summary>
     /// The legacy table and its consolidated successor: renamed columns, a status derived from two flags, id 3 already in
@@ -186,6 +190,35 @@ public abstract class MovesTests : IDisposable
         Assert.Equal(0, Count(db, "SELECT count(*) FROM keep"));
     }
 
+    [Fact]
+    public async Task A_snapshot_comparison_counts_the_drop_of_a_moved_and_archived_table_as_explained_while_the_copy_is_current()
+    {
+        var db = await CreateAsync(Legacy + "CREATE TABLE v3_other(id INTEGER PRIMARY KEY, source_filename TEXT NOT NULL); INSERT INTO v3_other VALUES (1, 'a.csv');");
+        var before = await SnapshotAsync(db);
+        await CopyAsync(Map(db), ConflictAction.Update);
+        await CopyAsync(new TableMap { Source = db, SourceTable = "v3_other", TargetTable = "data_imports", Keys = [new("id", "id")], Map = [new("source_filename", "filename")],
+            Expressions = [new("status", "'pending'")] }, ConflictAction.Skip);
+        Execute(db, "INSERT INTO v3_other VALUES (2, 'later.csv')"); // after its copy: that copy no longer proves this table
+        var archives = Folder.File("archives");
+        foreach (var table in new[] { "v3_data_imports", "v3_other" })
+        {
+            await ArchiveService.ExportAsync(new ArchiveExportRequest(db, table, archives), NullObserver.Instance, CancellationToken.None);
+        }
+        var current = await SnapshotAsync(db);
+        Execute(db, "DROP TABLE v3_data_imports");
+        Execute(db, "DROP TABLE v3_other");
+
+        var moved = SnapshotComparer.Compare(before, await SnapshotAsync(db)).Differences.Single(d => d is { ObjectType: "Table", Name: "v3_data_imports" });
+        var changed = SnapshotComparer.Compare(current, await SnapshotAsync(db)).Differences.Single(d => d is { ObjectType: "Table", Name: "v3_other" });
+
+        Assert.False(moved.DataLoss, moved.Explanation);
+        Assert.Contains("moved into", moved.Explanation, StringComparison.Ordinal);
+        Assert.True(changed.DataLoss, changed.Explanation);
+    }
+
+    private static Task<DatabaseSnapshot> SnapshotAsync(DbOpsConnection db) =>
+        SnapshotService.CaptureAsync(new SnapshotRequest(db, Checksum: true), NullObserver.Instance, CancellationToken.None);
+
     // Bad input: each refused with its error id before anything is written.
 
     [Fact]
@@ -273,6 +306,8 @@ public sealed class MovesSqliteTests : MovesTests
         command.CommandText = sql;
         return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
+
+    protected override void Execute(DbOpsConnection db, string sql) => Sqlite.Execute(db.Database, sql);
 }
 
 [Collection(PostgresCollection.Name)]
@@ -286,6 +321,8 @@ public sealed class MovesPostgresTests(PostgresCluster cluster) : MovesTests
     }
 
     protected override long Count(DbOpsConnection db, string sql) => cluster.Scalar<long>(db.Database, sql);
+
+    protected override void Execute(DbOpsConnection db, string sql) => cluster.Execute(db.Database, sql);
 
     [Fact]
     public async Task Equal_values_in_other_forms_compare_equal_and_a_real_difference_still_shows()
