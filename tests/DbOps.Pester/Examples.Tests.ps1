@@ -6,6 +6,7 @@ BeforeDiscovery {
         @{ Name = 'phase-cleanup.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'verify-cleanup.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'add-constraints.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
+        @{ Name = 'consolidate-tables.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'index-tuning.ps1'; Arguments = @('-Folder', 'out', '-Iterations', '3'); ExitCode = 0 }
         # The sample's seeded defects fail the nightly job.
         @{ Name = 'nightly-integrity.ps1'; Arguments = @('-ReportFolder', 'out'); ExitCode = 1 }
