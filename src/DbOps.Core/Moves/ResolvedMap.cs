@@ -79,14 +79,12 @@ internal sealed class ResolvedMap
     private static readonly Regex PlainName = new("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant);
 
     /// <summary>
-    /// Resolves <paramref name="map"/> on an open connection to its database. <paramref name="forCopy"/> asks for what a copy needs besides: a target table, target columns
-    /// (not expressions), and the NOT NULL target columns it leaves unfilled.
+    /// Resolves <paramref name="map"/> on an open connection to its database. <paramref name="forCopy"/> asks for what a
+    /// copy needs besides: a target table, target columns (not expressions), and the NOT NULL target columns left unfilled.
     /// </summary>
     public static async Task<ResolvedMap> ResolveAsync(TableMap map, DbConnection connection, bool forCopy, CancellationToken cancellationToken)
     {
-        var (source, target) = (connection, connection);
-        var sourceEngine = DatabaseEngines.For(map.Source);
-        var targetEngine = sourceEngine;
+        var engine = DatabaseEngines.For(map.Source);
         RequireOneOf(map.SourceTable, map.SourceQuery, "-Source", "-SourceQuery");
         RequireOneOf(map.TargetTable, map.TargetQuery, "-Target", "-TargetQuery");
         if (forCopy && map.TargetTable is null)
@@ -98,35 +96,35 @@ internal sealed class ResolvedMap
             throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
                 "-Key names no column: give the key columns (-Key id, -Key a,b) or pairs whose names differ (-Key @{ legacy_id = 'id' }).");
         }
-        CheckExpression(map.Where, "-Where", sourceEngine);
-        CheckQuery(map.SourceQuery, "-SourceQuery", sourceEngine);
-        CheckQuery(map.TargetQuery, "-TargetQuery", targetEngine);
+        CheckExpression(map.Where, "-Where", engine);
+        CheckQuery(map.SourceQuery, "-SourceQuery", engine);
+        CheckQuery(map.TargetQuery, "-TargetQuery", engine);
         foreach (var (column, expression) in map.Expressions)
         {
-            CheckExpression(expression, $"-Expression {column}", sourceEngine);
+            CheckExpression(expression, $"-Expression {column}", engine);
         }
 
-        var sourceTable = map.SourceTable is null ? null : (await SchemaReader.ReadAsync(sourceEngine, source, cancellationToken)).Resolve(map.SourceTable);
-        var targetTable = map.TargetTable is null ? null : (await SchemaReader.ReadAsync(targetEngine, target, cancellationToken)).Resolve(map.TargetTable);
+        var schema = map.SourceTable is null && map.TargetTable is null ? null : await SchemaReader.ReadAsync(engine, connection, cancellationToken);
+        var sourceTable = map.SourceTable is null ? null : schema!.Resolve(map.SourceTable);
+        var targetTable = map.TargetTable is null ? null : schema!.Resolve(map.TargetTable);
         if (sourceTable is not null && targetTable is not null && sourceTable.Table == targetTable.Table)
         {
             throw new DbOpsException(ErrorIds.MoveSameTable, ErrorKind.InvalidArgument,
                 $"The source and the target are the same table ({sourceTable.Table}); name the table the rows move to with -Target.", sourceTable.Table.ToString());
         }
-        var sourceColumns = sourceTable?.Columns.Select(c => c.Name).ToList() ?? await QueryColumnsAsync(source, map.SourceQuery!, cancellationToken);
-        var targetColumns = targetTable?.Columns.Select(c => c.Name).ToList() ?? await QueryColumnsAsync(target, map.TargetQuery!, cancellationToken);
-        var sourceNames = sourceEngine.Tuning.IdentifierComparer;
-        var targetNames = targetEngine.Tuning.IdentifierComparer;
-        string SourceColumn(string name, string what) => sourceColumns.FirstOrDefault(c => sourceNames.Equals(c, name))
+        var sourceColumns = sourceTable?.Columns.Select(c => c.Name).ToList() ?? await QueryColumnsAsync(connection, map.SourceQuery!, cancellationToken);
+        var targetColumns = targetTable?.Columns.Select(c => c.Name).ToList() ?? await QueryColumnsAsync(connection, map.TargetQuery!, cancellationToken);
+        var names = engine.Tuning.IdentifierComparer;
+        string SourceColumn(string name, string what) => sourceColumns.FirstOrDefault(c => names.Equals(c, name))
             ?? throw NotFound(name, what, map.SourceTable ?? "the source query", sourceColumns);
-        string? TargetColumn(string name) => targetColumns.FirstOrDefault(c => targetNames.Equals(c, name));
+        string? TargetColumn(string name) => targetColumns.FirstOrDefault(c => names.Equals(c, name));
         string RequireTargetColumn(string name, string what) => TargetColumn(name) ?? throw NotFound(name, what, map.TargetTable ?? "the target query", targetColumns);
 
-        var keys = map.Keys.Select(k => new MappedValue(RequireTargetColumn(k.Target, "key"),
-            sourceEngine.QuoteIdentifier(SourceColumn(k.Source, "key")), targetEngine.QuoteIdentifier(RequireTargetColumn(k.Target, "key")), RequireTargetColumn(k.Target, "key"))).ToList();
+        var keys = map.Keys.Select(k => (Source: SourceColumn(k.Source, "key"), Target: RequireTargetColumn(k.Target, "key")))
+            .Select(k => new MappedValue(k.Target, engine.QuoteIdentifier(k.Source), engine.QuoteIdentifier(k.Target), k.Target)).ToList();
         var values = new List<MappedValue>();
-        var taken = new HashSet<string>(keys.Select(k => k.Name), targetNames);
-        var mappedSources = new HashSet<string>(map.Keys.Select(k => k.Source), sourceNames);
+        var taken = new HashSet<string>(keys.Select(k => k.Name), names);
+        var mappedSources = new HashSet<string>(map.Keys.Select(k => k.Source), names);
         foreach (var (sourceName, targetText) in map.Map)
         {
             var column = SourceColumn(sourceName, "mapped");
@@ -137,7 +135,7 @@ internal sealed class ResolvedMap
             }
             if (TargetColumn(targetText) is { } targetColumn)
             {
-                values.Add(new MappedValue(targetColumn, sourceEngine.QuoteIdentifier(column), targetEngine.QuoteIdentifier(targetColumn), targetColumn));
+                values.Add(new MappedValue(targetColumn, engine.QuoteIdentifier(column), engine.QuoteIdentifier(targetColumn), targetColumn));
             }
             else if (PlainName.IsMatch(targetText) || forCopy)
             {
@@ -145,27 +143,27 @@ internal sealed class ResolvedMap
             }
             else
             {
-                CheckExpression(targetText, $"-Map {sourceName}", targetEngine);
-                values.Add(new MappedValue(targetText, sourceEngine.QuoteIdentifier(column), $"({targetText})", null));
+                CheckExpression(targetText, $"-Map {sourceName}", engine);
+                values.Add(new MappedValue(targetText, engine.QuoteIdentifier(column), $"({targetText})", null));
             }
         }
         foreach (var (targetName, expression) in map.Expressions)
         {
             var column = RequireTargetColumn(targetName, "-Expression");
-            values.Add(new MappedValue(column, $"({expression})", targetEngine.QuoteIdentifier(column), column));
+            values.Add(new MappedValue(column, $"({expression})", engine.QuoteIdentifier(column), column));
         }
         if (map.Map.Count == 0 || sourceTable is not null && targetTable is not null)
         {
             // Columns with one name on both sides pair up unless the map sends them elsewhere or leaves them out.
             foreach (var column in sourceColumns.Where(c => !mappedSources.Contains(c)))
             {
-                if (TargetColumn(column) is { } targetColumn && !values.Any(v => targetNames.Equals(v.TargetColumn, targetColumn)) && !taken.Contains(targetColumn))
+                if (TargetColumn(column) is { } targetColumn && !values.Any(v => names.Equals(v.TargetColumn, targetColumn)) && !taken.Contains(targetColumn))
                 {
-                    values.Add(new MappedValue(targetColumn, sourceEngine.QuoteIdentifier(column), targetEngine.QuoteIdentifier(targetColumn), targetColumn));
+                    values.Add(new MappedValue(targetColumn, engine.QuoteIdentifier(column), engine.QuoteIdentifier(targetColumn), targetColumn));
                 }
             }
         }
-        var duplicate = keys.Concat(values).Where(v => v.TargetColumn is not null).GroupBy(v => v.TargetColumn!, targetNames).FirstOrDefault(g => g.Count() > 1);
+        var duplicate = keys.Concat(values).Where(v => v.TargetColumn is not null).GroupBy(v => v.TargetColumn!, names).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
         {
             throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
@@ -174,17 +172,17 @@ internal sealed class ResolvedMap
 
         var resolved = new ResolvedMap
         {
-            Source = new MapSide(sourceEngine, sourceTable?.Table.ToString() ?? "query", From(sourceEngine, sourceTable, map.SourceQuery), sourceTable,
+            Source = new MapSide(engine, sourceTable?.Table.ToString() ?? "query", From(engine, sourceTable, map.SourceQuery), sourceTable,
                 map.Keys.Select(k => SourceColumn(k.Source, "key")).ToList(),
                 keys.Select(k => k.SourceSql).ToList(), values.Select(v => v.SourceSql).ToList(), map.Where),
-            Target = new MapSide(targetEngine, targetTable?.Table.ToString() ?? "query", From(targetEngine, targetTable, map.TargetQuery), targetTable, keys.Select(k => k.Name).ToList(),
+            Target = new MapSide(engine, targetTable?.Table.ToString() ?? "query", From(engine, targetTable, map.TargetQuery), targetTable, keys.Select(k => k.Name).ToList(),
                 keys.Select(k => k.TargetSql).ToList(), values.Select(v => v.TargetSql).ToList(), null),
             Keys = keys,
             Values = values,
-            Unfilled = forCopy ? UnfilledColumns(targetTable!, keys.Concat(values).Select(v => v.TargetColumn!).ToHashSet(targetNames)) : [],
+            Unfilled = forCopy ? UnfilledColumns(targetTable!, keys.Concat(values).Select(v => v.TargetColumn!).ToHashSet(names)) : [],
         };
-        resolved.Source.Types = await ProbeAsync(resolved.Source, source, "source", cancellationToken);
-        resolved.Target.Types = await ProbeAsync(resolved.Target, target, "target", cancellationToken);
+        resolved.Source.Types = await ProbeAsync(resolved.Source, connection, "source", cancellationToken);
+        resolved.Target.Types = await ProbeAsync(resolved.Target, connection, "target", cancellationToken);
         return resolved;
     }
 
