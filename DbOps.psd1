@@ -37,6 +37,8 @@
         'Remove-DeprecatedTable'
         'Rename-Table'
         'Remove-Database'
+        'Compare-TableData'
+        'Copy-TableData'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -14,6 +14,9 @@ internal static class FaultPoint
     /// <summary>Between renaming an archive's data and schema files and renaming its manifest.</summary>
     public const string ArchiveFilesRenamed = nameof(ArchiveFilesRenamed);
 
+    /// <summary>Between two batches of Copy-TableData: one batch committed, the next not begun.</summary>
+    public const string CopyBatchCommitted = nameof(CopyBatchCommitted);
+
     public static void Reach(string name)
     {
         if (Environment.GetEnvironmentVariable(Variable) == name)

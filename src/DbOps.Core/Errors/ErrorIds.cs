@@ -136,6 +136,22 @@ public static class ErrorIds
     public const string ExtensionUnavailable = nameof(ExtensionUnavailable);
 
     // Issue 16: Compare-TableData, Copy-TableData
+    /// <summary>The key of a move is not unique on one side; the message shows sample duplicate keys.</summary>
+    public const string MoveKeyNotUnique = nameof(MoveKeyNotUnique);
+    /// <summary>A key column of a move holds NULL on one side, so its rows cannot be matched.</summary>
+    public const string MoveKeyNull = nameof(MoveKeyNull);
+    /// <summary>Two values (or keys) the map pairs have types the database cannot compare.</summary>
+    public const string MoveTypesIncomparable = nameof(MoveTypesIncomparable);
+    /// <summary>A query, -Where or expression of a map is not one read-only SQL expression or SELECT, or the server cannot read it.</summary>
+    public const string MoveExpressionInvalid = nameof(MoveExpressionInvalid);
+    /// <summary>The source and the target of a move are the same table.</summary>
+    public const string MoveSameTable = nameof(MoveSameTable);
+    /// <summary>The map leaves a NOT NULL target column without a default unfilled.</summary>
+    public const string MoveTargetColumnUnfilled = nameof(MoveTargetColumnUnfilled);
+    /// <summary>Copy-TableData -OnConflict Fail met target rows whose values differ; that batch was rolled back.</summary>
+    public const string MoveConflict = nameof(MoveConflict);
+    /// <summary>A copy batch failed (a lock not granted, a constraint refused); batches before it are committed and a rerun resumes.</summary>
+    public const string MoveFailed = nameof(MoveFailed);
 
 
     // Issue 17: Find-DeprecatedColumn, Rename-Table, dependents

@@ -25,6 +25,11 @@ public static class JournalOperations
     public const string TableRemovalStarted = nameof(TableRemovalStarted);
 
     // Issue 16: row moves
+    /// <summary>
+    /// Copy-TableData copied rows into <see cref="JournalEntry.Target"/>: Rows copied, Figures for skipped, conflicting and
+    /// updated rows and the comparison's counts, Checksum of the source table, Verified when -Verify found the source contained.
+    /// </summary>
+    public const string RowsCopied = nameof(RowsCopied);
 
 
     // Issue 17: column retirement, renames, dependents

@@ -235,6 +235,15 @@ public static class SnapshotComparer
         {
             return new SnapshotDifference("Table", "Removed", table, table.Name, "0 rows", null) { Explanation = $"{table} was empty" };
         }
+        if (MovedInto(table, before, journal) is var (move, archived))
+        {
+            return new SnapshotDifference("Table", "Removed", table, table.Name, $"{table.Rows} rows", null)
+            {
+                Archive = archived.Path,
+                Explanation = $"{table} ({table.Rows} rows) was moved into {move.Target}: Copy-TableData -Verify found every row there " +
+                              $"({move.User} at {move.Time:u}), and it was archived with the same content ({archived.Operation} at {archived.Time:u})",
+            };
+        }
         var nearest = candidates.FirstOrDefault();
         return new SnapshotDifference("Table", "Removed", table, table.Name, $"{table.Rows} rows", null)
         {
@@ -247,6 +256,29 @@ public static class SnapshotComparer
                 : $"{table} held {table.Rows} rows, but its newest archive in the journal ('{nearest.Path}', {nearest.Rows} rows, " +
                   $"{(nearest.Verified ? "verified" : "not verified")}) does not hold exactly those rows",
         };
+    }
+
+    /// <summary>
+    /// The journal's proof that a removed table's rows live on in another table: the newest verified RowsCopied of the whole
+    /// table (Copy-TableData -Verify found every row in its target) whose source checksum is still the table's content as
+    /// the snapshot saw it (and its row count the table's), and an archive line with that same checksum.
+    /// </summary>
+    private static (JournalEntry Move, JournalEntry Archive)? MovedInto(TableSnapshot table, DatabaseSnapshot before, OperationsJournal journal)
+    {
+        var lines = journal.Read()
+            .Where(e => e.IsAbout(before.Provider, before.Server, before.Database) && string.Equals(e.Table, table.Name, StringComparison.Ordinal)
+                        && (e.Schema is null || e.Schema == table.Schema) && e.Checksum is not null)
+            .OrderByDescending(e => e.Time)
+            .ToList();
+        var move = lines.FirstOrDefault(e => e.Operation == JournalOperations.RowsCopied);
+        if (move is not { Verified: true } || move.Figures?.GetValueOrDefault("sourceRows") != table.Rows
+            || (table.Checksum is not null && table.Checksum != move.Checksum))
+        {
+            return null;
+        }
+        var archive = lines.FirstOrDefault(e => e.Operation is JournalOperations.ArchiveCreated or JournalOperations.TableRemoved or JournalOperations.TableRemovalStarted
+                                                && e.Checksum == move.Checksum && e.Rows == table.Rows);
+        return archive is null ? null : (move, archive);
     }
 
     private static void CompareTable(TableSnapshot old, TableSnapshot now, List<SnapshotDifference> differences)

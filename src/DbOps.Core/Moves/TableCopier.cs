@@ -1,0 +1,293 @@
+using System.Data.Common;
+using System.Diagnostics;
+using System.Globalization;
+using DbOps.Core.Archive;
+using DbOps.Core.Diagnostics;
+using DbOps.Core.Engines;
+using DbOps.Core.Errors;
+using DbOps.Core.Journal;
+using DbOps.Core.Progress;
+
+namespace DbOps.Core.Moves;
+
+/// <summary>
+/// Copy-TableData: copies source rows into the target table through a <see cref="TableMap"/>, in key-ordered batches,
+/// each its own transaction under the lock timeout. A row whose key is already in the target with equal values is left
+/// alone, so a copy that was killed and is run again finishes the job without duplicating a row.
+/// </summary>
+public static class TableCopier
+{
+    private const int SampleCount = 10;
+
+    /// <summary>The statements one batch runs, with @p0.. as the batch's key bounds (what -WhatIf prints). Reads only.</summary>
+    public static async Task<IReadOnlyList<string>> PlanAsync(CopyRequest request, CancellationToken cancellationToken)
+    {
+        var engine = DatabaseEngines.For(request.Map.Source);
+        await using var session = await engine.OpenReadOnlyAsync(request.Map.Source, cancellationToken);
+        var map = await ResolvedMap.ResolveAsync(request.Map, session.Connection, forCopy: true, cancellationToken);
+        return new BatchSql(map, request, first: false, last: false).Statements;
+    }
+
+    /// <summary>Copies; refuses a map that cannot be copied before writing anything, and records one RowsCopied journal entry.</summary>
+    public static async Task<CopyResult> CopyAsync(CopyRequest request, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        if (request.BatchSize < 1)
+        {
+            throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument, "-BatchSize must be at least 1.");
+        }
+        var clock = Stopwatch.StartNew();
+        var source = request.Map.Source;
+        var engine = DatabaseEngines.For(source);
+        await using var session = await engine.OpenWritableAsync(source, cancellationToken);
+        var connection = session.Connection;
+        var map = await ResolvedMap.ResolveAsync(request.Map, connection, forCopy: true, cancellationToken);
+        await MoveSql.RequireUsableKeyAsync(map.Source, "source", connection, null, cancellationToken);
+        await MoveSql.RequireUsableKeyAsync(map.Target, "target", connection, null, cancellationToken);
+        if (map.Unfilled.Count > 0)
+        {
+            await RequireNoInsertsAsync(map, connection, cancellationToken);
+        }
+        var total = (await MoveSql.ReadAsync(connection, null, $"SELECT count(*) FROM ({map.Source.Select()}) AS \"r\"", null,
+            r => Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), cancellationToken)).Single();
+
+        var activity = $"Copy-TableData {map.Source.Name} -> {map.Target.Name}";
+        var tally = new Tally();
+        object[]? after = null;
+        var batches = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            // The batch's last key: the BatchSize-th key after the previous batch, or none when fewer are left.
+            var bound = new BatchSql(map, request, first: after is null, last: false);
+            var upTo = (await MoveSql.ReadAsync(connection, null, bound.NextBound, after, r => MoveSql.KeyValues(r, map.Keys.Count), cancellationToken)).SingleOrDefault();
+            var batch = new BatchSql(map, request, first: after is null, last: upTo is null);
+            await CopyBatchAsync(engine, connection, map, request, batch, [.. after ?? [], .. upTo ?? []], tally, cancellationToken);
+            batches++;
+            FaultPoint.Reach(FaultPoint.CopyBatchCommitted);
+            observer.Progress(new OperationProgress(activity, $"{tally.Seen:N0} of {total:N0} source rows ({tally.Copied:N0} copied)",
+                total == 0 ? 100 : (int)Math.Min(100, 100 * tally.Seen / total)));
+            if (upTo is null)
+            {
+                break;
+            }
+            after = upTo;
+            if (request.Pause > TimeSpan.Zero)
+            {
+                await Task.Delay(request.Pause, cancellationToken);
+            }
+        }
+
+        TableComparison? comparison = null;
+        if (request.Verify)
+        {
+            comparison = await TableComparer.CompareAsync(request.Map, observer, cancellationToken);
+        }
+        var checksum = map.Source.Table is { } sourceTable
+            ? (await TableChecksum.ComputeAsync(source, sourceTable.Table, TableChecksum.StoredColumns(sourceTable).Select(c => c.Name).ToList(), cancellationToken)).Checksum
+            : null;
+        var result = new CopyResult
+        {
+            Source = map.Source.Name,
+            Target = map.Target.Name,
+            Copied = tally.Copied,
+            AlreadyPresent = tally.AlreadyPresent,
+            Conflicting = tally.Conflicting,
+            Updated = tally.Updated,
+            CopiedSamples = tally.CopiedSamples,
+            ConflictSamples = tally.ConflictSamples,
+            Batches = batches,
+            SourceChecksum = checksum,
+            Comparison = comparison,
+            Duration = clock.Elapsed,
+        };
+        OperationsJournal.Record(request.JournalPath, Entry(request, map, result), observer);
+        return result;
+    }
+
+    /// <summary>
+    /// A map that leaves a NOT NULL target column unfilled can still update rows already in the target (a parent row's
+    /// JSONB column, say), but not insert any: it is refused before anything is written when a source key is not there.
+    /// </summary>
+    private static async Task RequireNoInsertsAsync(ResolvedMap map, DbConnection connection, CancellationToken cancellationToken)
+    {
+        var missing = await MoveSql.ReadAsync(connection, null, new ComparisonSql(map).Missing, null,
+            r => MoveSql.KeyText(MoveSql.KeyValues(r, map.Keys.Count)), cancellationToken, SampleCount);
+        if (missing.Count > 0)
+        {
+            throw new DbOpsException(ErrorIds.MoveTargetColumnUnfilled, ErrorKind.InvalidArgument,
+                $"{map.Target.Name} requires {string.Join(", ", map.Unfilled)} (NOT NULL, no default) and the map does not fill it, so source rows " +
+                $"missing from the target cannot be inserted (keys {string.Join(", ", missing)}). Map a source column to it (-Map) or derive it " +
+                "(-Expression). Nothing was copied.", map.Target.Name);
+        }
+    }
+
+    /// <summary>
+    /// The one journal line of a copy. Verified says the comparison afterwards found every source row in the target, over
+    /// the whole source table (no -Where): what lets a snapshot comparison count the source's later drop as a move.
+    /// </summary>
+    private static JournalEntry Entry(CopyRequest request, ResolvedMap map, CopyResult result)
+    {
+        var figures = new Dictionary<string, double>
+        {
+            ["alreadyPresent"] = result.AlreadyPresent,
+            ["conflicting"] = result.Conflicting,
+            ["updated"] = result.Updated,
+            ["batches"] = result.Batches,
+            ["seconds"] = Math.Round(result.Duration.TotalSeconds, 3),
+        };
+        if (result.Comparison is { } c)
+        {
+            figures["sourceRows"] = c.SourceRows;
+            figures["targetRows"] = c.TargetRows;
+            figures["missing"] = c.Missing;
+            figures["changed"] = c.Changed;
+            figures["extra"] = c.Extra;
+        }
+        var target = map.Target.Table!.Table;
+        return JournalEntry.For(request.Map.Source, JournalOperations.RowsCopied) with
+        {
+            Schema = map.Source.Table?.Table.Schema,
+            Table = map.Source.Table?.Table.Name,
+            Target = $"{target.Schema}.{target.Name}",
+            Rows = result.Copied,
+            Figures = figures,
+            Checksum = result.SourceChecksum,
+            Verified = result.Comparison is { Verdict: not ComparisonVerdict.Differs } && request.Map.Where is null && map.Source.Table is not null,
+            Outcome = result.Comparison is { Verdict: ComparisonVerdict.Differs } ? "Differs" : null,
+        };
+    }
+
+    private static async Task CopyBatchAsync(IDatabaseEngine engine, DbConnection connection, ResolvedMap map, CopyRequest request, BatchSql batch,
+        object[] bounds, Tally tally, CancellationToken cancellationToken)
+    {
+        var committed = false;
+        try
+        {
+            foreach (var begin in engine.Moves.BeginBatch(request.LockTimeout ?? CopyRequest.DefaultLockTimeout))
+            {
+                await MoveSql.ExecuteAsync(connection, null, begin, null, cancellationToken);
+            }
+            var present = await MoveSql.ReadAsync(connection, null, batch.Present, bounds, r => TableComparer.ChangedRow(map, r), cancellationToken);
+            var conflicts = present.Where(p => p.Columns.Count > 0).ToList();
+            if (conflicts.Count > 0 && request.OnConflict == ConflictAction.Fail)
+            {
+                throw new DbOpsException(ErrorIds.MoveConflict, ErrorKind.InvalidData,
+                    $"{conflicts.Count} source row(s) have keys already in {map.Target.Name} with other values: " +
+                    $"{string.Join("; ", conflicts.Take(SampleCount).Select(c => $"{c.Key} ({string.Join(", ", c.Columns)})"))}. " +
+                    $"This batch was rolled back ({tally.Copied} row(s) of earlier batches stay copied; a rerun resumes). " +
+                    "Rerun with -OnConflict Skip or Update, or compare first with Compare-TableData.", map.Target.Name);
+            }
+            var updated = request.OnConflict == ConflictAction.Update && conflicts.Count > 0
+                ? await MoveSql.ExecuteAsync(connection, null, batch.Update!, bounds, cancellationToken)
+                : 0;
+            var inserted = await MoveSql.ReadAsync(connection, null, batch.Missing, bounds, r => MoveSql.KeyText(MoveSql.KeyValues(r, map.Keys.Count)),
+                cancellationToken, SampleCount - tally.CopiedSamples.Count);
+            var copied = await MoveSql.ExecuteAsync(connection, null, batch.Insert, bounds, cancellationToken);
+            await MoveSql.ExecuteAsync(connection, null, "COMMIT", null, cancellationToken);
+            committed = true;
+            tally.Add(copied, present.Count - conflicts.Count, conflicts, updated, inserted);
+        }
+        catch (Exception e) when (!committed)
+        {
+            await RollBackAsync(connection);
+            if (e is DbException db && !cancellationToken.IsCancellationRequested)
+            {
+                throw new DbOpsException(ErrorIds.MoveFailed, ErrorKind.OperationFailed,
+                    $"A batch of the copy into {map.Target.Name} failed and was rolled back ({engine.Tuning.ServerMessage(db)}); " +
+                    $"{tally.Copied} row(s) of earlier batches stay copied, and running the same copy again resumes without duplicating them.", map.Target.Name, e);
+            }
+            throw;
+        }
+    }
+
+    private static async Task RollBackAsync(DbConnection connection)
+    {
+        try
+        {
+            await MoveSql.ExecuteAsync(connection, null, "ROLLBACK", null, CancellationToken.None);
+        }
+        catch (DbException)
+        {
+            // No transaction was open (BEGIN itself failed), or the connection is gone: the server rolled it back.
+        }
+    }
+
+    private sealed class Tally
+    {
+        public long Copied { get; private set; }
+        public long AlreadyPresent { get; private set; }
+        public long Conflicting { get; private set; }
+        public long Updated { get; private set; }
+        public long Seen => Copied + AlreadyPresent + Conflicting;
+        public List<string> CopiedSamples { get; } = [];
+        public List<ChangedRow> ConflictSamples { get; } = [];
+
+        public void Add(long copied, long alreadyPresent, List<ChangedRow> conflicts, long updated, List<string> copiedSamples)
+        {
+            Copied += copied;
+            AlreadyPresent += alreadyPresent;
+            Conflicting += conflicts.Count;
+            Updated += updated;
+            CopiedSamples.AddRange(copiedSamples.Take(SampleCount - CopiedSamples.Count));
+            ConflictSamples.AddRange(conflicts.Take(SampleCount - ConflictSamples.Count));
+        }
+    }
+}
+
+/// <summary>
+/// The statements of one copy batch: the source rows with keys after @p0.. (the previous batch's last key) up to and
+/// including the next bound. Conflicts are found by the same comparison Compare-TableData makes.
+/// </summary>
+internal sealed class BatchSql
+{
+    public BatchSql(ResolvedMap map, CopyRequest request, bool first, bool last)
+    {
+        var keyCount = map.Keys.Count;
+        var keys = Enumerable.Range(0, keyCount).Select(i => MapSide.Key(i)).ToList();
+        var row = $"({string.Join(", ", keys)})";
+        string Parameters(int from) => $"({string.Join(", ", Enumerable.Range(from, keyCount).Select(MoveSql.Parameter))})";
+        var afterPrevious = first ? null : $"{row} > {Parameters(0)}";
+        var range = string.Join(" AND ", new[] { afterPrevious, last ? null : $"{row} <= {Parameters(first ? 0 : keyCount)}" }.Where(c => c is not null));
+        var order = string.Join(", ", keys);
+        NextBound = $"SELECT {order} FROM ({map.Source.Select()}) AS \"r\"{(afterPrevious is null ? "" : $" WHERE {afterPrevious}")} " +
+            $"ORDER BY {order} LIMIT 1 OFFSET {request.BatchSize - 1}";
+
+        var compare = new ComparisonSql(map, range.Length == 0 ? null : range);
+        Present = $"{compare.With} SELECT {string.Join(", ", keys.Select(k => "\"s\"." + k))}" +
+            string.Concat(compare.Differs.Select(d => $", CASE WHEN {d} THEN 1 ELSE 0 END")) + $" FROM \"s\" JOIN \"t\" ON {compare.Join}";
+        var target = map.Target.Engine.QualifiedName(map.Target.Table!.Table);
+        var quote = map.Target.Engine.QuoteIdentifier;
+        var sourceRows = $"({map.Source.Select(range.Length == 0 ? null : range)}) AS \"s\"";
+        var isTarget = string.Join(" AND ", map.Keys.Select((k, i) => $"\"dst\".{quote(k.TargetColumn!)} = {MapSide.Key(i, "\"s\"")}"));
+        Missing = $"SELECT {string.Join(", ", keys.Select(k => "\"s\"." + k))} FROM {sourceRows} WHERE NOT EXISTS (SELECT 1 FROM {target} AS \"dst\" WHERE {isTarget}) ORDER BY {order}";
+        var columns = map.Keys.Concat(map.Values).Select(v => quote(v.TargetColumn!));
+        var selected = Enumerable.Range(0, keyCount).Select(i => MapSide.Key(i, "\"s\"")).Concat(map.Values.Select((_, i) => MapSide.Value(i, "\"s\"")));
+        Insert = $"INSERT INTO {target} ({string.Join(", ", columns)}) SELECT {string.Join(", ", selected)} FROM {sourceRows} " +
+            $"WHERE NOT EXISTS (SELECT 1 FROM {target} AS \"dst\" WHERE {isTarget})";
+        if (request.OnConflict == ConflictAction.Update && map.Values.Count > 0)
+        {
+            var differs = map.Values.Select((v, i) => map.Source.Engine.Moves.Differs(map.Source.ComparableValue(i, "\"s\""),
+                map.Target.Engine.Moves.Comparable($"\"dst\".{quote(v.TargetColumn!)}", map.Target.Types[keyCount + i])));
+            Update = $"UPDATE {target} AS \"dst\" SET {string.Join(", ", map.Values.Select((v, i) => $"{quote(v.TargetColumn!)} = {MapSide.Value(i, "\"s\"")}"))} " +
+                $"FROM {sourceRows} WHERE {isTarget} AND ({string.Join(" OR ", differs)})";
+        }
+        Statements = [.. map.Source.Engine.Moves.BeginBatch(request.LockTimeout ?? CopyRequest.DefaultLockTimeout), Present, .. Update is null ? [] : new[] { Update }, Insert, "COMMIT"];
+    }
+
+    /// <summary>The last key of the next batch (after @p0..), or no row when fewer than a batch are left.</summary>
+    public string NextBound { get; }
+
+    /// <summary>The batch's source rows whose key is in the target: the key and one 1/0 flag per value that differs.</summary>
+    public string Present { get; }
+
+    /// <summary>The keys the insert will copy (for samples).</summary>
+    public string Missing { get; }
+
+    public string Insert { get; }
+
+    /// <summary>-OnConflict Update: overwrites the target rows whose values differ.</summary>
+    public string? Update { get; }
+
+    /// <summary>What one batch runs, in order.</summary>
+    public IReadOnlyList<string> Statements { get; }
+}

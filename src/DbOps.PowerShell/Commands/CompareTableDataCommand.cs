@@ -1,0 +1,30 @@
+using System.Management.Automation;
+using DbOps.Core.Errors;
+using DbOps.Core.Moves;
+
+namespace DbOps.PowerShell.Commands;
+
+/// <summary>The Compare-TableData cmdlet. Its help is docs/cmdlets/Compare-TableData.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsData.Compare, "TableData", HelpUri = HelpLinks.Docs + "Compare-TableData.md")]
+[OutputType(typeof(TableComparison))]
+public sealed class CompareTableDataCommand : TableMapCommand
+{
+    /// <summary>A read-only SELECT whose rows are the target (the elements of a JSONB array, say).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? TargetQuery { get; set; }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        try
+        {
+            var map = BuildMap(ResolveDatabase(Database), TargetQuery);
+            WriteObject(Run((observer, token) => TableComparer.CompareAsync(map, observer, token)));
+        }
+        catch (DbOpsException e)
+        {
+            WriteDbOpsError(e, Database);
+        }
+    }
+}

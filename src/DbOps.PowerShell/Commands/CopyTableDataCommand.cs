@@ -1,0 +1,72 @@
+using System.Management.Automation;
+using DbOps.Core.Errors;
+using DbOps.Core.Moves;
+
+namespace DbOps.PowerShell.Commands;
+
+/// <summary>The Copy-TableData cmdlet. Its help is docs/cmdlets/Copy-TableData.md (the build turns that page into Get-Help text).</summary>
+[Cmdlet(VerbsCommon.Copy, "TableData", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, HelpUri = HelpLinks.Docs + "Copy-TableData.md")]
+[OutputType(typeof(CopyResult))]
+public sealed class CopyTableDataCommand : TableMapCommand
+{
+    /// <summary>What to do with a key already in the target with other values: Skip (default), Update or Fail.</summary>
+    [Parameter]
+    public ConflictAction OnConflict { get; set; } = ConflictAction.Skip;
+
+    /// <summary>Source rows per batch; each batch is its own transaction. Default 10000.</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int BatchSize { get; set; } = 10_000;
+
+    /// <summary>How long to wait between batches, so other writers get the table; a number means seconds. Default none.</summary>
+    [Parameter]
+    [SecondsTransformation]
+    public TimeSpan Pause { get; set; }
+
+    /// <summary>How long one batch waits for a lock before the copy stops; a number means seconds. Default 5 seconds.</summary>
+    [Parameter]
+    [SecondsTransformation]
+    public TimeSpan LockTimeout { get; set; } = CopyRequest.DefaultLockTimeout;
+
+    /// <summary>Compare the source with the target afterwards and report the comparison in the result.</summary>
+    [Parameter]
+    public SwitchParameter Verify { get; set; }
+
+    /// <summary>The operations journal to record the copy in; by default $env:DBOPS_JOURNAL or the per-user journal.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
+    /// <inheritdoc/>
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();
+        if (LockTimeout <= TimeSpan.Zero || Pause < TimeSpan.Zero)
+        {
+            ThrowDbOpsError(new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
+                $"-LockTimeout must be positive and -Pause not negative (got {LockTimeout} and {Pause})."));
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void ProcessRecord()
+    {
+        try
+        {
+            var database = ResolveDatabase(Database);
+            var request = new CopyRequest(BuildMap(database, null), OnConflict, BatchSize, Pause, LockTimeout, Verify,
+                JournalPath is null ? null : ResolvePath(JournalPath));
+            var statements = Run((_, token) => TableCopier.PlanAsync(request, token));
+            if (!ShouldProcessStatements($"{Target} in {database}",
+                    $"Copy the rows of {Source ?? "the source query"} into {Target} in batches of {BatchSize}; each batch runs", statements))
+            {
+                return;
+            }
+            WriteObject(Run((observer, token) => TableCopier.CopyAsync(request, observer, token)));
+        }
+        catch (DbOpsException e)
+        {
+            WriteDbOpsError(e, Database);
+        }
+    }
+}

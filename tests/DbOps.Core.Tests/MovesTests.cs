@@ -1,0 +1,400 @@
+using DbOps.Core.Archive;
+using System.Text.Json.Nodes;
+using DbOps.Core.Connections;
+using DbOps.Core.Errors;
+using DbOps.Core.Journal;
+using DbOps.Core.Moves;
+using DbOps.Core.Progress;
+using DbOps.Core.Snapshots;
+
+namespace DbOps.Core.Tests;
+
+/// <summary>Compare-TableData and Copy-TableData on one engine; the SQLite and PostgreSQL classes below run them all.</summary>
+public abstract class MovesTests : IDisposable
+{
+    protected readonly TempFolder Folder = new();
+
+    public void Dispose() => Folder.Dispose();
+
+    /// <summary>A new database holding <paramref name="sql"/> (standard SQL both engines run).</summary>
+    protected abstract Task<DbOpsConnection> CreateAsync(string sql);
+
+    protected abstract long Count(DbOpsConnection db, string sql);
+
+    protected abstract void Execute(DbOpsConnection db, string sql);
+
+    /// <summary>
+    /// The legacy table and its consolidated successor: renamed columns, a status derived from two flags, id 3 already in
+    /// the target with another file size, id 9 in the target only, and 1.50 = 1.5 in a numeric column.
+    /// </summary>
+    private const string Legacy = """
+        CREATE TABLE v3_data_imports(id INTEGER PRIMARY KEY, source_filename TEXT NOT NULL, file_size_bytes INTEGER, user_id INTEGER,
+            is_approved BOOLEAN NOT NULL, is_rejected BOOLEAN NOT NULL, amount NUMERIC(10,2));
+        INSERT INTO v3_data_imports VALUES (1, 'a.csv', 100, 7, TRUE, FALSE, 1.50), (2, 'b.csv', 200, 7, FALSE, TRUE, 2),
+            (3, 'c.csv', 300, 8, FALSE, FALSE, 3), (4, 'd.csv', NULL, 8, TRUE, FALSE, NULL), (5, 'e.csv', 500, 9, FALSE, FALSE, 5.25);
+        CREATE TABLE data_imports(id INTEGER PRIMARY KEY, filename VARCHAR(200) NOT NULL, file_size BIGINT, imported_by INTEGER,
+            status TEXT NOT NULL, amount NUMERIC(12,3));
+        INSERT INTO data_imports VALUES (3, 'c.csv', 333, 8, 'pending', 3.000), (9, 'orphan.csv', 1, 1, 'approved', NULL);
+        """;
+
+    private const string Status = "CASE WHEN is_approved THEN 'approved' WHEN is_rejected THEN 'rejected' ELSE 'pending' END";
+
+    private static TableMap Map(DbOpsConnection db, string? where = null) => new()
+    {
+        Source = db,
+        SourceTable = "v3_data_imports",
+        TargetTable = "data_imports",
+        Keys = [new KeyPair("id", "id")],
+        Map = [new("source_filename", "filename"), new("file_size_bytes", "file_size"), new("user_id", "imported_by")],
+        Expressions = [new("status", Status)],
+        Where = where,
+    };
+
+    private static Task<TableComparison> CompareAsync(TableMap map) => TableComparer.CompareAsync(map, NullObserver.Instance, CancellationToken.None);
+
+    private static Task<CopyResult> CopyAsync(TableMap map, ConflictAction onConflict = ConflictAction.Skip, int batchSize = 2, bool verify = true) =>
+        TableCopier.CopyAsync(new CopyRequest(map, onConflict, batchSize, Verify: verify), NullObserver.Instance, CancellationToken.None);
+
+    [Fact]
+    public async Task Compare_flags_exactly_the_missing_changed_and_extra_rows_and_names_the_changed_column()
+    {
+        var db = await CreateAsync(Legacy);
+
+        var result = await CompareAsync(Map(db));
+
+        Assert.Equal((5L, 2L, 0L, 4L, 1L, 1L), (result.SourceRows, result.TargetRows, result.Matched, result.Missing, result.Changed, result.Extra));
+        Assert.Equal(["1", "2", "4", "5"], result.MissingSamples);
+        Assert.Equal("3", Assert.Single(result.ChangedSamples).Key);
+        Assert.Equal(["file_size"], result.ChangedSamples[0].Columns); // amount 3 = 3.000 and status pending agree
+        Assert.Equal(["9"], result.ExtraSamples);
+        Assert.Equal(ComparisonVerdict.Differs, result.Verdict);
+        // The listing SQL returns exactly the counted rows.
+        Assert.Equal(4, Count(db, $"SELECT count(*) FROM ({result.MissingSql}) AS x"));
+        Assert.Equal(1, Count(db, $"SELECT count(*) FROM ({result.ChangedSql}) AS x"));
+        Assert.Equal(1, Count(db, $"SELECT count(*) FROM ({result.ExtraSql}) AS x"));
+    }
+
+    [Fact]
+    public async Task Where_limits_the_source()
+    {
+        var db = await CreateAsync(Legacy);
+
+        var result = await CompareAsync(Map(db, "user_id = 8 AND id <> 3"));
+
+        Assert.Equal((1L, 1L), (result.SourceRows, result.Missing));
+        Assert.Equal(["4"], result.MissingSamples);
+    }
+
+    [Fact]
+    public async Task Copy_with_update_then_verify_leaves_the_source_contained_and_journals_one_entry()
+    {
+        var db = await CreateAsync(Legacy);
+
+        var result = await CopyAsync(Map(db), ConflictAction.Update);
+
+        Assert.Equal((4L, 0L, 1L, 1L), (result.Copied, result.AlreadyPresent, result.Conflicting, result.Updated));
+        Assert.Equal(3, result.Batches);
+        Assert.Equal(["1", "2", "4", "5"], result.CopiedSamples);
+        Assert.Equal(ComparisonVerdict.Contained, result.Comparison!.Verdict);
+        Assert.Equal(6, Count(db, "SELECT count(*) FROM data_imports"));
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 2 AND status = 'rejected' AND filename = 'b.csv' AND imported_by = 7"));
+        var entry = JournalEntries(db).Single();
+        Assert.Equal(4L, (long?)entry["rows"]);
+        Assert.EndsWith(".data_imports", (string?)entry["target"], StringComparison.Ordinal);
+        Assert.Equal("v3_data_imports", (string?)entry["table"]);
+        Assert.True((bool?)entry["verified"]);
+        Assert.StartsWith("xxh128sum-v1:", (string?)entry["checksum"], StringComparison.Ordinal);
+        Assert.Equal(1.0, (double?)entry["figures"]!["updated"]);
+    }
+
+    [Fact]
+    public async Task Skip_leaves_a_conflicting_row_and_reports_it_and_the_comparison_differs()
+    {
+        var db = await CreateAsync(Legacy);
+
+        var result = await CopyAsync(Map(db));
+
+        Assert.Equal((4L, 1L, 1L), (result.Copied, result.Conflicting, result.Skipped));
+        Assert.Equal("3", Assert.Single(result.ConflictSamples).Key);
+        Assert.Equal(ComparisonVerdict.Differs, result.Comparison!.Verdict);
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 3 AND file_size = 333"));
+        Assert.False((bool?)JournalEntries(db).Single()["verified"]);
+    }
+
+    [Fact]
+    public async Task Fail_rolls_back_the_batch_that_meets_a_conflict_and_a_rerun_resumes_without_duplicates()
+    {
+        var db = await CreateAsync(Legacy);
+
+        var error = await Assertions.ThrowsDbOps(ErrorIds.MoveConflict, () => CopyAsync(Map(db), ConflictAction.Fail));
+        Assert.Contains("file_size", error.Message, StringComparison.Ordinal);
+        // Batch 1 (ids 1, 2) committed; batch 2 (ids 3, 4) met id 3 and was rolled back.
+        Assert.Equal(4, Count(db, "SELECT count(*) FROM data_imports"));
+        Assert.Empty(JournalEntries(db));
+
+        var rerun = await CopyAsync(Map(db), ConflictAction.Update);
+
+        Assert.Equal((2L, 2L, 1L), (rerun.Copied, rerun.AlreadyPresent, rerun.Updated));
+        Assert.Equal(6, Count(db, "SELECT count(*) FROM data_imports"));
+        Assert.Equal(ComparisonVerdict.Contained, rerun.Comparison!.Verdict);
+    }
+
+    [Fact]
+    public async Task Plan_prints_the_statements_of_a_batch_and_writes_nothing()
+    {
+        var db = await CreateAsync(Legacy);
+
+        var statements = await TableCopier.PlanAsync(new CopyRequest(Map(db), ConflictAction.Update), CancellationToken.None);
+
+        Assert.Contains(statements, s => s.StartsWith("INSERT INTO", StringComparison.Ordinal));
+        Assert.Contains(statements, s => s.StartsWith("UPDATE", StringComparison.Ordinal));
+        Assert.Equal("COMMIT", statements[^1]);
+        Assert.Equal(2, Count(db, "SELECT count(*) FROM data_imports"));
+    }
+
+    [Fact]
+    public async Task A_composite_key_with_other_names_on_each_side_pairs_rows()
+    {
+        var db = await CreateAsync("""
+            CREATE TABLE old_scores(run_no INTEGER NOT NULL, phase_name TEXT NOT NULL, score INTEGER, PRIMARY KEY (run_no, phase_name));
+            INSERT INTO old_scores VALUES (1, 'dns', 5), (1, 'http', 6), (2, 'dns', 7);
+            CREATE TABLE scores(run_id INTEGER NOT NULL, phase TEXT NOT NULL, score INTEGER, PRIMARY KEY (run_id, phase));
+            """);
+        var map = new TableMap { Source = db, SourceTable = "old_scores", TargetTable = "scores", Keys = [new("run_no", "run_id"), new("phase_name", "phase")] };
+
+        var copy = await CopyAsync(map);
+        var again = await CopyAsync(map);
+
+        Assert.Equal(3L, copy.Copied);
+        Assert.Equal((0L, 3L), (again.Copied, again.AlreadyPresent));
+        Assert.Equal(ComparisonVerdict.Equal, again.Comparison!.Verdict);
+        Assert.Equal(3, Count(db, "SELECT count(*) FROM scores"));
+    }
+
+    [Fact]
+    public async Task Hostile_identifiers_are_quoted_never_spliced()
+    {
+        const string table = "x\"; DROP TABLE keep; --";
+        var db = await CreateAsync("""
+            CREATE TABLE keep(id INTEGER PRIMARY KEY);
+            CREATE TABLE "x""; DROP TABLE keep; --"("i""d" INTEGER PRIMARY KEY, "v'al" TEXT);
+            INSERT INTO "x""; DROP TABLE keep; --" VALUES (1, 'a');
+            CREATE TABLE "y""; DELETE FROM keep; --"("i""d" INTEGER PRIMARY KEY, "v'al" TEXT);
+            """);
+        var map = new TableMap { Source = db, SourceTable = table, TargetTable = "y\"; DELETE FROM keep; --", Keys = [new("i\"d", "i\"d")] };
+
+        var result = await CopyAsync(map);
+
+        Assert.Equal(1L, result.Copied);
+        Assert.Equal(ComparisonVerdict.Equal, result.Comparison!.Verdict);
+        Assert.Equal(0, Count(db, "SELECT count(*) FROM keep"));
+    }
+
+    [Fact]
+    public async Task A_snapshot_comparison_counts_the_drop_of_a_moved_and_archived_table_as_explained_while_the_copy_is_current()
+    {
+        var db = await CreateAsync(Legacy + "CREATE TABLE v3_other(id INTEGER PRIMARY KEY, source_filename TEXT NOT NULL); INSERT INTO v3_other VALUES (1, 'a.csv');");
+        var before = await SnapshotAsync(db);
+        await CopyAsync(Map(db), ConflictAction.Update);
+        await CopyAsync(new TableMap { Source = db, SourceTable = "v3_other", TargetTable = "data_imports", Keys = [new("id", "id")], Map = [new("source_filename", "filename")],
+            Expressions = [new("status", "'pending'")] }, ConflictAction.Skip);
+        Execute(db, "INSERT INTO v3_other VALUES (2, 'later.csv')"); // after its copy: that copy no longer proves this table
+        var archives = Folder.File("archives");
+        foreach (var table in new[] { "v3_data_imports", "v3_other" })
+        {
+            await ArchiveService.ExportAsync(new ArchiveExportRequest(db, table, archives), NullObserver.Instance, CancellationToken.None);
+        }
+        var current = await SnapshotAsync(db);
+        Execute(db, "DROP TABLE v3_data_imports");
+        Execute(db, "DROP TABLE v3_other");
+
+        var moved = SnapshotComparer.Compare(before, await SnapshotAsync(db)).Differences.Single(d => d is { ObjectType: "Table", Name: "v3_data_imports" });
+        var changed = SnapshotComparer.Compare(current, await SnapshotAsync(db)).Differences.Single(d => d is { ObjectType: "Table", Name: "v3_other" });
+
+        Assert.False(moved.DataLoss, moved.Explanation);
+        Assert.Contains("moved into", moved.Explanation, StringComparison.Ordinal);
+        Assert.True(changed.DataLoss, changed.Explanation);
+    }
+
+    private static Task<DatabaseSnapshot> SnapshotAsync(DbOpsConnection db) =>
+        SnapshotService.CaptureAsync(new SnapshotRequest(db, Checksum: true), NullObserver.Instance, CancellationToken.None);
+
+    // Bad input: each refused with its error id before anything is written.
+
+    [Fact]
+    public async Task A_key_that_is_not_unique_is_refused_with_samples_of_the_duplicates()
+    {
+        var db = await CreateAsync(Legacy + "CREATE TABLE dup(id INTEGER, filename TEXT); INSERT INTO dup VALUES (1, 'a'), (1, 'b'), (2, 'c');");
+        var map = Map(db) with { SourceTable = "dup", Map = [], Expressions = [] };
+
+        var error = await Assertions.ThrowsDbOps(ErrorIds.MoveKeyNotUnique, () => CompareAsync(map));
+        Assert.Contains("1 x2", error.Message, StringComparison.Ordinal);
+        await Assertions.ThrowsDbOps(ErrorIds.MoveKeyNotUnique, () => CopyAsync(map));
+        Assert.Equal(2, Count(db, "SELECT count(*) FROM data_imports"));
+    }
+
+    [Fact]
+    public async Task A_null_key_is_refused()
+    {
+        var db = await CreateAsync(Legacy + "CREATE TABLE nk(id INTEGER, filename TEXT); INSERT INTO nk VALUES (NULL, 'a'), (5, 'b');");
+
+        await Assertions.ThrowsDbOps(ErrorIds.MoveKeyNull, () => CompareAsync(Map(db) with { SourceTable = "nk", Map = [], Expressions = [] }));
+    }
+
+    [Fact]
+    public async Task An_unknown_mapped_column_is_refused()
+    {
+        var db = await CreateAsync(Legacy);
+
+        await Assertions.ThrowsDbOps(ErrorIds.ColumnNotFound, () => CompareAsync(Map(db) with { Map = [new("no_such", "filename")] }));
+        await Assertions.ThrowsDbOps(ErrorIds.ColumnNotFound, () => CompareAsync(Map(db) with { Map = [new("source_filename", "no_such")] }));
+        await Assertions.ThrowsDbOps(ErrorIds.ColumnNotFound, () => CompareAsync(Map(db) with { Keys = [new("id", "no_such")] }));
+        await Assertions.ThrowsDbOps(ErrorIds.ColumnNotFound, () => CompareAsync(Map(db) with { Expressions = [new("status", "no_such_flag")] }));
+    }
+
+    [Fact]
+    public async Task A_second_statement_or_a_write_in_an_expression_or_query_is_refused()
+    {
+        var db = await CreateAsync(Legacy);
+
+        await Assertions.ThrowsDbOps(ErrorIds.MoveExpressionInvalid, () => CompareAsync(Map(db, "1 = 1; DELETE FROM data_imports")));
+        await Assertions.ThrowsDbOps(ErrorIds.MoveExpressionInvalid, () => CopyAsync(Map(db) with { Expressions = [new("status", "(DELETE FROM data_imports RETURNING 'x')")] }));
+        await Assertions.ThrowsDbOps(ErrorIds.MoveExpressionInvalid,
+            () => CompareAsync(Map(db) with { SourceTable = null, SourceQuery = "DELETE FROM v3_data_imports RETURNING *" }));
+        await Assertions.ThrowsDbOps(ErrorIds.MoveExpressionInvalid,
+            () => CompareAsync(Map(db) with { SourceTable = null, SourceQuery = "SELECT * FROM v3_data_imports; DROP TABLE data_imports" }));
+        Assert.Equal(2, Count(db, "SELECT count(*) FROM data_imports"));
+        Assert.Equal(5, Count(db, "SELECT count(*) FROM v3_data_imports"));
+    }
+
+    [Fact]
+    public async Task The_same_table_as_source_and_target_is_refused()
+    {
+        var db = await CreateAsync(Legacy);
+
+        await Assertions.ThrowsDbOps(ErrorIds.MoveSameTable, () => CopyAsync(Map(db) with { TargetTable = "v3_data_imports", Map = [], Expressions = [] }));
+    }
+
+    [Fact]
+    public async Task A_not_null_target_column_the_map_leaves_unfilled_is_refused_before_anything_is_written()
+    {
+        var db = await CreateAsync(Legacy);
+
+        var error = await Assertions.ThrowsDbOps(ErrorIds.MoveTargetColumnUnfilled, () => CopyAsync(Map(db) with { Expressions = [] }));
+        Assert.Contains("status", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2, Count(db, "SELECT count(*) FROM data_imports"));
+    }
+
+    private static List<JsonNode> JournalEntries(DbOpsConnection db) =>
+        File.Exists(OperationsJournal.Open().Path)
+            ? File.ReadAllLines(OperationsJournal.Open().Path).Select(l => JsonNode.Parse(l)!)
+                .Where(e => (string?)e["operation"] == JournalOperations.RowsCopied && (string?)e["database"] == db.Database).ToList()
+            : [];
+}
+
+public sealed class MovesSqliteTests : MovesTests
+{
+    private int _files;
+
+    protected override Task<DbOpsConnection> CreateAsync(string sql) => Sqlite.CreateAsync(Folder.File($"moves{++_files}.db"), sql);
+
+    protected override long Count(DbOpsConnection db, string sql)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db.Database};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    protected override void Execute(DbOpsConnection db, string sql) => Sqlite.Execute(db.Database, sql);
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class MovesPostgresTests(PostgresCluster cluster) : MovesTests
+{
+    protected override async Task<DbOpsConnection> CreateAsync(string sql)
+    {
+        var name = cluster.CreateDatabase("moves");
+        cluster.Execute(name, sql);
+        return await DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(name), null, null, CancellationToken.None);
+    }
+
+    protected override long Count(DbOpsConnection db, string sql) => cluster.Scalar<long>(db.Database, sql);
+
+    protected override void Execute(DbOpsConnection db, string sql) => cluster.Execute(db.Database, sql);
+
+    [Fact]
+    public async Task Equal_values_in_other_forms_compare_equal_and_a_real_difference_still_shows()
+    {
+        var db = await CreateAsync("""
+            CREATE TABLE a(id int PRIMARY KEY, n numeric, at timestamptz, doc json, name text);
+            CREATE TABLE b(id int PRIMARY KEY, n numeric(10,2), at timestamptz, doc jsonb, name varchar(20));
+            INSERT INTO a VALUES (1, 1.5, '2024-05-01 12:00:00+02', '{"x": 1, "y": [1, 2]}', 'ann'),
+                                 (2, 2, '2024-05-01 12:00:00+00', '{"x": 1}', 'bob');
+            INSERT INTO b VALUES (1, 1.50, '2024-05-01 10:00:00+00', '{"y": [1, 2], "x": 1}', 'ann'),
+                                 (2, 2.01, '2024-05-01 12:00:00+01', '{"x": 1}', 'bob');
+            """);
+
+        var result = await TableComparer.CompareAsync(new TableMap { Source = db, SourceTable = "a", TargetTable = "b", Keys = [new("id", "id")] },
+            NullObserver.Instance, CancellationToken.None);
+
+        Assert.Equal((1L, 1L), (result.Matched, result.Changed));
+        Assert.Equal(["n", "at"], Assert.Single(result.ChangedSamples).Columns);
+    }
+
+    [Fact]
+    public async Task Types_that_cannot_be_compared_are_refused()
+    {
+        var db = await CreateAsync("""
+            CREATE TABLE a(id int PRIMARY KEY, v int); INSERT INTO a VALUES (1, 1);
+            CREATE TABLE b(id int PRIMARY KEY, v jsonb);
+            """);
+
+        await Assertions.ThrowsDbOps(ErrorIds.MoveTypesIncomparable, () => TableComparer.CompareAsync(
+            new TableMap { Source = db, SourceTable = "a", TargetTable = "b", Keys = [new("id", "id")] }, NullObserver.Instance, CancellationToken.None));
+    }
+
+    /// <summary>
+    /// Per-phase legacy rows collapse into a JSONB array on the parent: the copy aggregates on the source side and updates
+    /// the parent's column (it inserts no parent, whose NOT NULL name it cannot fill); the proof compares the legacy rows
+    /// with the array's elements, one row per (job, phase).
+    /// </summary>
+    [Fact]
+    public async Task Legacy_rows_collapsed_into_a_jsonb_array_on_the_parent_are_proved_by_compare()
+    {
+        var db = await CreateAsync("""
+            CREATE TABLE jobs(id int PRIMARY KEY, name text NOT NULL, analysis_results jsonb);
+            INSERT INTO jobs VALUES (1, 'one', NULL), (2, 'two', NULL), (3, 'three', NULL);
+            CREATE TABLE job_analysis(job_id int NOT NULL, phase text NOT NULL, score numeric, PRIMARY KEY (job_id, phase));
+            INSERT INTO job_analysis VALUES (1, 'dns', 0.50), (1, 'http', 7), (2, 'dns', 3);
+            """);
+        var collapse = new TableMap
+        {
+            Source = db,
+            SourceQuery = "SELECT job_id, jsonb_agg(jsonb_build_object('phase', phase, 'score', score) ORDER BY phase) AS analysis_results FROM job_analysis GROUP BY job_id",
+            TargetTable = "jobs",
+            Keys = [new("job_id", "id")],
+        };
+        var proof = new TableMap
+        {
+            Source = db,
+            SourceTable = "job_analysis",
+            TargetQuery = "SELECT j.id AS job_id, e->>'phase' AS phase, (e->>'score')::numeric AS score FROM jobs j CROSS JOIN jsonb_array_elements(j.analysis_results) AS e",
+            Keys = [new("job_id", "job_id"), new("phase", "phase")],
+        };
+
+        var before = await TableComparer.CompareAsync(proof, NullObserver.Instance, CancellationToken.None);
+        var copy = await TableCopier.CopyAsync(new CopyRequest(collapse, ConflictAction.Update, BatchSize: 1), NullObserver.Instance, CancellationToken.None);
+        var after = await TableComparer.CompareAsync(proof, NullObserver.Instance, CancellationToken.None);
+        cluster.Execute(db.Database, "UPDATE jobs SET analysis_results = jsonb_set(analysis_results, '{0,score}', '0.6') WHERE id = 1");
+        var tampered = await TableComparer.CompareAsync(proof, NullObserver.Instance, CancellationToken.None);
+
+        Assert.Equal((3L, ComparisonVerdict.Differs), (before.Missing, before.Verdict));
+        Assert.Equal((0L, 2L, 2L), (copy.Copied, copy.Conflicting, copy.Updated));
+        Assert.Equal(ComparisonVerdict.Equal, after.Verdict);
+        Assert.Equal(3L, after.Matched);
+        Assert.Equal("(1, dns)", Assert.Single(tampered.ChangedSamples).Key);
+        Assert.Equal(["score"], tampered.ChangedSamples[0].Columns);
+    }
+}

@@ -1,0 +1,68 @@
+# Compare-TableData and Copy-TableData as runbooks call them, on SQLite in TestDrive (both engines: the xUnit MovesTests).
+BeforeAll {
+    . (Join-Path $PSScriptRoot TestHelpers.ps1)
+
+    function New-MoveDatabase {
+        $path = Join-Path $TestDrive "move-$(New-Guid).db"
+        $null = Invoke-Sqlite $path @'
+CREATE TABLE v3_data_imports(id INTEGER PRIMARY KEY, source_filename TEXT NOT NULL, file_size_bytes INTEGER, is_approved BOOLEAN NOT NULL);
+INSERT INTO v3_data_imports VALUES (1, 'a.csv', 100, TRUE), (2, 'b.csv', 200, FALSE), (3, 'c.csv', 300, TRUE);
+CREATE TABLE data_imports(id INTEGER PRIMARY KEY, filename TEXT NOT NULL, file_size INTEGER, status TEXT NOT NULL);
+INSERT INTO data_imports VALUES (2, 'b.csv', 200, 'pending'), (9, 'orphan.csv', 1, 'approved');
+'@
+        $path
+    }
+    $map = @{ source_filename = 'filename'; file_size_bytes = 'file_size' }
+    $status = @{ status = "CASE WHEN is_approved THEN 'approved' ELSE 'pending' END" }
+}
+
+Describe 'Compare-TableData' {
+    It 'flags the missing and the extra rows and lists them' {
+        $db = New-MoveDatabase
+        $r = Compare-TableData -Database $db -Source v3_data_imports -Target data_imports -Key id -Map $map -Expression $status
+        $r.Verdict | Should -Be 'Differs'
+        $r.MissingSamples | Should -Be '1', '3'
+        $r.ExtraSamples | Should -Be '9'
+        $r.Matched | Should -Be 1
+        @(Invoke-DatabaseQuery -Database $db -Query $r.MissingSql).Count | Should -Be 2
+    }
+
+    It 'takes key pairs whose names differ as a hashtable' {
+        $db = New-MoveDatabase
+        (Compare-TableData -Database $db -Source v3_data_imports -Target data_imports -Key @{ id = 'id' } -Map $map -Expression $status).Missing | Should -Be 2
+    }
+
+    It 'refuses a write hidden in -Where with MoveExpressionInvalid' {
+        { Compare-TableData -Database (New-MoveDatabase) -Source v3_data_imports -Target data_imports -Key id -Where '1=1; DELETE FROM data_imports' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'MoveExpressionInvalid,DbOps.PowerShell.Commands.CompareTableDataCommand'
+    }
+}
+
+Describe 'Copy-TableData' {
+    It '-WhatIf prints the statements of a batch and writes nothing' {
+        $db = New-MoveDatabase
+        $script = Join-Path $TestDrive whatif-copy.ps1
+        Set-Content $script "param(`$db) Import-Module '$ModuleManifest'; Copy-TableData -Database `$db -Source v3_data_imports -Target data_imports -Key id -Map @{ source_filename = 'filename' } -Expression @{ status = `"'pending'`" } -WhatIf"
+        $result = Invoke-Pwsh -Arguments '-File', $script, '-db', $db
+        $result.ExitCode | Should -Be 0
+        $result.Output | Should -Match 'What if: Copy the rows of v3_data_imports'
+        $result.Output | Should -Match 'INSERT INTO "data_imports"'
+        Invoke-Sqlite $db 'SELECT count(*) FROM data_imports' | Should -Be 2
+    }
+
+    It 'copies, verifies, and a second run copies nothing' {
+        $db = New-MoveDatabase
+        $first = Copy-TableData -Database $db -Source v3_data_imports -Target data_imports -Key id -Map $map -Expression $status -BatchSize 1 -Pause 0 -Verify -Confirm:$false
+        $first.Copied | Should -Be 2
+        $first.AlreadyPresent | Should -Be 1
+        $first.Comparison.Verdict | Should -Be 'Contained'
+        $again = Copy-TableData -Database $db -Source v3_data_imports -Target data_imports -Key id -Map $map -Expression $status -Confirm:$false
+        $again.Copied | Should -Be 0
+        Invoke-Sqlite $db 'SELECT count(*) FROM data_imports' | Should -Be 4
+    }
+
+    It 'refuses a target NOT NULL column the map leaves unfilled with MoveTargetColumnUnfilled' {
+        { Copy-TableData -Database (New-MoveDatabase) -Source v3_data_imports -Target data_imports -Key id -Map $map -Confirm:$false -ErrorAction Stop } |
+            Should -Throw -ErrorId 'MoveTargetColumnUnfilled,DbOps.PowerShell.Commands.CopyTableDataCommand'
+    }
+}

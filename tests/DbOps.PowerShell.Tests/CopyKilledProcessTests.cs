@@ -1,0 +1,54 @@
+using System.Diagnostics;
+
+namespace DbOps.PowerShell.Tests;
+
+/// <summary>
+/// Copy-TableData killed between two batches (at the CopyBatchCommitted fault point): the committed batch stays, and the
+/// same copy run again finishes the job without duplicating a row.
+/// </summary>
+public sealed class CopyKilledProcessTests : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public void A_copy_killed_between_batches_is_finished_by_the_rerun_without_duplicates()
+    {
+        var path = _folder.File("copy-killed.db");
+        using var session = new PowerShellSession();
+        session.ExecuteSqlite(path, """
+            CREATE TABLE old_rows(id INTEGER PRIMARY KEY, v TEXT NOT NULL);
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) INSERT INTO old_rows SELECT i, 'v' || i FROM n;
+            CREATE TABLE new_rows(id INTEGER PRIMARY KEY, value TEXT NOT NULL);
+            """);
+        var script = _folder.File("copy.ps1");
+        File.WriteAllText(script, "param($db) Copy-TableData -Database $db -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -BatchSize 20 -Confirm:$false\n");
+
+        var start = PwshProcess.StartInfo(script, "-db", path);
+        start.Environment["DBOPS_TEST_FAULT_POINT"] = "CopyBatchCommitted";
+        using (var runner = Process.Start(start)!)
+        {
+            runner.StandardInput.Close();
+            _ = runner.StandardOutput.ReadToEndAsync();
+            var said = new List<string>();
+            while (runner.StandardError.ReadLine() is { } line && line != "DBOPS_TEST_FAULT_POINT=CopyBatchCommitted")
+            {
+                said.Add(line);
+            }
+            Assert.False(runner.HasExited, $"The copy ended before its first batch committed: {string.Join('\n', said)}");
+            runner.Kill(entireProcessTree: true);
+            runner.WaitForExit();
+        }
+        Assert.Equal(20L, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
+
+        var rerun = session.Run("""
+            $r = Copy-TableData -Database $path -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -BatchSize 20 -Verify -Confirm:$false
+            "copied=$($r.Copied) present=$($r.AlreadyPresent) verdict=$($r.Comparison.Verdict)"
+            """, new { path });
+
+        Assert.Empty(session.Errors);
+        Assert.Equal("copied=30 present=20 verdict=Equal", Assert.Single(rerun).BaseObject);
+        Assert.Equal(50L, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
+    }
+}
