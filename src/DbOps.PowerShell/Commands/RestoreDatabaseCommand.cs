@@ -41,6 +41,11 @@ public sealed class RestoreDatabaseCommand : DbOpsCmdlet
     [ValidateNotNullOrEmpty]
     public string? ToolPath { get; set; }
 
+    /// <summary>The operations journal to record the restore in; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -53,7 +58,7 @@ public sealed class RestoreDatabaseCommand : DbOpsCmdlet
             {
                 return;
             }
-            var options = new RestoreOptions(Force, NoOwner);
+            var options = new RestoreOptions(Force, NoOwner, ResolveOptionalPath(JournalPath));
             var toolPath = ToolPath is null ? null : ResolvePath(ToolPath);
             var result = Run((observer, token) => BackupService.RestoreAsync(backup, target, options, toolPath, observer, token));
             WriteObject(result);

@@ -39,6 +39,11 @@ public sealed class TestBackupCommand : DbOpsCmdlet
     [ValidateNotNullOrEmpty]
     public string? ToolPath { get; set; }
 
+    /// <summary>The operations journal to record each test in; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -77,7 +82,7 @@ public sealed class TestBackupCommand : DbOpsCmdlet
     private void Verify(string path, DbOpsConnection? server)
     {
         var toolPath = ToolPath is null ? null : ResolvePath(ToolPath);
-        var result = Run((observer, token) => BackupService.VerifyAsync(path, server, toolPath, observer, token));
+        var result = Run((observer, token) => BackupService.VerifyAsync(path, server, toolPath, observer, token, ResolveOptionalPath(JournalPath)));
         WriteObject(result);
         if (!result.Verified)
         {
