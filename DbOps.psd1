@@ -33,6 +33,8 @@
         'Export-TableArchive'
         'Import-TableArchive'
         'Remove-DeprecatedTable'
+        'Get-MaintenanceLog'
+        'Export-MaintenanceReport'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

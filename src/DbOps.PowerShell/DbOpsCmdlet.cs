@@ -62,6 +62,11 @@ public abstract class DbOpsCmdlet : PSCmdlet
     /// </summary>
     protected MaintenanceLogQuery JournalQuery(DatabaseArgument? database, DateTime? after, DateTime? before, string? journalPath)
     {
+        if (after > before)
+        {
+            throw new DbOpsException(ErrorIds.InvalidTimeWindow, ErrorKind.InvalidArgument,
+                $"-After ({after:u}) is later than -Before ({before:u}); give the window's start as -After and its end as -Before.");
+        }
         var query = new MaintenanceLogQuery
         {
             After = after is { } a ? new DateTimeOffset(a) : null,

@@ -26,6 +26,8 @@ BeforeDiscovery {
         @{ Name = 'Export-TableArchive'; Binds = 'InputObject[V] Schema[P] Table[V]' }
         @{ Name = 'Import-TableArchive'; Binds = 'InputObject[V] Path[P]' }
         @{ Name = 'Remove-DeprecatedTable'; Binds = 'InputObject[V]' }
+        @{ Name = 'Get-MaintenanceLog'; Binds = 'Database[V]' }
+        @{ Name = 'Export-MaintenanceReport'; Binds = 'Database[V]' }
     )
     # Whether a cmdlet asks before it acts: High asks by default, Medium and Low only with -Confirm.
     $confirmContract = @(
@@ -270,6 +272,8 @@ Describe 'Error ids' {
         @{ Name = 'Export-TableArchive'; Because = 'a table that does not exist'; ErrorId = 'TableNotFound'; Script = { Export-TableArchive -Database $path -Table nosuch -Destination $TestDrive -ErrorAction Stop } }
         @{ Name = 'Import-TableArchive'; Because = 'a manifest that does not exist'; ErrorId = 'FileNotFound'; Script = { Import-TableArchive -Path (Join-Path $TestDrive none.manifest.json) -Database $path -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Remove-DeprecatedTable'; Because = 'a table with rows and no archive'; ErrorId = 'ArchiveRequired'; Script = { Remove-DeprecatedTable -Database $path -Table goals -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Get-MaintenanceLog'; Because = '-After later than -Before'; ErrorId = 'InvalidTimeWindow'; Script = { Get-MaintenanceLog -After (Get-Date) -Before (Get-Date).AddDays(-1) -ErrorAction Stop } }
+        @{ Name = 'Export-MaintenanceReport'; Because = 'a report path that is a folder'; ErrorId = 'DestinationNotWritable'; Script = { Export-MaintenanceReport -Database $path -Path $TestDrive -ErrorAction Stop } }
         @{ Name = 'Restore-Database'; Because = 'a backup that does not exist'; ErrorId = 'FileNotFound'; Script = { Restore-Database -Path (Join-Path $TestDrive none.sqlite) -Database (Join-Path $TestDrive r.db) -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Get-DatabaseSnapshot'; Because = 'a saved snapshot that is not one'; ErrorId = 'SnapshotInvalid'; Script = { Set-Content (Join-Path $TestDrive bad.json) '{}'; Get-DatabaseSnapshot -Path (Join-Path $TestDrive bad.json) -ErrorAction Stop } }
         @{ Name = 'Compare-DatabaseSnapshot'; Because = '-FailOnDataLoss when rows were lost'; ErrorId = 'DataLossDetected'; Script = {
