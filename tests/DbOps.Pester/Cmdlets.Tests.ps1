@@ -294,7 +294,8 @@ Describe 'Error ids' {
         $covered = 'Connect-Database', 'Backup-Database', 'Test-Backup', 'Test-DataIntegrity', 'Export-IntegrityReport', 'Add-SafeConstraint',
             'Measure-QueryPerformance', 'Invoke-DatabaseQuery', 'Get-SlowQuery', 'Find-MissingIndex', 'Find-UnusedIndex', 'Add-SafeIndex', 'Remove-UnusedIndex',
             'Find-UnusedTable', 'Export-TableArchive', 'Import-TableArchive', 'Remove-DeprecatedTable', 'Restore-Database',
-            'Get-DatabaseSnapshot', 'Compare-DatabaseSnapshot', 'Export-DatabaseDocumentation', 'Start-UsageWatch'
+            'Get-DatabaseSnapshot', 'Compare-DatabaseSnapshot', 'Export-DatabaseDocumentation', 'Start-UsageWatch',
+            'Get-MaintenanceLog', 'Export-MaintenanceReport'
         (Get-Command -Module DbOps).Name | Sort-Object | Should -Be ($covered | Sort-Object)
     }
 }
