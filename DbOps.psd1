@@ -39,6 +39,8 @@
         'Remove-Database'
         'Compare-TableData'
         'Copy-TableData'
+        'Get-MaintenanceLog'
+        'Export-MaintenanceReport'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -10,6 +10,8 @@
     A stand-in for the application's source under <Folder>/app-src names the tables still in use.
     Remove-DeprecatedTable drops a table only with a verified archive that still matches its rows (an empty table
     without one), so a table written to since it was archived, or one another object needs, stays.
+    It ends by writing <run>/maintenance-report.md from the operations journal: the backup, archives and drops
+    with their proofs, the snapshot comparison's verdict, and the commands that undo each step.
     Exit codes: 0 done and nothing lost; 3 a survivor changed or data was lost; 1 a step failed.
 #>
 param(
@@ -31,6 +33,7 @@ if (-not (Get-Module DbOps)) {
 $folder = (New-Item -ItemType Directory -Path $Folder -Force).FullName
 $db = Connect-ExampleDatabase -Database $Database -Folder $folder
 $run = Join-Path $folder "phase-$(Get-Date -AsUTC -Format 'yyyyMMdd-HHmmss')"
+$start = Get-Date
 $journal = @{}
 if ($JournalPath) { $journal.JournalPath = $JournalPath }
 # The application's code: what it names is in use, whatever the database says.
@@ -80,6 +83,10 @@ foreach ($table in $before.Tables) {
 }
 $summary = Compare-DatabaseSnapshot -Before $before -After $after @journal | Where-Object { $_ -is [DbOps.Core.Snapshots.SnapshotComparison] }
 $summary | Out-Default
+
+Write-Host "`n== 6. The record of the phase: what was done, its proofs, and how to undo each step" -ForegroundColor Cyan
+$report = Export-MaintenanceReport -Database $db -Path (Join-Path $run 'maintenance-report.md') -After $start -BeforeSnapshot $before -AfterSnapshot $after @journal
+Write-Host "Report: $($report.Path) ($($report.Entries.Count) steps)"
 
 if ($changed -gt 0 -or $summary.DataLoss) {
     Write-Host 'A survivor changed or data was lost: restore from the backup above before going on.' -ForegroundColor Red

@@ -9,6 +9,8 @@
     The cleanup: a verified backup, a verified archive of every table nobody uses, the removal of those tables, and
     the missing foreign-key indexes. The operations journal records the backup, the archives and the removals
     ($env:DBOPS_JOURNAL, or -JournalPath), so the comparison can tell a table removed on purpose from a lost one.
+    It ends by writing <run>/maintenance-report.md: every step from the journal with its proof, the comparison's
+    DataLoss verdict, and the commands that undo each step.
     Exit codes: 0 no data lost; 3 the comparison found data loss; 1 a step failed.
 #>
 param(
@@ -28,6 +30,7 @@ if (-not (Get-Module DbOps)) {
 $folder = (New-Item -ItemType Directory -Path $Folder -Force).FullName
 $db = Connect-ExampleDatabase -Database $Database -Folder $folder
 $run = Join-Path $folder "cleanup-$(Get-Date -AsUTC -Format 'yyyyMMdd-HHmmss')"
+$start = Get-Date
 $journal = @{}
 if ($JournalPath) { $journal.JournalPath = $JournalPath }
 
@@ -46,7 +49,7 @@ $archives | Out-Default
 Write-Host '-- the archived tables dropped, each only if its archive still matches its rows under the table lock'
 $archives | Remove-DeprecatedTable -Confirm:$false @journal | Out-Default
 Write-Host '-- the missing foreign-key indexes'
-Find-MissingIndex -Database $db | Add-SafeIndex | Out-Default
+Find-MissingIndex -Database $db | Add-SafeIndex @journal | Out-Default
 
 Write-Host "`n== 3. Snapshot after, and the comparison: one line per change" -ForegroundColor Cyan
 $after = Get-DatabaseSnapshot -Database $db -Path (Join-Path $run 'after.json')
@@ -57,6 +60,10 @@ $summary | Out-Default
 
 Write-Host "`n== 4. Documentation of the result: data dictionary and ER diagram" -ForegroundColor Cyan
 Export-DatabaseDocumentation -Database $db -Destination (Join-Path $run 'docs') @journal | Out-Default
+
+Write-Host "`n== 5. The record of the cleanup: what was done, its proofs, and how to undo each step" -ForegroundColor Cyan
+$report = Export-MaintenanceReport -Database $db -Path (Join-Path $run 'maintenance-report.md') -After $start -BeforeSnapshot $before -AfterSnapshot $after @journal
+Write-Host "Report: $($report.Path) ($($report.Entries.Count) steps)"
 
 if ($summary.DataLoss) {
     Write-Host 'DATA LOSS: see the differences marked DataLoss above; restore from the backup before going on.' -ForegroundColor Red

@@ -3,6 +3,7 @@ using System.Management.Automation;
 using DbOps.Core.Connections;
 using DbOps.Core.Engines;
 using DbOps.Core.Errors;
+using DbOps.Core.Journal;
 using DbOps.Core.Progress;
 using DbOps.Core.Usage;
 
@@ -31,6 +32,9 @@ public abstract class DbOpsCmdlet : PSCmdlet
 
     /// <summary>A path as the user typed it, resolved against PowerShell's current location (not the process's).</summary>
     protected string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+
+    /// <summary>An optional path (such as -JournalPath) resolved as <see cref="ResolvePath"/> does; null stays null.</summary>
+    protected string? ResolveOptionalPath(string? path) => path is null ? null : ResolvePath(path);
 
     /// <summary>Turns -Database into a connection, connecting once to prove it works.</summary>
     /// <param name="argument">The -Database value.</param>
@@ -71,6 +75,36 @@ public abstract class DbOpsCmdlet : PSCmdlet
             }
         }
         return databases;
+    }
+
+    /// <summary>
+    /// The journal entries about -Database, for the cmdlets that read the journal back: a connection matches its
+    /// engine, server and database; a PostgreSQL connection string is connected once to learn them; any other text is
+    /// an existing SQLite file (relative to the PowerShell location) or a database name as the journal records it.
+    /// </summary>
+    protected MaintenanceLogQuery JournalQuery(DatabaseArgument? database, DateTime? after, DateTime? before, string? journalPath)
+    {
+        if (after > before)
+        {
+            throw new DbOpsException(ErrorIds.InvalidTimeWindow, ErrorKind.InvalidArgument,
+                $"-After ({after:u}) is later than -Before ({before:u}); give the window's start as -After and its end as -Before.");
+        }
+        var query = new MaintenanceLogQuery
+        {
+            After = after is { } a ? new DateTimeOffset(a) : null,
+            Before = before is { } b ? new DateTimeOffset(b) : null,
+            JournalPath = ResolveOptionalPath(journalPath),
+        };
+        if (database is null)
+        {
+            return query;
+        }
+        if (database.Connection is not null || DatabaseConnector.IsPostgresConnectionString(database.Text ?? ""))
+        {
+            return query with { Connection = ResolveDatabase(database) };
+        }
+        var path = ResolvePath(database.Text!);
+        return query with { DatabaseName = File.Exists(path) ? path : database.Text };
     }
 
     /// <summary>-Parameters as SQL parameter values by name, unwrapped from PowerShell's wrappers.</summary>

@@ -32,6 +32,8 @@ BeforeDiscovery {
         @{ Name = 'Remove-Database'; Binds = 'InputObject[V]' }
         @{ Name = 'Compare-TableData'; Binds = 'Database[V]' }
         @{ Name = 'Copy-TableData'; Binds = 'Database[V]' }
+        @{ Name = 'Get-MaintenanceLog'; Binds = 'Database[V]' }
+        @{ Name = 'Export-MaintenanceReport'; Binds = 'Database[V]' }
     )
     # Whether a cmdlet asks before it acts: High asks by default, Medium and Low only with -Confirm.
     $confirmContract = @(
@@ -315,6 +317,8 @@ Describe 'Error ids' {
         @{ Name = 'Copy-TableData'; Because = 'the same table as source and target'; ErrorId = 'MoveSameTable'; Script = { Copy-TableData -Database $path -Source goals -Target goals -Key id -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Remove-DeprecatedTable'; Because = 'a table with rows and no archive'; ErrorId = 'ArchiveRequired'; Script = { Remove-DeprecatedTable -Database $path -Table goals -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Rename-Table'; Because = 'a new name another table has'; ErrorId = 'TableNameTaken'; Script = { Rename-Table -Database $path -Table goals -NewName sessions -ErrorAction Stop } }
+        @{ Name = 'Get-MaintenanceLog'; Because = '-After later than -Before'; ErrorId = 'InvalidTimeWindow'; Script = { Get-MaintenanceLog -After (Get-Date) -Before (Get-Date).AddDays(-1) -ErrorAction Stop } }
+        @{ Name = 'Export-MaintenanceReport'; Because = 'a report path that is a folder'; ErrorId = 'DestinationNotWritable'; Script = { Export-MaintenanceReport -Database $path -Path $TestDrive -ErrorAction Stop } }
         @{ Name = 'Restore-Database'; Because = 'a backup that does not exist'; ErrorId = 'FileNotFound'; Script = { Restore-Database -Path (Join-Path $TestDrive none.sqlite) -Database (Join-Path $TestDrive r.db) -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Restore-Database'; Because = '-Create onto a database that exists'; ErrorId = 'DatabaseExists'; Script = {
                 Backup-Database -Database $path -Destination (Join-Path $TestDrive create-backup) | Restore-Database -Database $path -Create -Confirm:$false -ErrorAction Stop } }

@@ -5,6 +5,7 @@ using System.Globalization;
 using Dapper;
 using DbOps.Core.Engines;
 using DbOps.Core.Errors;
+using DbOps.Core.Journal;
 using DbOps.Core.Progress;
 
 namespace DbOps.Core.Archive;
@@ -33,7 +34,30 @@ internal static class ArchiveImport
         var provider = DatabaseEngines.For(target.Provider);
         await using var session = await provider.OpenWritableAsync(target, cancellationToken);
         var (content, created, skipped) = await ImportCoreAsync(manifest, dataPath, schemaPath, session, targetTable, observer, quiet: false, cancellationToken);
-        return new ArchiveImportResult(target.Provider, target.Database, targetTable, manifest.TableRef, content, created, skipped, manifestPath, clock.Elapsed);
+        var result = new ArchiveImportResult(target.Provider, target.Database, targetTable, manifest.TableRef, content, created, skipped, manifestPath, clock.Elapsed);
+        RecordImport(request, targetTable, manifest, result, observer);
+        return result;
+    }
+
+    /// <summary>
+    /// One entry per import, about the table loaded (Target names the archived table); a table the import created is
+    /// undone by dropping it.
+    /// </summary>
+    private static void RecordImport(ArchiveImportRequest request, TableRef table, ArchiveManifest manifest, ArchiveImportResult result, IOperationObserver observer)
+    {
+        var target = request.Target;
+        OperationsJournal.Record(request.JournalPath, JournalEntry.For(target, JournalOperations.ArchiveImported) with
+        {
+            Schema = table.Schema,
+            Table = table.Name,
+            Target = manifest.TableRef.ToString(),
+            Rows = result.RowCount,
+            Path = result.ManifestPath,
+            Checksum = result.Checksum,
+            Verified = true,
+            Figures = new Dictionary<string, double> { ["seconds"] = Math.Round(result.Duration.TotalSeconds, 3) },
+            Undo = result.Created ? UndoCommand.Query(target, $"DROP TABLE {DatabaseEngines.For(target.Provider).QualifiedName(table)}") : null,
+        }, observer);
     }
 
     /// <summary>

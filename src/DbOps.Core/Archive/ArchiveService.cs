@@ -25,7 +25,11 @@ public sealed record ArchiveExportRequest(
 /// <param name="TargetTable">Another name for the table ("name" or "schema.name"); by default the archived one.</param>
 /// <param name="Mode">Create a new table (the default), or put a partial archive back into the live table.</param>
 public sealed record ArchiveImportRequest(string ManifestPath, DbOpsConnection Target, string? TargetTable = null,
-    ArchiveImportMode Mode = ArchiveImportMode.Create);
+    ArchiveImportMode Mode = ArchiveImportMode.Create)
+{
+    /// <summary>The operations journal to record the import in; null for the default one.</summary>
+    public string? JournalPath { get; init; }
+}
 
 /// <summary>How Import-TableArchive loads an archive.</summary>
 public enum ArchiveImportMode

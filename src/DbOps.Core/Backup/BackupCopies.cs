@@ -127,7 +127,7 @@ public static partial class BackupService
                 }
                 if (!original.Verified)
                 {
-                    results.Add(await VerifyAsync(copyPath, server, toolPath, observer, cancellationToken));
+                    results.Add(await VerifyAsync(copyPath, server, toolPath, observer, cancellationToken, journalPath));
                     continue;
                 }
                 await RequireIntactAsync(copyManifest, copyPath, cancellationToken);

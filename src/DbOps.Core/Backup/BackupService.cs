@@ -24,13 +24,11 @@ public sealed record BackupRequest(
 /// <summary>Choices for Restore-Database.</summary>
 /// <param name="Force">Replace a target that already holds tables.</param>
 /// <param name="NoOwner">PostgreSQL: skip ownership and privileges (for a server without the original roles).</param>
-public sealed record RestoreOptions(bool Force, bool NoOwner)
+/// <param name="JournalPath">The operations journal to record the restore (or the database -Create made) in; null for the default one.</param>
+public sealed record RestoreOptions(bool Force, bool NoOwner, string? JournalPath = null)
 {
     /// <summary>Create the target, which must not exist yet, with the source's encoding and locale, marked as DbOps's.</summary>
     public bool Create { get; init; }
-
-    /// <summary>The operations journal that records a database -Create made; null for the default one.</summary>
-    public string? JournalPath { get; init; }
 }
 
 /// <summary>
@@ -155,12 +153,16 @@ public static partial class BackupService
     /// <param name="toolPath">pg_restore (file or folder) to use instead of searching.</param>
     /// <param name="observer">Receives progress.</param>
     /// <param name="cancellationToken">Stops the check (the scratch database is still dropped).</param>
+    /// <param name="journalPath">The operations journal to record the test in; null for the default one.</param>
     public static async Task<BackupVerification> VerifyAsync(
-        string path, DbOpsConnection? server, string? toolPath, IOperationObserver observer, CancellationToken cancellationToken)
+        string path, DbOpsConnection? server, string? toolPath, IOperationObserver observer, CancellationToken cancellationToken,
+        string? journalPath = null)
     {
         var (manifest, manifestPath, backupPath) = BackupManifest.Load(Path.GetFullPath(path));
         var context = new EngineContext(observer, $"Verifying {backupPath}", toolPath, cancellationToken);
-        return await VerifyCoreAsync(manifest, manifestPath, backupPath, server, context, checkHash: true);
+        var verification = await VerifyCoreAsync(manifest, manifestPath, backupPath, server, context, checkHash: true);
+        RecordTest(journalPath, manifest, backupPath, server, verification, observer);
+        return verification;
     }
 
     /// <summary>Restores a backup into <paramref name="target"/>. Refuses a target holding tables unless Force.</summary>
@@ -204,10 +206,12 @@ public static partial class BackupService
                 "partly restored. Check it with Get-DatabaseSnapshot, or restore again with -Force.", target.ToString(), e);
         }
         context.Report("Done", 100);
-        return new RestoreResult(target.Provider, target.Database, target.Server, backupPath, Compare(manifest, restored), clock.Elapsed)
+        var result = new RestoreResult(target.Provider, target.Database, target.Server, backupPath, Compare(manifest, restored), clock.Elapsed)
         {
             Target = target,
         };
+        RecordRestore(options.JournalPath, target, manifest, result, options.Force, observer);
+        return result;
     }
 
     /// <summary>
@@ -268,6 +272,47 @@ public static partial class BackupService
             Target = target,
         };
     }
+
+    /// <summary>
+    /// A restore changes the target, so it is journalled about the target. When it replaced contents (-Force), its
+    /// undo puts back the last backup the journal holds of the target (changes made after that backup are not in it).
+    /// </summary>
+    private static void RecordRestore(string? journalPath, DbOpsConnection target, BackupManifest manifest, RestoreResult result,
+                                      bool replaced, IOperationObserver observer)
+    {
+        var previous = !replaced ? null : OperationsJournal.Open(journalPath).Read().LastOrDefault(e =>
+            e.Operation == JournalOperations.Backup && e.Path is not null && e.Path != result.BackupPath
+            && e.IsAbout(target.Provider, target.Server, target.Database) && File.Exists(e.Path));
+        OperationsJournal.Record(journalPath, JournalEntry.For(target, JournalOperations.DatabaseRestored) with
+        {
+            Rows = result.Tables.Sum(t => t.Actual ?? 0),
+            Path = result.BackupPath,
+            Sha256 = manifest.Sha256,
+            Verified = result.Tables.All(t => t.Match),
+            Figures = new Dictionary<string, double> { ["seconds"] = Math.Round(result.Duration.TotalSeconds, 3) },
+            Outcome = result.Tables.All(t => t.Match) ? null : "CountMismatch",
+            Undo = previous is null ? null : UndoCommand.Restore(target, previous.Path!),
+        }, observer);
+    }
+
+    /// <summary>A backup test is journalled about the database the backup is of, whether it verified or not.</summary>
+    private static void RecordTest(string? journalPath, BackupManifest manifest, string backupPath, DbOpsConnection? server,
+                                   BackupVerification verification, IOperationObserver observer) =>
+        OperationsJournal.Record(journalPath, new JournalEntry
+        {
+            Time = DateTimeOffset.UtcNow,
+            Operation = JournalOperations.BackupTested,
+            Provider = manifest.Provider,
+            Server = manifest.Server,
+            Database = manifest.Database,
+            Role = server?.User ?? manifest.User,
+            Rows = manifest.Tables.Sum(t => t.Rows),
+            Path = backupPath,
+            Sha256 = manifest.Sha256,
+            Verified = verification.Verified,
+            Figures = new Dictionary<string, double> { ["seconds"] = Math.Round(verification.Duration.TotalSeconds, 3) },
+            Outcome = verification.Verified ? null : "Failed",
+        }, observer);
 
     /// <summary>A file name from the database name and a UTC time stamp, e.g. sales-20261123-101500123.dump.</summary>
     internal static string DefaultFileName(DbOpsConnection source, DateTimeOffset at, string extension)

@@ -100,6 +100,9 @@ public sealed class ConstraintPlan
 
     internal DbOpsConnection Connection { get; }
 
+    /// <summary>The constrained columns (the referencing ones of a foreign key); none for CHECK.</summary>
+    internal IReadOnlyList<string> Columns { get; init; } = [];
+
     internal TableSchema TableSchema { get; }
 
     internal IReadOnlyList<PlannedStep> Steps { get; set; }

@@ -82,6 +82,7 @@ internal static class ConstraintPlanner
         return new ConstraintPlan(connection, c.Table, c.Kind, name, Definition(c, provider), method, listing, steps)
         {
             Outcome = outcome,
+            Columns = c.Columns,
             PreflightSql = preflight,
             PresentButUnchecked = presentButUnchecked,
         };

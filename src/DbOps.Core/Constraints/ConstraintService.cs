@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
+using DbOps.Core.Journal;
 using DbOps.Core.Progress;
 using DbOps.Core.Engines;
 using DbOps.Core.Schema;
@@ -30,6 +31,9 @@ public sealed record ConstraintOptions(TimeSpan LockTimeout, int MaxRetries)
     }
 
     private readonly TimeSpan? _blockingTryTimeout;
+
+    /// <summary>The operations journal to record added constraints in; null for the default one.</summary>
+    public string? JournalPath { get; init; }
 
     /// <summary>The pause before retry <paramref name="attempt"/> (1-based): 250 ms doubling up to 5 s, plus up to 100 ms of jitter.</summary>
     internal TimeSpan Backoff(int attempt) =>
@@ -89,8 +93,29 @@ public static class ConstraintService
             return plan.Settled();
         }
         var engine = DatabaseEngines.For(plan.Provider);
-        await using var session = await engine.OpenWritableAsync(plan.Connection, cancellationToken);
-        return await engine.Tuning.ApplyConstraintAsync(session, plan, options, observer, cancellationToken);
+        ConstraintResult result;
+        await using (var session = await engine.OpenWritableAsync(plan.Connection, cancellationToken))
+        {
+            result = await engine.Tuning.ApplyConstraintAsync(session, plan, options, observer, cancellationToken);
+        }
+        if (result.Status == ConstraintStatus.Added)
+        {
+            OperationsJournal.Record(options.JournalPath, JournalEntry.For(plan.Connection, JournalOperations.ConstraintAdded) with
+            {
+                Schema = plan.Table.Schema,
+                Table = plan.Table.Name,
+                Column = plan.Kind == ConstraintKind.NotNull ? plan.Columns[0] : null,
+                Objects = [plan.Name],
+                Verified = true,   // Added means validated against every row, on both engines
+                Figures = new Dictionary<string, double>
+                {
+                    ["seconds"] = Math.Round(result.Duration.TotalSeconds, 3),
+                    ["lockWaitRetries"] = result.LockWaitRetries,
+                },
+                Undo = engine.Tuning.ConstraintUndoSql(plan) is { } undo ? UndoCommand.Query(plan.Connection, undo) : null,
+            }, observer);
+        }
+        return result;
     }
 
     /// <summary>Plans and applies in one go (what Add-SafeConstraint does without -WhatIf).</summary>

@@ -50,6 +50,9 @@ internal interface ITuningDialect
     Task<ConstraintResult> ApplyConstraintAsync(WritableSession session, ConstraintPlan plan, ConstraintOptions options,
         IOperationObserver observer, CancellationToken cancellationToken);
 
+    /// <summary>The statement that takes an added constraint off again, or null when the engine has none.</summary>
+    string? ConstraintUndoSql(ConstraintPlan plan);
+
     /// <summary>True when the server refused a statement (as opposed to a lost connection or a client error).</summary>
     bool IsStatementError(Exception e);
 

@@ -179,6 +179,8 @@ public static class ErrorIds
 
 
     // Issue 19: journal, Get-MaintenanceLog, Export-MaintenanceReport
+    /// <summary>-After is later than -Before: the time window holds nothing.</summary>
+    public const string InvalidTimeWindow = nameof(InvalidTimeWindow);
 
 
     // Issue 19: backup copies and retention

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
+using DbOps.Core.Journal;
 using DbOps.Core.Progress;
 using DbOps.Core.Engines;
 using DbOps.Core.Schema;
@@ -73,6 +74,9 @@ public sealed class IndexChangePlan
     internal bool ReplacesInvalid { get; }
     internal IndexFinding? Finding { get; }
     internal string Method { get; }
+
+    /// <summary>The CREATE INDEX statement of an index to drop, for the journal's undo.</summary>
+    internal string? Definition { get; init; }
 
     /// <summary>The result of not running it (for a skipped change).</summary>
     public IndexChange Skipped() => new(Source, TableRef, Index, Columns, Outcome, [], false, TimeSpan.Zero, Note, Method);
@@ -162,7 +166,7 @@ public static class IndexMaintenance
                 "even without a constraint. Remove-UnusedIndex does not drop it.", request.Index);
         }
         return new IndexChangePlan(source, index.Table, index.Name, index.Columns, [IndexSql.Drop(engine.Tuning, index.Table.Schema, index.Name)],
-            IndexChangeStatus.Dropped, false, null, request.Finding, IndexAdvisor.Method(index));
+            IndexChangeStatus.Dropped, false, null, request.Finding, IndexAdvisor.Method(index)) { Definition = index.Definition };
     }
 
     private static void CheckEvidence(DatabaseSchema schema, IndexInfo index, IndexFinding finding, IReadOnlyDictionary<string, long> scans, bool force)
@@ -188,8 +192,16 @@ public static class IndexMaintenance
         }
     }
 
-    /// <summary>Runs a planned change. On PostgreSQL a failed concurrent build leaves an INVALID index: it is dropped before reporting.</summary>
-    public static async Task<IndexChange> ApplyAsync(IndexChangePlan plan, IOperationObserver observer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs a planned change and journals it (unless nothing needed doing). On PostgreSQL a failed concurrent build
+    /// leaves an INVALID index: it is dropped before reporting.
+    /// </summary>
+    /// <param name="plan">From <see cref="PlanAddAsync"/> or <see cref="PlanRemoveAsync"/>.</param>
+    /// <param name="observer">Receives progress and the statements.</param>
+    /// <param name="cancellationToken">Stops the change.</param>
+    /// <param name="journalPath">The operations journal to record the change in; null for the default one.</param>
+    public static async Task<IndexChange> ApplyAsync(IndexChangePlan plan, IOperationObserver observer, CancellationToken cancellationToken,
+                                                     string? journalPath = null)
     {
         if (plan.Statements.Count == 0)
         {
@@ -227,7 +239,25 @@ public static class IndexMaintenance
                     $"'{sql}' failed on {source}: {engine.Tuning.ServerMessage(e)}", plan.Target, e);
             }
         }
-        return new IndexChange(source, plan.TableRef, plan.Index, plan.Columns, plan.Outcome, plan.Statements, plan.ReplacesInvalid, clock.Elapsed, null, plan.Method);
+        var change = new IndexChange(source, plan.TableRef, plan.Index, plan.Columns, plan.Outcome, plan.Statements, plan.ReplacesInvalid, clock.Elapsed, null, plan.Method);
+        Record(journalPath, plan, change, observer);
+        return change;
+    }
+
+    /// <summary>An added index is undone by dropping it (concurrently, as Remove-UnusedIndex does); a dropped one by its CREATE INDEX.</summary>
+    private static void Record(string? journalPath, IndexChangePlan plan, IndexChange change, IOperationObserver observer)
+    {
+        var added = plan.Outcome == IndexChangeStatus.Created;
+        OperationsJournal.Record(journalPath, JournalEntry.For(plan.Source, added ? JournalOperations.IndexAdded : JournalOperations.IndexRemoved) with
+        {
+            Schema = plan.TableRef.Schema,
+            Table = plan.TableRef.Name,
+            Objects = [plan.Index],
+            Figures = new Dictionary<string, double> { ["seconds"] = Math.Round(change.Duration.TotalSeconds, 3) },
+            Undo = added
+                ? $"Remove-UnusedIndex -Database {UndoCommand.Database(plan.Source)} -Name {UndoCommand.Quote($"{plan.TableRef.Schema}.{plan.Index}")} -Confirm:$false"
+                : string.IsNullOrEmpty(plan.Definition) ? null : UndoCommand.Query(plan.Source, plan.Definition),
+        }, observer);
     }
 
     private static async Task<(DatabaseSchema Schema, IReadOnlyDictionary<string, long> Scans)> ReadAsync(

@@ -5,6 +5,8 @@ using System.Xml.Linq;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.IO;
+using DbOps.Core.Journal;
+using DbOps.Core.Progress;
 using DbOps.Core.Engines;
 
 namespace DbOps.Core.Integrity;
@@ -51,7 +53,10 @@ public static class IntegrityReportWriter
     /// <param name="path">The file to write.</param>
     /// <param name="format">JSON or JUnit.</param>
     /// <param name="failOn">JUnit: findings at or above this severity are failures (default Error); lower ones go to system-out.</param>
-    public static void Write(IReadOnlyList<IntegrityReport> reports, string path, IntegrityReportFormat format, IntegritySeverity failOn = IntegritySeverity.Error)
+    /// <param name="journalPath">The operations journal to record each database's summary in; null for the default one.</param>
+    /// <param name="observer">Gets a warning when the journal cannot be written; null for none.</param>
+    public static void Write(IReadOnlyList<IntegrityReport> reports, string path, IntegrityReportFormat format, IntegritySeverity failOn = IntegritySeverity.Error,
+                             string? journalPath = null, IOperationObserver? observer = null)
     {
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         try
@@ -64,6 +69,39 @@ public static class IntegrityReportWriter
             throw ArtifactFiles.IsDiskFull(e)
                 ? ArtifactFiles.DiskFull(folder, e)
                 : new DbOpsException(ErrorIds.DestinationNotWritable, ErrorKind.WriteError, $"The report '{path}' could not be written: {e.Message}", path, e);
+        }
+        Record(reports, Path.GetFullPath(path), failOn, journalPath, observer ?? new NullObserver());
+    }
+
+    /// <summary>
+    /// The written report is the record of the check, so each database's summary is journalled with it: the latest
+    /// one is what a maintenance report quotes. A check that only ran (Test-DataIntegrity alone) changes nothing and
+    /// leaves no artifact, so it is not journalled.
+    /// </summary>
+    private static void Record(IReadOnlyList<IntegrityReport> reports, string path, IntegritySeverity failOn, string? journalPath, IOperationObserver observer)
+    {
+        var sha256 = ArtifactFiles.Sha256Async(path, CancellationToken.None).GetAwaiter().GetResult();
+        foreach (var report in reports)
+        {
+            OperationsJournal.Record(journalPath, new JournalEntry
+            {
+                Time = DateTimeOffset.UtcNow,
+                Operation = JournalOperations.IntegrityChecked,
+                Provider = report.Provider,
+                Database = report.Database,
+                Path = path,
+                Sha256 = sha256,
+                Figures = new Dictionary<string, double>
+                {
+                    ["checks"] = report.Checks.Count,
+                    ["errors"] = report.ErrorCount,
+                    ["warnings"] = report.WarningCount,
+                    ["info"] = report.InfoCount,
+                    ["couldNotRun"] = report.CouldNotRunCount + report.MissingTables.Count,
+                    ["seconds"] = Math.Round(report.Duration.TotalSeconds, 3),
+                },
+                Outcome = report.ShouldFail(failOn) ? "ProblemsFound" : null,
+            }, observer);
         }
     }
 

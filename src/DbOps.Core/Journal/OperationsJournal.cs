@@ -45,6 +45,22 @@ public static class JournalOperations
 
 
     // Issue 19: restores, backup tests and copies, retention, constraints, indexes
+    /// <summary>Restore-Database restored a backup (Path) into a database; Undo restores the backup taken before it.</summary>
+    public const string DatabaseRestored = nameof(DatabaseRestored);
+    /// <summary>Test-Backup checked a backup (Path, Sha256); Verified says whether it restored with the recorded row counts.</summary>
+    public const string BackupTested = nameof(BackupTested);
+    /// <summary>Import-TableArchive loaded an archive (Path) into a table (Target).</summary>
+    public const string ArchiveImported = nameof(ArchiveImported);
+    /// <summary>Add-SafeConstraint added a constraint (Objects) and validated it against every row (Verified).</summary>
+    public const string ConstraintAdded = nameof(ConstraintAdded);
+    /// <summary>Add-SafeIndex built an index (Objects); Undo drops it.</summary>
+    public const string IndexAdded = nameof(IndexAdded);
+    /// <summary>Remove-UnusedIndex dropped an index (Objects); Undo is its CREATE INDEX.</summary>
+    public const string IndexRemoved = nameof(IndexRemoved);
+    /// <summary>Export-IntegrityReport wrote an integrity report (Path, Sha256) with its summary in Figures.</summary>
+    public const string IntegrityChecked = nameof(IntegrityChecked);
+    /// <summary>Measure-QueryPerformance compared a query with a baseline: medians and speed-up in Figures.</summary>
+    public const string QueryCompared = nameof(QueryCompared);
 
 
     // Issue 19, second part: backup copies and retention
@@ -143,6 +159,7 @@ public sealed record JournalEntry
         Provider = connection.Provider,
         Server = connection.Server,
         Database = connection.Database,
+        Role = connection.User,
     };
 
     /// <summary>True when the entry is about that database (same engine, server and name or file).</summary>

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Diagnostics;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
+using DbOps.Core.Journal;
 using DbOps.Core.Progress;
 using DbOps.Core.Engines;
 
@@ -17,7 +18,11 @@ namespace DbOps.Core.Performance;
 /// <param name="Baseline">An earlier measurement to compute SpeedUp and PlanChanged against.</param>
 public sealed record QueryMeasurementRequest(
     DbOpsConnection Connection, string Query, IReadOnlyDictionary<string, object?>? Parameters = null,
-    int Iterations = 30, int Warmup = 3, bool AllowWrite = false, QueryBenchmark? Baseline = null);
+    int Iterations = 30, int Warmup = 3, bool AllowWrite = false, QueryBenchmark? Baseline = null)
+{
+    /// <summary>The operations journal to record a comparison with <see cref="Baseline"/> in; null for the default one.</summary>
+    public string? JournalPath { get; init; }
+}
 
 /// <summary>
 /// Measures a statement from the client: the stopwatch runs around executing the prepared statement and reading
@@ -46,7 +51,9 @@ public static class QueryMeasurement
         var dialect = DatabaseEngines.For(request.Connection).Tuning;
         try
         {
-            return await MeasureAsync(dialect, request, observer, activity, cancellationToken);
+            var benchmark = await MeasureAsync(dialect, request, observer, activity, cancellationToken);
+            RecordComparison(request, benchmark, observer);
+            return benchmark;
         }
         catch (Exception e) when (e is DbException && cancellationToken.IsCancellationRequested)
         {
@@ -56,6 +63,30 @@ public static class QueryMeasurement
         {
             throw MapError(error, request);
         }
+    }
+
+    /// <summary>
+    /// A measurement against a baseline is the before/after proof of a tuning step, so it is journalled with its
+    /// medians and speed-up (the query's text, never its parameter values). A lone measurement changes nothing and is not.
+    /// </summary>
+    private static void RecordComparison(QueryMeasurementRequest request, QueryBenchmark benchmark, IOperationObserver observer)
+    {
+        if (request.Baseline is not { } baseline)
+        {
+            return;
+        }
+        var figures = new Dictionary<string, double> { ["baselineMedianMs"] = baseline.MedianMs, ["medianMs"] = benchmark.MedianMs };
+        if (benchmark.SpeedUp is { } speedUp)
+        {
+            figures["speedUp"] = Math.Round(speedUp, 2);
+        }
+        OperationsJournal.Record(request.JournalPath, JournalEntry.For(request.Connection, JournalOperations.QueryCompared) with
+        {
+            Target = request.Query.Trim(),
+            Objects = benchmark.Plan.IndexesUsed.Count > 0 ? benchmark.Plan.IndexesUsed : null,
+            Rows = benchmark.Rows,
+            Figures = figures,
+        }, observer);
     }
 
     private static async Task<QueryBenchmark> MeasureAsync(

@@ -285,6 +285,7 @@ public static class RemovalService
             Checksum = content.Checksum,
             // An empty table dropped without an archive has no verified archive to point to.
             Verified = archive is not null,
+            Undo = archive is null ? null : $"Import-TableArchive -Path {UndoCommand.Quote(archive.ManifestPath)} -Database {UndoCommand.Database(source)}",
         };
 
     /// <summary>

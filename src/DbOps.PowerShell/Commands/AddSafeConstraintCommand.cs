@@ -115,6 +115,11 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
     [ValidateRange(0, 100)]
     public int MaxRetries { get; set; } = ConstraintOptions.Default.MaxRetries;
 
+    /// <summary>The operations journal to record each added constraint in; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <inheritdoc/>
     protected override void BeginProcessing()
     {
@@ -155,7 +160,7 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
             WriteVerbose("No constraint suggested for this input; skipped.");
             return;
         }
-        var options = new ConstraintOptions(LockTimeout, MaxRetries);
+        var options = new ConstraintOptions(LockTimeout, MaxRetries) { JournalPath = ResolveOptionalPath(JournalPath) };
         try
         {
             var connection = Database is null ? Finding.Source : _connection ??= ResolveDatabase(Database);

@@ -59,6 +59,11 @@ public sealed class AddSafeIndexCommand : DbOpsCmdlet
     [ValidateNotNullOrEmpty]
     public string? Name { get; set; }
 
+    /// <summary>The operations journal to record each added index in; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -78,7 +83,7 @@ public sealed class AddSafeIndexCommand : DbOpsCmdlet
             }
             if (ShouldProcess(plan.Target, string.Join(";\n", plan.Statements)))
             {
-                WriteObject(Run((observer, token) => IndexMaintenance.ApplyAsync(plan, observer, token)));
+                WriteObject(Run((observer, token) => IndexMaintenance.ApplyAsync(plan, observer, token, ResolveOptionalPath(JournalPath))));
             }
         }
         catch (DbOpsException e)

@@ -34,6 +34,11 @@ public sealed class ExportIntegrityReportCommand : DbOpsCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>The operations journal to record each database's summary in; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -64,7 +69,12 @@ public sealed class ExportIntegrityReportCommand : DbOpsCmdlet
         {
             var path = ResolvePath(Path);
             IReadOnlyList<IntegrityReport> reports = [.. _reports, .. IntegrityReportWriter.FromFindings(_findings)];
-            IntegrityReportWriter.Write(reports, path, Format ?? IntegrityReportWriter.FormatFor(path), FailOn ?? IntegritySeverity.Error);
+            var format = Format ?? IntegrityReportWriter.FormatFor(path);
+            Run((observer, _) =>
+            {
+                IntegrityReportWriter.Write(reports, path, format, FailOn ?? IntegritySeverity.Error, ResolveOptionalPath(JournalPath), observer);
+                return Task.FromResult(path);
+            });
             WriteVerbose($"Wrote {reports.Sum(r => r.Checks.Count)} check result(s) to {path}.");
             if (PassThru)
             {

@@ -33,6 +33,11 @@ public sealed class ImportTableArchiveCommand : DbOpsCmdlet
     [ArgumentCompleter(typeof(PlainTableNameCompleter))]
     public string? TargetTable { get; set; }
 
+    /// <summary>The operations journal to record the import in; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -52,7 +57,7 @@ public sealed class ImportTableArchiveCommand : DbOpsCmdlet
                     var path0 = target.Database;
                     target = Run((_, token) => Core.Connections.DatabaseConnector.ConnectSqliteAsync(path0, create: true, token));
                 }
-                var request = new ArchiveImportRequest(path, target, TargetTable);
+                var request = new ArchiveImportRequest(path, target, TargetTable) { JournalPath = ResolveOptionalPath(JournalPath) };
                 WriteObject(Run((observer, token) => ArchiveService.ImportAsync(request, observer, token)));
             }
             catch (DbOpsException e)

@@ -62,6 +62,11 @@ public sealed class MeasureQueryPerformanceCommand : DbOpsCmdlet
     [Parameter]
     public SwitchParameter AllowWrite { get; set; }
 
+    /// <summary>The operations journal to record a comparison with -Baseline in; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -78,7 +83,10 @@ public sealed class MeasureQueryPerformanceCommand : DbOpsCmdlet
             {
                 WriteWarning($"No baseline was measured with the query '{query}'; SpeedUp is left empty.");
             }
-            var request = new QueryMeasurementRequest(source, query, ToParameterValues(Parameters), Iterations, Warmup, AllowWrite, baseline);
+            var request = new QueryMeasurementRequest(source, query, ToParameterValues(Parameters), Iterations, Warmup, AllowWrite, baseline)
+            {
+                JournalPath = ResolveOptionalPath(JournalPath),
+            };
             WriteObject(Run((observer, token) => QueryMeasurement.MeasureAsync(request, observer, token)));
         }
         catch (DbOpsException e)

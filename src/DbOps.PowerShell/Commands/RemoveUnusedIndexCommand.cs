@@ -36,6 +36,11 @@ public sealed class RemoveUnusedIndexCommand : DbOpsCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>The operations journal to record each dropped index in; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -48,7 +53,7 @@ public sealed class RemoveUnusedIndexCommand : DbOpsCmdlet
             var plan = Run((_, token) => IndexMaintenance.PlanRemoveAsync(request, token));
             if (ShouldProcess(plan.Target, string.Join(";\n", plan.Statements)))
             {
-                WriteObject(Run((observer, token) => IndexMaintenance.ApplyAsync(plan, observer, token)));
+                WriteObject(Run((observer, token) => IndexMaintenance.ApplyAsync(plan, observer, token, ResolveOptionalPath(JournalPath))));
             }
         }
         catch (DbOpsException e)

@@ -54,6 +54,11 @@ public sealed class RestoreDatabaseCommand : DbOpsCmdlet
     [ValidateNotNullOrEmpty]
     public string? ToolPath { get; set; }
 
+    /// <summary>The operations journal to record the restore in; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? JournalPath { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -70,7 +75,7 @@ public sealed class RestoreDatabaseCommand : DbOpsCmdlet
             {
                 return;
             }
-            var options = new RestoreOptions(Force, NoOwner) { Create = Create, JournalPath = JournalPath is null ? null : ResolvePath(JournalPath) };
+            var options = new RestoreOptions(Force, NoOwner, ResolveOptionalPath(JournalPath)) { Create = Create };
             var toolPath = ToolPath is null ? null : ResolvePath(ToolPath);
             var result = Run((observer, token) => BackupService.RestoreAsync(backup, target, options, toolPath, observer, token));
             WriteObject(result);

@@ -43,7 +43,10 @@ public sealed class TestBackupCommand : DbOpsCmdlet
     [Parameter]
     public SwitchParameter AllCopies { get; set; }
 
-    /// <summary>The operations journal that -AllCopies reads; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    /// <summary>
+    /// The operations journal each test is recorded in, and that -AllCopies reads; by default $env:DBOPS_JOURNAL or the
+    /// user's DbOps/journal.jsonl.
+    /// </summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? JournalPath { get; set; }
@@ -86,11 +89,11 @@ public sealed class TestBackupCommand : DbOpsCmdlet
     private void Verify(string path, DbOpsConnection? server)
     {
         var toolPath = ToolPath is null ? null : ResolvePath(ToolPath);
-        var result = Run((observer, token) => BackupService.VerifyAsync(path, server, toolPath, observer, token));
+        var journalPath = ResolveOptionalPath(JournalPath);
+        var result = Run((observer, token) => BackupService.VerifyAsync(path, server, toolPath, observer, token, journalPath));
         Write(result);
         if (AllCopies)
         {
-            var journalPath = JournalPath is null ? null : ResolvePath(JournalPath);
             foreach (var copy in Run((observer, token) => BackupService.VerifyCopiesAsync(result, server, toolPath, journalPath, observer, token)))
             {
                 Write(copy);

@@ -42,6 +42,10 @@ internal sealed class PostgresTuning : ITuningDialect
         IOperationObserver observer, CancellationToken cancellationToken) =>
         PostgresConstraints.ApplyAsync(session, plan, options, observer, cancellationToken);
 
+    public string? ConstraintUndoSql(ConstraintPlan plan) => plan.Kind == ConstraintKind.NotNull
+        ? $"ALTER TABLE {PostgresEngine.Instance.QualifiedName(plan.Table)} ALTER COLUMN {PostgresEngine.Instance.QuoteIdentifier(plan.Columns[0])} DROP NOT NULL"
+        : $"ALTER TABLE {PostgresEngine.Instance.QualifiedName(plan.Table)} DROP CONSTRAINT {PostgresEngine.Instance.QuoteIdentifier(plan.Name)}";
+
     public bool IsStatementError(Exception e) => e is PostgresException;
 
     public bool IsPermissionDenied(Exception e) => e is PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege };

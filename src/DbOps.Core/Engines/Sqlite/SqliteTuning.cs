@@ -43,6 +43,10 @@ internal sealed class SqliteTuning : ITuningDialect
         IOperationObserver observer, CancellationToken cancellationToken) =>
         SqliteConstraints.ApplyAsync(session, plan, options, observer, cancellationToken);
 
+    // SQLite has no DROP CONSTRAINT: the constraint went on by rebuilding the table, and only another rebuild (or the
+    // backup taken before) takes it off.
+    public string? ConstraintUndoSql(ConstraintPlan plan) => null;
+
     public bool IsStatementError(Exception e) => e is SqliteException;
 
     // SQLite has no privileges: a file it may open, it may read.
