@@ -40,11 +40,6 @@ public sealed class RestoreDatabaseCommand : DbOpsCmdlet
     [Parameter]
     public SwitchParameter Create { get; set; }
 
-    /// <summary>The operations journal that records a database -Create made (default: $env:DBOPS_JOURNAL or the user's journal).</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? JournalPath { get; set; }
-
     /// <summary>PostgreSQL: do not restore owners and privileges (for a server without the original roles).</summary>
     [Parameter]
     public SwitchParameter NoOwner { get; set; }
@@ -54,7 +49,7 @@ public sealed class RestoreDatabaseCommand : DbOpsCmdlet
     [ValidateNotNullOrEmpty]
     public string? ToolPath { get; set; }
 
-    /// <summary>The operations journal to record the restore in; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
+    /// <summary>The operations journal to record the restore (or the database -Create made) in; by default $env:DBOPS_JOURNAL or the user's DbOps/journal.jsonl.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? JournalPath { get; set; }
