@@ -155,6 +155,8 @@ public static class ErrorIds
     public const string RowCountMismatch = nameof(RowCountMismatch);
     /// <summary>The rows an undo would put back changed after the fix; nothing was written.</summary>
     public const string RowsChangedSinceFix = nameof(RowsChangedSinceFix);
+    /// <summary>The server refused a row fix or its undo (a constraint, a lost session); it was rolled back, or its COMMIT's outcome is unknown.</summary>
+    public const string RowFixFailed = nameof(RowFixFailed);
 
 
     // Issue 18: Restore-Database -Create, Remove-Database
