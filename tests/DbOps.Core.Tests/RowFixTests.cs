@@ -240,8 +240,9 @@ public abstract class RowFixTests : IDisposable
         var first = await RowFixService.PlanAsync(Request(db, RowFixAction.Remove, null) with { Findings = [duplicates] }, CancellationToken.None);
         var fix = await FixAsync(Request(db, RowFixAction.Remove, null) with { Findings = [duplicates], Keep = DuplicateKeep.Last });
 
-        Assert.Equal((3L, new[] { "1", "2" }), (first.RowCount, first.Survivors.ToArray()));
-        Assert.Equal(new[] { "4", "5" }, fix.Survivors);
+        Assert.Equal(3, first.RowCount);
+        Assert.Equal(["1", "2"], first.Survivors);
+        Assert.Equal(["4", "5"], fix.Survivors);
         Assert.Equal(3, fix.RowCount);
         Assert.Equal(3, (await ContentAsync(db, "tags", "id IN (4, 5, 6)")).Rows);
         Assert.Equal(3, (await ContentAsync(db, "tags")).Rows);
