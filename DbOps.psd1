@@ -33,6 +33,8 @@
         'Export-TableArchive'
         'Import-TableArchive'
         'Remove-DeprecatedTable'
+        'Remove-TableRow'
+        'Update-TableRow'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -26,6 +26,8 @@ BeforeDiscovery {
         @{ Name = 'Export-TableArchive'; Binds = 'InputObject[V] Schema[P] Table[V]' }
         @{ Name = 'Import-TableArchive'; Binds = 'InputObject[V] Path[P]' }
         @{ Name = 'Remove-DeprecatedTable'; Binds = 'InputObject[V]' }
+        @{ Name = 'Remove-TableRow'; Binds = 'Finding[V]' }
+        @{ Name = 'Update-TableRow'; Binds = 'Finding[V]' }
     )
     # Whether a cmdlet asks before it acts: High asks by default, Medium and Low only with -Confirm.
     $confirmContract = @(
@@ -39,6 +41,8 @@ BeforeDiscovery {
         @{ Name = 'Remove-DeprecatedTable'; Impact = 'High' }
         @{ Name = 'Remove-UnusedIndex'; Impact = 'High' }
         @{ Name = 'Restore-Database'; Impact = 'High' }
+        @{ Name = 'Remove-TableRow'; Impact = 'High' }
+        @{ Name = 'Update-TableRow'; Impact = 'Medium' }
     )
 }
 
@@ -270,6 +274,8 @@ Describe 'Error ids' {
         @{ Name = 'Export-TableArchive'; Because = 'a table that does not exist'; ErrorId = 'TableNotFound'; Script = { Export-TableArchive -Database $path -Table nosuch -Destination $TestDrive -ErrorAction Stop } }
         @{ Name = 'Import-TableArchive'; Because = 'a manifest that does not exist'; ErrorId = 'FileNotFound'; Script = { Import-TableArchive -Path (Join-Path $TestDrive none.manifest.json) -Database $path -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Remove-DeprecatedTable'; Because = 'a table with rows and no archive'; ErrorId = 'ArchiveRequired'; Script = { Remove-DeprecatedTable -Database $path -Table goals -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Remove-TableRow'; Because = 'a condition that would write'; ErrorId = 'RowConditionInvalid'; Script = { Remove-TableRow -Database $path -Table goals -Where 'id > 0; DELETE FROM goals' -Destination $TestDrive -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Update-TableRow'; Because = '-Set of the primary key'; ErrorId = 'RowConditionInvalid'; Script = { Update-TableRow -Database $path -Table goals -Key 41 -Set @{ id = 9 } -Destination $TestDrive -ErrorAction Stop } }
         @{ Name = 'Restore-Database'; Because = 'a backup that does not exist'; ErrorId = 'FileNotFound'; Script = { Restore-Database -Path (Join-Path $TestDrive none.sqlite) -Database (Join-Path $TestDrive r.db) -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Get-DatabaseSnapshot'; Because = 'a saved snapshot that is not one'; ErrorId = 'SnapshotInvalid'; Script = { Set-Content (Join-Path $TestDrive bad.json) '{}'; Get-DatabaseSnapshot -Path (Join-Path $TestDrive bad.json) -ErrorAction Stop } }
         @{ Name = 'Compare-DatabaseSnapshot'; Because = '-FailOnDataLoss when rows were lost'; ErrorId = 'DataLossDetected'; Script = {
@@ -290,7 +296,7 @@ Describe 'Error ids' {
         $covered = 'Connect-Database', 'Backup-Database', 'Test-Backup', 'Test-DataIntegrity', 'Export-IntegrityReport', 'Add-SafeConstraint',
             'Measure-QueryPerformance', 'Invoke-DatabaseQuery', 'Get-SlowQuery', 'Find-MissingIndex', 'Find-UnusedIndex', 'Add-SafeIndex', 'Remove-UnusedIndex',
             'Find-UnusedTable', 'Export-TableArchive', 'Import-TableArchive', 'Remove-DeprecatedTable', 'Restore-Database',
-            'Get-DatabaseSnapshot', 'Compare-DatabaseSnapshot', 'Export-DatabaseDocumentation', 'Start-UsageWatch'
+            'Get-DatabaseSnapshot', 'Compare-DatabaseSnapshot', 'Export-DatabaseDocumentation', 'Start-UsageWatch', 'Remove-TableRow', 'Update-TableRow'
         (Get-Command -Module DbOps).Name | Sort-Object | Should -Be ($covered | Sort-Object)
     }
 }
