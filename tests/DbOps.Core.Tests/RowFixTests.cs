@@ -6,6 +6,7 @@ using DbOps.Core.Integrity;
 using DbOps.Core.Journal;
 using DbOps.Core.Progress;
 using DbOps.Core.RowFixes;
+using DbOps.Core.Snapshots;
 
 namespace DbOps.Core.Tests;
 
@@ -288,6 +289,30 @@ public abstract class RowFixTests : IDisposable
 
         Assert.Equal(before, await ContentAsync(db, table));
         Assert.Equal(200, (await ContentAsync(db, "goals")).Rows);
+    }
+
+    [Fact]
+    public async Task A_snapshot_comparison_explains_rows_removed_with_a_verified_rows_archive_and_flags_any_other_loss()
+    {
+        var db = await GoalsAsync();
+        Task<DatabaseSnapshot> SnapshotAsync() =>
+            SnapshotService.CaptureAsync(new SnapshotRequest(db, Checksum: true), NullObserver.Instance, CancellationToken.None);
+        var before = await SnapshotAsync();
+        await FixAsync(Request(db, RowFixAction.Remove, "legacy_imports", "id <= 30"));
+        await FixAsync(Request(db, RowFixAction.Remove, "legacy_imports") with { KeyValues = [40, 41] });
+        await FixAsync(Request(db, RowFixAction.Remove, "goals", "root_id IS NULL"));
+        Execute(db, "DELETE FROM goals WHERE id = 200");
+
+        var comparison = SnapshotComparer.Compare(before, await SnapshotAsync(), Journal);
+
+        var legacy = Assert.Single(comparison.Differences, d => d.Table is "legacy_imports" or "public.legacy_imports" || d.Name == "legacy_imports");
+        Assert.False(legacy.DataLoss, legacy.Explanation);
+        Assert.Contains("removed on purpose", legacy.Explanation, StringComparison.Ordinal);
+        Assert.Equal(-32, legacy.RowDelta);
+        // 7 rows archived, 8 gone: the archive does not explain the eighth.
+        var goals = Assert.Single(comparison.Differences, d => d.Name == "goals" && d.ObjectType == "Rows");
+        Assert.True(goals.DataLoss, goals.Explanation);
+        Assert.True(comparison.DataLoss);
     }
 
     /// <summary>Changes the table once, after the archive is written and before the fix takes its lock.</summary>
