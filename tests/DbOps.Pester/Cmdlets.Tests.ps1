@@ -104,6 +104,20 @@ Describe 'Pipeline binding' {
         $rows[1].body | Should -BeNullOrEmpty
     }
 
+    It 'orphan findings pipe into Remove-TableRow, and a fix''s Undo line puts its rows back' {
+        $path = New-TestDatabase
+        $fixes = Join-Path $TestDrive fixes
+        Test-DataIntegrity -Database $path -Check OrphanedRows -Table activity_instances | Remove-TableRow -Destination $fixes -WhatIf | Should -BeNullOrEmpty
+        Test-Path $fixes | Should -BeFalse
+        $fix = Test-DataIntegrity -Database $path -Check OrphanedRows -Table activity_instances | Remove-TableRow -Destination $fixes -Confirm:$false
+        $fix.Status, $fix.RowCount | Should -Be 'Fixed', 25
+        (Invoke-DatabaseQuery $path 'SELECT count(*) AS n FROM activity_instances').n | Should -Be 5975
+        # Orphans cannot go back while foreign keys are enforced; rows no key refers to can.
+        $legacy = Remove-TableRow -Database $path -Table legacy_imports -Where 'id <= 10' -Destination $fixes -Confirm:$false
+        (Invoke-Expression $legacy.Undo).RowCount | Should -Be 10
+        (Invoke-DatabaseQuery $path 'SELECT count(*) AS n FROM legacy_imports').n | Should -Be 350
+    }
+
     It 'Test-DataIntegrity -AsReport pipes into Export-IntegrityReport' {
         $file = Test-DataIntegrity -Database (New-TestDatabase) -AsReport | Export-IntegrityReport -Path (Join-Path $TestDrive report.json) -PassThru
         $file | Should -BeOfType [System.IO.FileInfo]
