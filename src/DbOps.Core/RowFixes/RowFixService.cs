@@ -93,15 +93,14 @@ public static class RowFixService
                     $"The rows of {table} that {plan.Condition} chooses changed after they were archived: they are now {live.Rows} rows with checksum " +
                     $"{live.Checksum}, '{manifestPath}' holds {prior.Rows} with {prior.Checksum}. Nothing was changed; run the fix again.", table.ToString());
             }
-            if ((await ReferencingRowsAsync(engine, connection, transaction, plan, cancellationToken)).Count > 0)
+            if (await ReferencingRowsAsync(engine, connection, transaction, plan, cancellationToken) is { Count: > 0 } referencing)
             {
-                throw Referenced(plan with { Referencing = await ReferencingRowsAsync(engine, connection, transaction, plan, cancellationToken) });
+                throw Referenced(plan with { Referencing = referencing });
             }
             var affected = await Execute(plan.Statement, plan.Parameters);
             FaultPoint.Reach(FaultPoint.RowFixApplied);
-            var conditions = plan.Conditions;
             after = await TableChecksum.ComputeAsync(engine, connection, transaction, table, manifest.ColumnNames, cancellationToken,
-                conditions.MatchesPrior(dialect.PriorImageTable));
+                plan.Conditions.MatchesPrior(dialect.PriorImageTable));
             var left = request.Action == RowFixAction.Remove ? 0 : prior.Rows;
             if (affected != prior.Rows || after.Rows != left)
             {
