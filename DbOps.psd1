@@ -41,6 +41,8 @@
         'Copy-TableData'
         'Get-MaintenanceLog'
         'Export-MaintenanceReport'
+        'Remove-TableRow'
+        'Update-TableRow'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

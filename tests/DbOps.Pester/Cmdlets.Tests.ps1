@@ -34,6 +34,8 @@ BeforeDiscovery {
         @{ Name = 'Copy-TableData'; Binds = 'Database[V]' }
         @{ Name = 'Get-MaintenanceLog'; Binds = 'Database[V]' }
         @{ Name = 'Export-MaintenanceReport'; Binds = 'Database[V]' }
+        @{ Name = 'Remove-TableRow'; Binds = 'Finding[V]' }
+        @{ Name = 'Update-TableRow'; Binds = 'Finding[V]' }
     )
     # Whether a cmdlet asks before it acts: High asks by default, Medium and Low only with -Confirm.
     $confirmContract = @(
@@ -52,6 +54,8 @@ BeforeDiscovery {
         @{ Name = 'Remove-UnusedIndex'; Impact = 'High' }
         @{ Name = 'Restore-Database'; Impact = 'High' }
         @{ Name = 'Remove-Database'; Impact = 'High' }
+        @{ Name = 'Remove-TableRow'; Impact = 'High' }
+        @{ Name = 'Update-TableRow'; Impact = 'Medium' }
     )
 }
 
@@ -111,6 +115,20 @@ Describe 'Pipeline binding' {
         $rows[0].PSObject.Properties.Name | Should -Be 'id', 'body', 'id1'
         $rows[0].body | Should -Be 'first'
         $rows[1].body | Should -BeNullOrEmpty
+    }
+
+    It 'orphan findings pipe into Remove-TableRow, and a fix''s Undo line puts its rows back' {
+        $path = New-TestDatabase
+        $fixes = Join-Path $TestDrive fixes
+        Test-DataIntegrity -Database $path -Check OrphanedRows -Table activity_instances | Remove-TableRow -Destination $fixes -WhatIf | Should -BeNullOrEmpty
+        Test-Path $fixes | Should -BeFalse
+        $fix = Test-DataIntegrity -Database $path -Check OrphanedRows -Table activity_instances | Remove-TableRow -Destination $fixes -Confirm:$false
+        $fix.Status, $fix.RowCount | Should -Be 'Fixed', 25
+        (Invoke-DatabaseQuery $path 'SELECT count(*) AS n FROM activity_instances').n | Should -Be 5975
+        # Orphans cannot go back while foreign keys are enforced; rows no key refers to can.
+        $legacy = Remove-TableRow -Database $path -Table legacy_imports -Where 'id <= 10' -Destination $fixes -Confirm:$false
+        (Invoke-Expression $legacy.Undo).RowCount | Should -Be 10
+        (Invoke-DatabaseQuery $path 'SELECT count(*) AS n FROM legacy_imports').n | Should -Be 350
     }
 
     It 'Test-DataIntegrity -AsReport pipes into Export-IntegrityReport' {
@@ -319,6 +337,8 @@ Describe 'Error ids' {
         @{ Name = 'Rename-Table'; Because = 'a new name another table has'; ErrorId = 'TableNameTaken'; Script = { Rename-Table -Database $path -Table goals -NewName sessions -ErrorAction Stop } }
         @{ Name = 'Get-MaintenanceLog'; Because = '-After later than -Before'; ErrorId = 'InvalidTimeWindow'; Script = { Get-MaintenanceLog -After (Get-Date) -Before (Get-Date).AddDays(-1) -ErrorAction Stop } }
         @{ Name = 'Export-MaintenanceReport'; Because = 'a report path that is a folder'; ErrorId = 'DestinationNotWritable'; Script = { Export-MaintenanceReport -Database $path -Path $TestDrive -ErrorAction Stop } }
+        @{ Name = 'Remove-TableRow'; Because = 'a condition that would write'; ErrorId = 'RowConditionInvalid'; Script = { Remove-TableRow -Database $path -Table goals -Where 'id > 0; DELETE FROM goals' -Destination $TestDrive -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Update-TableRow'; Because = '-Set of the primary key'; ErrorId = 'RowConditionInvalid'; Script = { Update-TableRow -Database $path -Table goals -Key 41 -Set @{ id = 9 } -Destination $TestDrive -ErrorAction Stop } }
         @{ Name = 'Restore-Database'; Because = 'a backup that does not exist'; ErrorId = 'FileNotFound'; Script = { Restore-Database -Path (Join-Path $TestDrive none.sqlite) -Database (Join-Path $TestDrive r.db) -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Restore-Database'; Because = '-Create onto a database that exists'; ErrorId = 'DatabaseExists'; Script = {
                 Backup-Database -Database $path -Destination (Join-Path $TestDrive create-backup) | Restore-Database -Database $path -Create -Confirm:$false -ErrorAction Stop } }

@@ -51,6 +51,7 @@ internal static class ArchiveExport
             throw new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.InvalidArgument,
                 $"{table} has no stored columns to archive (it has none, or only generated ones).", table.ToString());
         }
+        var where = RowsCondition(request.Selection, tableSchema, provider);
         var activity = $"Archiving {table}";
         void Report(string status, int percent) => observer.Progress(new OperationProgress(activity, status, percent));
 
@@ -107,13 +108,13 @@ internal static class ArchiveExport
                         if (request.Format == ArchiveFormat.Csv)
                         {
                             // The checksum is computed from the rows as the CSV is written.
-                            await dialect.ExportRowsAsync(connection, transaction, table, names, data, checksum.Add, progress.Update, cancellationToken);
+                            await dialect.ExportRowsAsync(connection, transaction, table, names, where, data, checksum.Add, progress.Update, cancellationToken);
                         }
                         else
                         {
                             var output = new ChunkedOutput(data);
                             var json = new ArchiveJsonLines(names);
-                            await dialect.ExportRowsAsync(connection, transaction, table, names, null, row =>
+                            await dialect.ExportRowsAsync(connection, transaction, table, names, where, null, row =>
                             {
                                 checksum.Add(row);
                                 json.Write(row, output.Buffer);
@@ -161,6 +162,13 @@ internal static class ArchiveExport
                 SchemaFile = new ArchiveFile(Path.GetFileName(schemaPath), new FileInfo(schemaTemp).Length, await schemaHash),
                 CreatedAt = createdAt,
             };
+            if (where is not null)
+            {
+                manifest = manifest with
+                {
+                    FormatVersion = ArchiveManifest.PartialFormatVersion, Scope = ArchiveScope.Rows, Key = request.Selection!.Key, Where = where,
+                };
+            }
 
             // Verified under the temporary names: a process killed meanwhile leaves only .partial files.
             ArchiveCheck? check = null;
@@ -190,16 +198,20 @@ internal static class ArchiveExport
             FaultPoint.Reach(FaultPoint.ArchiveFilesRenamed);
             ArtifactFiles.Publish(manifestTemp, manifestPath, overwrite: false);
             observer.Verbose($"Archived {table}: {manifest.RowCount} rows, {manifest.Data.SizeBytes} bytes in {dataPath}; checksum {manifest.Checksum}.");
-            OperationsJournal.Record(request.JournalPath, JournalEntry.For(source, JournalOperations.ArchiveCreated) with
+            // A rows archive is the first step of a row fix, whose one journal entry names it.
+            if (where is null)
             {
-                Schema = table.Schema,
-                Table = table.Name,
-                Rows = manifest.RowCount,
-                Path = manifestPath,
-                Checksum = manifest.Checksum,
-                Sha256 = manifest.Data.Sha256,
-                Verified = manifest.VerifiedAt is not null,
-            }, observer);
+                OperationsJournal.Record(request.JournalPath, JournalEntry.For(source, JournalOperations.ArchiveCreated) with
+                {
+                    Schema = table.Schema,
+                    Table = table.Name,
+                    Rows = manifest.RowCount,
+                    Path = manifestPath,
+                    Checksum = manifest.Checksum,
+                    Sha256 = manifest.Data.Sha256,
+                    Verified = manifest.VerifiedAt is not null,
+                }, observer);
+            }
             return new TableArchive(manifest, manifestPath, dataPath, schemaPath, check, clock.Elapsed, source);
         }
         catch (Exception e)
@@ -211,6 +223,24 @@ internal static class ArchiveExport
             committed.ForEach(ArtifactFiles.DeleteQuietly);
             throw MapExportError(e, provider, table, folder);
         }
+    }
+
+    /// <summary>
+    /// The condition of a <see cref="ArchiveScope.Rows"/> selection, checked by the one expression rule; null for a whole
+    /// table. Its key must be columns of the table: they address the archived rows when they are put back.
+    /// </summary>
+    private static string? RowsCondition(ArchiveSelection? selection, Schema.TableSchema table, IDatabaseEngine engine)
+    {
+        if (selection is not { Scope: ArchiveScope.Rows })
+        {
+            return null;
+        }
+        var why = Sql.SqlExpression.Problem(selection.Where, engine)
+            ?? (selection.Key.Count == 0 || selection.Key.Any(k => table.Columns.All(c => c.Name != k))
+                ? $"its key ({string.Join(", ", selection.Key)}) is not a set of columns of {table.Table}" : null);
+        return why is null ? selection.Where
+            : throw new DbOpsException(ErrorIds.RowConditionInvalid, ErrorKind.InvalidArgument,
+                $"The rows of {table.Table} to archive cannot be chosen by '{selection.Where}': {why}.", selection.Where);
     }
 
     /// <summary>

@@ -19,6 +19,10 @@ internal static class ArchiveImport
     /// <summary>Loads an archive into a table, proving the loaded table's count and checksum equal the manifest's.</summary>
     public static async Task<ArchiveImportResult> ImportAsync(ArchiveImportRequest request, IOperationObserver observer, CancellationToken cancellationToken)
     {
+        if (request.Mode == ArchiveImportMode.Upsert)
+        {
+            return await RowFixes.RowArchiveUndo.UpsertAsync(request, observer, cancellationToken);
+        }
         var clock = Stopwatch.StartNew();
         var (manifest, manifestPath, folder) = ArchiveManifest.Load(request.ManifestPath);
         var target = request.Target;
@@ -190,7 +194,7 @@ internal static class ArchiveImport
     }
 
     /// <summary>Streams the data file into the table while computing the file's own count and checksum.</summary>
-    private static async Task<TableContent> LoadAsync(ArchiveManifest manifest, string dataPath, WritableSession session, DbTransaction transaction,
+    internal static async Task<TableContent> LoadAsync(ArchiveManifest manifest, string dataPath, WritableSession session, DbTransaction transaction,
         TableRef target, bool freeze, Action<long> progress, CancellationToken cancellationToken)
     {
         var checksum = new TableChecksum();

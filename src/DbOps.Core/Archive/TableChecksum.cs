@@ -67,14 +67,15 @@ public sealed class TableChecksum
 
     /// <summary>
     /// Computes the checksum on an open connection, inside the caller's transaction (e.g. under the exclusive lock
-    /// that precedes a DROP). It fixes the session's output settings first (<see cref="IArchiveDialect.UseCanonicalTextAsync"/>).
+    /// that precedes a DROP); with <paramref name="where"/>, of the rows that condition chooses (a rows archive's). It fixes
+    /// the session's output settings first (<see cref="IArchiveDialect.UseCanonicalTextAsync"/>).
     /// </summary>
     internal static async Task<TableContent> ComputeAsync(IDatabaseEngine engine, DbConnection connection, DbTransaction? transaction, TableRef table,
-        IReadOnlyList<string> columns, CancellationToken cancellationToken)
+        IReadOnlyList<string> columns, CancellationToken cancellationToken, string? where = null)
     {
         var checksum = new TableChecksum();
         await engine.Archive.UseCanonicalTextAsync(connection, cancellationToken);
-        await engine.Archive.ReadRowsAsync(connection, transaction, table, columns, checksum.Add, cancellationToken);
+        await engine.Archive.ReadRowsAsync(connection, transaction, table, columns, where, checksum.Add, cancellationToken);
         return checksum.Content;
     }
 }

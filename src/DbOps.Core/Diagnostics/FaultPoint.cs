@@ -11,6 +11,9 @@ internal static class FaultPoint
     /// <summary>Between a removal's COMMIT and the journal line that records its outcome.</summary>
     public const string RemovalCommitted = nameof(RemovalCommitted);
 
+    /// <summary>Between a row fix's DELETE or UPDATE and its COMMIT (issue 18).</summary>
+    public const string RowFixApplied = nameof(RowFixApplied);
+
     /// <summary>Between renaming an archive's data and schema files and renaming its manifest.</summary>
     public const string ArchiveFilesRenamed = nameof(ArchiveFilesRenamed);
 

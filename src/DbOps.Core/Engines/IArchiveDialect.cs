@@ -35,16 +35,19 @@ internal interface IArchiveDialect
     /// <summary>About how many rows the table holds, for progress only.</summary>
     Task<long> ExpectedRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, CancellationToken cancellationToken);
 
-    /// <summary>Reads every row of the table in canonical form, inside <paramref name="transaction"/> (a checksum's read).</summary>
-    Task ReadRowsAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns,
+    /// <summary>
+    /// Reads every row of the table in canonical form, inside <paramref name="transaction"/> (a checksum's read); with
+    /// <paramref name="where"/> (a checked condition), only the rows it chooses.
+    /// </summary>
+    Task ReadRowsAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns, string? where,
         Action<CanonicalRow> onRow, CancellationToken cancellationToken);
 
     /// <summary>
     /// Reads every row for an export: each in canonical form to <paramref name="onRow"/> and, with <paramref name="csv"/>, all
     /// of them as the archive's CSV to that stream (PostgreSQL: the server's own COPY output, byte for byte). A value an
-    /// archive cannot hold exactly stops the read with ArchiveFailed.
+    /// archive cannot hold exactly stops the read with ArchiveFailed. With <paramref name="where"/>, only the rows it chooses.
     /// </summary>
-    Task ExportRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, IReadOnlyList<string> columns, Stream? csv,
+    Task ExportRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, IReadOnlyList<string> columns, string? where, Stream? csv,
         Action<CanonicalRow> onRow, Action<long> rowsDone, CancellationToken cancellationToken);
 
     /// <summary>

@@ -1,6 +1,22 @@
+using System.Data.Common;
+
 namespace DbOps.Core.Engines;
 
 /// <summary>Remove-TableRow and Update-TableRow: locking, re-checking and changing exactly the archived rows. (issue 18)</summary>
 internal interface IRowFixDialect
 {
+    /// <summary>
+    /// The statements that open a fix's transaction and keep other writers off the table until it ends (readers go on),
+    /// waiting at most <paramref name="lockTimeout"/>: what -WhatIf shows and <see cref="BeginLockedAsync"/> runs.
+    /// </summary>
+    IReadOnlyList<string> LockStatements(TableRef table, TimeSpan lockTimeout);
+
+    /// <summary>Runs <see cref="LockStatements"/>: the returned transaction holds the lock.</summary>
+    Task<DbTransaction> BeginLockedAsync(DbConnection connection, TableRef table, TimeSpan lockTimeout, CancellationToken cancellationToken);
+
+    /// <summary>The session's own table that holds a rows archive's prior image while a fix or an undo runs.</summary>
+    TableRef PriorImageTable { get; }
+
+    /// <summary>Creates <see cref="PriorImageTable"/>, empty, with <paramref name="columns"/> of <paramref name="table"/> and their types.</summary>
+    string CreatePriorImageTableSql(TableRef table, IReadOnlyList<string> columns);
 }

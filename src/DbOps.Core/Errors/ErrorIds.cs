@@ -165,6 +165,18 @@ public static class ErrorIds
 
 
     // Issue 18: Remove-TableRow, Update-TableRow, row archives
+    /// <summary>A row condition (-Where, -Set expression, key value) is not one read-only expression, or names no column of the table.</summary>
+    public const string RowConditionInvalid = nameof(RowConditionInvalid);
+    /// <summary>Rows can be fixed (and put back) only in a table with a primary key.</summary>
+    public const string RowKeyRequired = nameof(RowKeyRequired);
+    /// <summary>Rows of other tables reference the rows a fix would delete or re-key; nothing was written.</summary>
+    public const string RowsReferenced = nameof(RowsReferenced);
+    /// <summary>The fix changed another number of rows than it archived; it was rolled back.</summary>
+    public const string RowCountMismatch = nameof(RowCountMismatch);
+    /// <summary>The rows an undo would put back changed after the fix; nothing was written.</summary>
+    public const string RowsChangedSinceFix = nameof(RowsChangedSinceFix);
+    /// <summary>The server refused a row fix or its undo (a constraint, a lost session); it was rolled back, or its COMMIT's outcome is unknown.</summary>
+    public const string RowFixFailed = nameof(RowFixFailed);
 
 
     // Issue 18: Restore-Database -Create, Remove-Database

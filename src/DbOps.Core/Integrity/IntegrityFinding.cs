@@ -57,6 +57,8 @@ public sealed class IntegrityFinding
         Database = connection.Database;
         Schema = table?.Schema;
         Table = table?.ToString();
+        TableRef = table;
+        ReferencedTableRef = referencedTable;
         Check = check;
         Severity = severity;
         Columns = ValueList.Of(columns);
@@ -125,6 +127,12 @@ public sealed class IntegrityFinding
 
     /// <summary>A constraint that would keep this from happening again, for Add-SafeConstraint once the data is clean.</summary>
     public ConstraintSpec? SuggestedConstraint { get; }
+
+    /// <summary>The table, for the row fixes a finding is piped into.</summary>
+    internal Engines.TableRef? TableRef { get; }
+
+    /// <summary>For orphans: the parent table.</summary>
+    internal Engines.TableRef? ReferencedTableRef { get; }
 
     /// <inheritdoc/>
     public override string ToString() => $"{Severity} {Check} {Table}: {Message}";

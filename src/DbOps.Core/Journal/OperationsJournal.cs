@@ -42,6 +42,12 @@ public static class JournalOperations
     public const string DatabaseCreated = nameof(DatabaseCreated);
     /// <summary>Remove-Database dropped a database (SQLite: deleted its files).</summary>
     public const string DatabaseRemoved = nameof(DatabaseRemoved);
+    /// <summary>Remove-TableRow deleted rows; <see cref="JournalEntry.Path"/> is the verified archive of their prior image.</summary>
+    public const string RowsRemoved = nameof(RowsRemoved);
+    /// <summary>Update-TableRow changed rows; <see cref="JournalEntry.Path"/> is the verified archive of their prior image.</summary>
+    public const string RowsUpdated = nameof(RowsUpdated);
+    /// <summary>Import-TableArchive -Mode Upsert put a rows archive's prior image back.</summary>
+    public const string RowsRestored = nameof(RowsRestored);
 
 
     // Issue 19: restores, backup tests and copies, retention, constraints, indexes

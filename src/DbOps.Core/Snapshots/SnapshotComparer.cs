@@ -148,7 +148,11 @@ public static class SnapshotComparer
                 appeared.Remove(now);
                 differences.Add(rename);
             }
-            if (now.Rows != old.Rows)
+            if (now.Rows < old.Rows && !(before.Estimated || after.Estimated) && RowsRemovedOnPurpose(old, now, before, journal) is { } removed)
+            {
+                differences.Add(removed);
+            }
+            else if (now.Rows != old.Rows)
             {
                 var delta = now.Rows - old.Rows;
                 differences.Add(new SnapshotDifference("Rows", "Changed", old, old.Name, old.Rows.ToString(), now.Rows.ToString())
@@ -280,6 +284,45 @@ public static class SnapshotComparer
                                                 && e.Checksum == move.Checksum && e.Rows == table.Rows);
         return archive is null ? null : (move, archive);
     }
+
+    /// Rows deleted on purpose (issue 18): a table with fewer rows lost none when Remove-TableRow, since the first
+    /// snapshot, archived exactly the missing rows — journal lines whose verified rows archives still hold them and
+    /// whose counts add up to the difference. With checksums on both sides the archived rows must also make up the
+    /// content: what is left plus what was archived is what there was. Null when that is not so.
+    /// </summary>
+    private static SnapshotDifference? RowsRemovedOnPurpose(TableSnapshot old, TableSnapshot now, DatabaseSnapshot before, OperationsJournal journal)
+    {
+        var table = new TableRef(old.Schema, old.Name);
+        var fixes = journal.Read()
+            .Where(e => e.Operation == JournalOperations.RowsRemoved && e.Time >= before.TakenAt && e.Verified && e.Path is not null && e.Rows is not null
+                        && e.IsAbout(before.Provider, before.Server, before.Database)
+                        && string.Equals(e.Table, old.Name, StringComparison.Ordinal) && (e.Schema is null || e.Schema == old.Schema))
+            .ToList();
+        if (fixes.Count == 0 || fixes.Sum(e => e.Rows!.Value) != old.Rows - now.Rows
+            || fixes.Any(e => Task.Run(() => ArchiveVerification.WhyNotHoldingAsync(e.Path!, table, e.Rows!.Value, e.Checksum, CancellationToken.None))
+                .GetAwaiter().GetResult() is not null))
+        {
+            return null;
+        }
+        if (old.Checksum is not null && now.Checksum is not null
+            && ChecksumValue(old.Checksum) != fixes.Aggregate(ChecksumValue(now.Checksum), (sum, e) => sum is { } s && ChecksumValue(e.Checksum) is { } c ? unchecked(s + c) : null))
+        {
+            return null;
+        }
+        return new SnapshotDifference("Rows", "Changed", old, old.Name, old.Rows.ToString(), now.Rows.ToString())
+        {
+            RowDelta = now.Rows - old.Rows,
+            Archive = fixes[^1].Path,
+            Explanation = $"{old} has {old.Rows - now.Rows} fewer rows, removed on purpose: they are in the verified rows archive" +
+                          $"{(fixes.Count == 1 ? "" : "s")} {string.Join(", ", fixes.Select(e => $"'{e.Path}' ({e.Rows} rows, by {e.User} at {e.Time:u})"))}",
+        };
+    }
+
+    /// <summary>A content checksum's sum of row hashes (<see cref="TableChecksum"/>), which adds up over disjoint sets of rows.</summary>
+    private static UInt128? ChecksumValue(string? checksum) =>
+        checksum is not null && checksum.StartsWith(TableChecksum.Algorithm + ":", StringComparison.Ordinal)
+        && UInt128.TryParse(checksum.AsSpan(TableChecksum.Algorithm.Length + 1), System.Globalization.NumberStyles.AllowHexSpecifier, null, out var value)
+            ? value : null;
 
     private static void CompareTable(TableSnapshot old, TableSnapshot now, List<SnapshotDifference> differences)
     {

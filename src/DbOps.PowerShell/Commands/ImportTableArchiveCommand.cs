@@ -38,6 +38,13 @@ public sealed class ImportTableArchiveCommand : DbOpsCmdlet
     [ValidateNotNullOrEmpty]
     public string? JournalPath { get; set; }
 
+    /// <summary>
+    /// Create (the default): a new table from the archive. Upsert: put a rows archive's prior image back into the live
+    /// table by key, the undo of Remove-TableRow and Update-TableRow; refused if those rows changed since the fix.
+    /// </summary>
+    [Parameter]
+    public ArchiveImportMode Mode { get; set; } = ArchiveImportMode.Create;
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
@@ -47,7 +54,9 @@ public sealed class ImportTableArchiveCommand : DbOpsCmdlet
             try
             {
                 var target = ResolveDatabase(Database, sqliteMayNotExist: true);
-                if (!ShouldProcess(target.ToString(), $"Create {(TargetTable ?? "the archived table")} and load it from '{path}'"))
+                if (!ShouldProcess(target.ToString(), Mode == ArchiveImportMode.Upsert
+                        ? $"Put the rows archived in '{path}' back into {(TargetTable ?? "the archived table")}, by key"
+                        : $"Create {(TargetTable ?? "the archived table")} and load it from '{path}'"))
                 {
                     continue;
                 }
@@ -57,7 +66,7 @@ public sealed class ImportTableArchiveCommand : DbOpsCmdlet
                     var path0 = target.Database;
                     target = Run((_, token) => Core.Connections.DatabaseConnector.ConnectSqliteAsync(path0, create: true, token));
                 }
-                var request = new ArchiveImportRequest(path, target, TargetTable) { JournalPath = ResolveOptionalPath(JournalPath) };
+                var request = new ArchiveImportRequest(path, target, TargetTable, Mode) { JournalPath = ResolveOptionalPath(JournalPath) };
                 WriteObject(Run((observer, token) => ArchiveService.ImportAsync(request, observer, token)));
             }
             catch (DbOpsException e)

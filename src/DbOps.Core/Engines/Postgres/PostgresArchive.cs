@@ -144,14 +144,14 @@ internal sealed partial class PostgresArchive : IArchiveDialect
     public async Task<long> ExpectedRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, CancellationToken cancellationToken) =>
         await PostgresSnapshotCatalog.Instance.EstimateRowsAsync(connection, table, cancellationToken) ?? 0;
 
-    public Task ReadRowsAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns,
+    public Task ReadRowsAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns, string? where,
         Action<CanonicalRow> onRow, CancellationToken cancellationToken) =>
-        CopyOutAsync((NpgsqlConnection)connection, table, columns, null, onRow, cancellationToken);
+        CopyOutAsync((NpgsqlConnection)connection, table, columns, where, null, onRow, cancellationToken);
 
     /// <summary>Every value's text output round-trips through its type's input function, so the server's CSV is the archive's.</summary>
-    public Task ExportRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, IReadOnlyList<string> columns, Stream? csv,
+    public Task ExportRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, IReadOnlyList<string> columns, string? where, Stream? csv,
         Action<CanonicalRow> onRow, Action<long> rowsDone, CancellationToken cancellationToken) =>
-        CopyOutAsync((NpgsqlConnection)connection, table, columns, csv, onRow, cancellationToken, rowsDone);
+        CopyOutAsync((NpgsqlConnection)connection, table, columns, where, csv, onRow, cancellationToken, rowsDone);
 
     public async Task<ScratchSession> OpenScratchAsync(DbOpsConnection source, string folder, IOperationObserver observer, CancellationToken cancellationToken)
     {
@@ -181,13 +181,15 @@ internal sealed partial class PostgresArchive : IArchiveDialect
 
     /// <summary>
     /// Streams the table as COPY's CSV: each chunk goes to <paramref name="tee"/> (the archive file) as the server
-    /// sent it, and through the parser, which hands every row in canonical form to <paramref name="onRow"/>.
+    /// sent it, and through the parser, which hands every row in canonical form to <paramref name="onRow"/>. With
+    /// <paramref name="where"/>, COPY reads a query of the rows it chooses, which gives the same CSV for them.
     /// </summary>
-    private static async Task CopyOutAsync(NpgsqlConnection connection, TableRef table, IReadOnlyList<string> columns, Stream? tee,
+    private static async Task CopyOutAsync(NpgsqlConnection connection, TableRef table, IReadOnlyList<string> columns, string? where, Stream? tee,
         Action<CanonicalRow> onRow, CancellationToken cancellationToken, Action<long>? rowsDone = null)
     {
         var parser = new CsvRowParser(CsvDialect.PostgreSQL, columns.Count, onRow);
-        var sql = $"COPY {table.ToQuotedName()} ({ColumnList(columns)}) TO STDOUT (FORMAT csv)";
+        var copied = where is null ? $"{table.ToQuotedName()} ({ColumnList(columns)})" : $"(SELECT {ColumnList(columns)} FROM {table.ToQuotedName()} WHERE ({where}))";
+        var sql = $"COPY {copied} TO STDOUT (FORMAT csv)";
         // The text API decodes to characters; its underlying stream gives the server's bytes untouched, faster.
         using var reader = (StreamReader)await connection.BeginTextExportAsync(sql, cancellationToken);
         var source = reader.BaseStream;

@@ -1,7 +1,43 @@
+using System.Data.Common;
+using Dapper;
+
 namespace DbOps.Core.Engines;
 
 /// <summary>PostgreSQL's half of <see cref="IRowFixDialect"/>.</summary>
 internal sealed class PostgresRowFixes : IRowFixDialect
 {
     public static readonly PostgresRowFixes Instance = new();
+
+    /// <summary>SHARE ROW EXCLUSIVE: no other session inserts, updates or deletes rows (or takes this lock) until the fix ends; reads go on.</summary>
+    public IReadOnlyList<string> LockStatements(TableRef table, TimeSpan lockTimeout) =>
+    [
+        "BEGIN",
+        $"SET LOCAL lock_timeout = '{Math.Max(1, (long)lockTimeout.TotalMilliseconds)}ms'",
+        $"LOCK TABLE {table.ToQuotedName()} IN SHARE ROW EXCLUSIVE MODE",
+    ];
+
+    public async Task<DbTransaction> BeginLockedAsync(DbConnection connection, TableRef table, TimeSpan lockTimeout, CancellationToken cancellationToken)
+    {
+        var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        try
+        {
+            foreach (var sql in LockStatements(table, lockTimeout).Skip(1))
+            {
+                await connection.ExecuteAsync(new CommandDefinition(sql, transaction: transaction, cancellationToken: cancellationToken));
+            }
+            return transaction;
+        }
+        catch
+        {
+            await transaction.DisposeAsync();
+            throw;
+        }
+    }
+
+    public TableRef PriorImageTable { get; } = new("pg_temp", "dbops_prior_image");
+
+    /// <summary>CREATE TABLE AS keeps each column's type (typmod, domain, array) exactly; a rollback takes the table away too.</summary>
+    public string CreatePriorImageTableSql(TableRef table, IReadOnlyList<string> columns) =>
+        $"CREATE TEMP TABLE {TableRef.QuoteIdentifier(PriorImageTable.Name)} AS " +
+        $"SELECT {string.Join(", ", columns.Select(TableRef.QuoteIdentifier))} FROM {table.ToQuotedName()} WITH NO DATA";
 }

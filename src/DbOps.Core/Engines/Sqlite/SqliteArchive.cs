@@ -61,21 +61,21 @@ internal sealed partial class SqliteArchive : IArchiveDialect
         await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             $"SELECT count(*) FROM {table.ToQuotedName()}", transaction: snapshot, cancellationToken: cancellationToken));
 
-    public Task ReadRowsAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns,
+    public Task ReadRowsAsync(DbConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns, string? where,
         Action<CanonicalRow> onRow, CancellationToken cancellationToken) =>
-        SelectRowsAsync((SqliteConnection)connection, transaction, table, columns, onRow, cancellationToken);
+        SelectRowsAsync((SqliteConnection)connection, transaction, table, columns, where, onRow, cancellationToken);
 
-    public async Task ExportRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, IReadOnlyList<string> columns, Stream? csv,
+    public async Task ExportRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, IReadOnlyList<string> columns, string? where, Stream? csv,
         Action<CanonicalRow> onRow, Action<long> rowsDone, CancellationToken cancellationToken)
     {
         var sqlite = (SqliteConnection)connection;
         if (csv is null)
         {
-            await SelectRowsAsync(sqlite, snapshot, table, columns, onRow, cancellationToken, rowsDone, refuseInvalidText: true);
+            await SelectRowsAsync(sqlite, snapshot, table, columns, where, onRow, cancellationToken, rowsDone, refuseInvalidText: true);
             return;
         }
         var output = new ChunkedOutput(csv);
-        await SelectRowsAsync(sqlite, snapshot, table, columns, row =>
+        await SelectRowsAsync(sqlite, snapshot, table, columns, where, row =>
         {
             onRow(row);
             CsvText.WriteRow(row, output.Buffer);
@@ -146,7 +146,7 @@ internal sealed partial class SqliteArchive : IArchiveDialect
     /// could not hold it exactly.
     /// </summary>
     private static async Task SelectRowsAsync(SqliteConnection connection, DbTransaction? transaction, TableRef table, IReadOnlyList<string> columns,
-        Action<CanonicalRow> onRow, CancellationToken cancellationToken, Action<long>? rowsDone = null, bool refuseInvalidText = false)
+        string? where, Action<CanonicalRow> onRow, CancellationToken cancellationToken, Action<long>? rowsDone = null, bool refuseInvalidText = false)
     {
         await using var command = connection.CreateCommand();
         command.Transaction = (SqliteTransaction?)transaction;
@@ -155,7 +155,7 @@ internal sealed partial class SqliteArchive : IArchiveDialect
         // database stores other bytes; there SQLite's own conversion to UTF-8 is used.
         command.CommandText = "PRAGMA encoding";
         var rawText = (string?)await command.ExecuteScalarAsync(cancellationToken) == "UTF-8";
-        command.CommandText = $"SELECT {string.Join(", ", columns.Select(Quote))} FROM {table.ToQuotedName()}";
+        command.CommandText = $"SELECT {string.Join(", ", columns.Select(Quote))} FROM {table.ToQuotedName()}{(where is null ? "" : $" WHERE ({where})")}";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var row = new CanonicalRow();
         long rows = 0;

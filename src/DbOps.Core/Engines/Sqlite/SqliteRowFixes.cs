@@ -1,7 +1,34 @@
+using System.Data.Common;
+using Dapper;
+using Microsoft.Data.Sqlite;
+
 namespace DbOps.Core.Engines;
 
 /// <summary>SQLite's half of <see cref="IRowFixDialect"/>.</summary>
 internal sealed class SqliteRowFixes : IRowFixDialect
 {
     public static readonly SqliteRowFixes Instance = new();
+
+    /// <summary>BEGIN IMMEDIATE takes the database's write lock, waiting up to the busy timeout; readers go on.</summary>
+    public IReadOnlyList<string> LockStatements(TableRef table, TimeSpan lockTimeout) =>
+    [
+        $"PRAGMA busy_timeout = {Math.Max(1, (long)lockTimeout.TotalMilliseconds)}",
+        "BEGIN IMMEDIATE",
+    ];
+
+    public async Task<DbTransaction> BeginLockedAsync(DbConnection connection, TableRef table, TimeSpan lockTimeout, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition(LockStatements(table, lockTimeout)[0], cancellationToken: cancellationToken));
+        return ((SqliteConnection)connection).BeginTransaction(deferred: false);
+    }
+
+    public TableRef PriorImageTable { get; } = new("temp", "dbops_prior_image");
+
+    /// <summary>
+    /// The columns' declared types become their affinities, which give the archived values the storage classes they had.
+    /// The temp schema is rolled back with the transaction too.
+    /// </summary>
+    public string CreatePriorImageTableSql(TableRef table, IReadOnlyList<string> columns) =>
+        $"CREATE TEMP TABLE {TableRef.QuoteIdentifier(PriorImageTable.Name)} AS " +
+        $"SELECT {string.Join(", ", columns.Select(TableRef.QuoteIdentifier))} FROM {table.ToQuotedName()} WHERE 0";
 }
