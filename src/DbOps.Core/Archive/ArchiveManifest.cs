@@ -62,6 +62,9 @@ internal sealed record ArchiveManifest
     public const string Kind = "DbOps.TableArchive";
     public const int CurrentFormatVersion = 1;
 
+    /// <summary>The format of a partial archive (a whole table's stays <see cref="CurrentFormatVersion"/>).</summary>
+    public const int PartialFormatVersion = 2;
+
     private static readonly JsonSerializerOptions Options = new()
     {
         WriteIndented = true,
@@ -143,7 +146,7 @@ internal sealed record ArchiveManifest
         {
             throw Corrupt(manifestPath, "it is not an archive manifest written by Export-TableArchive");
         }
-        if (manifest.FormatVersion > CurrentFormatVersion)
+        if (manifest.FormatVersion > PartialFormatVersion)
         {
             throw new DbOpsException(ErrorIds.ManifestInvalid, ErrorKind.InvalidData,
                 $"The archive manifest '{manifestPath}' is from a newer DbOps (format {manifest.FormatVersion}). Update DbOps.", manifestPath);

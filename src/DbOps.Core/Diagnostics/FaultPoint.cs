@@ -14,6 +14,9 @@ internal static class FaultPoint
     /// <summary>Between renaming an archive's data and schema files and renaming its manifest.</summary>
     public const string ArchiveFilesRenamed = nameof(ArchiveFilesRenamed);
 
+    /// <summary>Remove-DeprecatedColumn holds the table lock and has checked the column again, before its DROP (issue 17).</summary>
+    public const string ColumnLocked = nameof(ColumnLocked);
+
     public static void Reach(string name)
     {
         if (Environment.GetEnvironmentVariable(Variable) == name)
