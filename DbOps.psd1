@@ -33,6 +33,7 @@
         'Export-TableArchive'
         'Import-TableArchive'
         'Remove-DeprecatedTable'
+        'Remove-DeprecatedColumn'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
