@@ -178,7 +178,7 @@ public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDispos
     /// Runs <paramref name="script"/> in pwsh until DbOps reports reaching the named fault point (it then waits there),
     /// and kills it: the process dies exactly at that point of the operation, not wherever a timer lands.
     /// </summary>
-    private static void KillAtFaultPoint(string point, string script, params string[] arguments)
+    internal static void KillAtFaultPoint(string point, string script, params string[] arguments)
     {
         var start = RunnerTests.RunnerStartInfo(script, arguments);
         start.Environment["DBOPS_TEST_FAULT_POINT"] = point;
