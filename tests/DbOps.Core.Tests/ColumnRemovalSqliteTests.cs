@@ -184,4 +184,25 @@ public sealed class ColumnRemovalSqliteTests : IDisposable
         Assert.False(File.Exists(plan.ArchivePath));
         Assert.Contains("is_mock", Columns(db, "users"));
     }
+
+    [Fact]
+    public async Task A_snapshot_comparison_counts_a_dropped_column_with_values_as_data_loss_unless_its_verified_archive_explains_it()
+    {
+        var db = await CreateAsync();
+        Sqlite.Execute(db.Database, "ALTER TABLE users ADD COLUMN blank TEXT");
+        var snapshot = new DbOps.Core.Snapshots.SnapshotRequest(db, Checksum: true);
+        var before = await DbOps.Core.Snapshots.SnapshotService.CaptureAsync(snapshot, NullObserver.Instance, CancellationToken.None);
+        Assert.Equal(4L, before.Tables.Single(t => t.Name == "users").Columns.Single(c => c.Name == "is_mock").NonNull);
+
+        await RemoveAsync(Request(db, "users", "raw_data"));
+        Sqlite.Execute(db.Database, "DROP INDEX users_is_mock; DROP VIEW mocked; ALTER TABLE users DROP COLUMN is_mock; ALTER TABLE users DROP COLUMN blank");
+        var after = await DbOps.Core.Snapshots.SnapshotService.CaptureAsync(snapshot, NullObserver.Instance, CancellationToken.None);
+
+        var columns = DbOps.Core.Snapshots.SnapshotComparer.Compare(before, after).Differences.Where(d => d.ObjectType == "Column").ToDictionary(d => d.Name);
+        Assert.False(columns["raw_data"].DataLoss, columns["raw_data"].Explanation);
+        Assert.NotNull(columns["raw_data"].Archive);
+        Assert.True(columns["is_mock"].DataLoss, columns["is_mock"].Explanation);
+        Assert.Contains("held 4 values", columns["is_mock"].Explanation);
+        Assert.False(columns["blank"].DataLoss);
+    }
 }

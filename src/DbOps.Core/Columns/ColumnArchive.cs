@@ -51,6 +51,28 @@ internal sealed record ColumnArchive(IReadOnlyList<string> Key, IReadOnlyList<st
         return new ColumnArchive(key, archived.Select(c => c.Name).Distinct().ToList(), stored);
     }
 
+    /// <summary>
+    /// Null when <paramref name="manifestPath"/> is a column archive of <paramref name="column"/> holding exactly
+    /// <paramref name="rows"/> rows of <paramref name="table"/>, proved from its files; otherwise why not (a snapshot comparison asks).
+    /// </summary>
+    internal static async Task<string?> WhyNotHoldingAsync(string manifestPath, TableRef table, string column, long rows, string? checksum,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (manifest, path, _) = ArchiveManifest.Load(manifestPath);
+            if (manifest.Scope is not ArchiveScope.Columns || !manifest.ColumnNames.Skip(manifest.Key?.Count ?? 0).Contains(column))
+            {
+                return $"'{path}' is not a column archive of {column}";
+            }
+        }
+        catch (DbOpsException e) when (e.ErrorId != ErrorIds.OperationCanceled)
+        {
+            return e.Message;
+        }
+        return await ArchiveVerification.WhyNotHoldingAsync(manifestPath, table, rows, checksum, cancellationToken);
+    }
+
     /// <summary>The primary key, else the first unique key on NOT NULL columns; null when there is none.</summary>
     internal static IReadOnlyList<string>? KeyOf(TableSchema table) =>
         new[] { table.PrimaryKey }.Concat(table.UniqueKeys).OfType<KeyInfo>().Select(k => k.Columns)
