@@ -5,6 +5,7 @@ BeforeDiscovery {
         @{ Name = 'archive-unused.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'phase-cleanup.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'verify-cleanup.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
+        @{ Name = 'retire-column.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'add-constraints.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'index-tuning.ps1'; Arguments = @('-Folder', 'out', '-Iterations', '3'); ExitCode = 0 }
         # The sample's seeded defects fail the nightly job.
