@@ -43,6 +43,7 @@
         'Export-MaintenanceReport'
         'Remove-TableRow'
         'Update-TableRow'
+        'Remove-DeprecatedColumn'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

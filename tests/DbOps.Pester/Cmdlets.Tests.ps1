@@ -36,6 +36,7 @@ BeforeDiscovery {
         @{ Name = 'Export-MaintenanceReport'; Binds = 'Database[V]' }
         @{ Name = 'Remove-TableRow'; Binds = 'Finding[V]' }
         @{ Name = 'Update-TableRow'; Binds = 'Finding[V]' }
+        @{ Name = 'Remove-DeprecatedColumn'; Binds = 'Column[P] Table[P]' }
     )
     # Whether a cmdlet asks before it acts: High asks by default, Medium and Low only with -Confirm.
     $confirmContract = @(
@@ -51,6 +52,7 @@ BeforeDiscovery {
         @{ Name = 'Remove-Backup'; Impact = 'High' }
         @{ Name = 'Remove-DeprecatedTable'; Impact = 'High' }
         @{ Name = 'Rename-Table'; Impact = 'Medium' }
+        @{ Name = 'Remove-DeprecatedColumn'; Impact = 'High' }
         @{ Name = 'Remove-UnusedIndex'; Impact = 'High' }
         @{ Name = 'Restore-Database'; Impact = 'High' }
         @{ Name = 'Remove-Database'; Impact = 'High' }
@@ -339,6 +341,7 @@ Describe 'Error ids' {
         @{ Name = 'Export-MaintenanceReport'; Because = 'a report path that is a folder'; ErrorId = 'DestinationNotWritable'; Script = { Export-MaintenanceReport -Database $path -Path $TestDrive -ErrorAction Stop } }
         @{ Name = 'Remove-TableRow'; Because = 'a condition that would write'; ErrorId = 'RowConditionInvalid'; Script = { Remove-TableRow -Database $path -Table goals -Where 'id > 0; DELETE FROM goals' -Destination $TestDrive -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Update-TableRow'; Because = '-Set of the primary key'; ErrorId = 'RowConditionInvalid'; Script = { Update-TableRow -Database $path -Table goals -Key 41 -Set @{ id = 9 } -Destination $TestDrive -ErrorAction Stop } }
+        @{ Name = 'Remove-DeprecatedColumn'; Because = 'a column of the key'; ErrorId = 'ColumnIsKey'; Script = { Remove-DeprecatedColumn -Database $path -Table goals -Column id -Destination $TestDrive -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Restore-Database'; Because = 'a backup that does not exist'; ErrorId = 'FileNotFound'; Script = { Restore-Database -Path (Join-Path $TestDrive none.sqlite) -Database (Join-Path $TestDrive r.db) -Confirm:$false -ErrorAction Stop } }
         @{ Name = 'Restore-Database'; Because = '-Create onto a database that exists'; ErrorId = 'DatabaseExists'; Script = {
                 Backup-Database -Database $path -Destination (Join-Path $TestDrive create-backup) | Restore-Database -Database $path -Create -Confirm:$false -ErrorAction Stop } }

@@ -6,6 +6,7 @@ BeforeDiscovery {
         @{ Name = 'phase-cleanup.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'verify-cleanup.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'rename-table.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
+        @{ Name = 'retire-column.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'add-constraints.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'fleet-nightly.ps1'; Arguments = @('-Folder', 'out', '-ThrottleLimit', '2'); ExitCode = 0 }
         @{ Name = 'consolidate-tables.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
+using DbOps.Core.Columns;
 using DbOps.Core.Diagnostics;
 using DbOps.Core.Engines;
 using DbOps.Core.Errors;
@@ -44,7 +45,9 @@ internal static class ArchiveExport
         await using var transaction = snapshot;
         var tableSchema = catalog.Resolve(request.Table);
         var table = tableSchema.Table;
-        var columns = TableChecksum.StoredColumns(tableSchema).Select(c => new ArchiveColumn(c.Name, c.DataType, c.IsNullable)).ToList();
+        // A column archive (issue 17) holds the key and the archived columns of every row.
+        var columnPart = request.Selection is { Scope: ArchiveScope.Columns } selection ? ColumnArchive.For(tableSchema, selection) : null;
+        var columns = (columnPart?.Stored ?? TableChecksum.StoredColumns(tableSchema)).Select(c => new ArchiveColumn(c.Name, c.DataType, c.IsNullable)).ToList();
         var names = columns.Select(c => c.Name).ToList();
         if (names.Count == 0)
         {
@@ -55,7 +58,7 @@ internal static class ArchiveExport
         var activity = $"Archiving {table}";
         void Report(string status, int percent) => observer.Progress(new OperationProgress(activity, status, percent));
 
-        var baseName = BaseName(table);
+        var baseName = BaseName(columnPart?.BaseName(table) ?? table.ToString());
         var dataName = baseName + (request.Format == ArchiveFormat.Csv ? ".csv" : ".jsonl") + (request.Compress ? ".gz" : "");
         var (dataPath, schemaPath, manifestPath) = (Path.Combine(folder, dataName), Path.Combine(folder, baseName + ".schema.sql"),
                                                     ArchiveManifest.PathFor(folder, baseName));
@@ -169,6 +172,10 @@ internal static class ArchiveExport
                     FormatVersion = ArchiveManifest.PartialFormatVersion, Scope = ArchiveScope.Rows, Key = request.Selection!.Key, Where = where,
                 };
             }
+            else if (columnPart is not null)
+            {
+                manifest = manifest with { FormatVersion = ArchiveManifest.PartialFormatVersion, Scope = ArchiveScope.Columns, Key = columnPart.Key };
+            }
 
             // Verified under the temporary names: a process killed meanwhile leaves only .partial files.
             ArchiveCheck? check = null;
@@ -205,6 +212,7 @@ internal static class ArchiveExport
                 {
                     Schema = table.Schema,
                     Table = table.Name,
+                    Column = columnPart is null ? null : string.Join(", ", columnPart.Archived),
                     Rows = manifest.RowCount,
                     Path = manifestPath,
                     Checksum = manifest.Checksum,
@@ -248,9 +256,10 @@ internal static class ArchiveExport
     /// long name is cut to <see cref="MaxBaseNameBytes"/> with the hash, so the longest file it names (a temporary
     /// ".name.csv.gz.pid-guid.partial") stays under the 255 bytes file systems allow; the manifest keeps the real name.
     /// </summary>
-    internal static string BaseName(TableRef table)
+    internal static string BaseName(TableRef table) => BaseName(table.ToString());
+
+    internal static string BaseName(string name)
     {
-        var name = table.ToString();
         var safe = ArtifactFiles.SafeFileName(name, "table");
         if (safe == name && Encoding.UTF8.GetByteCount(safe) <= MaxBaseNameBytes)
         {

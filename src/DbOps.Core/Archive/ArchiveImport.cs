@@ -3,6 +3,7 @@ using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
 using Dapper;
+using DbOps.Core.Columns;
 using DbOps.Core.Engines;
 using DbOps.Core.Errors;
 using DbOps.Core.Journal;
@@ -34,6 +35,11 @@ internal static class ArchiveImport
         var dataPath = Path.Combine(folder, manifest.Data.Name);
         var schemaPath = Path.Combine(folder, manifest.SchemaFile.Name);
         await ArchiveVerification.RequireIntactAsync(manifest, manifestPath, dataPath, schemaPath, cancellationToken);
+        if (manifest.Scope is ArchiveScope.Columns && (request.Mode is ArchiveImportMode.Upsert || request.TargetTable is null))
+        {
+            // A column archive goes back into the live table it came from (issue 17).
+            return await ColumnRestore.RestoreAsync(request, manifest, manifestPath, dataPath, observer, cancellationToken);
+        }
         var targetTable = TargetFor(manifest, request.TargetTable);
         var provider = DatabaseEngines.For(target.Provider);
         await using var session = await provider.OpenWritableAsync(target, cancellationToken);
@@ -76,6 +82,8 @@ internal static class ArchiveImport
         var dialect = provider.Archive;
         var connection = session.Connection;
         var renamed = target != manifest.TableRef;
+        // A column archive loads into a table of just its key and columns (a scratch check, or -TargetTable).
+        var columnsOnly = manifest.Scope is ArchiveScope.Columns;
         var names = manifest.ColumnNames;
         var activity = $"Importing {manifest.TableRef}{(renamed ? $" as {target}" : "")}";
         void Report(string status, int percent) => observer.Progress(new OperationProgress(activity, status, percent));
@@ -108,7 +116,7 @@ internal static class ArchiveImport
             Report("Creating the table", 0);
             if (!exists)
             {
-                if (renamed)
+                if (renamed && !columnsOnly)
                 {
                     await Execute(dialect.CreateRenamedTableSql(schemaFile, manifest.Columns, target));
                 }
@@ -122,9 +130,16 @@ internal static class ArchiveImport
                             await Execute(section.Sql);
                         }
                     }
-                    foreach (var section in schemaFile.In(ArchiveSchemaFile.Table))
+                    if (columnsOnly)
                     {
-                        await Execute(section.Sql);
+                        await Execute(provider.Columns.CreateTableSql(target, manifest.Columns));
+                    }
+                    else
+                    {
+                        foreach (var section in schemaFile.In(ArchiveSchemaFile.Table))
+                        {
+                            await Execute(section.Sql);
+                        }
                     }
                 }
             }
@@ -140,7 +155,7 @@ internal static class ArchiveImport
                     $"the data file holds {fromFile.Rows} rows with checksum {fromFile.Checksum}, the manifest records {manifest.RowCount} rows with {manifest.Checksum}");
             }
 
-            if (!exists && !renamed)
+            if (!exists && !renamed && !columnsOnly)
             {
                 Report("Creating keys and indexes", 92);
                 foreach (var section in schemaFile.In(ArchiveSchemaFile.AfterLoad))

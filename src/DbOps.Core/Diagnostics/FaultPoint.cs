@@ -20,6 +20,9 @@ internal static class FaultPoint
     /// <summary>Between two batches of Copy-TableData: one batch committed, the next not begun.</summary>
     public const string CopyBatchCommitted = nameof(CopyBatchCommitted);
 
+    /// <summary>Remove-DeprecatedColumn holds the table lock and has checked the column again, before its DROP (issue 17).</summary>
+    public const string ColumnLocked = nameof(ColumnLocked);
+
     public static void Reach(string name)
     {
         if (Environment.GetEnvironmentVariable(Variable) == name)

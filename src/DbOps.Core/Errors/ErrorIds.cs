@@ -162,6 +162,12 @@ public static class ErrorIds
 
 
     // Issue 17: Remove-DeprecatedColumn, column archives
+    /// <summary>The column is (part of) the key that addresses rows in a column archive; it cannot be archived or dropped that way.</summary>
+    public const string ColumnIsKey = nameof(ColumnIsKey);
+    /// <summary>The table has no primary key or unique NOT NULL key, so a column archive could not put values back by row.</summary>
+    public const string NoUsableKey = nameof(NoUsableKey);
+    /// <summary>Import-TableArchive: the archived column already exists in the live table; nothing was changed.</summary>
+    public const string ColumnExists = nameof(ColumnExists);
 
 
     // Issue 18: Remove-TableRow, Update-TableRow, row archives

@@ -35,6 +35,10 @@ public static class JournalOperations
     // Issue 17: column retirement, renames, dependents
     /// <summary>Rename-Table renamed a table: <see cref="JournalEntry.Table"/> is the old name, <see cref="JournalEntry.Target"/> the new one (schema.name).</summary>
     public const string TableRenamed = nameof(TableRenamed);
+    /// <summary>Remove-DeprecatedColumn dropped a column after archiving its values with the table's key.</summary>
+    public const string ColumnRemoved = nameof(ColumnRemoved);
+    /// <summary>Import-TableArchive put a column archive's values back into the live table.</summary>
+    public const string ColumnRestored = nameof(ColumnRestored);
 
 
     // Issue 18: row fixes, rehearsal databases

@@ -363,7 +363,7 @@ public static class RemovalService
         return ordered;
     }
 
-    private static async Task ExecuteAsync(DbConnection connection, string sql, TimeSpan? lockTimeout, CancellationToken cancellationToken)
+    internal static async Task ExecuteAsync(DbConnection connection, string sql, TimeSpan? lockTimeout, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
@@ -372,7 +372,7 @@ public static class RemovalService
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    private static async Task RollbackQuietlyAsync(DbConnection connection)
+    internal static async Task RollbackQuietlyAsync(DbConnection connection)
     {
         try
         {

@@ -92,7 +92,9 @@ public sealed record TableSnapshot(
 /// <param name="DataType">Declared type.</param>
 /// <param name="IsNullable">False for NOT NULL.</param>
 /// <param name="Default">Default expression, if any.</param>
-public sealed record ColumnSnapshot(string Name, string DataType, bool IsNullable, string? Default);
+/// <param name="NonNull">With -Checksum: how many rows hold a value in it (stored columns only); null when not counted.</param>
+public sealed record ColumnSnapshot(string Name, string DataType, bool IsNullable, string? Default,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] long? NonNull = null);
 
 /// <summary>An index and the statement that creates it.</summary>
 /// <param name="Name">Index name.</param>

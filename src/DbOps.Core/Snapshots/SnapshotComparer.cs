@@ -1,4 +1,5 @@
 using DbOps.Core.Archive;
+using DbOps.Core.Columns;
 using DbOps.Core.Engines;
 using DbOps.Core.Journal;
 
@@ -173,7 +174,9 @@ public static class SnapshotComparer
                     Explanation = $"{old} has the same number of rows but different content (rows were updated, or replaced one for one)",
                 });
             }
+            var first = differences.Count;
             CompareTable(old, now, differences);
+            JudgeRemovedColumns(old, before, journal, differences, first);
         }
         foreach (var added in appeared)
         {
@@ -285,6 +288,7 @@ public static class SnapshotComparer
         return archive is null ? null : (move, archive);
     }
 
+    /// <summary>
     /// Rows deleted on purpose (issue 18): a table with fewer rows lost none when Remove-TableRow, since the first
     /// snapshot, archived exactly the missing rows — journal lines whose verified rows archives still hold them and
     /// whose counts add up to the difference. With checksums on both sides the archived rows must also make up the
@@ -323,6 +327,43 @@ public static class SnapshotComparer
         checksum is not null && checksum.StartsWith(TableChecksum.Algorithm + ":", StringComparison.Ordinal)
         && UInt128.TryParse(checksum.AsSpan(TableChecksum.Algorithm.Length + 1), System.Globalization.NumberStyles.AllowHexSpecifier, null, out var value)
             ? value : null;
+
+    /// <summary>
+    /// A dropped column that held values (counted by a -Checksum snapshot) is data loss, unless the journal names a
+    /// verified column archive of it holding every row, proved from its files. One that held only NULLs lost nothing.
+    /// </summary>
+    private static void JudgeRemovedColumns(TableSnapshot table, DatabaseSnapshot before, OperationsJournal journal, List<SnapshotDifference> differences, int first)
+    {
+        for (var i = first; i < differences.Count; i++)
+        {
+            var removed = differences[i];
+            if (removed is not { ObjectType: "Column", Change: "Removed" } || table.Columns.FirstOrDefault(c => c.Name == removed.Name) is not { } column)
+            {
+                continue;
+            }
+            var tableRef = new TableRef(table.Schema, table.Name);
+            var archive = journal.Read()
+                .Where(e => e.Operation == JournalOperations.ColumnRemoved && e.IsAbout(before.Provider, before.Server, before.Database)
+                            && e.Table == table.Name && (e.Schema is null || e.Schema == table.Schema) && e.Column == column.Name
+                            && e.Verified && e.Rows == table.Rows && e.Path is not null)
+                .OrderByDescending(e => e.Time)
+                .FirstOrDefault(e => Task.Run(() => ColumnArchive.WhyNotHoldingAsync(e.Path!, tableRef, column.Name, table.Rows, e.Checksum, CancellationToken.None))
+                                         .GetAwaiter().GetResult() is null);
+            differences[i] = new SnapshotDifference(removed.ObjectType, removed.Change, table, removed.Name, removed.Before, removed.After)
+            {
+                DataLoss = archive is null && column.NonNull > 0,
+                Archive = archive?.Path,
+                Explanation = archive is not null
+                    ? $"the values of {tableRef}.{column.Name} ({table.Rows} rows with their key) are in the verified column archive '{archive.Path}'"
+                    : column.NonNull switch
+                    {
+                        0 => $"{tableRef}.{column.Name} held only NULLs",
+                        > 0 => $"{tableRef}.{column.Name} held {column.NonNull} values and was dropped without a verified column archive in the journal '{journal.Path}'",
+                        _ => $"whether {tableRef}.{column.Name} held values is unknown: take the snapshots with -Checksum to count them",
+                    },
+            };
+        }
+    }
 
     private static void CompareTable(TableSnapshot old, TableSnapshot now, List<SnapshotDifference> differences)
     {

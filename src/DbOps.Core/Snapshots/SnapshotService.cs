@@ -60,6 +60,7 @@ public static class SnapshotService
                 long? rows = request.Estimate ? await catalog.EstimateRowsAsync(connection, table.Table, cancellationToken) : null;
                 estimated |= rows is not null;
                 string? checksum = null;
+                IReadOnlyDictionary<string, long> nonNull = new Dictionary<string, long>();
                 if (request.Checksum)
                 {
                     // The checksum reads every row, so it also gives the exact count.
@@ -67,6 +68,7 @@ public static class SnapshotService
                         provider, connection, null, table.Table, TableChecksum.StoredColumns(table).Select(c => c.Name).ToList(), cancellationToken);
                     checksum = content.Checksum;
                     rows ??= content.Rows;
+                    nonNull = await NonNullCountsAsync(provider, connection, table, cancellationToken);
                 }
                 rows ??= await provider.CountRowsAsync(connection, table.Table, cancellationToken);
                 var size = await catalog.SizeAsync(connection, table.Table, cancellationToken);
@@ -75,7 +77,8 @@ public static class SnapshotService
                     table.Table.Schema, table.Table.Name, rows.Value,
                     size,
                     checksum,
-                    table.Columns.Select(c => new ColumnSnapshot(c.Name, c.DataType, c.IsNullable, c.Default)).ToList(),
+                    table.Columns.Select(c => new ColumnSnapshot(c.Name, c.DataType, c.IsNullable, c.Default,
+                        nonNull.TryGetValue(c.Name, out var values) ? values : null)).ToList(),
                     table.Indexes.Select(i => new IndexSnapshot(i.Name, i.Definition, i.IsUnique, i.IsValid)).ToList(),
                     Constraints(table),
                     triggers[table.Table].ToList(),
@@ -156,4 +159,21 @@ public static class SnapshotService
 
     private static DbOpsException Invalid(string path, string why, Exception? inner) =>
         new(ErrorIds.SnapshotInvalid, ErrorKind.InvalidData, $"The snapshot file '{path}' cannot be read: {why}.", path, inner);
+
+    /// <summary>
+    /// How many rows hold a value in each stored column, in one scan: what a dropped column took with it (issue 17). Only
+    /// with -Checksum, which reads every row anyway.
+    /// </summary>
+    private static async Task<IReadOnlyDictionary<string, long>> NonNullCountsAsync(IDatabaseEngine engine, System.Data.Common.DbConnection connection,
+        Schema.TableSchema table, CancellationToken cancellationToken)
+    {
+        var columns = TableChecksum.StoredColumns(table).Select(c => c.Name).ToList();
+        if (columns.Count == 0)
+        {
+            return new Dictionary<string, long>();
+        }
+        var sql = $"SELECT {string.Join(", ", columns.Select(c => $"count({engine.QuoteIdentifier(c)})"))} FROM {engine.QualifiedName(table.Table)}";
+        var row = (IDictionary<string, object>)await Dapper.SqlMapper.QuerySingleAsync(connection, new Dapper.CommandDefinition(sql, cancellationToken: cancellationToken));
+        return columns.Zip(row.Values).ToDictionary(p => p.First, p => Convert.ToInt64(p.Second, System.Globalization.CultureInfo.InvariantCulture));
+    }
 }

@@ -91,7 +91,7 @@ internal sealed class SqliteInspection : IInspectionDialect
     /// True when <paramref name="sql"/> names the table bare or in any of SQLite's quotes ("a""b" included). '$' belongs to
     /// SQLite identifiers, so orders$log does not name orders. Removal asks this too: it must never miss a dependent.
     /// </summary>
-    private static bool Mentions(string sql, string name)
+    internal static bool Mentions(string sql, string name)
     {
         var bare = Regex.Escape(name);
         var doubled = Regex.Escape(name.Replace("\"", "\"\"", StringComparison.Ordinal));

@@ -1,0 +1,229 @@
+using System.Data.Common;
+using System.Diagnostics;
+using System.Globalization;
+using DbOps.Core.Archive;
+using DbOps.Core.Connections;
+using DbOps.Core.Diagnostics;
+using DbOps.Core.Engines;
+using DbOps.Core.Errors;
+using DbOps.Core.Journal;
+using DbOps.Core.Progress;
+using DbOps.Core.Removal;
+using DbOps.Core.Schema;
+
+namespace DbOps.Core.Columns;
+
+/// <summary>
+/// Retires a column only when nothing is lost: its values are archived with the table's key (a verified column archive),
+/// then, in one transaction under the table lock, the key, the dependents and the key-plus-column checksum are checked
+/// again and the column is dropped only if the live values are still exactly the archived ones. Named dependents are
+/// dropped with it; any other dependent refuses the drop (never CASCADE). A refusal leaves the column whole.
+/// </summary>
+public static class ColumnRemovalService
+{
+    /// <summary>What the removal would run; reads the catalog only (-WhatIf, confirmation).</summary>
+    /// <exception cref="DbOpsException">TableNotFound, ColumnNotFound, ColumnIsKey, NoUsableKey, DependentObjectsExist, InvalidSpecification.</exception>
+    public static async Task<ColumnRemoval> PlanAsync(ColumnRemovalRequest request, CancellationToken cancellationToken)
+    {
+        var engine = DatabaseEngines.For(request.Source.Provider);
+        await using var session = await engine.OpenReadOnlyAsync(request.Source, cancellationToken);
+        var plan = await PlanOnAsync(engine, session.Connection, request, null, cancellationToken);
+        return new ColumnRemoval(request.Source, plan.Table, plan.Column, false, null, ManifestPathFor(request, plan), plan.Statements,
+            plan.Dependents.Select(d => d.Description).ToList(), null, TimeSpan.Zero);
+    }
+
+    /// <summary>Archives the column (or uses the archive an earlier run left) and drops it under the lock-and-recheck rule.</summary>
+    /// <exception cref="DbOpsException">
+    /// The plan's refusals, and ArchiveStale, ArchiveCorrupt, ArchiveMismatch, ArchiveVerificationFailed, LockTimeout, RemovalFailed.
+    /// </exception>
+    public static async Task<ColumnRemoval> RemoveAsync(ColumnRemovalRequest request, IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var source = request.Source;
+        var engine = DatabaseEngines.For(source.Provider);
+        var lockTimeout = request.LockTimeout ?? RemovalRequest.DefaultLockTimeout;
+        await using var session = await engine.OpenWritableAsync(source, cancellationToken);
+        var connection = session.Connection;
+        var plan = await PlanOnAsync(engine, connection, request, null, cancellationToken);
+        var (table, column) = (plan.Table, plan.Column);
+
+        // The archive comes first and is checked before the lock: exporting and verifying can take long.
+        var manifestPath = ManifestPathFor(request, plan);
+        if (File.Exists(manifestPath))
+        {
+            observer.Verbose($"Using the column archive '{manifestPath}' an earlier run wrote; it is checked against the live values under the lock.");
+        }
+        else
+        {
+            var written = await ArchiveService.ExportAsync(new ArchiveExportRequest(source, table.ToQuotedName(), request.Destination, request.Format,
+                Verify: true, ToolPath: request.ToolPath, JournalPath: request.JournalPath,
+                Selection: new ArchiveSelection(ArchiveScope.Columns, plan.Part.Key, Columns: plan.Part.Archived)), observer, cancellationToken);
+            if (!written.Verified)
+            {
+                throw new DbOpsException(written.VerifyErrorId ?? ErrorIds.ArchiveVerificationFailed, ErrorKind.InvalidData,
+                    $"{table}.{column} was not dropped: its archive '{written.ManifestPath}' could not be verified ({written.VerifyReason}).", written.ManifestPath);
+            }
+            manifestPath = written.ManifestPath;
+        }
+        var names = plan.Part.Stored.Select(c => c.Name).ToList();
+        var archive = await CheckedArchive.CheckAsync(manifestPath, source, table, names, observer, cancellationToken);
+        if (archive.Manifest.Scope is not ArchiveScope.Columns || !(archive.Manifest.Key ?? []).SequenceEqual(plan.Part.Key))
+        {
+            throw new DbOpsException(ErrorIds.ArchiveMismatch, ErrorKind.InvalidState,
+                $"'{manifestPath}' is not a column archive of {table}.{column} by ({string.Join(", ", plan.Part.Key)}); nothing was dropped. " +
+                "Move it away, or choose another -Destination.", manifestPath);
+        }
+
+        var inTransaction = false;
+        var committing = false;
+        TableContent content;
+        var lockStatements = engine.Removal.LockStatements(table, lockTimeout);
+        try
+        {
+            foreach (var sql in lockStatements)
+            {
+                var begins = sql.StartsWith("BEGIN", StringComparison.Ordinal);
+                await RemovalService.ExecuteAsync(connection, sql, begins ? lockTimeout : null, cancellationToken);
+                inTransaction |= begins;
+            }
+            observer.Verbose($"Locked {table}; checking {column} again under the lock.");
+
+            // Under the lock nothing can change the rows, the key or the dependents until the DROP commits or rolls back.
+            var locked = await PlanOnAsync(engine, connection, request, table, cancellationToken);
+            if (!locked.Statements.SequenceEqual(plan.Statements))
+            {
+                throw new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
+                    $"{table}.{column} was not dropped: what depends on it changed while the archive was written (now: " +
+                    $"{string.Join("; ", locked.Dependents.Select(d => d.Description).DefaultIfEmpty("nothing"))}). Nothing was changed; run again.", table.ToString());
+            }
+            FaultPoint.Reach(FaultPoint.ColumnLocked);
+            // The archive's data file is read beside the live values: the drop depends on what the file holds.
+            var fromFile = Task.Run(() => archive.ReadDataAsync(cancellationToken), cancellationToken);
+            content = await TableChecksum.ComputeAsync(engine, connection, null, table, names, cancellationToken);
+            await fromFile;
+            if (content != new TableContent(archive.Manifest.RowCount, archive.Manifest.Checksum))
+            {
+                throw new DbOpsException(ErrorIds.ArchiveStale, ErrorKind.InvalidState,
+                    $"{table}.{column} changed after it was archived: ({string.Join(", ", names)}) now holds {content.Rows} rows with checksum " +
+                    $"{content.Checksum}, but '{archive.ManifestPath}' records {archive.Manifest.RowCount} rows with {archive.Manifest.Checksum}. " +
+                    "Nothing was dropped; move that archive away and run again (or find out who still writes the column).", table.ToString());
+            }
+            archive.EnsureUnchanged(table);
+            foreach (var sql in plan.Statements.Skip(lockStatements.Count))
+            {
+                committing = sql == "COMMIT";
+                await RemovalService.ExecuteAsync(connection, sql, null, cancellationToken);
+            }
+            inTransaction = false;
+        }
+        catch (Exception e) when (committing && e is DbException or InvalidOperationException)
+        {
+            throw new DbOpsException(ErrorIds.RemovalFailed, ErrorKind.OperationFailed,
+                $"The COMMIT that drops {table}.{column} failed ({e.Message}); whether it took effect is unknown. Check whether the column still exists; " +
+                $"its archive '{archive.ManifestPath}' is intact either way.", table.ToString(), e);
+        }
+        catch (Exception e) when (inTransaction)
+        {
+            await RemovalService.RollbackQuietlyAsync(connection);
+            throw Map(e, engine, table, column, lockTimeout);
+        }
+        catch (Exception e)
+        {
+            throw Map(e, engine, table, column, lockTimeout);
+        }
+
+        var dropped = plan.Dependents.Select(d => d.Description).ToList();
+        var undo = UndoLine(source, archive.ManifestPath);
+        observer.Verbose($"Dropped {table}.{column} ({content.Rows} rows archived in '{archive.ManifestPath}').");
+        OperationsJournal.Record(request.JournalPath, JournalEntry.For(source, JournalOperations.ColumnRemoved) with
+        {
+            Schema = table.Schema,
+            Table = table.Name,
+            Column = column,
+            Objects = dropped.Count > 0 ? dropped : null,
+            Rows = content.Rows,
+            Checksum = content.Checksum,
+            Sha256 = archive.Manifest.Data.Sha256,
+            Path = archive.ManifestPath,
+            Verified = true,
+            Undo = undo,
+        }, observer);
+        return new ColumnRemoval(source, table, column, true, content, archive.ManifestPath, plan.Statements, dropped, undo, clock.Elapsed);
+    }
+
+    /// <summary>The resolved column, its archive's key, its dependents (all named, or refused) and the statements that drop it.</summary>
+    private sealed record Plan(TableRef Table, string Column, ColumnArchive Part, IReadOnlyList<ColumnDependent> Dependents, IReadOnlyList<string> Statements);
+
+    private static async Task<Plan> PlanOnAsync(IDatabaseEngine engine, DbConnection connection, ColumnRemovalRequest request, TableRef? locked,
+        CancellationToken cancellationToken)
+    {
+        var schema = await SchemaReader.ReadAsync(engine, connection, cancellationToken);
+        var table = locked is null ? schema.Resolve(request.Table)
+            : schema.Find(locked) ?? throw new DbOpsException(ErrorIds.TableNotFound, ErrorKind.NotFound, $"Table {locked} no longer exists.", locked.ToString());
+        var part = ColumnArchive.For(table, new ArchiveSelection(ArchiveScope.Columns, [], Columns: [request.Column]));
+        var column = part.Archived[0];
+        var dependents = await engine.Columns.DependentsAsync(connection, table, column, cancellationToken);
+        var named = request.Dependents ?? [];
+        bool IsNamed(ColumnDependent d) => named.Contains(d.Name, StringComparer.OrdinalIgnoreCase);
+        var unnamed = dependents.Where(d => !IsNamed(d)).Select(d => d.Description).ToList();
+        if (unnamed.Count > 0)
+        {
+            throw new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
+                $"{table.Table}.{column} was not dropped: {unnamed.Count} object(s) depend on it: {string.Join("; ", unnamed)}. Nothing is dropped for you: " +
+                "change them first, or name them with -Dependent to drop them with the column (their definitions are not archived).", table.Table.ToString());
+        }
+        if (dependents.FirstOrDefault(d => d.DropSql is null) is { } stuck)
+        {
+            throw new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
+                $"{table.Table}.{column} was not dropped: {stuck.Description} needs it and cannot be dropped on its own. Nothing was changed; " +
+                "change or drop it by hand first.", table.Table.ToString());
+        }
+        if (named.FirstOrDefault(n => !dependents.Any(d => string.Equals(d.Name, n, StringComparison.OrdinalIgnoreCase))) is { } unknown)
+        {
+            throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
+                $"-Dependent '{unknown}' names nothing that depends on {table.Table}.{column} (its dependents: " +
+                $"{string.Join(", ", dependents.Select(d => d.Name).DefaultIfEmpty("none"))}). Nothing was changed.", unknown);
+        }
+        var lockTimeout = request.LockTimeout ?? RemovalRequest.DefaultLockTimeout;
+        IReadOnlyList<string> statements =
+            [.. engine.Removal.LockStatements(table.Table, lockTimeout), .. dependents.Select(d => d.DropSql!), engine.Columns.DropColumnSql(table.Table, column), "COMMIT"];
+        return new Plan(table.Table, column, part, dependents, statements);
+    }
+
+    private static string ManifestPathFor(ColumnRemovalRequest request, Plan plan) =>
+        ArchiveManifest.PathFor(Path.GetFullPath(request.Destination), ArchiveExport.BaseName(plan.Part.BaseName(plan.Table)));
+
+    /// <summary>The Import-TableArchive line that puts the column back (the password is never part of it).</summary>
+    internal static string UndoLine(DbOpsConnection source, string manifestPath)
+    {
+        static string Quoted(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
+        var database = source.Server is null ? source.Database : PostgresTarget(source);
+        return $"Import-TableArchive -Path {Quoted(manifestPath)} -Database {Quoted(database)}";
+    }
+
+    private static string PostgresTarget(DbOpsConnection source)
+    {
+        var server = source.Server!;
+        var colon = server.LastIndexOf(':');
+        var (host, port) = colon > 0 ? (server[..colon], server[(colon + 1)..]) : (server, "5432");
+        return $"Host={host};Port={port};Database={source.Database}" + (source.User is null ? "" : $";Username={source.User}");
+    }
+
+    private static Exception Map(Exception e, IDatabaseEngine engine, TableRef table, string column, TimeSpan lockTimeout) => (e, engine.RefusalOf(e)) switch
+    {
+        (DbOpsException, _) => e,
+        (OperationCanceledException, _) => new DbOpsException(ErrorIds.OperationCanceled, ErrorKind.Canceled,
+            $"Removing {table}.{column} was canceled and rolled back; the column is whole.", table.ToString(), e),
+        (_, { Kind: RefusalKind.LockNotGranted }) => new DbOpsException(ErrorIds.LockTimeout, ErrorKind.ResourceUnavailable,
+            $"{table}.{column} was not dropped: another session holds a lock on {table} and it was not granted within " +
+            $"{lockTimeout.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)} ms. Nothing was changed; run again when the table is idle, or with a longer -LockTimeout.",
+            table.ToString(), e),
+        (_, { Kind: RefusalKind.InsufficientPrivilege } refusal) => new DbOpsException(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
+            $"{table}.{column} was not dropped: {refusal.Reason}. Nothing was changed; run as the table's owner.", table.ToString(), e),
+        // A dependent the catalog reads could not see (SQLite: a CHECK or generated column; PostgreSQL: one made meanwhile).
+        (DbException db, _) => new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
+            $"{table}.{column} was not dropped: the database refused ({db.Message}). Nothing was changed; change what still needs the column first.",
+            table.ToString(), e),
+        _ => e,
+    };
+}
