@@ -20,10 +20,6 @@ internal static class ArchiveImport
     /// <summary>Loads an archive into a table, proving the loaded table's count and checksum equal the manifest's.</summary>
     public static async Task<ArchiveImportResult> ImportAsync(ArchiveImportRequest request, IOperationObserver observer, CancellationToken cancellationToken)
     {
-        if (request.Mode == ArchiveImportMode.Upsert)
-        {
-            return await RowFixes.RowArchiveUndo.UpsertAsync(request, observer, cancellationToken);
-        }
         var clock = Stopwatch.StartNew();
         var (manifest, manifestPath, folder) = ArchiveManifest.Load(request.ManifestPath);
         var target = request.Target;
@@ -39,6 +35,11 @@ internal static class ArchiveImport
         {
             // A column archive goes back into the live table it came from (issue 17).
             return await ColumnRestore.RestoreAsync(request, manifest, manifestPath, dataPath, observer, cancellationToken);
+        }
+        if (request.Mode == ArchiveImportMode.Upsert)
+        {
+            // A rows archive puts a fix's prior image back (issue 18); it refuses any other archive.
+            return await RowFixes.RowArchiveUndo.UpsertAsync(request, observer, cancellationToken);
         }
         var targetTable = TargetFor(manifest, request.TargetTable);
         var provider = DatabaseEngines.For(target.Provider);
