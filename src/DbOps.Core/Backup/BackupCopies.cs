@@ -96,7 +96,7 @@ public static partial class BackupService
         {
             Target = backupPath,
             Verified = manifest.VerifiedAt is not null,
-            Undo = $"Remove-Item -LiteralPath {PowerShellLiteral(copyPath)}, {PowerShellLiteral(copyManifestPath)}",
+            Undo = $"Remove-Item -LiteralPath {UndoCommand.Quote(copyPath)}, {UndoCommand.Quote(copyManifestPath)}",
         }, observer);
         return new BackupCopy(manifest, copyPath, copyManifestPath, backupPath, clock.Elapsed);
     }
@@ -188,7 +188,4 @@ public static partial class BackupService
         Sha256 = manifest.Sha256,
         Rows = manifest.Tables.Sum(t => t.Rows),
     };
-
-    /// <summary>A PowerShell single-quoted string, for undo lines a person pastes.</summary>
-    private static string PowerShellLiteral(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
 }

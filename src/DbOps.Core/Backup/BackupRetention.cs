@@ -117,7 +117,7 @@ public static partial class BackupService
         {
             Verified = decision.Verified,
             Undo = elsewhere is null ? null
-                : $"Copy-Backup -Path {PowerShellLiteral(elsewhere)} -Destination {PowerShellLiteral(Path.GetDirectoryName(decision.Path)!)}",
+                : $"Copy-Backup -Path {UndoCommand.Quote(elsewhere)} -Destination {UndoCommand.Quote(Path.GetDirectoryName(decision.Path)!)}",
         }, observer);
         return new BackupRemoval(decision.Manifest, decision.Path, decision.Verified);
     }

@@ -194,20 +194,8 @@ public static class ColumnRemovalService
         ArchiveManifest.PathFor(Path.GetFullPath(request.Destination), ArchiveExport.BaseName(plan.Part.BaseName(plan.Table)));
 
     /// <summary>The Import-TableArchive line that puts the column back (the password is never part of it).</summary>
-    internal static string UndoLine(DbOpsConnection source, string manifestPath)
-    {
-        static string Quoted(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
-        var database = source.Server is null ? source.Database : PostgresTarget(source);
-        return $"Import-TableArchive -Path {Quoted(manifestPath)} -Database {Quoted(database)}";
-    }
-
-    private static string PostgresTarget(DbOpsConnection source)
-    {
-        var server = source.Server!;
-        var colon = server.LastIndexOf(':');
-        var (host, port) = colon > 0 ? (server[..colon], server[(colon + 1)..]) : (server, "5432");
-        return $"Host={host};Port={port};Database={source.Database}" + (source.User is null ? "" : $";Username={source.User}");
-    }
+    internal static string UndoLine(DbOpsConnection source, string manifestPath) =>
+        $"Import-TableArchive -Path {UndoCommand.Quote(manifestPath)} -Database {UndoCommand.Database(source)}";
 
     private static Exception Map(Exception e, IDatabaseEngine engine, TableRef table, string column, TimeSpan lockTimeout) => (e, engine.RefusalOf(e)) switch
     {

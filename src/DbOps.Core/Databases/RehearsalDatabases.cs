@@ -13,18 +13,9 @@ internal static class CreationMarks
     public const string Prefix = "Created by DbOps";
 
     /// <summary>The Remove-Database line that removes <paramref name="target"/> (its password comes from PGPASSWORD or ~/.pgpass).</summary>
-    public static string RemoveLine(DbOpsConnection target)
-    {
-        if (target.Server is null)
-        {
-            return $"Remove-Database -Name {Quote(target.Database)}";
-        }
-        var colon = target.Server.LastIndexOf(':');
-        var server = $"Host={target.Server[..colon]};Port={target.Server[(colon + 1)..]};Username={target.User};Database=postgres";
-        return $"Remove-Database -Name {Quote(target.Database)} -Database {Quote(server)}";
-    }
-
-    private static string Quote(string text) => "'" + text.Replace("'", "''") + "'";
+    public static string RemoveLine(DbOpsConnection target) => target.Server is null
+        ? $"Remove-Database -Name {UndoCommand.Quote(target.Database)}"
+        : $"Remove-Database -Name {UndoCommand.Quote(target.Database)} -Database {UndoCommand.Database(target, "postgres")}";
 }
 
 /// <summary>What Remove-Database removed.</summary>

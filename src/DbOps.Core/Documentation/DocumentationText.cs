@@ -88,7 +88,7 @@ internal static class DocumentationText
     }
 
     /// <summary>A value for a single-quoted PowerShell string.</summary>
-    public static string PowerShellQuote(string value) => "'" + value.Replace("'", "''") + "'";
+    public static string PowerShellQuote(string value) => Journal.UndoCommand.Quote(value);
 
     private static int LongestRun(string text, char c)
     {

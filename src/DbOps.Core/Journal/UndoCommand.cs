@@ -17,16 +17,11 @@ internal static partial class UndoCommand
         $"Restore-Database -Path {Quote(backupPath)} -Database {Database(database)} -Force";
 
     /// <summary>The -Database argument: the SQLite file, or a PostgreSQL connection string without a password.</summary>
-    public static string Database(DbOpsConnection database)
-    {
-        if (database.Server is not { } server)
-        {
-            return Quote(database.Database);
-        }
-        var colon = server.LastIndexOf(':');
-        var (host, port) = colon > 0 ? (server[..colon], server[(colon + 1)..]) : (server, "5432");
-        return Quote($"Host={host};Port={port};Database={database.Database}{(database.User is { } user ? $";Username={user}" : "")}");
-    }
+    public static string Database(DbOpsConnection database) => Database(database, database.Database);
+
+    /// <summary>The -Database argument for another database on <paramref name="server"/>'s server (PostgreSQL), quoted.</summary>
+    public static string Database(DbOpsConnection server, string database) =>
+        Quote(Engines.DatabaseEngines.For(server.Provider).Inspection.DatabaseArgument(server, database));
 
     /// <summary>
     /// A PowerShell single-quoted string: nothing inside is expanded. PowerShell also ends such a string at the

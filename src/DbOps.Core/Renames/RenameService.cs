@@ -138,24 +138,13 @@ public static class RenameService
     private static TableRename Result(RenameRequest request, TableRef table, bool renamed, RenameSteps steps, IReadOnlyList<string> statements, int retries, TimeSpan duration)
     {
         var view = request.CompatibilityView ? table.ToString() : null;
-        var undo = $"Rename-Table -Database {DocumentationText.PowerShellQuote(DatabaseArgument(request.Source))} " +
-                   $"-Table {DocumentationText.PowerShellQuote(new TableRef(table.Schema, request.NewName).ToQuotedName())} " +
-                   $"-NewName {DocumentationText.PowerShellQuote(table.Name)}{(view is null ? "" : " -ReplaceCompatibilityView")}";
+        var undo = $"Rename-Table -Database {UndoCommand.Database(request.Source)} " +
+                   $"-Table {UndoCommand.Quote(new TableRef(table.Schema, request.NewName).ToQuotedName())} " +
+                   $"-NewName {UndoCommand.Quote(table.Name)}{(view is null ? "" : " -ReplaceCompatibilityView")}";
         return new TableRename(request.Source, table, request.NewName, renamed, view, steps, statements, undo, retries, duration);
     }
 
     /// <summary>What -Database takes for this database, without a password: the SQLite path, or a connection string (the password comes from PGPASSWORD or the password file).</summary>
-    private static string DatabaseArgument(DbOpsConnection source)
-    {
-        if (source.Server is null)
-        {
-            return source.Database;
-        }
-        var colon = source.Server.LastIndexOf(':');
-        var (host, port) = colon < 0 ? (source.Server, null) : (source.Server[..colon], source.Server[(colon + 1)..]);
-        return $"Host={host};{(port is null ? "" : $"Port={port};")}Database={source.Database}{(source.User is null ? "" : $";Username={source.User}")}";
-    }
-
     private static async Task ExecuteAsync(DbConnection connection, string sql, TimeSpan? lockTimeout, CancellationToken cancellationToken) =>
         // SQLite's BEGIN IMMEDIATE waits for the write lock up to the busy timeout; the command timeout (whole seconds) bounds it too.
         // CommandType.Text: Dapper would take a one-word statement (BEGIN, COMMIT) for a stored procedure's name.

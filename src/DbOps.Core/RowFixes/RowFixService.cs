@@ -145,14 +145,8 @@ public static class RowFixService
     }
 
     /// <summary>Import-TableArchive -Mode Upsert for the archive at <paramref name="manifestPath"/>, as a line to run.</summary>
-    internal static string Undo(DbOpsConnection source, string manifestPath)
-    {
-        static string Quote(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
-        var database = source.Server is null ? source.Database
-            : $"Host={source.Server[..source.Server.LastIndexOf(':')]};Port={source.Server[(source.Server.LastIndexOf(':') + 1)..]};Database={source.Database}" +
-              (source.User is null ? "" : $";Username={source.User}");
-        return $"Import-TableArchive -Path {Quote(manifestPath)} -Database {Quote(database)} -Mode Upsert";
-    }
+    internal static string Undo(DbOpsConnection source, string manifestPath) =>
+        $"Import-TableArchive -Path {UndoCommand.Quote(manifestPath)} -Database {UndoCommand.Database(source)} -Mode Upsert";
 
     /// <summary>
     /// Loads a rows archive's data file into the session's prior-image table: the file's SHA-256, count and checksum

@@ -98,8 +98,10 @@ internal sealed class PostgresInspection : IInspectionDialect
     /// <summary>A connection string without a password.</summary>
     public string DatabaseArgument(DbOpsConnection source, string database)
     {
+        // The builder quotes a value holding ';' or '=' (a hostile database name stays one value).
         var (host, port) = HostAndPort(source.Server);
-        return $"Host={host};Port={port};Database={database}" + (source.User is null ? "" : $";Username={source.User}");
+        return new NpgsqlConnectionStringBuilder { Host = host, Port = int.Parse(port, System.Globalization.CultureInfo.InvariantCulture), Database = database, Username = source.User }
+            .ConnectionString;
     }
 
     /// <summary>A new, empty database on the same server, which createdb makes first.</summary>
