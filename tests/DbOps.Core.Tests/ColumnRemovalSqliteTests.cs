@@ -205,4 +205,32 @@ public sealed class ColumnRemovalSqliteTests : IDisposable
         Assert.Contains("held 4 values", columns["is_mock"].Explanation);
         Assert.False(columns["blank"].DataLoss);
     }
+
+    [Fact]
+    public async Task Without_counted_values_a_dropped_column_fails_closed_and_an_old_column_archive_explains_neither_a_later_drop_nor_the_table()
+    {
+        var db = await CreateAsync();
+        await RemoveAsync(Request(db, "users", "raw_data"));
+        // The column comes back under the same name and takes new values, then goes without an archive.
+        Sqlite.Execute(db.Database, "ALTER TABLE users ADD COLUMN raw_data TEXT; UPDATE users SET raw_data = 'new ' || id");
+        var counted = new DbOps.Core.Snapshots.SnapshotRequest(db, Checksum: true);
+        var plain = new DbOps.Core.Snapshots.SnapshotRequest(db);
+        var before = await DbOps.Core.Snapshots.SnapshotService.CaptureAsync(counted, NullObserver.Instance, CancellationToken.None);
+        var beforePlain = await DbOps.Core.Snapshots.SnapshotService.CaptureAsync(plain, NullObserver.Instance, CancellationToken.None);
+        Sqlite.Execute(db.Database, "ALTER TABLE users DROP COLUMN raw_data");
+        var after = await DbOps.Core.Snapshots.SnapshotService.CaptureAsync(counted, NullObserver.Instance, CancellationToken.None);
+        var afterPlain = await DbOps.Core.Snapshots.SnapshotService.CaptureAsync(plain, NullObserver.Instance, CancellationToken.None);
+
+        var stale = DbOps.Core.Snapshots.SnapshotComparer.Compare(before, after).Differences.Single(d => d is { ObjectType: "Column", Name: "raw_data" });
+        Assert.True(stale.DataLoss, stale.Explanation);
+        var uncounted = DbOps.Core.Snapshots.SnapshotComparer.Compare(beforePlain, afterPlain).Differences.Single(d => d is { ObjectType: "Column", Name: "raw_data" });
+        Assert.True(uncounted.DataLoss, uncounted.Explanation);
+        Assert.Contains("-Checksum", uncounted.Explanation);
+
+        // The column archive's journal line is about the table too, but it holds a key and one column, not the table.
+        Sqlite.Execute(db.Database, "DROP INDEX users_is_mock; DROP VIEW mocked; DROP TABLE users");
+        var gone = await DbOps.Core.Snapshots.SnapshotService.CaptureAsync(plain, NullObserver.Instance, CancellationToken.None);
+        var table = DbOps.Core.Snapshots.SnapshotComparer.Compare(afterPlain, gone).Differences.Single(d => d is { ObjectType: "Table", Name: "users" });
+        Assert.True(table.DataLoss, table.Explanation);
+    }
 }

@@ -67,13 +67,19 @@ internal static class ArchiveVerification
     /// <summary>
     /// Null when the archive at <paramref name="manifestPath"/> holds exactly <paramref name="rows"/> rows of
     /// <paramref name="table"/> (with <paramref name="checksum"/>, when given), proved from its files; otherwise why not.
-    /// Journal lines are only claims: a snapshot comparison accepts a drop as archived only when this says so.
+    /// Journal lines are only claims: a snapshot comparison accepts a drop as archived only when this says so. The archive
+    /// must be of <paramref name="scope"/>: a column or rows archive never stands for a whole table.
     /// </summary>
-    internal static async Task<string?> WhyNotHoldingAsync(string manifestPath, TableRef table, long rows, string? checksum, CancellationToken cancellationToken)
+    internal static async Task<string?> WhyNotHoldingAsync(string manifestPath, TableRef table, long rows, string? checksum, CancellationToken cancellationToken,
+        ArchiveScope scope = ArchiveScope.Table)
     {
         try
         {
             var (manifest, path, folder) = ArchiveManifest.Load(manifestPath);
+            if ((manifest.Scope ?? ArchiveScope.Table) != scope)
+            {
+                return $"'{path}' is a {manifest.Scope ?? ArchiveScope.Table} archive of {manifest.TableRef}, not a {scope} archive";
+            }
             if (manifest.TableRef != table || manifest.RowCount != rows || (checksum is not null && manifest.Checksum != checksum))
             {
                 return $"'{path}' archives {manifest.RowCount} rows of {manifest.TableRef}, not those {rows} rows of {table}";

@@ -70,7 +70,7 @@ internal sealed record ColumnArchive(IReadOnlyList<string> Key, IReadOnlyList<st
         {
             return e.Message;
         }
-        return await ArchiveVerification.WhyNotHoldingAsync(manifestPath, table, rows, checksum, cancellationToken);
+        return await ArchiveVerification.WhyNotHoldingAsync(manifestPath, table, rows, checksum, cancellationToken, ArchiveScope.Columns);
     }
 
     /// <summary>The primary key, else the first unique key on NOT NULL columns; null when there is none.</summary>

@@ -66,7 +66,7 @@ public static class ColumnRemovalService
             manifestPath = written.ManifestPath;
         }
         var names = plan.Part.Stored.Select(c => c.Name).ToList();
-        var archive = await CheckedArchive.CheckAsync(manifestPath, source, table, names, observer, cancellationToken);
+        var archive = await CheckedArchive.CheckAsync(manifestPath, source, table, names, observer, cancellationToken, ArchiveScope.Columns);
         if (archive.Manifest.Scope is not ArchiveScope.Columns || !(archive.Manifest.Key ?? []).SequenceEqual(plan.Part.Key))
         {
             throw new DbOpsException(ErrorIds.ArchiveMismatch, ErrorKind.InvalidState,

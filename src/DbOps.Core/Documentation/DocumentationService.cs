@@ -171,7 +171,7 @@ public static partial class DocumentationService
     /// <summary>The latest archive of the table, unless the table was removed after it (and has been created again since).</summary>
     private static JournalEntry? ArchiveOf(IReadOnlyList<JournalEntry> entries, TableRef table, DatabaseProvider provider)
     {
-        var last = entries.LastOrDefault(e => e.Operation is JournalOperations.ArchiveCreated or JournalOperations.TableRemoved && IsTable(e, table, provider));
+        var last = entries.LastOrDefault(e => e.Operation is JournalOperations.ArchiveCreated or JournalOperations.TableRemoved && e.Column is null && IsTable(e, table, provider));
         return last?.Operation == JournalOperations.ArchiveCreated ? last : null;
     }
 

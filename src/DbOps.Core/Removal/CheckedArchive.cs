@@ -46,7 +46,7 @@ internal sealed record CheckedArchive(ArchiveManifest Manifest, string ManifestP
     /// </summary>
     /// <exception cref="DbOpsException">ArchiveCorrupt or ArchiveMismatch (or the id of what stopped verification).</exception>
     internal static async Task<CheckedArchive> CheckAsync(string manifestPath, DbOpsConnection source, TableRef table,
-        IReadOnlyList<string> liveColumns, IOperationObserver observer, CancellationToken cancellationToken)
+        IReadOnlyList<string> liveColumns, IOperationObserver observer, CancellationToken cancellationToken, ArchiveScope scope = ArchiveScope.Table)
     {
         var (manifest, path, folder) = ArchiveManifest.Load(manifestPath);
         var sameDatabase = manifest.Provider == source.Provider
@@ -58,6 +58,12 @@ internal sealed record CheckedArchive(ArchiveManifest Manifest, string ManifestP
                 $"'{path}' archives {manifest.TableRef} of {manifest.Provider} database {manifest.Database}" +
                 $"{(manifest.Server is null ? "" : $" on {manifest.Server}")}, not {table} of {source}. Nothing was dropped; give the archive of this table.",
                 path);
+        }
+        if ((manifest.Scope ?? ArchiveScope.Table) != scope)
+        {
+            throw new DbOpsException(ErrorIds.ArchiveMismatch, ErrorKind.InvalidArgument,
+                $"'{path}' is a {manifest.Scope ?? ArchiveScope.Table} archive of {table}, not the {scope} archive this needs. Nothing was dropped; " +
+                (scope == ArchiveScope.Table ? "archive the whole table with Export-TableArchive and give that archive." : "give the archive this step wrote."), path);
         }
         if (!manifest.ColumnNames.SequenceEqual(liveColumns))
         {

@@ -141,7 +141,7 @@ public static class SnapshotComparer
             {
                 if (Renamed(old, before, appeared, journal) is not { } renamed)
                 {
-                    differences.Add(Removed(old, before, journal));
+                    differences.Add(Removed(old, before, after, journal));
                     continue;
                 }
                 // The renamed table is the same table: its rows and objects are compared as any surviving table's.
@@ -149,7 +149,7 @@ public static class SnapshotComparer
                 appeared.Remove(now);
                 differences.Add(rename);
             }
-            if (now.Rows < old.Rows && !(before.Estimated || after.Estimated) && RowsRemovedOnPurpose(old, now, before, journal) is { } removed)
+            if (now.Rows < old.Rows && !(before.Estimated || after.Estimated) && RowsRemovedOnPurpose(old, now, before, after, journal) is { } removed)
             {
                 differences.Add(removed);
             }
@@ -176,7 +176,7 @@ public static class SnapshotComparer
             }
             var first = differences.Count;
             CompareTable(old, now, differences);
-            JudgeRemovedColumns(old, before, journal, differences, first);
+            JudgeRemovedColumns(old, before, after, journal, differences, first);
         }
         foreach (var added in appeared)
         {
@@ -214,11 +214,12 @@ public static class SnapshotComparer
     }
 
     /// <summary>A removed table is explained by a verified archive, in the journal, of exactly the rows it held.</summary>
-    private static SnapshotDifference Removed(TableSnapshot table, DatabaseSnapshot before, OperationsJournal journal)
+    private static SnapshotDifference Removed(TableSnapshot table, DatabaseSnapshot before, DatabaseSnapshot after, OperationsJournal journal)
     {
         var candidates = journal.Read()
             // An unsettled intent counts too: the table is gone, so its drop committed.
             .Where(e => e.Operation is JournalOperations.ArchiveCreated or JournalOperations.TableRemoved or JournalOperations.TableRemovalStarted
+                        && e.Column is null
                         && e.IsAbout(before.Provider, before.Server, before.Database)
                         && string.Equals(e.Table, table.Name, StringComparison.Ordinal)
                         && (e.Schema is null || e.Schema == table.Schema))
@@ -228,8 +229,7 @@ public static class SnapshotComparer
         string? refused = null;
         var archive = candidates.FirstOrDefault(e => e.Verified && e.Rows == table.Rows && e.Path is not null
                                                      && (table.Checksum is null || e.Checksum is null || e.Checksum == table.Checksum)
-                                                     && (refused = Task.Run(() => ArchiveVerification.WhyNotHoldingAsync(e.Path, new TableRef(table.Schema, table.Name),
-                                                             table.Rows, table.Checksum ?? e.Checksum, CancellationToken.None)).GetAwaiter().GetResult()) is null);
+                                                     && (refused = WhyNotHolding(e.Path, new TableRef(table.Schema, table.Name), table.Rows, table.Checksum ?? e.Checksum)) is null);
         if (archive is not null)
         {
             return new SnapshotDifference("Table", "Removed", table, table.Name, $"{table.Rows} rows", null)
@@ -242,7 +242,7 @@ public static class SnapshotComparer
         {
             return new SnapshotDifference("Table", "Removed", table, table.Name, "0 rows", null) { Explanation = $"{table} was empty" };
         }
-        if (MovedInto(table, before, journal) is var (move, archived))
+        if (MovedInto(table, before, after, journal) is var (move, archived))
         {
             return new SnapshotDifference("Table", "Removed", table, table.Name, $"{table.Rows} rows", null)
             {
@@ -268,13 +268,14 @@ public static class SnapshotComparer
     /// <summary>
     /// The journal's proof that a removed table's rows live on in another table: the newest verified RowsCopied of the whole
     /// table (Copy-TableData -Verify found every row in its target) whose source checksum is still the table's content as
-    /// the snapshot saw it (and its row count the table's), and an archive line with that same checksum.
+    /// the snapshot saw it (and its row count the table's), and a whole-table archive with that same checksum that still
+    /// holds the rows (a move may map only some columns: the archive keeps the rest).
     /// </summary>
-    private static (JournalEntry Move, JournalEntry Archive)? MovedInto(TableSnapshot table, DatabaseSnapshot before, OperationsJournal journal)
+    private static (JournalEntry Move, JournalEntry Archive)? MovedInto(TableSnapshot table, DatabaseSnapshot before, DatabaseSnapshot after, OperationsJournal journal)
     {
         var lines = journal.Read()
             .Where(e => e.IsAbout(before.Provider, before.Server, before.Database) && string.Equals(e.Table, table.Name, StringComparison.Ordinal)
-                        && (e.Schema is null || e.Schema == table.Schema) && e.Checksum is not null)
+                        && (e.Schema is null || e.Schema == table.Schema) && e.Checksum is not null && e.Column is null && e.Time <= after.TakenAt)
             .OrderByDescending(e => e.Time)
             .ToList();
         var move = lines.FirstOrDefault(e => e.Operation == JournalOperations.RowsCopied);
@@ -284,7 +285,8 @@ public static class SnapshotComparer
             return null;
         }
         var archive = lines.FirstOrDefault(e => e.Operation is JournalOperations.ArchiveCreated or JournalOperations.TableRemoved or JournalOperations.TableRemovalStarted
-                                                && e.Checksum == move.Checksum && e.Rows == table.Rows);
+                                                && e.Checksum == move.Checksum && e.Rows == table.Rows && e.Path is not null
+                                                && Holds(e.Path, new TableRef(table.Schema, table.Name), table.Rows, e.Checksum));
         return archive is null ? null : (move, archive);
     }
 
@@ -294,17 +296,16 @@ public static class SnapshotComparer
     /// whose counts add up to the difference. With checksums on both sides the archived rows must also make up the
     /// content: what is left plus what was archived is what there was. Null when that is not so.
     /// </summary>
-    private static SnapshotDifference? RowsRemovedOnPurpose(TableSnapshot old, TableSnapshot now, DatabaseSnapshot before, OperationsJournal journal)
+    private static SnapshotDifference? RowsRemovedOnPurpose(TableSnapshot old, TableSnapshot now, DatabaseSnapshot before, DatabaseSnapshot after, OperationsJournal journal)
     {
         var table = new TableRef(old.Schema, old.Name);
         var fixes = journal.Read()
-            .Where(e => e.Operation == JournalOperations.RowsRemoved && e.Time >= before.TakenAt && e.Verified && e.Path is not null && e.Rows is not null
+            .Where(e => e.Operation == JournalOperations.RowsRemoved && e.Time >= before.TakenAt && e.Time <= after.TakenAt && e.Verified && e.Path is not null && e.Rows is not null
                         && e.IsAbout(before.Provider, before.Server, before.Database)
                         && string.Equals(e.Table, old.Name, StringComparison.Ordinal) && (e.Schema is null || e.Schema == old.Schema))
             .ToList();
         if (fixes.Count == 0 || fixes.Sum(e => e.Rows!.Value) != old.Rows - now.Rows
-            || fixes.Any(e => Task.Run(() => ArchiveVerification.WhyNotHoldingAsync(e.Path!, table, e.Rows!.Value, e.Checksum, CancellationToken.None))
-                .GetAwaiter().GetResult() is not null))
+            || fixes.Any(e => !Holds(e.Path!, table, e.Rows!.Value, e.Checksum, ArchiveScope.Rows)))
         {
             return null;
         }
@@ -330,9 +331,10 @@ public static class SnapshotComparer
 
     /// <summary>
     /// A dropped column that held values (counted by a -Checksum snapshot) is data loss, unless the journal names a
-    /// verified column archive of it holding every row, proved from its files. One that held only NULLs lost nothing.
+    /// verified column archive of it holding every row, made between the snapshots and proved from its files. One that
+    /// held only NULLs lost nothing; one whose values were not counted fails closed, as loss, when its table had rows.
     /// </summary>
-    private static void JudgeRemovedColumns(TableSnapshot table, DatabaseSnapshot before, OperationsJournal journal, List<SnapshotDifference> differences, int first)
+    private static void JudgeRemovedColumns(TableSnapshot table, DatabaseSnapshot before, DatabaseSnapshot after, OperationsJournal journal, List<SnapshotDifference> differences, int first)
     {
         for (var i = first; i < differences.Count; i++)
         {
@@ -345,13 +347,15 @@ public static class SnapshotComparer
             var archive = journal.Read()
                 .Where(e => e.Operation == JournalOperations.ColumnRemoved && e.IsAbout(before.Provider, before.Server, before.Database)
                             && e.Table == table.Name && (e.Schema is null || e.Schema == table.Schema) && e.Column == column.Name
-                            && e.Verified && e.Rows == table.Rows && e.Path is not null)
+                            && e.Verified && e.Rows == table.Rows && e.Path is not null
+                            // An older archive of a column of the same name holds other values.
+                            && e.Time >= before.TakenAt && e.Time <= after.TakenAt)
                 .OrderByDescending(e => e.Time)
                 .FirstOrDefault(e => Task.Run(() => ColumnArchive.WhyNotHoldingAsync(e.Path!, tableRef, column.Name, table.Rows, e.Checksum, CancellationToken.None))
                                          .GetAwaiter().GetResult() is null);
             differences[i] = new SnapshotDifference(removed.ObjectType, removed.Change, table, removed.Name, removed.Before, removed.After)
             {
-                DataLoss = archive is null && column.NonNull > 0,
+                DataLoss = archive is null && (column.NonNull > 0 || (column.NonNull is null && table.Rows > 0)),
                 Archive = archive?.Path,
                 Explanation = archive is not null
                     ? $"the values of {tableRef}.{column.Name} ({table.Rows} rows with their key) are in the verified column archive '{archive.Path}'"
@@ -359,11 +363,20 @@ public static class SnapshotComparer
                     {
                         0 => $"{tableRef}.{column.Name} held only NULLs",
                         > 0 => $"{tableRef}.{column.Name} held {column.NonNull} values and was dropped without a verified column archive in the journal '{journal.Path}'",
-                        _ => $"whether {tableRef}.{column.Name} held values is unknown: take the snapshots with -Checksum to count them",
+                        _ when table.Rows == 0 => $"{tableRef}.{column.Name} was dropped from an empty table",
+                        _ => $"{tableRef}.{column.Name} was dropped without a verified column archive in the journal '{journal.Path}', and " +
+                             "whether it held values is unknown, so it counts as lost; take the snapshots with -Checksum to count its values",
                     },
             };
         }
     }
+
+    /// <summary>Why the archive a journal line names does not hold those rows of the table, proved from its files; null when it does.</summary>
+    private static string? WhyNotHolding(string manifestPath, TableRef table, long rows, string? checksum, ArchiveScope scope = ArchiveScope.Table) =>
+        Task.Run(() => ArchiveVerification.WhyNotHoldingAsync(manifestPath, table, rows, checksum, CancellationToken.None, scope)).GetAwaiter().GetResult();
+
+    private static bool Holds(string manifestPath, TableRef table, long rows, string? checksum, ArchiveScope scope = ArchiveScope.Table) =>
+        WhyNotHolding(manifestPath, table, rows, checksum, scope) is null;
 
     private static void CompareTable(TableSnapshot old, TableSnapshot now, List<SnapshotDifference> differences)
     {
