@@ -170,6 +170,26 @@ public sealed class BackupCopyTests : IDisposable
     }
 
     [Fact]
+    public async Task A_copy_stays_found_after_its_own_restore_test_and_the_original_after_one_of_its()
+    {
+        var backup = await BackupAsync("chinook.sqlite");
+        var copy = await CopyAsync(backup.Path, _folder.File("nas"));
+        await using (var file = new FileStream(backup.Path, FileMode.Open, FileAccess.Write))
+        {
+            file.Position = 100;
+            file.WriteByte(0xFF);
+        }
+        var original = await VerifyAsync(backup.Path);
+
+        // The first check restore-tests the copy and journals BackupTested with the copy's path; the second must still find it.
+        Assert.Single(await VerifyCopiesAsync(original));
+        Assert.Contains(Journal(JournalOperations.BackupTested), e => e.Path == copy.Path);
+        var again = Assert.Single(await VerifyCopiesAsync(original));
+        Assert.Equal((copy.Path, true), (again.Path, again.Verified));
+        Assert.Equal([backup.Path, copy.Path], BackupService.RecordedLocations(backup.Sha256, JournalPath));
+    }
+
+    [Fact]
     public async Task Retention_keeps_the_newest_and_never_the_last_verified_backup()
     {
         var verified = await BackupAsync("a.sqlite", verify: true);
