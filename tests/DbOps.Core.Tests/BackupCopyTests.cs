@@ -210,6 +210,31 @@ public sealed class BackupCopyTests : IDisposable
         Assert.Equal(removed.Select(r => (r.Path, r.Sha256)), Journal(JournalOperations.BackupDeleted).Select(e => (e.Path!, e.Sha256!)));
     }
 
+    [Theory]
+    [InlineData("missing")]
+    [InlineData("truncated")]
+    public async Task Retention_protects_the_next_intact_verified_backup_when_the_newest_verified_file_is_gone(string damage)
+    {
+        var older = await BackupAsync("a.sqlite", verify: true);
+        var middle = await BackupAsync("b.sqlite");
+        var phantom = await BackupAsync("c.sqlite", verify: true);
+        if (damage == "missing")
+        {
+            File.Delete(phantom.Path);
+        }
+        else
+        {
+            await using var file = new FileStream(phantom.Path, FileMode.Open, FileAccess.Write);
+            file.SetLength(file.Length / 2);
+        }
+        var observer = new RecordingObserver();
+
+        var decisions = BackupService.PlanRetention(new RetentionRequest(_folder.File("backups"), null, 1, null, JournalPath), observer);
+
+        Assert.Equal([(phantom.Path, false), (middle.Path, true), (older.Path, false)], decisions.Select(d => (d.Path, d.Delete)));
+        Assert.Contains(observer.Warnings, w => w.Contains(phantom.Path, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Retention_counts_a_verification_the_journal_records_for_the_same_bytes()
     {
