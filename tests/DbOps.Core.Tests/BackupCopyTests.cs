@@ -170,6 +170,26 @@ public sealed class BackupCopyTests : IDisposable
     }
 
     [Fact]
+    public async Task A_copy_stays_found_after_its_own_restore_test_and_the_original_after_one_of_its()
+    {
+        var backup = await BackupAsync("chinook.sqlite");
+        var copy = await CopyAsync(backup.Path, _folder.File("nas"));
+        await using (var file = new FileStream(backup.Path, FileMode.Open, FileAccess.Write))
+        {
+            file.Position = 100;
+            file.WriteByte(0xFF);
+        }
+        var original = await VerifyAsync(backup.Path);
+
+        // The first check restore-tests the copy and journals BackupTested with the copy's path; the second must still find it.
+        Assert.Single(await VerifyCopiesAsync(original));
+        Assert.Contains(Journal(JournalOperations.BackupTested), e => e.Path == copy.Path);
+        var again = Assert.Single(await VerifyCopiesAsync(original));
+        Assert.Equal((copy.Path, true), (again.Path, again.Verified));
+        Assert.Equal([backup.Path, copy.Path], BackupService.RecordedLocations(backup.Sha256, JournalPath));
+    }
+
+    [Fact]
     public async Task Retention_keeps_the_newest_and_never_the_last_verified_backup()
     {
         var verified = await BackupAsync("a.sqlite", verify: true);
@@ -188,6 +208,31 @@ public sealed class BackupCopyTests : IDisposable
         Assert.Equal(new[] { newest.Path, newest.ManifestPath, verified.Path, verified.ManifestPath }.Order(StringComparer.Ordinal),
                      Directory.GetFiles(_folder.File("backups")).Order(StringComparer.Ordinal));
         Assert.Equal(removed.Select(r => (r.Path, r.Sha256)), Journal(JournalOperations.BackupDeleted).Select(e => (e.Path!, e.Sha256!)));
+    }
+
+    [Theory]
+    [InlineData("missing")]
+    [InlineData("truncated")]
+    public async Task Retention_protects_the_next_intact_verified_backup_when_the_newest_verified_file_is_gone(string damage)
+    {
+        var older = await BackupAsync("a.sqlite", verify: true);
+        var middle = await BackupAsync("b.sqlite");
+        var phantom = await BackupAsync("c.sqlite", verify: true);
+        if (damage == "missing")
+        {
+            File.Delete(phantom.Path);
+        }
+        else
+        {
+            await using var file = new FileStream(phantom.Path, FileMode.Open, FileAccess.Write);
+            file.SetLength(file.Length / 2);
+        }
+        var observer = new RecordingObserver();
+
+        var decisions = BackupService.PlanRetention(new RetentionRequest(_folder.File("backups"), null, 1, null, JournalPath), observer);
+
+        Assert.Equal([(phantom.Path, false), (middle.Path, true), (older.Path, false)], decisions.Select(d => (d.Path, d.Delete)));
+        Assert.Contains(observer.Warnings, w => w.Contains(phantom.Path, StringComparison.Ordinal));
     }
 
     [Fact]

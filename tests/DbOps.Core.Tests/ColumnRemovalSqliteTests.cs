@@ -82,6 +82,31 @@ public sealed class ColumnRemovalSqliteTests : IDisposable
     }
 
     [Fact]
+    public async Task A_column_restore_journals_to_the_journal_it_was_given()
+    {
+        var db = await CreateAsync();
+        var removal = await RemoveAsync(Request(db, "users", "raw_data"));
+        var journal = _folder.File("journal.jsonl");
+
+        await ArchiveService.ImportAsync(new ArchiveImportRequest(removal.ArchivePath!, db) { JournalPath = journal }, NullObserver.Instance,
+            CancellationToken.None);
+
+        var entry = Assert.Single(OperationsJournal.Open(journal).Read());
+        Assert.Equal((JournalOperations.ColumnRestored, removal.ArchivePath), (entry.Operation, entry.Path));
+    }
+
+    [Fact]
+    public async Task A_column_restore_refuses_a_TargetTable_it_would_ignore()
+    {
+        var db = await CreateAsync();
+        var removal = await RemoveAsync(Request(db, "users", "raw_data"));
+
+        await Assertions.ThrowsDbOps(ErrorIds.ArchiveMismatch, () => ArchiveService.ImportAsync(
+            new ArchiveImportRequest(removal.ArchivePath!, db, "other", ArchiveImportMode.Upsert), NullObserver.Instance, CancellationToken.None));
+        Assert.Equal(["id", "name", "is_mock"], Columns(db, "users"));
+    }
+
+    [Fact]
     public async Task Dependents_refuse_the_drop_unless_named_and_named_ones_go_with_the_column()
     {
         var db = await CreateAsync();

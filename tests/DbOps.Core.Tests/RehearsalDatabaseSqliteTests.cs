@@ -120,6 +120,32 @@ public sealed class RehearsalDatabaseSqliteTests : IDisposable
     }
 
     [Fact]
+    public async Task Remove_counts_only_DbOps_text_as_a_mark()
+    {
+        var (production, _) = await BackUpGoalsAsync();
+        await File.WriteAllTextAsync(production.Database + SqliteDatabases.MarkSuffix, "notes\n");
+
+        await Assertions.ThrowsDbOps(ErrorIds.DatabaseNotCreatedByDbOps, () => RemoveAsync(null, production.Database));
+        Assert.True(File.Exists(production.Database));
+    }
+
+    [Fact]
+    public async Task Remove_refuses_a_file_a_WAL_reader_has_open_unless_EndSessions()
+    {
+        var (_, backup) = await BackUpGoalsAsync();
+        var staging = _folder.File("read.db");
+        await CreateAsync(backup, staging);
+        await using var reader = await SqliteEngine.OpenFileAsync(staging, SqliteOpenMode.ReadWrite, CancellationToken.None);
+        await reader.ExecuteAsync("PRAGMA journal_mode = WAL; CREATE TABLE scratch (x); BEGIN; SELECT count(*) FROM goals");
+
+        await Assertions.ThrowsDbOps(ErrorIds.DatabaseHasSessions, () => RemoveAsync(null, staging));
+        Assert.True(File.Exists(staging));
+
+        await RemoveAsync(null, staging, endSessions: true);
+        Assert.False(File.Exists(staging));
+    }
+
+    [Fact]
     public async Task Remove_refuses_a_file_another_connection_is_writing_unless_EndSessions()
     {
         var (_, backup) = await BackUpGoalsAsync();

@@ -148,9 +148,13 @@ public static partial class BackupService
     internal static IReadOnlyList<string> RecordedLocations(string sha256, string? journalPath)
     {
         var locations = new List<string>();
+        // Only a deletion takes a location away: a restore test, restore or creation from it leaves the file where it was.
         foreach (var entry in OperationsJournal.Open(journalPath).Read().Where(e => e.Sha256 == sha256 && e.Path is not null))
         {
-            locations.RemoveAll(p => PathComparer.Equals(p, entry.Path));
+            if (entry.Operation is JournalOperations.Backup or JournalOperations.BackupCopied or JournalOperations.BackupDeleted)
+            {
+                locations.RemoveAll(p => PathComparer.Equals(p, entry.Path));
+            }
             if (entry.Operation is JournalOperations.Backup or JournalOperations.BackupCopied)
             {
                 locations.Add(entry.Path!);

@@ -61,7 +61,7 @@ public static partial class BackupService
                                      .GroupBy(b => (b.Manifest.Provider, b.Manifest.Server, b.Manifest.Database)))
         {
             var newestFirst = group.OrderByDescending(b => b.Manifest.CreatedAt).ToList();
-            var lastVerified = newestFirst.FindIndex(b => IsVerified(b.Manifest));
+            var lastVerified = LastVerifiedIntact(newestFirst, IsVerified, observer);
             for (var i = 0; i < newestFirst.Count; i++)
             {
                 var (manifest, manifestPath, backupPath) = newestFirst[i];
@@ -74,6 +74,34 @@ public static partial class BackupService
             }
         }
         return decisions;
+    }
+
+    /// <summary>
+    /// The newest verified backup whose file is still whole (there, with its manifest's size and SHA-256): a manifest left
+    /// behind by a missing or damaged file must not take the place of the last backup that can really be restored.
+    /// </summary>
+    private static int LastVerifiedIntact(
+        List<(BackupManifest Manifest, string ManifestPath, string BackupPath)> newestFirst, Func<BackupManifest, bool> isVerified,
+        IOperationObserver observer)
+    {
+        for (var i = 0; i < newestFirst.Count; i++)
+        {
+            var (manifest, _, backupPath) = newestFirst[i];
+            if (!isVerified(manifest))
+            {
+                continue;
+            }
+            try
+            {
+                RequireIntactAsync(manifest, backupPath, CancellationToken.None).GetAwaiter().GetResult();
+                return i;
+            }
+            catch (DbOpsException e)
+            {
+                observer.Warning($"Not protecting '{backupPath}' as the last verified backup: {e.Message} The next verified, intact backup is kept instead.");
+            }
+        }
+        return -1;
     }
 
     /// <summary>

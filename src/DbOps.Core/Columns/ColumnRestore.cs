@@ -23,6 +23,13 @@ internal static class ColumnRestore
     public static async Task<ArchiveImportResult> RestoreAsync(ArchiveImportRequest request, ArchiveManifest manifest, string manifestPath, string dataPath,
         IOperationObserver observer, CancellationToken cancellationToken)
     {
+        if (request.TargetTable is not null)
+        {
+            // Import-TableArchive without -Mode Upsert and with -TargetTable loads the columns into a table of their own instead.
+            throw new DbOpsException(ErrorIds.ArchiveMismatch, ErrorKind.InvalidArgument,
+                $"'{manifestPath}' is a column archive: -Mode Upsert puts its columns back into {manifest.TableRef}, the table they came from, " +
+                "and takes no -TargetTable. Leave out -TargetTable, or leave out -Mode Upsert to load them into a new table.", manifestPath);
+        }
         var clock = Stopwatch.StartNew();
         var target = request.Target;
         var provider = DatabaseEngines.For(target.Provider);
@@ -90,7 +97,7 @@ internal static class ColumnRestore
             await transaction.CommitAsync(cancellationToken);
             Report("Done", 100);
             observer.Verbose($"Restored {string.Join(", ", restored.Select(c => c.Name))} of {table} from '{manifestPath}': {loaded.Rows} rows, checksum {loaded.Checksum}.");
-            OperationsJournal.Record(null, JournalEntry.For(target, JournalOperations.ColumnRestored) with
+            OperationsJournal.Record(request.JournalPath, JournalEntry.For(target, JournalOperations.ColumnRestored) with
             {
                 Schema = table.Schema,
                 Table = table.Name,

@@ -54,9 +54,7 @@ public sealed class ImportTableArchiveCommand : DbOpsCmdlet
             try
             {
                 var target = ResolveDatabase(Database, sqliteMayNotExist: true);
-                if (!ShouldProcess(target.ToString(), Mode == ArchiveImportMode.Upsert
-                        ? $"Put the rows archived in '{path}' back into {(TargetTable ?? "the archived table")}, by key"
-                        : $"Create {(TargetTable ?? "the archived table")} and load it from '{path}'"))
+                if (!ShouldProcess(target.ToString(), Action(path)))
                 {
                     continue;
                 }
@@ -75,4 +73,12 @@ public sealed class ImportTableArchiveCommand : DbOpsCmdlet
             }
         }
     }
+
+    /// <summary>What the import will do, by the archive's scope: a column restore and a rows undo change the live table.</summary>
+    private string Action(string path) =>
+        ArchiveManifest.Load(path).Manifest.Scope is ArchiveScope.Columns && (Mode == ArchiveImportMode.Upsert || TargetTable is null)
+            ? $"Add the columns archived in '{path}' back to the archived table and fill them by key"
+            : Mode == ArchiveImportMode.Upsert
+                ? $"Put the rows archived in '{path}' back into {(TargetTable ?? "the archived table")}, by key"
+                : $"Create {(TargetTable ?? "the archived table")} and load it from '{path}'";
 }

@@ -47,7 +47,9 @@ internal sealed class SqliteDatabases : IDatabaseLifecycle
     public Task<string?> CreationMarkAsync(DbOpsConnection target, CancellationToken cancellationToken)
     {
         var sidecar = target.Database + MarkSuffix;
-        return Task.FromResult(File.Exists(target.Database) && File.Exists(sidecar) ? File.ReadAllText(sidecar).Trim() : null);
+        var mark = File.Exists(target.Database) && File.Exists(sidecar) ? File.ReadAllText(sidecar).Trim() : null;
+        // Any file can carry the name; only DbOps's own text is a mark.
+        return Task.FromResult(mark?.StartsWith(Databases.CreationMarks.Prefix, StringComparison.Ordinal) == true ? mark : null);
     }
 
     public async Task<IReadOnlyList<string>> RemoveAsync(DbOpsConnection target, bool endSessions, CancellationToken cancellationToken)
@@ -70,10 +72,18 @@ internal sealed class SqliteDatabases : IDatabaseLifecycle
 
     /// <summary>
     /// SQLite cannot list who has a file open. An exclusive lock taken without waiting shows whether another connection
-    /// is writing, or reading in rollback-journal mode; that is the use DbOps can see.
+    /// is writing, or reading in rollback-journal mode; a WAL reader takes no such lock, so a non-empty -wal file (left
+    /// while a connection is open, or by one that crashed) counts as use too. That is the use DbOps can see.
     /// </summary>
     private static async Task RequireUnusedAsync(DbOpsConnection target, CancellationToken cancellationToken)
     {
+        var wal = new FileInfo(target.Database + "-wal");
+        if (wal.Exists && wal.Length > 0)
+        {
+            throw new DbOpsException(ErrorIds.DatabaseHasSessions, ErrorKind.InvalidState,
+                $"{target} has a write-ahead log ('{wal.FullName}'): a connection has it open, or one ended without closing it, and it was not " +
+                "deleted. Close it, or pass -EndSessions to delete the files anyway.", target.Database);
+        }
         await using var connection = await SqliteEngine.OpenFileAsync(target.Database, SqliteOpenMode.ReadWrite, cancellationToken);
         await connection.ExecuteAsync("PRAGMA busy_timeout = 0");
         try
