@@ -15,7 +15,8 @@ internal interface IMoveDialect
     /// <summary>The statements that open one copy batch's transaction, waiting at most <paramref name="lockTimeout"/> for locks.</summary>
     IReadOnlyList<string> BeginBatch(TimeSpan lockTimeout);
 
-    /// <summary>What a failed probe of a map says: a column the server does not know, types it cannot compare, or neither (null).</summary>
+    /// <summary>What a failed probe of a map says: a column the server does not know, types it cannot compare, a write
+    /// refused by a read-only connection, or none of these (null).</summary>
     MapProblem? ProbeProblem(Exception error);
 
 }
@@ -28,4 +29,7 @@ internal enum MapProblem
 
     /// <summary>Two mapped values (or keys) have types the server cannot compare.</summary>
     IncomparableTypes,
+
+    /// <summary>The SELECT tried to write (a function that inserts, nextval) and the read-only connection refused it.</summary>
+    WritesData,
 }

@@ -20,6 +20,7 @@ internal sealed class PostgresMoves : IMoveDialect
         PostgresException { SqlState: PostgresErrorCodes.UndefinedColumn } => MapProblem.UnknownColumn,
         PostgresException { SqlState: PostgresErrorCodes.UndefinedFunction or PostgresErrorCodes.DatatypeMismatch or PostgresErrorCodes.CannotCoerce } =>
             MapProblem.IncomparableTypes,
+        PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction } => MapProblem.WritesData,
         _ => null,
     };
 }

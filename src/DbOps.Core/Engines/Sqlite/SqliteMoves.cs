@@ -16,8 +16,10 @@ internal sealed class SqliteMoves : IMoveDialect
     public IReadOnlyList<string> BeginBatch(TimeSpan lockTimeout) =>
         [$"PRAGMA busy_timeout = {(long)lockTimeout.TotalMilliseconds}", "BEGIN IMMEDIATE"];
 
-    public MapProblem? ProbeProblem(Exception error) =>
-        error is SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_ERROR } e && e.Message.Contains("no such column", StringComparison.Ordinal)
-            ? MapProblem.UnknownColumn
-            : null;
+    public MapProblem? ProbeProblem(Exception error) => error switch
+    {
+        SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_ERROR } e when e.Message.Contains("no such column", StringComparison.Ordinal) => MapProblem.UnknownColumn,
+        SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_READONLY } => MapProblem.WritesData,
+        _ => null,
+    };
 }
