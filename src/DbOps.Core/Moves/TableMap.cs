@@ -15,6 +15,9 @@ public sealed record TableMap
     /// <summary>The database that holds the source and the target.</summary>
     public required DbOpsConnection Source { get; init; }
 
+    /// <summary>The database that holds the target when it is another one (Compare-TableData only); null: the source's.</summary>
+    public DbOpsConnection? TargetDatabase { get; init; }
+
     /// <summary>The source table ("t" or "schema.t"); or <see cref="SourceQuery"/>.</summary>
     public string? SourceTable { get; init; }
 
