@@ -43,7 +43,8 @@ public abstract class MovesAcrossDatabasesTests : IDisposable
 
         Assert.Equal((2000L, 2000L, 2000L, ComparisonVerdict.Equal), (result.SourceRows, result.TargetRows, result.Matched, result.Verdict));
         Assert.Equal("KeyRanges", result.Method);
-        Assert.True(result.RowsShipped < 2000, $"{result.RowsShipped} rows shipped");
+        // Both databases wrote the same canonical texts (1.00 as 1, TRUE as 1), so the one checksum of the whole table agreed.
+        Assert.Equal(0, result.RowsShipped);
     }
 
     [Fact]
@@ -65,7 +66,7 @@ public abstract class MovesAcrossDatabasesTests : IDisposable
         Assert.Equal([("700", "name"), ("1201", "amount")], result.ChangedSamples.Select(c => (c.Key, Assert.Single(c.Columns))));
         Assert.Equal(["5000"], result.ExtraSamples);
         Assert.Equal(ComparisonVerdict.Differs, result.Verdict);
-        Assert.True(result.RowsShipped < 2000, $"{result.RowsShipped} rows shipped");
+        Assert.True(result.RowsShipped < 200, $"{result.RowsShipped} rows shipped"); // 53 when this was written: the four differing ranges
     }
 }
 

@@ -94,6 +94,10 @@ internal sealed class ResolvedMap
         {
             throw Invalid("Copy-TableData writes to a table: give -Target, not -TargetQuery.");
         }
+        if (forCopy && map.TargetDatabase is not null)
+        {
+            throw Invalid("Copy-TableData copies within one database: the target table must be in the source's database.");
+        }
         if (map.Keys.Count == 0 || map.Keys.Any(k => string.IsNullOrWhiteSpace(k.Source) || string.IsNullOrWhiteSpace(k.Target)))
         {
             throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
