@@ -27,7 +27,7 @@ public abstract class MovesTests : IDisposable
     /// The legacy table and its consolidated successor: renamed columns, a status derived from two flags, id 3 already in
     /// the target with another file size, id 9 in the target only, and 1.50 = 1.5 in a numeric column.
     /// </summary>
-    private const string Legacy = """
+    protected const string Legacy = """
         CREATE TABLE v3_data_imports(id INTEGER PRIMARY KEY, source_filename TEXT NOT NULL, file_size_bytes INTEGER, user_id INTEGER,
             is_approved BOOLEAN NOT NULL, is_rejected BOOLEAN NOT NULL, amount NUMERIC(10,2));
         INSERT INTO v3_data_imports VALUES (1, 'a.csv', 100, 7, TRUE, FALSE, 1.50), (2, 'b.csv', 200, 7, FALSE, TRUE, 2),
@@ -37,9 +37,9 @@ public abstract class MovesTests : IDisposable
         INSERT INTO data_imports VALUES (3, 'c.csv', 333, 8, 'pending', 3.000), (9, 'orphan.csv', 1, 1, 'approved', NULL);
         """;
 
-    private const string Status = "CASE WHEN is_approved THEN 'approved' WHEN is_rejected THEN 'rejected' ELSE 'pending' END";
+    protected const string Status = "CASE WHEN is_approved THEN 'approved' WHEN is_rejected THEN 'rejected' ELSE 'pending' END";
 
-    private static TableMap Map(DbOpsConnection db, string? where = null) => new()
+    protected static TableMap Map(DbOpsConnection db, string? where = null) => new()
     {
         Source = db,
         SourceTable = "v3_data_imports",
@@ -52,7 +52,7 @@ public abstract class MovesTests : IDisposable
 
     private static Task<TableComparison> CompareAsync(TableMap map) => TableComparer.CompareAsync(map, NullObserver.Instance, CancellationToken.None);
 
-    private static Task<CopyResult> CopyAsync(TableMap map, ConflictAction onConflict = ConflictAction.Skip, int batchSize = 2, bool verify = true) =>
+    protected static Task<CopyResult> CopyAsync(TableMap map, ConflictAction onConflict = ConflictAction.Skip, int batchSize = 2, bool verify = true) =>
         TableCopier.CopyAsync(new CopyRequest(map, onConflict, batchSize, Verify: verify), NullObserver.Instance, CancellationToken.None);
 
     [Fact]
@@ -130,7 +130,9 @@ public abstract class MovesTests : IDisposable
         Assert.Contains("file_size", error.Message, StringComparison.Ordinal);
         // Batch 1 (ids 1, 2) committed; batch 2 (ids 3, 4) met id 3 and was rolled back.
         Assert.Equal(4, Count(db, "SELECT count(*) FROM data_imports"));
-        Assert.Empty(JournalEntries(db));
+        // The journal records the rows that stay copied, so it matches the database.
+        var partial = JournalEntries(db).Single();
+        Assert.Equal(("Partial", 2L), ((string?)partial["outcome"], (long?)partial["rows"]));
 
         var rerun = await CopyAsync(Map(db), ConflictAction.Update);
 
@@ -285,7 +287,7 @@ public abstract class MovesTests : IDisposable
         Assert.Equal(2, Count(db, "SELECT count(*) FROM data_imports"));
     }
 
-    private static List<JsonNode> JournalEntries(DbOpsConnection db) =>
+    protected static List<JsonNode> JournalEntries(DbOpsConnection db) =>
         File.Exists(OperationsJournal.Open().Path)
             ? File.ReadAllLines(OperationsJournal.Open().Path).Select(l => JsonNode.Parse(l)!)
                 .Where(e => (string?)e["operation"] == JournalOperations.RowsCopied && (string?)e["database"] == db.Database).ToList()
@@ -341,6 +343,31 @@ public sealed class MovesPostgresTests(PostgresCluster cluster) : MovesTests
 
         Assert.Equal((1L, 1L), (result.Matched, result.Changed));
         Assert.Equal(["n", "at"], Assert.Single(result.ChangedSamples).Columns);
+    }
+
+    [Fact]
+    public async Task An_expression_that_writes_is_refused_before_anything_is_written()
+    {
+        var db = await CreateAsync(Legacy + """
+            CREATE TABLE side_effects(n INTEGER);
+            CREATE SEQUENCE ticket;
+            CREATE FUNCTION log_status(flag BOOLEAN) RETURNS TEXT LANGUAGE plpgsql AS $$
+                BEGIN INSERT INTO side_effects VALUES (1); RETURN CASE WHEN flag THEN 'approved' ELSE 'pending' END; END $$;
+            """);
+
+        // Only rows after the first batch call the function: the check reads every source row, not a sample.
+        var late = $"CASE WHEN id > 4 THEN log_status(is_approved) ELSE {Status} END";
+        var error = await Assertions.ThrowsDbOps(ErrorIds.MoveExpressionInvalid, () => CopyAsync(Map(db) with { Expressions = [new("status", late)] }));
+        Assert.Contains("read-only", error.Message, StringComparison.Ordinal);
+        await Assertions.ThrowsDbOps(ErrorIds.MoveExpressionInvalid,
+            () => CopyAsync(Map(db) with { Expressions = [new("status", "'t' || nextval('ticket')")] }));
+        await Assertions.ThrowsDbOps(ErrorIds.MoveExpressionInvalid,
+            () => CopyAsync(Map(db, "log_status(is_approved) IS NOT NULL")));
+
+        Assert.Equal(0, Count(db, "SELECT count(*) FROM side_effects"));
+        Assert.Equal(2, Count(db, "SELECT count(*) FROM data_imports"));
+        Assert.Equal(1, Count(db, "SELECT nextval('ticket')"));
+        Assert.Empty(JournalEntries(db));
     }
 
     [Fact]

@@ -32,6 +32,18 @@ Describe 'Compare-TableData' {
         (Compare-TableData -Database $db -Source v3_data_imports -Target data_imports -Key @{ id = 'id' } -Map $map -Expression $status).Missing | Should -Be 2
     }
 
+    It 'compares with a table in another database (-TargetDatabase) by key ranges' {
+        $source = New-MoveDatabase
+        $target = New-MoveDatabase
+        $r = Compare-TableData -Database $source -Source data_imports -Target data_imports -Key id -TargetDatabase $target
+        $r.Verdict | Should -Be 'Equal'
+        $r.Method | Should -Be 'KeyRanges'
+        $r.RowsShipped | Should -Be 0
+        $null = Invoke-Sqlite $target "UPDATE data_imports SET file_size = 201 WHERE id = 2"
+        $d = Compare-TableData -Database $source -Source data_imports -Target data_imports -Key id -TargetDatabase $target
+        $d.ChangedSamples[0].Columns | Should -Be 'file_size'
+    }
+
     It 'refuses a write hidden in -Where with MoveExpressionInvalid' {
         { Compare-TableData -Database (New-MoveDatabase) -Source v3_data_imports -Target data_imports -Key id -Where '1=1; DELETE FROM data_imports' -ErrorAction Stop } |
             Should -Throw -ErrorId 'MoveExpressionInvalid,DbOps.PowerShell.Commands.CompareTableDataCommand'

@@ -1,3 +1,5 @@
+using System.Data.Common;
+
 namespace DbOps.Core.Engines;
 
 /// <summary>Compare-TableData and Copy-TableData: key-range checksums, set-based comparison, batched copies. (issue 16)</summary>
@@ -15,8 +17,22 @@ internal interface IMoveDialect
     /// <summary>The statements that open one copy batch's transaction, waiting at most <paramref name="lockTimeout"/> for locks.</summary>
     IReadOnlyList<string> BeginBatch(TimeSpan lockTimeout);
 
-    /// <summary>What a failed probe of a map says: a column the server does not know, types it cannot compare, or neither (null).</summary>
+    /// <summary>What a failed probe of a map says: a column the server does not know, types it cannot compare, a write
+    /// refused by a read-only connection, or none of these (null).</summary>
     MapProblem? ProbeProblem(Exception error);
+
+    /// <summary>
+    /// A value's canonical text for a key-range checksum across databases, the same on both engines for equal values of
+    /// the common types (never NULL: NULL has its own mark). Two texts that differ only send the range to be fetched and
+    /// compared row by row, so a form an engine writes otherwise costs rows shipped, never a false difference.
+    /// </summary>
+    string CanonicalText(string expression, string dataType);
+
+    /// <summary>An aggregate over canonical row texts: the exact sum, as text, of the first 60 bits of each text's MD5.</summary>
+    string ChecksumAggregate(string rowText);
+
+    /// <summary>Makes <see cref="ChecksumAggregate"/> callable on <paramref name="connection"/> (SQLite registers it).</summary>
+    void PrepareChecksums(DbConnection connection);
 
 }
 
@@ -28,4 +44,7 @@ internal enum MapProblem
 
     /// <summary>Two mapped values (or keys) have types the server cannot compare.</summary>
     IncomparableTypes,
+
+    /// <summary>The SELECT tried to write (a function that inserts, nextval) and the read-only connection refused it.</summary>
+    WritesData,
 }

@@ -64,8 +64,14 @@ public sealed record TableComparison
     /// <summary>SQL that lists every extra target row.</summary>
     public string? ExtraSql { get; init; }
 
-    /// <summary>How it was compared: "SetBased" (one query in the database).</summary>
+    /// <summary>
+    /// How it was compared: "SetBased" (one query in the database) or, across two databases (-TargetDatabase), "KeyRanges"
+    /// (checksums of key ranges in each database, bisecting the ranges that differ).
+    /// </summary>
     public required string Method { get; init; }
+
+    /// <summary>Rows fetched out of the databases to compare them here: 0 for SetBased; across databases, the rows of the ranges that differ.</summary>
+    public long RowsShipped { get; init; }
 
     /// <summary>Equal, Contained or Differs.</summary>
     public required ComparisonVerdict Verdict { get; init; }

@@ -82,14 +82,21 @@ internal sealed class ResolvedMap
     /// Resolves <paramref name="map"/> on an open connection to its database. <paramref name="forCopy"/> asks for what a
     /// copy needs besides: a target table, target columns (not expressions), and the NOT NULL target columns left unfilled.
     /// </summary>
-    public static async Task<ResolvedMap> ResolveAsync(TableMap map, DbConnection connection, bool forCopy, CancellationToken cancellationToken)
+    public static async Task<ResolvedMap> ResolveAsync(TableMap map, DbConnection connection, bool forCopy, CancellationToken cancellationToken,
+        DbConnection? targetConnection = null)
     {
         var engine = DatabaseEngines.For(map.Source);
+        var targetEngine = map.TargetDatabase is null ? engine : DatabaseEngines.For(map.TargetDatabase);
+        targetConnection ??= connection;
         RequireOneOf(map.SourceTable, map.SourceQuery, "-Source", "-SourceQuery");
         RequireOneOf(map.TargetTable, map.TargetQuery, "-Target", "-TargetQuery");
         if (forCopy && map.TargetTable is null)
         {
             throw Invalid("Copy-TableData writes to a table: give -Target, not -TargetQuery.");
+        }
+        if (forCopy && map.TargetDatabase is not null)
+        {
+            throw Invalid("Copy-TableData copies within one database: the target table must be in the source's database.");
         }
         if (map.Keys.Count == 0 || map.Keys.Any(k => string.IsNullOrWhiteSpace(k.Source) || string.IsNullOrWhiteSpace(k.Target)))
         {
@@ -98,26 +105,25 @@ internal sealed class ResolvedMap
         }
         CheckExpression(map.Where, "-Where", engine);
         CheckQuery(map.SourceQuery, "-SourceQuery", engine);
-        CheckQuery(map.TargetQuery, "-TargetQuery", engine);
+        CheckQuery(map.TargetQuery, "-TargetQuery", targetEngine);
         foreach (var (column, expression) in map.Expressions)
         {
             CheckExpression(expression, $"-Expression {column}", engine);
         }
 
-        var schema = map.SourceTable is null && map.TargetTable is null ? null : await SchemaReader.ReadAsync(engine, connection, cancellationToken);
-        var sourceTable = map.SourceTable is null ? null : schema!.Resolve(map.SourceTable);
-        var targetTable = map.TargetTable is null ? null : schema!.Resolve(map.TargetTable);
-        if (sourceTable is not null && targetTable is not null && sourceTable.Table == targetTable.Table)
+        var sourceTable = map.SourceTable is null ? null : (await SchemaReader.ReadAsync(engine, connection, cancellationToken)).Resolve(map.SourceTable);
+        var targetTable = map.TargetTable is null ? null : (await SchemaReader.ReadAsync(targetEngine, targetConnection, cancellationToken)).Resolve(map.TargetTable);
+        if (map.TargetDatabase is null && sourceTable is not null && targetTable is not null && sourceTable.Table == targetTable.Table)
         {
             throw new DbOpsException(ErrorIds.MoveSameTable, ErrorKind.InvalidArgument,
                 $"The source and the target are the same table ({sourceTable.Table}); name the table the rows move to with -Target.", sourceTable.Table.ToString());
         }
         var sourceColumns = sourceTable?.Columns.Select(c => c.Name).ToList() ?? await QueryColumnsAsync(connection, map.SourceQuery!, cancellationToken);
-        var targetColumns = targetTable?.Columns.Select(c => c.Name).ToList() ?? await QueryColumnsAsync(connection, map.TargetQuery!, cancellationToken);
+        var targetColumns = targetTable?.Columns.Select(c => c.Name).ToList() ?? await QueryColumnsAsync(targetConnection, map.TargetQuery!, cancellationToken);
         var names = engine.Tuning.IdentifierComparer;
         string SourceColumn(string name, string what) => sourceColumns.FirstOrDefault(c => names.Equals(c, name))
             ?? throw NotFound(name, what, map.SourceTable ?? "the source query", sourceColumns);
-        string? TargetColumn(string name) => targetColumns.FirstOrDefault(c => names.Equals(c, name));
+        string? TargetColumn(string name) => targetColumns.FirstOrDefault(c => targetEngine.Tuning.IdentifierComparer.Equals(c, name));
         string RequireTargetColumn(string name, string what) => TargetColumn(name) ?? throw NotFound(name, what, map.TargetTable ?? "the target query", targetColumns);
 
         var keys = map.Keys.Select(k => (Source: SourceColumn(k.Source, "key"), Target: RequireTargetColumn(k.Target, "key")))
@@ -143,7 +149,7 @@ internal sealed class ResolvedMap
             }
             else
             {
-                CheckExpression(targetText, $"-Map {sourceName}", engine);
+                CheckExpression(targetText, $"-Map {sourceName}", targetEngine);
                 values.Add(new MappedValue(targetText, engine.QuoteIdentifier(column), $"({targetText})", null));
             }
         }
@@ -175,14 +181,14 @@ internal sealed class ResolvedMap
             Source = new MapSide(engine, sourceTable?.Table.ToString() ?? "query", From(engine, sourceTable, map.SourceQuery), sourceTable,
                 map.Keys.Select(k => SourceColumn(k.Source, "key")).ToList(),
                 keys.Select(k => k.SourceSql).ToList(), values.Select(v => v.SourceSql).ToList(), map.Where),
-            Target = new MapSide(engine, targetTable?.Table.ToString() ?? "query", From(engine, targetTable, map.TargetQuery), targetTable, keys.Select(k => k.Name).ToList(),
+            Target = new MapSide(targetEngine, targetTable?.Table.ToString() ?? "query", From(targetEngine, targetTable, map.TargetQuery), targetTable, keys.Select(k => k.Name).ToList(),
                 keys.Select(k => k.TargetSql).ToList(), values.Select(v => v.TargetSql).ToList(), null),
             Keys = keys,
             Values = values,
             Unfilled = forCopy ? UnfilledColumns(targetTable!, keys.Concat(values).Select(v => v.TargetColumn!).ToHashSet(names)) : [],
         };
         resolved.Source.Types = await ProbeAsync(resolved.Source, connection, "source", cancellationToken);
-        resolved.Target.Types = await ProbeAsync(resolved.Target, connection, "target", cancellationToken);
+        resolved.Target.Types = await ProbeAsync(resolved.Target, targetConnection, "target", cancellationToken);
         return resolved;
     }
 

@@ -20,6 +20,10 @@ public static class TableComparer
     public static async Task<TableComparison> CompareAsync(TableMap map, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
+        if (map.TargetDatabase is not null)
+        {
+            return await RangeComparer.CompareAsync(map, observer, clock, cancellationToken);
+        }
         var sourceEngine = DatabaseEngines.For(map.Source);
         await using var source = await sourceEngine.OpenReadOnlyAsync(map.Source, cancellationToken);
         var resolved = await ResolvedMap.ResolveAsync(map, source.Connection, forCopy: false, cancellationToken);

@@ -38,43 +38,56 @@ public static class TableCopier
         var clock = Stopwatch.StartNew();
         var source = request.Map.Source;
         var engine = DatabaseEngines.For(source);
+        ResolvedMap map;
+        long total;
+        await using (var check = await engine.OpenReadOnlyAsync(source, cancellationToken))
+        {
+            map = await ResolvedMap.ResolveAsync(request.Map, check.Connection, forCopy: true, cancellationToken);
+            total = await CountReadOnlyAsync(map, check.Connection, cancellationToken);
+            await MoveSql.RequireUsableKeyAsync(map.Source, "source", check.Connection, null, cancellationToken);
+            await MoveSql.RequireUsableKeyAsync(map.Target, "target", check.Connection, null, cancellationToken);
+            if (map.Unfilled.Count > 0)
+            {
+                await RequireNoInsertsAsync(map, check.Connection, cancellationToken);
+            }
+        }
         await using var session = await engine.OpenWritableAsync(source, cancellationToken);
         var connection = session.Connection;
-        var map = await ResolvedMap.ResolveAsync(request.Map, connection, forCopy: true, cancellationToken);
-        await MoveSql.RequireUsableKeyAsync(map.Source, "source", connection, null, cancellationToken);
-        await MoveSql.RequireUsableKeyAsync(map.Target, "target", connection, null, cancellationToken);
-        if (map.Unfilled.Count > 0)
-        {
-            await RequireNoInsertsAsync(map, connection, cancellationToken);
-        }
-        var total = (await MoveSql.ReadAsync(connection, null, $"SELECT count(*) FROM ({map.Source.Select()}) AS \"r\"", null,
-            r => Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), cancellationToken)).Single();
 
         var activity = $"Copy-TableData {map.Source.Name} -> {map.Target.Name}";
         var tally = new Tally();
-        object[]? after = null;
         var batches = 0;
-        while (true)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            // The batch's last key: the BatchSize-th key after the previous batch, or none when fewer are left.
-            var bound = new BatchSql(map, request, first: after is null, last: false);
-            var upTo = (await MoveSql.ReadAsync(connection, null, bound.NextBound, after, r => MoveSql.KeyValues(r, map.Keys.Count), cancellationToken)).SingleOrDefault();
-            var batch = new BatchSql(map, request, first: after is null, last: upTo is null);
-            await CopyBatchAsync(engine, connection, map, request, batch, [.. after ?? [], .. upTo ?? []], tally, cancellationToken);
-            batches++;
-            FaultPoint.Reach(FaultPoint.CopyBatchCommitted);
-            observer.Progress(new OperationProgress(activity, $"{tally.Seen:N0} of {total:N0} source rows ({tally.Copied:N0} copied)",
-                total == 0 ? 100 : (int)Math.Min(100, 100 * tally.Seen / total)));
-            if (upTo is null)
+            object[]? after = null;
+            while (true)
             {
-                break;
+                cancellationToken.ThrowIfCancellationRequested();
+                // The batch's last key: the BatchSize-th key after the previous batch, or none when fewer are left.
+                var bound = new BatchSql(map, request, first: after is null, last: false);
+                var upTo = (await MoveSql.ReadAsync(connection, null, bound.NextBound, after, r => MoveSql.KeyValues(r, map.Keys.Count), cancellationToken)).SingleOrDefault();
+                var batch = new BatchSql(map, request, first: after is null, last: upTo is null);
+                await CopyBatchAsync(engine, connection, map, request, batch, [.. after ?? [], .. upTo ?? []], tally, cancellationToken);
+                batches++;
+                FaultPoint.Reach(FaultPoint.CopyBatchCommitted);
+                observer.Progress(new OperationProgress(activity, $"{tally.Seen:N0} of {total:N0} source rows ({tally.Copied:N0} copied)",
+                    total == 0 ? 100 : (int)Math.Min(100, 100 * tally.Seen / total)));
+                if (upTo is null)
+                {
+                    break;
+                }
+                after = upTo;
+                if (request.Pause > TimeSpan.Zero)
+                {
+                    await Task.Delay(request.Pause, cancellationToken);
+                }
             }
-            after = upTo;
-            if (request.Pause > TimeSpan.Zero)
-            {
-                await Task.Delay(request.Pause, cancellationToken);
-            }
+        }
+        catch (Exception) when (tally.Copied + tally.Updated > 0)
+        {
+            // Earlier batches committed rows: the journal says so, so the record matches the database. A rerun finishes the job.
+            OperationsJournal.Record(request.JournalPath, Entry(request, map, Result(map, tally, batches, null, null, clock)) with { Outcome = "Partial" }, observer);
+            throw;
         }
 
         TableComparison? comparison = null;
@@ -85,24 +98,49 @@ public static class TableCopier
         var checksum = map.Source.Table is { } sourceTable
             ? (await TableChecksum.ComputeAsync(source, sourceTable.Table, TableChecksum.StoredColumns(sourceTable).Select(c => c.Name).ToList(), cancellationToken)).Checksum
             : null;
-        var result = new CopyResult
-        {
-            Source = map.Source.Name,
-            Target = map.Target.Name,
-            Copied = tally.Copied,
-            AlreadyPresent = tally.AlreadyPresent,
-            Conflicting = tally.Conflicting,
-            Updated = tally.Updated,
-            CopiedSamples = tally.CopiedSamples,
-            ConflictSamples = tally.ConflictSamples,
-            Batches = batches,
-            SourceChecksum = checksum,
-            Comparison = comparison,
-            Duration = clock.Elapsed,
-        };
+        var result = Result(map, tally, batches, checksum, comparison, clock);
         OperationsJournal.Record(request.JournalPath, Entry(request, map, result), observer);
         return result;
     }
+
+    /// <summary>
+    /// Counts the source rows on a read-only connection, evaluating every mapped value (count(v) reads each) and -Where on
+    /// every row, so an expression or query that writes (a function that inserts, nextval) is refused before the first
+    /// batch writes anything. The batches evaluate the same SQL on the same rows; only a row added after this count, or a
+    /// function that decides by other state to write later, escapes it.
+    /// </summary>
+    private static async Task<long> CountReadOnlyAsync(ResolvedMap map, DbConnection readOnly, CancellationToken cancellationToken)
+    {
+        var counts = string.Concat(Enumerable.Range(0, map.Values.Count).Select(i => $", count({MapSide.Value(i)})"));
+        try
+        {
+            return (await MoveSql.ReadAsync(readOnly, null, $"SELECT count(*){counts} FROM ({map.Source.Select()}) AS \"r\"", null,
+                r => Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), cancellationToken)).Single();
+        }
+        catch (DbException e) when (map.Source.Engine.Moves.ProbeProblem(e) == MapProblem.WritesData)
+        {
+            throw new DbOpsException(ErrorIds.MoveExpressionInvalid, ErrorKind.InvalidArgument,
+                $"Reading the source through the map tried to write ({map.Source.Engine.Tuning.ServerMessage(e)}): an -Expression, -Where or " +
+                "-SourceQuery calls something that writes (a function that inserts or updates, nextval). Copy-TableData only copies; " +
+                "derive values with read-only SQL. Nothing was written.", map.Source.Name, e);
+        }
+    }
+
+    private static CopyResult Result(ResolvedMap map, Tally tally, int batches, string? checksum, TableComparison? comparison, Stopwatch clock) => new()
+    {
+        Source = map.Source.Name,
+        Target = map.Target.Name,
+        Copied = tally.Copied,
+        AlreadyPresent = tally.AlreadyPresent,
+        Conflicting = tally.Conflicting,
+        Updated = tally.Updated,
+        CopiedSamples = tally.CopiedSamples,
+        ConflictSamples = tally.ConflictSamples,
+        Batches = batches,
+        SourceChecksum = checksum,
+        Comparison = comparison,
+        Duration = clock.Elapsed,
+    };
 
     /// <summary>
     /// A map that leaves a NOT NULL target column unfilled can still update rows already in the target (a parent row's

@@ -12,8 +12,11 @@ public sealed record KeyPair(string Source, string Target);
 /// </summary>
 public sealed record TableMap
 {
-    /// <summary>The database that holds the source and the target.</summary>
+    /// <summary>The database that holds the source (and the target, unless <see cref="TargetDatabase"/> names another).</summary>
     public required DbOpsConnection Source { get; init; }
+
+    /// <summary>The database that holds the target when it is another one (Compare-TableData only); null: the source's.</summary>
+    public DbOpsConnection? TargetDatabase { get; init; }
 
     /// <summary>The source table ("t" or "schema.t"); or <see cref="SourceQuery"/>.</summary>
     public string? SourceTable { get; init; }

@@ -14,12 +14,17 @@ public sealed class CompareTableDataCommand : TableMapCommand
     [ValidateNotNullOrEmpty]
     public string? TargetQuery { get; set; }
 
+    /// <summary>The database that holds the target, when it is another one (staging against production, SQLite against PostgreSQL).</summary>
+    [Parameter]
+    [OneDatabase]
+    public DatabaseArgument? TargetDatabase { get; set; }
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         try
         {
-            var map = BuildMap(ResolveDatabase(Database), TargetQuery);
+            var map = BuildMap(ResolveDatabase(Database), TargetQuery) with { TargetDatabase = TargetDatabase is null ? null : ResolveDatabase(TargetDatabase) };
             WriteObject(Run((observer, token) => TableComparer.CompareAsync(map, observer, token)));
         }
         catch (DbOpsException e)

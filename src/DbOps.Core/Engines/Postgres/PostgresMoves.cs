@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Npgsql;
 
 namespace DbOps.Core.Engines;
@@ -20,6 +21,24 @@ internal sealed class PostgresMoves : IMoveDialect
         PostgresException { SqlState: PostgresErrorCodes.UndefinedColumn } => MapProblem.UnknownColumn,
         PostgresException { SqlState: PostgresErrorCodes.UndefinedFunction or PostgresErrorCodes.DatatypeMismatch or PostgresErrorCodes.CannotCoerce } =>
             MapProblem.IncomparableTypes,
+        PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction } => MapProblem.WritesData,
         _ => null,
     };
+
+    /// <summary>Booleans as 1/0 (as SQLite stores them), numerics without trailing zeros, json as jsonb, instants in UTC.</summary>
+    public string CanonicalText(string expression, string dataType) => dataType.Split('(')[0] switch
+    {
+        "boolean" => $"CASE WHEN {expression} THEN '1' ELSE '0' END",
+        "numeric" => $"trim_scale({expression})::text",
+        "json" or "jsonb" => $"({expression})::jsonb::text",
+        "timestamp with time zone" => $"to_char(({expression}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+        "bytea" => $"upper(encode({expression}, 'hex'))",
+        _ => $"({expression})::text",
+    };
+
+    public string ChecksumAggregate(string rowText) => $"COALESCE(sum(('x' || substr(md5({rowText}), 1, 15))::bit(60)::bigint), 0)::text";
+
+    public void PrepareChecksums(DbConnection connection)
+    {
+    }
 }

@@ -1,3 +1,8 @@
+using System.Buffers.Binary;
+using System.Data.Common;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Data.Sqlite;
 
 namespace DbOps.Core.Engines;
@@ -16,8 +21,25 @@ internal sealed class SqliteMoves : IMoveDialect
     public IReadOnlyList<string> BeginBatch(TimeSpan lockTimeout) =>
         [$"PRAGMA busy_timeout = {(long)lockTimeout.TotalMilliseconds}", "BEGIN IMMEDIATE"];
 
-    public MapProblem? ProbeProblem(Exception error) =>
-        error is SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_ERROR } e && e.Message.Contains("no such column", StringComparison.Ordinal)
-            ? MapProblem.UnknownColumn
-            : null;
+    public MapProblem? ProbeProblem(Exception error) => error switch
+    {
+        SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_ERROR } e when e.Message.Contains("no such column", StringComparison.Ordinal) => MapProblem.UnknownColumn,
+        SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_READONLY } => MapProblem.WritesData,
+        _ => null,
+    };
+
+    /// <summary>A whole REAL as an integer (3.0 as 3, as PostgreSQL writes a numeric without trailing zeros), a blob in hex.</summary>
+    public string CanonicalText(string expression, string dataType) =>
+        $"CASE typeof({expression}) WHEN 'real' THEN CASE WHEN {expression} = CAST({expression} AS INTEGER) THEN CAST(CAST({expression} AS INTEGER) AS TEXT) " +
+        $"ELSE CAST({expression} AS TEXT) END WHEN 'blob' THEN hex({expression}) ELSE CAST({expression} AS TEXT) END";
+
+    public string ChecksumAggregate(string rowText) => $"dbops_checksum({rowText})";
+
+    /// <summary>SQLite has no MD5: the aggregate runs here, inside the engine, as PostgreSQL's runs in the server.</summary>
+    public void PrepareChecksums(DbConnection connection) =>
+        ((SqliteConnection)connection).CreateAggregate<string?, decimal, string>("dbops_checksum", 0m,
+            (sum, text) => text is null ? sum : sum + First60Bits(text), sum => sum.ToString(CultureInfo.InvariantCulture), isDeterministic: true);
+
+    private static long First60Bits(string text) =>
+        (long)(BinaryPrimitives.ReadUInt64BigEndian(MD5.HashData(Encoding.UTF8.GetBytes(text))) >> 4);
 }

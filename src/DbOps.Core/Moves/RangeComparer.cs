@@ -1,0 +1,273 @@
+using System.Data.Common;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using DbOps.Core.Engines;
+using DbOps.Core.Progress;
+
+namespace DbOps.Core.Moves;
+
+/// <summary>
+/// Compare-TableData across two databases (reladiff's method): each database counts and checksums the rows of a key
+/// range; ranges that agree are matched without shipping a row, ranges that differ are split by the source's keys and
+/// compared again, and ranges of at most <see cref="LeafRows"/> rows are fetched from both sides and compared here,
+/// value by value, with the type-aware equality of <see cref="ValuesEqual"/>. Both sides are read in read-only snapshots.
+/// </summary>
+internal static class RangeComparer
+{
+    /// <summary>A differing range this small is fetched and compared row by row.</summary>
+    private const int LeafRows = 64;
+
+    /// <summary>How many parts a differing range is split into.</summary>
+    private const int Parts = 16;
+
+    private const int SampleCount = 10;
+
+    public static async Task<TableComparison> CompareAsync(TableMap map, IOperationObserver observer, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        var sourceEngine = DatabaseEngines.For(map.Source);
+        var targetEngine = DatabaseEngines.For(map.TargetDatabase!);
+        await using var sourceSession = await sourceEngine.OpenReadOnlyAsync(map.Source, cancellationToken);
+        await using var targetSession = await targetEngine.OpenReadOnlyAsync(map.TargetDatabase!, cancellationToken);
+        var resolved = await ResolvedMap.ResolveAsync(map, sourceSession.Connection, forCopy: false, cancellationToken, targetSession.Connection);
+        sourceEngine.Moves.PrepareChecksums(sourceSession.Connection);
+        targetEngine.Moves.PrepareChecksums(targetSession.Connection);
+        await using var sourceSnapshot = await sourceEngine.BeginSnapshotAsync(sourceSession.Connection, cancellationToken);
+        await using var targetSnapshot = await targetEngine.BeginSnapshotAsync(targetSession.Connection, cancellationToken);
+        var source = new Side(resolved.Source, sourceSession.Connection, sourceSnapshot);
+        var target = new Side(resolved.Target, targetSession.Connection, targetSnapshot);
+        await MoveSql.RequireUsableKeyAsync(resolved.Source, "source", source.Connection, source.Transaction, cancellationToken);
+        await MoveSql.RequireUsableKeyAsync(resolved.Target, "target", target.Connection, target.Transaction, cancellationToken);
+
+        var run = new Run(resolved, source, target);
+        var whole = await run.SummariesAsync(null, null, cancellationToken);
+        await run.CompareAsync(null, null, whole, observer, cancellationToken);
+        return run.Result(whole.Source.Rows, whole.Target.Rows, clock.Elapsed);
+    }
+
+    /// <summary>One side: its rows, its connection and its snapshot.</summary>
+    private sealed record Side(MapSide Map, DbConnection Connection, DbTransaction Transaction);
+
+    /// <summary>A range's row count and checksum on one side.</summary>
+    private sealed record Summary(long Rows, string Checksum);
+
+    private sealed class Run(ResolvedMap map, Side source, Side target)
+    {
+        private readonly Dictionary<string, object?[]> _sourceRows = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, object?[]> _targetRows = new(StringComparer.Ordinal);
+        private long _matchedInRanges;
+
+        public long RowsShipped { get; private set; }
+
+        public int Ranges { get; private set; }
+
+        /// <summary>Count and checksum of the range (after, upTo] on both sides.</summary>
+        public async Task<(Summary Source, Summary Target)> SummariesAsync(object[]? after, object[]? upTo, CancellationToken cancellationToken)
+        {
+            Ranges++;
+            return (await SummaryAsync(source, after, upTo, cancellationToken), await SummaryAsync(target, after, upTo, cancellationToken));
+        }
+
+        public async Task CompareAsync(object[]? after, object[]? upTo, (Summary Source, Summary Target) summaries, IOperationObserver observer,
+            CancellationToken cancellationToken)
+        {
+            if (summaries.Source == summaries.Target)
+            {
+                _matchedInRanges += summaries.Source.Rows;
+                return;
+            }
+            if (summaries.Source.Rows + summaries.Target.Rows <= 2 * LeafRows)
+            {
+                await FetchAsync(source, _sourceRows, after, upTo, cancellationToken);
+                await FetchAsync(target, _targetRows, after, upTo, cancellationToken);
+                return;
+            }
+            // Split by the keys of the side with more rows in the range, so every part shrinks.
+            var splitter = summaries.Source.Rows >= summaries.Target.Rows ? source : target;
+            var rows = Math.Max(summaries.Source.Rows, summaries.Target.Rows);
+            var bounds = await BoundsAsync(splitter, after, upTo, Math.Max(1, rows / Parts), cancellationToken);
+            observer.Verbose($"A range of {rows} rows differs: splitting it in {bounds.Count + 1}.");
+            var from = after;
+            foreach (var bound in bounds.Append(upTo))
+            {
+                await CompareAsync(from, bound, await SummariesAsync(from, bound, cancellationToken), observer, cancellationToken);
+                from = bound;
+            }
+        }
+
+        private async Task<Summary> SummaryAsync(Side side, object[]? after, object[]? upTo, CancellationToken cancellationToken)
+        {
+            var (condition, parameters) = Range(after, upTo);
+            var dialect = side.Map.Engine.Moves;
+            var parts = Enumerable.Range(0, map.Keys.Count).Select(i => (Sql: MapSide.Key(i), Type: side.Map.Types[i]))
+                .Concat(Enumerable.Range(0, map.Values.Count).Select(i => (Sql: MapSide.Value(i), Type: side.Map.Types[map.Keys.Count + i])))
+                .Select(p => $"COALESCE(CAST(length({dialect.CanonicalText(p.Sql, p.Type)}) AS TEXT) || ':' || {dialect.CanonicalText(p.Sql, p.Type)}, 'N')");
+            var sql = $"SELECT count(*), {dialect.ChecksumAggregate(string.Join(" || '|' || ", parts))} FROM ({side.Map.Select(condition)}) AS \"c\"";
+            return (await MoveSql.ReadAsync(side.Connection, side.Transaction, sql, parameters,
+                r => new Summary(Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), Convert.ToString(r.GetValue(1), CultureInfo.InvariantCulture) ?? ""),
+                cancellationToken)).Single();
+        }
+
+        /// <summary>Every <paramref name="step"/>-th key of the range on <paramref name="side"/>, in key order (the range's own end left out).</summary>
+        private async Task<List<object[]>> BoundsAsync(Side side, object[]? after, object[]? upTo, long step, CancellationToken cancellationToken)
+        {
+            var (condition, parameters) = Range(after, upTo);
+            var keys = string.Join(", ", Enumerable.Range(0, map.Keys.Count).Select(i => MapSide.Key(i)));
+            var sql = $"SELECT {keys} FROM (SELECT {keys}, row_number() OVER (ORDER BY {keys}) AS \"n\" FROM ({side.Map.Select(condition)}) AS \"b\") AS \"numbered\" " +
+                $"WHERE \"n\" % {step.ToString(CultureInfo.InvariantCulture)} = 0 ORDER BY {keys}";
+            var bounds = await MoveSql.ReadAsync(side.Connection, side.Transaction, sql, parameters, r => MoveSql.KeyValues(r, map.Keys.Count), cancellationToken);
+            if (bounds.Count > 0 && upTo is not null && KeyText(bounds[^1]) == KeyText(upTo))
+            {
+                bounds.RemoveAt(bounds.Count - 1);
+            }
+            return bounds;
+        }
+
+        private async Task FetchAsync(Side side, Dictionary<string, object?[]> rows, object[]? after, object[]? upTo, CancellationToken cancellationToken)
+        {
+            var (condition, parameters) = Range(after, upTo);
+            foreach (var row in await MoveSql.ReadAsync(side.Connection, side.Transaction, side.Map.Select(condition), parameters,
+                         r => Enumerable.Range(0, r.FieldCount).Select(i => r.IsDBNull(i) ? null : r.GetValue(i)).ToArray(), cancellationToken))
+            {
+                rows[KeyText(row)] = row;
+                RowsShipped++;
+            }
+        }
+
+        /// <summary>The range (after, upTo] as a condition over k0.. with @p0.. parameters.</summary>
+        private (string? Condition, List<object?> Parameters) Range(object[]? after, object[]? upTo)
+        {
+            var keyCount = map.Keys.Count;
+            var row = $"({string.Join(", ", Enumerable.Range(0, keyCount).Select(i => MapSide.Key(i)))})";
+            var conditions = new List<string>();
+            var parameters = new List<object?>();
+            foreach (var (bound, op) in new[] { (after, ">"), (upTo, "<=") })
+            {
+                if (bound is not null)
+                {
+                    conditions.Add($"{row} {op} ({string.Join(", ", Enumerable.Range(parameters.Count, keyCount).Select(MoveSql.Parameter))})");
+                    parameters.AddRange(bound);
+                }
+            }
+            return (conditions.Count == 0 ? null : string.Join(" AND ", conditions), parameters);
+        }
+
+        /// <summary>A key as both engines' values agree on it (1 and 1L, "a" and "a"), for pairing the fetched rows.</summary>
+        private string KeyText(object?[] row) => MoveSql.KeyText(row.Take(map.Keys.Count).Select(v => v is bool b ? (b ? 1L : 0L) : v ?? DBNull.Value).ToList());
+
+        public TableComparison Result(long sourceRows, long targetRows, TimeSpan elapsed)
+        {
+            var missing = _sourceRows.Where(r => !_targetRows.ContainsKey(r.Key)).Select(r => r.Key).ToList();
+            var extra = _targetRows.Where(r => !_sourceRows.ContainsKey(r.Key)).Select(r => r.Key).ToList();
+            var changed = new List<ChangedRow>();
+            foreach (var (key, row) in _sourceRows)
+            {
+                if (_targetRows.TryGetValue(key, out var other))
+                {
+                    var columns = map.Values.Where((_, i) => !ValuesEqual(row[map.Keys.Count + i], other[map.Keys.Count + i])).Select(v => v.Name).ToList();
+                    if (columns.Count > 0)
+                    {
+                        changed.Add(new ChangedRow(key, columns));
+                    }
+                }
+            }
+            return new TableComparison
+            {
+                Source = map.Source.Name,
+                Target = map.Target.Name,
+                SourceRows = sourceRows,
+                TargetRows = targetRows,
+                Matched = sourceRows - missing.Count - changed.Count,
+                Missing = missing.Count,
+                Changed = changed.Count,
+                Extra = extra.Count,
+                ChangedColumns = changed.SelectMany(c => c.Columns).GroupBy(c => c).ToDictionary(g => g.Key, g => (long)g.Count()),
+                MissingSamples = Samples(missing),
+                ChangedSamples = changed.OrderBy(c => _sourceRows[c.Key], KeyOrder).Take(SampleCount).ToList(),
+                ExtraSamples = extra.OrderBy(k => _targetRows[k], KeyOrder).Take(SampleCount).ToList(),
+                Method = "KeyRanges",
+                RowsShipped = RowsShipped,
+                Verdict = TableComparison.VerdictOf(missing.Count, changed.Count, extra.Count),
+                Duration = elapsed,
+            };
+            List<string> Samples(List<string> keys) => keys.OrderBy(k => _sourceRows[k], KeyOrder).Take(SampleCount).ToList();
+        }
+
+        private IComparer<object?[]> KeyOrder => Comparer<object?[]>.Create((a, b) =>
+        {
+            for (var i = 0; i < map.Keys.Count; i++)
+            {
+                var order = Comparer<object?>.Default.Compare(Number(a[i]) ?? a[i], Number(b[i]) ?? b[i]);
+                if (order != 0)
+                {
+                    return order;
+                }
+            }
+            return 0;
+        });
+    }
+
+    /// <summary>
+    /// Equality of two values fetched from two engines: NULL equals NULL; numbers by value (1.50 = 1.5), a boolean as 1/0
+    /// (SQLite stores booleans so); instants by instant, a text that reads as one against a timestamp; JSON objects and
+    /// arrays as documents (key order and spacing do not count); everything else as equal .NET values (text by ordinal).
+    /// </summary>
+    internal static bool ValuesEqual(object? a, object? b)
+    {
+        if (a is null || b is null)
+        {
+            return a is null && b is null;
+        }
+        if (Number(a) is { } x && Number(b) is { } y)
+        {
+            return x == y;
+        }
+        if (Instant(a) is { } s && Instant(b) is { } t && (a is not string || b is not string))
+        {
+            return s == t;
+        }
+        if (a is string p && b is string q)
+        {
+            return p == q || Json(p) is { } j && Json(q) is { } k && JsonNode.DeepEquals(j, k);
+        }
+        if (a is byte[] u && b is byte[] v)
+        {
+            return u.AsSpan().SequenceEqual(v);
+        }
+        return a.Equals(b);
+    }
+
+    private static decimal? Number(object? value) => value switch
+    {
+        bool b => b ? 1 : 0,
+        byte or short or int or long or decimal => Convert.ToDecimal(value, CultureInfo.InvariantCulture),
+        double d when Math.Abs(d) < 7.9e27 => (decimal)d,
+        float f when Math.Abs(f) < 7.9e27 => (decimal)f,
+        _ => null,
+    };
+
+    private static DateTimeOffset? Instant(object value) => value switch
+    {
+        DateTimeOffset o => o,
+        DateTime d => new DateTimeOffset(DateTime.SpecifyKind(d, d.Kind == DateTimeKind.Local ? DateTimeKind.Local : DateTimeKind.Utc)),
+        string s when DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var o) => o,
+        _ => null,
+    };
+
+    private static JsonNode? Json(string text)
+    {
+        var start = text.TrimStart();
+        if (start.Length == 0 || start[0] is not ('{' or '['))
+        {
+            return null;
+        }
+        try
+        {
+            return JsonNode.Parse(text);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+}
