@@ -197,7 +197,7 @@ public static class RemovalService
                 var unnamed = retirable.Except(retired).Select(d => d.Name.ToString()).Distinct().ToList();
                 var hint = inbound.Count > 0 && dialect.CanDropForeignKeys && !request.DropInboundForeignKeys
                     ? " Drop or repoint them first, or pass -DropInboundForeignKeys to drop the foreign-key constraints (not the tables)."
-                    : " Drop or change them first (they are never dropped for you).";
+                    : " Drop or change them first (nothing is dropped for you unless -IncludeDependent names it).";
                 if (unnamed.Count > 0)
                 {
                     hint += $" To retire views, triggers and functions with the table (their definitions kept beside its archive), name them: -IncludeDependent {string.Join(", ", unnamed.Select(ArgumentText))}.";
