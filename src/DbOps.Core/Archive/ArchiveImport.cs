@@ -8,6 +8,7 @@ using DbOps.Core.Engines;
 using DbOps.Core.Errors;
 using DbOps.Core.Journal;
 using DbOps.Core.Progress;
+using DbOps.Core.Removal;
 
 namespace DbOps.Core.Archive;
 
@@ -41,11 +42,15 @@ internal static class ArchiveImport
             // A rows archive puts a fix's prior image back (issue 18); it refuses any other archive.
             return await RowFixes.RowArchiveUndo.UpsertAsync(request, observer, cancellationToken);
         }
+        var retired = await RetiredDependents.LoadAsync(manifestPath, cancellationToken);
         var targetTable = TargetFor(manifest, request.TargetTable);
         var provider = DatabaseEngines.For(target.Provider);
         await using var session = await provider.OpenWritableAsync(target, cancellationToken);
-        var (content, created, skipped) = await ImportCoreAsync(manifest, dataPath, schemaPath, session, targetTable, observer, quiet: false, cancellationToken);
-        var result = new ArchiveImportResult(target.Provider, target.Database, targetTable, manifest.TableRef, content, created, skipped, manifestPath, clock.Elapsed);
+        var (content, created, skipped, recreated) = await ImportCoreAsync(manifest, dataPath, schemaPath, session, targetTable, observer, quiet: false, cancellationToken, retired);
+        var result = new ArchiveImportResult(target.Provider, target.Database, targetTable, manifest.TableRef, content, created, skipped, manifestPath, clock.Elapsed)
+        {
+            RecreatedDependents = ValueList.Of(recreated),
+        };
         RecordImport(request, targetTable, manifest, result, observer);
         return result;
     }
@@ -74,10 +79,12 @@ internal static class ArchiveImport
     /// <summary>
     /// Creates the table if it is missing (from the schema file, or with the archived columns only under another
     /// name), loads the rows in one transaction, and commits only if the loaded table's count and checksum match.
+    /// The views, triggers and functions retired with the table (<paramref name="retired"/>) are created again last, in
+    /// the same transaction, when the table was created under its own name.
     /// </summary>
-    internal static async Task<(TableContent Content, bool Created, IReadOnlyList<string> Skipped)> ImportCoreAsync(
+    internal static async Task<(TableContent Content, bool Created, IReadOnlyList<string> Skipped, IReadOnlyList<string> Recreated)> ImportCoreAsync(
         ArchiveManifest manifest, string dataPath, string schemaPath, WritableSession session, TableRef target,
-        IOperationObserver observer, bool quiet, CancellationToken cancellationToken)
+        IOperationObserver observer, bool quiet, CancellationToken cancellationToken, (ArchiveSchemaFile File, string Path)? retired = null)
     {
         var provider = DatabaseEngines.For(manifest.Provider);
         var dialect = provider.Archive;
@@ -109,6 +116,7 @@ internal static class ArchiveImport
         }
         var schemaFile = ArchiveSchemaFile.Parse(await File.ReadAllTextAsync(schemaPath, cancellationToken));
         var skipped = new List<string>();
+        var recreated = new List<string>();
         await using var transaction = await dialect.BeginLoadAsync(session, cancellationToken);
         Task Execute(string sql) => connection.ExecuteAsync(new CommandDefinition(sql, transaction: transaction, cancellationToken: cancellationToken, commandTimeout: 0));
         try
@@ -163,23 +171,34 @@ internal static class ArchiveImport
                 {
                     await Execute(section.Sql);
                 }
-                foreach (var section in schemaFile.In(ArchiveSchemaFile.Dependent))
+                // The table's own dependents, then those retired with it (in the order they were saved: what each needs first).
+                foreach (var (section, file) in schemaFile.In(ArchiveSchemaFile.Dependent).Select(d => (d, schemaPath))
+                             .Concat((retired?.File.In(ArchiveSchemaFile.Dependent) ?? []).Select(d => (d, retired!.Value.Path))))
                 {
                     await transaction.SaveAsync("dbops_dependent", cancellationToken);
                     try
                     {
                         await Execute(section.Sql);
                         await transaction.ReleaseAsync("dbops_dependent", cancellationToken);
+                        if (file != schemaPath)
+                        {
+                            recreated.Add(section.What);
+                        }
                     }
                     catch (DbException e)
                     {
                         await transaction.RollbackAsync("dbops_dependent", cancellationToken);
                         skipped.Add($"{section.What}: {FirstLine(e.Message)}");
                         Note($"Not recreated on {target}: {section.What} ({FirstLine(e.Message)}). Create it by hand once what it needs exists; " +
-                             $"its SQL is in '{schemaPath}'.");
+                             $"its SQL is in '{file}'.");
                     }
                 }
                 await dialect.AdvanceOwnedSequencesAsync(session, transaction, target, cancellationToken);
+            }
+            else if (retired is not null)
+            {
+                Note($"The views, triggers and functions retired with {manifest.TableRef} were not created again: they go back only with the table " +
+                     $"created under its own name. Their SQL is in '{retired.Value.Path}'.");
             }
             if (await dialect.ForeignKeyProblemAsync(connection, transaction, target, cancellationToken) is { } problem)
             {
@@ -198,7 +217,7 @@ internal static class ArchiveImport
             }
             await transaction.CommitAsync(cancellationToken);
             Report("Done", 100);
-            return (loaded, !exists, skipped);
+            return (loaded, !exists, skipped, recreated);
         }
         catch (Exception e) when (e is DbException || DatabaseEngines.IsConnectionLost(e)
                                   || (e is InvalidOperationException or ObjectDisposedException && connection.State != ConnectionState.Open))

@@ -150,6 +150,9 @@ public sealed class ArchiveImportResult
     /// <summary>Schema objects that could not be recreated in the target (e.g. a foreign key to a table it lacks), with why.</summary>
     public IReadOnlyList<string> Skipped { get; }
 
+    /// <summary>Views, triggers and functions retired with the table by Remove-DeprecatedTable -IncludeDependent and created again after it.</summary>
+    public IReadOnlyList<string> RecreatedDependents { get; init; } = ValueList.Of<string>([]);
+
     /// <summary>The archive's manifest.</summary>
     public string ManifestPath { get; }
 

@@ -28,7 +28,22 @@ internal interface ISchemaChangeDialect
 
     /// <summary>Drops a view.</summary>
     string DropViewSql(TableRef view);
+
+    /// <summary>
+    /// The views, triggers and functions among <paramref name="dependents"/> (the words <see cref="IRemovalDialect.DependentsAsync"/>
+    /// gave) that can be retired with <paramref name="table"/>: each with its CREATE statement (no owner in it) and its DROP.
+    /// PostgreSQL adds the triggers on other tables that call a retirable function, since the function cannot go without them.
+    /// </summary>
+    Task<IReadOnlyList<RetirableDependent>> RetirableDependentsAsync(DbConnection connection, TableRef table, IReadOnlyList<string> dependents,
+        CancellationToken cancellationToken);
 }
+
+/// <summary>A view, trigger or function that can be dropped with the table it needs, and created again after it.</summary>
+/// <param name="Name">Its name (a trigger's or function's own name, in its schema).</param>
+/// <param name="Description">The words the refusal uses for it ("view public.v", "trigger t on orders", ...).</param>
+/// <param name="CreateSql">The statement that creates it again.</param>
+/// <param name="DropSql">The statement that drops it (never CASCADE).</param>
+internal sealed record RetirableDependent(TableRef Name, string Description, string CreateSql, string DropSql);
 
 /// <summary>A rename's DDL and what it leaves under old names.</summary>
 /// <param name="Statements">The statements, the table's rename first.</param>

@@ -13,6 +13,9 @@ public sealed record RemovalTarget(string Table, string? ManifestPath)
     /// <summary>The inbound foreign keys the user confirmed dropping (from the plan); the run refuses any other set.</summary>
     public IReadOnlyList<string>? ConfirmedForeignKeys { get; init; }
 
+    /// <summary>The dependents the user confirmed retiring with the table (from the plan); the run refuses any other set.</summary>
+    public IReadOnlyList<string>? ConfirmedDependents { get; init; }
+
     /// <summary>The table an archive holds, by its exact (quoted) name, so dots and quotes in names cannot be misread.</summary>
     public static RemovalTarget For(TableArchive archive) => new(new TableRef(archive.Schema, archive.Table).ToQuotedName(), archive.ManifestPath);
 }
@@ -26,6 +29,12 @@ public sealed record RemovalTarget(string Table, string? ManifestPath)
 public sealed record RemovalRequest(DbOpsConnection Source, IReadOnlyList<RemovalTarget> Tables, TimeSpan LockTimeout,
     bool DropInboundForeignKeys = false, string? JournalPath = null)
 {
+    /// <summary>
+    /// Views, triggers and functions to retire with the tables (-IncludeDependent): name, schema.name or "quoted". Their
+    /// definitions are kept beside each table's archive and they are dropped before it; any other dependent still refuses.
+    /// </summary>
+    public IReadOnlyList<string> IncludeDependents { get; init; } = [];
+
     /// <summary>The lock timeout when none is given.</summary>
     public static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromSeconds(5);
 }
@@ -85,6 +94,12 @@ public sealed class TableRemoval
 
     /// <summary>Foreign-key constraints of other tables dropped with -DropInboundForeignKeys, as table.constraint.</summary>
     public IReadOnlyList<string> DroppedForeignKeys { get; }
+
+    /// <summary>Views, triggers and functions dropped with the table (-IncludeDependent), or that would be; none otherwise.</summary>
+    public IReadOnlyList<string> RetiredDependents { get; init; } = ValueList.Of<string>([]);
+
+    /// <summary>The file beside the archive that holds the retired dependents' definitions (Import-TableArchive creates them again).</summary>
+    public string? DependentsPath { get; init; }
 
     /// <summary>Why the table was not dropped (ArchiveRequired, ArchiveStale, DependentObjectsExist, ...); null otherwise.</summary>
     public string? ErrorId => Error?.ErrorId;

@@ -30,16 +30,28 @@ public static class RemovalService
         var connection = session.Connection;
         var schema = await SchemaReader.ReadAsync(provider, connection, cancellationToken);
         var results = new List<TableRemoval>();
+        var named = new HashSet<string>();
         foreach (var (target, table) in Order(Resolve(request, schema, results), schema))
         {
             var foreignKeys = request.DropInboundForeignKeys && provider.Removal.CanDropForeignKeys ? InboundForeignKeys(schema, table) : [];
             var described = foreignKeys.Select(Describe).ToList();
+            var retired = request.IncludeDependents.Count == 0 ? []
+                : NamedOnly(await RetirableAsync(provider, connection, table, await provider.Removal.DependentsAsync(connection, table, cancellationToken), cancellationToken),
+                            request.IncludeDependents);
+            named.UnionWith(request.IncludeDependents.Where(n => retired.Any(d => RetiredDependents.Names(n, d))));
             results.Add(new TableRemoval(source, table, false, ArchivedRows(target.ManifestPath), target.ManifestPath is null ? null : Path.GetFullPath(target.ManifestPath), null,
-                Statements(provider.Removal, table, request.LockTimeout, foreignKeys), described, null, TimeSpan.Zero)
+                Statements(provider.Removal, table, request.LockTimeout, foreignKeys, retired), described, null, TimeSpan.Zero)
             {
-                // What is confirmed is what runs: this exact table, and only these foreign keys.
-                Target = target with { Table = table.ToQuotedName(), ConfirmedForeignKeys = described },
+                // What is confirmed is what runs: this exact table, and only these foreign keys and dependents.
+                Target = target with { Table = table.ToQuotedName(), ConfirmedForeignKeys = described, ConfirmedDependents = retired.Select(d => d.Description).ToList() },
+                RetiredDependents = ValueList.Of(retired.Select(d => d.Description).ToList()),
             });
+        }
+        if (request.IncludeDependents.Except(named).ToList() is { Count: > 0 } unknown)
+        {
+            throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
+                $"-IncludeDependent names {string.Join(", ", unknown.Select(n => $"'{n}'"))}, which no table being removed needs (only views, triggers " +
+                "and functions that need the table can be retired with it). Nothing was dropped; check the names.", string.Join(", ", unknown));
         }
         return results;
     }
@@ -132,6 +144,9 @@ public static class RemovalService
         var inTransaction = false;
         var committing = false;
         JournalEntry? intent = null;
+        string? savedDependents = null;
+        string? sha256 = null;
+        IReadOnlyList<RetirableDependent> retired = [];
         try
         {
             // The statements before the DDL open the transaction and take the lock: the same list -WhatIf prints.
@@ -155,8 +170,12 @@ public static class RemovalService
             var inbound = InboundForeignKeys(schema, table);
             var dropForeignKeys = request.DropInboundForeignKeys && dialect.CanDropForeignKeys ? inbound : [];
             var dependents = inbound.Except(dropForeignKeys).Select(fk => $"foreign key {Describe(fk)} -> {table}").ToList();
-            dependents.AddRange(await dialect.DependentsAsync(connection, table, cancellationToken));
-            var statements = Statements(dialect, table, request.LockTimeout, dropForeignKeys);
+            var needing = await dialect.DependentsAsync(connection, table, cancellationToken);
+            var retirable = needing.Count == 0 ? [] : await RetirableAsync(provider, connection, table, needing, cancellationToken);
+            retired = NamedOnly(retirable, request.IncludeDependents);
+            // What is named goes with the table; anything else that needs it (a trigger calling a named function too) still refuses.
+            dependents.AddRange(needing.Union(retirable.Select(d => d.Description)).Except(retired.Select(d => d.Description)));
+            var statements = Statements(dialect, table, request.LockTimeout, dropForeignKeys, retired);
             attempt.Statements = statements;
             attempt.DroppedForeignKeys = dropForeignKeys.Select(Describe).ToList();
             if (target.ConfirmedForeignKeys is { } confirmed && !attempt.DroppedForeignKeys.Order().SequenceEqual(confirmed.Order()))
@@ -166,11 +185,23 @@ public static class RemovalService
                     $"{string.Join(", ", confirmed.DefaultIfEmpty("none"))}; now: {string.Join(", ", attempt.DroppedForeignKeys.DefaultIfEmpty("none"))}). " +
                     "Nothing was changed; run again to see the new plan.", table.ToString());
             }
+            if (target.ConfirmedDependents is { } confirmedDependents && !retired.Select(d => d.Description).Order().SequenceEqual(confirmedDependents.Order()))
+            {
+                throw new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
+                    $"{table} was not dropped: the dependents -IncludeDependent names changed after the plan was confirmed (confirmed: " +
+                    $"{string.Join("; ", confirmedDependents.DefaultIfEmpty("none"))}; now: {string.Join("; ", retired.Select(d => d.Description).DefaultIfEmpty("none"))}). " +
+                    "Nothing was changed; run again to see the new plan.", table.ToString());
+            }
             if (dependents.Count > 0)
             {
+                var unnamed = retirable.Except(retired).Select(d => d.Name.ToString()).Distinct().ToList();
                 var hint = inbound.Count > 0 && dialect.CanDropForeignKeys && !request.DropInboundForeignKeys
                     ? " Drop or repoint them first, or pass -DropInboundForeignKeys to drop the foreign-key constraints (not the tables)."
-                    : " Drop or change them first (they are never dropped for you).";
+                    : " Drop or change them first (nothing is dropped for you unless -IncludeDependent names it).";
+                if (unnamed.Count > 0)
+                {
+                    hint += $" To retire views, triggers and functions with the table (their definitions kept beside its archive), name them: -IncludeDependent {string.Join(", ", unnamed.Select(ArgumentText))}.";
+                }
                 throw new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
                     $"{table} was not dropped: {dependents.Count} object(s) depend on it: {string.Join("; ", dependents)}.{hint}", table.ToString());
             }
@@ -200,6 +231,19 @@ public static class RemovalService
             // The archive files were checked before the lock; they must still be the files that were checked.
             archive?.EnsureUnchanged(table);
 
+            // The definitions of what is retired are on disk before anything is dropped: a drop that then fails removes them again.
+            if (retired.Count > 0 && archive is null)
+            {
+                throw new DbOpsException(ErrorIds.ArchiveRequired, ErrorKind.InvalidState,
+                    $"{table} was not dropped: the definitions of {string.Join("; ", retired.Select(d => d.Description))} are kept beside the table's archive, " +
+                    "and none was given. Archive it with Export-TableArchive -Verify and pass the archive.", table.ToString());
+            }
+            if (archive is not null)
+            {
+                savedDependents = archive.ManifestPath;
+                sha256 = await RetiredDependents.SaveAsync(archive.ManifestPath, table, RetiredDependents.CreationOrder(retired), cancellationToken);
+            }
+
             // The statements before the DDL ran above; the rest of the list is the DDL and the commit. The intent is
             // journaled just before COMMIT and the outcome after it, so a process killed between them leaves a line
             // that the next run settles (is the table still there?) instead of a drop with no record.
@@ -208,7 +252,11 @@ public static class RemovalService
                 committing = sql == "COMMIT";
                 if (committing)
                 {
-                    OperationsJournal.Record(request.JournalPath, intent = RemovalEntry(source, table, content, archive, JournalOperations.TableRemovalStarted), observer);
+                    OperationsJournal.Record(request.JournalPath, intent = RemovalEntry(source, table, content, archive, JournalOperations.TableRemovalStarted) with
+                    {
+                        Objects = retired.Count == 0 ? null : retired.Select(d => d.Description).ToList(),
+                        Sha256 = sha256,
+                    }, observer);
                 }
                 await ExecuteAsync(connection, sql, null, cancellationToken);
             }
@@ -225,6 +273,10 @@ public static class RemovalService
         catch (Exception e) when (inTransaction)
         {
             await RollbackQuietlyAsync(connection);
+            if (savedDependents is not null)
+            {
+                RetiredDependents.Discard(savedDependents);
+            }
             throw await DroppedMeanwhileAsync(e, provider, request.Source, connection, table) ?? Map(e, provider, table, request.LockTimeout);
         }
         catch (Exception e)
@@ -235,7 +287,11 @@ public static class RemovalService
         observer.Verbose($"Dropped {table} ({attempt.Content!.Rows} rows{(archive is null ? ", empty" : $", archived in '{archive.ManifestPath}'")}).");
         OperationsJournal.Record(request.JournalPath, intent! with { Time = DateTimeOffset.UtcNow, Operation = JournalOperations.TableRemoved }, observer);
         return new TableRemoval(source, table, true, attempt.Content.Rows, archive?.ManifestPath, attempt.Content.Checksum,
-            attempt.Statements, attempt.DroppedForeignKeys, null, clock.Elapsed);
+            attempt.Statements, attempt.DroppedForeignKeys, null, clock.Elapsed)
+        {
+            RetiredDependents = ValueList.Of(retired.Select(d => d.Description).ToList()),
+            DependentsPath = sha256 is null ? null : RetiredDependents.PathFor(archive!.ManifestPath),
+        };
     }
 
     /// <summary>
@@ -308,11 +364,29 @@ public static class RemovalService
     }
 
     private static bool IsDdl(string sql) =>
-        sql.StartsWith("ALTER TABLE ", StringComparison.Ordinal) || sql.StartsWith("DROP TABLE ", StringComparison.Ordinal);
+        sql.StartsWith("ALTER TABLE ", StringComparison.Ordinal) || sql.StartsWith("DROP ", StringComparison.Ordinal);
 
-    /// <summary>The exact statements of one removal, in the order they run (the checks run between the lock and the DDL).</summary>
-    internal static IReadOnlyList<string> Statements(IRemovalDialect dialect, TableRef table, TimeSpan lockTimeout, IReadOnlyList<ForeignKeyInfo> dropForeignKeys) =>
-        [.. dialect.LockStatements(table, lockTimeout), .. dropForeignKeys.Select(dialect.DropForeignKeySql), $"DROP TABLE {table.ToQuotedName()}", "COMMIT"];
+    /// <summary>
+    /// The exact statements of one removal, in the order they run (the checks run between the lock and the DDL): retired
+    /// dependents are dropped before the table, in reverse creation order.
+    /// </summary>
+    internal static IReadOnlyList<string> Statements(IRemovalDialect dialect, TableRef table, TimeSpan lockTimeout, IReadOnlyList<ForeignKeyInfo> dropForeignKeys,
+        IReadOnlyList<RetirableDependent>? retired = null) =>
+        [.. dialect.LockStatements(table, lockTimeout), .. dropForeignKeys.Select(dialect.DropForeignKeySql),
+         .. RetiredDependents.CreationOrder(retired ?? []).Reverse().Select(d => d.DropSql), $"DROP TABLE {table.ToQuotedName()}", "COMMIT"];
+
+    /// <summary>The views, triggers and functions among <paramref name="dependents"/> that could go with the table.</summary>
+    private static Task<IReadOnlyList<RetirableDependent>> RetirableAsync(IDatabaseEngine provider, DbConnection connection, TableRef table,
+        IReadOnlyList<string> dependents, CancellationToken cancellationToken) =>
+        provider.SchemaChanges.RetirableDependentsAsync(connection, table, dependents, cancellationToken);
+
+    /// <summary>Those of <paramref name="retirable"/> that -IncludeDependent names.</summary>
+    private static IReadOnlyList<RetirableDependent> NamedOnly(IReadOnlyList<RetirableDependent> retirable, IReadOnlyList<string> names) =>
+        retirable.Where(d => names.Any(n => RetiredDependents.Names(n, d))).ToList();
+
+    /// <summary>A name as PowerShell reads it back as one argument.</summary>
+    private static string ArgumentText(string name) =>
+        name.All(c => char.IsLetterOrDigit(c) || c is '_' or '.') ? name : "'" + name.Replace("'", "''", StringComparison.Ordinal) + "'";
 
     private static string Describe(ForeignKeyInfo fk) => $"{fk.Table}.{fk.Name}";
 

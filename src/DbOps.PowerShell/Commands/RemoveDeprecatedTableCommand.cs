@@ -49,6 +49,14 @@ public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
     [Parameter]
     public SwitchParameter DropInboundForeignKeys { get; set; }
 
+    /// <summary>
+    /// Views, triggers and functions that need the table and go with it (name, schema.name or "quoted name"): their CREATE
+    /// statements are saved beside its archive and they are dropped before it, in the same transaction. Any other dependent still refuses.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] IncludeDependent { get; set; } = [];
+
     /// <summary>The operations journal to record the removals in; by default $env:DBOPS_JOURNAL or the per-user journal.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -99,7 +107,7 @@ public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
             try
             {
                 var request = new RemovalRequest(source, group.Select(t => t.Target).ToList(), LockTimeout, DropInboundForeignKeys,
-                    JournalPath is null ? null : ResolvePath(JournalPath));
+                    JournalPath is null ? null : ResolvePath(JournalPath)) { IncludeDependents = IncludeDependent };
                 var plans = Run((_, token) => RemovalService.PlanAsync(request, token));
                 var confirmed = new List<RemovalTarget>();
                 foreach (var plan in plans)
@@ -112,7 +120,8 @@ public sealed class RemoveDeprecatedTableCommand : DbOpsCmdlet
                     else if (ShouldProcessStatements($"{plan.QualifiedName} in {source}", plan.ArchivePath is null
                                  ? $"Drop {plan.QualifiedName} (no archive: only if it is empty)."
                                  : $"Drop {plan.QualifiedName}{(plan.RowCount is { } rows ? $" ({rows.ToString("N0", CultureInfo.InvariantCulture)} rows)" : "")}, " +
-                                   $"archived in '{plan.ArchivePath}' (its rows are checked again under the lock).",
+                                   $"archived in '{plan.ArchivePath}' (its rows are checked again under the lock)" +
+                                   (plan.RetiredDependents.Count == 0 ? "." : $", with {plan.RetiredDependents} (their definitions kept beside the archive)."),
                                  plan.Statements))
                     {
                         confirmed.Add(plan.Target!);

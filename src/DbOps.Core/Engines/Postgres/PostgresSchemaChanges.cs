@@ -142,4 +142,61 @@ internal sealed class PostgresSchemaChanges : ISchemaChangeDialect
     private static string Literal(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
 
     private sealed record OwnedObject(string Kind, string Name, bool InRelationNamespace);
+
+    /// <summary>
+    /// Views (pg_get_viewdef, with their options), functions and procedures (pg_get_functiondef), and the triggers on other
+    /// tables that call those functions (pg_get_triggerdef). The definitions are read with an empty search_path, so every
+    /// name in them is schema-qualified and they mean the same wherever they run again.
+    /// </summary>
+    public async Task<IReadOnlyList<RetirableDependent>> RetirableDependentsAsync(DbConnection connection, TableRef table,
+        IReadOnlyList<string> dependents, CancellationToken cancellationToken)
+    {
+        const string sql = """
+            WITH t AS (SELECT to_regclass(@name)::oid AS oid),
+            f AS (SELECT p.oid, n.nspname, p.proname, p.prokind,
+                         CASE WHEN p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype THEN 'trigger function ' ELSE 'function ' END
+                           || format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS description
+                    FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+                   WHERE p.prokind IN ('f', 'p'))
+            SELECT n.nspname AS "Schema", c.relname AS "Name", 'view ' || format('%I.%I', n.nspname, c.relname) AS "Description",
+                   format('CREATE VIEW %I.%I%s AS %s', n.nspname, c.relname,
+                          coalesce(' WITH (' || pg_catalog.array_to_string(c.reloptions, ', ') || ')', ''),
+                          pg_catalog.rtrim(pg_catalog.pg_get_viewdef(c.oid), E'; \n')) AS "CreateSql",
+                   format('DROP VIEW %I.%I', n.nspname, c.relname) AS "DropSql"
+              FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind = 'v' AND 'view ' || format('%I.%I', n.nspname, c.relname) = ANY(@dependents)
+            UNION ALL
+            SELECT f.nspname, f.proname, f.description, pg_catalog.pg_get_functiondef(f.oid),
+                   format('DROP %s %I.%I(%s)', CASE f.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, f.nspname, f.proname,
+                          pg_catalog.pg_get_function_identity_arguments(f.oid))
+              FROM f WHERE f.description = ANY(@dependents)
+            UNION ALL
+            SELECT tn.nspname, g.tgname, 'trigger ' || quote_ident(g.tgname) || ' on ' || format('%I.%I', tn.nspname, tc.relname),
+                   pg_catalog.pg_get_triggerdef(g.oid), format('DROP TRIGGER %I ON %I.%I', g.tgname, tn.nspname, tc.relname)
+              FROM t, pg_catalog.pg_trigger g
+              JOIN pg_catalog.pg_class tc ON tc.oid = g.tgrelid
+              JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
+             WHERE NOT g.tgisinternal AND g.tgrelid <> t.oid
+               AND g.tgfoid IN (SELECT f.oid FROM f WHERE f.description = ANY(@dependents))
+            ORDER BY 3
+            """;
+        var searchPath = await connection.ExecuteScalarAsync<string>(new CommandDefinition(
+            "SELECT pg_catalog.current_setting('search_path')", cancellationToken: cancellationToken));
+        await SetSearchPathAsync(connection, "", cancellationToken);
+        try
+        {
+            var rows = await connection.QueryAsync<(string Schema, string Name, string Description, string CreateSql, string DropSql)>(new CommandDefinition(sql,
+                new { name = table.ToQuotedName(), dependents = dependents.ToArray() }, cancellationToken: cancellationToken));
+            return rows.Select(r => new RetirableDependent(new TableRef(r.Schema, r.Name), r.Description, r.CreateSql, r.DropSql)).ToList();
+        }
+        finally
+        {
+            await SetSearchPathAsync(connection, searchPath!, cancellationToken);
+        }
+    }
+
+    /// <summary>Sets search_path for the session (a transaction that rolls back restores it by itself).</summary>
+    private static Task SetSearchPathAsync(DbConnection connection, string searchPath, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition("SELECT pg_catalog.set_config('search_path', @searchPath, false)",
+            new { searchPath }, cancellationToken: cancellationToken));
 }

@@ -45,6 +45,20 @@ internal sealed class SqliteSchemaChanges : ISchemaChangeDialect
 
     public string DropViewSql(TableRef view) => $"DROP VIEW {TableRef.QuoteIdentifier(view.Name)}";
 
+    /// <summary>sqlite_schema keeps each view's and trigger's CREATE statement as it was written.</summary>
+    public async Task<IReadOnlyList<RetirableDependent>> RetirableDependentsAsync(DbConnection connection, TableRef table,
+        IReadOnlyList<string> dependents, CancellationToken cancellationToken)
+    {
+        var objects = await connection.QueryAsync<(string Type, string Name, string On, string Sql)>(new CommandDefinition(
+            "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE type IN ('view', 'trigger') AND sql IS NOT NULL ORDER BY type, name",
+            cancellationToken: cancellationToken));
+        return objects
+            .Select(o => new RetirableDependent(new TableRef(table.Schema, o.Name), o.Type == "view" ? $"view {o.Name}" : $"trigger {o.Name} on {o.On}",
+                o.Sql, $"DROP {o.Type.ToUpperInvariant()} {TableRef.QuoteIdentifier(o.Name)}"))
+            .Where(o => dependents.Contains(o.Description))
+            .ToList();
+    }
+
     private static string ViewSql(string view, string table) =>
         $"CREATE VIEW {TableRef.QuoteIdentifier(view)} AS SELECT * FROM {TableRef.QuoteIdentifier(table)}";
 }
