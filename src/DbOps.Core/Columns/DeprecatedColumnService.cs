@@ -35,6 +35,8 @@ public static class DeprecatedColumnService
         var patterns = (request.Patterns ?? []).Select(Wildcard).ToList();
 
         var statements = await engine.Columns.RecordedStatementsAsync(connection, cancellationToken);
+        // The application's statements only: DDL, COPY (pg_dump), catalog queries and DbOps's own counts are not use.
+        var applicationTexts = statements.Texts.Where(t => Performance.StatementClassifier.Classify(t) == Performance.StatementKind.Application).ToList();
         CodeReferences? code = null;
         if (request.CodePaths is { Count: > 0 } paths)
         {
@@ -57,7 +59,7 @@ public static class DeprecatedColumnService
                 var values = counted?[column.Name] ?? FromStatistics(statistics!, column.Name);
                 var dependents = (await engine.Columns.DependentsAsync(connection, table, column.Name, cancellationToken)).Select(d => d.Description).ToList();
                 var queries = statements.Note is not null && statements.Texts.Count == 0 ? (int?)null
-                    : statements.Texts.Count(t => t.Contains(column.Name, StringComparison.OrdinalIgnoreCase)
+                    : applicationTexts.Count(t => t.Contains(column.Name, StringComparison.OrdinalIgnoreCase)
                                                   && TypedNames.Mentions(t, column.Name) && TypedNames.Mentions(t, table.Table.Name));
                 var (references, files) = code?.For(column.Name) ?? (0, []);
                 results.Add(Decide(source, table, column, values, patterns.Any(p => p.IsMatch(column.Name)), code is null ? null : references, files,
@@ -161,7 +163,7 @@ public static class DeprecatedColumnService
         IReadOnlyList<ColumnInfo> columns, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
-        command.CommandText = engine.Columns.ValueSummarySql(table, columns.Select(c => c.Name).ToList());
+        command.CommandText = Connections.DbOpsTraffic.Marker + engine.Columns.ValueSummarySql(table, columns.Select(c => c.Name).ToList());
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         var rows = Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture);
