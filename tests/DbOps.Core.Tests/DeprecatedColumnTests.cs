@@ -9,7 +9,7 @@ namespace DbOps.Core.Tests;
 public sealed class DeprecatedColumnSqliteTests : IDisposable
 {
     private const string Setup = """"
-        CREATE TABLE "we""ird.t" (id INTEGER PRIMARY KEY, nothing TEXT, same INTEGER, varied TEXT, is_mock INTEGER, "odd ""col""" TEXT);
+        CREATE TABLE "we""ird.t" (id INTEGER PRIMARY KEY, blank TEXT, same INTEGER, varied TEXT, is_mock INTEGER, "odd ""col""" TEXT);
         INSERT INTO "we""ird.t" VALUES (1, NULL, 7, 'a', 0, 'x'), (2, NULL, 7, 'b', 1, 'y'), (3, NULL, 7, 'c', 0, 'z');
         CREATE INDEX ix_same ON "we""ird.t" (same);
         CREATE TABLE empty (id INTEGER PRIMARY KEY, note TEXT);
@@ -22,12 +22,12 @@ public sealed class DeprecatedColumnSqliteTests : IDisposable
     private static Task<IReadOnlyList<ColumnDeprecation>> FindAsync(DeprecatedColumnRequest request) =>
         DeprecatedColumnService.FindAsync(request, NullObserver.Instance, CancellationToken.None);
 
-    /// <summary>A source folder naming "nothing" once; a binary file and .git name is_mock, and are skipped.</summary>
+    /// <summary>A source folder naming "blank" once; a binary file and .git name is_mock, and are skipped.</summary>
     private string Code()
     {
         var src = _folder.File("src");
         Directory.CreateDirectory(Path.Combine(src, ".git"));
-        File.WriteAllText(Path.Combine(src, "app.py"), "row.nothing = None  # is_mockery is another word\n");
+        File.WriteAllText(Path.Combine(src, "app.py"), "row.blank = None  # is_mockery is another word\n");
         File.WriteAllText(Path.Combine(src, ".git", "HEAD"), "is_mock\n");
         File.WriteAllBytes(Path.Combine(src, "blob.bin"), [0, 1, .. "is_mock"u8.ToArray(), 0]);
         return src;
@@ -40,11 +40,11 @@ public sealed class DeprecatedColumnSqliteTests : IDisposable
 
         var found = (await FindAsync(new DeprecatedColumnRequest(db, Patterns: ["IS_MOCK"], CodePaths: [Code()]))).ToDictionary(c => c.Column);
 
-        Assert.Equal(["is_mock", "note", "nothing", "odd \"col\"", "same", "varied"], found.Keys.Order(StringComparer.Ordinal));
-        var nothing = found["nothing"];
-        Assert.Equal((true, 3L, 0L, ColumnVerdict.InUse), (nothing.AllNull, nothing.Rows!.Value, nothing.NonNullValues!.Value, nothing.Verdict));
-        Assert.Equal(1, nothing.CodeReferences);
-        Assert.Equal([Path.Combine(_folder.File("src"), "app.py")], nothing.CodeFiles);
+        Assert.Equal(["blank", "is_mock", "note", "odd \"col\"", "same", "varied"], found.Keys.Order(StringComparer.Ordinal));
+        var blank = found["blank"];
+        Assert.Equal((true, 3L, 0L, ColumnVerdict.InUse), (blank.AllNull, blank.Rows!.Value, blank.NonNullValues!.Value, blank.Verdict));
+        Assert.Equal(1, blank.CodeReferences);
+        Assert.Equal([Path.Combine(_folder.File("src"), "app.py")], blank.CodeFiles);
         var same = found["same"];
         Assert.Equal((true, "7", ColumnVerdict.InUse), (same.Constant, same.ConstantValue, same.Verdict));
         Assert.Equal(["index ix_same"], same.Dependents);
