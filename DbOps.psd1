@@ -35,6 +35,7 @@
         'Export-TableArchive'
         'Import-TableArchive'
         'Remove-DeprecatedTable'
+        'Find-DeprecatedColumn'
         'Rename-Table'
         'Remove-Database'
         'Compare-TableData'

@@ -37,6 +37,7 @@ BeforeDiscovery {
         @{ Name = 'Remove-TableRow'; Binds = 'Finding[V]' }
         @{ Name = 'Update-TableRow'; Binds = 'Finding[V]' }
         @{ Name = 'Remove-DeprecatedColumn'; Binds = 'Column[P] Table[P]' }
+        @{ Name = 'Find-DeprecatedColumn'; Binds = 'Database[V]' }
     )
     # Whether a cmdlet asks before it acts: High asks by default, Medium and Low only with -Confirm.
     $confirmContract = @(
@@ -100,6 +101,15 @@ Describe 'Pipeline binding' {
         $removed.QualifiedName | Should -Be 'tmp_migration_2019'
         Get-TableNames $path | Should -Not -Contain 'tmp_migration_2019'
         Get-TableNames $path | Should -Contain 'goals'
+    }
+
+    It 'Find-DeprecatedColumn | Remove-DeprecatedColumn retires the column -Pattern marks, binding Table and Column by name' {
+        $path = New-TestDatabase
+        $found = Find-DeprecatedColumn -Database $path -Table goals -Pattern deadline
+        ($found | Where-Object Column -eq 'id') | Should -BeNullOrEmpty
+        $removed = $found | Where-Object Verdict -eq 'Deprecated' | Remove-DeprecatedColumn $path -Destination (Join-Path $TestDrive columns) -Confirm:$false
+        $removed.Column | Should -Be 'deadline'
+        $removed.Removed | Should -BeTrue
     }
 
     It 'an archive pipes into Import-TableArchive, and a manifest path binds by property name' {
@@ -330,6 +340,7 @@ Describe 'Error ids' {
         @{ Name = 'Remove-UnusedIndex'; Because = 'an index that backs a constraint'; ErrorId = 'IndexBacksConstraint'; Script = {
                 Invoke-Sqlite $path 'CREATE TABLE tags (name TEXT UNIQUE)'
                 Remove-UnusedIndex -Database $path -Name sqlite_autoindex_tags_1 -Confirm:$false -ErrorAction Stop } }
+        @{ Name = 'Find-DeprecatedColumn'; Because = 'a key column named'; ErrorId = 'ColumnIsKey'; Script = { Find-DeprecatedColumn -Database $path -Table goals -Column id -ErrorAction Stop } }
         @{ Name = 'Find-UnusedTable'; Because = 'a missing database'; ErrorId = 'DatabaseNotFound'; Script = { Find-UnusedTable -Database $missing -ErrorAction Stop } }
         @{ Name = 'Export-TableArchive'; Because = 'a table that does not exist'; ErrorId = 'TableNotFound'; Script = { Export-TableArchive -Database $path -Table nosuch -Destination $TestDrive -ErrorAction Stop } }
         @{ Name = 'Import-TableArchive'; Because = 'a manifest that does not exist'; ErrorId = 'FileNotFound'; Script = { Import-TableArchive -Path (Join-Path $TestDrive none.manifest.json) -Database $path -Confirm:$false -ErrorAction Stop } }

@@ -33,7 +33,32 @@ internal interface IColumnDialect
 
     /// <summary>Sets <paramref name="column"/> of every row of <paramref name="table"/> from the staging row with the same key.</summary>
     string FillByKeySql(TableRef table, TableRef staging, IReadOnlyList<string> key, string column);
+
+    /// <summary>
+    /// Find-DeprecatedColumn: one scan of the table returning its row count, then for each column its non-NULL values,
+    /// whether they are all one value (compared exactly, as stored), and the smallest value as text.
+    /// </summary>
+    string ValueSummarySql(TableRef table, IReadOnlyList<string> columns);
+
+    /// <summary>Find-DeprecatedColumn -UseStatistics: the planner's statistics of the table's columns and their age; null where the engine keeps none.</summary>
+    Task<TableColumnStatistics?> StatisticsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken);
+
+    /// <summary>The statement texts the server recorded for this database, or why there are none (never an error).</summary>
+    Task<RecordedStatements> RecordedStatementsAsync(DbConnection connection, CancellationToken cancellationToken);
 }
+
+/// <summary>One column's planner statistics.</summary>
+/// <param name="Column">The column's name.</param>
+/// <param name="NullFraction">The share of rows that are NULL (0 to 1).</param>
+/// <param name="Distinct">Distinct non-NULL values: a count when positive, minus a share of the rows when negative, 0 when there are none.</param>
+/// <param name="CommonValues">The most common values as the engine prints them, if recorded.</param>
+internal sealed record ColumnStatistic(string Column, double NullFraction, double Distinct, string? CommonValues);
+
+/// <summary>A table's planner statistics: when they were gathered, the row estimate, and each analysed column's figures.</summary>
+internal sealed record TableColumnStatistics(DateTimeOffset? AnalyzedAt, TimeSpan? Age, long Rows, IReadOnlyList<ColumnStatistic> Columns);
+
+/// <summary>Statement texts recorded by the server; <paramref name="Note"/> says why there are none, or which are hidden.</summary>
+internal sealed record RecordedStatements(IReadOnlyList<string> Texts, string? Note);
 
 /// <summary>An object that needs a column.</summary>
 /// <param name="Kind">index, constraint, view, trigger, generated column, ...</param>

@@ -59,6 +59,24 @@ internal sealed class PostgresColumns : IColumnDialect
          ORDER BY 1, 3
         """;
 
+    /// <summary>When the table's statistics were gathered (never: null), the server's clock, and the row estimate (-1 before any ANALYZE).</summary>
+    private const string TableStatisticsSql = """
+        SELECT greatest(u.last_analyze, u.last_autoanalyze) AS "AnalyzedAt", now() AS "Now", c.reltuples::float8 AS "Rows"
+          FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_stat_user_tables u ON u.relid = c.oid
+         WHERE c.oid = to_regclass(@table)
+        """;
+
+    private const string ColumnStatisticsSql = """
+        SELECT attname AS "Column", null_frac::float8 AS "NullFraction", n_distinct::float8 AS "Distinct", most_common_vals::text AS "CommonValues"
+          FROM pg_catalog.pg_stats WHERE schemaname = @schema AND tablename = @name AND NOT inherited
+        """;
+
+    /// <summary>Where pg_stat_statements is installed in this database.</summary>
+    private const string StatementsExtensionSql = """
+        SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+        WHERE e.extname = 'pg_stat_statements'
+        """;
+
     private static string Quote(string identifier) => PostgresEngine.Instance.QuoteIdentifier(identifier);
 
     public async Task<IReadOnlyList<ColumnDependent>> DependentsAsync(DbConnection connection, TableSchema table, string column, CancellationToken cancellationToken)
@@ -97,6 +115,43 @@ internal sealed class PostgresColumns : IColumnDialect
 
     private static string ColumnList(IReadOnlyList<ArchiveColumn> columns) =>
         string.Join(", ", columns.Select(c => $"{Quote(c.Name)} {c.Type}{(c.Nullable ? "" : " NOT NULL")}"));
+
+    /// <summary>Every type has a text form; compared byte by byte (COLLATE "C"), equal text is the same value as stored.</summary>
+    public string ValueSummarySql(TableRef table, IReadOnlyList<string> columns) =>
+        "SELECT count(*)" + string.Concat(columns.Select(c => $"({Quote(c)})::text COLLATE \"C\"").Select(v =>
+            $", count({v}), min({v}) IS NOT DISTINCT FROM max({v}), min({v})")) + $" FROM {table.ToQuotedName()}";
+
+    public async Task<TableColumnStatistics?> StatisticsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken)
+    {
+        var (analyzedAt, now, rows) = await connection.QuerySingleAsync<(DateTime?, DateTime, double)>(new CommandDefinition(TableStatisticsSql,
+            new { table = table.ToQuotedName() }, cancellationToken: cancellationToken));
+        var columns = await connection.QueryAsync<ColumnStatistic>(new CommandDefinition(ColumnStatisticsSql,
+            new { schema = table.Schema, name = table.Name }, cancellationToken: cancellationToken));
+        DateTimeOffset? at = analyzedAt is { } a ? new DateTimeOffset(DateTime.SpecifyKind(a, DateTimeKind.Utc)) : null;
+        return new TableColumnStatistics(at, analyzedAt is { } when ? now - when : null, (long)Math.Max(0, rows), columns.ToList());
+    }
+
+    /// <summary>Only this database's statements; texts of other roles read "&lt;insufficient privilege&gt;" without pg_read_all_stats.</summary>
+    public async Task<RecordedStatements> RecordedStatementsAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        var schema = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(StatementsExtensionSql, cancellationToken: cancellationToken));
+        if (schema is null)
+        {
+            return new RecordedStatements([], "pg_stat_statements is not installed in this database, so query texts could not be searched");
+        }
+        try
+        {
+            var texts = (await connection.QueryAsync<string>(new CommandDefinition(
+                $"SELECT coalesce(query, '') FROM {Quote(schema)}.pg_stat_statements WHERE dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())",
+                cancellationToken: cancellationToken))).ToList();
+            var hidden = texts.Count(t => t == "<insufficient privilege>");
+            return new RecordedStatements(texts, hidden > 0 ? $"{hidden} recorded statements of other roles are hidden (pg_read_all_stats can read them)" : null);
+        }
+        catch (Npgsql.PostgresException e)
+        {
+            return new RecordedStatements([], $"pg_stat_statements could not be read ({e.MessageText}), so query texts could not be searched");
+        }
+    }
 
     private sealed class DependentRow
     {

@@ -70,6 +70,19 @@ internal sealed class SqliteColumns : IColumnDialect
         $"UPDATE {SqliteEngine.Instance.QualifiedName(table)} AS t SET {Quote(column)} = s.{Quote(column)} FROM {staging.ToQuotedName()} AS s " +
         $"WHERE {string.Join(" AND ", key.Select(k => $"t.{Quote(k)} IS s.{Quote(k)}"))}";
 
+    /// <summary>quote() shows the value as a literal (a blob as X'..'); BINARY so a NOCASE column's 'a' and 'A' are two values.</summary>
+    public string ValueSummarySql(TableRef table, IReadOnlyList<string> columns) =>
+        "SELECT count(*)" + string.Concat(columns.Select(Quote).Select(c =>
+            $", count({c}), min({c} COLLATE BINARY) IS max({c} COLLATE BINARY), quote(min({c} COLLATE BINARY))")) +
+        $" FROM {SqliteEngine.Instance.QualifiedName(table)}";
+
+    /// <summary>SQLite's sqlite_stat tables hold index statistics only: nothing per column.</summary>
+    public Task<TableColumnStatistics?> StatisticsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken) =>
+        Task.FromResult<TableColumnStatistics?>(null);
+
+    public Task<RecordedStatements> RecordedStatementsAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        Task.FromResult(new RecordedStatements([], "SQLite records no statement texts"));
+
     /// <summary>Declared types as archived (an empty one stays empty: no affinity, as in the source).</summary>
     private static string ColumnList(IReadOnlyList<ArchiveColumn> columns) =>
         string.Join(", ", columns.Select(c => $"{Quote(c.Name)} {c.Type}".TrimEnd()));
