@@ -91,9 +91,13 @@ $rehearsed = $plan | Add-SafeConstraint -Database $staging
 $rehearsed | Format-Table Table, Kind, Name, Status | Out-Default
 $rehearsal = Show-Comparison (Compare-DatabaseSnapshot -Before $stagingBefore -After (Get-DatabaseSnapshot -Database $staging -Checksum) @journal)
 $created | Remove-Database -Confirm:$false @journal | Out-Default
-if ($rehearsal.DataLoss -or @($rehearsed | Where-Object Status -ne 'Added').Count -gt 0) {
-    Write-Host 'The rehearsal lost data or left a constraint out (see above); production was not changed.' -ForegroundColor Red
+if ($rehearsal.DataLoss) {
+    Write-Host 'DATA LOSS in the rehearsal (see the differences marked DataLoss above); production was not changed.' -ForegroundColor Red
     exit 3
+}
+if (@($rehearsed | Where-Object Status -ne 'Added').Count -gt 0) {
+    Write-Host 'The rehearsal left a constraint out (see above); production was not changed.' -ForegroundColor Red
+    exit 1
 }
 
 Write-Host "`n== 3. Fix production, with the prior image of every changed row archived" -ForegroundColor Cyan
