@@ -12,6 +12,7 @@ BeforeDiscovery {
         @{ Name = 'consolidate-tables.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'index-tuning.ps1'; Arguments = @('-Folder', 'out', '-Iterations', '3'); ExitCode = 0 }
         @{ Name = 'rehearse-on-staging.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
+        @{ Name = 'fix-dirty-rows.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         # The sample's seeded defects fail the nightly job.
         @{ Name = 'nightly-integrity.ps1'; Arguments = @('-ReportFolder', 'out'); ExitCode = 1 }
     )
