@@ -174,6 +174,11 @@ public abstract class DbOpsCmdlet : PSCmdlet
                 {
                     messages.Add(() => fail(database.Argument, error), CancellationToken.None);
                 }
+                catch (Exception error) when (fleet && error is not OperationCanceledException)
+                {
+                    // In a fleet an unforeseen failure is that database's own error; the others go on.
+                    messages.Add(() => WriteError(new ErrorRecord(error, "DatabaseFailed", ErrorCategory.NotSpecified, database.Argument)), CancellationToken.None);
+                }
                 finally
                 {
                     var finished = Interlocked.Increment(ref done);
@@ -205,7 +210,17 @@ public abstract class DbOpsCmdlet : PSCmdlet
         var sizes = new long[databases.Count];
         var options = new ParallelOptions { MaxDegreeOfParallelism = throttleLimit, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(Enumerable.Range(0, databases.Count), options, async (i, token) =>
-            sizes[i] = await DatabaseEngines.For(databases[i].Connection.Provider).SizeAsync(databases[i].Connection, token));
+        {
+            try
+            {
+                sizes[i] = await DatabaseEngines.For(databases[i].Connection.Provider).SizeAsync(databases[i].Connection, token);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A size that cannot be read only orders the work: that database's own run reports what is wrong.
+                sizes[i] = 0;
+            }
+        });
         // A stable sort: databases of one size keep the order they were given in.
         return Enumerable.Range(0, databases.Count).OrderByDescending(i => sizes[i]).Select(i => databases[i]).ToList();
     }
