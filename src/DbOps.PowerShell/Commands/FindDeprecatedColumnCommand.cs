@@ -24,6 +24,7 @@ public sealed class FindDeprecatedColumnCommand : DbOpsCmdlet
     /// <summary>Columns to examine (wildcards allowed); every column outside the key when omitted.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ColumnNameCompleter))]
     public string[]? Column { get; set; }
 
     /// <summary>Column names (wildcards allowed, e.g. is_mock) that mark a column deprecated.</summary>
