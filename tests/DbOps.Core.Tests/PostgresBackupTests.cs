@@ -17,14 +17,20 @@ public sealed class PostgresBackupTests(PostgresCluster cluster) : IDisposable
     private Task<DbOpsConnection> ConnectAsync(string database) =>
         DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(database), null, null, CancellationToken.None);
 
-    private int ScratchDatabases() =>
-        (int)cluster.Scalar<long>("postgres", "SELECT count(*) FROM pg_database WHERE datname LIKE 'dbops_verify_%'");
+    /// <summary>The scratch databases that exist now and did not before <paramref name="before"/> was taken: what an operation left.</summary>
+    private int ScratchDatabasesLeftSince(HashSet<string> before) =>
+        ScratchDatabaseNames().Count(name => !before.Contains(name));
+
+    private HashSet<string> ScratchDatabaseNames() =>
+        cluster.Scalar<string>("postgres", "SELECT coalesce(string_agg(datname, ','), '') FROM pg_database WHERE datname LIKE 'dbops_verify_%'")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
 
     [Fact]
     public async Task Backup_of_pagila_counts_every_table_from_the_dump_and_verifies_in_a_scratch_database()
     {
         var source = await ConnectAsync(cluster.CreatePagila());
         var observer = new RecordingObserver();
+        var scratchBefore = ScratchDatabaseNames();
 
         var result = await BackupService.BackupAsync(new BackupRequest(source, Backups, Verify: true), observer, CancellationToken.None);
 
@@ -36,7 +42,7 @@ public sealed class PostgresBackupTests(PostgresCluster cluster) : IDisposable
         // payment is partitioned: its rows live in the monthly partitions.
         Assert.Equal(16049, result.Tables.Where(t => t.Name.StartsWith("payment_p2022_", StringComparison.Ordinal)).Sum(t => t.Rows));
         Assert.DoesNotContain(result.Tables, t => t.Name == "payment");
-        Assert.Equal(0, ScratchDatabases());
+        Assert.Equal(0, ScratchDatabasesLeftSince(scratchBefore));
         Assert.Contains(observer.ProgressReports, p => p.Status.StartsWith("Dumping public.", StringComparison.Ordinal));
         // Rows were counted while pg_dump wrote, not by the slower second pass kept as a fallback.
         Assert.DoesNotContain(observer.VerboseMessages, m => m.Contains("counting from the finished file", StringComparison.Ordinal));
@@ -126,6 +132,7 @@ public sealed class PostgresBackupTests(PostgresCluster cluster) : IDisposable
     {
         var source = await cluster.CreateConnectedAsync("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g");
         var result = await BackupService.BackupAsync(new BackupRequest(source, Backups), NullObserver.Instance, CancellationToken.None);
+        var scratchBefore = ScratchDatabaseNames();
         await using (var file = new FileStream(result.Path, FileMode.Open, FileAccess.Write))
         {
             file.SetLength(file.Length / 2);
@@ -135,7 +142,7 @@ public sealed class PostgresBackupTests(PostgresCluster cluster) : IDisposable
 
         Assert.False(check.Verified);
         Assert.Equal(ErrorIds.BackupCorrupt, check.ErrorId);
-        Assert.Equal(0, ScratchDatabases());
+        Assert.Equal(0, ScratchDatabasesLeftSince(scratchBefore));
     }
 
     [Fact]
