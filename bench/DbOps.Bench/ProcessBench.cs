@@ -270,7 +270,7 @@ internal static class ProcessBench
             SELECT i, 1 + (i * 7919) % 100000, timestamptz '2021-01-01 00:00:00+00' + i * interval '1.5 seconds',
                    (ARRAY['login', 'purchase', 'refund', 'logout'])[1 + i % 4], round((random() * 10000)::numeric, 2),
                    CASE WHEN i % 3 = 0 THEN md5(i::text) END
-            FROM generate_series(1, {rows}) AS i;
+            FROM generate_series(1::bigint, {rows}) AS i;
             CREATE TABLE customers (id integer PRIMARY KEY, name text NOT NULL);
             INSERT INTO customers SELECT i, 'customer ' || i FROM generate_series(1, {Math.Max(1, rows / 10)}) AS i;
             CREATE TABLE orders (id bigint PRIMARY KEY, customer_id integer, total numeric(12,2) NOT NULL);
