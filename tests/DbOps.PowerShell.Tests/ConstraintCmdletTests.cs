@@ -127,7 +127,7 @@ public sealed class ConstraintCmdletTests : IDisposable
 
         Assert.Empty(_session.Errors);
         var text = _session.Host.Output;
-        Assert.Contains("LockRetries", text);
+        Assert.Contains("Violations", text);
         Assert.Matches(@"activity_groups\s+Unique\s+ux_groups\s+Added\s+0", text);
         Assert.Matches(@"activity_groups\s+Unique\s+\S+\s+AlreadyPresent", text);
     }
