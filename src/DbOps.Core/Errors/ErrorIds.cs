@@ -168,6 +168,8 @@ public static class ErrorIds
     public const string NoUsableKey = nameof(NoUsableKey);
     /// <summary>Import-TableArchive: the archived column already exists in the live table; nothing was changed.</summary>
     public const string ColumnExists = nameof(ColumnExists);
+    /// <summary>SQLite: the table rebuilt without the column did not verify (foreign_key_check, or the other columns' rows or checksum); it was rolled back.</summary>
+    public const string ColumnRebuildFailed = nameof(ColumnRebuildFailed);
 
 
     // Issue 18: Remove-TableRow, Update-TableRow, row archives
