@@ -201,14 +201,15 @@ public sealed class ColumnRebuildSqliteTests : IDisposable
     }
 
     [Fact]
-    public async Task Without_a_constraint_of_the_definition_the_column_is_still_dropped_in_place()
+    public async Task Without_a_constraint_of_the_definition_needing_it_the_column_is_dropped_in_place_with_its_own_CHECK()
     {
         var db = await CreateAsync();
 
-        var removal = await RemoveAsync(Request(db, "users", "score", "users_score"));
+        var removal = await RemoveAsync(Request(db, "users", "score", "users_score", "scores"));
 
-        Assert.Equal(["PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000", "BEGIN IMMEDIATE", "DROP INDEX \"users_score\"",
+        Assert.Equal(["PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 5000", "BEGIN IMMEDIATE", "DROP INDEX \"users_score\"", "DROP VIEW \"scores\"",
             "ALTER TABLE \"users\" DROP COLUMN \"score\"", "COMMIT"], removal.Statements);
+        Assert.DoesNotContain("score", Definition(db, "users"));
     }
 
     [Fact]

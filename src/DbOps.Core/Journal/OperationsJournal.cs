@@ -40,7 +40,7 @@ public static class JournalOperations
     /// <summary>
     /// Remove-DeprecatedColumn is about to commit a drop; <see cref="ColumnRemoved"/> with the same <see cref="JournalEntry.Id"/>
     /// follows. If the process died in between, the column's absence settles it: a snapshot comparison counts the intent's
-    /// column archive, and the next Remove-DeprecatedColumn on that database appends the ColumnRemoved line.
+    /// column archive, and the next Remove-DeprecatedColumn that drops a column of that database appends the ColumnRemoved line.
     /// </summary>
     public const string ColumnRemovalStarted = nameof(ColumnRemovalStarted);
     /// <summary>Import-TableArchive put a column archive's values back into the live table.</summary>
