@@ -213,6 +213,27 @@ public sealed class ColumnRebuildSqliteTests : IDisposable
     }
 
     [Fact]
+    public async Task Another_columns_CHECK_naming_the_column_goes_with_a_rebuild_and_a_generated_column_using_it_refuses()
+    {
+        var db = await CreateAsync("""
+            CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b INTEGER NOT NULL CHECK (b = 0 OR a IS NOT NULL) DEFAULT 0, g INTEGER AS (b * 2));
+            INSERT INTO t (id, a, b) VALUES (1, 1, 1), (2, NULL, 0);
+            CREATE TABLE v (id INTEGER PRIMARY KEY, x INTEGER, y INTEGER AS (x + 1));
+            INSERT INTO v (id, x) VALUES (1, 1);
+            """);
+
+        var refused = await Assertions.ThrowsDbOps(ErrorIds.DependentObjectsExist, () => RemoveAsync(Request(db, "t", "a")));
+        Assert.Contains("check constraint t_a_check: CHECK (b = 0 OR a IS NOT NULL)", refused.Message);
+        var removal = await RemoveAsync(Request(db, "t", "a", "t_a_check"));
+
+        Assert.True(removal.Removed);
+        Assert.Contains("b INTEGER NOT NULL  DEFAULT 0, g INTEGER AS (b * 2)", Definition(db, "t"));
+        Assert.Equal(2L, Run(db, "SELECT g FROM t WHERE id = 1"));
+        var generated = await Assertions.ThrowsDbOps(ErrorIds.DependentObjectsExist, () => RemoveAsync(Request(db, "v", "x", "y")));
+        Assert.Contains("generated column y", generated.Message);
+    }
+
+    [Fact]
     public async Task WhatIf_shows_the_rebuild_and_changes_nothing()
     {
         var db = await CreateAsync();
