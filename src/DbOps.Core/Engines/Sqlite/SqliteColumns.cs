@@ -13,7 +13,7 @@ namespace DbOps.Core.Engines;
 /// indexed, unique, in a foreign key, in a CHECK other than its own, used by a generated column, a view or a trigger
 /// (https://www.sqlite.org/lang_altertable.html#altertabdropcol). The dependents found here name those ahead of it;
 /// named indexes, views and triggers are dropped on their own, and when a named constraint of the table's definition
-/// needs the column, the table is rebuilt without both by the documented procedure
+/// needs the column, the table is rebuilt without the column and those constraints by the documented procedure
 /// (https://www.sqlite.org/lang_altertable.html#otheralter), as sqlite-utils' transform does. SQLite's own refusal is
 /// the backstop for what text matching cannot see.
 /// </summary>
@@ -86,10 +86,11 @@ internal sealed class SqliteColumns : IColumnDialect
         TimeSpan lockTimeout, CancellationToken cancellationToken)
     {
         var name = SqliteEngine.Instance.QualifiedName(table.Table);
-        var alone = dependents.Where(d => d.DropSql is not null).Select(d => d.DropSql!).ToList();
+        var alone = dependents.Where(d => d.DropSql is not null).ToList();
         if (!dependents.Any(d => d.InDefinition))
         {
-            return new ColumnDrop(SqliteRemoval.Instance.LockStatements(table.Table, lockTimeout), [.. alone, $"ALTER TABLE {name} DROP COLUMN {Quote(column)}"], [], null);
+            return new ColumnDrop(SqliteRemoval.Instance.LockStatements(table.Table, lockTimeout),
+                [.. alone.Select(d => d.DropSql!), $"ALTER TABLE {name} DROP COLUMN {Quote(column)}"], [], null);
         }
         var definition = Definition(table) ?? throw new DbOpsException(ErrorIds.ColumnRebuildFailed, ErrorKind.InvalidState,
             $"{table.Table} is not an ordinary table (its definition does not start with CREATE TABLE), so it cannot be rebuilt without {column}; nothing was changed.",
@@ -124,7 +125,7 @@ internal sealed class SqliteColumns : IColumnDialect
         {
             quoted = SqliteConstraints.RowidAlias(table) + ", " + quoted;
         }
-        var droppedAlone = dependents.Where(d => d.DropSql is not null).Select(d => d.Name).ToHashSet(SqliteNames.Comparer);
+        var droppedAlone = alone.Select(d => d.Name).ToHashSet(SqliteNames.Comparer);
         var remade = (await connection.QueryAsync<(string Name, string Sql)>(new CommandDefinition(TableObjectsSql, new { table = table.Table.Name }, cancellationToken: cancellationToken)))
             .Where(o => !droppedAlone.Contains(o.Name)).Select(o => o.Sql).ToList();
         var referencing = await connection.QueryAsync<string>(new CommandDefinition(ReferencingTablesSql, new { table = table.Table.Name }, cancellationToken: cancellationToken));
@@ -133,7 +134,7 @@ internal sealed class SqliteColumns : IColumnDialect
 
         IReadOnlyList<string> drop =
         [
-            .. alone,
+            .. alone.Select(d => d.DropSql!),
             $"CREATE TABLE {Quote(rebuilt)} ({string.Join(", ", kept)}){definition.Options}",
             $"INSERT INTO {Quote(rebuilt)} ({quoted}) SELECT {quoted} FROM {name}",
             // DROP TABLE deletes the table's AUTOINCREMENT counter; the old one goes over to the new table, so no key is handed out twice.
@@ -196,7 +197,24 @@ internal sealed class SqliteColumns : IColumnDialect
     }
 
     /// <summary>The CHECK clauses of one item (a table CHECK is the whole item): the CONSTRAINT name, the span from CONSTRAINT or CHECK to the closing parenthesis, the expression.</summary>
-    private static IEnumerable<(string? Name, int Start, int End, string Expression)> CheckClauses(string item)
+    private static IEnumerable<(string? Name, int Start, int End, string Expression)> CheckClauses(string item) =>
+        Parenthesized(item, "CHECK").Select(c =>
+        {
+            var named = c.At >= 2 && Is(item, c.Tokens[c.At - 2], "CONSTRAINT");
+            return (named ? SqlText.Unquote(item.Substring(c.Tokens[c.At - 1].Start, c.Tokens[c.At - 1].Length)) : null,
+                c.Tokens[named ? c.At - 2 : c.At].Start, c.Tokens[c.Close].Start + 1, Inside(item, c.Tokens, c.At + 1, c.Close).Trim());
+        });
+
+    /// <summary>The generated columns whose expression (AS (...)) names the column.</summary>
+    private static IEnumerable<string> GeneratedFrom(IReadOnlyList<string> items, string column) =>
+        from item in items
+        let owner = SqliteTableDefinition.ColumnName(item)
+        where owner is not null && !SqliteNames.Same(owner, column)
+              && Parenthesized(item, "AS").Any(c => SqliteInspection.Mentions(Inside(item, c.Tokens, c.At + 1, c.Close), column))
+        select owner!;
+
+    /// <summary>Each <paramref name="keyword"/> ( ... ) at the top level of an item: its tokens, the keyword's index, and the closing parenthesis's.</summary>
+    private static IEnumerable<(List<SqlText.Token> Tokens, int At, int Close)> Parenthesized(string item, string keyword)
     {
         var tokens = Significant(item);
         var depth = 0;
@@ -204,41 +222,17 @@ internal sealed class SqliteColumns : IColumnDialect
         {
             var text = item.Substring(tokens[i].Start, tokens[i].Length);
             depth += text == "(" ? 1 : text == ")" ? -1 : 0;
-            if (depth == 0 && Is(item, tokens[i], "CHECK") && i + 1 < tokens.Count && item.Substring(tokens[i + 1].Start, tokens[i + 1].Length) == "(")
+            if (depth == 0 && Is(item, tokens[i], keyword) && i + 1 < tokens.Count && item.Substring(tokens[i + 1].Start, tokens[i + 1].Length) == "(")
             {
                 var close = Closing(item, tokens, i + 1);
-                var named = i >= 2 && Is(item, tokens[i - 2], "CONSTRAINT");
-                yield return (named ? SqlText.Unquote(item.Substring(tokens[i - 1].Start, tokens[i - 1].Length)) : null,
-                    tokens[named ? i - 2 : i].Start, tokens[close].Start + 1, item[(tokens[i + 1].Start + 1)..tokens[close].Start].Trim());
+                yield return (tokens, i, close);
                 i = close;
             }
         }
     }
 
-    /// <summary>The generated columns whose expression (AS (...)) names the column.</summary>
-    private static IEnumerable<string> GeneratedFrom(IReadOnlyList<string> items, string column)
-    {
-        foreach (var item in items)
-        {
-            if (SqliteTableDefinition.ColumnName(item) is not { } owner || SqliteNames.Same(owner, column))
-            {
-                continue;
-            }
-            var tokens = Significant(item);
-            var depth = 0;
-            for (var i = 0; i < tokens.Count; i++)
-            {
-                var text = item.Substring(tokens[i].Start, tokens[i].Length);
-                depth += text == "(" ? 1 : text == ")" ? -1 : 0;
-                if (depth == 0 && Is(item, tokens[i], "AS") && i + 1 < tokens.Count && item.Substring(tokens[i + 1].Start, tokens[i + 1].Length) == "("
-                    && SqliteInspection.Mentions(item[(tokens[i + 1].Start + 1)..tokens[Closing(item, tokens, i + 1)].Start], column))
-                {
-                    yield return owner;
-                    break;
-                }
-            }
-        }
-    }
+    /// <summary>The text between the parentheses at <paramref name="open"/> and <paramref name="close"/>.</summary>
+    private static string Inside(string sql, List<SqlText.Token> tokens, int open, int close) => sql[(tokens[open].Start + 1)..tokens[close].Start];
 
     /// <summary>True for a table UNIQUE, PRIMARY KEY or FOREIGN KEY constraint whose own column list names the column (not the REFERENCES part).</summary>
     private static bool KeyListNames(string item, string column)
@@ -250,7 +244,7 @@ internal sealed class SqliteColumns : IColumnDialect
             return false;
         }
         var open = tokens.FindIndex(kind, t => item.Substring(t.Start, t.Length) == "(");
-        return open >= 0 && SqliteInspection.Mentions(item[(tokens[open].Start + 1)..tokens[Closing(item, tokens, open)].Start], column);
+        return open >= 0 && SqliteInspection.Mentions(Inside(item, tokens, open, Closing(item, tokens, open)), column);
     }
 
     private static List<SqlText.Token> Significant(string sql) =>
