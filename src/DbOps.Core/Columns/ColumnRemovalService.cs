@@ -25,7 +25,7 @@ namespace DbOps.Core.Columns;
 public static class ColumnRemovalService
 {
     /// <summary>What the removal would run; reads the catalog only (-WhatIf, confirmation).</summary>
-    /// <exception cref="DbOpsException">TableNotFound, ColumnNotFound, ColumnIsKey, NoUsableKey, DependentObjectsExist, InvalidSpecification.</exception>
+    /// <exception cref="DbOpsException">TableNotFound, ColumnNotFound, ColumnIsKey, NoUsableKey, DependentObjectsExist, InvalidSpecification, ColumnRebuildFailed.</exception>
     public static async Task<ColumnRemoval> PlanAsync(ColumnRemovalRequest request, CancellationToken cancellationToken)
     {
         var engine = DatabaseEngines.For(request.Source.Provider);
@@ -37,7 +37,7 @@ public static class ColumnRemovalService
 
     /// <summary>Archives the column (or uses the archive an earlier run left) and drops it under the lock-and-recheck rule.</summary>
     /// <exception cref="DbOpsException">
-    /// The plan's refusals, and ArchiveStale, ArchiveCorrupt, ArchiveMismatch, ArchiveVerificationFailed, LockTimeout, RemovalFailed.
+    /// The plan's refusals, and ArchiveStale, ArchiveCorrupt, ArchiveMismatch, ArchiveVerificationFailed, LockTimeout, ColumnRebuildFailed, RemovalFailed.
     /// </exception>
     public static async Task<ColumnRemoval> RemoveAsync(ColumnRemovalRequest request, IOperationObserver observer, CancellationToken cancellationToken)
     {
