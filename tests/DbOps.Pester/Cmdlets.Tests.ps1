@@ -112,6 +112,21 @@ Describe 'Pipeline binding' {
         $removed.Removed | Should -BeTrue
     }
 
+    It 'Remove-DeprecatedColumn rebuilds a SQLite table whose CHECK names the column once -Dependent names the CHECK, and the archive puts it back' {
+        $path = Join-Path $TestDrive flags.db
+        $null = Invoke-Sqlite $path "CREATE TABLE flags (id INTEGER PRIMARY KEY, label TEXT, is_mock INTEGER, CONSTRAINT mock_flag CHECK (is_mock IN (0, 1)));
+            INSERT INTO flags VALUES (1, 'a', 1), (2, 'b', 0), (3, 'c', NULL)"
+        $archives = Join-Path $TestDrive flags
+        { Remove-DeprecatedColumn $path flags is_mock -Destination $archives -Confirm:$false -ErrorAction Stop } |
+            Should -Throw -ErrorId 'DependentObjectsExist,DbOps.PowerShell.Commands.RemoveDeprecatedColumnCommand' -ExpectedMessage '*mock_flag*'
+        $removed = Remove-DeprecatedColumn $path flags is_mock -Dependent mock_flag -Destination $archives -Confirm:$false
+        $removed.Removed | Should -BeTrue
+        $removed.Statements | Should -Contain 'ALTER TABLE "dbops_new_flags" RENAME TO "flags"'
+        Invoke-Sqlite $path "SELECT count(*) FROM pragma_table_info('flags') WHERE name = 'is_mock'" | Should -Be 0
+        $null = Import-TableArchive -Path $removed.ArchivePath -Database $path -Confirm:$false
+        Invoke-Sqlite $path "SELECT group_concat(id || ':' || ifnull(is_mock, '-'), ' ') FROM flags" | Should -Be '1:1 2:0 3:-'
+    }
+
     It 'an archive pipes into Import-TableArchive, and a manifest path binds by property name' {
         $archive = Export-TableArchive -Database (New-TestDatabase) -Table goals -Destination (Join-Path $TestDrive archive2)
         ($archive | Import-TableArchive -Database (Join-Path $TestDrive import1.db) -Confirm:$false).RowCount | Should -Be 200

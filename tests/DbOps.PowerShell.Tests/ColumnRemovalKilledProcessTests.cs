@@ -1,8 +1,9 @@
 namespace DbOps.PowerShell.Tests;
 
 /// <summary>
-/// Remove-DeprecatedColumn killed while it holds the table lock, after its re-checks and before its DROP, on both engines:
-/// the column is whole afterwards, and a rerun uses the archive already written and finishes.
+/// Remove-DeprecatedColumn killed while it holds the table lock, after its re-checks and before its DROP, on both engines,
+/// and on SQLite in the middle of a table rebuild: the column is whole afterwards, and a rerun uses the archive already
+/// written and finishes. Killed between its COMMIT and its journal line, the drop still reads as archived, not lost.
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class ColumnRemovalKilledProcessTests(PostgresCluster cluster) : IDisposable
@@ -11,7 +12,17 @@ public sealed class ColumnRemovalKilledProcessTests(PostgresCluster cluster) : I
 
     public void Dispose() => _folder.Dispose();
 
-    private const string Retire = "param($db, $dest) Remove-DeprecatedColumn -Database $db -Table users -Column is_mock -Destination $dest -Confirm:$false\n";
+    private const string Retire = """
+        param($db, $dest, [string[]]$dep = @())
+        Remove-DeprecatedColumn -Database $db -Table users -Column is_mock -Destination $dest -Dependent $dep -Confirm:$false
+        """;
+
+    /// <summary>A table CHECK names is_mock, so SQLite's DROP COLUMN refuses it and the table is rebuilt.</summary>
+    private const string CheckedUsers = """
+        CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, is_mock INTEGER, CONSTRAINT mock_flag CHECK (is_mock IN (0, 1)));
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) INSERT INTO users SELECT i, 'u' || i, i % 3 = 0 FROM n;
+        CREATE VIEW names AS SELECT id, name FROM users;
+        """;
 
     [Fact]
     public void On_SQLite_a_column_removal_killed_under_the_lock_leaves_the_column_whole_and_a_rerun_finishes()
@@ -37,18 +48,77 @@ public sealed class ColumnRemovalKilledProcessTests(PostgresCluster cluster) : I
             () => cluster.Scalar<long>(database, "SELECT count(*) FILTER (WHERE is_mock) FROM users"));
     }
 
-    private void AssertKilledThenFinished(PowerShellSession session, string db, Func<long> columnCount, Func<long> trueFlags)
+    [Fact]
+    public void On_SQLite_a_table_rebuild_killed_before_its_COMMIT_leaves_the_table_whole_and_a_rerun_finishes()
+    {
+        var path = _folder.File("rebuilt.db");
+        using var session = new PowerShellSession();
+        session.ExecuteSqlite(path, CheckedUsers);
+        long Scalar(string sql) => (long)session.SqliteScalar(path, sql);
+
+        // Stopped with the new table renamed into place, before foreign_key_check and COMMIT; then killed.
+        AssertKilledThenFinished(session, path, () => Scalar("SELECT count(*) FROM pragma_table_info('users') WHERE name = 'is_mock'"),
+            () => Scalar("SELECT sum(is_mock) FROM users"), "ColumnDropped", "mock_flag",
+            () =>
+            {
+                Assert.Equal(1, Scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'users' AND sql LIKE '%mock_flag%'"));
+                Assert.Equal(0, Scalar("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'dbops_new_%'"));
+                Assert.Equal(300, Scalar("SELECT count(*) FROM names"));
+            });
+        Assert.Equal(300, Scalar("SELECT count(*) FROM names"));
+    }
+
+    [Fact]
+    public void A_column_removal_killed_between_its_COMMIT_and_its_journal_line_reads_as_archived_and_the_next_run_settles_it()
+    {
+        var path = _folder.File("window.db");
+        using var session = new PowerShellSession();
+        session.ExecuteSqlite(path, CheckedUsers);
+        var archives = _folder.File("archives");
+        var script = _folder.File("retire-window.ps1");
+        File.WriteAllText(script, Retire);
+        session.Run("$before = Get-DatabaseSnapshot -Database $path -Checksum", new { path });
+
+        RemovalKilledProcessTests.KillAtFaultPoint("ColumnCommitted", script, "-db", path, "-dest", archives, "-dep", "mock_flag");
+
+        List<System.Text.Json.Nodes.JsonNode> Lines() => File.ReadAllLines(Environment.GetEnvironmentVariable("DBOPS_JOURNAL")!)
+            .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!)
+            .Where(e => (string?)e["database"] == Path.GetFullPath(path) && ((string?)e["operation"])!.StartsWith("ColumnRemov", StringComparison.Ordinal))
+            .ToList();
+        var intent = Assert.Single(Lines());
+        Assert.Equal(("ColumnRemovalStarted", 300L), ((string?)intent["operation"], (long?)intent["rows"]));
+        Assert.Equal(0, (long)session.SqliteScalar(path, "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'is_mock'"));
+
+        // The column is gone and only the intent is journaled: its verified archive explains the values, so no data loss.
+        var loss = session.Run("$d = @(Compare-DatabaseSnapshot $before (Get-DatabaseSnapshot -Database $path -Checksum) | Where-Object ObjectType -eq Column); " +
+                               "\"$($d.Count) $($d[0].Name) $($d[0].DataLoss) $($d[0].Archive -ne $null)\"", new { path });
+        Assert.Empty(session.Errors);
+        Assert.Equal("1 is_mock False True", Assert.Single(loss).BaseObject);
+
+        // The next column removal on that database writes the outcome line first.
+        session.Run("$null = Remove-DeprecatedColumn -Database $path -Table users -Column name -Dependent names -Destination $dest -Confirm:$false",
+            new { path, dest = archives });
+        Assert.Empty(session.Errors);
+        var settled = Lines().Where(e => (string?)e["column"] == "is_mock").ToList();
+        Assert.Equal(["ColumnRemovalStarted", "ColumnRemoved"], settled.Select(e => (string?)e["operation"]));
+        Assert.Equal((string?)intent["id"], (string?)settled[1]["id"]);
+    }
+
+    private void AssertKilledThenFinished(PowerShellSession session, string db, Func<long> columnCount, Func<long> trueFlags,
+        string point = "ColumnLocked", string? dependent = null, Action? whole = null)
     {
         var archives = _folder.File("archives");
         var script = _folder.File("retire.ps1");
         File.WriteAllText(script, Retire);
+        string[] dep = dependent is null ? [] : ["-dep", dependent];
 
-        RemovalKilledProcessTests.KillAtFaultPoint("ColumnLocked", script, "-db", db, "-dest", archives);
+        RemovalKilledProcessTests.KillAtFaultPoint(point, script, ["-db", db, "-dest", archives, .. dep]);
 
         Assert.Equal(1, columnCount());
         Assert.Equal(100, trueFlags());
-        var again = session.Run("$r = Remove-DeprecatedColumn -Database $db -Table users -Column is_mock -Destination $dest -Confirm:$false; \"$($r.Removed) $($r.RowCount)\"",
-            new { db, dest = archives });
+        whole?.Invoke();
+        var again = session.Run("$r = Remove-DeprecatedColumn -Database $db -Table users -Column is_mock -Destination $dest -Dependent $dep -Confirm:$false; " +
+                                "\"$($r.Removed) $($r.RowCount)\"", new { db, dest = archives, dep = dependent is null ? Array.Empty<string>() : [dependent] });
         Assert.Empty(session.Errors);
         Assert.Equal("True 300", Assert.Single(again).BaseObject);
         Assert.Equal(0, columnCount());

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
+using Dapper;
 using DbOps.Core.Archive;
 using DbOps.Core.Connections;
 using DbOps.Core.Diagnostics;
@@ -17,12 +18,14 @@ namespace DbOps.Core.Columns;
 /// Retires a column only when nothing is lost: its values are archived with the table's key (a verified column archive),
 /// then, in one transaction under the table lock, the key, the dependents and the key-plus-column checksum are checked
 /// again and the column is dropped only if the live values are still exactly the archived ones. Named dependents are
-/// dropped with it; any other dependent refuses the drop (never CASCADE). A refusal leaves the column whole.
+/// dropped with it; any other dependent refuses the drop (never CASCADE). A refusal leaves the column whole. Where the
+/// engine rebuilds the table instead (SQLite), the rebuild must keep every other column's rows and checksum and every
+/// foreign key, or it is rolled back.
 /// </summary>
 public static class ColumnRemovalService
 {
     /// <summary>What the removal would run; reads the catalog only (-WhatIf, confirmation).</summary>
-    /// <exception cref="DbOpsException">TableNotFound, ColumnNotFound, ColumnIsKey, NoUsableKey, DependentObjectsExist, InvalidSpecification.</exception>
+    /// <exception cref="DbOpsException">TableNotFound, ColumnNotFound, ColumnIsKey, NoUsableKey, DependentObjectsExist, InvalidSpecification, ColumnRebuildFailed.</exception>
     public static async Task<ColumnRemoval> PlanAsync(ColumnRemovalRequest request, CancellationToken cancellationToken)
     {
         var engine = DatabaseEngines.For(request.Source.Provider);
@@ -34,7 +37,7 @@ public static class ColumnRemovalService
 
     /// <summary>Archives the column (or uses the archive an earlier run left) and drops it under the lock-and-recheck rule.</summary>
     /// <exception cref="DbOpsException">
-    /// The plan's refusals, and ArchiveStale, ArchiveCorrupt, ArchiveMismatch, ArchiveVerificationFailed, LockTimeout, RemovalFailed.
+    /// The plan's refusals, and ArchiveStale, ArchiveCorrupt, ArchiveMismatch, ArchiveVerificationFailed, LockTimeout, ColumnRebuildFailed, RemovalFailed.
     /// </exception>
     public static async Task<ColumnRemoval> RemoveAsync(ColumnRemovalRequest request, IOperationObserver observer, CancellationToken cancellationToken)
     {
@@ -44,6 +47,7 @@ public static class ColumnRemovalService
         var lockTimeout = request.LockTimeout ?? RemovalRequest.DefaultLockTimeout;
         await using var session = await engine.OpenWritableAsync(source, cancellationToken);
         var connection = session.Connection;
+        await SettleUnfinishedAsync(engine, connection, request, observer, cancellationToken);
         var plan = await PlanOnAsync(engine, connection, request, null, cancellationToken);
         var (table, column) = (plan.Table, plan.Column);
 
@@ -77,10 +81,10 @@ public static class ColumnRemovalService
         var inTransaction = false;
         var committing = false;
         TableContent content;
-        var lockStatements = engine.Removal.LockStatements(table, lockTimeout);
+        JournalEntry intent;
         try
         {
-            foreach (var sql in lockStatements)
+            foreach (var sql in plan.Drop.Lock)
             {
                 var begins = sql.StartsWith("BEGIN", StringComparison.Ordinal);
                 await RemovalService.ExecuteAsync(connection, sql, begins ? lockTimeout : null, cancellationToken);
@@ -109,12 +113,34 @@ public static class ColumnRemovalService
                     "Nothing was dropped; move that archive away and run again (or find out who still writes the column).", table.ToString());
             }
             archive.EnsureUnchanged(table);
-            foreach (var sql in plan.Statements.Skip(lockStatements.Count))
+            var copied = plan.Drop.Copied is { } others ? await TableChecksum.ComputeAsync(engine, connection, null, table, others, cancellationToken) : null;
+            foreach (var sql in plan.Drop.Drop)
             {
-                committing = sql == "COMMIT";
                 await RemovalService.ExecuteAsync(connection, sql, null, cancellationToken);
             }
+            FaultPoint.Reach(FaultPoint.ColumnDropped);
+            await VerifyAsync(engine, connection, plan, copied, cancellationToken);
+
+            // The intent is journaled just before COMMIT and the outcome after it: a process killed between them leaves a
+            // line a snapshot comparison accepts once the column is gone, and that the next run settles.
+            OperationsJournal.Record(request.JournalPath, intent = JournalEntry.For(source, JournalOperations.ColumnRemovalStarted) with
+            {
+                Id = Guid.NewGuid().ToString("N"),
+                Schema = table.Schema,
+                Table = table.Name,
+                Column = column,
+                Objects = plan.Dependents.Count > 0 ? plan.Dependents.Select(d => d.Description).ToList() : null,
+                Rows = content.Rows,
+                Checksum = content.Checksum,
+                Sha256 = archive.Manifest.Data.Sha256,
+                Path = archive.ManifestPath,
+                Verified = true,
+                Undo = UndoLine(source, archive.ManifestPath),
+            }, observer);
+            committing = true;
+            await RemovalService.ExecuteAsync(connection, "COMMIT", null, cancellationToken);
             inTransaction = false;
+            FaultPoint.Reach(FaultPoint.ColumnCommitted);
         }
         catch (Exception e) when (committing && e is DbException or InvalidOperationException)
         {
@@ -132,27 +158,68 @@ public static class ColumnRemovalService
             throw Map(e, engine, table, column, lockTimeout);
         }
 
-        var dropped = plan.Dependents.Select(d => d.Description).ToList();
-        var undo = UndoLine(source, archive.ManifestPath);
-        observer.Verbose($"Dropped {table}.{column} ({content.Rows} rows archived in '{archive.ManifestPath}').");
-        OperationsJournal.Record(request.JournalPath, JournalEntry.For(source, JournalOperations.ColumnRemoved) with
-        {
-            Schema = table.Schema,
-            Table = table.Name,
-            Column = column,
-            Objects = dropped.Count > 0 ? dropped : null,
-            Rows = content.Rows,
-            Checksum = content.Checksum,
-            Sha256 = archive.Manifest.Data.Sha256,
-            Path = archive.ManifestPath,
-            Verified = true,
-            Undo = undo,
-        }, observer);
-        return new ColumnRemoval(source, table, column, true, content, archive.ManifestPath, plan.Statements, dropped, undo, clock.Elapsed);
+        observer.Verbose($"Dropped {table}.{column} ({content.Rows} rows archived in '{archive.ManifestPath}'{(plan.Drop.Copied is null ? "" : "; the table was rebuilt without it")}).");
+        OperationsJournal.Record(request.JournalPath, intent with { Time = DateTimeOffset.UtcNow, Operation = JournalOperations.ColumnRemoved }, observer);
+        return new ColumnRemoval(source, table, column, true, content, archive.ManifestPath, plan.Statements,
+            plan.Dependents.Select(d => d.Description).ToList(), intent.Undo, clock.Elapsed);
     }
 
-    /// <summary>The resolved column, its archive's key, its dependents (all named, or refused) and the statements that drop it.</summary>
-    private sealed record Plan(TableRef Table, string Column, ColumnArchive Part, IReadOnlyList<ColumnDependent> Dependents, IReadOnlyList<string> Statements);
+    /// <summary>
+    /// Before COMMIT: the drop's checks return no row (a rebuild's foreign_key_check), and a rebuilt table holds the
+    /// other columns' rows exactly as before (count and checksum, both read in this transaction).
+    /// </summary>
+    private static async Task VerifyAsync(IDatabaseEngine engine, DbConnection connection, Plan plan, TableContent? copied, CancellationToken cancellationToken)
+    {
+        foreach (var check in plan.Drop.Checks)
+        {
+            var rows = (await connection.QueryAsync(new CommandDefinition(check, cancellationToken: cancellationToken, commandTimeout: 0))).Count();
+            if (rows > 0)
+            {
+                throw RebuildFailed(plan, $"'{check}' reports {rows} row(s) whose reference does not hold (fix those rows first if they were there before)");
+            }
+        }
+        if (copied is not null)
+        {
+            var after = await TableChecksum.ComputeAsync(engine, connection, null, plan.Table, plan.Drop.Copied!, cancellationToken);
+            if (after != copied)
+            {
+                throw RebuildFailed(plan, $"({string.Join(", ", plan.Drop.Copied!)}) held {copied.Rows} rows with checksum {copied.Checksum} before it " +
+                                          $"and {after.Rows} rows with {after.Checksum} after it");
+            }
+        }
+    }
+
+    private static DbOpsException RebuildFailed(Plan plan, string why) =>
+        new(ErrorIds.ColumnRebuildFailed, ErrorKind.InvalidData,
+            $"{plan.Table}.{plan.Column} was not dropped: the table rebuilt without it did not verify: {why}. It was rolled back; nothing was changed, " +
+            "and the column archive is kept for the next run.", plan.Table.ToString());
+
+    /// <summary>
+    /// Drops whose process died between the intent and the outcome (or whose COMMIT failed) are settled now: a column gone
+    /// from its table means the COMMIT took effect, and its ColumnRemoved line is written. A column still there needs none.
+    /// </summary>
+    private static async Task SettleUnfinishedAsync(IDatabaseEngine engine, DbConnection connection, ColumnRemovalRequest request, IOperationObserver observer,
+        CancellationToken cancellationToken)
+    {
+        var source = request.Source;
+        var entries = OperationsJournal.Open(request.JournalPath).Read().Where(e => e.IsAbout(source.Provider, source.Server, source.Database)).ToList();
+        var settled = entries.Where(e => e.Operation == JournalOperations.ColumnRemoved && e.Id is not null).Select(e => e.Id).ToHashSet();
+        var unsettled = entries.Where(e => e.Operation == JournalOperations.ColumnRemovalStarted && !settled.Contains(e.Id)).ToList();
+        if (unsettled.Count == 0)
+        {
+            return;
+        }
+        var schema = await SchemaReader.ReadAsync(engine, connection, cancellationToken);
+        foreach (var intent in unsettled.Where(e => schema.Find(new TableRef(e.Schema ?? "", e.Table ?? "")) is { } t && t.FindColumn(e.Column ?? "") is null))
+        {
+            observer.Verbose($"The removal of {intent.Schema}.{intent.Table}.{intent.Column} at {intent.Time:u} ended without a recorded outcome; the column is gone, " +
+                             "so its drop committed: recording it now.");
+            OperationsJournal.Record(request.JournalPath, intent with { Time = DateTimeOffset.UtcNow, Operation = JournalOperations.ColumnRemoved }, observer);
+        }
+    }
+
+    /// <summary>The resolved column, its archive's key, its dependents (all named, or refused), how it goes, and all its statements in order.</summary>
+    private sealed record Plan(TableRef Table, string Column, ColumnArchive Part, IReadOnlyList<ColumnDependent> Dependents, ColumnDrop Drop, IReadOnlyList<string> Statements);
 
     private static async Task<Plan> PlanOnAsync(IDatabaseEngine engine, DbConnection connection, ColumnRemovalRequest request, TableRef? locked,
         CancellationToken cancellationToken)
@@ -172,7 +239,7 @@ public static class ColumnRemovalService
                 $"{table.Table}.{column} was not dropped: {unnamed.Count} object(s) depend on it: {string.Join("; ", unnamed)}. Nothing is dropped for you: " +
                 "change them first, or name them with -Dependent to drop them with the column (their definitions are not archived).", table.Table.ToString());
         }
-        if (dependents.FirstOrDefault(d => d.DropSql is null) is { } stuck)
+        if (dependents.FirstOrDefault(d => d.DropSql is null && !d.InDefinition) is { } stuck)
         {
             throw new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
                 $"{table.Table}.{column} was not dropped: {stuck.Description} needs it and cannot be dropped on its own. Nothing was changed; " +
@@ -184,10 +251,8 @@ public static class ColumnRemovalService
                 $"-Dependent '{unknown}' names nothing that depends on {table.Table}.{column} (its dependents: " +
                 $"{string.Join(", ", dependents.Select(d => d.Name).DefaultIfEmpty("none"))}). Nothing was changed.", unknown);
         }
-        var lockTimeout = request.LockTimeout ?? RemovalRequest.DefaultLockTimeout;
-        IReadOnlyList<string> statements =
-            [.. engine.Removal.LockStatements(table.Table, lockTimeout), .. dependents.Select(d => d.DropSql!), engine.Columns.DropColumnSql(table.Table, column), "COMMIT"];
-        return new Plan(table.Table, column, part, dependents, statements);
+        var drop = await engine.Columns.PlanDropAsync(connection, table, column, dependents, request.LockTimeout ?? RemovalRequest.DefaultLockTimeout, cancellationToken);
+        return new Plan(table.Table, column, part, dependents, drop, [.. drop.Lock, .. drop.Drop, .. drop.Checks, "COMMIT"]);
     }
 
     private static string ManifestPathFor(ColumnRemovalRequest request, Plan plan) =>
@@ -208,7 +273,7 @@ public static class ColumnRemovalService
             table.ToString(), e),
         (_, { Kind: RefusalKind.InsufficientPrivilege } refusal) => new DbOpsException(ErrorIds.InsufficientPrivilege, ErrorKind.PermissionDenied,
             $"{table}.{column} was not dropped: {refusal.Reason}. Nothing was changed; run as the table's owner.", table.ToString(), e),
-        // A dependent the catalog reads could not see (SQLite: a CHECK or generated column; PostgreSQL: one made meanwhile).
+        // A dependent the catalog reads could not see (SQLite: one text matching missed; PostgreSQL: one made meanwhile).
         (DbException db, _) => new DbOpsException(ErrorIds.DependentObjectsExist, ErrorKind.InvalidState,
             $"{table}.{column} was not dropped: the database refused ({db.Message}). Nothing was changed; change what still needs the column first.",
             table.ToString(), e),

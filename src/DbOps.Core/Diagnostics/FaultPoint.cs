@@ -23,6 +23,12 @@ internal static class FaultPoint
     /// <summary>Remove-DeprecatedColumn holds the table lock and has checked the column again, before its DROP (issue 17).</summary>
     public const string ColumnLocked = nameof(ColumnLocked);
 
+    /// <summary>Remove-DeprecatedColumn has dropped the column (SQLite: rebuilt the table), before its checks and COMMIT (issue 17).</summary>
+    public const string ColumnDropped = nameof(ColumnDropped);
+
+    /// <summary>Between Remove-DeprecatedColumn's COMMIT and the journal line that records its outcome (issue 17).</summary>
+    public const string ColumnCommitted = nameof(ColumnCommitted);
+
     public static void Reach(string name)
     {
         if (Environment.GetEnvironmentVariable(Variable) == name)

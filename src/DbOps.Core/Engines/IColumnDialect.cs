@@ -13,8 +13,13 @@ internal interface IColumnDialect
     /// </summary>
     Task<IReadOnlyList<ColumnDependent>> DependentsAsync(DbConnection connection, TableSchema table, string column, CancellationToken cancellationToken);
 
-    /// <summary>The statement that drops the column (never CASCADE: a dependent left over makes it fail).</summary>
-    string DropColumnSql(TableRef table, string column);
+    /// <summary>
+    /// How the column goes, with <paramref name="dependents"/> (all named by the user): the statements that take the
+    /// lock, then the DDL (never CASCADE: a dependent left over makes it fail). Where the engine cannot drop the column
+    /// in place (SQLite, when a constraint of the table's own definition names it), the table is rebuilt without it.
+    /// </summary>
+    Task<ColumnDrop> PlanDropAsync(DbConnection connection, TableSchema table, string column, IReadOnlyList<ColumnDependent> dependents,
+        TimeSpan lockTimeout, CancellationToken cancellationToken);
 
     /// <summary>The statement that adds an archived column back, nullable (it is filled by key before NOT NULL is restored).</summary>
     string AddColumnSql(TableRef table, ArchiveColumn column);
@@ -62,7 +67,18 @@ internal sealed record RecordedStatements(IReadOnlyList<string> Texts, string? N
 
 /// <summary>An object that needs a column.</summary>
 /// <param name="Kind">index, constraint, view, trigger, generated column, ...</param>
-/// <param name="Name">The object's own name, as -Dependent names it.</param>
+/// <param name="Name">The object's own name, as -Dependent names it (a stable made-up one for an unnamed SQLite constraint).</param>
 /// <param name="Description">The object in words, for messages.</param>
-/// <param name="DropSql">The statement that drops it alone; null when it cannot go without the table being rebuilt or changed by hand.</param>
-internal sealed record ColumnDependent(string Kind, string Name, string Description, string? DropSql);
+/// <param name="DropSql">The statement that drops it alone; null when it cannot go on its own.</param>
+/// <param name="InDefinition">Part of the table's own definition (SQLite): it goes by rebuilding the table without it.</param>
+internal sealed record ColumnDependent(string Kind, string Name, string Description, string? DropSql, bool InDefinition = false);
+
+/// <summary>The statements that drop a column, in the order they run, and what must hold before their COMMIT.</summary>
+/// <param name="Lock">Session settings and the statement that takes the table lock; the checks under the lock follow them.</param>
+/// <param name="Drop">The DDL in that transaction: the named dependents that drop alone, then the column (or the rebuild).</param>
+/// <param name="Checks">Queries that must return no row after <paramref name="Drop"/> (a rebuild's foreign_key_check).</param>
+/// <param name="Copied">
+/// For a table rebuilt without the column: the columns the rebuild copies, whose row count and checksum must be the same
+/// after it as before; null when the column is dropped in place.
+/// </param>
+internal sealed record ColumnDrop(IReadOnlyList<string> Lock, IReadOnlyList<string> Drop, IReadOnlyList<string> Checks, IReadOnlyList<string>? Copied);

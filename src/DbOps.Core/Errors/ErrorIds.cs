@@ -168,6 +168,11 @@ public static class ErrorIds
     public const string NoUsableKey = nameof(NoUsableKey);
     /// <summary>Import-TableArchive: the archived column already exists in the live table; nothing was changed.</summary>
     public const string ColumnExists = nameof(ColumnExists);
+    /// <summary>
+    /// SQLite: the table could not be rebuilt without the column (not an ordinary table, or the rebuild's name is taken), or the
+    /// rebuilt table did not verify (foreign_key_check, or the other columns' rows or checksum) and was rolled back; nothing was changed.
+    /// </summary>
+    public const string ColumnRebuildFailed = nameof(ColumnRebuildFailed);
 
 
     // Issue 18: Remove-TableRow, Update-TableRow, row archives

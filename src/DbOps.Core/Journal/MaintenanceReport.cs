@@ -104,7 +104,7 @@ public static class MaintenanceReportWriter
         var window = request.Window;
         // Copies, tests and the integrity summary may be recorded after a backup but before the window ends, or before it starts.
         var history = MaintenanceLog.Read(window with { After = null, Operations = null, Outcomes = null });
-        var entries = history.Where(e => (window.After is null || e.Time >= window.After) && e.Operation != JournalOperations.TableRemovalStarted).ToList();
+        var entries = history.Where(e => (window.After is null || e.Time >= window.After) && e.Operation is not (JournalOperations.TableRemovalStarted or JournalOperations.ColumnRemovalStarted)).ToList();
         var comparison = request.BeforeSnapshot is { } before && request.AfterSnapshot is { } after
             ? SnapshotComparer.Compare(before, after, window.JournalPath)
             : null;

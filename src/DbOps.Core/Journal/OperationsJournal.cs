@@ -37,6 +37,12 @@ public static class JournalOperations
     public const string TableRenamed = nameof(TableRenamed);
     /// <summary>Remove-DeprecatedColumn dropped a column after archiving its values with the table's key.</summary>
     public const string ColumnRemoved = nameof(ColumnRemoved);
+    /// <summary>
+    /// Remove-DeprecatedColumn is about to commit a drop; <see cref="ColumnRemoved"/> with the same <see cref="JournalEntry.Id"/>
+    /// follows. If the process died in between, the column's absence settles it: a snapshot comparison counts the intent's
+    /// column archive, and the next Remove-DeprecatedColumn that drops a column of that database appends the ColumnRemoved line.
+    /// </summary>
+    public const string ColumnRemovalStarted = nameof(ColumnRemovalStarted);
     /// <summary>Import-TableArchive put a column archive's values back into the live table.</summary>
     public const string ColumnRestored = nameof(ColumnRestored);
 
@@ -95,7 +101,7 @@ public sealed record JournalEntry
     /// <summary>What was done (see <see cref="JournalOperations"/>).</summary>
     public required string Operation { get; init; }
 
-    /// <summary>Links an intent (<see cref="JournalOperations.TableRemovalStarted"/>) to its outcome.</summary>
+    /// <summary>Links an intent (<see cref="JournalOperations.TableRemovalStarted"/>, <see cref="JournalOperations.ColumnRemovalStarted"/>) to its outcome.</summary>
     public string? Id { get; init; }
 
     /// <summary>The database engine.</summary>

@@ -332,7 +332,9 @@ public static class SnapshotComparer
     /// <summary>
     /// A dropped column that held values (counted by a -Checksum snapshot) is data loss, unless the journal names a
     /// verified column archive of it holding every row, made between the snapshots and proved from its files. One that
-    /// held only NULLs lost nothing; one whose values were not counted fails closed, as loss, when its table had rows.
+    /// held only NULLs lost nothing; one whose values were not counted fails closed, as loss, when its table had rows. An
+    /// unsettled intent (ColumnRemovalStarted, a run killed between its COMMIT and its outcome line) counts too: the column
+    /// is gone, so its drop committed, and its archive is proved from the files like any other.
     /// </summary>
     private static void JudgeRemovedColumns(TableSnapshot table, DatabaseSnapshot before, DatabaseSnapshot after, OperationsJournal journal, List<SnapshotDifference> differences, int first)
     {
@@ -345,7 +347,7 @@ public static class SnapshotComparer
             }
             var tableRef = new TableRef(table.Schema, table.Name);
             var archive = journal.Read()
-                .Where(e => e.Operation == JournalOperations.ColumnRemoved && e.IsAbout(before.Provider, before.Server, before.Database)
+                .Where(e => e.Operation is JournalOperations.ColumnRemoved or JournalOperations.ColumnRemovalStarted && e.IsAbout(before.Provider, before.Server, before.Database)
                             && e.Table == table.Name && (e.Schema is null || e.Schema == table.Schema) && e.Column == column.Name
                             && e.Verified && e.Rows == table.Rows && e.Path is not null
                             // An older archive of a column of the same name holds other values.

@@ -96,7 +96,10 @@ internal sealed class PostgresColumns : IColumnDialect
         _ => null,
     };
 
-    public string DropColumnSql(TableRef table, string column) => $"ALTER TABLE {table.ToQuotedName()} DROP COLUMN {Quote(column)}";
+    public Task<ColumnDrop> PlanDropAsync(DbConnection connection, TableSchema table, string column, IReadOnlyList<ColumnDependent> dependents,
+        TimeSpan lockTimeout, CancellationToken cancellationToken) =>
+        Task.FromResult(new ColumnDrop(PostgresRemoval.Instance.LockStatements(table.Table, lockTimeout),
+            [.. dependents.Select(d => d.DropSql!), $"ALTER TABLE {table.Table.ToQuotedName()} DROP COLUMN {Quote(column)}"], [], null));
 
     public string AddColumnSql(TableRef table, ArchiveColumn column) => $"ALTER TABLE {table.ToQuotedName()} ADD COLUMN {Quote(column.Name)} {column.Type}";
 
