@@ -39,8 +39,43 @@ internal sealed class SqliteEngine : IDatabaseEngine
     public Task<long> SizeAsync(DbOpsConnection connection, CancellationToken cancellationToken) =>
         Task.FromResult(File.Exists(connection.Database) ? new FileInfo(connection.Database).Length : 0L);
 
-    /// <summary>Opens a file without pooling, so closing it really releases the file.</summary>
+    /// <summary>SQLITE_READONLY_ROLLBACK: a read-only connection met a hot journal it may not roll back.</summary>
+    private const int ReadOnlyRollback = 776;
+
+    /// <summary>
+    /// Opens a file without pooling, so closing it really releases the file. A read-only open of a file whose last writer
+    /// was killed mid-transaction (its -journal is hot) first lets one read-write connection roll that journal back, as
+    /// any SQLite reader with write access does on its first read: without it every read fails with "attempt to write a
+    /// readonly database", and the rollback only restores the last committed state.
+    /// </summary>
     public static async Task<SqliteConnection> OpenFileAsync(string path, SqliteOpenMode mode, CancellationToken cancellationToken)
+    {
+        if (mode == SqliteOpenMode.ReadOnly && File.Exists(path + "-journal"))
+        {
+            await RollBackHotJournalAsync(path, cancellationToken);
+        }
+        return await OpenAsync(path, mode, cancellationToken);
+    }
+
+    private static async Task RollBackHotJournalAsync(string path, CancellationToken cancellationToken)
+    {
+        await using (var probe = await OpenAsync(path, SqliteOpenMode.ReadOnly, cancellationToken))
+        {
+            try
+            {
+                await probe.ExecuteScalarAsync<long>("SELECT count(*) FROM sqlite_schema");
+                return;
+            }
+            catch (SqliteException e) when (e.SqliteExtendedErrorCode == ReadOnlyRollback)
+            {
+                // Rolled back below.
+            }
+        }
+        await using var writer = await OpenAsync(path, SqliteOpenMode.ReadWrite, cancellationToken);
+        await writer.ExecuteScalarAsync<long>("SELECT count(*) FROM sqlite_schema");
+    }
+
+    private static async Task<SqliteConnection> OpenAsync(string path, SqliteOpenMode mode, CancellationToken cancellationToken)
     {
         var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = mode, Pooling = false, DefaultTimeout = 30 };
         var connection = new SqliteConnection(builder.ConnectionString);
