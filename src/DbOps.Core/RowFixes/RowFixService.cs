@@ -79,6 +79,9 @@ public static class RowFixService
         public string Activity => $"Fixing rows of {Table}";
 
         public TableRef BoundsTable => RowFixService.BoundsTable(Dialect);
+
+        /// <summary>How the folders of this table's fixes of this kind begin under -Destination (a timestamp follows).</summary>
+        public string FolderPrefix => $"{ArchiveExport.BaseName(Table)}.{Request.Action.ToString().ToLowerInvariant()}-";
     }
 
     /// <summary>The fix in one transaction: the prior image is loaded and checked under the lock, then the rows change.</summary>
@@ -241,13 +244,13 @@ public static class RowFixService
     {
         var (request, engine, plan, observer) = fix;
         var folder = Path.GetFullPath(request.ArchiveFolder);
-        var prefix = $"{ArchiveExport.BaseName(fix.Table)}.{request.Action.ToString().ToLowerInvariant()}-";
-        var candidate = !Directory.Exists(folder) ? null : Directory.EnumerateDirectories(folder)
-            .Where(d => Path.GetFileName(d).StartsWith(prefix, StringComparison.Ordinal))
+        var (candidate, record) = !Directory.Exists(folder) ? default : Directory.EnumerateDirectories(folder)
+            .Where(d => Path.GetFileName(d).StartsWith(fix.FolderPrefix, StringComparison.Ordinal))
             .OrderDescending(StringComparer.Ordinal)
             .SelectMany(d => Directory.EnumerateFiles(d, "*" + ArchiveManifest.Suffix))
-            .FirstOrDefault(path => RowFixAfterImage.Read(path)?.Batches?.Request == fingerprint);
-        if (candidate is null || RowFixAfterImage.Read(candidate) is not { Batches: { } batches } record)
+            .Select(path => (path, RowFixAfterImage.Read(path)))
+            .FirstOrDefault(c => c.Item2?.Batches?.Request == fingerprint);
+        if (candidate is null || record?.Batches is not { } batches)
         {
             return null;
         }
@@ -314,8 +317,7 @@ public static class RowFixService
         var (request, _, plan, observer) = fix;
         var table = fix.Table;
         observer.Progress(new OperationProgress(fix.Activity, "Archiving the rows' prior image", 0));
-        var folder = Path.Combine(Path.GetFullPath(request.ArchiveFolder),
-            $"{ArchiveExport.BaseName(table)}.{request.Action.ToString().ToLowerInvariant()}-{DateTimeOffset.UtcNow:yyyyMMdd'T'HHmmssfff'Z'}");
+        var folder = Path.Combine(Path.GetFullPath(request.ArchiveFolder), $"{fix.FolderPrefix}{DateTimeOffset.UtcNow:yyyyMMdd'T'HHmmssfff'Z'}");
         var archive = await ArchiveService.ExportAsync(new ArchiveExportRequest(request.Source, table.ToQuotedName(), folder, Verify: true,
             JournalPath: request.JournalPath, Selection: new ArchiveSelection(ArchiveScope.Rows, plan.Key, plan.Condition)), observer, cancellationToken);
         if (!archive.Verified)
