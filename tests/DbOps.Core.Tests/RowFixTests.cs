@@ -404,6 +404,28 @@ public abstract class RowFixTests : IDisposable
     }
 
     [Fact]
+    public async Task A_snapshot_comparison_explains_a_batched_removal_that_was_stopped_and_resumed()
+    {
+        var db = await GoalsAsync();
+        Task<DatabaseSnapshot> SnapshotAsync() =>
+            SnapshotService.CaptureAsync(new SnapshotRequest(db, Checksum: true), NullObserver.Instance, CancellationToken.None);
+        var request = Request(db, RowFixAction.Remove, "legacy_imports", "id <= 100") with { BatchSize = 40 };
+        var before = await SnapshotAsync();
+        using var stop = new CancellationTokenSource();
+        await RefusedAsync(() => RowFixService.FixAsync(request, new BatchWatch(stop.Cancel), stop.Token), ErrorIds.OperationCanceled);
+
+        var halfway = SnapshotComparer.Compare(before, await SnapshotAsync(), Journal);
+        await FixAsync(request);
+        var comparison = SnapshotComparer.Compare(before, await SnapshotAsync(), Journal);
+
+        // Stopped, the archive holds rows still in the table: nothing explains the 40 gone yet.
+        Assert.True(Assert.Single(halfway.Differences, d => d.Name == "legacy_imports").DataLoss);
+        var legacy = Assert.Single(comparison.Differences, d => d.Name == "legacy_imports");
+        Assert.False(legacy.DataLoss, legacy.Explanation);
+        Assert.Equal(-100, legacy.RowDelta);
+    }
+
+    [Fact]
     public async Task A_row_of_a_later_batch_changed_after_the_archive_stops_the_fix_at_that_batch_with_nothing_of_it_written()
     {
         var db = await GoalsAsync();
