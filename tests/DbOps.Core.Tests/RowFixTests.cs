@@ -7,6 +7,7 @@ using DbOps.Core.Journal;
 using DbOps.Core.Progress;
 using DbOps.Core.RowFixes;
 using DbOps.Core.Snapshots;
+using Npgsql;
 
 namespace DbOps.Core.Tests;
 
@@ -32,7 +33,7 @@ public abstract class RowFixTests : IDisposable
 
     private string Journal => Folder.File("journal.jsonl");
 
-    private RowFixRequest Request(DbOpsConnection db, RowFixAction action, string? table, string? where = null) =>
+    protected RowFixRequest Request(DbOpsConnection db, RowFixAction action, string? table, string? where = null) =>
         new(db, action, table, Archives, where, JournalPath: Journal);
 
     private static Task<RowFix> FixAsync(RowFixRequest request, IOperationObserver? observer = null) =>
@@ -41,7 +42,7 @@ public abstract class RowFixTests : IDisposable
     private static Task<ArchiveImportResult> UndoAsync(DbOpsConnection db, string manifest) =>
         ArchiveService.ImportAsync(new ArchiveImportRequest(manifest, db, Mode: ArchiveImportMode.Upsert), NullObserver.Instance, CancellationToken.None);
 
-    private async Task<TableContent> ContentAsync(DbOpsConnection db, string table, string? where = null)
+    protected async Task<TableContent> ContentAsync(DbOpsConnection db, string table, string? where = null)
     {
         var engine = DatabaseEngines.For(db.Provider);
         await using var session = await engine.OpenReadOnlyAsync(db, CancellationToken.None);
@@ -51,14 +52,14 @@ public abstract class RowFixTests : IDisposable
             TableChecksum.StoredColumns(resolved).Select(c => c.Name).ToList(), CancellationToken.None, where);
     }
 
-    private static async Task<DbOpsException> RefusedAsync(Func<Task> fix, string errorId)
+    protected static async Task<DbOpsException> RefusedAsync(Func<Task> fix, string errorId)
     {
         var error = await Assert.ThrowsAsync<DbOpsException>(fix);
         Assert.True(error.ErrorId == errorId, $"Expected {errorId}, got {error.ErrorId}: {error.Message}");
         return error;
     }
 
-    private bool ArchivesWritten => Directory.Exists(Archives) && Directory.EnumerateFiles(Archives, "*.manifest.json", SearchOption.AllDirectories).Any();
+    protected bool ArchivesWritten => Directory.Exists(Archives) && Directory.EnumerateFiles(Archives, "*.manifest.json", SearchOption.AllDirectories).Any();
 
     private static IntegrityRequest Defects(DbOpsConnection db) => GoalsDefects.Request(db);
 
@@ -315,6 +316,177 @@ public abstract class RowFixTests : IDisposable
         Assert.True(comparison.DataLoss);
     }
 
+    [Fact]
+    public async Task A_batched_removal_goes_in_key_ordered_batches_leaves_the_rest_alone_and_the_undo_restores_every_row()
+    {
+        var db = await GoalsAsync();
+        var before = await ContentAsync(db, "legacy_imports");
+        var rest = await ContentAsync(db, "legacy_imports", "id > 100");
+        var progress = new BatchWatch();
+
+        var plan = await RowFixService.PlanAsync(Request(db, RowFixAction.Remove, "legacy_imports", "id <= 100") with { BatchSize = 30 }, CancellationToken.None);
+
+        Assert.Equal((RowFixStatus.Planned, 100L, 4), (plan.Status, plan.RowCount, plan.Batches));
+        Assert.Contains("4 batch(es)", plan.Message, StringComparison.Ordinal);
+        Assert.Contains(plan.Statements, s => s.StartsWith($"DELETE FROM \"{Schema}\".\"legacy_imports\" WHERE (id <= 100) AND ", StringComparison.Ordinal));
+        Assert.False(ArchivesWritten);
+
+        var fix = await FixAsync(Request(db, RowFixAction.Remove, "legacy_imports", "id <= 100") with { BatchSize = 30 }, progress);
+
+        Assert.Equal((RowFixStatus.Fixed, 100L, 4), (fix.Status, fix.RowCount, fix.Batches));
+        Assert.Equal(["Batch 1 of 4: 30 of 100 rows changed", "Batch 2 of 4: 60 of 100 rows changed", "Batch 3 of 4: 90 of 100 rows changed",
+            "Batch 4 of 4: 100 of 100 rows changed"], progress.Batches);
+        Assert.Equal(rest, await ContentAsync(db, "legacy_imports"));
+        var entry = Assert.Single(OperationsJournal.Open(Journal).Read());
+        Assert.Equal((JournalOperations.RowsRemoved, 100L, fix.Checksum, true, null, 4.0), (entry.Operation, entry.Rows!.Value, entry.Checksum, entry.Verified, entry.Outcome, entry.Figures!["batches"]));
+
+        await UndoAsync(db, fix.ArchivePath!);
+
+        Assert.Equal(before, await ContentAsync(db, "legacy_imports"));
+    }
+
+    [Fact]
+    public async Task A_batched_update_changes_each_row_once_and_the_undo_restores_every_row()
+    {
+        var db = await GoalsAsync();
+        var before = await ContentAsync(db, "legacy_imports");
+        var rest = await ContentAsync(db, "legacy_imports", "id > 100");
+
+        var fix = await FixAsync(Request(db, RowFixAction.Update, "legacy_imports", "id <= 100") with
+        {
+            BatchSize = 25,
+            Set = new Dictionary<string, object?> { ["source"] = "source || '+'", ["payload"] = null },
+        });
+
+        Assert.Equal((RowFixStatus.Fixed, 100L, 4), (fix.Status, fix.RowCount, fix.Batches));
+        Assert.Equal(100, (await ContentAsync(db, "legacy_imports", "source LIKE '%+' AND source NOT LIKE '%++' AND payload IS NULL")).Rows);
+        Assert.Equal(rest, await ContentAsync(db, "legacy_imports", "id > 100"));
+        Assert.Equal(JournalOperations.RowsUpdated, Assert.Single(OperationsJournal.Open(Journal).Read()).Operation);
+
+        await UndoAsync(db, fix.ArchivePath!);
+
+        Assert.Equal(before, await ContentAsync(db, "legacy_imports"));
+    }
+
+    [Fact]
+    public async Task A_batched_fix_stopped_after_a_batch_is_journaled_as_partial_and_the_same_fix_run_again_resumes_with_its_archive()
+    {
+        var db = await GoalsAsync();
+        var before = await ContentAsync(db, "legacy_imports");
+        var request = Request(db, RowFixAction.Update, "legacy_imports", "id <= 100") with
+        {
+            BatchSize = 30,
+            Set = new Dictionary<string, object?> { ["source"] = "source || '+'" },
+        };
+        using var stop = new CancellationTokenSource();
+
+        var stopped = await RefusedAsync(() => RowFixService.FixAsync(request, new BatchWatch(stop.Cancel), stop.Token), ErrorIds.OperationCanceled);
+
+        Assert.Contains("batch 1 of 4 (30 rows) stays changed", stopped.Message, StringComparison.Ordinal);
+        Assert.Equal(30, (await ContentAsync(db, "legacy_imports", "source LIKE '%+'")).Rows);
+        var partial = Assert.Single(OperationsJournal.Open(Journal).Read());
+        Assert.Equal(("Partial", 30L, false), (partial.Outcome, partial.Rows!.Value, partial.Verified));
+
+        var progress = new BatchWatch();
+        var resumed = await FixAsync(request, progress);
+
+        Assert.Equal((RowFixStatus.Fixed, 100L, partial.Path), (resumed.Status, resumed.RowCount, resumed.ArchivePath));
+        Assert.Equal(["Batch 2 of 4: 60 of 100 rows changed", "Batch 3 of 4: 90 of 100 rows changed", "Batch 4 of 4: 100 of 100 rows changed"], progress.Batches);
+        Assert.Single(Directory.GetFiles(Archives, "*.manifest.json", SearchOption.AllDirectories));
+        Assert.Equal(100, (await ContentAsync(db, "legacy_imports", "source LIKE '%+' AND source NOT LIKE '%++'")).Rows);
+        Assert.Equal(0, (await ContentAsync(db, "legacy_imports", "id > 100 AND source LIKE '%+'")).Rows);
+        var done = OperationsJournal.Open(Journal).Read()[^1];
+        Assert.Equal((100L, true, null, 2.0), (done.Rows!.Value, done.Verified, done.Outcome, done.Figures!["resumedAtBatch"]));
+
+        await UndoAsync(db, resumed.ArchivePath!);
+
+        Assert.Equal(before, await ContentAsync(db, "legacy_imports"));
+    }
+
+    [Fact]
+    public async Task A_snapshot_comparison_explains_a_batched_removal_that_was_stopped_and_resumed()
+    {
+        var db = await GoalsAsync();
+        Task<DatabaseSnapshot> SnapshotAsync() =>
+            SnapshotService.CaptureAsync(new SnapshotRequest(db, Checksum: true), NullObserver.Instance, CancellationToken.None);
+        var request = Request(db, RowFixAction.Remove, "legacy_imports", "id <= 100") with { BatchSize = 40 };
+        var before = await SnapshotAsync();
+        using var stop = new CancellationTokenSource();
+        await RefusedAsync(() => RowFixService.FixAsync(request, new BatchWatch(stop.Cancel), stop.Token), ErrorIds.OperationCanceled);
+
+        var halfway = SnapshotComparer.Compare(before, await SnapshotAsync(), Journal);
+        await FixAsync(request);
+        var comparison = SnapshotComparer.Compare(before, await SnapshotAsync(), Journal);
+
+        // Stopped, the archive holds rows still in the table: nothing explains the 40 gone yet.
+        Assert.True(Assert.Single(halfway.Differences, d => d.Name == "legacy_imports").DataLoss);
+        var legacy = Assert.Single(comparison.Differences, d => d.Name == "legacy_imports");
+        Assert.False(legacy.DataLoss, legacy.Explanation);
+        Assert.Equal(-100, legacy.RowDelta);
+    }
+
+    [Fact]
+    public async Task A_row_of_a_later_batch_changed_after_the_archive_stops_the_fix_at_that_batch_with_nothing_of_it_written()
+    {
+        var db = await GoalsAsync();
+        var observer = new BatchWatch(() => Execute(db, "UPDATE legacy_imports SET payload = 'changed' WHERE id = 70"));
+
+        var error = await RefusedAsync(() => FixAsync(Request(db, RowFixAction.Remove, "legacy_imports", "id <= 100") with { BatchSize = 30 }, observer),
+            ErrorIds.ArchiveStale);
+
+        Assert.StartsWith("Batch 3 of 4 of the rows of", error.Message, StringComparison.Ordinal);
+        Assert.Contains("batches 1-2 of 4 (60 rows) stay changed", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, (await ContentAsync(db, "legacy_imports", "id <= 60")).Rows);
+        Assert.Equal(40, (await ContentAsync(db, "legacy_imports", "id > 60 AND id <= 100")).Rows);
+        Assert.Equal(1, (await ContentAsync(db, "legacy_imports", "id = 70 AND payload = 'changed'")).Rows);
+        var partial = Assert.Single(OperationsJournal.Open(Journal).Read());
+        Assert.Equal(("Partial", 60L, false, 2.0), (partial.Outcome, partial.Rows!.Value, partial.Verified, partial.Figures!["batches"]));
+    }
+
+    [Fact]
+    public async Task Rows_referenced_through_cascading_or_nulling_foreign_keys_are_refused_and_no_other_table_changes()
+    {
+        var db = await GoalsAsync();
+        Execute(db, "CREATE TABLE owners (id integer PRIMARY KEY, name text); " +
+                    "CREATE TABLE pets (id integer PRIMARY KEY, owner_id integer REFERENCES owners (id) ON DELETE CASCADE); " +
+                    "CREATE TABLE visits (id integer PRIMARY KEY, owner_id integer REFERENCES owners (id) ON DELETE SET NULL); " +
+                    "INSERT INTO owners VALUES (1, 'a'), (2, 'b'), (3, 'c'); INSERT INTO pets VALUES (10, 2); INSERT INTO visits VALUES (20, 3)");
+        var pets = await ContentAsync(db, "pets");
+        var visits = await ContentAsync(db, "visits");
+
+        var error = await RefusedAsync(() => FixAsync(Request(db, RowFixAction.Remove, "owners", "id >= 2")), ErrorIds.RowsReferenced);
+        var batched = await RefusedAsync(() => FixAsync(Request(db, RowFixAction.Remove, "owners", "id >= 2") with { BatchSize = 1 }), ErrorIds.RowsReferenced);
+
+        Assert.Contains("pets rows with (id) 10", error.Message, StringComparison.Ordinal);
+        Assert.Contains("visits rows with (id) 20", error.Message, StringComparison.Ordinal);
+        Assert.Equal(error.Message, batched.Message);
+        Assert.Equal(3, (await ContentAsync(db, "owners")).Rows);
+        Assert.Equal((pets, visits), (await ContentAsync(db, "pets"), await ContentAsync(db, "visits")));
+        Assert.False(ArchivesWritten);
+    }
+
+    /// <summary>Records the batches' progress, and runs an action once after the first batch commits.</summary>
+    private sealed class BatchWatch(Action? afterFirstBatch = null) : IOperationObserver
+    {
+        public List<string> Batches { get; } = [];
+
+        public void Progress(OperationProgress progress)
+        {
+            if (progress.Status.StartsWith("Batch ", StringComparison.Ordinal))
+            {
+                Batches.Add(progress.Status);
+                if (Batches.Count == 1)
+                {
+                    afterFirstBatch?.Invoke();
+                }
+            }
+        }
+
+        public void Verbose(string message) { }
+
+        public void Warning(string message) { }
+    }
+
     /// <summary>Changes the table once, after the archive is written and before the fix takes its lock.</summary>
     private sealed class ChangeBeforeLock(Action change) : IOperationObserver
     {
@@ -353,4 +525,63 @@ public sealed class RowFixPostgresTests(PostgresCluster cluster) : RowFixTests
         DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(cluster.CreateGoalsTracker()), null, null, CancellationToken.None);
 
     protected override void Execute(DbOpsConnection db, string sql) => cluster.Execute(db.Database, sql);
+
+    private const string Owners = "CREATE TABLE owners (id integer PRIMARY KEY, name text); " +
+                                  "CREATE TABLE pets (id integer PRIMARY KEY, owner_id integer REFERENCES owners (id) ON DELETE CASCADE); " +
+                                  "INSERT INTO owners VALUES (1, 'a'), (2, 'b'), (3, 'c'); INSERT INTO pets VALUES (10, 1)";
+
+    /// <summary>A second session that inserts a pet of owner 3 and keeps its transaction open.</summary>
+    private async Task<(NpgsqlConnection Session, NpgsqlTransaction Transaction)> InsertPetUncommittedAsync(DbOpsConnection db)
+    {
+        var session = new NpgsqlConnection(cluster.ConnectionString(db.Database));
+        await session.OpenAsync();
+        var transaction = await session.BeginTransactionAsync();
+        await new NpgsqlCommand("INSERT INTO pets VALUES (11, 3)", session, transaction).ExecuteNonQueryAsync();
+        return (session, transaction);
+    }
+
+    [Fact]
+    public async Task A_row_that_starts_to_reference_the_rows_while_the_fix_waits_for_its_table_is_found_under_the_lock_and_nothing_cascades()
+    {
+        var db = await GoalsAsync();
+        Execute(db, Owners);
+        var (other, inserting) = await InsertPetUncommittedAsync(db);
+        await using var _ = other;
+
+        var fixing = Task.Run(() => RowFixService.FixAsync(Request(db, RowFixAction.Remove, "owners", "id >= 2") with { LockTimeout = TimeSpan.FromMinutes(2) },
+            NullObserver.Instance, CancellationToken.None));
+        // The fix holds owners and waits for pets, which the open INSERT holds; the row is committed while it waits.
+        for (var i = 0; i < 4800 && !fixing.IsCompleted
+             && cluster.Scalar<long>(db.Database, "SELECT count(*) FROM pg_locks WHERE relation = 'public.pets'::regclass AND NOT granted") == 0; i++)
+        {
+            await Task.Delay(25);
+        }
+        Assert.False(fixing.IsCompleted, "The fix ended without waiting for the referencing table's lock.");
+        await inserting.CommitAsync();
+
+        var error = await RefusedAsync(() => fixing, ErrorIds.RowsReferenced);
+
+        Assert.Contains("pets rows with (id) 11", error.Message, StringComparison.Ordinal);
+        Assert.Equal(3, (await ContentAsync(db, "owners")).Rows);
+        Assert.Equal(2, (await ContentAsync(db, "pets")).Rows);
+    }
+
+    [Fact]
+    public async Task A_fix_whose_referencing_table_stays_locked_times_out_and_deletes_nothing()
+    {
+        var db = await GoalsAsync();
+        Execute(db, Owners);
+        var (other, inserting) = await InsertPetUncommittedAsync(db);
+        await using var _ = other;
+
+        await RefusedAsync(() => RowFixService.FixAsync(Request(db, RowFixAction.Remove, "owners", "id >= 2") with
+        {
+            LockTimeout = TimeSpan.FromMilliseconds(300),
+            BatchSize = 1,
+        }, NullObserver.Instance, CancellationToken.None), ErrorIds.LockTimeout);
+        await inserting.CommitAsync();
+
+        Assert.Equal(3, (await ContentAsync(db, "owners")).Rows);
+        Assert.Equal(2, (await ContentAsync(db, "pets")).Rows);
+    }
 }

@@ -158,6 +158,19 @@ Describe 'Pipeline binding' {
         (Invoke-DatabaseQuery $path 'SELECT count(*) AS n FROM legacy_imports').n | Should -Be 350
     }
 
+    It 'Update-TableRow -BatchSize changes the rows in batches, and its Undo puts them all back' {
+        $path = New-TestDatabase
+        $fixes = Join-Path $TestDrive batched
+        $fix = @{ Database = $path; Table = 'legacy_imports'; Where = 'id <= 100'; Set = @{ source = "source || '+'" }; BatchSize = 30; Destination = $fixes }
+        Update-TableRow @fix -WhatIf | Should -BeNullOrEmpty
+        Test-Path $fixes | Should -BeFalse
+        $result = Update-TableRow @fix -Confirm:$false
+        $result.Status, $result.RowCount, $result.Batches | Should -Be 'Fixed', 100, 4
+        (Invoke-DatabaseQuery $path "SELECT count(*) AS n FROM legacy_imports WHERE source LIKE '%+'").n | Should -Be 100
+        (Invoke-Expression $result.Undo).RowCount | Should -Be 100
+        (Invoke-DatabaseQuery $path "SELECT count(*) AS n FROM legacy_imports WHERE source LIKE '%+'").n | Should -Be 0
+    }
+
     It 'Test-DataIntegrity -AsReport pipes into Export-IntegrityReport' {
         $file = Test-DataIntegrity -Database (New-TestDatabase) -AsReport | Export-IntegrityReport -Path (Join-Path $TestDrive report.json) -PassThru
         $file | Should -BeOfType [System.IO.FileInfo]

@@ -14,6 +14,9 @@ internal static class FaultPoint
     /// <summary>Between a row fix's DELETE or UPDATE and its COMMIT (issue 18).</summary>
     public const string RowFixApplied = nameof(RowFixApplied);
 
+    /// <summary>Between two batches of a row fix: one batch committed, the next not begun (issue 18).</summary>
+    public const string RowFixBatchCommitted = nameof(RowFixBatchCommitted);
+
     /// <summary>Between renaming an archive's data and schema files and renaming its manifest.</summary>
     public const string ArchiveFilesRenamed = nameof(ArchiveFilesRenamed);
 

@@ -14,9 +14,22 @@ internal interface IRowFixDialect
     /// <summary>Runs <see cref="LockStatements"/>: the returned transaction holds the lock.</summary>
     Task<DbTransaction> BeginLockedAsync(DbConnection connection, TableRef table, TimeSpan lockTimeout, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Run in a fix's transaction after <see cref="LockStatements"/>: keeps other writers off <paramref name="referencing"/>
+    /// too (the tables whose foreign keys point at the fixed rows), under the same lock timeout, so no row that references
+    /// the fixed rows can appear between the check and the COMMIT. None where the fix's lock already keeps every writer off.
+    /// </summary>
+    IReadOnlyList<string> LockReferencingStatements(IReadOnlyList<TableRef> referencing);
+
+    /// <summary>A transaction that writes only the session's own temporary tables and locks nothing of the database's.</summary>
+    Task<DbTransaction> BeginScratchAsync(DbConnection connection, CancellationToken cancellationToken);
+
     /// <summary>The session's own table that holds a rows archive's prior image while a fix or an undo runs.</summary>
     TableRef PriorImageTable { get; }
 
     /// <summary>Creates <see cref="PriorImageTable"/>, empty, with <paramref name="columns"/> of <paramref name="table"/> and their types.</summary>
     string CreatePriorImageTableSql(TableRef table, IReadOnlyList<string> columns);
+
+    /// <summary>Indexes the loaded <see cref="PriorImageTable"/> by <paramref name="key"/>, so each batch of a fix reads only its own rows of it.</summary>
+    IReadOnlyList<string> IndexPriorImageSql(IReadOnlyList<string> key);
 }

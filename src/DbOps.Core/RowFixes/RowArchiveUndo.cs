@@ -13,8 +13,8 @@ namespace DbOps.Core.RowFixes;
 /// <summary>
 /// Import-TableArchive -Mode Upsert for a rows archive: puts the prior image a row fix archived back into the live table,
 /// by key, in one transaction under the table's write lock, and only over exactly what the fix left (its deleted rows
-/// still absent, its updated rows still holding the new values). It commits only when the rows at the archived keys
-/// then equal the archive.
+/// still absent, its updated rows still holding the new values; for a fix in batches stopped early, the batches it did
+/// so and the rest as archived). It commits only when the rows at the archived keys then equal the archive.
 /// </summary>
 internal static class RowArchiveUndo
 {
@@ -65,7 +65,7 @@ internal static class RowArchiveUndo
                 return new ArchiveImportResult(target.Provider, target.Database, table, manifest.TableRef, prior, false,
                     ["already restored: nothing was written"], manifestPath, clock.Elapsed);
             }
-            if (left is null || now != left.Content)
+            if (left is null || !left.Left(now))
             {
                 throw new DbOpsException(ErrorIds.RowsChangedSinceFix, ErrorKind.InvalidState,
                     $"The rows of {table} at the keys '{manifestPath}' archived changed after the fix: they are {now.Rows} rows with checksum {now.Checksum}, " +
@@ -74,16 +74,18 @@ internal static class RowArchiveUndo
                     "Nothing was written; compare the rows with the archive (Import-TableArchive -TargetTable into a scratch table) and fix them by hand.",
                     table.ToString());
             }
+            // Rows a removal took go back in; rows an update changed get their prior values (a fix stopped between batches left both kinds).
             var columns = string.Join(", ", manifest.ColumnNames.Select(engine.QuoteIdentifier));
             var priorImage = $"{dialect.PriorImageTable.ToQuotedName()} AS {RowConditions.PriorAlias}";
-            if (now.Rows == 0)
+            var match = string.Join(" AND ", key.Select(k => $"{RowConditions.PriorAlias}.{engine.QuoteIdentifier(k)} = {conditions.Column(k)}"));
+            if (now.Rows < prior.Rows)
             {
-                await Execute($"INSERT INTO {table.ToQuotedName()} ({columns}) SELECT {columns} FROM {dialect.PriorImageTable.ToQuotedName()}");
+                await Execute($"INSERT INTO {table.ToQuotedName()} ({columns}) SELECT {columns} FROM {priorImage} " +
+                              $"WHERE NOT EXISTS (SELECT 1 FROM {table.ToQuotedName()} WHERE {match})");
             }
-            else if (manifest.ColumnNames.Except(key).ToList() is { Count: > 0 } values)
+            if (now.Rows > 0 && manifest.ColumnNames.Except(key).ToList() is { Count: > 0 } values)
             {
                 var set = string.Join(", ", values.Select(c => $"{engine.QuoteIdentifier(c)} = {RowConditions.PriorAlias}.{engine.QuoteIdentifier(c)}"));
-                var match = string.Join(" AND ", key.Select(k => $"{RowConditions.PriorAlias}.{engine.QuoteIdentifier(k)} = {conditions.Column(k)}"));
                 await Execute($"UPDATE {table.ToQuotedName()} SET {set} FROM {priorImage} WHERE {match}");
             }
             var restored = await AtArchivedKeys();

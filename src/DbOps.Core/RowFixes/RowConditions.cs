@@ -139,6 +139,42 @@ internal sealed class RowConditions(IDatabaseEngine engine, TableSchema table, I
     /// <summary>The key columns as a select list.</summary>
     public string KeyList => string.Join(", ", key.Select(Column));
 
+    /// <summary>The column of <see cref="BatchBoundsSql"/>'s table that numbers the batches from 0.</summary>
+    private const string BatchColumn = "dbops_batch";
+
+    /// <summary>
+    /// Creates <paramref name="bounds"/>: the last key of each batch of <paramref name="size"/> rows of the prior image, in
+    /// key order, numbered from 0 (the last batch takes the rest of the <paramref name="rows"/>).
+    /// </summary>
+    public string BatchBoundsSql(TableRef bounds, TableRef prior, int size, long rows)
+    {
+        var keys = string.Join(", ", key.Select(engine.QuoteIdentifier));
+        return $"CREATE TEMP TABLE {engine.QuoteIdentifier(bounds.Name)} AS SELECT (dbops_n - 1) / {size} AS {BatchColumn}, {keys} " +
+               $"FROM (SELECT {keys}, row_number() OVER (ORDER BY {keys}) AS dbops_n FROM {prior.ToQuotedName()}) AS dbops_numbered " +
+               $"WHERE dbops_n % {size} = 0 OR dbops_n = {rows}";
+    }
+
+    /// <summary>
+    /// The rows of <paramref name="of"/> in batch <paramref name="batch"/> (from 0) of <paramref name="count"/>: keys after the
+    /// previous batch's last key, up to its own. The first batch has no lower bound and the last no upper one, so every
+    /// row the condition chooses is in a batch (a row added since the archive makes its batch stale). Null for one batch.
+    /// </summary>
+    public string? BatchRange(TableRef of, TableRef bounds, int batch, int count)
+    {
+        var row = $"({string.Join(", ", key.Select(k => $"{of.ToQuotedName()}.{engine.QuoteIdentifier(k)}"))})";
+        string Bound(int b) => $"(SELECT {string.Join(", ", key.Select(engine.QuoteIdentifier))} FROM {bounds.ToQuotedName()} WHERE {BatchColumn} = {b})";
+        var parts = new List<string>();
+        if (batch > 0)
+        {
+            parts.Add($"{row} > {Bound(batch - 1)}");
+        }
+        if (batch < count - 1)
+        {
+            parts.Add($"{row} <= {Bound(batch)}");
+        }
+        return parts.Count == 0 ? null : string.Join(" AND ", parts);
+    }
+
     /// <summary>
     /// -Set: each column gets a read-only SQL expression (a string) or a value bound as a parameter (anything else;
     /// null is NULL). The key cannot change: it is how the archive finds the rows again.

@@ -8,7 +8,7 @@ public sealed class RowFix
 {
     internal RowFix(DbOpsConnection source, TableRef table, RowFixAction action, RowFixStatus status, long rowCount, string condition,
         IReadOnlyList<string> statements, IReadOnlyList<string> survivors, string message, TimeSpan duration,
-        string? archivePath = null, string? checksum = null, string? undo = null)
+        string? archivePath = null, string? checksum = null, string? undo = null, int batches = 1)
     {
         Source = source;
         Provider = source.Provider;
@@ -26,6 +26,7 @@ public sealed class RowFix
         ArchivePath = archivePath;
         Checksum = checksum;
         Undo = undo;
+        Batches = batches;
     }
 
     /// <summary>PostgreSQL or SQLite.</summary>
@@ -48,6 +49,9 @@ public sealed class RowFix
 
     /// <summary>The rows the fix changed (Fixed) or would change (Planned).</summary>
     public long RowCount { get; }
+
+    /// <summary>The transactions the rows changed (or would change) in: 1 unless -BatchSize splits them; 0 when no row matched.</summary>
+    public int Batches { get; }
 
     /// <summary>The condition that chose the rows, as the statement and the archive's manifest hold it.</summary>
     public string Condition { get; }
@@ -86,7 +90,7 @@ public enum RowFixStatus
     /// <summary>-WhatIf: what would run.</summary>
     Planned,
 
-    /// <summary>The rows were archived and changed, in one transaction.</summary>
+    /// <summary>The rows were archived and changed, in one transaction or in batches.</summary>
     Fixed,
 
     /// <summary>No row matched: nothing was archived or written.</summary>

@@ -38,11 +38,16 @@ public enum DuplicateKeep
 /// <param name="Keep">For DuplicateKeys findings: which row of each group stays.</param>
 /// <param name="LockTimeout">How long to wait for the table's write lock.</param>
 /// <param name="JournalPath">The operations journal; null for the default one.</param>
+/// <param name="BatchSize">
+/// Archived rows per batch, each batch its own transaction, in key order; the same fix run again resumes an unfinished
+/// one. Null: every row in one transaction.
+/// </param>
+/// <param name="Pause">With <paramref name="BatchSize"/>: how long to wait between batches, so other writers get the table.</param>
 public sealed record RowFixRequest(
     DbOpsConnection Source, RowFixAction Action, string? Table, string ArchiveFolder, string? Where = null,
     IReadOnlyList<object?>? KeyValues = null, IReadOnlyList<IntegrityFinding>? Findings = null,
     IReadOnlyDictionary<string, object?>? Set = null, DuplicateKeep Keep = DuplicateKeep.First, TimeSpan? LockTimeout = null,
-    string? JournalPath = null)
+    string? JournalPath = null, int? BatchSize = null, TimeSpan Pause = default)
 {
     /// <summary>The lock wait when none is given.</summary>
     public static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromSeconds(5);

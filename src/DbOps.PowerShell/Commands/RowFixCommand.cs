@@ -59,6 +59,19 @@ public abstract class RowFixCommand : DbOpsCmdlet
     [SecondsTransformation]
     public TimeSpan LockTimeout { get; set; } = RowFixRequest.DefaultLockTimeout;
 
+    /// <summary>
+    /// Archived rows per batch: the rows change in key order, each batch its own transaction, and the same command run
+    /// again resumes an unfinished fix. Without it every row changes in one transaction.
+    /// </summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int? BatchSize { get; set; }
+
+    /// <summary>With -BatchSize: how long to wait between batches, so other writers get the table; a number means seconds. Default none.</summary>
+    [Parameter]
+    [SecondsTransformation]
+    public TimeSpan Pause { get; set; }
+
     /// <summary>The operations journal to record the fix in; by default $env:DBOPS_JOURNAL or the per-user journal.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -89,12 +102,13 @@ public abstract class RowFixCommand : DbOpsCmdlet
             var database = Database is null ? null : ResolveDatabase(Database);
             if (ParameterSetName == TableSet)
             {
-                requests.Add(new RowFixRequest(database!, Action, Table, destination, Where, Key?.Select(Unwrap).ToList(), null, Values, Keep, LockTimeout, journal));
+                requests.Add(new RowFixRequest(database!, Action, Table, destination, Where, Key?.Select(Unwrap).ToList(), null, Values, Keep, LockTimeout, journal,
+                    BatchSize, Pause));
             }
             foreach (var group in _findings.Where(f => f.Table is not null).GroupBy(f => (f.Provider, f.Source.Server, f.Database, f.Table)))
             {
                 requests.Add(new RowFixRequest(database ?? group.First().Source, Action, null, destination, Findings: group.ToList(), Set: Values, Keep: Keep,
-                    LockTimeout: LockTimeout, JournalPath: journal));
+                    LockTimeout: LockTimeout, JournalPath: journal, BatchSize: BatchSize, Pause: Pause));
             }
         }
         catch (DbOpsException e)

@@ -34,10 +34,24 @@ internal sealed class PostgresRowFixes : IRowFixDialect
         }
     }
 
+    /// <summary>SHARE ROW EXCLUSIVE on the referencing tables too: an INSERT there would otherwise land between the check and the COMMIT.</summary>
+    public IReadOnlyList<string> LockReferencingStatements(IReadOnlyList<TableRef> referencing) =>
+        referencing.Count == 0 ? [] : [$"LOCK TABLE {string.Join(", ", referencing.Select(t => t.ToQuotedName()))} IN SHARE ROW EXCLUSIVE MODE"];
+
+    public async Task<DbTransaction> BeginScratchAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await connection.BeginTransactionAsync(cancellationToken);
+
     public TableRef PriorImageTable { get; } = new("pg_temp", "dbops_prior_image");
 
     /// <summary>CREATE TABLE AS keeps each column's type (typmod, domain, array) exactly; a rollback takes the table away too.</summary>
     public string CreatePriorImageTableSql(TableRef table, IReadOnlyList<string> columns) =>
         $"CREATE TEMP TABLE {TableRef.QuoteIdentifier(PriorImageTable.Name)} AS " +
         $"SELECT {string.Join(", ", columns.Select(TableRef.QuoteIdentifier))} FROM {table.ToQuotedName()} WITH NO DATA";
+
+    /// <summary>Autovacuum never analyzes a temporary table: without ANALYZE the planner would not know the index pays.</summary>
+    public IReadOnlyList<string> IndexPriorImageSql(IReadOnlyList<string> key) =>
+    [
+        $"CREATE INDEX ON {PriorImageTable.ToQuotedName()} ({string.Join(", ", key.Select(TableRef.QuoteIdentifier))})",
+        $"ANALYZE {PriorImageTable.ToQuotedName()}",
+    ];
 }

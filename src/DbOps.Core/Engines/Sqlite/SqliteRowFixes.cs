@@ -22,6 +22,13 @@ internal sealed class SqliteRowFixes : IRowFixDialect
         return ((SqliteConnection)connection).BeginTransaction(deferred: false);
     }
 
+    /// <summary>None: BEGIN IMMEDIATE already keeps every other writer off the whole database.</summary>
+    public IReadOnlyList<string> LockReferencingStatements(IReadOnlyList<TableRef> referencing) => [];
+
+    /// <summary>A deferred transaction: writing only the temp schema, it never takes the database's write lock.</summary>
+    public Task<DbTransaction> BeginScratchAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: true));
+
     public TableRef PriorImageTable { get; } = new("temp", "dbops_prior_image");
 
     /// <summary>
@@ -31,4 +38,8 @@ internal sealed class SqliteRowFixes : IRowFixDialect
     public string CreatePriorImageTableSql(TableRef table, IReadOnlyList<string> columns) =>
         $"CREATE TEMP TABLE {TableRef.QuoteIdentifier(PriorImageTable.Name)} AS " +
         $"SELECT {string.Join(", ", columns.Select(TableRef.QuoteIdentifier))} FROM {table.ToQuotedName()} WHERE 0";
+
+    public IReadOnlyList<string> IndexPriorImageSql(IReadOnlyList<string> key) =>
+        [$"CREATE INDEX {TableRef.QuoteIdentifier(PriorImageTable.Schema)}.\"dbops_prior_image_key\" ON {TableRef.QuoteIdentifier(PriorImageTable.Name)} " +
+         $"({string.Join(", ", key.Select(TableRef.QuoteIdentifier))})"];
 }
