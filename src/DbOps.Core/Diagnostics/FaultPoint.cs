@@ -23,6 +23,9 @@ internal static class FaultPoint
     /// <summary>Remove-DeprecatedColumn holds the table lock and has checked the column again, before its DROP (issue 17).</summary>
     public const string ColumnLocked = nameof(ColumnLocked);
 
+    /// <summary>A parallel export has written and recorded one range's part; other ranges may still be running (issue 22).</summary>
+    public const string ArchiveRangeFinished = nameof(ArchiveRangeFinished);
+
     public static void Reach(string name)
     {
         if (Environment.GetEnvironmentVariable(Variable) == name)
