@@ -17,7 +17,7 @@ public sealed class ArchiveParallelTests(PostgresCluster cluster) : IDisposable
 {
     private const int Rows = 20_000;
 
-    private const string EventsSql = $"""
+    private static readonly string EventsSql = $"""
         CREATE TABLE events (id bigint PRIMARY KEY, note text, amount numeric(12,2), at timestamptz, tags text[], bin bytea);
         INSERT INTO events SELECT g, CASE WHEN g % 5 = 0 THEN NULL ELSE 'note, "' || md5(g::text) || E'"\n' END, g / 7.0,
                                   timestamptz '2024-01-01 00:00+00' + g * interval '1 minute', ARRAY[g::text, 'x'], decode(md5(g::text), 'hex')

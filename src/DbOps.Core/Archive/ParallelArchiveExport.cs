@@ -82,7 +82,7 @@ internal sealed class ParallelArchiveExport : IDisposable
         {
             var source = request.Source;
             var identity = string.Join("\n", source.Provider, source.Server, source.Database, table, request.Format, request.Compress, string.Join(", ", columns));
-            var progress = Resume(work, identity, observer) ?? new Progress(identity, plan.SplitPoints, []);
+            var progress = Resume(work, identity, observer) ?? new Progress(identity, plan.SplitPoints, new Dictionary<int, Part>());
             // Only the progress file, the lock and finished parts stay: the rest are parts of a run that stopped writing them.
             var keep = progress.Finished.Keys.Select(PartName).Append(ProgressFile).Append(LockFile).ToHashSet(StringComparer.Ordinal);
             foreach (var leftover in Directory.EnumerateFiles(work).Where(f => !keep.Contains(Path.GetFileName(f))))
@@ -335,11 +335,12 @@ internal sealed class ParallelArchiveExport : IDisposable
         try
         {
             // FileShare.None is an exclusive lock (flock on Unix) that ends with the process, however it ends.
-            return new FileStream(Path.Combine(work, LockFile), new FileStreamOptions
+            var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+            if (!OperatingSystem.IsWindows())
             {
-                Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None,
-                UnixCreateMode = OperatingSystem.IsWindows() ? null : ArtifactFiles.OwnerOnly,
-            });
+                options.UnixCreateMode = ArtifactFiles.OwnerOnly;
+            }
+            return new FileStream(Path.Combine(work, LockFile), options);
         }
         catch (IOException e)
         {
