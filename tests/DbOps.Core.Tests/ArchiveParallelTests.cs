@@ -133,7 +133,7 @@ public sealed class ArchiveParallelTests(PostgresCluster cluster) : IDisposable
         await InterruptAfterFirstRangeAsync(source, folder);
         var work = Directory.GetDirectories(folder, ".*.parts").Single();
         Assert.True(File.Exists(Path.Combine(work, "progress.json")));
-        Assert.False(File.Exists(Path.Combine(folder, "events.manifest.json")));
+        Assert.False(File.Exists(Path.Combine(folder, "public.events.manifest.json")));
 
         var observer = new RecordingObserver();
         var archive = await ExportAsync(source, "events", folder, 2, observer);
@@ -170,14 +170,14 @@ public sealed class ArchiveParallelTests(PostgresCluster cluster) : IDisposable
     {
         var source = await cluster.CreateConnectedAsync(EventsSql);
         var folder = _folder.File("busy");
-        var work = ParallelArchiveExport.WorkFolder(folder, "events.csv");
+        var work = ParallelArchiveExport.WorkFolder(folder, "public.events.csv");
         Directory.CreateDirectory(work);
         using (new FileStream(Path.Combine(work, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
         {
             var refused = await Assert.ThrowsAsync<DbOpsException>(() => ExportAsync(source, "events", folder, 2));
             Assert.Equal(ErrorIds.ArchiveExportRunning, refused.ErrorId);
         }
-        Assert.False(File.Exists(Path.Combine(folder, "events.manifest.json")));
+        Assert.False(File.Exists(Path.Combine(folder, "public.events.manifest.json")));
     }
 
     [Fact]
