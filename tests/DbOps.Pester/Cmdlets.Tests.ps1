@@ -126,7 +126,7 @@ Describe 'Pipeline binding' {
         $archive.RowCount | Should -Be 200
         "$warned" | Should -Match 'read over one connection, not 2'
         { Export-TableArchive -Database $path -Table goals -Destination (Join-Path $TestDrive parallel0) -Parallel 0 } |
-            Should -Throw -ErrorId 'ParameterArgumentValidationError'
+            Should -Throw -ErrorId 'ParameterArgumentValidationError,DbOps.PowerShell.Commands.ExportTableArchiveCommand'
     }
 
     It 'a connection pipes into Invoke-DatabaseQuery, which returns each row as an object with its columns as properties' {
