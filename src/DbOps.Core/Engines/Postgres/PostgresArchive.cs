@@ -178,7 +178,7 @@ internal sealed partial class PostgresArchive : IArchiveDialect
             // A range is read by a query, and a query of a table with children reads theirs too, which COPY of the table leaves out.
             return ParallelReadPlan.NotPossible(kind == "inherited"
                 ? $"{table} has inheritance children or partitions, whose rows a range read would take in too"
-                : $"{table} keeps its rows in its partitions, not in pages of its own");
+                : $"{table} is not a plain table with pages of its own");
         }
         var id = await connection.ExecuteScalarAsync<string>(new CommandDefinition("SELECT pg_catalog.pg_export_snapshot()", transaction: snapshot,
             cancellationToken: cancellationToken));
