@@ -14,7 +14,9 @@ namespace DbOps.Bench;
 /// export against psql's <c>\copy t TO 'file' (FORMAT csv)</c> (COPY ... TO STDOUT written to a file), import against
 /// <c>\copy t FROM 'file' (FORMAT csv)</c> into the same table definition (with its primary key); then DbOps's peak memory exporting and importing
 /// at 1/5 and all of the rows, each in a fresh process.
-/// Usage: dotnet run -c Release --project bench/DbOps.Bench -- archive [--rows N] [--runs K] [--export-only]
+/// Usage: dotnet run -c Release --project bench/DbOps.Bench -- archive [--rows N] [--runs K] [--export-only] [--parallel N]
+/// With --parallel N (issue 22): only exports, COPY against Export-TableArchive -Parallel 1 and -Parallel N, alternating,
+/// with the server's and this process's CPU seconds for each.
 /// </summary>
 internal static class ArchiveBench
 {
@@ -35,6 +37,7 @@ internal static class ArchiveBench
         long rows = 5_000_000;
         var runs = 3;
         var exportOnly = args.Contains("--export-only");
+        var parallel = 1;
         args = args.Where(a => a != "--export-only").ToArray();
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
@@ -42,6 +45,7 @@ internal static class ArchiveBench
             {
                 case "--rows": rows = long.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--runs": runs = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--parallel": parallel = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 default: throw new ArgumentException($"Unknown option {args[i]}");
             }
         }
@@ -50,6 +54,10 @@ internal static class ArchiveBench
         using var cluster = new PostgresCluster();
         var version = cluster.Scalar<string>("postgres", "SHOW server_version");
         var large = Load(cluster, rows);
+        if (parallel > 1)
+        {
+            return await CompareParallelAsync(cluster, large, rows, runs, parallel);
+        }
         var small = Load(cluster, rows / 5);
         var target = cluster.CreateDatabase("bench_target");
         Console.WriteLine($"PostgreSQL {version}: events with {rows:N0} rows ({Program.Mb(cluster.Scalar<long>(large, "SELECT pg_total_relation_size('events')"))} MB) " +
@@ -127,6 +135,132 @@ internal static class ArchiveBench
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// Issue 22: psql's COPY, Export-TableArchive over one connection and over <paramref name="parallel"/>, in a rotating order
+    /// each round (so none always runs first), each into a fresh folder; wall time, server CPU and client CPU seconds.
+    /// </summary>
+    private static async Task<int> CompareParallelAsync(PostgresCluster cluster, string database, long rows, int runs, int parallel)
+    {
+        var source = await DatabaseConnector.ConnectPostgresAsync(cluster.ConnectionString(database), null, null, default);
+        // The checkpointer lives as long as the server: its parent is the postmaster.
+        var postmaster = ParentOf(cluster.Scalar<int>(database, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'"));
+        var size = cluster.Scalar<long>(database, "SELECT pg_total_relation_size('events')");
+        var contenders = new (string Name, Func<string, Task<double?>> Run)[]
+        {
+            ("COPY TO STDOUT -> file (psql)", async folder =>
+            {
+                await PsqlCopyAsync(cluster, database, $"\\copy events TO '{Path.Combine(folder, "events.csv")}' WITH (FORMAT csv)");
+                return null;
+            }),
+            ("Export-TableArchive -Parallel 1", async folder =>
+            {
+                await ArchiveService.ExportAsync(new ArchiveExportRequest(source, "events", folder, ToolPath: cluster.BinFolder), NullObserver.Instance, default);
+                return null;
+            }),
+            ($"Export-TableArchive -Parallel {parallel}", async folder =>
+            {
+                var joins = new JoinClock();
+                await ArchiveService.ExportAsync(new ArchiveExportRequest(source, "events", folder, ToolPath: cluster.BinFolder) { Parallel = parallel }, joins, default);
+                return joins.Seconds;
+            }),
+        };
+        var samples = contenders.Select(_ => new List<(double Wall, double Server, double Client, double? Join)>()).ToList();
+        for (var round = 0; round <= runs; round++)
+        {
+            var line = new List<string>();
+            for (var k = 0; k < contenders.Length; k++)
+            {
+                var c = (k + round) % contenders.Length;
+                var folder = Program.NewTempFolder();
+                try
+                {
+                    var (server, client) = (ServerCpuSeconds(postmaster), Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds);
+                    var clock = Stopwatch.StartNew();
+                    var join = await contenders[c].Run(folder);
+                    var wall = clock.Elapsed.TotalSeconds;
+                    var sample = (wall, ServerCpuSeconds(postmaster) - server, Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - client, join);
+                    line.Add($"{contenders[c].Name.Split(' ')[^1]} {wall:F2} s");
+                    if (round > 0)
+                    {
+                        samples[c].Add(sample);
+                    }
+                }
+                finally
+                {
+                    Directory.Delete(folder, recursive: true);
+                }
+            }
+            Console.WriteLine($"  {(round == 0 ? "warm-up" : $"run {round}/{runs}"),-9} {string.Join("   ", line)}");
+        }
+        Console.WriteLine();
+        Console.WriteLine($"== table events, {rows:N0} rows ({Program.Mb(size)} MB on disk); {runs} timed rounds after one warm-up, order rotating; medians ==");
+        Console.WriteLine($"  {"",-36} {"wall s",7} {"server CPU s",13} {"client CPU s",13} {"join s",7}   wall times");
+        for (var c = 0; c < contenders.Length; c++)
+        {
+            var s = samples[c];
+            var joins = s.Where(x => x.Join is not null).Select(x => x.Join!.Value).ToList();
+            Console.WriteLine($"  {contenders[c].Name,-36} {Program.Median(s.Select(x => x.Wall).ToList()),7:F2} {Program.Median(s.Select(x => x.Server).ToList()),13:F2} " +
+                              $"{(c == 0 ? "   (psql)" : Program.Median(s.Select(x => x.Client).ToList()).ToString("F2", CultureInfo.InvariantCulture)),13} " +
+                              $"{(joins.Count > 0 ? Program.Median(joins).ToString("F2", CultureInfo.InvariantCulture) : ""),7}   " +
+                              string.Join(" ", s.Select(x => x.Wall.ToString("F2", CultureInfo.InvariantCulture))));
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// The CPU seconds the server has used: the postmaster's own and its reaped backends' (utime, stime, cutime, cstime in
+    /// /proc), plus those of its backends still running. Backends of other clusters on the machine are not counted.
+    /// </summary>
+    private static double ServerCpuSeconds(int postmaster)
+    {
+        var ticks = Fields(postmaster) is { } own ? own[11] + own[12] + own[13] + own[14] : 0;
+        foreach (var folder in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(folder), out var pid) && Fields(pid) is { } f && f[1] == postmaster)
+            {
+                ticks += f[11] + f[12];
+            }
+        }
+        return ticks / 100.0; // USER_HZ
+    }
+
+    private static int ParentOf(int pid) => (int)(Fields(pid)?[1] ?? 0);
+
+    /// <summary>The numeric fields of /proc/pid/stat after the command name (index 0 is the state, shown as 0); null when it is gone.</summary>
+    private static long[]? Fields(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ').Select(f => long.TryParse(f, out var v) ? v : 0).ToArray();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>How long a parallel export took to join its parts, from its verbose message.</summary>
+    private sealed class JoinClock : IOperationObserver
+    {
+        public double? Seconds { get; private set; }
+
+        public void Progress(OperationProgress progress)
+        {
+        }
+
+        public void Verbose(string message)
+        {
+            var at = message.LastIndexOf(" in ", StringComparison.Ordinal);
+            if (message.StartsWith("Joined ", StringComparison.Ordinal) && at > 0)
+            {
+                Seconds = double.Parse(message[(at + 4)..].TrimEnd('s', '.', ' '), CultureInfo.InvariantCulture);
+            }
+        }
+
+        public void Warning(string message) => Console.WriteLine($"  warning: {message}");
     }
 
     /// <summary>Throughput ratio: rows per second of DbOps over the peer's, i.e. peer time over DbOps time.</summary>

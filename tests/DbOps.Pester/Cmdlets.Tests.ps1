@@ -134,6 +134,16 @@ Describe 'Pipeline binding' {
         $byPath.RowCount | Should -Be 200
     }
 
+    It 'Export-TableArchive -Parallel reads a SQLite table over one connection with a warning, and refuses 0' {
+        $path = New-TestDatabase
+        $archive = Export-TableArchive -Database $path -Table goals -Destination (Join-Path $TestDrive parallel) -Parallel 2 -Verify -WarningVariable warned -WarningAction SilentlyContinue
+        $archive.Status | Should -Be 'Verified'
+        $archive.RowCount | Should -Be 200
+        "$warned" | Should -Match 'read over one connection, not 2'
+        { Export-TableArchive -Database $path -Table goals -Destination (Join-Path $TestDrive parallel0) -Parallel 0 } |
+            Should -Throw -ErrorId 'ParameterArgumentValidationError,DbOps.PowerShell.Commands.ExportTableArchiveCommand'
+    }
+
     It 'a connection pipes into Invoke-DatabaseQuery, which returns each row as an object with its columns as properties' {
         $db = Connect-Database -Path (New-TestDatabase)
         $rows = $db | Invoke-DatabaseQuery -Query 'CREATE TABLE notes (id INTEGER, body TEXT); INSERT INTO notes VALUES (1, @body), (2, NULL);

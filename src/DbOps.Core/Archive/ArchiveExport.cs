@@ -87,6 +87,7 @@ internal static class ArchiveExport
         var schemaTemp = ArtifactFiles.TemporaryPathFor(schemaPath);
         var manifestTemp = ArtifactFiles.TemporaryPathFor(manifestPath);
         var committed = new List<string>();
+        ParallelArchiveExport? parallel = null;
         try
         {
             Report("Reading the table's schema", 0);
@@ -100,44 +101,21 @@ internal static class ArchiveExport
                 $"{rows.ToString("N0", CultureInfo.InvariantCulture)} of ~{expected.ToString("N0", CultureInfo.InvariantCulture)} rows",
                 expected > 0 ? (int)Math.Min(98, 98 * rows / expected) : -1));
             string dataSha;
-            await using (var file = ArtifactFiles.CreateOwnerOnly(dataTemp, bufferSize: 0))
+            // Issue 22: with -Parallel, ranges of the table are read over several connections in this snapshot.
+            parallel = where is null && columnPart is null
+                ? await ParallelArchiveExport.StartAsync(request, provider, connection, transaction, table, columns, folder, dataName, observer, cancellationToken)
+                : null;
+            if (parallel is not null)
             {
+                dataSha = await parallel.WriteDataAsync(dataTemp, checksum, progress.Update, cancellationToken);
+            }
+            else
+            {
+                await using var file = ArtifactFiles.CreateOwnerOnly(dataTemp, bufferSize: 0);
                 // The SHA-256 is taken from the bytes on their way to the file, not by reading the file again.
                 await using (var hashed = new HashingStream(file, leaveOpen: true))
                 {
-                    var data = request.Compress ? new GZipStream(hashed, CompressionLevel.Fastest, leaveOpen: true) : (Stream)hashed;
-                    try
-                    {
-                        if (request.Format == ArchiveFormat.Csv)
-                        {
-                            // The checksum is computed from the rows as the CSV is written.
-                            await dialect.ExportRowsAsync(connection, transaction, table, names, where, data, checksum.Add, progress.Update, cancellationToken);
-                        }
-                        else
-                        {
-                            var output = new ChunkedOutput(data);
-                            var json = new ArchiveJsonLines(names);
-                            await dialect.ExportRowsAsync(connection, transaction, table, names, where, null, row =>
-                            {
-                                checksum.Add(row);
-                                json.Write(row, output.Buffer);
-                                output.FlushIfFull();
-                            }, progress.Update, cancellationToken);
-                            output.Flush();
-                        }
-                    }
-                    finally
-                    {
-                        if (request.Compress)
-                        {
-                            await data.DisposeAsync();
-                            if (hashed.BytesSeen == 0)
-                            {
-                                // GZipStream writes nothing at all when given no bytes, and a 0-byte .gz is no gzip file.
-                                await hashed.WriteAsync(EmptyGzipMember, cancellationToken);
-                            }
-                        }
-                    }
+                    await WriteRowsAsync(request, dialect, connection, transaction, table, names, where, hashed, checksum, progress.Update, cancellationToken);
                     dataSha = hashed.Sha256();
                 }
                 file.Flush(flushToDisk: true);
@@ -204,6 +182,7 @@ internal static class ArchiveExport
             committed.Add(schemaPath);
             FaultPoint.Reach(FaultPoint.ArchiveFilesRenamed);
             ArtifactFiles.Publish(manifestTemp, manifestPath, overwrite: false);
+            parallel?.Complete();
             observer.Verbose($"Archived {table}: {manifest.RowCount} rows, {manifest.Data.SizeBytes} bytes in {dataPath}; checksum {manifest.Checksum}.");
             // A rows archive is the first step of a row fix, whose one journal entry names it.
             if (where is null)
@@ -230,6 +209,53 @@ internal static class ArchiveExport
             // No manifest means no archive: do not leave files that look like one.
             committed.ForEach(ArtifactFiles.DeleteQuietly);
             throw MapExportError(e, provider, table, folder);
+        }
+        finally
+        {
+            parallel?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Writes the rows <paramref name="where"/> chooses (all when null) to <paramref name="hashed"/> in the request's format and
+    /// compression, adding each to <paramref name="checksum"/>: the data file of an export, or one range's part of it (issue 22).
+    /// </summary>
+    internal static async Task WriteRowsAsync(ArchiveExportRequest request, IArchiveDialect dialect, DbConnection connection, DbTransaction transaction,
+        TableRef table, IReadOnlyList<string> names, string? where, HashingStream hashed, TableChecksum checksum, Action<long> rowsDone,
+        CancellationToken cancellationToken)
+    {
+        var data = request.Compress ? new GZipStream(hashed, CompressionLevel.Fastest, leaveOpen: true) : (Stream)hashed;
+        try
+        {
+            if (request.Format == ArchiveFormat.Csv)
+            {
+                // The checksum is computed from the rows as the CSV is written.
+                await dialect.ExportRowsAsync(connection, transaction, table, names, where, data, checksum.Add, rowsDone, cancellationToken);
+            }
+            else
+            {
+                var output = new ChunkedOutput(data);
+                var json = new ArchiveJsonLines(names);
+                await dialect.ExportRowsAsync(connection, transaction, table, names, where, null, row =>
+                {
+                    checksum.Add(row);
+                    json.Write(row, output.Buffer);
+                    output.FlushIfFull();
+                }, rowsDone, cancellationToken);
+                output.Flush();
+            }
+        }
+        finally
+        {
+            if (request.Compress)
+            {
+                await data.DisposeAsync();
+                if (hashed.BytesSeen == 0)
+                {
+                    // GZipStream writes nothing at all when given no bytes, and a 0-byte .gz is no gzip file.
+                    await hashed.WriteAsync(EmptyGzipMember, cancellationToken);
+                }
+            }
         }
     }
 

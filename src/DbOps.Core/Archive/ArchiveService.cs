@@ -17,7 +17,14 @@ namespace DbOps.Core.Archive;
 public sealed record ArchiveExportRequest(
     DbOpsConnection Source, string Table, string Destination, ArchiveFormat Format = ArchiveFormat.Csv,
     bool Compress = false, bool Verify = false, bool Force = false, string? ToolPath = null, string? JournalPath = null,
-    ArchiveSelection? Selection = null);
+    ArchiveSelection? Selection = null)
+{
+    /// <summary>
+    /// Connections to read a whole table over (issue 22): 1 (the default) reads it over one; more read ranges of it at once,
+    /// all in one snapshot (PostgreSQL 14 and later; elsewhere one connection, with a warning).
+    /// </summary>
+    public int Parallel { get; init; } = 1;
+}
 
 /// <summary>What Import-TableArchive was asked to do.</summary>
 /// <param name="ManifestPath">The archive's .manifest.json.</param>

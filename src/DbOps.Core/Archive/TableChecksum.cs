@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using System.IO.Hashing;
 using DbOps.Core.Connections;
 using DbOps.Core.Engines;
@@ -51,6 +52,25 @@ public sealed class TableChecksum
             _sum += XxHash128.HashToUInt128(row.Bytes);
         }
         Rows++;
+    }
+
+    /// <summary>
+    /// Adds the rows of a part of the table counted and checksummed apart (a range of a parallel export, issue 22):
+    /// the whole's checksum is the sum of its parts' sums, in any order, so the result equals one pass over every row.
+    /// </summary>
+    internal void Add(TableContent part)
+    {
+        var prefix = Algorithm + ":";
+        if (!part.Checksum.StartsWith(prefix, StringComparison.Ordinal)
+            || !UInt128.TryParse(part.Checksum.AsSpan(prefix.Length), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var sum))
+        {
+            throw new InvalidDataException($"'{part.Checksum}' is not a {Algorithm} checksum.");
+        }
+        unchecked
+        {
+            _sum += sum;
+        }
+        Rows += part.Rows;
     }
 
     /// <summary>

@@ -32,6 +32,9 @@ internal static class FaultPoint
     /// <summary>Between Remove-DeprecatedColumn's COMMIT and the journal line that records its outcome (issue 17).</summary>
     public const string ColumnCommitted = nameof(ColumnCommitted);
 
+    /// <summary>A parallel export has written and recorded one range's part; other ranges may still be running (issue 22).</summary>
+    public const string ArchiveRangeFinished = nameof(ArchiveRangeFinished);
+
     public static void Reach(string name)
     {
         if (Environment.GetEnvironmentVariable(Variable) == name)

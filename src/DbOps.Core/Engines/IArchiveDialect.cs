@@ -74,6 +74,31 @@ internal interface IArchiveDialect
 
     /// <summary>What is wrong with the loaded table's references when the load could not enforce them; null when nothing.</summary>
     Task<string?> ForeignKeyProblemAsync(DbConnection connection, DbTransaction transaction, TableRef table, CancellationToken cancellationToken);
+
+    // Issue 22: Export-TableArchive -Parallel.
+
+    /// <summary>
+    /// How the table's rows split over several connections that read the snapshot <paramref name="snapshot"/> began:
+    /// the snapshot's id for them to join and the positions that cut the table into at most <paramref name="ranges"/>
+    /// ranges; or why it cannot be split here (then the export reads it over one connection).
+    /// </summary>
+    Task<ParallelReadPlan> PlanParallelReadAsync(DbOpsConnection source, DbConnection connection, DbTransaction snapshot, TableRef table, int ranges,
+        CancellationToken cancellationToken);
+
+    /// <summary>Begins a read-only transaction on <paramref name="connection"/> that sees exactly the snapshot a plan exported.</summary>
+    Task<DbTransaction> JoinSnapshotAsync(DbConnection connection, string snapshotId, CancellationToken cancellationToken);
+
+    /// <summary>The condition choosing the rows from position <paramref name="from"/> (null: the start) up to, not including, <paramref name="to"/> (null: the end).</summary>
+    string RangeCondition(long? from, long? to);
+}
+
+/// <summary>A table split for a parallel read (issue 22); <see cref="WhyNot"/> set when it cannot be.</summary>
+/// <param name="SnapshotId">The snapshot the other connections join.</param>
+/// <param name="SplitPoints">Increasing positions: range i runs from point i-1 (the start for the first) to point i (the end for the last).</param>
+/// <param name="WhyNot">Why the table is read over one connection instead, for a warning.</param>
+internal sealed record ParallelReadPlan(string? SnapshotId, IReadOnlyList<long> SplitPoints, string? WhyNot = null)
+{
+    public static ParallelReadPlan NotPossible(string why) => new(null, [], why);
 }
 
 /// <summary>A scratch database opened for writing; disposing closes the session, then drops the database.</summary>

@@ -218,5 +218,7 @@ public static class ErrorIds
     // Issue 22: fleets and parallel work
     /// <summary>A parameter that names one file (-Name, -Path) was given with several databases.</summary>
     public const string ParameterNeedsOneDatabase = nameof(ParameterNeedsOneDatabase);
+    /// <summary>Another Export-TableArchive -Parallel of the same table into the same folder is running; nothing was written.</summary>
+    public const string ArchiveExportRunning = nameof(ArchiveExportRunning);
 
 }

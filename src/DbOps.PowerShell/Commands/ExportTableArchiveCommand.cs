@@ -55,6 +55,11 @@ public sealed class ExportTableArchiveCommand : DbOpsCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Connections to read each table over, all in one snapshot (PostgreSQL 14 and later; SQLite reads over one, with a warning).</summary>
+    [Parameter]
+    [ValidateRange(1, 64)]
+    public int Parallel { get; set; } = 1;
+
     /// <summary>PostgreSQL: pg_dump to use (the program or its folder) instead of searching PATH.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -87,12 +92,12 @@ public sealed class ExportTableArchiveCommand : DbOpsCmdlet
         {
             try
             {
-                if (!ShouldProcess($"{table} in {source}", $"Archive to '{destination}' as {Format}{(Compress ? " (gzip)" : "")}{(Verify ? " and verify in a scratch table" : "")}"))
+                if (!ShouldProcess($"{table} in {source}", $"Archive to '{destination}' as {Format}{(Compress ? " (gzip)" : "")}{(Parallel > 1 ? $" over {Parallel} connections" : "")}{(Verify ? " and verify in a scratch table" : "")}"))
                 {
                     continue;
                 }
                 var request = new ArchiveExportRequest(source, table, destination, Format, Compress, Verify, Force,
-                    ToolPath is null ? null : ResolvePath(ToolPath), JournalPath is null ? null : ResolvePath(JournalPath));
+                    ToolPath is null ? null : ResolvePath(ToolPath), JournalPath is null ? null : ResolvePath(JournalPath)) { Parallel = Parallel };
                 var result = Run((observer, token) => ArchiveService.ExportAsync(request, observer, token));
                 WriteObject(result);
                 if (Verify && !result.Verified)

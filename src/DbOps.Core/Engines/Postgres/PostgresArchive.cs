@@ -153,6 +153,57 @@ internal sealed partial class PostgresArchive : IArchiveDialect
         Action<CanonicalRow> onRow, Action<long> rowsDone, CancellationToken cancellationToken) =>
         CopyOutAsync((NpgsqlConnection)connection, table, columns, where, csv, onRow, cancellationToken, rowsDone);
 
+    /// <summary>
+    /// Issue 22: the table is cut by page (ctid) ranges, not key ranges. In one shared snapshot every visible row has
+    /// exactly one ctid, so ranges of pages partition any table, with or without a key, whatever its key's type or
+    /// spread; they balance by size; and a TID range scan (PostgreSQL 14) reads only its own pages, where a key range
+    /// read costs each connection an index walk or a filtered scan of the whole table. The last range is open, so
+    /// pages added after the size was read are covered. Key ranges are what a split across two databases needs
+    /// (Compare-TableData, Copy-TableData); an export reads one snapshot of one table.
+    /// </summary>
+    public async Task<ParallelReadPlan> PlanParallelReadAsync(DbOpsConnection source, DbConnection connection, DbTransaction snapshot, TableRef table,
+        int ranges, CancellationToken cancellationToken)
+    {
+        if (PostgresClientTools.MajorVersion(source.ServerVersion) < 14)
+        {
+            return ParallelReadPlan.NotPossible($"PostgreSQL {source.ServerVersion} cannot read a range of a table's pages without scanning all of them " +
+                                                "(TID range scans came with PostgreSQL 14)");
+        }
+        var (kind, pages) = await connection.QuerySingleAsync<(string, long)>(new CommandDefinition(
+            "SELECT CASE WHEN c.relhassubclass THEN 'inherited' ELSE c.relkind::text END, " +
+            "pg_catalog.pg_relation_size(c.oid) / current_setting('block_size')::bigint FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(@name)",
+            new { name = table.ToQuotedName() }, snapshot, cancellationToken: cancellationToken));
+        if (kind != "r")
+        {
+            // A range is read by a query, and a query of a table with children reads theirs too, which COPY of the table leaves out.
+            return ParallelReadPlan.NotPossible(kind == "inherited"
+                ? $"{table} has inheritance children or partitions, whose rows a range read would take in too"
+                : $"{table} is not a plain table with pages of its own");
+        }
+        var id = await connection.ExecuteScalarAsync<string>(new CommandDefinition("SELECT pg_catalog.pg_export_snapshot()", transaction: snapshot,
+            cancellationToken: cancellationToken));
+        var points = Enumerable.Range(1, ranges - 1).Select(i => pages * i / ranges).Where(p => p > 0).Distinct().ToList();
+        return new ParallelReadPlan(id, points);
+    }
+
+    /// <summary>The snapshot id is the server's own text (hex digits and dashes); it is quoted all the same.</summary>
+    public async Task<DbTransaction> JoinSnapshotAsync(DbConnection connection, string snapshotId, CancellationToken cancellationToken)
+    {
+        var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            $"SET TRANSACTION READ ONLY; SET TRANSACTION SNAPSHOT '{snapshotId.Replace("'", "''", StringComparison.Ordinal)}'",
+            transaction: transaction, cancellationToken: cancellationToken));
+        return transaction;
+    }
+
+    public string RangeCondition(long? from, long? to) => (from, to) switch
+    {
+        (null, null) => "true",
+        (null, { } end) => $"ctid < '({end},0)'::tid",
+        ({ } start, null) => $"ctid >= '({start},0)'::tid",
+        ({ } start, { } end) => $"ctid >= '({start},0)'::tid AND ctid < '({end},0)'::tid",
+    };
+
     public async Task<ScratchSession> OpenScratchAsync(DbOpsConnection source, string folder, IOperationObserver observer, CancellationToken cancellationToken)
     {
         var scratch = await PostgresScratchDatabase.CreateAsync(source, "verify the archive",

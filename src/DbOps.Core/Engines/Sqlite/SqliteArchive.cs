@@ -85,6 +85,21 @@ internal sealed partial class SqliteArchive : IArchiveDialect
     }
 
     /// <summary>
+    /// Issue 22: SQLite's rows are read in this process, and several connections share no snapshot: each read
+    /// transaction sees the database as of its own first read, and in WAL mode a writer may commit between two of them
+    /// (SQLite's snapshot handles are not available through Microsoft.Data.Sqlite). Without a provably common moment
+    /// there is no consistent archive, so the export reads over one connection.
+    /// </summary>
+    public Task<ParallelReadPlan> PlanParallelReadAsync(DbOpsConnection source, DbConnection connection, DbTransaction snapshot, TableRef table,
+        int ranges, CancellationToken cancellationToken) =>
+        Task.FromResult(ParallelReadPlan.NotPossible("SQLite connections cannot share one snapshot"));
+
+    public Task<DbTransaction> JoinSnapshotAsync(DbConnection connection, string snapshotId, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("SQLite connections cannot share a snapshot.");
+
+    public string RangeCondition(long? from, long? to) => throw new NotSupportedException("SQLite tables are not read in ranges.");
+
+    /// <summary>
     /// Beside the archive, owner-only, under a temporary name: it holds a full copy of the rows, and the next export into
     /// the folder removes it if this process is killed.
     /// </summary>
