@@ -274,6 +274,7 @@ public abstract class MovesTests : IDisposable
         Assert.Equal(4, Count(db, "SELECT count(*) FROM data_imports"));
         // No row was overwritten with that archive, so it went: the rerun archives id 3 as it is now, and its undo brings 334 back.
         Assert.Empty(Directory.GetDirectories(Folder.File("prior")));
+        Assert.Null((string?)JournalEntries(db).Single()["path"]); // the Partial line names no archive that is gone
         var rerun = await UpdateAsync(Map(db));
         await UndoAsync(db, rerun);
         Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 3 AND file_size = 334"));

@@ -18,9 +18,8 @@ namespace DbOps.Core.Moves;
 /// puts the old values back over exactly that.
 /// <para>One archive up front, not one per batch: one prior image and one undo line for the whole copy. A copy that is
 /// killed leaves its archive without that record of what it left; the same copy run again finds the archive by its
-/// condition and goes on with it. Archiving afresh would archive a second time the rows whose batches never ran, and
-/// would lose nothing only by luck: the first archive alone holds the old values of the rows the committed batches
-/// overwrote, which a new archive can no longer see.</para>
+/// condition and goes on with it. Archiving afresh would archive a second time the rows whose batches never ran, and a
+/// new archive could not see the old values of the rows the committed batches overwrote: the first one alone holds them.</para>
 /// </summary>
 internal sealed class CopyPriorImage
 {
@@ -152,7 +151,8 @@ internal sealed class CopyPriorImage
 
     /// <summary>
     /// Once every batch has committed: what the target holds at the archived keys, written beside the archive. An undo
-    /// puts the prior image back only over exactly that, and its presence marks the copy finished.
+    /// puts the prior image back only over exactly that, and its presence marks the copy finished. (Batches commit one
+    /// by one, so this is read after the last: a write to those rows in between counts as what the copy left.)
     /// </summary>
     public async Task RecordAfterImageAsync(IDatabaseEngine engine, DbConnection connection, ResolvedMap map, CancellationToken cancellationToken)
     {
@@ -161,8 +161,15 @@ internal sealed class CopyPriorImage
         RowFixAfterImage.Write(ManifestPath, RowFixAction.Update, after);
     }
 
+    /// <summary>True once <see cref="Discard"/> removed it.</summary>
+    public bool Discarded { get; private set; }
+
     /// <summary>Removes the archive's folder: for a prior image no batch has overwritten rows with, which nothing needs.</summary>
-    public void Discard() => Directory.Delete(Path.GetDirectoryName(ManifestPath)!, recursive: true);
+    public void Discard()
+    {
+        Directory.Delete(Path.GetDirectoryName(ManifestPath)!, recursive: true);
+        Discarded = true;
+    }
 
     /// <summary>Import-TableArchive -Mode Upsert of the prior image: the overwritten rows' old values back.</summary>
     public string Undo(DbOpsConnection source) => RowFixService.Undo(source, ManifestPath);

@@ -154,35 +154,44 @@ public static class TableCopier
     }
 
     private static CopyResult Result(CopyRequest request, ResolvedMap map, Tally tally, int batches, string? checksum, TableComparison? comparison,
-        CopyPriorImage? prior, bool finished, Stopwatch clock) => new()
+        CopyPriorImage? prior, bool finished, Stopwatch clock)
     {
-        Source = map.Source.Name,
-        Target = map.Target.Name,
-        Copied = tally.Copied,
-        AlreadyPresent = tally.AlreadyPresent,
-        Conflicting = tally.Conflicting,
-        Updated = tally.Updated,
-        CopiedSamples = tally.CopiedSamples,
-        ConflictSamples = tally.ConflictSamples,
-        Batches = batches,
-        SourceChecksum = checksum,
-        Comparison = comparison,
-        PriorImagePath = prior?.ManifestPath,
-        PriorImageSha256 = prior?.Manifest.Data.Sha256,
-        PriorImageRows = prior?.Manifest.RowCount ?? 0,
-        Undo = finished ? prior?.Undo(request.Map.Source) : null,
-        UndoNote = prior is null ? null : UndoNote(map, tally, prior, finished),
-        Duration = clock.Elapsed,
-    };
+        var kept = prior is { Discarded: false } ? prior : null;
+        return new()
+        {
+            Source = map.Source.Name,
+            Target = map.Target.Name,
+            Copied = tally.Copied,
+            AlreadyPresent = tally.AlreadyPresent,
+            Conflicting = tally.Conflicting,
+            Updated = tally.Updated,
+            CopiedSamples = tally.CopiedSamples,
+            ConflictSamples = tally.ConflictSamples,
+            Batches = batches,
+            SourceChecksum = checksum,
+            Comparison = comparison,
+            PriorImagePath = kept?.ManifestPath,
+            PriorImageSha256 = kept?.Manifest.Data.Sha256,
+            PriorImageRows = kept?.Manifest.RowCount ?? 0,
+            Undo = finished ? kept?.Undo(request.Map.Source) : null,
+            UndoNote = kept is null ? null : UndoNote(map, tally, kept, finished),
+            Duration = clock.Elapsed,
+        };
+    }
 
     /// <summary>What the undo line puts back, and what it leaves: the rows the copy inserted.</summary>
-    private static string UndoNote(ResolvedMap map, Tally tally, CopyPriorImage prior, bool finished) =>
-        (finished
+    private static string UndoNote(ResolvedMap map, Tally tally, CopyPriorImage prior, bool finished)
+    {
+        var restores = finished
             ? $"Undo puts back the {prior.Manifest.RowCount} row(s) of {map.Target.Name} the copy overwrote, as they were before it" +
               (prior.Resumed ? " (with those an earlier, unfinished run of it overwrote)" : "")
-            : $"The copy did not finish: run it again, and the run that finishes gives the undo line for the {prior.Manifest.RowCount} archived row(s)") +
-        (tally.Copied == 0 ? "." : $"; it does not remove the {tally.Copied} row(s) the copy inserted (keys {string.Join(", ", tally.CopiedSamples)}" +
-            $"{(tally.Copied > tally.CopiedSamples.Count ? ", ..." : "")}), which the source holds too.");
+            : $"The copy did not finish: run it again, and the run that finishes gives the undo line for the {prior.Manifest.RowCount} archived row(s)";
+        var inserted = tally.Copied == 0 ? "" : $" the {tally.Copied} row(s) {(prior.Resumed ? "this run" : "the copy")} inserted (keys " +
+            $"{string.Join(", ", tally.CopiedSamples)}{(tally.Copied > tally.CopiedSamples.Count ? ", ..." : "")})";
+        var earlier = prior.Resumed ? " the rows the earlier run inserted" : "";
+        return restores + (inserted.Length + earlier.Length == 0 ? "."
+            : $"; it does not remove{inserted}{(inserted.Length > 0 && earlier.Length > 0 ? " nor" : "")}{earlier}, which the source holds too.");
+    }
 
     /// <summary>
     /// A map that leaves a NOT NULL target column unfilled can still update rows already in the target (a parent row's
