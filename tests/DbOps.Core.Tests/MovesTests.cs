@@ -218,6 +218,117 @@ public abstract class MovesTests : IDisposable
         Assert.True(changed.DataLoss, changed.Explanation);
     }
 
+    // -OnConflict Update keeps what it overwrites: a verified prior image first, checked under each batch, undone exactly.
+
+    private Task<CopyResult> UpdateAsync(TableMap map, IOperationObserver? observer = null, CancellationToken cancellationToken = default) =>
+        TableCopier.CopyAsync(new CopyRequest(map, ConflictAction.Update, BatchSize: 2, Verify: true, PriorImageFolder: Folder.File("prior")),
+            observer ?? NullObserver.Instance, cancellationToken);
+
+    private static Task UndoAsync(DbOpsConnection db, CopyResult copy) => ArchiveService.ImportAsync(
+        new ArchiveImportRequest(copy.PriorImagePath!, db, Mode: ArchiveImportMode.Upsert), NullObserver.Instance, CancellationToken.None);
+
+    private static string? ChecksumOf(DatabaseSnapshot snapshot, string table) => snapshot.Tables.Single(t => t.Name == table).Checksum;
+
+    [Fact]
+    public async Task Update_archives_the_rows_it_overwrites_first_and_its_undo_line_puts_back_exactly_their_old_values()
+    {
+        var db = await CreateAsync(Legacy);
+        var before = await SnapshotAsync(db);
+        var preview = await TableCopier.PreviewAsync(new CopyRequest(Map(db), ConflictAction.Update), CancellationToken.None);
+
+        var copy = await UpdateAsync(Map(db));
+
+        Assert.Equal(1L, preview.Overwrites);
+        Assert.Equal((1L, 1L), (copy.Updated, copy.PriorImageRows));
+        var (manifest, _, _) = ArchiveManifest.Load(copy.PriorImagePath!);
+        Assert.Equal((ArchiveScope.Rows, 1L), (manifest.Scope, manifest.RowCount));
+        Assert.NotNull(manifest.VerifiedAt);
+        var entry = JournalEntries(db).Single();
+        Assert.Equal((copy.PriorImagePath, copy.PriorImageSha256, copy.Undo), ((string?)entry["path"], (string?)entry["sha256"], (string?)entry["undo"]));
+        Assert.Equal(1.0, (double?)entry["figures"]!["priorImageRows"]);
+        Assert.Contains("-Mode Upsert", copy.Undo, StringComparison.Ordinal);
+        Assert.Contains("does not remove the 4 row(s) the copy inserted (keys 1, 2, 4, 5)", copy.UndoNote, StringComparison.Ordinal);
+        // The snapshot comparison names the prior image on the target's change, which is no loss.
+        var grown = SnapshotComparer.Compare(before, await SnapshotAsync(db)).Differences.Single(d => d is { ObjectType: "Rows", Name: "data_imports" });
+        Assert.False(grown.DataLoss);
+        Assert.Equal(copy.PriorImagePath, grown.Archive);
+
+        await UndoAsync(db, copy);
+        Execute(db, "DELETE FROM data_imports WHERE id IN (1, 2, 4, 5)"); // what the undo does not cover, as its note says
+
+        Assert.Equal(ChecksumOf(before, "data_imports"), ChecksumOf(await SnapshotAsync(db), "data_imports"));
+    }
+
+    [Fact]
+    public async Task A_row_changed_between_its_archive_and_its_batch_is_refused_and_nothing_of_that_batch_is_written()
+    {
+        var db = await CreateAsync(Legacy);
+        // Once batch 1 (ids 1, 2) has committed, someone edits id 3, which batch 2 would overwrite.
+        var edit = new AfterBatch(1, () => Execute(db, "UPDATE data_imports SET file_size = 334 WHERE id = 3"));
+
+        var error = await Assertions.ThrowsDbOps(ErrorIds.ArchiveStale, () => UpdateAsync(Map(db), edit));
+
+        Assert.Contains("(keys 3)", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 3 AND file_size = 334"));
+        Assert.Equal(0, Count(db, "SELECT count(*) FROM data_imports WHERE id = 4")); // batch 2 rolled back whole
+        Assert.Equal(4, Count(db, "SELECT count(*) FROM data_imports"));
+        // No row was overwritten with that archive, so it went: the rerun archives id 3 as it is now, and its undo brings 334 back.
+        Assert.Empty(Directory.GetDirectories(Folder.File("prior")));
+        Assert.Null((string?)JournalEntries(db).Single()["path"]); // the Partial line names no archive that is gone
+        var rerun = await UpdateAsync(Map(db));
+        await UndoAsync(db, rerun);
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 3 AND file_size = 334"));
+    }
+
+    [Fact]
+    public async Task A_copy_stopped_after_overwriting_is_finished_by_the_rerun_with_the_same_prior_image_and_undone_whole()
+    {
+        // Two rows to overwrite: id 1 in batch 1, id 3 in batch 2.
+        var db = await CreateAsync(Legacy + "INSERT INTO data_imports VALUES (1, 'a-old.csv', 1, 1, 'pending', NULL);");
+        var before = await SnapshotAsync(db);
+        using var stop = new CancellationTokenSource();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => UpdateAsync(Map(db), new AfterBatch(1, stop.Cancel), stop.Token));
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 1 AND filename = 'a.csv'"));
+        var first = Assert.Single(Directory.GetDirectories(Folder.File("prior")));
+
+        var rerun = await UpdateAsync(Map(db));
+
+        // The rerun overwrote id 3 with the prior image the first run wrote, which holds id 1 too: nothing archived twice.
+        Assert.Equal((1L, 2L), (rerun.Updated, rerun.PriorImageRows));
+        Assert.Equal(first, Path.GetDirectoryName(rerun.PriorImagePath));
+        Assert.Single(Directory.GetDirectories(Folder.File("prior")));
+        Assert.Contains("earlier, unfinished run", rerun.UndoNote, StringComparison.Ordinal);
+        Assert.Equal(ComparisonVerdict.Contained, rerun.Comparison!.Verdict);
+        Assert.Equal(6, Count(db, "SELECT count(*) FROM data_imports"));
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 3 AND file_size = 300"));
+
+        await UndoAsync(db, rerun);
+        Execute(db, "DELETE FROM data_imports WHERE id IN (2, 4, 5)");
+        Assert.Equal(ChecksumOf(before, "data_imports"), ChecksumOf(await SnapshotAsync(db), "data_imports"));
+    }
+
+    /// <summary>Runs an action when the copy reports its <paramref name="batches"/>-th committed batch.</summary>
+    private sealed class AfterBatch(int batches, Action action) : IOperationObserver
+    {
+        private int _reported;
+
+        public void Progress(OperationProgress progress)
+        {
+            if (progress.Activity.StartsWith("Copy-TableData", StringComparison.Ordinal) && ++_reported == batches)
+            {
+                action();
+            }
+        }
+
+        public void Verbose(string message)
+        {
+        }
+
+        public void Warning(string message)
+        {
+        }
+    }
+
     private static Task<DatabaseSnapshot> SnapshotAsync(DbOpsConnection db) =>
         SnapshotService.CaptureAsync(new SnapshotRequest(db, Checksum: true), NullObserver.Instance, CancellationToken.None);
 

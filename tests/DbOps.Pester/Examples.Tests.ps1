@@ -10,6 +10,7 @@ BeforeDiscovery {
         @{ Name = 'add-constraints.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'fleet-nightly.ps1'; Arguments = @('-Folder', 'out', '-ThrottleLimit', '2'); ExitCode = 0 }
         @{ Name = 'consolidate-tables.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
+        @{ Name = 'collapse-to-jsonb.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'index-tuning.ps1'; Arguments = @('-Folder', 'out', '-Iterations', '3'); ExitCode = 0 }
         @{ Name = 'rehearse-on-staging.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }
         @{ Name = 'fix-dirty-rows.ps1'; Arguments = @('-Folder', 'out'); ExitCode = 0 }

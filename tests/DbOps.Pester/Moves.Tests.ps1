@@ -73,6 +73,35 @@ Describe 'Copy-TableData' {
         Invoke-Sqlite $db 'SELECT count(*) FROM data_imports' | Should -Be 4
     }
 
+    It '-OnConflict Update says under -WhatIf how many rows it would overwrite, and asks by default, so a non-interactive run writes nothing' {
+        $db = New-MoveDatabase
+        $null = Invoke-Sqlite $db 'UPDATE data_imports SET file_size = 222 WHERE id = 2'
+        $copy = "Import-Module '$ModuleManifest'; `$ErrorActionPreference = 'Stop'; Copy-TableData -Database '$db' -Source v3_data_imports -Target data_imports -Key id -Map @{ source_filename = 'filename'; file_size_bytes = 'file_size' } -Expression @{ status = `"'pending'`" } -OnConflict Update -Destination '$(Join-Path $TestDrive prior-ask)'"
+        $whatIf = Invoke-Pwsh -Arguments '-Command', "$copy -WhatIf"
+        $whatIf.ExitCode | Should -Be 0 -Because $whatIf.Output
+        $whatIf.Output | Should -Match 'overwriting 1 target row\(s\)'
+        $asked = Invoke-Pwsh -Arguments '-Command', $copy
+        $asked.ExitCode | Should -Not -Be 0
+        $asked.Output | Should -Match 'NonInteractive'
+        Invoke-Sqlite $db 'SELECT count(*) FROM data_imports' | Should -Be 2
+        Invoke-Sqlite $db 'SELECT file_size FROM data_imports WHERE id = 2' | Should -Be 222
+        Test-Path (Join-Path $TestDrive prior-ask) | Should -BeFalse
+    }
+
+    It '-OnConflict Update archives the rows it overwrites, and its Undo line puts their old values back' {
+        $db = New-MoveDatabase
+        $null = Invoke-Sqlite $db 'UPDATE data_imports SET file_size = 222 WHERE id = 2'
+        $r = Copy-TableData -Database $db -Source v3_data_imports -Target data_imports -Key id -Map $map -Expression $status -OnConflict Update -Destination (Join-Path $TestDrive prior) -Confirm:$false
+        $r.Updated | Should -Be 1
+        $r.PriorImageRows | Should -Be 1
+        Test-Path $r.PriorImagePath | Should -BeTrue
+        $r.UndoNote | Should -Match 'does not remove the 2 row\(s\) the copy inserted \(keys 1, 3\)'
+        Invoke-Sqlite $db 'SELECT file_size FROM data_imports WHERE id = 2' | Should -Be 200
+        $null = Invoke-Expression "$($r.Undo) -Confirm:`$false"
+        Invoke-Sqlite $db 'SELECT file_size FROM data_imports WHERE id = 2' | Should -Be 222
+        Invoke-Sqlite $db 'SELECT count(*) FROM data_imports' | Should -Be 4
+    }
+
     It 'refuses a target NOT NULL column the map leaves unfilled with MoveTargetColumnUnfilled' {
         { Copy-TableData -Database (New-MoveDatabase) -Source v3_data_imports -Target data_imports -Key id -Map $map -Confirm:$false -ErrorAction Stop } |
             Should -Throw -ErrorId 'MoveTargetColumnUnfilled,DbOps.PowerShell.Commands.CopyTableDataCommand'

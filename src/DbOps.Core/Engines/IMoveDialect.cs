@@ -34,6 +34,24 @@ internal interface IMoveDialect
     /// <summary>Makes <see cref="ChecksumAggregate"/> callable on <paramref name="connection"/> (SQLite registers it).</summary>
     void PrepareChecksums(DbConnection connection);
 
+    /// <summary>
+    /// True when two values of one column type are the same value, NULL the same as NULL, with no type-aware leniency:
+    /// how Copy-TableData -OnConflict Update checks a row it is about to overwrite against its archived prior image.
+    /// </summary>
+    string Identical(string left, string right);
+
+    /// <summary>
+    /// The statement that keeps other writers off <paramref name="table"/> until the batch commits, so the rows a batch
+    /// checks against their prior image are the rows it overwrites; null when the batch's BEGIN already does.
+    /// </summary>
+    string? LockForOverwrite(string table);
+
+    /// <summary>
+    /// Puts back the session's own output settings after <see cref="IArchiveDialect.UseCanonicalTextAsync"/> (loading a
+    /// prior image needs the canonical ones; a copy's expressions must see the session's, e.g. its time zone); null when
+    /// the engine has none.
+    /// </summary>
+    string? LeaveCanonicalTextSql { get; }
 }
 
 /// <summary>Why the server refused a probe of a column map.</summary>

@@ -28,6 +28,8 @@ public static class JournalOperations
     /// <summary>
     /// Copy-TableData copied rows into <see cref="JournalEntry.Target"/>: Rows copied, Figures for skipped, conflicting and
     /// updated rows and the comparison's counts, Checksum of the source table, Verified when -Verify found the source contained.
+    /// With -OnConflict Update, Path and Sha256 name the verified archive of the target rows it overwrote as they were before
+    /// (Figures priorImageRows), and Undo puts them back.
     /// </summary>
     public const string RowsCopied = nameof(RowsCopied);
 

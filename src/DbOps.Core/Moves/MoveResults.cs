@@ -104,8 +104,12 @@ public enum ConflictAction
 /// <param name="LockTimeout">How long one batch waits for a lock before the copy stops (PostgreSQL lock_timeout, SQLite busy timeout).</param>
 /// <param name="Verify">Run Compare-TableData afterwards and report its result.</param>
 /// <param name="JournalPath">The journal, or null for the default one.</param>
+/// <param name="PriorImageFolder">
+/// Where -OnConflict Update archives the target rows it overwrites (each copy in a folder of its own inside it); null: a
+/// prior-images folder beside the journal.
+/// </param>
 public sealed record CopyRequest(TableMap Map, ConflictAction OnConflict = ConflictAction.Skip, int BatchSize = 10_000,
-    TimeSpan Pause = default, TimeSpan? LockTimeout = null, bool Verify = false, string? JournalPath = null)
+    TimeSpan Pause = default, TimeSpan? LockTimeout = null, bool Verify = false, string? JournalPath = null, string? PriorImageFolder = null)
 {
     /// <summary>5 seconds.</summary>
     public static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromSeconds(5);
@@ -150,6 +154,29 @@ public sealed record CopyResult
     /// <summary>The comparison run afterwards (-Verify), or null.</summary>
     public TableComparison? Comparison { get; init; }
 
+    /// <summary>
+    /// -OnConflict Update: the manifest of the verified archive of the target rows the copy overwrote, as they were before
+    /// (written before the first batch, or by an unfinished earlier run of the same copy); null when it overwrote none.
+    /// </summary>
+    public string? PriorImagePath { get; init; }
+
+    /// <summary>The SHA-256 of that archive's data file.</summary>
+    public string? PriorImageSha256 { get; init; }
+
+    /// <summary>The rows that archive holds.</summary>
+    public long PriorImageRows { get; init; }
+
+    /// <summary>The line that puts the overwritten rows back (Import-TableArchive -Mode Upsert of the prior image), once the copy finished.</summary>
+    public string? Undo { get; init; }
+
+    /// <summary>What <see cref="Undo"/> puts back, and what it does not: the rows the copy inserted.</summary>
+    public string? UndoNote { get; init; }
+
     /// <summary>How long the copy took.</summary>
     public required TimeSpan Duration { get; init; }
 }
+
+/// <summary>What -WhatIf shows of a copy.</summary>
+/// <param name="Statements">The statements one batch runs, with @p0.. as its key bounds.</param>
+/// <param name="Overwrites">The target rows -OnConflict Update would overwrite now (0 for Skip and Fail).</param>
+public sealed record CopyPreview(IReadOnlyList<string> Statements, long Overwrites);

@@ -20,13 +20,24 @@ public static class TableCopier
     private const int SampleCount = 10;
 
     /// <summary>The statements one batch runs, with @p0.. as the batch's key bounds (what -WhatIf prints). Reads only.</summary>
-    public static async Task<IReadOnlyList<string>> PlanAsync(CopyRequest request, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<string>> PlanAsync(CopyRequest request, CancellationToken cancellationToken) =>
+        (await PreviewAsync(request, cancellationToken)).Statements;
+
+    /// <summary>What -WhatIf shows: the statements of one batch and how many target rows -OnConflict Update would overwrite. Reads only.</summary>
+    public static async Task<CopyPreview> PreviewAsync(CopyRequest request, CancellationToken cancellationToken)
     {
         var engine = DatabaseEngines.For(request.Map.Source);
         await using var session = await engine.OpenReadOnlyAsync(request.Map.Source, cancellationToken);
         var map = await ResolvedMap.ResolveAsync(request.Map, session.Connection, forCopy: true, cancellationToken);
-        return new BatchSql(map, request, first: false, last: false).Statements;
+        var overwrites = Overwrites(request, map) ? await CopyPriorImage.CountAsync(map, session.Connection, cancellationToken) : 0;
+        return new CopyPreview(new BatchSql(map, request, first: false, last: false).Statements, overwrites);
     }
+
+    /// <summary>Where the prior images of -OnConflict Update go when no folder is given: a prior-images folder beside the journal.</summary>
+    public static string DefaultPriorImageFolder(string? journalPath) => CopyPriorImage.DefaultFolder(journalPath);
+
+    /// <summary>True when the copy can overwrite target rows: -OnConflict Update with values to update.</summary>
+    private static bool Overwrites(CopyRequest request, ResolvedMap map) => request.OnConflict == ConflictAction.Update && map.Values.Count > 0;
 
     /// <summary>Copies; refuses a map that cannot be copied before writing anything, and records one RowsCopied journal entry.</summary>
     public static async Task<CopyResult> CopyAsync(CopyRequest request, IOperationObserver observer, CancellationToken cancellationToken)
@@ -40,6 +51,7 @@ public static class TableCopier
         var engine = DatabaseEngines.For(source);
         ResolvedMap map;
         long total;
+        long overwrites = 0;
         await using (var check = await engine.OpenReadOnlyAsync(source, cancellationToken))
         {
             map = await ResolvedMap.ResolveAsync(request.Map, check.Connection, forCopy: true, cancellationToken);
@@ -50,9 +62,18 @@ public static class TableCopier
             {
                 await RequireNoInsertsAsync(map, check.Connection, cancellationToken);
             }
+            if (Overwrites(request, map))
+            {
+                overwrites = await CopyPriorImage.CountAsync(map, check.Connection, cancellationToken);
+            }
         }
+        var prior = Overwrites(request, map) ? await CopyPriorImage.PrepareAsync(request, map, overwrites, observer, cancellationToken) : null;
         await using var session = await engine.OpenWritableAsync(source, cancellationToken);
         var connection = session.Connection;
+        if (prior is not null)
+        {
+            await prior.LoadAsync(engine, session, cancellationToken);
+        }
 
         var activity = $"Copy-TableData {map.Source.Name} -> {map.Target.Name}";
         var tally = new Tally();
@@ -67,7 +88,7 @@ public static class TableCopier
                 var bound = new BatchSql(map, request, first: after is null, last: false);
                 var upTo = (await MoveSql.ReadAsync(connection, null, bound.NextBound, after, r => MoveSql.KeyValues(r, map.Keys.Count), cancellationToken)).SingleOrDefault();
                 var batch = new BatchSql(map, request, first: after is null, last: upTo is null);
-                await CopyBatchAsync(engine, connection, map, request, batch, [.. after ?? [], .. upTo ?? []], tally, cancellationToken);
+                await CopyBatchAsync(engine, connection, map, request, batch, prior, [.. after ?? [], .. upTo ?? []], tally, cancellationToken);
                 batches++;
                 FaultPoint.Reach(FaultPoint.CopyBatchCommitted);
                 observer.Progress(new OperationProgress(activity, $"{tally.Seen:N0} of {total:N0} source rows ({tally.Copied:N0} copied)",
@@ -82,11 +103,17 @@ public static class TableCopier
                     await Task.Delay(request.Pause, cancellationToken);
                 }
             }
+            if (prior is not null)
+            {
+                await prior.RecordAfterImageAsync(engine, connection, map, cancellationToken);
+            }
         }
         catch (Exception) when (tally.Copied + tally.Updated > 0)
         {
-            // Earlier batches committed rows: the journal says so, so the record matches the database. A rerun finishes the job.
-            OperationsJournal.Record(request.JournalPath, Entry(request, map, Result(map, tally, batches, null, null, clock)) with { Outcome = "Partial" }, observer);
+            // Earlier batches committed rows: the journal says so, so the record matches the database. A rerun finishes the
+            // job (going on with the same prior image); the undo line comes with the line of the run that finishes.
+            OperationsJournal.Record(request.JournalPath, Entry(request, map, Result(request, map, tally, batches, null, null, prior, finished: false, clock))
+                with { Outcome = "Partial" }, observer);
             throw;
         }
 
@@ -98,7 +125,7 @@ public static class TableCopier
         var checksum = map.Source.Table is { } sourceTable
             ? (await TableChecksum.ComputeAsync(source, sourceTable.Table, TableChecksum.StoredColumns(sourceTable).Select(c => c.Name).ToList(), cancellationToken)).Checksum
             : null;
-        var result = Result(map, tally, batches, checksum, comparison, clock);
+        var result = Result(request, map, tally, batches, checksum, comparison, prior, finished: true, clock);
         OperationsJournal.Record(request.JournalPath, Entry(request, map, result), observer);
         return result;
     }
@@ -126,21 +153,45 @@ public static class TableCopier
         }
     }
 
-    private static CopyResult Result(ResolvedMap map, Tally tally, int batches, string? checksum, TableComparison? comparison, Stopwatch clock) => new()
+    private static CopyResult Result(CopyRequest request, ResolvedMap map, Tally tally, int batches, string? checksum, TableComparison? comparison,
+        CopyPriorImage? prior, bool finished, Stopwatch clock)
     {
-        Source = map.Source.Name,
-        Target = map.Target.Name,
-        Copied = tally.Copied,
-        AlreadyPresent = tally.AlreadyPresent,
-        Conflicting = tally.Conflicting,
-        Updated = tally.Updated,
-        CopiedSamples = tally.CopiedSamples,
-        ConflictSamples = tally.ConflictSamples,
-        Batches = batches,
-        SourceChecksum = checksum,
-        Comparison = comparison,
-        Duration = clock.Elapsed,
-    };
+        var kept = prior is { Discarded: false } ? prior : null;
+        return new()
+        {
+            Source = map.Source.Name,
+            Target = map.Target.Name,
+            Copied = tally.Copied,
+            AlreadyPresent = tally.AlreadyPresent,
+            Conflicting = tally.Conflicting,
+            Updated = tally.Updated,
+            CopiedSamples = tally.CopiedSamples,
+            ConflictSamples = tally.ConflictSamples,
+            Batches = batches,
+            SourceChecksum = checksum,
+            Comparison = comparison,
+            PriorImagePath = kept?.ManifestPath,
+            PriorImageSha256 = kept?.Manifest.Data.Sha256,
+            PriorImageRows = kept?.Manifest.RowCount ?? 0,
+            Undo = finished ? kept?.Undo(request.Map.Source) : null,
+            UndoNote = kept is null ? null : UndoNote(map, tally, kept, finished),
+            Duration = clock.Elapsed,
+        };
+    }
+
+    /// <summary>What the undo line puts back, and what it leaves: the rows the copy inserted.</summary>
+    private static string UndoNote(ResolvedMap map, Tally tally, CopyPriorImage prior, bool finished)
+    {
+        var restores = finished
+            ? $"Undo puts back the {prior.Manifest.RowCount} row(s) of {map.Target.Name} the copy overwrote, as they were before it" +
+              (prior.Resumed ? " (with those an earlier, unfinished run of it overwrote)" : "")
+            : $"The copy did not finish: run it again, and the run that finishes gives the undo line for the {prior.Manifest.RowCount} archived row(s)";
+        var inserted = tally.Copied == 0 ? "" : $" the {tally.Copied} row(s) {(prior.Resumed ? "this run" : "the copy")} inserted (keys " +
+            $"{string.Join(", ", tally.CopiedSamples)}{(tally.Copied > tally.CopiedSamples.Count ? ", ..." : "")})";
+        var earlier = prior.Resumed ? " the rows the earlier run inserted" : "";
+        return restores + (inserted.Length + earlier.Length == 0 ? "."
+            : $"; it does not remove{inserted}{(inserted.Length > 0 && earlier.Length > 0 ? " nor" : "")}{earlier}, which the source holds too.");
+    }
 
     /// <summary>
     /// A map that leaves a NOT NULL target column unfilled can still update rows already in the target (a parent row's
@@ -173,6 +224,10 @@ public static class TableCopier
             ["batches"] = result.Batches,
             ["seconds"] = Math.Round(result.Duration.TotalSeconds, 3),
         };
+        if (result.PriorImagePath is not null)
+        {
+            figures["priorImageRows"] = result.PriorImageRows;
+        }
         if (result.Comparison is { } c)
         {
             figures["sourceRows"] = c.SourceRows;
@@ -190,13 +245,16 @@ public static class TableCopier
             Rows = result.Copied,
             Figures = figures,
             Checksum = result.SourceChecksum,
+            Path = result.PriorImagePath,
+            Sha256 = result.PriorImageSha256,
+            Undo = result.Undo,
             Verified = result.Comparison is { Verdict: not ComparisonVerdict.Differs } && request.Map.Where is null && map.Source.Table is not null,
             Outcome = result.Comparison is { Verdict: ComparisonVerdict.Differs } ? "Differs" : null,
         };
     }
 
     private static async Task CopyBatchAsync(IDatabaseEngine engine, DbConnection connection, ResolvedMap map, CopyRequest request, BatchSql batch,
-        object[] bounds, Tally tally, CancellationToken cancellationToken)
+        CopyPriorImage? prior, object[] bounds, Tally tally, CancellationToken cancellationToken)
     {
         var committed = false;
         try
@@ -215,9 +273,12 @@ public static class TableCopier
                     $"This batch was rolled back ({tally.Copied} row(s) of earlier batches stay copied; a rerun resumes). " +
                     "Rerun with -OnConflict Skip or Update, or compare first with Compare-TableData.", map.Target.Name);
             }
-            var updated = request.OnConflict == ConflictAction.Update && conflicts.Count > 0
-                ? await MoveSql.ExecuteAsync(connection, null, batch.Update!, bounds, cancellationToken)
-                : 0;
+            var updated = 0;
+            if (request.OnConflict == ConflictAction.Update && conflicts.Count > 0)
+            {
+                await RequireArchivedAsync(engine, connection, map, batch, prior, tally.Updated > 0, bounds, cancellationToken);
+                updated = await MoveSql.ExecuteAsync(connection, null, batch.Update!, bounds, cancellationToken);
+            }
             var inserted = await MoveSql.ReadAsync(connection, null, batch.Missing, bounds, r => MoveSql.KeyText(MoveSql.KeyValues(r, map.Keys.Count)),
                 cancellationToken, SampleCount - tally.CopiedSamples.Count);
             var copied = await MoveSql.ExecuteAsync(connection, null, batch.Insert, bounds, cancellationToken);
@@ -237,6 +298,42 @@ public static class TableCopier
             throw;
         }
     }
+
+    /// <summary>
+    /// Before a batch overwrites rows: with other writers kept off the target, every row it would overwrite must still be
+    /// in the prior image with the values archived there. Otherwise the batch is refused (and rolled back), since the
+    /// archive would not hold what it overwrites; a prior image no batch has overwritten rows with yet goes too, so the
+    /// rerun archives the rows as they are then.
+    /// </summary>
+    private static async Task RequireArchivedAsync(IDatabaseEngine engine, DbConnection connection, ResolvedMap map, BatchSql batch, CopyPriorImage? prior,
+        bool overwroteBefore, object[] bounds, CancellationToken cancellationToken)
+    {
+        if (engine.Moves.LockForOverwrite(engine.QualifiedName(map.Target.Table!.Table)) is { } lockTarget)
+        {
+            await MoveSql.ExecuteAsync(connection, null, lockTarget, null, cancellationToken);
+        }
+        if (prior is null)
+        {
+            throw Stale(map, "the copy counted none to overwrite, so no prior image holds them. Run the copy again: it archives them first.");
+        }
+        var unarchived = await MoveSql.ReadAsync(connection, null, batch.Unarchived!, bounds, r => MoveSql.KeyText(MoveSql.KeyValues(r, map.Keys.Count)),
+            cancellationToken, SampleCount);
+        if (unarchived.Count == 0)
+        {
+            return;
+        }
+        var changed = $"their prior image was archived in '{prior.ManifestPath}' (keys {string.Join(", ", unarchived)}{(unarchived.Count == SampleCount ? ", ..." : "")})";
+        if (!overwroteBefore && !prior.Resumed)
+        {
+            prior.Discard();
+            throw Stale(map, $"{changed}. No row was overwritten with that archive, so it was removed: run the copy again to archive the rows as they are now.");
+        }
+        throw Stale(map, $"{changed}. That archive stays: it alone holds the values the copy already overwrote. Make the rows what it holds again, or " +
+            "move the archive's folder elsewhere (keeping it) so the copy archives the rows afresh; Compare-TableData shows what differs now.");
+    }
+
+    private static DbOpsException Stale(ResolvedMap map, string why) => new(ErrorIds.ArchiveStale, ErrorKind.InvalidState,
+        $"Nothing of this batch was written (earlier batches stay): rows of {map.Target.Name} it would overwrite changed after {why}", map.Target.Name);
 
     private static async Task RollBackAsync(DbConnection connection)
     {
@@ -308,8 +405,18 @@ internal sealed class BatchSql
                 map.Target.Engine.Moves.Comparable($"\"dst\".{quote(v.TargetColumn!)}", map.Target.Types[keyCount + i])));
             Update = $"UPDATE {target} AS \"dst\" SET {string.Join(", ", map.Values.Select((v, i) => $"{quote(v.TargetColumn!)} = {MapSide.Value(i, "\"s\"")}"))} " +
                 $"FROM {sourceRows} WHERE {isTarget} AND ({string.Join(" OR ", differs)})";
+            var prior = CopyPriorImage.Table(map.Target.Engine).ToQuotedName();
+            string Live(string column) => $"\"dbops_live\".{quote(column)}";
+            var sameKey = string.Join(" AND ", map.Keys.Select(k => $"{Live(k.TargetColumn!)} = \"dbops_prior\".{quote(k.TargetColumn!)}"));
+            var atRow = string.Join(" AND ", map.Keys.Select((k, i) => $"{Live(k.TargetColumn!)} = {MapSide.Key(i, "\"t\"")}"));
+            var asArchived = TableChecksum.StoredColumns(map.Target.Table).Select(c =>
+                map.Target.Engine.Moves.Identical(Live(c.Name), $"\"dbops_prior\".{quote(c.Name)}"));
+            Unarchived = $"{compare.With} SELECT {string.Join(", ", keys.Select(k => "\"t\"." + k))} FROM \"s\" JOIN \"t\" ON {compare.Join} " +
+                $"WHERE ({string.Join(" OR ", compare.Differs)}) AND NOT EXISTS (SELECT 1 FROM {target} AS \"dbops_live\" JOIN {prior} AS \"dbops_prior\" ON {sameKey} " +
+                $"WHERE {atRow} AND {string.Join(" AND ", asArchived)}) ORDER BY {string.Join(", ", Enumerable.Range(1, keyCount))}";
         }
-        Statements = [.. map.Source.Engine.Moves.BeginBatch(request.LockTimeout ?? CopyRequest.DefaultLockTimeout), Present, .. Update is null ? [] : new[] { Update }, Insert, "COMMIT"];
+        Statements = [.. map.Source.Engine.Moves.BeginBatch(request.LockTimeout ?? CopyRequest.DefaultLockTimeout), Present,
+            .. Update is null ? [] : new[] { map.Target.Engine.Moves.LockForOverwrite(target), Unarchived!, Update }.OfType<string>(), Insert, "COMMIT"];
     }
 
     /// <summary>The last key of the next batch (after @p0..), or no row when fewer than a batch are left.</summary>
@@ -325,6 +432,9 @@ internal sealed class BatchSql
 
     /// <summary>-OnConflict Update: overwrites the target rows whose values differ.</summary>
     public string? Update { get; }
+
+    /// <summary>-OnConflict Update: the keys of rows the batch would overwrite that are not in the prior image as they are now.</summary>
+    public string? Unarchived { get; }
 
     /// <summary>What one batch runs, in order.</summary>
     public IReadOnlyList<string> Statements { get; }

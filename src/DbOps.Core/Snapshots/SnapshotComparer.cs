@@ -174,6 +174,7 @@ public static class SnapshotComparer
                     Explanation = $"{old} has the same number of rows but different content (rows were updated, or replaced one for one)",
                 });
             }
+            NameOverwrittenRowsArchive(old, before, after, journal, differences);
             var first = differences.Count;
             CompareTable(old, now, differences);
             JudgeRemovedColumns(old, before, after, journal, differences, first);
@@ -321,6 +322,37 @@ public static class SnapshotComparer
             Explanation = $"{old} has {old.Rows - now.Rows} fewer rows, removed on purpose: they are in the verified rows archive" +
                           $"{(fixes.Count == 1 ? "" : "s")} {string.Join(", ", fixes.Select(e => $"'{e.Path}' ({e.Rows} rows, by {e.User} at {e.Time:u})"))}",
         };
+    }
+
+    /// <summary>
+    /// Rows overwritten on purpose (issue 16): values Copy-TableData -OnConflict Update overwrote between the snapshots
+    /// are a change of content, never loss, and their old values are kept. The table's Rows or Content change names the
+    /// newest verified prior image the journal's RowsCopied lines into it recorded, while that archive still holds its rows.
+    /// </summary>
+    private static void NameOverwrittenRowsArchive(TableSnapshot table, DatabaseSnapshot before, DatabaseSnapshot after, OperationsJournal journal,
+        List<SnapshotDifference> differences)
+    {
+        if (differences.Count == 0 || differences[^1] is not { ObjectType: "Rows" or "Content", DataLoss: false } changed
+            || changed.Table != table.Name || changed.Schema != table.Schema)
+        {
+            return;
+        }
+        var tableRef = new TableRef(table.Schema, table.Name);
+        var copy = journal.Read()
+            .Where(e => e.Operation == JournalOperations.RowsCopied && e.Time >= before.TakenAt && e.Time <= after.TakenAt && e.Path is not null && e.Undo is not null
+                        && e.IsAbout(before.Provider, before.Server, before.Database) && e.Target == $"{table.Schema}.{table.Name}")
+            .OrderByDescending(e => e.Time)
+            .FirstOrDefault(e => e.Figures?.GetValueOrDefault("priorImageRows") is > 0 and var rows && Holds(e.Path!, tableRef, (long)rows, null, ArchiveScope.Rows));
+        if (copy is not null)
+        {
+            differences[^1] = new SnapshotDifference(changed.ObjectType, changed.Change, table, changed.Name, changed.Before, changed.After)
+            {
+                RowDelta = changed.RowDelta,
+                Archive = copy.Path,
+                Explanation = $"{changed.Explanation ?? $"{tableRef} changed"}; the {copy.Figures!["priorImageRows"]} row(s) Copy-TableData overwrote " +
+                              $"({copy.User} at {copy.Time:u}) keep their values in the verified archive '{copy.Path}' (undo: {copy.Undo})",
+            };
+        }
     }
 
     /// <summary>A content checksum's sum of row hashes (<see cref="TableChecksum"/>), which adds up over disjoint sets of rows.</summary>

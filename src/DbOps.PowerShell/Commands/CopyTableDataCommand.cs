@@ -32,6 +32,14 @@ public sealed class CopyTableDataCommand : TableMapCommand
     [Parameter]
     public SwitchParameter Verify { get; set; }
 
+    /// <summary>
+    /// The folder for the archive of the target rows -OnConflict Update overwrites (each copy in a folder of its own inside
+    /// it). Default: a prior-images folder beside the journal.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Destination { get; set; }
+
     /// <summary>The operations journal to record the copy in; by default $env:DBOPS_JOURNAL or the per-user journal.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -55,10 +63,14 @@ public sealed class CopyTableDataCommand : TableMapCommand
         {
             var database = ResolveDatabase(Database);
             var request = new CopyRequest(BuildMap(database, null), OnConflict, BatchSize, Pause, LockTimeout, Verify,
-                JournalPath is null ? null : ResolvePath(JournalPath));
-            var statements = Run((_, token) => TableCopier.PlanAsync(request, token));
+                JournalPath is null ? null : ResolvePath(JournalPath), Destination is null ? null : ResolvePath(Destination));
+            var preview = Run((_, token) => TableCopier.PreviewAsync(request, token));
+            var overwrites = preview.Overwrites == 0 ? ""
+                : $", overwriting {preview.Overwrites} target row(s) whose values differ once their prior image is archived in " +
+                  $"'{request.PriorImageFolder ?? TableCopier.DefaultPriorImageFolder(request.JournalPath)}'";
             if (!ShouldProcessStatements($"{Target} in {database}",
-                    $"Copy the rows of {Source ?? "the source query"} into {Target} in batches of {BatchSize}; each batch runs", statements))
+                    $"Copy the rows of {Source ?? "the source query"} into {Target} in batches of {BatchSize}{overwrites}; each batch runs", preview.Statements)
+                || (preview.Overwrites > 0 && !ShouldOverwrite(preview.Overwrites)))
             {
                 return;
             }
@@ -69,4 +81,16 @@ public sealed class CopyTableDataCommand : TableMapCommand
             WriteDbOpsError(e, Database);
         }
     }
+
+    /// <summary>
+    /// Overwriting target rows asks as a High-impact cmdlet asks (by default), while Skip and Fail keep the cmdlet's
+    /// Medium impact: under $ConfirmPreference High, which a Medium cmdlet does not ask under, it asks here. -Confirm
+    /// (it asked already), -Confirm:$false and $ConfirmPreference None do not ask again; neither do Low and Medium, under
+    /// which ShouldProcess asked.
+    /// </summary>
+    private bool ShouldOverwrite(long overwrites) =>
+        MyInvocation.BoundParameters.ContainsKey("Confirm")
+        || (LanguagePrimitives.TryConvertTo(SessionState.PSVariable.GetValue("ConfirmPreference"), out ConfirmImpact preference) ? preference : ConfirmImpact.High) != ConfirmImpact.High
+        || ShouldContinue($"Overwrite {overwrites} row(s) of {Target} with the source's values? Their prior image is archived first, and the copy's Undo line puts them back.",
+            $"{MyInvocation.MyCommand.Name} -OnConflict Update");
 }

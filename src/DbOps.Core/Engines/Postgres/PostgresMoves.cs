@@ -41,4 +41,15 @@ internal sealed class PostgresMoves : IMoveDialect
     public void PrepareChecksums(DbConnection connection)
     {
     }
+
+    /// <summary>By their text: every type has one (json and xml have no equality), and it is exact (1.50 is not 1.5).</summary>
+    public string Identical(string left, string right) => $"({left})::text IS NOT DISTINCT FROM ({right})::text";
+
+    /// <summary>Other writers wait (readers do not) until the batch commits, within the batch's lock_timeout.</summary>
+    public string? LockForOverwrite(string table) => $"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE";
+
+    /// <summary>A RESET of each setting <see cref="PostgresArchive.CanonicalSettingsSql"/> makes.</summary>
+    public string? LeaveCanonicalTextSql { get; } = string.Join("; ",
+        PostgresArchive.CanonicalSettingsSql.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(set => "RESET " + set["SET ".Length..set.IndexOf('=', StringComparison.Ordinal)].Trim()));
 }

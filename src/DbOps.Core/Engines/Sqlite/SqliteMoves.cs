@@ -40,6 +40,15 @@ internal sealed class SqliteMoves : IMoveDialect
         ((SqliteConnection)connection).CreateAggregate<string?, decimal, string>("dbops_checksum", 0m,
             (sum, text) => text is null ? sum : sum + First60Bits(text), sum => sum.ToString(CultureInfo.InvariantCulture), isDeterministic: true);
 
+    /// <summary>IS is = with NULL IS NULL; the prior image's columns have the live table's affinities, so its values kept their storage classes.</summary>
+    public string Identical(string left, string right) => $"{left} IS {right}";
+
+    /// <summary>BEGIN IMMEDIATE already keeps every other writer out.</summary>
+    public string? LockForOverwrite(string table) => null;
+
+    /// <summary>SQLite's canonical text needs no session setting.</summary>
+    public string? LeaveCanonicalTextSql => null;
+
     private static long First60Bits(string text) =>
         (long)(BinaryPrimitives.ReadUInt64BigEndian(MD5.HashData(Encoding.UTF8.GetBytes(text))) >> 4);
 }
