@@ -329,7 +329,7 @@ internal static class MoveBench
             await TruncateAsync(cluster, database);
             // pgbench runs for a fixed time: long enough to cover the lead, the copy (as timed above) and a margin.
             var expected = times.TryGetValue(key, out var seconds) ? seconds : 60;
-            var duration = (int)Math.Ceiling(Lead + expected * 1.5 + 10);
+            var duration = (int)Math.Ceiling(Lead + expected * 1.2 + 5);
             var prefix = Path.Combine(folder, key);
             var pgbench = Program.RunToolAsync(Path.Combine(cluster.BinFolder, "pgbench"),
                 ["-h", connection.Host!, "-p", connection.Port.ToString(CultureInfo.InvariantCulture), "-U", connection.Username!, "-n",
@@ -384,7 +384,7 @@ internal static class MoveBench
                 var self = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot tell which program is running.");
                 List<string> arguments = Path.GetFileNameWithoutExtension(self) == "dotnet" ? [typeof(MoveBench).Assembly.Location] : [];
                 var output = await Program.RunToolAsync(self, [.. arguments, "moves", "--measure-memory", mode, suffix.Length == 0 ? "-" : suffix], environment);
-                var fields = output.Trim().Split(' ');
+                var fields = output.Trim().Split(' ', 2);
                 peaks[mode + suffix] = long.Parse(fields[0], CultureInfo.InvariantCulture);
                 lines.Add($"    {mode + (mode == "compare" ? " (two databases)" : ""),-24} {size,12:N0} rows {Program.Mb(peaks[mode + suffix]),6} MB   ({fields[1]})");
             }
@@ -570,14 +570,14 @@ internal static class MoveBench
     {
         await using var db = new NpgsqlConnection(connectionString);
         await db.OpenAsync();
-        await using var copy = await db.BeginRawBinaryCopyAsync($"COPY (SELECT id, md5({table}::text) FROM {table}) TO STDOUT");
-        var buffer = new byte[1 << 16];
+        using var copy = await db.BeginTextExportAsync($"COPY (SELECT id, md5({table}::text) FROM {table}) TO STDOUT");
+        var buffer = new char[1 << 16];
         long bytes = 0, lines = 0;
         int read;
         while ((read = await copy.ReadAsync(buffer, 0, buffer.Length)) > 0)
         {
-            bytes += read;
-            lines += buffer.AsSpan(0, read).Count((byte)'\n');
+            bytes += read; // one byte per character: digits, hex and separators
+            lines += buffer.AsSpan(0, read).Count('\n');
         }
         return (bytes, lines);
     }
