@@ -258,7 +258,7 @@ internal static class MoveBench
             ],
             async (round, way) =>
             {
-                await ExecuteAsync(connectionString, "TRUNCATE items_copy");
+                await TruncateAsync(cluster, database);
                 if (round == runs && way == 1)
                 {
                     await ResetStatementsAsync(cluster, database);
