@@ -32,7 +32,7 @@ internal static class Program
 {
     private const string Usage =
         "Usage: dotnet run -c Release --project bench/DbOps.Bench -- [--pg-rows N] [--sqlite-mb N] [--runs K] [--only pg|sqlite]\n" +
-        "       dotnet run -c Release --project bench/DbOps.Bench -- integrity|constraints|query|archive|docs|process [options]";
+        "       dotnet run -c Release --project bench/DbOps.Bench -- integrity|constraints|query|archive|docs|process|moves [options]";
 
     // The memory child gets the connection string (it holds the password) and pg_dump's folder through the environment, never argv.
     internal const string ConnectionVariable = "DBOPS_BENCH_PG_CONNECTION";
@@ -47,6 +47,7 @@ internal static class Program
         if (args is ["archive", .. var archiveArgs]) { return await ArchiveBench.MainAsync(archiveArgs); }
         if (args is ["docs", .. var docsArgs]) { return await DocsBench.RunAsync(docsArgs); }
         if (args is ["process", .. var processArgs]) { return await ProcessBench.MainAsync(processArgs); }
+        if (args is ["moves", .. var moveArgs]) { return await MoveBench.MainAsync(moveArgs); }
         if (args is ["--measure-memory", var engine, var target])
         {
             return await MeasureMemoryChildAsync(engine, target);
