@@ -104,6 +104,40 @@ public sealed class ColumnRemovalKilledProcessTests(PostgresCluster cluster) : I
         Assert.Equal((string?)intent["id"], (string?)settled[1]["id"]);
     }
 
+    [Fact]
+    public void An_intent_whose_COMMIT_never_ran_is_voided_by_the_next_run_and_explains_no_later_drop()
+    {
+        var path = _folder.File("voided.db");
+        using var session = new PowerShellSession();
+        session.ExecuteSqlite(path, CheckedUsers);
+        var archives = _folder.File("archives");
+        var script = _folder.File("retire-voided.ps1");
+        File.WriteAllText(script, Retire);
+        session.Run("$before = Get-DatabaseSnapshot -Database $path -Checksum", new { path });
+
+        // Killed with its intent journaled and the drop not committed: the column is whole.
+        RemovalKilledProcessTests.KillAtFaultPoint("ColumnIntended", script, "-db", path, "-dest", archives, "-dep", "mock_flag");
+        Assert.Equal(1, (long)session.SqliteScalar(path, "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'is_mock'"));
+
+        // The next removal (of another column) settles the intent as not committed.
+        session.Run("$null = Remove-DeprecatedColumn -Database $path -Table users -Column name -Dependent names -Destination $dest -Confirm:$false",
+            new { path, dest = archives });
+        Assert.Empty(session.Errors);
+        var outcomes = File.ReadAllLines(Environment.GetEnvironmentVariable("DBOPS_JOURNAL")!)
+            .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!)
+            .Where(e => (string?)e["database"] == Path.GetFullPath(path) && (string?)e["column"] == "is_mock"
+                        && ((string?)e["operation"])!.StartsWith("ColumnRemov", StringComparison.Ordinal))
+            .Select(e => $"{(string?)e["operation"]} {(string?)e["outcome"]}".Trim()).ToList();
+        Assert.Equal(["ColumnRemovalStarted", "ColumnRemovalStarted NotCommitted"], outcomes);
+
+        // The values change and the column is then dropped by hand, with no archive: that is data loss.
+        session.ExecuteSqlite(path, "UPDATE users SET is_mock = 1 - is_mock; ALTER TABLE users RENAME TO old_users; " +
+                                    "CREATE TABLE users AS SELECT id FROM old_users; DROP TABLE old_users;");
+        var loss = session.Run("$d = @(Compare-DatabaseSnapshot $before (Get-DatabaseSnapshot -Database $path -Checksum) | " +
+                               "Where-Object { $_.ObjectType -eq 'Column' -and $_.Name -eq 'is_mock' }); \"$($d.Count) $($d[0].DataLoss)\"", new { path });
+        Assert.Equal("1 True", Assert.Single(loss).BaseObject);
+    }
+
     private void AssertKilledThenFinished(PowerShellSession session, string db, Func<long> columnCount, Func<long> trueFlags,
         string point = "ColumnLocked", string? dependent = null, Action? whole = null)
     {

@@ -81,7 +81,7 @@ public static class ColumnRemovalService
         var inTransaction = false;
         var committing = false;
         TableContent content;
-        JournalEntry intent;
+        JournalEntry? intent = null;
         try
         {
             foreach (var sql in plan.Drop.Lock)
@@ -137,6 +137,7 @@ public static class ColumnRemovalService
                 Verified = true,
                 Undo = UndoLine(source, archive.ManifestPath),
             }, observer);
+            FaultPoint.Reach(FaultPoint.ColumnIntended);
             committing = true;
             await RemovalService.ExecuteAsync(connection, "COMMIT", null, cancellationToken);
             inTransaction = false;
@@ -144,6 +145,8 @@ public static class ColumnRemovalService
         }
         catch (Exception e) when (committing && e is DbException or InvalidOperationException)
         {
+            // A column still there means this COMMIT did not take effect: its intent must not explain a later drop.
+            await SettleAsync(engine, request, [intent!], observer, CancellationToken.None);
             throw new DbOpsException(ErrorIds.RemovalFailed, ErrorKind.OperationFailed,
                 $"The COMMIT that drops {table}.{column} failed ({e.Message}); whether it took effect is unknown. Check whether the column still exists; " +
                 $"its archive '{archive.ManifestPath}' is intact either way.", table.ToString(), e);
@@ -151,6 +154,10 @@ public static class ColumnRemovalService
         catch (Exception e) when (inTransaction)
         {
             await RemovalService.RollbackQuietlyAsync(connection);
+            if (intent is not null)
+            {
+                OperationsJournal.Record(request.JournalPath, NotCommitted(intent), observer);
+            }
             throw Map(e, engine, table, column, lockTimeout);
         }
         catch (Exception e)
@@ -159,7 +166,7 @@ public static class ColumnRemovalService
         }
 
         observer.Verbose($"Dropped {table}.{column} ({content.Rows} rows archived in '{archive.ManifestPath}'{(plan.Drop.Copied is null ? "" : "; the table was rebuilt without it")}).");
-        OperationsJournal.Record(request.JournalPath, intent with { Time = DateTimeOffset.UtcNow, Operation = JournalOperations.ColumnRemoved }, observer);
+        OperationsJournal.Record(request.JournalPath, intent! with { Time = DateTimeOffset.UtcNow, Operation = JournalOperations.ColumnRemoved }, observer);
         return new ColumnRemoval(source, table, column, true, content, archive.ManifestPath, plan.Statements,
             plan.Dependents.Select(d => d.Description).ToList(), intent.Undo, clock.Elapsed);
     }
@@ -195,28 +202,66 @@ public static class ColumnRemovalService
             "and the column archive is kept for the next run.", plan.Table.ToString());
 
     /// <summary>
-    /// Drops whose process died between the intent and the outcome (or whose COMMIT failed) are settled now: a column gone
-    /// from its table means the COMMIT took effect, and its ColumnRemoved line is written. A column still there needs none.
+    /// Drops whose process died between the intent and the outcome (or whose COMMIT failed) are settled now, before this
+    /// run plans anything (see <see cref="SettleAsync(IDatabaseEngine, DbConnection, ColumnRemovalRequest, IReadOnlyList{JournalEntry}, IOperationObserver, CancellationToken)"/>).
     /// </summary>
     private static async Task SettleUnfinishedAsync(IDatabaseEngine engine, DbConnection connection, ColumnRemovalRequest request, IOperationObserver observer,
         CancellationToken cancellationToken)
     {
         var source = request.Source;
         var entries = OperationsJournal.Open(request.JournalPath).Read().Where(e => e.IsAbout(source.Provider, source.Server, source.Database)).ToList();
-        var settled = entries.Where(e => e.Operation == JournalOperations.ColumnRemoved && e.Id is not null).Select(e => e.Id).ToHashSet();
+        var settled = entries.Where(e => e.Id is not null && (e.Operation == JournalOperations.ColumnRemoved || e.Outcome == NotCommittedOutcome))
+            .Select(e => e.Id).ToHashSet();
         var unsettled = entries.Where(e => e.Operation == JournalOperations.ColumnRemovalStarted && !settled.Contains(e.Id)).ToList();
-        if (unsettled.Count == 0)
+        if (unsettled.Count > 0)
         {
-            return;
-        }
-        var schema = await SchemaReader.ReadAsync(engine, connection, cancellationToken);
-        foreach (var intent in unsettled.Where(e => schema.Find(new TableRef(e.Schema ?? "", e.Table ?? "")) is { } t && t.FindColumn(e.Column ?? "") is null))
-        {
-            observer.Verbose($"The removal of {intent.Schema}.{intent.Table}.{intent.Column} at {intent.Time:u} ended without a recorded outcome; the column is gone, " +
-                             "so its drop committed: recording it now.");
-            OperationsJournal.Record(request.JournalPath, intent with { Time = DateTimeOffset.UtcNow, Operation = JournalOperations.ColumnRemoved }, observer);
+            await SettleAsync(engine, connection, request, unsettled, observer, cancellationToken);
         }
     }
+
+    /// <summary>
+    /// The outcome of each intent, read from the live schema: a column gone from its table means the COMMIT took effect
+    /// (ColumnRemoved); a column still there means it did not (the intent is voided, so it never explains a later drop).
+    /// </summary>
+    private static async Task SettleAsync(IDatabaseEngine engine, DbConnection connection, ColumnRemovalRequest request, IReadOnlyList<JournalEntry> intents,
+        IOperationObserver observer, CancellationToken cancellationToken)
+    {
+        var schema = await SchemaReader.ReadAsync(engine, connection, cancellationToken);
+        foreach (var intent in intents)
+        {
+            if (schema.Find(new TableRef(intent.Schema ?? "", intent.Table ?? "")) is { } table && table.FindColumn(intent.Column ?? "") is null)
+            {
+                observer.Verbose($"The removal of {intent.Schema}.{intent.Table}.{intent.Column} at {intent.Time:u} ended without a recorded outcome; the column is gone, " +
+                                 "so its drop committed: recording it now.");
+                OperationsJournal.Record(request.JournalPath, intent with { Time = DateTimeOffset.UtcNow, Operation = JournalOperations.ColumnRemoved }, observer);
+            }
+            else
+            {
+                OperationsJournal.Record(request.JournalPath, NotCommitted(intent), observer);
+            }
+        }
+    }
+
+    /// <summary>After a COMMIT whose connection failed: the outcome read on a new connection, if one can be had.</summary>
+    private static async Task SettleAsync(IDatabaseEngine engine, ColumnRemovalRequest request, IReadOnlyList<JournalEntry> intents, IOperationObserver observer,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var session = await engine.OpenReadOnlyAsync(request.Source, cancellationToken);
+            await SettleAsync(engine, session.Connection, request, intents, observer, cancellationToken);
+        }
+        catch (Exception e) when (e is DbException or DbOpsException or InvalidOperationException)
+        {
+            observer.Warning($"Whether the drop of {intents[0].Table}.{intents[0].Column} committed could not be read ({e.Message}); the next Remove-DeprecatedColumn settles it.");
+        }
+    }
+
+    /// <summary>Outcome of an intent whose drop did not commit (rolled back, or the column is still there).</summary>
+    internal const string NotCommittedOutcome = "NotCommitted";
+
+    private static JournalEntry NotCommitted(JournalEntry intent) =>
+        intent with { Time = DateTimeOffset.UtcNow, Outcome = NotCommittedOutcome, Verified = false, Undo = null };
 
     /// <summary>The resolved column, its archive's key, its dependents (all named, or refused), how it goes, and all its statements in order.</summary>
     private sealed record Plan(TableRef Table, string Column, ColumnArchive Part, IReadOnlyList<ColumnDependent> Dependents, ColumnDrop Drop, IReadOnlyList<string> Statements);

@@ -29,6 +29,9 @@ internal static class FaultPoint
     /// <summary>Remove-DeprecatedColumn has dropped the column (SQLite: rebuilt the table), before its checks and COMMIT (issue 17).</summary>
     public const string ColumnDropped = nameof(ColumnDropped);
 
+    /// <summary>Between Remove-DeprecatedColumn's intent line and its COMMIT (issue 17).</summary>
+    public const string ColumnIntended = nameof(ColumnIntended);
+
     /// <summary>Between Remove-DeprecatedColumn's COMMIT and the journal line that records its outcome (issue 17).</summary>
     public const string ColumnCommitted = nameof(ColumnCommitted);
 

@@ -378,8 +378,12 @@ public static class SnapshotComparer
                 continue;
             }
             var tableRef = new TableRef(table.Schema, table.Name);
-            var archive = journal.Read()
+            var entries = journal.Read();
+            // An intent whose drop was found not to have committed explains nothing.
+            var voided = entries.Where(e => e.Outcome == ColumnRemovalService.NotCommittedOutcome && e.Id is not null).Select(e => e.Id).ToHashSet();
+            var archive = entries
                 .Where(e => e.Operation is JournalOperations.ColumnRemoved or JournalOperations.ColumnRemovalStarted && e.IsAbout(before.Provider, before.Server, before.Database)
+                            && !(e.Operation == JournalOperations.ColumnRemovalStarted && voided.Contains(e.Id))
                             && e.Table == table.Name && (e.Schema is null || e.Schema == table.Schema) && e.Column == column.Name
                             && e.Verified && e.Rows == table.Rows && e.Path is not null
                             // An older archive of a column of the same name holds other values.

@@ -146,7 +146,9 @@ internal sealed class PostgresInspection : IInspectionDialect
     public async Task<IAsyncDisposable> BeginChecksAsync(DbConnection connection, TimeSpan lockTimeout, CancellationToken cancellationToken)
     {
         await ExecuteAsync(connection,
-            $"BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL lock_timeout = '{(int)lockTimeout.TotalMilliseconds}ms'; SET LOCAL jit = off",
+            $"BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL lock_timeout = '{(int)lockTimeout.TotalMilliseconds}ms'" +
+            // The jit setting exists from PostgreSQL 11 on.
+            (((NpgsqlConnection)connection).PostgreSqlVersion.Major >= 11 ? "; SET LOCAL jit = off" : ""),
             cancellationToken);
         return new RollbackOnDispose(connection);
     }

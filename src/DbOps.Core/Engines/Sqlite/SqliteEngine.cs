@@ -59,6 +59,7 @@ internal sealed class SqliteEngine : IDatabaseEngine
 
     private static async Task RollBackHotJournalAsync(string path, CancellationToken cancellationToken)
     {
+        SqliteException hot;
         await using (var probe = await OpenAsync(path, SqliteOpenMode.ReadOnly, cancellationToken))
         {
             try
@@ -68,11 +69,19 @@ internal sealed class SqliteEngine : IDatabaseEngine
             }
             catch (SqliteException e) when (e.SqliteExtendedErrorCode == ReadOnlyRollback)
             {
-                // Rolled back below.
+                hot = e;
             }
         }
-        await using var writer = await OpenAsync(path, SqliteOpenMode.ReadWrite, cancellationToken);
-        await writer.ExecuteScalarAsync<long>("SELECT count(*) FROM sqlite_schema");
+        try
+        {
+            await using var writer = await OpenAsync(path, SqliteOpenMode.ReadWrite, cancellationToken);
+            await writer.ExecuteScalarAsync<long>("SELECT count(*) FROM sqlite_schema");
+        }
+        catch (SqliteException)
+        {
+            // Not writable here (a read-only file or mount): the hot journal is the cause worth reporting.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(hot);
+        }
     }
 
     private static async Task<SqliteConnection> OpenAsync(string path, SqliteOpenMode mode, CancellationToken cancellationToken)
