@@ -174,6 +174,33 @@ public abstract class MovesTests : IDisposable
     }
 
     [Fact]
+    public async Task A_renamed_composite_key_copies_batch_by_batch_with_rows_already_in_the_target_on_each_side_of_the_batches()
+    {
+        // Batches of 2 end inside a run (at (1, 2) and (2, 1)); target rows lie inside batches and before and after them all.
+        var db = await CreateAsync("""
+            CREATE TABLE old_steps(run_no INTEGER NOT NULL, step_no INTEGER NOT NULL, phase TEXT, PRIMARY KEY (run_no, step_no));
+            INSERT INTO old_steps VALUES (1, 1, 'a'), (1, 2, 'b'), (1, 3, 'c'), (2, 1, 'd'), (2, 2, 'e'), (3, 1, 'f');
+            CREATE TABLE steps(run_id INTEGER NOT NULL, step INTEGER NOT NULL, label TEXT, PRIMARY KEY (run_id, step));
+            INSERT INTO steps VALUES (0, 9, 'before'), (1, 3, 'c'), (2, 2, 'other'), (4, 1, 'after');
+            """);
+        var map = new TableMap
+        {
+            Source = db, SourceTable = "old_steps", TargetTable = "steps", Keys = [new("run_no", "run_id"), new("step_no", "step")], Map = [new("phase", "label")],
+        };
+
+        var skip = await CopyAsync(map);
+        var update = await UpdateAsync(map);
+
+        Assert.Equal((4L, 1L, 1L), (skip.Copied, skip.AlreadyPresent, skip.Conflicting));
+        Assert.Equal(["(1, 1)", "(1, 2)", "(2, 1)", "(3, 1)"], skip.CopiedSamples);
+        Assert.Equal(("(2, 2)", "label"), (Assert.Single(skip.ConflictSamples).Key, Assert.Single(skip.ConflictSamples[0].Columns)));
+        Assert.Equal((0L, 5L, 1L, 1L), (update.Copied, update.AlreadyPresent, update.Conflicting, update.Updated));
+        Assert.Equal((ComparisonVerdict.Contained, 6L, 2L), (update.Comparison!.Verdict, update.Comparison.Matched, update.Comparison.Extra));
+        Assert.Equal(8, Count(db, "SELECT count(*) FROM steps"));
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM steps WHERE run_id = 2 AND step = 2 AND label = 'e'"));
+    }
+
+    [Fact]
     public async Task Hostile_identifiers_are_quoted_never_spliced()
     {
         const string table = "x\"; DROP TABLE keep; --";

@@ -17,6 +17,13 @@ internal interface IMoveDialect
     /// <summary>The statements that open one copy batch's transaction, waiting at most <paramref name="lockTimeout"/> for locks.</summary>
     IReadOnlyList<string> BeginBatch(TimeSpan lockTimeout);
 
+    /// <summary>
+    /// True when a source key of <paramref name="sourceType"/> and the target key of <paramref name="targetType"/> it
+    /// equals always sort alike (same order, no collation in play), so a copy batch's source key range also bounds the
+    /// target rows it can meet. False when unsure: the batch then reads the target unbounded, slower but never wrong.
+    /// </summary>
+    bool OrdersAlike(string sourceType, string targetType);
+
     /// <summary>What a failed probe of a map says: a column the server does not know, types it cannot compare, a write
     /// refused by a read-only connection, or none of these (null).</summary>
     MapProblem? ProbeProblem(Exception error);

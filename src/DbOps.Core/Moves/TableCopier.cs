@@ -279,8 +279,10 @@ public static class TableCopier
                 await RequireArchivedAsync(engine, connection, map, batch, prior, tally.Updated > 0, bounds, cancellationToken);
                 updated = await MoveSql.ExecuteAsync(connection, null, batch.Update!, bounds, cancellationToken);
             }
-            var inserted = await MoveSql.ReadAsync(connection, null, batch.Missing, bounds, r => MoveSql.KeyText(MoveSql.KeyValues(r, map.Keys.Count)),
-                cancellationToken, SampleCount - tally.CopiedSamples.Count);
+            // The insert's row count counts the copied rows; their keys are listed only while samples are wanted.
+            var inserted = tally.CopiedSamples.Count == SampleCount ? []
+                : await MoveSql.ReadAsync(connection, null, batch.Missing, bounds, r => MoveSql.KeyText(MoveSql.KeyValues(r, map.Keys.Count)),
+                    cancellationToken, SampleCount - tally.CopiedSamples.Count);
             var copied = await MoveSql.ExecuteAsync(connection, null, batch.Insert, bounds, cancellationToken);
             await MoveSql.ExecuteAsync(connection, null, "COMMIT", null, cancellationToken);
             committed = true;
@@ -379,21 +381,35 @@ internal sealed class BatchSql
     {
         var keyCount = map.Keys.Count;
         var keys = Enumerable.Range(0, keyCount).Select(i => MapSide.Key(i)).ToList();
-        var row = $"({string.Join(", ", keys)})";
-        string Parameters(int from) => $"({string.Join(", ", Enumerable.Range(from, keyCount).Select(MoveSql.Parameter))})";
-        var afterPrevious = first ? null : $"{row} > {Parameters(0)}";
-        var range = string.Join(" AND ", new[] { afterPrevious, last ? null : $"{row} <= {Parameters(first ? 0 : keyCount)}" }.Where(c => c is not null));
+        string Parameters(int from, int width) => $"({string.Join(", ", Enumerable.Range(from, width).Select(MoveSql.Parameter))})";
+        string Row(IReadOnlyList<string> columns, int width) => $"({string.Join(", ", columns.Take(width))})";
+        // One side's first `width` key columns against the batch's bounds: after the previous batch's last key (@p0..) and up
+        // to this batch's last key (the parameters after those). Cut to a leading part of the key, each bound includes its end.
+        string? After(IReadOnlyList<string> columns, int width) =>
+            first || width == 0 ? null : $"{Row(columns, width)} {(width == keyCount ? ">" : ">=")} {Parameters(0, width)}";
+        string? UpTo(IReadOnlyList<string> columns, int width) =>
+            last || width == 0 ? null : $"{Row(columns, width)} <= {Parameters(first ? 0 : keyCount, width)}";
+        string? Range(IReadOnlyList<string> columns, int width) =>
+            string.Join(" AND ", new[] { After(columns, width), UpTo(columns, width) }.OfType<string>()) is { Length: > 0 } range ? range : null;
+        var range = Range(keys, keyCount);
         var order = string.Join(", ", keys);
-        NextBound = $"SELECT {order} FROM ({map.Source.Select()}) AS \"r\"{(afterPrevious is null ? "" : $" WHERE {afterPrevious}")} " +
+        NextBound = $"SELECT {order} FROM ({map.Source.Select()}) AS \"r\"{(first ? "" : $" WHERE {After(keys, keyCount)}")} " +
             $"ORDER BY {order} LIMIT 1 OFFSET {request.BatchSize - 1}";
 
-        var compare = new ComparisonSql(map, range.Length == 0 ? null : range);
-        Present = $"{compare.With} SELECT {string.Join(", ", keys.Select(k => "\"s\"." + k))}" +
+        // Target rows pair with the batch's rows by equal keys, so where the keys sort alike on both sides (a leading part of
+        // them at least) the batch's key range bounds the target too: each statement reads that range of the target through
+        // its key's index, not the whole table once per batch.
+        var quote = map.Target.Engine.QuoteIdentifier;
+        var alike = Enumerable.Range(0, keyCount).TakeWhile(i => map.Target.Engine.Moves.OrdersAlike(map.Source.Types[i], map.Target.Types[i])).Count();
+        var targetRange = Range(keys, alike);
+        string TargetBound(string alias) => Range(map.Keys.Select(k => $"{alias}.{quote(k.TargetColumn!)}").ToList(), alike) is { } bound ? $" AND {bound}" : "";
+        var compare = new ComparisonSql(map);
+        var with = $"WITH \"s\" AS ({map.Source.Select(range)}), \"t\" AS ({map.Target.Select(targetRange)})";
+        Present = $"{with} SELECT {string.Join(", ", keys.Select(k => "\"s\"." + k))}" +
             string.Concat(compare.Differs.Select(d => $", CASE WHEN {d} THEN 1 ELSE 0 END")) + $" FROM \"s\" JOIN \"t\" ON {compare.Join}";
         var target = map.Target.Engine.QualifiedName(map.Target.Table!.Table);
-        var quote = map.Target.Engine.QuoteIdentifier;
-        var sourceRows = $"({map.Source.Select(range.Length == 0 ? null : range)}) AS \"s\"";
-        var isTarget = string.Join(" AND ", map.Keys.Select((k, i) => $"\"dst\".{quote(k.TargetColumn!)} = {MapSide.Key(i, "\"s\"")}"));
+        var sourceRows = $"({map.Source.Select(range)}) AS \"s\"";
+        var isTarget = string.Join(" AND ", map.Keys.Select((k, i) => $"\"dst\".{quote(k.TargetColumn!)} = {MapSide.Key(i, "\"s\"")}")) + TargetBound("\"dst\"");
         Missing = $"SELECT {string.Join(", ", keys.Select(k => "\"s\"." + k))} FROM {sourceRows} WHERE NOT EXISTS (SELECT 1 FROM {target} AS \"dst\" WHERE {isTarget}) ORDER BY {order}";
         var columns = map.Keys.Concat(map.Values).Select(v => quote(v.TargetColumn!));
         var selected = Enumerable.Range(0, keyCount).Select(i => MapSide.Key(i, "\"s\"")).Concat(map.Values.Select((_, i) => MapSide.Value(i, "\"s\"")));
@@ -408,10 +424,10 @@ internal sealed class BatchSql
             var prior = CopyPriorImage.Table(map.Target.Engine).ToQuotedName();
             string Live(string column) => $"\"dbops_live\".{quote(column)}";
             var sameKey = string.Join(" AND ", map.Keys.Select(k => $"{Live(k.TargetColumn!)} = \"dbops_prior\".{quote(k.TargetColumn!)}"));
-            var atRow = string.Join(" AND ", map.Keys.Select((k, i) => $"{Live(k.TargetColumn!)} = {MapSide.Key(i, "\"t\"")}"));
+            var atRow = string.Join(" AND ", map.Keys.Select((k, i) => $"{Live(k.TargetColumn!)} = {MapSide.Key(i, "\"t\"")}")) + TargetBound("\"dbops_live\"");
             var asArchived = TableChecksum.StoredColumns(map.Target.Table).Select(c =>
                 map.Target.Engine.Moves.Identical(Live(c.Name), $"\"dbops_prior\".{quote(c.Name)}"));
-            Unarchived = $"{compare.With} SELECT {string.Join(", ", keys.Select(k => "\"t\"." + k))} FROM \"s\" JOIN \"t\" ON {compare.Join} " +
+            Unarchived = $"{with} SELECT {string.Join(", ", keys.Select(k => "\"t\"." + k))} FROM \"s\" JOIN \"t\" ON {compare.Join} " +
                 $"WHERE ({string.Join(" OR ", compare.Differs)}) AND NOT EXISTS (SELECT 1 FROM {target} AS \"dbops_live\" JOIN {prior} AS \"dbops_prior\" ON {sameKey} " +
                 $"WHERE {atRow} AND {string.Join(" AND ", asArchived)}) ORDER BY {string.Join(", ", Enumerable.Range(1, keyCount))}";
         }

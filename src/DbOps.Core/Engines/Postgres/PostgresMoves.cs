@@ -16,6 +16,17 @@ internal sealed class PostgresMoves : IMoveDialect
     public IReadOnlyList<string> BeginBatch(TimeSpan lockTimeout) =>
         ["BEGIN", $"SET LOCAL lock_timeout = '{(long)lockTimeout.TotalMilliseconds}ms'"];
 
+    /// <summary>Integers and numerics compare by value across types; a few other uncollated types when both sides have them.</summary>
+    public bool OrdersAlike(string sourceType, string targetType)
+    {
+        var (source, target) = (sourceType.Split('(')[0], targetType.Split('(')[0]);
+        return Numbers.Contains(source) && Numbers.Contains(target) || source == target && Uncollated.Contains(source);
+    }
+
+    private static readonly HashSet<string> Numbers = ["smallint", "integer", "bigint", "numeric"];
+
+    private static readonly HashSet<string> Uncollated = ["uuid", "date", "timestamp without time zone", "timestamp with time zone", "bytea", "boolean"];
+
     public MapProblem? ProbeProblem(Exception error) => error switch
     {
         PostgresException { SqlState: PostgresErrorCodes.UndefinedColumn } => MapProblem.UnknownColumn,

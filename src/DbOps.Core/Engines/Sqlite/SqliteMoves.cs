@@ -21,6 +21,13 @@ internal sealed class SqliteMoves : IMoveDialect
     public IReadOnlyList<string> BeginBatch(TimeSpan lockTimeout) =>
         [$"PRAGMA busy_timeout = {(long)lockTimeout.TotalMilliseconds}", "BEGIN IMMEDIATE"];
 
+    /// <summary>
+    /// Two columns of INTEGER affinity (a declared type containing INT): other affinities convert or collate their values
+    /// when compared, so equal keys could sort apart (TEXT '10' equals INTEGER 10 but sorts after TEXT '2').
+    /// </summary>
+    public bool OrdersAlike(string sourceType, string targetType) =>
+        sourceType.Contains("INT", StringComparison.OrdinalIgnoreCase) && targetType.Contains("INT", StringComparison.OrdinalIgnoreCase);
+
     public MapProblem? ProbeProblem(Exception error) => error switch
     {
         SqliteException { SqliteErrorCode: SQLitePCL.raw.SQLITE_ERROR } e when e.Message.Contains("no such column", StringComparison.Ordinal) => MapProblem.UnknownColumn,
