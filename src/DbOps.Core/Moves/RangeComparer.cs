@@ -59,13 +59,11 @@ internal static class RangeComparer
 
         public long RowsShipped { get; private set; }
 
-        public int Ranges { get; private set; }
-
-        /// <summary>Count and checksum of the range (after, upTo] on both sides.</summary>
+        /// <summary>Count and checksum of the range (after, upTo] on both sides, the two databases at once.</summary>
         public async Task<(Summary Source, Summary Target)> SummariesAsync(object[]? after, object[]? upTo, CancellationToken cancellationToken)
         {
-            Ranges++;
-            return (await SummaryAsync(source, after, upTo, cancellationToken), await SummaryAsync(target, after, upTo, cancellationToken));
+            var parts = await PartsAsync(after, upTo, [], cancellationToken);
+            return parts[0];
         }
 
         public async Task CompareAsync(object[]? after, object[]? upTo, (Summary Source, Summary Target) summaries, IOperationObserver observer,
@@ -78,8 +76,9 @@ internal static class RangeComparer
             }
             if (summaries.Source.Rows + summaries.Target.Rows <= 2 * LeafRows)
             {
-                await FetchAsync(source, _sourceRows, after, upTo, cancellationToken);
-                await FetchAsync(target, _targetRows, after, upTo, cancellationToken);
+                var (sourceRows, targetRows) = await BothAsync(FetchAsync(source, after, upTo, cancellationToken), FetchAsync(target, after, upTo, cancellationToken));
+                Keep(sourceRows, _sourceRows);
+                Keep(targetRows, _targetRows);
                 return;
             }
             // Split by the keys of the side with more rows in the range, so every part shrinks.
@@ -87,25 +86,58 @@ internal static class RangeComparer
             var rows = Math.Max(summaries.Source.Rows, summaries.Target.Rows);
             var bounds = await BoundsAsync(splitter, after, upTo, Math.Max(1, rows / Parts), cancellationToken);
             observer.Verbose($"A range of {rows} rows differs: splitting it in {bounds.Count + 1}.");
+            var parts = await PartsAsync(after, upTo, bounds, cancellationToken);
             var from = after;
-            foreach (var bound in bounds.Append(upTo))
+            foreach (var (bound, part) in bounds.Append(upTo).Zip(parts))
             {
-                await CompareAsync(from, bound, await SummariesAsync(from, bound, cancellationToken), observer, cancellationToken);
+                await CompareAsync(from, bound, part, observer, cancellationToken);
                 from = bound;
             }
         }
 
-        private async Task<Summary> SummaryAsync(Side side, object[]? after, object[]? upTo, CancellationToken cancellationToken)
+        /// <summary>
+        /// Count and checksum of each part of the range (after, upTo] that <paramref name="bounds"/> cut (part i ends at
+        /// bounds[i], the last at upTo): one grouped statement on each side, the two databases at once.
+        /// </summary>
+        private async Task<List<(Summary Source, Summary Target)>> PartsAsync(object[]? after, object[]? upTo, List<object[]> bounds,
+            CancellationToken cancellationToken)
+        {
+            var (sourceParts, targetParts) = await BothAsync(
+                PartSummariesAsync(source, after, upTo, bounds, cancellationToken), PartSummariesAsync(target, after, upTo, bounds, cancellationToken));
+            return Enumerable.Range(0, bounds.Count + 1).Select(i => (sourceParts.GetValueOrDefault(i, Empty), targetParts.GetValueOrDefault(i, Empty))).ToList();
+        }
+
+        /// <summary>A part with no rows on a side (its aggregate has no group to report).</summary>
+        private static readonly Summary Empty = new(0, "0");
+
+        private async Task<Dictionary<int, Summary>> PartSummariesAsync(Side side, object[]? after, object[]? upTo, List<object[]> bounds,
+            CancellationToken cancellationToken)
         {
             var (condition, parameters) = Range(after, upTo);
             var dialect = side.Map.Engine.Moves;
             var parts = Enumerable.Range(0, map.Keys.Count).Select(i => (Sql: MapSide.Key(i), Type: side.Map.Types[i]))
                 .Concat(Enumerable.Range(0, map.Values.Count).Select(i => (Sql: MapSide.Value(i), Type: side.Map.Types[map.Keys.Count + i])))
                 .Select(p => $"COALESCE(CAST(length({dialect.CanonicalText(p.Sql, p.Type)}) AS TEXT) || ':' || {dialect.CanonicalText(p.Sql, p.Type)}, 'N')");
-            var sql = $"SELECT count(*), {dialect.ChecksumAggregate(string.Join(" || '|' || ", parts))} FROM ({side.Map.Select(condition)}) AS \"c\"";
+            var part = new System.Text.StringBuilder("CASE");
+            foreach (var (bound, i) in bounds.Select((b, i) => (b, i)))
+            {
+                part.Append(CultureInfo.InvariantCulture, $" WHEN {KeyRow} <= ({string.Join(", ", Enumerable.Range(parameters.Count, map.Keys.Count).Select(MoveSql.Parameter))}) THEN {i}");
+                parameters.AddRange(bound);
+            }
+            part.Append(CultureInfo.InvariantCulture, $" ELSE {bounds.Count} END");
+            var sql = $"SELECT {(bounds.Count == 0 ? "0" : part.ToString())}, count(*), {dialect.ChecksumAggregate(string.Join(" || '|' || ", parts))} " +
+                $"FROM ({side.Map.Select(condition)}) AS \"c\" GROUP BY 1";
             return (await MoveSql.ReadAsync(side.Connection, side.Transaction, sql, parameters,
-                r => new Summary(Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), Convert.ToString(r.GetValue(1), CultureInfo.InvariantCulture) ?? ""),
-                cancellationToken)).Single();
+                r => (Part: Convert.ToInt32(r.GetValue(0), CultureInfo.InvariantCulture),
+                    Summary: new Summary(Convert.ToInt64(r.GetValue(1), CultureInfo.InvariantCulture), Convert.ToString(r.GetValue(2), CultureInfo.InvariantCulture) ?? "")),
+                cancellationToken)).ToDictionary(p => p.Part, p => p.Summary);
+        }
+
+        /// <summary>Runs a statement in each database at once (each side has its own connection).</summary>
+        private static async Task<(T Source, T Target)> BothAsync<T>(Task<T> source, Task<T> target)
+        {
+            await Task.WhenAll(source, target);
+            return (await source, await target);
         }
 
         /// <summary>Every <paramref name="step"/>-th key of the range on <paramref name="side"/>, in key order (the range's own end left out).</summary>
@@ -123,22 +155,30 @@ internal static class RangeComparer
             return bounds;
         }
 
-        private async Task FetchAsync(Side side, Dictionary<string, object?[]> rows, object[]? after, object[]? upTo, CancellationToken cancellationToken)
+        private async Task<List<object?[]>> FetchAsync(Side side, object[]? after, object[]? upTo, CancellationToken cancellationToken)
         {
             var (condition, parameters) = Range(after, upTo);
-            foreach (var row in await MoveSql.ReadAsync(side.Connection, side.Transaction, side.Map.Select(condition), parameters,
-                         r => Enumerable.Range(0, r.FieldCount).Select(i => r.IsDBNull(i) ? null : r.GetValue(i)).ToArray(), cancellationToken))
+            return await MoveSql.ReadAsync(side.Connection, side.Transaction, side.Map.Select(condition), parameters,
+                r => Enumerable.Range(0, r.FieldCount).Select(i => r.IsDBNull(i) ? null : r.GetValue(i)).ToArray(), cancellationToken);
+        }
+
+        private void Keep(List<object?[]> fetched, Dictionary<string, object?[]> rows)
+        {
+            foreach (var row in fetched)
             {
                 rows[KeyText(row)] = row;
                 RowsShipped++;
             }
         }
 
+        /// <summary>The key columns as one row value, (k0, k1, ...).</summary>
+        private string KeyRow => $"({string.Join(", ", Enumerable.Range(0, map.Keys.Count).Select(i => MapSide.Key(i)))})";
+
         /// <summary>The range (after, upTo] as a condition over k0.. with @p0.. parameters.</summary>
         private (string? Condition, List<object?> Parameters) Range(object[]? after, object[]? upTo)
         {
             var keyCount = map.Keys.Count;
-            var row = $"({string.Join(", ", Enumerable.Range(0, keyCount).Select(i => MapSide.Key(i)))})";
+            var row = KeyRow;
             var conditions = new List<string>();
             var parameters = new List<object?>();
             foreach (var (bound, op) in new[] { (after, ">"), (upTo, "<=") })
