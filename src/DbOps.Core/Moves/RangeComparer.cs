@@ -40,9 +40,11 @@ internal static class RangeComparer
         await MoveSql.RequireUsableKeyAsync(resolved.Target, "target", target.Connection, target.Transaction, cancellationToken);
 
         var run = new Run(resolved, source, target);
-        var whole = await run.SummariesAsync(null, null, cancellationToken);
-        await run.CompareAsync(null, null, whole, observer, cancellationToken);
-        return run.Result(whole.Source.Rows, whole.Target.Rows, clock.Elapsed);
+        var (sourceRows, targetRows) = await run.CountsAsync(cancellationToken);
+        observer.Verbose($"Comparing {sourceRows} source rows with {targetRows} target rows in key ranges.");
+        // The whole table is split at once: a checksum of it alone would be read again as soon as one row differs.
+        await run.SplitAsync(null, null, sourceRows, targetRows, observer, cancellationToken);
+        return run.Result(sourceRows, targetRows, clock.Elapsed);
     }
 
     /// <summary>One side: its rows, its connection and its snapshot.</summary>
@@ -59,12 +61,13 @@ internal static class RangeComparer
 
         public long RowsShipped { get; private set; }
 
-        /// <summary>Count and checksum of the range (after, upTo] on both sides, the two databases at once.</summary>
-        public async Task<(Summary Source, Summary Target)> SummariesAsync(object[]? after, object[]? upTo, CancellationToken cancellationToken)
-        {
-            var parts = await PartsAsync(after, upTo, [], cancellationToken);
-            return parts[0];
-        }
+        /// <summary>The row count of each side, the two databases at once.</summary>
+        public async Task<(long Source, long Target)> CountsAsync(CancellationToken cancellationToken) =>
+            await BothAsync(CountAsync(source, cancellationToken), CountAsync(target, cancellationToken));
+
+        private static async Task<long> CountAsync(Side side, CancellationToken cancellationToken) =>
+            (await MoveSql.ReadAsync(side.Connection, side.Transaction, $"SELECT count(*) FROM ({side.Map.Select()}) AS \"c\"", null,
+                r => Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), cancellationToken)).Single();
 
         public async Task CompareAsync(object[]? after, object[]? upTo, (Summary Source, Summary Target) summaries, IOperationObserver observer,
             CancellationToken cancellationToken)
@@ -81,11 +84,16 @@ internal static class RangeComparer
                 Keep(targetRows, _targetRows);
                 return;
             }
+            observer.Verbose($"A range of {Math.Max(summaries.Source.Rows, summaries.Target.Rows)} rows differs: splitting it.");
+            await SplitAsync(after, upTo, summaries.Source.Rows, summaries.Target.Rows, observer, cancellationToken);
+        }
+
+        /// <summary>Cuts the range (after, upTo] in up to <see cref="Parts"/> parts and compares each.</summary>
+        public async Task SplitAsync(object[]? after, object[]? upTo, long sourceRows, long targetRows, IOperationObserver observer, CancellationToken cancellationToken)
+        {
             // Split by the keys of the side with more rows in the range, so every part shrinks.
-            var splitter = summaries.Source.Rows >= summaries.Target.Rows ? source : target;
-            var rows = Math.Max(summaries.Source.Rows, summaries.Target.Rows);
-            var bounds = await BoundsAsync(splitter, after, upTo, Math.Max(1, rows / Parts), cancellationToken);
-            observer.Verbose($"A range of {rows} rows differs: splitting it in {bounds.Count + 1}.");
+            var splitter = sourceRows >= targetRows ? source : target;
+            var bounds = await BoundsAsync(splitter, after, upTo, Math.Max(1, Math.Max(sourceRows, targetRows) / Parts), cancellationToken);
             var parts = await PartsAsync(after, upTo, bounds, cancellationToken);
             var from = after;
             foreach (var (bound, part) in bounds.Append(upTo).Zip(parts))
