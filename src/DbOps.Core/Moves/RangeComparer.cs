@@ -11,7 +11,8 @@ namespace DbOps.Core.Moves;
 /// Compare-TableData across two databases (reladiff's method): the table is cut in key ranges and each database counts
 /// and checksums the rows of every range in one grouped statement, both databases at once; ranges that agree are
 /// matched without shipping a row, ranges that differ are cut again by the keys of the side with more rows, and ranges
-/// of at most <see cref="LeafRows"/> rows are fetched from both sides and compared here, value by value, with the type-aware equality of <see cref="ValuesEqual"/>. Both sides are read in read-only snapshots.
+/// of at most <see cref="LeafRows"/> rows are fetched from both sides and compared here, value by value, with the
+/// type-aware equality of <see cref="ValuesEqual"/>. Both sides are read in read-only snapshots.
 /// </summary>
 internal static class RangeComparer
 {
