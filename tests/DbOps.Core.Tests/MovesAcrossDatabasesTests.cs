@@ -68,6 +68,42 @@ public abstract class MovesAcrossDatabasesTests : IDisposable
         Assert.Equal(ComparisonVerdict.Differs, result.Verdict);
         Assert.True(result.RowsShipped < 200, $"{result.RowsShipped} rows shipped"); // 53 when this was written: the four differing ranges
     }
+
+    /// <summary>2000 rows under a composite key (a, b): 40 values of a, 50 of b each.</summary>
+    private const string Pairs = """
+        CREATE TABLE pairs(a INTEGER NOT NULL, b TEXT NOT NULL, v NUMERIC(10,2), PRIMARY KEY (a, b));
+        INSERT INTO pairs WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1999)
+            SELECT i / 50 + 1, CASE WHEN i % 50 < 10 THEN 'b0' ELSE 'b' END || (i % 50), (i % 7) * 0.25 FROM n;
+        """;
+
+    [Fact]
+    public async Task Differences_across_the_parts_bounds_of_a_composite_key_are_all_found()
+    {
+        var source = await CreateSourceAsync(Pairs);
+        var target = await CreateTargetAsync(Pairs);
+        // A block of 50 missing rows wider than a part, changes on both sides of a step in a, extra rows before the
+        // first key, after the last and between two keys.
+        ExecuteOnTarget(target, """
+            DELETE FROM pairs WHERE a = 10;
+            UPDATE pairs SET v = 99 WHERE (a = 20 AND b IN ('b48', 'b49')) OR (a = 21 AND b IN ('b00', 'b01'));
+            INSERT INTO pairs VALUES (0, 'x', 1), (41, 'a', 1), (15, 'b025', 1);
+            """);
+
+        var result = await TableComparer.CompareAsync(new TableMap
+        {
+            Source = source,
+            TargetDatabase = target,
+            SourceTable = "pairs",
+            TargetTable = "pairs",
+            Keys = [new KeyPair("a", "a"), new KeyPair("b", "b")],
+        }, NullObserver.Instance, CancellationToken.None);
+
+        Assert.Equal((2000L, 1953L, 1946L, 50L, 4L, 3L), (result.SourceRows, result.TargetRows, result.Matched, result.Missing, result.Changed, result.Extra));
+        Assert.Equal(Enumerable.Range(0, 10).Select(b => $"(10, b0{b})"), result.MissingSamples);
+        Assert.Equal(["(20, b48)", "(20, b49)", "(21, b00)", "(21, b01)"], result.ChangedSamples.Select(c => c.Key));
+        Assert.All(result.ChangedSamples, c => Assert.Equal(["v"], c.Columns));
+        Assert.Equal(["(0, x)", "(15, b025)", "(41, a)"], result.ExtraSamples);
+    }
 }
 
 public sealed class MovesSqliteToSqliteTests : MovesAcrossDatabasesTests

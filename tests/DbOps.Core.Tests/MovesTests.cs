@@ -201,6 +201,29 @@ public abstract class MovesTests : IDisposable
     }
 
     [Fact]
+    public async Task Comparing_in_one_database_counts_every_difference_and_samples_the_first_ten_of_each_kind_by_key()
+    {
+        // Run 1 is missing 15 phases in the target, run 2 has 12 changed, run 3 exists only in the target (11 phases).
+        var db = await CreateAsync("""
+            CREATE TABLE old_scores(run_no INTEGER NOT NULL, phase_name TEXT NOT NULL, score INTEGER, PRIMARY KEY (run_no, phase_name));
+            CREATE TABLE scores(run_id INTEGER NOT NULL, phase TEXT NOT NULL, score INTEGER, PRIMARY KEY (run_id, phase));
+            INSERT INTO old_scores WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 24) SELECT 1, 'p' || i, i FROM n;
+            INSERT INTO old_scores WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 21) SELECT 2, 'p' || i, i FROM n;
+            INSERT INTO scores SELECT run_no, phase_name, score + 1 FROM old_scores WHERE run_no = 2;
+            INSERT INTO scores WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 20) SELECT 3, 'p' || i, i FROM n;
+            """);
+
+        var result = await CompareAsync(new TableMap { Source = db, SourceTable = "old_scores", TargetTable = "scores", Keys = [new("run_no", "run_id"), new("phase_name", "phase")] });
+
+        Assert.Equal((27L, 23L, 0L, 15L, 12L, 11L), (result.SourceRows, result.TargetRows, result.Matched, result.Missing, result.Changed, result.Extra));
+        Assert.Equal(Enumerable.Range(10, 10).Select(i => $"(1, p{i})"), result.MissingSamples);
+        Assert.Equal(Enumerable.Range(10, 10).Select(i => $"(2, p{i})"), result.ChangedSamples.Select(c => c.Key));
+        Assert.All(result.ChangedSamples, c => Assert.Equal(["score"], c.Columns));
+        Assert.Equal(Enumerable.Range(10, 10).Select(i => $"(3, p{i})"), result.ExtraSamples);
+        Assert.Equal(12L, Assert.Single(result.ChangedColumns, c => c.Key == "score").Value);
+    }
+
+    [Fact]
     public async Task Hostile_identifiers_are_quoted_never_spliced()
     {
         const string table = "x\"; DROP TABLE keep; --";

@@ -8,18 +8,22 @@ using DbOps.Core.Progress;
 namespace DbOps.Core.Moves;
 
 /// <summary>
-/// Compare-TableData across two databases (reladiff's method): each database counts and checksums the rows of a key
-/// range; ranges that agree are matched without shipping a row, ranges that differ are split by the source's keys and
-/// compared again, and ranges of at most <see cref="LeafRows"/> rows are fetched from both sides and compared here,
-/// value by value, with the type-aware equality of <see cref="ValuesEqual"/>. Both sides are read in read-only snapshots.
+/// Compare-TableData across two databases (reladiff's method): the table is cut in key ranges and each database counts
+/// and checksums the rows of every range in one grouped statement, both databases at once; ranges that agree are
+/// matched without shipping a row, ranges that differ are cut again by the keys of the side with more rows, and ranges
+/// of at most <see cref="LeafRows"/> rows are fetched from both sides and compared here, value by value, with the
+/// type-aware equality of <see cref="ValuesEqual"/>. Both sides are read in read-only snapshots.
 /// </summary>
 internal static class RangeComparer
 {
     /// <summary>A differing range this small is fetched and compared row by row.</summary>
     private const int LeafRows = 64;
 
-    /// <summary>How many parts a differing range is split into.</summary>
-    private const int Parts = 16;
+    /// <summary>
+    /// How many parts a range is cut into. Many: all parts cost one statement per side, and a part that differs is read
+    /// again, so smaller parts around a few differences mean fewer rows read twice.
+    /// </summary>
+    private const int Parts = 256;
 
     private const int SampleCount = 10;
 
@@ -40,9 +44,11 @@ internal static class RangeComparer
         await MoveSql.RequireUsableKeyAsync(resolved.Target, "target", target.Connection, target.Transaction, cancellationToken);
 
         var run = new Run(resolved, source, target);
-        var whole = await run.SummariesAsync(null, null, cancellationToken);
-        await run.CompareAsync(null, null, whole, observer, cancellationToken);
-        return run.Result(whole.Source.Rows, whole.Target.Rows, clock.Elapsed);
+        var (sourceRows, targetRows) = await run.CountsAsync(cancellationToken);
+        observer.Verbose($"Comparing {sourceRows} source rows with {targetRows} target rows in key ranges.");
+        // The whole table is split at once: a checksum of it alone would be read again as soon as one row differs.
+        await run.SplitAsync(null, null, sourceRows, targetRows, observer, cancellationToken);
+        return run.Result(sourceRows, targetRows, clock.Elapsed);
     }
 
     /// <summary>One side: its rows, its connection and its snapshot.</summary>
@@ -59,14 +65,13 @@ internal static class RangeComparer
 
         public long RowsShipped { get; private set; }
 
-        public int Ranges { get; private set; }
+        /// <summary>The row count of each side, the two databases at once.</summary>
+        public async Task<(long Source, long Target)> CountsAsync(CancellationToken cancellationToken) =>
+            await BothAsync(CountAsync(source, cancellationToken), CountAsync(target, cancellationToken));
 
-        /// <summary>Count and checksum of the range (after, upTo] on both sides.</summary>
-        public async Task<(Summary Source, Summary Target)> SummariesAsync(object[]? after, object[]? upTo, CancellationToken cancellationToken)
-        {
-            Ranges++;
-            return (await SummaryAsync(source, after, upTo, cancellationToken), await SummaryAsync(target, after, upTo, cancellationToken));
-        }
+        private static async Task<long> CountAsync(Side side, CancellationToken cancellationToken) =>
+            (await MoveSql.ReadAsync(side.Connection, side.Transaction, $"SELECT count(*) FROM ({side.Map.Select()}) AS \"c\"", null,
+                r => Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), cancellationToken)).Single();
 
         public async Task CompareAsync(object[]? after, object[]? upTo, (Summary Source, Summary Target) summaries, IOperationObserver observer,
             CancellationToken cancellationToken)
@@ -78,34 +83,82 @@ internal static class RangeComparer
             }
             if (summaries.Source.Rows + summaries.Target.Rows <= 2 * LeafRows)
             {
-                await FetchAsync(source, _sourceRows, after, upTo, cancellationToken);
-                await FetchAsync(target, _targetRows, after, upTo, cancellationToken);
+                var (sourceRows, targetRows) = await BothAsync(FetchAsync(source, after, upTo, cancellationToken), FetchAsync(target, after, upTo, cancellationToken));
+                Keep(sourceRows, _sourceRows);
+                Keep(targetRows, _targetRows);
                 return;
             }
+            observer.Verbose($"A range of {Math.Max(summaries.Source.Rows, summaries.Target.Rows)} rows differs: splitting it.");
+            await SplitAsync(after, upTo, summaries.Source.Rows, summaries.Target.Rows, observer, cancellationToken);
+        }
+
+        /// <summary>Cuts the range (after, upTo] in up to <see cref="Parts"/> parts and compares each.</summary>
+        public async Task SplitAsync(object[]? after, object[]? upTo, long sourceRows, long targetRows, IOperationObserver observer, CancellationToken cancellationToken)
+        {
             // Split by the keys of the side with more rows in the range, so every part shrinks.
-            var splitter = summaries.Source.Rows >= summaries.Target.Rows ? source : target;
-            var rows = Math.Max(summaries.Source.Rows, summaries.Target.Rows);
-            var bounds = await BoundsAsync(splitter, after, upTo, Math.Max(1, rows / Parts), cancellationToken);
-            observer.Verbose($"A range of {rows} rows differs: splitting it in {bounds.Count + 1}.");
+            var splitter = sourceRows >= targetRows ? source : target;
+            var bounds = await BoundsAsync(splitter, after, upTo, Math.Max(1, (Math.Max(sourceRows, targetRows) + Parts - 1) / Parts), cancellationToken);
+            var parts = await PartsAsync(after, upTo, bounds, cancellationToken);
             var from = after;
-            foreach (var bound in bounds.Append(upTo))
+            foreach (var (bound, part) in bounds.Append(upTo).Zip(parts))
             {
-                await CompareAsync(from, bound, await SummariesAsync(from, bound, cancellationToken), observer, cancellationToken);
+                await CompareAsync(from, bound, part, observer, cancellationToken);
                 from = bound;
             }
         }
 
-        private async Task<Summary> SummaryAsync(Side side, object[]? after, object[]? upTo, CancellationToken cancellationToken)
+        /// <summary>
+        /// Count and checksum of each part of the range (after, upTo] that <paramref name="bounds"/> cut (part i ends at
+        /// bounds[i], the last at upTo): one grouped statement on each side, the two databases at once.
+        /// </summary>
+        private async Task<List<(Summary Source, Summary Target)>> PartsAsync(object[]? after, object[]? upTo, List<object[]> bounds,
+            CancellationToken cancellationToken)
+        {
+            var (sourceParts, targetParts) = await BothAsync(
+                PartSummariesAsync(source, after, upTo, bounds, cancellationToken), PartSummariesAsync(target, after, upTo, bounds, cancellationToken));
+            return Enumerable.Range(0, bounds.Count + 1).Select(i => (sourceParts.GetValueOrDefault(i, Empty), targetParts.GetValueOrDefault(i, Empty))).ToList();
+        }
+
+        /// <summary>A part with no rows on a side (its aggregate has no group to report).</summary>
+        private static readonly Summary Empty = new(0, "0");
+
+        private async Task<Dictionary<int, Summary>> PartSummariesAsync(Side side, object[]? after, object[]? upTo, List<object[]> bounds,
+            CancellationToken cancellationToken)
         {
             var (condition, parameters) = Range(after, upTo);
             var dialect = side.Map.Engine.Moves;
             var parts = Enumerable.Range(0, map.Keys.Count).Select(i => (Sql: MapSide.Key(i), Type: side.Map.Types[i]))
                 .Concat(Enumerable.Range(0, map.Values.Count).Select(i => (Sql: MapSide.Value(i), Type: side.Map.Types[map.Keys.Count + i])))
                 .Select(p => $"COALESCE(CAST(length({dialect.CanonicalText(p.Sql, p.Type)}) AS TEXT) || ':' || {dialect.CanonicalText(p.Sql, p.Type)}, 'N')");
-            var sql = $"SELECT count(*), {dialect.ChecksumAggregate(string.Join(" || '|' || ", parts))} FROM ({side.Map.Select(condition)}) AS \"c\"";
+            var sql = $"SELECT {PartOf(0, bounds.Count, bounds, parameters)}, count(*), {dialect.ChecksumAggregate(string.Join(" || '|' || ", parts))} " +
+                $"FROM ({side.Map.Select(condition)}) AS \"c\" GROUP BY 1";
             return (await MoveSql.ReadAsync(side.Connection, side.Transaction, sql, parameters,
-                r => new Summary(Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), Convert.ToString(r.GetValue(1), CultureInfo.InvariantCulture) ?? ""),
-                cancellationToken)).Single();
+                r => (Part: Convert.ToInt32(r.GetValue(0), CultureInfo.InvariantCulture),
+                    Summary: new Summary(Convert.ToInt64(r.GetValue(1), CultureInfo.InvariantCulture), Convert.ToString(r.GetValue(2), CultureInfo.InvariantCulture) ?? "")),
+                cancellationToken)).ToDictionary(p => p.Part, p => p.Summary);
+        }
+
+        /// <summary>
+        /// The number of the part (first..last) a row's key falls in, part i ending at bounds[i]: a tree of CASEs, so a
+        /// row takes about log2(parts) key comparisons (each bound a parameter appended to <paramref name="parameters"/>).
+        /// </summary>
+        private string PartOf(int first, int last, List<object[]> bounds, List<object?> parameters)
+        {
+            if (first == last)
+            {
+                return first.ToString(CultureInfo.InvariantCulture);
+            }
+            var middle = (first + last) / 2;
+            var bound = string.Join(", ", Enumerable.Range(parameters.Count, map.Keys.Count).Select(MoveSql.Parameter));
+            parameters.AddRange(bounds[middle]);
+            return $"CASE WHEN {KeyRow} <= ({bound}) THEN {PartOf(first, middle, bounds, parameters)} ELSE {PartOf(middle + 1, last, bounds, parameters)} END";
+        }
+
+        /// <summary>Runs a statement in each database at once (each side has its own connection).</summary>
+        private static async Task<(T Source, T Target)> BothAsync<T>(Task<T> source, Task<T> target)
+        {
+            await Task.WhenAll(source, target);
+            return (await source, await target);
         }
 
         /// <summary>Every <paramref name="step"/>-th key of the range on <paramref name="side"/>, in key order (the range's own end left out).</summary>
@@ -123,22 +176,30 @@ internal static class RangeComparer
             return bounds;
         }
 
-        private async Task FetchAsync(Side side, Dictionary<string, object?[]> rows, object[]? after, object[]? upTo, CancellationToken cancellationToken)
+        private async Task<List<object?[]>> FetchAsync(Side side, object[]? after, object[]? upTo, CancellationToken cancellationToken)
         {
             var (condition, parameters) = Range(after, upTo);
-            foreach (var row in await MoveSql.ReadAsync(side.Connection, side.Transaction, side.Map.Select(condition), parameters,
-                         r => Enumerable.Range(0, r.FieldCount).Select(i => r.IsDBNull(i) ? null : r.GetValue(i)).ToArray(), cancellationToken))
+            return await MoveSql.ReadAsync(side.Connection, side.Transaction, side.Map.Select(condition), parameters,
+                r => Enumerable.Range(0, r.FieldCount).Select(i => r.IsDBNull(i) ? null : r.GetValue(i)).ToArray(), cancellationToken);
+        }
+
+        private void Keep(List<object?[]> fetched, Dictionary<string, object?[]> rows)
+        {
+            foreach (var row in fetched)
             {
                 rows[KeyText(row)] = row;
                 RowsShipped++;
             }
         }
 
+        /// <summary>The key columns as one row value, (k0, k1, ...).</summary>
+        private string KeyRow => $"({string.Join(", ", Enumerable.Range(0, map.Keys.Count).Select(i => MapSide.Key(i)))})";
+
         /// <summary>The range (after, upTo] as a condition over k0.. with @p0.. parameters.</summary>
         private (string? Condition, List<object?> Parameters) Range(object[]? after, object[]? upTo)
         {
             var keyCount = map.Keys.Count;
-            var row = $"({string.Join(", ", Enumerable.Range(0, keyCount).Select(i => MapSide.Key(i)))})";
+            var row = KeyRow;
             var conditions = new List<string>();
             var parameters = new List<object?>();
             foreach (var (bound, op) in new[] { (after, ">"), (upTo, "<=") })

@@ -9,13 +9,11 @@ namespace DbOps.Core.Moves;
 
 /// <summary>
 /// Compare-TableData: which source rows are in the target through a column map, which are missing or changed, and which
-/// target rows are extra, in one set-based query (a full join on the key) inside one snapshot. It only reads, on a
-/// read-only connection.
+/// target rows are extra, with their counts and first samples, in one set-based query (a full join on the key) inside
+/// one snapshot. It only reads, on a read-only connection.
 /// </summary>
 public static class TableComparer
 {
-    private const int SampleCount = 10;
-
     /// <summary>Compares the source of <paramref name="map"/> with its target; refuses a map that cannot be compared (stable error ids).</summary>
     public static async Task<TableComparison> CompareAsync(TableMap map, IOperationObserver observer, CancellationToken cancellationToken)
     {
@@ -38,13 +36,12 @@ public static class TableComparer
         await MoveSql.RequireUsableKeyAsync(map.Source, "source", connection, transaction, cancellationToken);
         await MoveSql.RequireUsableKeyAsync(map.Target, "target", connection, transaction, cancellationToken);
         var sql = new ComparisonSql(map);
-        observer.Verbose($"Comparing {map.Source.Name} with {map.Target.Name}: {sql.Counts}");
-        List<long> counts;
+        observer.Verbose($"Comparing {map.Source.Name} with {map.Target.Name}: {sql.CountsAndSamples}");
+        List<object?[]> rows;
         try
         {
-            counts = (await MoveSql.ReadAsync(connection, transaction, sql.Counts, null,
-                r => Enumerable.Range(0, r.FieldCount).Select(i => r.IsDBNull(i) ? 0L : Convert.ToInt64(r.GetValue(i), CultureInfo.InvariantCulture)).ToList(),
-                cancellationToken)).Single();
+            rows = await MoveSql.ReadAsync(connection, transaction, sql.CountsAndSamples, null,
+                r => Enumerable.Range(0, r.FieldCount).Select(i => r.IsDBNull(i) ? null : r.GetValue(i)).ToArray(), cancellationToken);
         }
         catch (DbException e) when (map.Source.Engine.Moves.ProbeProblem(e) == MapProblem.IncomparableTypes)
         {
@@ -52,12 +49,9 @@ public static class TableComparer
                 $"The map pairs values the database cannot compare ({map.Source.Engine.Tuning.ServerMessage(e)}). " +
                 "Map the column to a target-side expression that converts it (e.g. \"status::text\") or leave it out (-Map @{ col = $null }).", map.Target.Name, e);
         }
-        var (sourceRows, targetRows, missing, extra, changed) = (counts[0], counts[1], counts[2], counts[3], counts[4]);
-        var byColumn = map.Values.Select((v, i) => (v.Name, Count: counts[5 + i])).Where(c => c.Count > 0).ToDictionary(c => c.Name, c => c.Count);
-
-        async Task<List<string>> KeysAsync(string listing, long count) => count == 0 ? [] :
-            await MoveSql.ReadAsync(connection, transaction, listing, null, r => MoveSql.KeyText(MoveSql.KeyValues(r, map.Keys.Count)), cancellationToken, SampleCount);
-        var changedSamples = changed == 0 ? [] : await MoveSql.ReadAsync(connection, transaction, sql.Changed, null, r => ChangedRow(map, r), cancellationToken, SampleCount);
+        var result = new CountsAndSamples(map, rows);
+        var (sourceRows, targetRows, missing, extra, changed) = (result.Count("s"), result.Count("t"), result.Count("m"), result.Count("e"), result.Count("c"));
+        var byColumn = map.Values.Select((v, i) => (v.Name, Count: result.ChangedIn(i))).Where(c => c.Count > 0).ToDictionary(c => c.Name, c => c.Count);
         return new TableComparison
         {
             Source = map.Source.Name,
@@ -69,9 +63,9 @@ public static class TableComparer
             Changed = changed,
             Extra = extra,
             ChangedColumns = byColumn,
-            MissingSamples = await KeysAsync(sql.Missing, missing),
-            ChangedSamples = changedSamples,
-            ExtraSamples = await KeysAsync(sql.Extra, extra),
+            MissingSamples = result.Samples("m").Select(r => r.Key).ToList(),
+            ChangedSamples = result.Samples("c").ToList(),
+            ExtraSamples = result.Samples("e").Select(r => r.Key).ToList(),
             MissingSql = sql.Missing,
             ChangedSql = sql.Changed,
             ExtraSql = sql.Extra,
@@ -90,6 +84,8 @@ public static class TableComparer
 /// <summary>The statements of a comparison in one database: the counts, and a listing of each kind a person can run.</summary>
 internal sealed class ComparisonSql
 {
+    private const int SampleCount = 10;
+
     public ComparisonSql(ResolvedMap map, string? sourceCondition = null)
     {
         var keys = Enumerable.Range(0, map.Keys.Count).ToList();
@@ -102,11 +98,24 @@ internal sealed class ComparisonSql
         var sKey = MapSide.Key(0, "\"s\"");
         var tKey = MapSide.Key(0, "\"t\"");
         var order = string.Join(", ", keys.Select(i => (i + 1).ToString(CultureInfo.InvariantCulture)));
-        string Sum(string condition) => $"COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)";
-        Counts = $"{With} SELECT {Sum($"{sKey} IS NOT NULL")}, {Sum($"{tKey} IS NOT NULL")}, {Sum($"{tKey} IS NULL")}, {Sum($"{sKey} IS NULL")}, " +
-            $"{Sum($"{sKey} IS NOT NULL AND {tKey} IS NOT NULL AND ({anyDiffers})")}" +
-            string.Concat(Differs.Select(d => $", {Sum($"{sKey} IS NOT NULL AND {tKey} IS NOT NULL AND {d}")}")) +
-            $" FROM \"s\" FULL JOIN \"t\" ON {Join}";
+        // The differing rows, joined once and kept (MATERIALIZED) for both their counts and their first samples; each
+        // side is also counted on its own. Kind: m(issing), e(xtra), c(hanged); s and t are the sides' row counts.
+        var sideKeys = keys.Select(i => $"{MapSide.Key(i, "\"s\"")} AS \"sk{i}\"").Concat(keys.Select(i => $"{MapSide.Key(i, "\"t\"")} AS \"tk{i}\""));
+        var keyColumns = string.Join(", ", keys.Select(i => $"\"sk{i}\"").Concat(keys.Select(i => $"\"tk{i}\"")));
+        var flagColumns = values.Select(i => $"\"f{i}\"").ToList();
+        var noKeys = string.Concat(keys.Concat(keys).Select(_ => ", NULL"));
+        var noFlags = string.Concat(values.Select(_ => ", NULL"));
+        CountsAndSamples = $"{With}, \"d\" AS MATERIALIZED (SELECT CASE WHEN {tKey} IS NULL THEN 'm' WHEN {sKey} IS NULL THEN 'e' ELSE 'c' END AS \"kind\", " +
+            $"{string.Join(", ", sideKeys)}{string.Concat(values.Select(i => $", CASE WHEN {Differs[i]} THEN 1 ELSE 0 END AS \"f{i}\""))} " +
+            $"FROM \"s\" FULL JOIN \"t\" ON {Join} WHERE {sKey} IS NULL OR {tKey} IS NULL OR {anyDiffers}) " +
+            // The samples first: PostgreSQL types a UNION's columns pair by pair, and NULL against NULL would be text.
+            $"SELECT \"kind\", 0, {keyColumns}{string.Concat(flagColumns.Select(f => ", " + f))} " +
+            $"FROM (SELECT \"d\".*, row_number() OVER (PARTITION BY \"kind\" ORDER BY {keyColumns}) AS \"n\" FROM \"d\") AS \"ranked\" " +
+            $"WHERE \"n\" <= {SampleCount} UNION ALL " +
+            $"SELECT \"kind\", count(*){noKeys}{string.Concat(flagColumns.Select(f => $", sum({f})"))} FROM \"d\" GROUP BY \"kind\" UNION ALL " +
+            $"SELECT 's', (SELECT count(*) FROM \"s\"){noKeys}{noFlags} UNION ALL " +
+            $"SELECT 't', (SELECT count(*) FROM \"t\"){noKeys}{noFlags} " +
+            $"ORDER BY {string.Join(", ", Enumerable.Range(0, 2 * keys.Count + 1).Select(i => (i == 0 ? 1 : i + 2).ToString(CultureInfo.InvariantCulture)))}";
         Missing = $"{With} SELECT {Keys("s", keys)} FROM \"s\" WHERE NOT EXISTS (SELECT 1 FROM \"t\" WHERE {Join}) ORDER BY {order}";
         Extra = $"{With} SELECT {Keys("t", keys)} FROM \"t\" WHERE NOT EXISTS (SELECT 1 FROM \"s\" WHERE {Join}) ORDER BY {order}";
         Changed = $"{With} SELECT {Keys("s", keys)}{string.Concat(Differs.Select(d => $", CASE WHEN {d} THEN 1 ELSE 0 END"))} " +
@@ -116,10 +125,35 @@ internal sealed class ComparisonSql
     public string With { get; }
     public string Join { get; }
     public IReadOnlyList<string> Differs { get; }
-    public string Counts { get; }
+    /// <summary>
+    /// One statement for the whole comparison. Its rows: (kind, count, NULL keys, per-column counts) for each side's rows
+    /// (kind s, t) and each kind of difference (m, e, c); then (kind, 0, source keys, target keys, 1/0 flags) for up to
+    /// <see cref="SampleCount"/> samples of each kind, in key order.
+    /// </summary>
+    public string CountsAndSamples { get; }
     public string Missing { get; }
     public string Extra { get; }
     public string Changed { get; }
 
     private static string Keys(string alias, IEnumerable<int> keys) => string.Join(", ", keys.Select(i => MapSide.Key(i, $"\"{alias}\"")));
+}
+
+/// <summary>The rows of <see cref="ComparisonSql.CountsAndSamples"/>, read back.</summary>
+internal sealed class CountsAndSamples(ResolvedMap map, List<object?[]> rows)
+{
+    private int Keys => map.Keys.Count;
+
+    /// <summary>The rows of a kind (s, t, m, e, c); 0 when none.</summary>
+    public long Count(string kind) => rows.Where(r => IsCount(r) && (string)r[0]! == kind).Select(r => Convert.ToInt64(r[1], CultureInfo.InvariantCulture)).FirstOrDefault();
+
+    /// <summary>How many changed rows differ in mapped value <paramref name="i"/>.</summary>
+    public long ChangedIn(int i) => rows.Where(r => IsCount(r) && (string)r[0]! == "c").Select(r => Convert.ToInt64(r[2 + 2 * Keys + i], CultureInfo.InvariantCulture)).FirstOrDefault();
+
+    /// <summary>The samples of a kind: the key (the source's, the target's for extra rows) and the columns that differ.</summary>
+    public IEnumerable<ChangedRow> Samples(string kind) => rows.Where(r => !IsCount(r) && (string)r[0]! == kind).Select(r => new ChangedRow(
+        MoveSql.KeyText(r.Skip(kind == "e" ? 2 + Keys : 2).Take(Keys).Select(v => v ?? DBNull.Value).ToList()),
+        map.Values.Where((_, i) => Convert.ToInt64(r[2 + 2 * Keys + i], CultureInfo.InvariantCulture) == 1).Select(v => v.Name).ToList()));
+
+    /// <summary>A count row has no keys (a sample row always has one side's).</summary>
+    private bool IsCount(object?[] r) => r.Skip(2).Take(2 * Keys).All(v => v is null);
 }
