@@ -156,7 +156,8 @@ public static class ColumnRemovalService
             await RemovalService.RollbackQuietlyAsync(connection);
             if (intent is not null)
             {
-                OperationsJournal.Record(request.JournalPath, NotCommitted(intent), observer);
+                // Stopped during COMMIT (canceled), it may have taken effect: the schema says; before it, it did not.
+                await SettleAsync(engine, request, [intent], observer, CancellationToken.None);
             }
             throw Map(e, engine, table, column, lockTimeout);
         }
