@@ -283,6 +283,16 @@ public abstract class DbOpsCmdlet : PSCmdlet
     protected void WriteDbOpsError(DbOpsException error, object? target = null) =>
         WriteError(ToErrorRecord(error, target));
 
+    /// <summary>Stops the cmdlet when -LockTimeout is not positive: zero or less would mean waiting without end, or never.</summary>
+    protected void RequirePositiveLockTimeout(TimeSpan lockTimeout)
+    {
+        if (lockTimeout <= TimeSpan.Zero)
+        {
+            ThrowDbOpsError(new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
+                $"-LockTimeout must be positive, not {lockTimeout}.", lockTimeout));
+        }
+    }
+
     /// <summary>Stops the cmdlet with an error (bad setup: nothing useful can follow).</summary>
     protected void ThrowDbOpsError(DbOpsException error, object? target = null) =>
         ThrowTerminatingError(ToErrorRecord(error, target));

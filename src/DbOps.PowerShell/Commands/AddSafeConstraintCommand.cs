@@ -124,11 +124,7 @@ public sealed class AddSafeConstraintCommand : DbOpsCmdlet
     protected override void BeginProcessing()
     {
         base.BeginProcessing();
-        if (LockTimeout <= TimeSpan.Zero)
-        {
-            ThrowDbOpsError(new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
-                $"-LockTimeout must be positive, not {LockTimeout}.", LockTimeout));
-        }
+        RequirePositiveLockTimeout(LockTimeout);
     }
 
     /// <inheritdoc/>

@@ -83,6 +83,13 @@ public abstract class RowFixCommand : DbOpsCmdlet
     private protected abstract IReadOnlyDictionary<string, object?>? Values { get; }
 
     /// <inheritdoc/>
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();
+        RequirePositiveLockTimeout(LockTimeout);
+    }
+
+    /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         if (ParameterSetName == FindingSet)
