@@ -227,35 +227,40 @@ internal static class MoveBench
             $"(first split after {splits.FirstSplitSeconds:F2} s of {last.Duration.TotalSeconds:F2} s, in the last run)\n{profile}");
     }
 
-    /// <summary>Part 3: TableCopier at the default and a larger batch size against one INSERT ... SELECT into the same empty table.</summary>
+    /// <summary>
+    /// Part 3: TableCopier at the default and a larger batch size, and at the default over two connections (-Parallel 2),
+    /// against one INSERT ... SELECT into the same empty table.
+    /// </summary>
     private static async Task<List<Result>> CopyAsync(PostgresCluster cluster, string database, DbOpsConnection source, string journal, long rows, int runs,
         Dictionary<string, double> times)
     {
         var defaultBatch = new CopyRequest(Map(source, null, "")).BatchSize;
-        Console.WriteLine($"  copy: INSERT INTO items_copy SELECT ... FROM legacy_items, then Copy-TableData -BatchSize {defaultBatch:N0} and {LargeBatch:N0} (items_copy emptied before each)");
+        (string Name, string Key, int BatchSize, int Parallel)[] copies =
+        [
+            ($"Copy-TableData -BatchSize {defaultBatch}", "default", defaultBatch, 1),
+            ($"Copy-TableData -BatchSize {LargeBatch}", "large", LargeBatch, 1),
+            ($"Copy-TableData -BatchSize {defaultBatch} -Parallel 2", "parallel", defaultBatch, 2),
+        ];
+        Console.WriteLine($"  copy: INSERT INTO items_copy SELECT ... FROM legacy_items, then {string.Join(", ", copies.Select(c => c.Name))} (items_copy emptied before each)");
         var connectionString = cluster.ConnectionString(database);
         var insert = $"INSERT INTO items_copy ({TargetList}) SELECT {SourceList} FROM legacy_items";
-        var phases = new Dictionary<int, List<double>> { [defaultBatch] = [], [LargeBatch] = [] };
-        var batches = new Dictionary<int, int>();
+        var phases = copies.ToDictionary(c => c.Key, _ => new List<double>());
+        var batches = new Dictionary<string, int>();
         var profile = "";
-        Func<Task> Copier(int batchSize) => async () =>
+        Func<Task> Copier((string Name, string Key, int BatchSize, int Parallel) copy) => async () =>
         {
             var progress = new ProgressClock();
-            var result = await TableCopier.CopyAsync(new CopyRequest(Map(source, null, "") with { TargetTable = "items_copy" }, BatchSize: batchSize, JournalPath: journal),
-                progress, default);
+            var result = await TableCopier.CopyAsync(new CopyRequest(Map(source, null, "") with { TargetTable = "items_copy" }, BatchSize: copy.BatchSize, JournalPath: journal)
+                { Parallel = copy.Parallel }, progress, default);
             if (result.Copied != rows)
             {
                 throw new InvalidOperationException($"Copy-TableData copied {result.Copied} rows, expected {rows}.");
             }
-            phases[batchSize].Add(progress.LastProgressSeconds);
-            batches[batchSize] = result.Batches;
+            phases[copy.Key].Add(progress.LastProgressSeconds);
+            batches[copy.Key] = result.Batches;
         };
         var samples = await AlternateWaysAsync(runs,
-            [
-                ("INSERT ... SELECT", () => ExecuteAsync(connectionString, insert)),
-                ($"Copy-TableData -BatchSize {defaultBatch}", Copier(defaultBatch)),
-                ($"Copy-TableData -BatchSize {LargeBatch}", Copier(LargeBatch)),
-            ],
+            [("INSERT ... SELECT", () => ExecuteAsync(connectionString, insert)), .. copies.Select(c => (c.Name, Copier(c)))],
             async (round, way) =>
             {
                 await TruncateAsync(cluster, database);
@@ -276,17 +281,19 @@ internal static class MoveBench
             throw new InvalidOperationException("items_copy does not hold every row after the last copy.");
         }
         times["insert"] = Program.Median(samples[0]);
-        times["default"] = Program.Median(samples[1]);
-        times["large"] = Program.Median(samples[2]);
-        string Note(int batchSize) =>
-            $"{batches[batchSize]:N0} batches; of which batches (until the last progress report): {Program.Median(phases[batchSize].Skip(1).ToList()):F2} s median " +
-            $"({string.Join(" ", phases[batchSize].Skip(1).Select(s => s.ToString("F2", CultureInfo.InvariantCulture)))}, the warm-up left out); " +
-            "the rest is the source checksum and the journal";
+        for (var i = 0; i < copies.Length; i++)
+        {
+            times[copies[i].Key] = Program.Median(samples[i + 1]);
+        }
+        string Note(string key) =>
+            $"{batches[key]:N0} batches; of which batches (until the last progress report): {Program.Median(phases[key].Skip(1).ToList()):F2} s median " +
+            $"({string.Join(" ", phases[key].Skip(1).Select(s => s.ToString("F2", CultureInfo.InvariantCulture)))}, the warm-up left out); " +
+            "the rest is waiting for the source checksum (read beside the batches) and the journal";
         return
         [
-            new Result($"copy, batches of {defaultBatch:N0} (the default)", "INSERT ... SELECT", $"Copy-TableData -BatchSize {defaultBatch}", samples[0], samples[1], 1.3,
-                Note(defaultBatch) + "\n" + profile),
-            new Result($"copy, batches of {LargeBatch:N0}", "INSERT ... SELECT", $"Copy-TableData -BatchSize {LargeBatch}", samples[0], samples[2], 1.3, Note(LargeBatch)),
+            .. copies.Select((c, i) => new Result(c.Parallel > 1 ? $"copy, batches of {c.BatchSize:N0} over {c.Parallel} connections"
+                    : c.Key == "default" ? $"copy, batches of {c.BatchSize:N0} (the default)" : $"copy, batches of {c.BatchSize:N0}",
+                "INSERT ... SELECT", c.Name, samples[0], samples[i + 1], 1.3, Note(c.Key) + (i == 0 ? "\n" + profile : ""))),
         ];
     }
 

@@ -1,6 +1,7 @@
 using DbOps.Core.Archive;
 using System.Text.Json.Nodes;
 using DbOps.Core.Connections;
+using DbOps.Core.Engines;
 using DbOps.Core.Errors;
 using DbOps.Core.Journal;
 using DbOps.Core.Moves;
@@ -139,6 +140,19 @@ public abstract class MovesTests : IDisposable
         Assert.Equal((2L, 2L, 1L), (rerun.Copied, rerun.AlreadyPresent, rerun.Updated));
         Assert.Equal(6, Count(db, "SELECT count(*) FROM data_imports"));
         Assert.Equal(ComparisonVerdict.Contained, rerun.Comparison!.Verdict);
+    }
+
+    [Fact]
+    public async Task Parallel_with_update_copies_over_one_connection_with_a_warning_and_the_same_result()
+    {
+        var db = await CreateAsync(Legacy);
+        var observer = new RecordingObserver();
+
+        var result = await TableCopier.CopyAsync(new CopyRequest(Map(db), ConflictAction.Update, 2, Verify: true) { Parallel = 4 }, observer, CancellationToken.None);
+
+        Assert.Contains(observer.Warnings, w => w.StartsWith("The copy runs over one connection, not 4", StringComparison.Ordinal));
+        Assert.Equal((4L, 1L, 3), (result.Copied, result.Updated, result.Batches));
+        Assert.Equal(ComparisonVerdict.Contained, result.Comparison!.Verdict);
     }
 
     [Fact]
@@ -486,6 +500,62 @@ public sealed class MovesPostgresTests(PostgresCluster cluster) : MovesTests
     protected override long Count(DbOpsConnection db, string sql) => cluster.Scalar<long>(db.Database, sql);
 
     protected override void Execute(DbOpsConnection db, string sql) => cluster.Execute(db.Database, sql);
+
+    /// <summary>1,000 source rows; every seventh key (142 of them) is in the target already, key 700 with another value.</summary>
+    private const string Thousand = """
+        CREATE TABLE legacy(id bigint PRIMARY KEY, label text, amount numeric(10,2));
+        INSERT INTO legacy SELECT i, 'row ' || i, i / 4.0 FROM generate_series(1, 1000) i;
+        CREATE TABLE modern(id bigint PRIMARY KEY, name text NOT NULL, price numeric(12,3));
+        INSERT INTO modern SELECT id, label, amount FROM legacy WHERE id % 7 = 0;
+        UPDATE modern SET name = 'other' WHERE id = 700;
+        """;
+
+    private static TableMap ThousandMap(DbOpsConnection db) => new()
+    {
+        Source = db, SourceTable = "legacy", TargetTable = "modern", Keys = [new("id", "id")], Map = [new("label", "name"), new("amount", "price")],
+    };
+
+    [Fact]
+    public async Task Parallel_copies_every_row_once_over_several_connections_and_journals_the_source_checksum()
+    {
+        var db = await CreateAsync(Thousand);
+        var observer = new RecordingObserver();
+
+        var result = await TableCopier.CopyAsync(new CopyRequest(ThousandMap(db), BatchSize: 37, Verify: true) { Parallel = 3 }, observer, CancellationToken.None);
+
+        Assert.Empty(observer.Warnings);
+        Assert.Equal((858L, 141L, 1L, 28), (result.Copied, result.AlreadyPresent, result.Conflicting, result.Batches));
+        Assert.Equal("700", Assert.Single(result.ConflictSamples).Key);
+        Assert.Equal(10, result.CopiedSamples.Count);
+        Assert.Equal((1000L, 0L, 999L, 1L), (Count(db, "SELECT count(*) FROM modern"), Count(db, "SELECT count(*) FROM modern m JOIN legacy l USING (id) WHERE m.name IS DISTINCT FROM l.label AND m.id <> 700"),
+            Count(db, "SELECT count(*) FROM modern WHERE name = 'row ' || id"), Count(db, "SELECT count(*) FROM modern WHERE name = 'other'")));
+        Assert.Equal(ComparisonVerdict.Differs, result.Comparison!.Verdict);
+        var source = await TableChecksum.ComputeAsync(db, new TableRef("public", "legacy"), ["id", "label", "amount"], CancellationToken.None);
+        Assert.Equal(source.Checksum, result.SourceChecksum);
+        Assert.Equal(source.Checksum, (string?)JournalEntries(db).Single()["checksum"]);
+    }
+
+    [Fact]
+    public async Task A_failing_batch_stops_the_other_connections_and_the_rerun_finishes_without_duplicates()
+    {
+        var db = await CreateAsync(Thousand);
+
+        var error = await Assertions.ThrowsDbOps(ErrorIds.MoveConflict, () => TableCopier.CopyAsync(
+            new CopyRequest(ThousandMap(db), ConflictAction.Fail, BatchSize: 10) { Parallel = 2 }, NullObserver.Instance, CancellationToken.None));
+        Assert.Contains("700", error.Message, StringComparison.Ordinal);
+        // The batch holding key 700 was rolled back; the batches after it that had not started never ran.
+        Assert.Equal(0, Count(db, "SELECT count(*) FROM modern WHERE id BETWEEN 691 AND 700 AND id % 7 <> 0"));
+        Assert.True(Count(db, "SELECT count(*) FROM modern") < 1000);
+        var partial = JournalEntries(db).Single();
+        Assert.Equal("Partial", (string?)partial["outcome"]);
+        Assert.Equal(Count(db, "SELECT count(*) FROM modern") - 142, (long?)partial["rows"]);
+
+        var rerun = await TableCopier.CopyAsync(new CopyRequest(ThousandMap(db), BatchSize: 10, Verify: true) { Parallel = 2 }, NullObserver.Instance, CancellationToken.None);
+
+        Assert.Equal(1000, Count(db, "SELECT count(*) FROM modern"));
+        Assert.Equal(1000 - 142 - (long)partial["rows"]!, rerun.Copied);
+        Assert.Equal((1L, 0L), (rerun.Comparison!.Changed, rerun.Comparison.Missing));
+    }
 
     [Fact]
     public async Task Equal_values_in_other_forms_compare_equal_and_a_real_difference_still_shows()

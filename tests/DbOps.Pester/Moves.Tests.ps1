@@ -73,6 +73,15 @@ Describe 'Copy-TableData' {
         Invoke-Sqlite $db 'SELECT count(*) FROM data_imports' | Should -Be 4
     }
 
+    It '-Parallel on SQLite warns that it copies over one connection, and copies' {
+        $db = New-MoveDatabase
+        $r = Copy-TableData -Database $db -Source v3_data_imports -Target data_imports -Key id -Map $map -Expression $status -BatchSize 1 -Parallel 3 -Confirm:$false -WarningVariable warned -WarningAction SilentlyContinue
+        $warned | Should -Match 'over one connection, not 3: SQLite has one writer at a time'
+        $r.Copied | Should -Be 2
+        $r.AlreadyPresent | Should -Be 1
+        { Copy-TableData -Database $db -Source v3_data_imports -Target data_imports -Key id -Map $map -Expression $status -Parallel 0 } | Should -Throw -ErrorId 'ParameterArgumentValidationError,DbOps.PowerShell.Commands.CopyTableDataCommand'
+    }
+
     It '-OnConflict Update says under -WhatIf how many rows it would overwrite, and asks by default, so a non-interactive run writes nothing' {
         $db = New-MoveDatabase
         $null = Invoke-Sqlite $db 'UPDATE data_imports SET file_size = 222 WHERE id = 2'

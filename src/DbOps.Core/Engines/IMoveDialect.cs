@@ -24,6 +24,13 @@ internal interface IMoveDialect
     /// </summary>
     bool OrdersAlike(string sourceType, string targetType);
 
+    /// <summary>
+    /// True when a reader in its own snapshot never holds up a writer's COMMIT (PostgreSQL's MVCC), so a copy can read the
+    /// source beside its batches and copy over several connections; false for SQLite, one writer at a time, whose readers
+    /// hold a COMMIT back in its rollback-journal mode.
+    /// </summary>
+    bool ReadsBesideWrites { get; }
+
     /// <summary>What a failed probe of a map says: a column the server does not know, types it cannot compare, a write
     /// refused by a read-only connection, or none of these (null).</summary>
     MapProblem? ProbeProblem(Exception error);

@@ -111,6 +111,9 @@ public enum ConflictAction
 public sealed record CopyRequest(TableMap Map, ConflictAction OnConflict = ConflictAction.Skip, int BatchSize = 10_000,
     TimeSpan Pause = default, TimeSpan? LockTimeout = null, bool Verify = false, string? JournalPath = null, string? PriorImageFolder = null)
 {
+    /// <summary>Connections copying batches at once (PostgreSQL, without -OnConflict Update; otherwise one, with a warning).</summary>
+    public int Parallel { get; init; } = 1;
+
     /// <summary>5 seconds.</summary>
     public static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromSeconds(5);
 }

@@ -1,12 +1,17 @@
 using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+using System.Threading.Channels;
 using DbOps.Core.Archive;
+using DbOps.Core.Connections;
 using DbOps.Core.Diagnostics;
 using DbOps.Core.Engines;
 using DbOps.Core.Errors;
 using DbOps.Core.Journal;
 using DbOps.Core.Progress;
+using DbOps.Core.Schema;
 
 namespace DbOps.Core.Moves;
 
@@ -68,52 +73,47 @@ public static class TableCopier
             }
         }
         var prior = Overwrites(request, map) ? await CopyPriorImage.PrepareAsync(request, map, overwrites, observer, cancellationToken) : null;
-        await using var session = await engine.OpenWritableAsync(source, cancellationToken);
-        var connection = session.Connection;
-        if (prior is not null)
-        {
-            await prior.LoadAsync(engine, session, cancellationToken);
-        }
+        var parallel = Parallelism(request, engine, prior, observer);
 
-        var activity = $"Copy-TableData {map.Source.Name} -> {map.Target.Name}";
+        // The source's checksum, for the journal: where a reader never holds up a writer's COMMIT it is read beside the
+        // batches, in a snapshot of the source as the copy begins; otherwise after the last batch.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var checksum = map.Source.Table is { } sourceTable && engine.Moves.ReadsBesideWrites
+            ? SourceChecksumAsync(source, sourceTable, stop.Token)
+            : null;
         var tally = new Tally();
-        var batches = 0;
         try
         {
-            object[]? after = null;
-            while (true)
+            var run = new CopyRun(engine, map, request, prior, tally, observer, total);
+            if (parallel > 1)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                // The batch's last key: the BatchSize-th key after the previous batch, or none when fewer are left.
-                var bound = new BatchSql(map, request, first: after is null, last: false);
-                var upTo = (await MoveSql.ReadAsync(connection, null, bound.NextBound, after, r => MoveSql.KeyValues(r, map.Keys.Count), cancellationToken)).SingleOrDefault();
-                var batch = new BatchSql(map, request, first: after is null, last: upTo is null);
-                await CopyBatchAsync(engine, connection, map, request, batch, prior, [.. after ?? [], .. upTo ?? []], tally, cancellationToken);
-                batches++;
-                FaultPoint.Reach(FaultPoint.CopyBatchCommitted);
-                observer.Progress(new OperationProgress(activity, $"{tally.Seen:N0} of {total:N0} source rows ({tally.Copied:N0} copied)",
-                    total == 0 ? 100 : (int)Math.Min(100, 100 * tally.Seen / total)));
-                if (upTo is null)
-                {
-                    break;
-                }
-                after = upTo;
-                if (request.Pause > TimeSpan.Zero)
-                {
-                    await Task.Delay(request.Pause, cancellationToken);
-                }
+                await run.InParallelAsync(source, parallel, stop);
             }
-            if (prior is not null)
+            else
             {
-                await prior.RecordAfterImageAsync(engine, connection, map, cancellationToken);
+                await using var session = await engine.OpenWritableAsync(source, cancellationToken);
+                if (prior is not null)
+                {
+                    await prior.LoadAsync(engine, session, cancellationToken);
+                }
+                await run.BatchesAsync(session.Connection, run.RangesAsync(session.Connection, cancellationToken), cancellationToken);
+                if (prior is not null)
+                {
+                    await prior.RecordAfterImageAsync(engine, session.Connection, map, cancellationToken);
+                }
             }
         }
-        catch (Exception) when (tally.Copied + tally.Updated > 0)
+        catch (Exception)
         {
-            // Earlier batches committed rows: the journal says so, so the record matches the database. A rerun finishes the
-            // job (going on with the same prior image); the undo line comes with the line of the run that finishes.
-            OperationsJournal.Record(request.JournalPath, Entry(request, map, Result(request, map, tally, batches, null, null, prior, finished: false, clock))
-                with { Outcome = "Partial" }, observer);
+            await stop.CancelAsync();
+            await Settle(checksum);
+            if (tally.Copied + tally.Updated > 0)
+            {
+                // Earlier batches committed rows: the journal says so, so the record matches the database. A rerun finishes the
+                // job (going on with the same prior image); the undo line comes with the line of the run that finishes.
+                OperationsJournal.Record(request.JournalPath, Entry(request, map, Result(request, map, tally, null, null, prior, finished: false, clock))
+                    with { Outcome = "Partial" }, observer);
+            }
             throw;
         }
 
@@ -122,10 +122,10 @@ public static class TableCopier
         {
             comparison = await TableComparer.CompareAsync(request.Map, observer, cancellationToken);
         }
-        var checksum = map.Source.Table is { } sourceTable
-            ? (await TableChecksum.ComputeAsync(source, sourceTable.Table, TableChecksum.StoredColumns(sourceTable).Select(c => c.Name).ToList(), cancellationToken)).Checksum
+        var sourceChecksum = checksum is not null ? await checksum
+            : map.Source.Table is { } table ? await SourceChecksumAsync(source, table, cancellationToken)
             : null;
-        var result = Result(request, map, tally, batches, checksum, comparison, prior, finished: true, clock);
+        var result = Result(request, map, tally, sourceChecksum, comparison, prior, finished: true, clock);
         OperationsJournal.Record(request.JournalPath, Entry(request, map, result), observer);
         return result;
     }
@@ -153,7 +153,44 @@ public static class TableCopier
         }
     }
 
-    private static CopyResult Result(CopyRequest request, ResolvedMap map, Tally tally, int batches, string? checksum, TableComparison? comparison,
+    private static async Task<string> SourceChecksumAsync(DbOpsConnection source, TableSchema table, CancellationToken cancellationToken) =>
+        (await TableChecksum.ComputeAsync(source, table.Table, TableChecksum.StoredColumns(table).Select(c => c.Name).ToList(), cancellationToken)).Checksum;
+
+    /// <summary>Waits for a checksum read the copy no longer needs (cancelled), so no connection outlives the copy.</summary>
+    private static async Task Settle(Task<string>? checksum)
+    {
+        if (checksum is not null)
+        {
+            try
+            {
+                await checksum;
+            }
+            catch (Exception)
+            {
+                // Cancelled, or failed: the copy's own error is the one to report.
+            }
+        }
+    }
+
+    /// <summary>
+    /// How many connections copy at once: -Parallel, where it can be kept. SQLite has one writer at a time, and an -OnConflict
+    /// Update copy checks every batch against one prior image and records what it left batch by batch: both copy over one.
+    /// </summary>
+    private static int Parallelism(CopyRequest request, IDatabaseEngine engine, CopyPriorImage? prior, IOperationObserver observer)
+    {
+        var whyNot = request.Parallel <= 1 ? null
+            : !engine.Moves.ReadsBesideWrites ? $"{engine.Kind} has one writer at a time"
+            : prior is not null ? "-OnConflict Update checks and records its batches against one prior image, one batch after another"
+            : null;
+        if (whyNot is not null)
+        {
+            observer.Warning($"The copy runs over one connection, not {request.Parallel}: {whyNot}.");
+            return 1;
+        }
+        return Math.Max(1, request.Parallel);
+    }
+
+    private static CopyResult Result(CopyRequest request, ResolvedMap map, Tally tally, string? checksum, TableComparison? comparison,
         CopyPriorImage? prior, bool finished, Stopwatch clock)
     {
         var kept = prior is { Discarded: false } ? prior : null;
@@ -167,7 +204,7 @@ public static class TableCopier
             Updated = tally.Updated,
             CopiedSamples = tally.CopiedSamples,
             ConflictSamples = tally.ConflictSamples,
-            Batches = batches,
+            Batches = tally.Batches,
             SourceChecksum = checksum,
             Comparison = comparison,
             PriorImagePath = kept?.ManifestPath,
@@ -284,7 +321,8 @@ public static class TableCopier
                 : await MoveSql.ReadAsync(connection, null, batch.Missing, bounds, r => MoveSql.KeyText(MoveSql.KeyValues(r, map.Keys.Count)),
                     cancellationToken, SampleCount - tally.CopiedSamples.Count);
             var copied = await MoveSql.ExecuteAsync(connection, null, batch.Insert, bounds, cancellationToken);
-            await MoveSql.ExecuteAsync(connection, null, "COMMIT", null, cancellationToken);
+            // Not cancelled midway: a COMMIT the server made must be counted (-Parallel cancels the others when one fails).
+            await MoveSql.ExecuteAsync(connection, null, "COMMIT", null, CancellationToken.None);
             committed = true;
             tally.Add(copied, present.Count - conflicts.Count, conflicts, updated, inserted);
         }
@@ -349,8 +387,102 @@ public static class TableCopier
         }
     }
 
+    /// <summary>One batch's key bounds: after @p0.. (the previous batch's last key) up to its own last key; the first has no lower bound, the last no upper.</summary>
+    private sealed record BatchRange(object[] Bounds, bool First, bool Last);
+
+    /// <summary>The batches of one copy: where their bounds come from, and who runs them.</summary>
+    private sealed class CopyRun(IDatabaseEngine engine, ResolvedMap map, CopyRequest request, CopyPriorImage? prior, Tally tally, IOperationObserver observer, long total)
+    {
+        private readonly string _activity = $"Copy-TableData {map.Source.Name} -> {map.Target.Name}";
+
+        /// <summary>The batches' bounds in key order: each batch ends at the BatchSize-th key after the previous one, the last where the keys do.</summary>
+        public async IAsyncEnumerable<BatchRange> RangesAsync(DbConnection connection, [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            object[]? after = null;
+            while (true)
+            {
+                var next = new BatchSql(map, request, first: after is null, last: false).NextBound;
+                var upTo = (await MoveSql.ReadAsync(connection, null, next, after, r => MoveSql.KeyValues(r, map.Keys.Count), cancellationToken)).SingleOrDefault();
+                yield return new BatchRange([.. after ?? [], .. upTo ?? []], First: after is null, Last: upTo is null);
+                if (upTo is null)
+                {
+                    yield break;
+                }
+                after = upTo;
+            }
+        }
+
+        /// <summary>Copies the given batches on one connection, one after another.</summary>
+        public async Task BatchesAsync(DbConnection connection, IAsyncEnumerable<BatchRange> ranges, CancellationToken cancellationToken)
+        {
+            await foreach (var range in ranges.WithCancellation(cancellationToken))
+            {
+                await CopyBatchAsync(engine, connection, map, request, new BatchSql(map, request, range.First, range.Last), prior, range.Bounds, tally, cancellationToken);
+                FaultPoint.Reach(FaultPoint.CopyBatchCommitted);
+                observer.Progress(new OperationProgress(_activity, $"{tally.Seen:N0} of {total:N0} source rows ({tally.Copied:N0} copied)",
+                    total == 0 ? 100 : (int)Math.Min(100, 100 * tally.Seen / total)));
+                if (!range.Last && request.Pause > TimeSpan.Zero)
+                {
+                    await Task.Delay(request.Pause, cancellationToken);
+                }
+            }
+        }
+
+        /// <summary>
+        /// -Parallel: one connection reads the bounds ahead and <paramref name="parallel"/> connections copy the batches as
+        /// they come. Each batch is still its own transaction and a rerun skips what any of them committed; the first failure
+        /// stops the others, and it is what the copy reports.
+        /// </summary>
+        public async Task InParallelAsync(DbOpsConnection source, int parallel, CancellationTokenSource stop)
+        {
+            var ranges = Channel.CreateBounded<BatchRange>(parallel);
+            Exception? cause = null;
+            async Task Guarded(Func<Task> work)
+            {
+                try
+                {
+                    await work();
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref cause, e, null);
+                    ranges.Writer.TryComplete();
+                    await stop.CancelAsync();
+                    throw;
+                }
+            }
+            async Task Bounds()
+            {
+                await using var session = await engine.OpenReadOnlyAsync(source, stop.Token);
+                await foreach (var range in RangesAsync(session.Connection, stop.Token))
+                {
+                    await ranges.Writer.WriteAsync(range, stop.Token);
+                }
+                ranges.Writer.TryComplete();
+            }
+            async Task Copier()
+            {
+                await using var session = await engine.OpenWritableAsync(source, stop.Token);
+                await BatchesAsync(session.Connection, ranges.Reader.ReadAllAsync(stop.Token), stop.Token);
+            }
+            var workers = Enumerable.Range(0, parallel).Select(_ => Task.Run(() => Guarded(Copier), CancellationToken.None)).Prepend(Task.Run(() => Guarded(Bounds), CancellationToken.None)).ToList();
+            try
+            {
+                await Task.WhenAll(workers);
+            }
+            catch when (cause is not null)
+            {
+                ExceptionDispatchInfo.Throw(cause);
+            }
+        }
+    }
+
+    /// <summary>What the committed batches did, added up; -Parallel's connections add to it at once.</summary>
     private sealed class Tally
     {
+        private readonly Lock _lock = new();
+
+        public int Batches { get; private set; }
         public long Copied { get; private set; }
         public long AlreadyPresent { get; private set; }
         public long Conflicting { get; private set; }
@@ -361,12 +493,16 @@ public static class TableCopier
 
         public void Add(long copied, long alreadyPresent, List<ChangedRow> conflicts, long updated, List<string> copiedSamples)
         {
-            Copied += copied;
-            AlreadyPresent += alreadyPresent;
-            Conflicting += conflicts.Count;
-            Updated += updated;
-            CopiedSamples.AddRange(copiedSamples.Take(SampleCount - CopiedSamples.Count));
-            ConflictSamples.AddRange(conflicts.Take(SampleCount - ConflictSamples.Count));
+            lock (_lock)
+            {
+                Batches++;
+                Copied += copied;
+                AlreadyPresent += alreadyPresent;
+                Conflicting += conflicts.Count;
+                Updated += updated;
+                CopiedSamples.AddRange(copiedSamples.Take(SampleCount - CopiedSamples.Count));
+                ConflictSamples.AddRange(conflicts.Take(SampleCount - ConflictSamples.Count));
+            }
         }
     }
 }

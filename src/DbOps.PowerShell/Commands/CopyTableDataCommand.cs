@@ -28,6 +28,14 @@ public sealed class CopyTableDataCommand : TableMapCommand
     [SecondsTransformation]
     public TimeSpan LockTimeout { get; set; } = CopyRequest.DefaultLockTimeout;
 
+    /// <summary>
+    /// Connections copying batches at once (PostgreSQL): one reads the batches' bounds ahead, the others copy them as they
+    /// come, each batch its own transaction. SQLite (one writer) and -OnConflict Update copy over one, with a warning. Default 1.
+    /// </summary>
+    [Parameter]
+    [ValidateRange(1, 64)]
+    public int Parallel { get; set; } = 1;
+
     /// <summary>Compare the source with the target afterwards and report the comparison in the result.</summary>
     [Parameter]
     public SwitchParameter Verify { get; set; }
@@ -63,13 +71,13 @@ public sealed class CopyTableDataCommand : TableMapCommand
         {
             var database = ResolveDatabase(Database);
             var request = new CopyRequest(BuildMap(database, null), OnConflict, BatchSize, Pause, LockTimeout, Verify,
-                JournalPath is null ? null : ResolvePath(JournalPath), Destination is null ? null : ResolvePath(Destination));
+                JournalPath is null ? null : ResolvePath(JournalPath), Destination is null ? null : ResolvePath(Destination)) { Parallel = Parallel };
             var preview = Run((_, token) => TableCopier.PreviewAsync(request, token));
             var overwrites = preview.Overwrites == 0 ? ""
                 : $", overwriting {preview.Overwrites} target row(s) whose values differ once their prior image is archived in " +
                   $"'{request.PriorImageFolder ?? TableCopier.DefaultPriorImageFolder(request.JournalPath)}'";
             if (!ShouldProcessStatements($"{Target} in {database}",
-                    $"Copy the rows of {Source ?? "the source query"} into {Target} in batches of {BatchSize}{overwrites}; each batch runs", preview.Statements)
+                    $"Copy the rows of {Source ?? "the source query"} into {Target} in batches of {BatchSize}{(Parallel > 1 ? $" over {Parallel} connections" : "")}{overwrites}; each batch runs", preview.Statements)
                 || (preview.Overwrites > 0 && !ShouldOverwrite(preview.Overwrites)))
             {
                 return;

@@ -16,6 +16,8 @@ internal sealed class PostgresMoves : IMoveDialect
     public IReadOnlyList<string> BeginBatch(TimeSpan lockTimeout) =>
         ["BEGIN", $"SET LOCAL lock_timeout = '{(long)lockTimeout.TotalMilliseconds}ms'"];
 
+    public bool ReadsBesideWrites => true;
+
     /// <summary>Integers and numerics compare by value across types; a few other uncollated types when both sides have them.</summary>
     public bool OrdersAlike(string sourceType, string targetType)
     {

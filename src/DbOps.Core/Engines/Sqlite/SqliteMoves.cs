@@ -21,6 +21,8 @@ internal sealed class SqliteMoves : IMoveDialect
     public IReadOnlyList<string> BeginBatch(TimeSpan lockTimeout) =>
         [$"PRAGMA busy_timeout = {(long)lockTimeout.TotalMilliseconds}", "BEGIN IMMEDIATE"];
 
+    public bool ReadsBesideWrites => false;
+
     /// <summary>
     /// Two columns of INTEGER affinity (a declared type containing INT): other affinities convert or collate their values
     /// when compared, so equal keys could sort apart (TEXT '10' equals INTEGER 10 but sorts after TEXT '2').
