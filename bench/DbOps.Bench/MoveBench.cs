@@ -325,11 +325,13 @@ internal static class MoveBench
                 new CopyRequest(Map(source, null, "") with { TargetTable = "items_copy" }, JournalPath: journal), NullObserver.Instance, default)),
             ($"Copy-TableData -BatchSize {LargeBatch}", "large", () => TableCopier.CopyAsync(
                 new CopyRequest(Map(source, null, "") with { TargetTable = "items_copy" }, BatchSize: LargeBatch, JournalPath: journal), NullObserver.Instance, default)),
+            ($"Copy-TableData -BatchSize {defaultBatch} -Parallel 2", "parallel", () => TableCopier.CopyAsync(
+                new CopyRequest(Map(source, null, "") with { TargetTable = "items_copy" }, JournalPath: journal) { Parallel = 2 }, NullObserver.Instance, default)),
             ("INSERT ... SELECT (one transaction)", "insert", () => ExecuteAsync(connectionString, $"INSERT INTO items_copy ({TargetList}) SELECT {SourceList} FROM legacy_items")),
         };
         var lines = new List<string>
         {
-            $"    {"during",-38} {"op (s)",7} {"tx",6} {"p50 ms",7} {"p99 ms",7} {"max ms",8} {"max lag",8}   writers alone before it: tx, p99, max ms",
+            $"    {"during",-44} {"op (s)",7} {"tx",6} {"p50 ms",7} {"p99 ms",7} {"max ms",8} {"max lag",8}   writers alone before it: tx, p99, max ms",
         };
         const double Lead = 4;
         foreach (var (name, key, run) in ways)
@@ -354,7 +356,7 @@ internal static class MoveBench
             var during = log.Where(t => t.End >= start && t.End.AddMilliseconds(-t.Ms) <= end).ToList();
             var covered = log.Count > 0 && log.Max(t => t.End) >= end ? "" : "   (pgbench ended before the copy did)";
             var verdict = key == "insert" ? "" : during.Count > 0 && during.Max(t => t.Ms) < WriterTargetMs ? "  PASS" : "  MISS";
-            lines.Add($"    {name,-38} {(end - start).TotalSeconds,7:F2} {during.Count,6} {Percentile(during, 0.5),7:F1} {Percentile(during, 0.99),7:F1} " +
+            lines.Add($"    {name,-44} {(end - start).TotalSeconds,7:F2} {during.Count,6} {Percentile(during, 0.5),7:F1} {Percentile(during, 0.99),7:F1} " +
                       $"{Percentile(during, 1),8:F1} {(during.Count == 0 ? double.NaN : during.Max(t => t.LagMs)),8:F1}   {before.Count}, {Percentile(before, 0.99):F1}, " +
                       $"{Percentile(before, 1):F1}{verdict}{covered}");
         }
