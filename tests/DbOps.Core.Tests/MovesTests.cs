@@ -536,6 +536,31 @@ public sealed class MovesPostgresTests(PostgresCluster cluster) : MovesTests
     }
 
     [Fact]
+    public async Task A_key_another_session_inserts_while_a_batch_copies_is_skipped_not_duplicated_and_the_copy_goes_on()
+    {
+        var db = await CreateAsync(Thousand);
+        // Another session inserts key 501 and keeps its transaction open: the batch's check for keys present cannot see it,
+        // so its insert meets the key, waits for that transaction, and is refused once it commits; the batch runs again.
+        await using var other = new Npgsql.NpgsqlConnection(cluster.ConnectionString(db.Database));
+        await other.OpenAsync();
+        await using var transaction = await other.BeginTransactionAsync();
+        await using (var insert = new Npgsql.NpgsqlCommand("INSERT INTO modern VALUES (501, 'other session', 0)", other, transaction))
+        {
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        var copy = TableCopier.CopyAsync(new CopyRequest(ThousandMap(db), BatchSize: 1000), NullObserver.Instance, CancellationToken.None);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.False(copy.IsCompleted);
+        await transaction.CommitAsync();
+        var result = await copy;
+
+        Assert.Equal((857L, 141L, 2L), (result.Copied, result.AlreadyPresent, result.Conflicting));
+        Assert.Contains(result.ConflictSamples, c => c.Key == "501");
+        Assert.Equal((1000L, 1L), (Count(db, "SELECT count(*) FROM modern"), Count(db, "SELECT count(*) FROM modern WHERE name = 'other session'")));
+    }
+
+    [Fact]
     public async Task A_failing_batch_stops_the_other_connections_and_the_rerun_finishes_without_duplicates()
     {
         var db = await CreateAsync(Thousand);

@@ -25,11 +25,15 @@ internal interface IMoveDialect
     bool OrdersAlike(string sourceType, string targetType);
 
     /// <summary>
-    /// True when a reader in its own snapshot never holds up a writer's COMMIT (PostgreSQL's MVCC), so a copy can read the
-    /// source beside its batches and copy over several connections; false for SQLite, one writer at a time, whose readers
-    /// hold a COMMIT back in its rollback-journal mode.
+    /// True when the engine has one writer at a time (SQLite): a copy batch's BEGIN keeps every other writer out until it
+    /// commits, and a reader holds a writer's COMMIT back (rollback-journal mode). False for PostgreSQL's MVCC, where a
+    /// copy can read the source beside its batches and copy over several connections, and other sessions can add rows to
+    /// the target between two statements of a batch.
     /// </summary>
-    bool ReadsBesideWrites { get; }
+    bool OneWriter { get; }
+
+    /// <summary>True when <paramref name="error"/> is a unique key refusing a duplicate row.</summary>
+    bool IsDuplicateKey(Exception error);
 
     /// <summary>What a failed probe of a map says: a column the server does not know, types it cannot compare, a write
     /// refused by a read-only connection, or none of these (null).</summary>

@@ -16,7 +16,9 @@ internal sealed class PostgresMoves : IMoveDialect
     public IReadOnlyList<string> BeginBatch(TimeSpan lockTimeout) =>
         ["BEGIN", $"SET LOCAL lock_timeout = '{(long)lockTimeout.TotalMilliseconds}ms'"];
 
-    public bool ReadsBesideWrites => true;
+    public bool OneWriter => false;
+
+    public bool IsDuplicateKey(Exception error) => error is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
     /// <summary>Integers and numerics compare by value across types; a few other uncollated types when both sides have them.</summary>
     public bool OrdersAlike(string sourceType, string targetType)

@@ -21,7 +21,10 @@ internal sealed class SqliteMoves : IMoveDialect
     public IReadOnlyList<string> BeginBatch(TimeSpan lockTimeout) =>
         [$"PRAGMA busy_timeout = {(long)lockTimeout.TotalMilliseconds}", "BEGIN IMMEDIATE"];
 
-    public bool ReadsBesideWrites => false;
+    public bool OneWriter => true;
+
+    /// <summary>SQLITE_CONSTRAINT_UNIQUE or SQLITE_CONSTRAINT_PRIMARYKEY.</summary>
+    public bool IsDuplicateKey(Exception error) => error is SqliteException { SqliteExtendedErrorCode: 2067 or 1555 };
 
     /// <summary>
     /// Two columns of INTEGER affinity (a declared type containing INT): other affinities convert or collate their values
