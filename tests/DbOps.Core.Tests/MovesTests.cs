@@ -257,6 +257,24 @@ public abstract class MovesTests : IDisposable
     }
 
     [Fact]
+    public async Task Update_keeps_and_puts_back_the_prior_image_of_names_holding_a_dollar_or_a_backslash()
+    {
+        var db = await CreateAsync("""
+            CREATE TABLE "src$1"("i$d" INTEGER PRIMARY KEY, "v\al" TEXT);
+            INSERT INTO "src$1" VALUES (1, 'new'), (2, 'b');
+            CREATE TABLE "dst$1"("i$d" INTEGER PRIMARY KEY, "v\al" TEXT);
+            INSERT INTO "dst$1" VALUES (1, 'old');
+            """);
+        var map = new TableMap { Source = db, SourceTable = "src$1", TargetTable = "dst$1", Keys = [new("i$d", "i$d")] };
+
+        var result = await UpdateAsync(map);
+
+        Assert.Equal((1L, 1L, 1L), (result.Copied, result.Updated, result.PriorImageRows));
+        await UndoAsync(db, result);
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM \"dst$1\" WHERE \"i$d\" = 1 AND \"v\\al\" = 'old'"));
+    }
+
+    [Fact]
     public async Task A_snapshot_comparison_counts_the_drop_of_a_moved_and_archived_table_as_explained_while_the_copy_is_current()
     {
         var db = await CreateAsync(Legacy + "CREATE TABLE v3_other(id INTEGER PRIMARY KEY, source_filename TEXT NOT NULL); INSERT INTO v3_other VALUES (1, 'a.csv');");

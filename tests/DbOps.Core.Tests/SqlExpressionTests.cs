@@ -95,6 +95,9 @@ public sealed class SqlExpressionTests
         Assert.NotNull(SqlExpression.Problem("title ~ '^a\\.b$'", PostgresEngine.Instance));
         Assert.NotNull(SqlExpression.Problem("title <> E'\\');'", PostgresEngine.Instance));
         Assert.NotNull(SqlExpression.Problem("title <> $$;$$", SqliteEngine.Instance));
+        Assert.Null(SqlExpression.Problem("\"pri$ce\" > 0 AND \"a\\b\" IS NOT NULL", PostgresEngine.Instance));
+        Assert.Null(SqlExpression.Problem("[pri$ce] > 0", SqliteEngine.Instance));
+        Assert.NotNull(SqlExpression.Problem("\"a$\" = $$;$$", PostgresEngine.Instance));
         Assert.NotNull(SqlExpression.Problem("title = $1", SqliteEngine.Instance));
     }
 }

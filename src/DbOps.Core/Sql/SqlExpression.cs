@@ -24,7 +24,7 @@ internal static class SqlExpression
         // The lexer knows standard quoting only. Backslash escapes (E'...', or any string where standard_conforming_strings
         // is off) could hide a quote from it while the server still honours them, so where the engine has them '\' is not
         // accepted at all. '$' is accepted only inside a plain string literal, where it cannot open a dollar quote (a JSON
-        // path '$.status', a LIKE '$%'); outside one, $$...$$ could hide a ';' or ')'.
+        // path '$.status', a LIKE '$%'), and inside a quoted name; outside those, $$...$$ could hide a ';' or ')'.
         var literalsMayHide = engine.Tuning.HasEscapeQuoting;
         var depth = 0;
         foreach (var token in SqlText.Tokens(expression, engine.Tuning.QuotesNamesWithBrackets))
@@ -37,6 +37,9 @@ internal static class SqlExpression
                     return "it contains a comment";
                 case SqlText.TokenKind.String or SqlText.TokenKind.QuotedIdentifier when !SqlText.IsClosed(expression, token):
                     return "a quoted string or name is not closed";
+                case SqlText.TokenKind.QuotedIdentifier:
+                    // A quoted name ends only at its closing quote: neither '\' nor '$' means anything inside it.
+                    break;
                 case var _ when (literal ? literalsMayHide && text.Contains('\\') : text.IndexOfAny('\\', '$') >= 0):
                     return "it contains '\\' or '$' (write string literals in plain single quotes, without escape-string or dollar quoting)";
                 case SqlText.TokenKind.Word when WritingKeywords.Contains(text.ToString()):
