@@ -475,7 +475,8 @@ public static class TableCopier
                 await using var session = await engine.OpenWritableAsync(source, stop.Token);
                 await BatchesAsync(session.Connection, ranges.Reader.ReadAllAsync(stop.Token), stop.Token);
             }
-            var workers = Enumerable.Range(0, parallel).Select(_ => Task.Run(() => Guarded(Copier), CancellationToken.None)).Prepend(Task.Run(() => Guarded(Bounds), CancellationToken.None)).ToList();
+            var workers = Enumerable.Range(0, parallel).Select(_ => Task.Run(() => Guarded(Copier), CancellationToken.None))
+                .Prepend(Task.Run(() => Guarded(Bounds), CancellationToken.None)).ToList();
             try
             {
                 await Task.WhenAll(workers);
