@@ -541,6 +541,22 @@ public sealed class RowFixPostgresTests(PostgresCluster cluster) : RowFixTests
     }
 
     [Fact]
+    public async Task A_table_other_tables_inherit_is_refused_before_anything_is_written()
+    {
+        var db = await GoalsAsync();
+        Execute(db, """
+            CREATE TABLE events (id integer PRIMARY KEY, kind text);
+            CREATE TABLE old_events (PRIMARY KEY (id)) INHERITS (events);
+            INSERT INTO events VALUES (1, 'a'); INSERT INTO old_events VALUES (2, 'a'), (3, 'b');
+            """);
+
+        var error = await Assertions.ThrowsDbOps(ErrorIds.RowTableInherited,
+            () => RowFixService.FixAsync(Request(db, RowFixAction.Remove, "events", "kind = 'a'"), NullObserver.Instance, CancellationToken.None));
+        Assert.Contains("public.old_events", error.Message, StringComparison.Ordinal);
+        Assert.Equal(3, cluster.Scalar<long>(db.Database, "SELECT count(*) FROM events"));
+    }
+
+    [Fact]
     public async Task A_row_that_starts_to_reference_the_rows_while_the_fix_waits_for_its_table_is_found_under_the_lock_and_nothing_cascades()
     {
         var db = await GoalsAsync();

@@ -21,6 +21,12 @@ internal interface IRowFixDialect
     /// </summary>
     IReadOnlyList<string> LockReferencingStatements(IReadOnlyList<TableRef> referencing);
 
+    /// <summary>
+    /// The tables that inherit <paramref name="table"/>'s rows by plain inheritance (PostgreSQL INHERITS; not partitions,
+    /// whose rows an insert into the parent routes back): a statement on the table reads and changes their rows too.
+    /// </summary>
+    Task<IReadOnlyList<TableRef>> InheritorsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken);
+
     /// <summary>A transaction that writes only the session's own temporary tables and locks nothing of the database's.</summary>
     Task<DbTransaction> BeginScratchAsync(DbConnection connection, CancellationToken cancellationToken);
 

@@ -180,6 +180,8 @@ public static class ErrorIds
     public const string RowConditionInvalid = nameof(RowConditionInvalid);
     /// <summary>Rows can be fixed (and put back) only in a table with a primary key.</summary>
     public const string RowKeyRequired = nameof(RowKeyRequired);
+    /// <summary>A PostgreSQL table with inheritance children: a fix through it changes their rows, and an undo would put them in it.</summary>
+    public const string RowTableInherited = nameof(RowTableInherited);
     /// <summary>Rows of other tables reference the rows a fix would delete or re-key; nothing was written.</summary>
     public const string RowsReferenced = nameof(RowsReferenced);
     /// <summary>The fix changed another number of rows than it archived; it was rolled back.</summary>

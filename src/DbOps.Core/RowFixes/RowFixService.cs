@@ -494,6 +494,12 @@ public static class RowFixService
             ?? throw new DbOpsException(ErrorIds.RowKeyRequired, ErrorKind.InvalidState,
                 $"{table} has no primary key, so the rows a fix changes could not be found again to undo it. Nothing was written; add a primary key first.",
                 table.ToString());
+        if ((await engine.RowFixes.InheritorsAsync(connection, table, cancellationToken)) is { Count: > 0 } inheritors)
+        {
+            throw new DbOpsException(ErrorIds.RowTableInherited, ErrorKind.InvalidState,
+                $"{table} is inherited by {string.Join(", ", inheritors)}: a fix through it would change their rows too, and its undo would put " +
+                "those rows back into it, not into them. Nothing was written; fix the rows of each of those tables by its own name.", table.ToString());
+        }
         var conditions = new RowConditions(engine, tableSchema, key);
         var condition = conditions.Choose(request);
         string head;

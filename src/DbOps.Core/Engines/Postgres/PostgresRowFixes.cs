@@ -16,6 +16,16 @@ internal sealed class PostgresRowFixes : IRowFixDialect
         $"LOCK TABLE {table.ToQuotedName()} IN SHARE ROW EXCLUSIVE MODE",
     ];
 
+    public async Task<IReadOnlyList<TableRef>> InheritorsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken) =>
+        (await connection.QueryAsync<(string Schema, string Name)>(new CommandDefinition("""
+            SELECT n.nspname, c.relname FROM pg_catalog.pg_inherits i
+            JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+            JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE pn.nspname = @schema AND p.relname = @name AND p.relkind = 'r'
+            ORDER BY 1, 2
+            """, new { schema = table.Schema, name = table.Name }, cancellationToken: cancellationToken)))
+        .Select(t => new TableRef(t.Schema, t.Name)).ToList();
+
     public async Task<DbTransaction> BeginLockedAsync(DbConnection connection, TableRef table, TimeSpan lockTimeout, CancellationToken cancellationToken)
     {
         var transaction = await connection.BeginTransactionAsync(cancellationToken);

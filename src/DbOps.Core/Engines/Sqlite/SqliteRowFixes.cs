@@ -9,6 +9,10 @@ internal sealed class SqliteRowFixes : IRowFixDialect
 {
     public static readonly SqliteRowFixes Instance = new();
 
+    /// <summary>SQLite has no table inheritance.</summary>
+    public Task<IReadOnlyList<TableRef>> InheritorsAsync(DbConnection connection, TableRef table, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<TableRef>>([]);
+
     /// <summary>BEGIN IMMEDIATE takes the database's write lock, waiting up to the busy timeout; readers go on.</summary>
     public IReadOnlyList<string> LockStatements(TableRef table, TimeSpan lockTimeout) =>
     [
