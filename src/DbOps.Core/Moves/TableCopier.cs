@@ -67,6 +67,7 @@ public static class TableCopier
                 overwrites = await CopyPriorImage.CountAsync(map, check.Connection, cancellationToken);
             }
         }
+        using var running = Overwrites(request, map) ? CopyPriorImage.LockRun(request, map) : null;
         var prior = Overwrites(request, map) ? await CopyPriorImage.PrepareAsync(request, map, overwrites, observer, cancellationToken) : null;
         await using var session = await engine.OpenWritableAsync(source, cancellationToken);
         var connection = session.Connection;
@@ -103,10 +104,7 @@ public static class TableCopier
                     await Task.Delay(request.Pause, cancellationToken);
                 }
             }
-            if (prior is not null)
-            {
-                await prior.RecordAfterImageAsync(engine, connection, map, cancellationToken);
-            }
+            prior?.Finish();
         }
         catch (Exception) when (tally.Copied + tally.Updated > 0)
         {
@@ -277,7 +275,8 @@ public static class TableCopier
             if (request.OnConflict == ConflictAction.Update && conflicts.Count > 0)
             {
                 await RequireArchivedAsync(engine, connection, map, batch, prior, tally.Updated > 0, bounds, cancellationToken);
-                updated = await MoveSql.ExecuteAsync(connection, null, batch.Update!, bounds, cancellationToken);
+                updated = await prior!.OverwriteAsync(engine, connection, batch, bounds,
+                    () => MoveSql.ExecuteAsync(connection, null, batch.Update!, bounds, cancellationToken), cancellationToken);
             }
             // The insert's row count counts the copied rows; their keys are listed only while samples are wanted.
             var inserted = tally.CopiedSamples.Count == SampleCount ? []
@@ -408,7 +407,7 @@ internal sealed class BatchSql
         Present = $"{with} SELECT {string.Join(", ", keys.Select(k => "\"s\"." + k))}" +
             string.Concat(compare.Differs.Select(d => $", CASE WHEN {d} THEN 1 ELSE 0 END")) + $" FROM \"s\" JOIN \"t\" ON {compare.Join}";
         var target = map.Target.Engine.QualifiedName(map.Target.Table!.Table);
-        var sourceRows = $"({map.Source.Select(range)}) AS \"s\"";
+        var sourceRows = SourceRows = $"({map.Source.Select(range)}) AS \"s\"";
         var isTarget = string.Join(" AND ", map.Keys.Select((k, i) => $"\"dst\".{quote(k.TargetColumn!)} = {MapSide.Key(i, "\"s\"")}")) + TargetBound("\"dst\"");
         Missing = $"SELECT {string.Join(", ", keys.Select(k => "\"s\"." + k))} FROM {sourceRows} WHERE NOT EXISTS (SELECT 1 FROM {target} AS \"dst\" WHERE {isTarget}) ORDER BY {order}";
         var columns = map.Keys.Concat(map.Values).Select(v => quote(v.TargetColumn!));
@@ -440,6 +439,9 @@ internal sealed class BatchSql
 
     /// <summary>The batch's source rows whose key is in the target: the key and one 1/0 flag per value that differs.</summary>
     public string Present { get; }
+
+    /// <summary>The batch's source rows, as "s".</summary>
+    public string SourceRows { get; }
 
     /// <summary>The keys the insert will copy (for samples).</summary>
     public string Missing { get; }

@@ -19,6 +19,13 @@ internal sealed record RowFixAfterImage(RowFixAction Action, long Rows, string C
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public RowFixBatches? Batches { get; init; }
 
+    /// <summary>
+    /// For Copy-TableData's record, whose batches of source rows are not counted in advance: false while they run, true once
+    /// the last has committed (the copy is finished and no later run goes on with its prior image). Null for a row fix.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? Finished { get; init; }
+
     public static string PathFor(string manifestPath) => manifestPath[..^ArchiveManifest.Suffix.Length] + Suffix;
 
     public static void Write(string manifestPath, RowFixAction action, TableContent after) => Write(manifestPath, new RowFixAfterImage(action, after.Rows, after.Checksum));
@@ -61,8 +68,8 @@ internal sealed record RowFixAfterImage(RowFixAction Action, long Rows, string C
 }
 
 /// <summary>How far a fix in batches got.</summary>
-/// <param name="Size">Archived rows per batch (the last batch takes the rest).</param>
-/// <param name="Count">How many batches the archived rows make.</param>
+/// <param name="Size">Archived rows per batch (the last batch takes the rest); for a copy, source rows per batch.</param>
+/// <param name="Count">How many batches the archived rows make (0 for a copy, see <see cref="RowFixAfterImage.Finished"/>).</param>
 /// <param name="Done">The batches the record's content counts as changed (the last of them may not have committed).</param>
 /// <param name="Request">What the fix does (statement, condition, values), so only the same fix run again resumes it.</param>
 /// <param name="Before">The content at the archived keys before the last counted batch; null before the first.</param>
