@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using DbOps.Core.Archive;
 using DbOps.Core.Connections;
+using DbOps.Core.Diagnostics;
 using DbOps.Core.Engines;
 using DbOps.Core.Errors;
 using DbOps.Core.IO;
@@ -279,6 +280,7 @@ internal sealed class CopyPriorImage
         var after = await ChecksumAsync(engine, connection, inBatch, cancellationToken);
         _record = _record.AfterBatch(before, after);
         RowFixAfterImage.Write(ManifestPath, _record);
+        FaultPoint.Reach(FaultPoint.CopyAfterImageWritten);
         return updated;
     }
 
