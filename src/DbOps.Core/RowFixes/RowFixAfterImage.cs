@@ -9,7 +9,8 @@ namespace DbOps.Core.RowFixes;
 /// <summary>
 /// What a row fix left at the archived keys (no rows after a removal; the new values' count and checksum after an
 /// update), written beside the rows archive just before the fix commits. An undo puts the prior image back only over
-/// exactly that: anything else means the rows changed since. A fix in batches rewrites it before each batch commits.
+/// exactly that: anything else means the rows changed since. A fix in batches rewrites it before each batch commits, and
+/// so does each batch of Copy-TableData -OnConflict Update that overwrites rows.
 /// </summary>
 internal sealed record RowFixAfterImage(RowFixAction Action, long Rows, string Checksum)
 {
