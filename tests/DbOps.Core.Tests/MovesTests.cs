@@ -198,6 +198,9 @@ public abstract class MovesTests : IDisposable
         Assert.Equal((ComparisonVerdict.Contained, 6L, 2L), (update.Comparison!.Verdict, update.Comparison.Matched, update.Comparison.Extra));
         Assert.Equal(8, Count(db, "SELECT count(*) FROM steps"));
         Assert.Equal(1, Count(db, "SELECT count(*) FROM steps WHERE run_id = 2 AND step = 2 AND label = 'e'"));
+        // The record of what batch 2 left, kept under the composite key, lets the undo put the overwritten label back.
+        await UndoAsync(db, update);
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM steps WHERE run_id = 2 AND step = 2 AND label = 'other'"));
     }
 
     [Fact]
