@@ -212,6 +212,9 @@ public abstract class MovesTests : IDisposable
         Assert.Equal((ComparisonVerdict.Contained, 6L, 2L), (update.Comparison!.Verdict, update.Comparison.Matched, update.Comparison.Extra));
         Assert.Equal(8, Count(db, "SELECT count(*) FROM steps"));
         Assert.Equal(1, Count(db, "SELECT count(*) FROM steps WHERE run_id = 2 AND step = 2 AND label = 'e'"));
+        // The record of what batch 2 left, kept under the composite key, lets the undo put the overwritten label back.
+        await UndoAsync(db, update);
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM steps WHERE run_id = 2 AND step = 2 AND label = 'other'"));
     }
 
     [Fact]
@@ -387,6 +390,117 @@ public abstract class MovesTests : IDisposable
         await UndoAsync(db, rerun);
         Execute(db, "DELETE FROM data_imports WHERE id IN (2, 4, 5)");
         Assert.Equal(ChecksumOf(before, "data_imports"), ChecksumOf(await SnapshotAsync(db), "data_imports"));
+    }
+
+    [Fact]
+    public async Task A_write_to_a_row_an_earlier_batch_overwrote_makes_the_undo_refuse_instead_of_overwriting_it()
+    {
+        // Two rows to overwrite: id 1 in batch 1, id 3 in batch 2.
+        var db = await CreateAsync(Legacy + "INSERT INTO data_imports VALUES (1, 'a-old.csv', 1, 1, 'pending', NULL);");
+        // Once batch 1 has committed, the application edits id 1, which batch 1 overwrote, while batches 2 and 3 are still to run.
+        var edit = new AfterBatch(1, () => Execute(db, "UPDATE data_imports SET file_size = 101 WHERE id = 1"));
+
+        var copy = await UpdateAsync(Map(db), edit);
+
+        Assert.Equal((2L, 2L), (copy.Updated, copy.PriorImageRows));
+        await Assertions.ThrowsDbOps(ErrorIds.RowsChangedSinceFix, () => UndoAsync(db, copy));
+        // The application's write stays, and so does everything the copy did: the undo wrote nothing.
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 1 AND filename = 'a.csv' AND file_size = 101"));
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 3 AND file_size = 300"));
+    }
+
+    /// <summary>
+    /// Two rows to overwrite (id 1 in batch 1, id 3 in batch 2) and a batch 2 that fails after its overwrite, before its COMMIT:
+    /// its insert of id 4 ('d.csv') meets a unique filename held by id 10. The record of what the copy left is written
+    /// by then, counting a batch that never committed.
+    /// </summary>
+    private async Task<DbOpsConnection> FailingSecondBatchAsync()
+    {
+        var db = await CreateAsync(Legacy + """
+            INSERT INTO data_imports VALUES (1, 'a-old.csv', 1, 1, 'pending', NULL), (10, 'd.csv', 1, 1, 'pending', NULL);
+            CREATE UNIQUE INDEX data_imports_filename ON data_imports(filename);
+            """);
+        await Assertions.ThrowsDbOps(ErrorIds.MoveFailed, () => UpdateAsync(Map(db)));
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 1 AND filename = 'a.csv'"));
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 3 AND file_size = 333")); // batch 2 rolled back
+        Execute(db, "DELETE FROM data_imports WHERE id = 10");
+        return db;
+    }
+
+    [Fact]
+    public async Task A_rerun_after_a_batch_that_recorded_its_overwrite_but_never_committed_does_it_again_and_its_undo_restores_every_row()
+    {
+        var db = await FailingSecondBatchAsync();
+        var first = Assert.Single(Directory.GetDirectories(Folder.File("prior")));
+
+        var rerun = await UpdateAsync(Map(db));
+
+        Assert.Equal(first, Path.GetDirectoryName(rerun.PriorImagePath));
+        Assert.Equal((1L, 2L), (rerun.Updated, rerun.PriorImageRows));
+        await UndoAsync(db, rerun);
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 1 AND filename = 'a-old.csv' AND file_size = 1"));
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 3 AND file_size = 333"));
+    }
+
+    [Fact]
+    public async Task An_unfinished_copy_can_be_undone_and_then_run_again_and_undone_again()
+    {
+        var db = await FailingSecondBatchAsync();
+        var stopped = Directory.GetFiles(Assert.Single(Directory.GetDirectories(Folder.File("prior"))), "*.manifest.json").Single();
+
+        // The undo of the stopped copy: its record counts batch 2, which never committed, and the rows hold what was before it.
+        await ArchiveService.ImportAsync(new ArchiveImportRequest(stopped, db, Mode: ArchiveImportMode.Upsert), NullObserver.Instance, CancellationToken.None);
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 1 AND filename = 'a-old.csv' AND file_size = 1"));
+        var rerun = await UpdateAsync(Map(db));
+        Assert.Equal(stopped, rerun.PriorImagePath);
+        Assert.Equal(2L, rerun.Updated);
+        await UndoAsync(db, rerun);
+
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 1 AND filename = 'a-old.csv' AND file_size = 1"));
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 3 AND file_size = 333"));
+    }
+
+    [Fact]
+    public async Task A_finished_copy_records_that_it_finished_and_the_next_run_archives_afresh()
+    {
+        var db = await CreateAsync(Legacy);
+        var copy = await UpdateAsync(Map(db));
+        var record = JsonNode.Parse(File.ReadAllText(copy.PriorImagePath!.Replace(".manifest.json", ".after.json", StringComparison.Ordinal)))!;
+        Assert.True((bool?)record["Finished"]);
+        Execute(db, "UPDATE data_imports SET file_size = 1 WHERE id = 3"); // a new difference for the next run to overwrite
+
+        var next = await UpdateAsync(Map(db));
+
+        Assert.NotEqual(Path.GetDirectoryName(copy.PriorImagePath), Path.GetDirectoryName(next.PriorImagePath));
+        Assert.Equal(2, Directory.GetDirectories(Folder.File("prior")).Length);
+        Assert.DoesNotContain("earlier, unfinished run", next.UndoNote, StringComparison.Ordinal);
+        await UndoAsync(db, next);
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 3 AND file_size = 1"));
+    }
+
+    [Fact]
+    public async Task A_second_run_of_the_copy_while_the_first_runs_is_refused_and_writes_nothing()
+    {
+        var db = await CreateAsync(Legacy + "INSERT INTO data_imports VALUES (1, 'a-old.csv', 1, 1, 'pending', NULL);");
+        var journalLines = 0;
+        DbOpsException? refused = null;
+        // Once batch 1 of the first run has committed, the same copy starts again.
+        var second = new AfterBatch(1, () =>
+        {
+            journalLines = JournalEntries(db).Count;
+            refused = Assert.ThrowsAsync<DbOpsException>(() => UpdateAsync(Map(db))).GetAwaiter().GetResult();
+        });
+
+        var copy = await UpdateAsync(Map(db), second);
+
+        Assert.Equal(ErrorIds.CopyRunning, refused?.ErrorId);
+        Assert.Equal(0, journalLines);
+        Assert.Single(JournalEntries(db)); // the first run's line only
+        Assert.Single(Directory.GetDirectories(Folder.File("prior")));
+        Assert.Equal((2L, 2L), (copy.Updated, copy.PriorImageRows));
+        await UndoAsync(db, copy);
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 1 AND filename = 'a-old.csv' AND file_size = 1"));
+        Assert.Equal(1, Count(db, "SELECT count(*) FROM data_imports WHERE id = 3 AND file_size = 333"));
     }
 
     /// <summary>Runs an action when the copy reports its <paramref name="batches"/>-th committed batch.</summary>

@@ -97,4 +97,37 @@ public sealed class CopyKilledProcessTests : IDisposable
         Assert.Equal(50L, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
         Assert.Equal("old 5|old 30", session.SqliteScalar(path, "SELECT group_concat(value, '|') FROM (SELECT value FROM new_rows WHERE id IN (5, 30) ORDER BY id)"));
     }
+
+    [Fact]
+    public void A_copy_killed_after_recording_a_batch_before_its_commit_is_finished_by_the_rerun_and_undone_whole()
+    {
+        var path = _folder.File("copy-record-killed.db");
+        var prior = _folder.File("prior");
+        using var session = new PowerShellSession();
+        session.ExecuteSqlite(path, """
+            CREATE TABLE old_rows(id INTEGER PRIMARY KEY, v TEXT NOT NULL);
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) INSERT INTO old_rows SELECT i, 'v' || i FROM n;
+            CREATE TABLE new_rows(id INTEGER PRIMARY KEY, value TEXT NOT NULL);
+            INSERT INTO new_rows VALUES (5, 'old 5'), (30, 'old 30');
+            """);
+        var script = _folder.File("copy-update.ps1");
+        File.WriteAllText(script, "param($db, $prior) Copy-TableData -Database $db -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } " +
+            "-OnConflict Update -Destination $prior -BatchSize 20 -Confirm:$false\n");
+
+        // Killed once batch 1 has overwritten id 5 and written the record counting it, before its COMMIT: the batch never happened.
+        RemovalKilledProcessTests.KillAtFaultPoint("CopyAfterImageWritten", script, "-db", path, "-prior", prior);
+        Assert.Equal("old 5", session.SqliteScalar(path, "SELECT value FROM new_rows WHERE id = 5"));
+        var manifest = Directory.GetFiles(Assert.Single(Directory.GetDirectories(prior)), "*.manifest.json").Single();
+        Assert.True(File.Exists(manifest.Replace(".manifest.json", ".after.json", StringComparison.Ordinal)));
+
+        var rerun = session.Run("""
+            $r = Copy-TableData -Database $path -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -OnConflict Update -Destination $prior -BatchSize 20 -Verify -Confirm:$false
+            "updated=$($r.Updated) archived=$($r.PriorImageRows) folders=$(@(Get-ChildItem $prior -Directory).Count) verdict=$($r.Comparison.Verdict)"
+            $null = Invoke-Expression "$($r.Undo) -Confirm:`$false"
+            """, new { path, prior });
+
+        Assert.Empty(session.Errors);
+        Assert.Equal("updated=2 archived=2 folders=1 verdict=Equal", Assert.Single(rerun).BaseObject);
+        Assert.Equal("old 5|old 30", session.SqliteScalar(path, "SELECT group_concat(value, '|') FROM (SELECT value FROM new_rows WHERE id IN (5, 30) ORDER BY id)"));
+    }
 }

@@ -330,25 +330,10 @@ internal sealed class ParallelArchiveExport : IDisposable
     }
 
     /// <summary>Takes the work folder for this run: two exports of one table into one folder would write the same parts.</summary>
-    private static FileStream Lock(string work, TableRef table)
-    {
-        try
-        {
-            // FileShare.None is an exclusive lock (flock on Unix) that ends with the process, however it ends.
-            var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = ArtifactFiles.OwnerOnly;
-            }
-            return new FileStream(Path.Combine(work, LockFile), options);
-        }
-        catch (IOException e)
-        {
-            throw new DbOpsException(ErrorIds.ArchiveExportRunning, ErrorKind.ResourceUnavailable,
-                $"Another export of {table} into this folder is running ('{work}' is in use). Wait for it to finish, or choose another -Destination.",
-                work, e);
-        }
-    }
+    private static FileStream Lock(string work, TableRef table) =>
+        ArtifactFiles.Lock(Path.Combine(work, LockFile), e => new DbOpsException(ErrorIds.ArchiveExportRunning, ErrorKind.ResourceUnavailable,
+            $"Another export of {table} into this folder is running ('{work}' is in use). Wait for it to finish, or choose another -Destination.",
+            work, e));
 
     /// <summary>What the progress file holds: the export it belongs to, its ranges, and the parts finished so far.</summary>
     private sealed record Progress(string Identity, IReadOnlyList<long> SplitPoints, Dictionary<int, Part> Finished);

@@ -23,6 +23,9 @@ internal static class FaultPoint
     /// <summary>Between two batches of Copy-TableData: one batch committed, the next not begun.</summary>
     public const string CopyBatchCommitted = nameof(CopyBatchCommitted);
 
+    /// <summary>A Copy-TableData batch has overwritten rows and written the record of what the copy left, before its COMMIT.</summary>
+    public const string CopyAfterImageWritten = nameof(CopyAfterImageWritten);
+
     /// <summary>Remove-DeprecatedColumn holds the table lock and has checked the column again, before its DROP (issue 17).</summary>
     public const string ColumnLocked = nameof(ColumnLocked);
 

@@ -152,6 +152,8 @@ public static class ErrorIds
     public const string MoveConflict = nameof(MoveConflict);
     /// <summary>A copy batch failed (a lock not granted, a constraint refused); batches before it are committed and a rerun resumes.</summary>
     public const string MoveFailed = nameof(MoveFailed);
+    /// <summary>Copy-TableData -OnConflict Update: another run is copying into the same target (it holds the run lock); nothing was written.</summary>
+    public const string CopyRunning = nameof(CopyRunning);
 
 
     // Issue 17: Find-DeprecatedColumn, Rename-Table, dependents

@@ -68,6 +68,29 @@ internal static partial class ArtifactFiles
     }
 
     /// <summary>
+    /// Opens <paramref name="path"/> (created owner-only when missing) as an exclusive lock held while the stream is open:
+    /// FileShare.None is an exclusive lock (flock on Unix) that ends with the process, however it ends. A run that finds it
+    /// held gets <paramref name="held"/>'s exception. The file stays when released: deleting it on close would let a run
+    /// that opened it just before lock the deleted file while a third run locks a new one.
+    /// </summary>
+    public static FileStream Lock(string path, Func<IOException, Exception> held)
+    {
+        try
+        {
+            var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = OwnerOnly;
+            }
+            return new FileStream(path, options);
+        }
+        catch (IOException e)
+        {
+            throw held(e);
+        }
+    }
+
+    /// <summary>
     /// A hidden temporary name beside <paramref name="finalPath"/>, on the same file system so rename is atomic.
     /// It carries the writer's process id, so a later run can tell an abandoned file from one being written.
     /// </summary>

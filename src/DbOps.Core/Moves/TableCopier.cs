@@ -72,6 +72,7 @@ public static class TableCopier
                 overwrites = await CopyPriorImage.CountAsync(map, check.Connection, cancellationToken);
             }
         }
+        using var running = Overwrites(request, map) ? CopyPriorImage.LockRun(request, map) : null;
         var prior = Overwrites(request, map) ? await CopyPriorImage.PrepareAsync(request, map, overwrites, observer, cancellationToken) : null;
         var parallel = Parallelism(request, engine, prior, observer);
 
@@ -97,10 +98,7 @@ public static class TableCopier
                     await prior.LoadAsync(engine, session, cancellationToken);
                 }
                 await run.BatchesAsync(session.Connection, run.RangesAsync(session.Connection, cancellationToken), cancellationToken);
-                if (prior is not null)
-                {
-                    await prior.RecordAfterImageAsync(engine, session.Connection, map, cancellationToken);
-                }
+                prior?.Finish();
             }
         }
         catch (Exception)
@@ -293,7 +291,7 @@ public static class TableCopier
     private static async Task CopyBatchAsync(IDatabaseEngine engine, DbConnection connection, ResolvedMap map, CopyRequest request, BatchSql batch,
         CopyPriorImage? prior, object[] bounds, Tally tally, CancellationToken cancellationToken, bool firstTry = true)
     {
-        var committed = false;
+        var (committed, overwrote) = (false, false);
         try
         {
             foreach (var begin in engine.Moves.BeginBatch(request.LockTimeout ?? CopyRequest.DefaultLockTimeout))
@@ -314,7 +312,9 @@ public static class TableCopier
             if (request.OnConflict == ConflictAction.Update && conflicts.Count > 0)
             {
                 await RequireArchivedAsync(engine, connection, map, batch, prior, tally.Updated > 0, bounds, cancellationToken);
-                updated = await MoveSql.ExecuteAsync(connection, null, batch.Update!, bounds, cancellationToken);
+                overwrote = true;
+                updated = await prior!.OverwriteAsync(engine, connection, batch, bounds,
+                    () => MoveSql.ExecuteAsync(connection, null, batch.Update!, bounds, cancellationToken), cancellationToken);
             }
             // The insert's row count counts the copied rows; their keys are listed only while samples are wanted.
             var inserted = tally.CopiedSamples.Count == SampleCount ? []
@@ -332,10 +332,11 @@ public static class TableCopier
         catch (Exception e) when (!committed)
         {
             await RollBackAsync(connection);
-            if (firstTry && engine.Moves.IsDuplicateKey(e) && !cancellationToken.IsCancellationRequested)
+            if (firstTry && !overwrote && engine.Moves.IsDuplicateKey(e) && !cancellationToken.IsCancellationRequested)
             {
                 // Another session added one of the batch's keys after the batch looked (PostgreSQL's writers do not wait for
-                // a batch): run the batch once more, which finds that row as it finds any row already in the target.
+                // a batch): run the batch once more, which finds that row as it finds any row already in the target. Not
+                // after an overwrite, whose record of what it left is settled by the rerun of the copy instead.
                 await CopyBatchAsync(engine, connection, map, request, batch, prior, bounds, tally, cancellationToken, firstTry: false);
                 return;
             }
@@ -555,7 +556,7 @@ internal sealed class BatchSql
         Present = $"{with} SELECT {string.Join(", ", keys.Select(k => "\"s\"." + k))}" +
             string.Concat(compare.Differs.Select(d => $", CASE WHEN {d} THEN 1 ELSE 0 END")) + $" FROM \"s\" JOIN \"t\" ON {compare.Join}";
         var target = map.Target.Engine.QualifiedName(map.Target.Table!.Table);
-        var sourceRows = $"({map.Source.Select(range)}) AS \"s\"";
+        var sourceRows = SourceRows = $"({map.Source.Select(range)}) AS \"s\"";
         var isTarget = string.Join(" AND ", map.Keys.Select((k, i) => $"\"dst\".{quote(k.TargetColumn!)} = {MapSide.Key(i, "\"s\"")}")) + TargetBound("\"dst\"");
         Missing = $"SELECT {string.Join(", ", keys.Select(k => "\"s\"." + k))} FROM {sourceRows} WHERE NOT EXISTS (SELECT 1 FROM {target} AS \"dst\" WHERE {isTarget}) ORDER BY {order}";
         var columns = map.Keys.Concat(map.Values).Select(v => quote(v.TargetColumn!));
@@ -591,6 +592,9 @@ internal sealed class BatchSql
 
     /// <summary>The batch's source rows whose key is in the target: the key and one 1/0 flag per value that differs.</summary>
     public string Present { get; }
+
+    /// <summary>The batch's source rows, as "s".</summary>
+    public string SourceRows { get; }
 
     /// <summary>The keys the insert will copy (for samples).</summary>
     public string Missing { get; }

@@ -9,7 +9,8 @@ namespace DbOps.Core.RowFixes;
 /// <summary>
 /// What a row fix left at the archived keys (no rows after a removal; the new values' count and checksum after an
 /// update), written beside the rows archive just before the fix commits. An undo puts the prior image back only over
-/// exactly that: anything else means the rows changed since. A fix in batches rewrites it before each batch commits.
+/// exactly that: anything else means the rows changed since. A fix in batches rewrites it before each batch commits, and
+/// so does each batch of Copy-TableData -OnConflict Update that overwrites rows.
 /// </summary>
 internal sealed record RowFixAfterImage(RowFixAction Action, long Rows, string Checksum)
 {
@@ -18,6 +19,13 @@ internal sealed record RowFixAfterImage(RowFixAction Action, long Rows, string C
     /// <summary>For a fix in batches: how far it got. Null (and not written) for a fix in one transaction.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public RowFixBatches? Batches { get; init; }
+
+    /// <summary>
+    /// For Copy-TableData's record, whose batches of source rows are not counted in advance: false while they run, true once
+    /// the last has committed (the copy is finished and no later run goes on with its prior image). Null for a row fix.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? Finished { get; init; }
 
     public static string PathFor(string manifestPath) => manifestPath[..^ArchiveManifest.Suffix.Length] + Suffix;
 
@@ -61,8 +69,8 @@ internal sealed record RowFixAfterImage(RowFixAction Action, long Rows, string C
 }
 
 /// <summary>How far a fix in batches got.</summary>
-/// <param name="Size">Archived rows per batch (the last batch takes the rest).</param>
-/// <param name="Count">How many batches the archived rows make.</param>
+/// <param name="Size">Archived rows per batch (the last batch takes the rest); for a copy, source rows per batch.</param>
+/// <param name="Count">How many batches the archived rows make (0 for a copy, see <see cref="RowFixAfterImage.Finished"/>).</param>
 /// <param name="Done">The batches the record's content counts as changed (the last of them may not have committed).</param>
 /// <param name="Request">What the fix does (statement, condition, values), so only the same fix run again resumes it.</param>
 /// <param name="Before">The content at the archived keys before the last counted batch; null before the first.</param>
