@@ -198,7 +198,8 @@ public sealed class MovesPostgresToPostgresTests(PostgresCluster cluster) : Move
         };
         var committed = false;
         // After both counts, before the other connections join: a change in each third of the keys (each third a group
-        // on its own connection with -Parallel 3), committed on the source. A connection reading a later moment would see it.
+        // on its own connection with -Parallel 3), committed on the source. A connection reading a later moment would see it,
+        // and its parts would differ: fetched on the first connection, they would match again, but cost RowsShipped.
         var observer = new HookObserver(message =>
         {
             if (message.StartsWith("Comparing ", StringComparison.Ordinal))
