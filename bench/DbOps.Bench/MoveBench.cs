@@ -107,7 +107,7 @@ internal static class MoveBench
                 }
                 if (only.Contains("two"))
                 {
-                    results.Add(await CompareTwoAsync(cluster, one, other, twoDatabases, label, differences ? planted : null, rows, runs));
+                    results.AddRange(await CompareTwoAsync(cluster, one, other, twoDatabases, label, differences ? planted : null, rows, runs));
                 }
             }
             var copyTimes = new Dictionary<string, double>();
@@ -199,32 +199,111 @@ internal static class MoveBench
             $"{peerCounts}; DbOps: {string.Join(" | ", found.Distinct())} ({last!.Method})\n{profile}");
     }
 
-    /// <summary>Part 2: RangeComparer across two databases against COPY of every row's key and md5 from both, read fully here.</summary>
-    private static async Task<Result> CompareTwoAsync(PostgresCluster cluster, string one, string other, TableMap map, string label, Planted? planted, long rows, int runs)
+    /// <summary>
+    /// Part 2: RangeComparer across two databases, over one connection per side and with -Parallel 2 (issue 22), against COPY
+    /// of every row's key and md5 from both, read fully here. Each way's client (this process) and server (the cluster's
+    /// postmaster and its children) CPU seconds are summed over the timed runs.
+    /// </summary>
+    private static async Task<List<Result>> CompareTwoAsync(PostgresCluster cluster, string one, string other, TableMap map, string label, Planted? planted,
+        long rows, int runs)
     {
-        Console.WriteLine($"  compare, two databases, {label}: COPY (SELECT id, md5(row::text)) TO STDOUT from both, then TableComparer.CompareAsync -TargetDatabase");
+        Console.WriteLine($"  compare, two databases, {label}: COPY (SELECT id, md5(row::text)) TO STDOUT from both, then TableComparer.CompareAsync -TargetDatabase, " +
+                          "then the same with -Parallel 2");
         var shipped = "";
-        var found = new List<string>();
+        var found = new List<string>[] { [], [] };
         var splits = new SplitCounter();
-        TableComparison? last = null;
-        var (peer, ours) = await AlternateAsync(runs,
-            async () =>
+        var last = new TableComparison?[2];
+        var profiles = new string[2];
+        Func<Task> Ours(int parallel) => async () =>
+        {
+            splits.Restart();
+            var result = await TableComparer.CompareAsync(map, parallel, splits, default);
+            last[parallel - 1] = result;
+            found[parallel - 1].Add(Found(result, planted, rows));
+        };
+        var postmaster = Postmaster();
+        var cpu = new (double Client, double Server)[3];
+        var started = (Client: 0.0, Server: 0.0);
+        var samples = await AlternateWaysAsync(runs,
+            [
+                ("peer", async () =>
+                {
+                    var (sourceBytes, sourceLines) = await ShipHashesAsync(cluster.ConnectionString(one), "legacy_items");
+                    var (targetBytes, targetLines) = await ShipHashesAsync(cluster.ConnectionString(other), "items");
+                    shipped = $"COPY shipped {sourceLines + targetLines:N0} rows ({Program.Mb(sourceBytes + targetBytes)} MB)";
+                }),
+                ("DbOps", Ours(1)),
+                ("DbOps -Parallel 2", Ours(2)),
+            ],
+            async (round, way) =>
             {
-                var (sourceBytes, sourceLines) = await ShipHashesAsync(cluster.ConnectionString(one), "legacy_items");
-                var (targetBytes, targetLines) = await ShipHashesAsync(cluster.ConnectionString(other), "items");
-                shipped = $"COPY shipped {sourceLines + targetLines:N0} rows ({Program.Mb(sourceBytes + targetBytes)} MB)";
+                if (round == runs && way > 0)
+                {
+                    await ResetStatementsAsync(cluster, one);
+                }
+                started = (ClientCpu(), ServerCpu(postmaster));
             },
-            async () =>
+            async (round, way) =>
             {
-                splits.Restart();
-                last = await TableComparer.CompareAsync(map, splits, default);
-                found.Add(Found(last, planted, rows));
-            },
-            cluster, one);
-        var profile = await TopStatementsAsync(cluster, one);
-        return new Result($"compare, two databases, {label}", "COPY key + md5(row) from both sides", "TableComparer -TargetDatabase (KeyRanges)", peer, ours, 1.5,
-            $"{shipped}; DbOps: {string.Join(" | ", found.Distinct())}, RowsShipped {last!.RowsShipped:N0}, ranges split {splits.Splits} " +
-            $"(first split after {splits.FirstSplitSeconds:F2} s of {last.Duration.TotalSeconds:F2} s, in the last run)\n{profile}");
+                if (round > 0)
+                {
+                    cpu[way] = (cpu[way].Client + ClientCpu() - started.Client, cpu[way].Server + ServerCpu(postmaster) - started.Server);
+                }
+                if (round == runs && way > 0)
+                {
+                    profiles[way - 1] = await TopStatementsAsync(cluster, one);
+                }
+            });
+        string Cpu(int way) => $"CPU over the {runs} timed runs: client {cpu[way].Client:F1} s, server {cpu[way].Server:F1} s";
+        string Note(int i) => $"{(i == 0 ? shipped + "; " + Cpu(0) + "\n    " : "")}DbOps: {string.Join(" | ", found[i].Distinct())}, RowsShipped {last[i]!.RowsShipped:N0}; " +
+            $"{Cpu(i + 1)}\n{profiles[i]}";
+        return
+        [
+            new Result($"compare, two databases, {label}", "COPY key + md5(row) from both sides", "TableComparer -TargetDatabase (KeyRanges)", samples[0], samples[1], 1.5,
+                Note(0)),
+            new Result($"compare, two databases, {label}, -Parallel 2", "COPY key + md5(row) from both sides", "TableComparer -TargetDatabase -Parallel 2",
+                samples[0], samples[2], 1.5, Note(1)),
+        ];
+
+        // The cluster's postmaster is the parent of its checkpointer, which lives as long as the cluster.
+        int Postmaster() => Stat(cluster.Scalar<int>(one, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")) is { } stat
+            ? int.Parse(stat[1], CultureInfo.InvariantCulture) : -1;
+
+        static double ClientCpu() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+
+        // The postmaster's own and its reaped children's CPU (utime, stime, cutime, cstime), and its live children's own:
+        // a backend that exits moves its time from the second sum to the first.
+        static double ServerCpu(int postmaster)
+        {
+            if (postmaster < 0 || Stat(postmaster) is not { } own)
+            {
+                return double.NaN;
+            }
+            double Ticks(string[] fields, int from, int count) => fields.Skip(from).Take(count).Sum(f => double.Parse(f, CultureInfo.InvariantCulture));
+            var total = Ticks(own, 11, 4);
+            foreach (var folder in Directory.EnumerateDirectories("/proc"))
+            {
+                if (int.TryParse(Path.GetFileName(folder), out var pid) && Stat(pid) is { } child && child[1] == postmaster.ToString(CultureInfo.InvariantCulture))
+                {
+                    total += Ticks(child, 11, 2);
+                }
+            }
+            return total / 100; // USER_HZ
+        }
+
+        // /proc/<pid>/stat after the command name: [0] state, [1] ppid, ... [11] utime, [12] stime, [13] cutime, [14] cstime.
+        static string[]? Stat(int pid)
+        {
+            try
+            {
+                var text = File.ReadAllText($"/proc/{pid}/stat");
+                return text[(text.LastIndexOf(')') + 2)..].Split(' ');
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+        }
     }
 
     /// <summary>

@@ -44,6 +44,20 @@ Describe 'Compare-TableData' {
         $d.ChangedSamples[0].Columns | Should -Be 'file_size'
     }
 
+    It '-Parallel on SQLite compares over one connection per side with a warning, finds the same, and refuses 0 and 65' {
+        $source = New-MoveDatabase
+        $target = New-MoveDatabase
+        $null = Invoke-Sqlite $target "UPDATE data_imports SET file_size = 201 WHERE id = 2; INSERT INTO data_imports VALUES (10, 'x.csv', 1, 'pending')"
+        $r = Compare-TableData -Database $source -Source data_imports -Target data_imports -Key id -TargetDatabase $target -Parallel 2 -WarningVariable warned -WarningAction SilentlyContinue
+        "$warned" | Should -Match 'compared over one connection per side, not 2'
+        $r.ChangedSamples[0].Columns | Should -Be 'file_size'
+        $r.ExtraSamples | Should -Be '10'
+        foreach ($bad in 0, 65) {
+            { Compare-TableData -Database $source -Source data_imports -Target data_imports -Key id -TargetDatabase $target -Parallel $bad } |
+                Should -Throw -ErrorId 'ParameterArgumentValidationError,DbOps.PowerShell.Commands.CompareTableDataCommand'
+        }
+    }
+
     It 'refuses a write hidden in -Where with MoveExpressionInvalid' {
         { Compare-TableData -Database (New-MoveDatabase) -Source v3_data_imports -Target data_imports -Key id -Where '1=1; DELETE FROM data_imports' -ErrorAction Stop } |
             Should -Throw -ErrorId 'MoveExpressionInvalid,DbOps.PowerShell.Commands.CompareTableDataCommand'

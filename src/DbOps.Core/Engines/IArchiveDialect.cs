@@ -85,6 +85,12 @@ internal interface IArchiveDialect
     Task<ParallelReadPlan> PlanParallelReadAsync(DbOpsConnection source, DbConnection connection, DbTransaction snapshot, TableRef table, int ranges,
         CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The id of the snapshot <paramref name="snapshot"/> began, for other connections to join (<see cref="JoinSnapshotAsync"/>)
+    /// and read exactly what it reads; or, with a null id, why this engine's connections cannot share one.
+    /// </summary>
+    Task<(string? Id, string? WhyNot)> ShareSnapshotAsync(DbConnection connection, DbTransaction snapshot, CancellationToken cancellationToken);
+
     /// <summary>Begins a read-only transaction on <paramref name="connection"/> that sees exactly the snapshot a plan exported.</summary>
     Task<DbTransaction> JoinSnapshotAsync(DbConnection connection, string snapshotId, CancellationToken cancellationToken);
 

@@ -49,7 +49,10 @@ internal interface IMoveDialect
     /// <summary>An aggregate over canonical row texts: the exact sum, as text, of the first 60 bits of each text's MD5.</summary>
     string ChecksumAggregate(string rowText);
 
-    /// <summary>Makes <see cref="ChecksumAggregate"/> callable on <paramref name="connection"/> (SQLite registers it).</summary>
+    /// <summary>
+    /// Makes <see cref="ChecksumAggregate"/> callable on <paramref name="connection"/> (SQLite registers it) and its statements
+    /// cheap to start (PostgreSQL leaves out its costly JIT passes).
+    /// </summary>
     void PrepareChecksums(DbConnection connection);
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using DbOps.Core.Connections;
 using DbOps.Core.Engines;
 using DbOps.Core.Progress;
 
@@ -13,6 +14,11 @@ namespace DbOps.Core.Moves;
 /// matched without shipping a row, ranges that differ are cut again by the keys of the side with more rows, and ranges
 /// of at most <see cref="LeafRows"/> rows are fetched from both sides and compared here, value by value, with the
 /// type-aware equality of <see cref="ValuesEqual"/>. Both sides are read in read-only snapshots.
+/// <para>With -Parallel N (issue 22) the first level's parts, the whole table, are read in N contiguous groups of parts,
+/// each group's statement on its own connection, all of a side's connections in that side's one snapshot (PostgreSQL:
+/// exported by the first, joined by the others), so the result is the table at one moment as over one connection. A
+/// side whose engine cannot share a snapshot (SQLite) reads that level over its one connection, with a warning. Deeper
+/// levels stay on the first connection: they read only the parts that differ.</para>
 /// </summary>
 internal static class RangeComparer
 {
@@ -27,7 +33,8 @@ internal static class RangeComparer
 
     private const int SampleCount = 10;
 
-    public static async Task<TableComparison> CompareAsync(TableMap map, IOperationObserver observer, Stopwatch clock, CancellationToken cancellationToken)
+    public static async Task<TableComparison> CompareAsync(TableMap map, int parallel, IOperationObserver observer, Stopwatch clock,
+        CancellationToken cancellationToken)
     {
         var sourceEngine = DatabaseEngines.For(map.Source);
         var targetEngine = DatabaseEngines.For(map.TargetDatabase!);
@@ -46,12 +53,106 @@ internal static class RangeComparer
         var run = new Run(resolved, source, target);
         var (sourceRows, targetRows) = await run.CountsAsync(cancellationToken);
         observer.Verbose($"Comparing {sourceRows} source rows with {targetRows} target rows in key ranges.");
+        // The other connections join after the counts: whatever commits meanwhile, they read the moment the counts read.
+        await using var sourceReaders = await Readers.JoinAsync(sourceEngine, map.Source, source, parallel, cancellationToken);
+        await using var targetReaders = await Readers.JoinAsync(targetEngine, map.TargetDatabase!, target, parallel, cancellationToken);
+        WarnIfNotParallel(resolved, parallel, sourceReaders, targetReaders, observer);
         // The whole table is split at once: a checksum of it alone would be read again as soon as one row differs.
-        await run.SplitAsync(null, null, sourceRows, targetRows, observer, cancellationToken);
+        await run.SplitAsync(null, null, sourceRows, targetRows, sourceReaders.Sides, targetReaders.Sides, observer, cancellationToken);
         return run.Result(sourceRows, targetRows, clock.Elapsed);
     }
 
-    /// <summary>One side: its rows, its connection and its snapshot.</summary>
+    private static void WarnIfNotParallel(ResolvedMap map, int parallel, Readers source, Readers target, IOperationObserver observer)
+    {
+        if (parallel <= 1)
+        {
+            return;
+        }
+        var (s, t) = (source.WhyNot, target.WhyNot);
+        if (s is not null && t is not null)
+        {
+            observer.Warning($"{map.Source.Name} is compared over one connection per side, not {parallel}: {(s == t ? s : $"source: {s}; target: {t}")}.");
+        }
+        else if (s is not null || t is not null)
+        {
+            observer.Warning($"{map.Source.Name} is compared over one connection on the {(s is null ? "target" : "source")} side, not {parallel} " +
+                             $"(the {(s is null ? "source" : "target")} side uses {parallel}): {s ?? t}.");
+        }
+        else
+        {
+            observer.Verbose($"The first key ranges are read over {parallel} connections per side, each side's in one snapshot.");
+        }
+    }
+
+    /// <summary>
+    /// A side's connections for the first level's groups of parts (issue 22): its own first, then up to parallel - 1 more
+    /// that joined its snapshot; only its own when its engine cannot share a snapshot (<see cref="WhyNot"/> says why).
+    /// </summary>
+    private sealed class Readers : IAsyncDisposable
+    {
+        private readonly List<(ReadOnlySession Session, DbTransaction Snapshot)> _joined = [];
+
+        private Readers(Side first) => Sides = [first];
+
+        public List<Side> Sides { get; }
+
+        public string? WhyNot { get; private set; }
+
+        public static async Task<Readers> JoinAsync(IDatabaseEngine engine, DbOpsConnection database, Side first, int parallel, CancellationToken cancellationToken)
+        {
+            var readers = new Readers(first);
+            if (parallel <= 1)
+            {
+                return readers;
+            }
+            var (id, whyNot) = await engine.Archive.ShareSnapshotAsync(first.Connection, first.Transaction, cancellationToken);
+            if (id is null)
+            {
+                readers.WhyNot = whyNot;
+                return readers;
+            }
+            try
+            {
+                // One after another: opening is cheap next to the reads, and a failure leaves only the joined ones to close.
+                for (var i = 1; i < parallel; i++)
+                {
+                    var session = await engine.OpenReadOnlyAsync(database, cancellationToken);
+                    DbTransaction snapshot;
+                    try
+                    {
+                        snapshot = await engine.Archive.JoinSnapshotAsync(session.Connection, id, cancellationToken);
+                    }
+                    catch
+                    {
+                        await session.DisposeAsync();
+                        throw;
+                    }
+                    readers._joined.Add((session, snapshot));
+                    engine.Moves.PrepareChecksums(session.Connection);
+                    readers.Sides.Add(first with { Connection = session.Connection, Transaction = snapshot });
+                }
+            }
+            catch
+            {
+                await readers.DisposeAsync();
+                throw;
+            }
+            return readers;
+        }
+
+        /// <summary>Ends the joined read-only transactions and closes their connections (the first side's own is not this class's).</summary>
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var (session, snapshot) in _joined)
+            {
+                await snapshot.DisposeAsync();
+                await session.DisposeAsync();
+            }
+            _joined.Clear();
+        }
+    }
+
+    /// <summary>One side: its rows, one of its connections and the snapshot that connection reads.</summary>
     private sealed record Side(MapSide Map, DbConnection Connection, DbTransaction Transaction);
 
     /// <summary>A range's row count and checksum on one side.</summary>
@@ -92,13 +193,21 @@ internal static class RangeComparer
             await SplitAsync(after, upTo, summaries.Source.Rows, summaries.Target.Rows, observer, cancellationToken);
         }
 
-        /// <summary>Cuts the range (after, upTo] in up to <see cref="Parts"/> parts and compares each.</summary>
-        public async Task SplitAsync(object[]? after, object[]? upTo, long sourceRows, long targetRows, IOperationObserver observer, CancellationToken cancellationToken)
+        /// <summary>Cuts the range (after, upTo] in up to <see cref="Parts"/> parts and compares each, over each side's one connection.</summary>
+        public Task SplitAsync(object[]? after, object[]? upTo, long sourceRows, long targetRows, IOperationObserver observer, CancellationToken cancellationToken) =>
+            SplitAsync(after, upTo, sourceRows, targetRows, [source], [target], observer, cancellationToken);
+
+        /// <summary>
+        /// Cuts the range (after, upTo] in up to <see cref="Parts"/> parts and compares each; the parts' summaries are read
+        /// over the given connections of each side (see <see cref="GroupsAsync"/>), the cut keys on the first.
+        /// </summary>
+        public async Task SplitAsync(object[]? after, object[]? upTo, long sourceRows, long targetRows, IReadOnlyList<Side> sourceReaders,
+            IReadOnlyList<Side> targetReaders, IOperationObserver observer, CancellationToken cancellationToken)
         {
             // Split by the keys of the side with more rows in the range, so every part shrinks.
             var splitter = sourceRows >= targetRows ? source : target;
             var bounds = await BoundsAsync(splitter, after, upTo, Math.Max(1, (Math.Max(sourceRows, targetRows) + Parts - 1) / Parts), cancellationToken);
-            var parts = await PartsAsync(after, upTo, bounds, cancellationToken);
+            var parts = await PartsAsync(after, upTo, bounds, sourceReaders, targetReaders, cancellationToken);
             var from = after;
             foreach (var (bound, part) in bounds.Append(upTo).Zip(parts))
             {
@@ -109,20 +218,41 @@ internal static class RangeComparer
 
         /// <summary>
         /// Count and checksum of each part of the range (after, upTo] that <paramref name="bounds"/> cut (part i ends at
-        /// bounds[i], the last at upTo): one grouped statement on each side, the two databases at once.
+        /// bounds[i], the last at upTo): grouped statements on each side, the two databases at once.
         /// </summary>
         private async Task<List<(Summary Source, Summary Target)>> PartsAsync(object[]? after, object[]? upTo, List<object[]> bounds,
-            CancellationToken cancellationToken)
+            IReadOnlyList<Side> sourceReaders, IReadOnlyList<Side> targetReaders, CancellationToken cancellationToken)
         {
             var (sourceParts, targetParts) = await BothAsync(
-                PartSummariesAsync(source, after, upTo, bounds, cancellationToken), PartSummariesAsync(target, after, upTo, bounds, cancellationToken));
+                GroupsAsync(sourceReaders, after, upTo, bounds, cancellationToken), GroupsAsync(targetReaders, after, upTo, bounds, cancellationToken));
             return Enumerable.Range(0, bounds.Count + 1).Select(i => (sourceParts.GetValueOrDefault(i, Empty), targetParts.GetValueOrDefault(i, Empty))).ToList();
         }
 
         /// <summary>A part with no rows on a side (its aggregate has no group to report).</summary>
         private static readonly Summary Empty = new(0, "0");
 
-        private async Task<Dictionary<int, Summary>> PartSummariesAsync(Side side, object[]? after, object[]? upTo, List<object[]> bounds,
+        /// <summary>
+        /// The summaries of all parts on one side: the parts in as many contiguous groups as <paramref name="readers"/>, each
+        /// group one grouped statement over its own key range on its own connection, all at once. The bounds between the
+        /// groups are the parts' own, so every part is read whole by one statement, as over one connection.
+        /// </summary>
+        private async Task<Dictionary<int, Summary>> GroupsAsync(IReadOnlyList<Side> readers, object[]? after, object[]? upTo, List<object[]> bounds,
+            CancellationToken cancellationToken)
+        {
+            var parts = bounds.Count + 1;
+            var groups = Math.Min(readers.Count, parts);
+            var reads = Enumerable.Range(0, groups).Select(g =>
+            {
+                var (first, last) = (parts * g / groups, parts * (g + 1) / groups - 1);
+                return PartSummariesAsync(readers[g], first == 0 ? after : bounds[first - 1], last == parts - 1 ? upTo : bounds[last],
+                    bounds.GetRange(first, last - first), first, cancellationToken);
+            }).ToList();
+            await Task.WhenAll(reads);
+            return reads.SelectMany(r => r.Result).ToDictionary(p => p.Key, p => p.Value);
+        }
+
+        /// <summary>The summaries of the parts of (after, upTo] that <paramref name="bounds"/> cut, numbered from <paramref name="firstPart"/>.</summary>
+        private async Task<Dictionary<int, Summary>> PartSummariesAsync(Side side, object[]? after, object[]? upTo, List<object[]> bounds, int firstPart,
             CancellationToken cancellationToken)
         {
             var (condition, parameters) = Range(after, upTo);
@@ -133,7 +263,7 @@ internal static class RangeComparer
             var sql = $"SELECT {PartOf(0, bounds.Count, bounds, parameters)}, count(*), {dialect.ChecksumAggregate(string.Join(" || '|' || ", parts))} " +
                 $"FROM ({side.Map.Select(condition)}) AS \"c\" GROUP BY 1";
             return (await MoveSql.ReadAsync(side.Connection, side.Transaction, sql, parameters,
-                r => (Part: Convert.ToInt32(r.GetValue(0), CultureInfo.InvariantCulture),
+                r => (Part: firstPart + Convert.ToInt32(r.GetValue(0), CultureInfo.InvariantCulture),
                     Summary: new Summary(Convert.ToInt64(r.GetValue(1), CultureInfo.InvariantCulture), Convert.ToString(r.GetValue(2), CultureInfo.InvariantCulture) ?? "")),
                 cancellationToken)).ToDictionary(p => p.Part, p => p.Summary);
         }

@@ -15,12 +15,21 @@ namespace DbOps.Core.Moves;
 public static class TableComparer
 {
     /// <summary>Compares the source of <paramref name="map"/> with its target; refuses a map that cannot be compared (stable error ids).</summary>
-    public static async Task<TableComparison> CompareAsync(TableMap map, IOperationObserver observer, CancellationToken cancellationToken)
+    public static Task<TableComparison> CompareAsync(TableMap map, IOperationObserver observer, CancellationToken cancellationToken) =>
+        CompareAsync(map, 1, observer, cancellationToken);
+
+    /// <summary>
+    /// Compares the source of <paramref name="map"/> with its target; across two databases, the first key ranges over
+    /// <paramref name="parallel"/> connections per side, each side's all in one snapshot (issue 22). In one database the
+    /// comparison is one set-based statement, which <paramref name="parallel"/> leaves as it is.
+    /// </summary>
+    public static async Task<TableComparison> CompareAsync(TableMap map, int parallel, IOperationObserver observer, CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(parallel, 1);
         var clock = Stopwatch.StartNew();
         if (map.TargetDatabase is not null)
         {
-            return await RangeComparer.CompareAsync(map, observer, clock, cancellationToken);
+            return await RangeComparer.CompareAsync(map, parallel, observer, clock, cancellationToken);
         }
         var sourceEngine = DatabaseEngines.For(map.Source);
         await using var source = await sourceEngine.OpenReadOnlyAsync(map.Source, cancellationToken);

@@ -19,13 +19,21 @@ public sealed class CompareTableDataCommand : TableMapCommand
     [OneDatabase]
     public DatabaseArgument? TargetDatabase { get; set; }
 
+    /// <summary>
+    /// With -TargetDatabase: connections per database that read the first key ranges at once, each database's all in one
+    /// snapshot (PostgreSQL; a SQLite side reads over one, with a warning). In one database the comparison is one statement.
+    /// </summary>
+    [Parameter]
+    [ValidateRange(1, 64)]
+    public int Parallel { get; set; } = 1;
+
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
         try
         {
             var map = BuildMap(ResolveDatabase(Database), TargetQuery) with { TargetDatabase = TargetDatabase is null ? null : ResolveDatabase(TargetDatabase) };
-            WriteObject(Run((observer, token) => TableComparer.CompareAsync(map, observer, token)));
+            WriteObject(Run((observer, token) => TableComparer.CompareAsync(map, Parallel, observer, token)));
         }
         catch (DbOpsException e)
         {

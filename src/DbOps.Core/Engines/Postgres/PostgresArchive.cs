@@ -180,11 +180,18 @@ internal sealed partial class PostgresArchive : IArchiveDialect
                 ? $"{table} has inheritance children or partitions, whose rows a range read would take in too"
                 : $"{table} is not a plain table with pages of its own");
         }
-        var id = await connection.ExecuteScalarAsync<string>(new CommandDefinition("SELECT pg_catalog.pg_export_snapshot()", transaction: snapshot,
-            cancellationToken: cancellationToken));
+        var (id, _) = await ShareSnapshotAsync(connection, snapshot, cancellationToken);
         var points = Enumerable.Range(1, ranges - 1).Select(i => pages * i / ranges).Where(p => p > 0).Distinct().ToList();
         return new ParallelReadPlan(id, points);
     }
+
+    /// <summary>
+    /// pg_export_snapshot (PostgreSQL 9.2) in the REPEATABLE READ snapshot <see cref="PostgresEngine.BeginSnapshotAsync"/> began;
+    /// the id stays valid while that transaction is open, so it must stay open until every other connection has joined.
+    /// </summary>
+    public async Task<(string? Id, string? WhyNot)> ShareSnapshotAsync(DbConnection connection, DbTransaction snapshot, CancellationToken cancellationToken) =>
+        (await connection.ExecuteScalarAsync<string>(new CommandDefinition("SELECT pg_catalog.pg_export_snapshot()", transaction: snapshot,
+            cancellationToken: cancellationToken)), null);
 
     /// <summary>The snapshot id is the server's own text (hex digits and dashes); it is quoted all the same.</summary>
     public async Task<DbTransaction> JoinSnapshotAsync(DbConnection connection, string snapshotId, CancellationToken cancellationToken)

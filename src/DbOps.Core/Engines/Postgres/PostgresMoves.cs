@@ -53,8 +53,18 @@ internal sealed class PostgresMoves : IMoveDialect
 
     public string ChecksumAggregate(string rowText) => $"COALESCE(sum(('x' || substr(md5({rowText}), 1, 15))::bit(60)::bigint), 0)::text";
 
+    /// <summary>
+    /// No inlining or optimizing JIT: the first level's statement reads the whole table through a tree of 255 CASEs, whose
+    /// estimate passes jit_optimize_above_cost on a million rows, and PostgreSQL 15 then spent about 3 s of CPU compiling
+    /// it in each statement (leader and parallel workers together), more than it saves on md5 and text work; the cheap
+    /// expression JIT stays. A parallel comparison's smaller statements stayed under the threshold, which made them
+    /// look cheaper than they were (issue 22).
+    /// </summary>
     public void PrepareChecksums(DbConnection connection)
     {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SET jit_inline_above_cost = -1; SET jit_optimize_above_cost = -1";
+        command.ExecuteNonQuery();
     }
 
     /// <summary>By their text: every type has one (json and xml have no equality), and it is exact (1.50 is not 1.5).</summary>

@@ -92,7 +92,16 @@ internal sealed partial class SqliteArchive : IArchiveDialect
     /// </summary>
     public Task<ParallelReadPlan> PlanParallelReadAsync(DbOpsConnection source, DbConnection connection, DbTransaction snapshot, TableRef table,
         int ranges, CancellationToken cancellationToken) =>
-        Task.FromResult(ParallelReadPlan.NotPossible("SQLite connections cannot share one snapshot"));
+        Task.FromResult(ParallelReadPlan.NotPossible(NoSharedSnapshot));
+
+    /// <summary>
+    /// SQLite has no snapshot another connection can join without SQLITE_ENABLE_SNAPSHOT and a WAL file (a read-only
+    /// file may be in either journal mode), so a second connection could read a later commit.
+    /// </summary>
+    private const string NoSharedSnapshot = "SQLite connections cannot share one snapshot";
+
+    public Task<(string? Id, string? WhyNot)> ShareSnapshotAsync(DbConnection connection, DbTransaction snapshot, CancellationToken cancellationToken) =>
+        Task.FromResult<(string?, string?)>((null, NoSharedSnapshot));
 
     public Task<DbTransaction> JoinSnapshotAsync(DbConnection connection, string snapshotId, CancellationToken cancellationToken) =>
         throw new NotSupportedException("SQLite connections cannot share a snapshot.");
