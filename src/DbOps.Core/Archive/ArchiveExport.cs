@@ -112,12 +112,11 @@ internal static class ArchiveExport
             else
             {
                 await using var file = ArtifactFiles.CreateOwnerOnly(dataTemp, bufferSize: 0);
-                // The SHA-256 is taken from the bytes on their way to the file, not by reading the file again, and on a
-                // second thread with the file write, while this one reads and checksums the rows.
-                await using (var output = new HashingFileWriter(file, cancellationToken))
+                // The SHA-256 is taken from the bytes on their way to the file, not by reading the file again.
+                await using (var hashed = new HashingStream(file, leaveOpen: true))
                 {
-                    await WriteRowsAsync(request, dialect, connection, transaction, table, names, where, output, checksum, progress.Update, cancellationToken);
-                    dataSha = await output.CompleteAsync(cancellationToken);
+                    await WriteRowsAsync(request, dialect, connection, transaction, table, names, where, hashed, checksum, progress.Update, cancellationToken);
+                    dataSha = hashed.Sha256();
                 }
                 file.Flush(flushToDisk: true);
             }
@@ -222,7 +221,7 @@ internal static class ArchiveExport
     /// compression, adding each to <paramref name="checksum"/>: the data file of an export, or one range's part of it (issue 22).
     /// </summary>
     internal static async Task WriteRowsAsync(ArchiveExportRequest request, IArchiveDialect dialect, DbConnection connection, DbTransaction transaction,
-        TableRef table, IReadOnlyList<string> names, string? where, HashingFileWriter hashed, TableChecksum checksum, Action<long> rowsDone,
+        TableRef table, IReadOnlyList<string> names, string? where, HashingStream hashed, TableChecksum checksum, Action<long> rowsDone,
         CancellationToken cancellationToken)
     {
         var data = request.Compress ? new GZipStream(hashed, CompressionLevel.Fastest, leaveOpen: true) : (Stream)hashed;

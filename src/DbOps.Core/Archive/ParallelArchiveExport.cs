@@ -145,16 +145,16 @@ internal sealed class ParallelArchiveExport : IDisposable
         long bytes;
         await using (var file = ArtifactFiles.CreateOwnerOnly(dataPath, bufferSize: 0))
         {
-            await using (var hashed = new HashingFileWriter(file, cancellationToken))
+            await using (var hashed = new HashingStream(file, leaveOpen: true))
             {
                 for (var range = 0; range < ranges; range++)
                 {
                     await using var part = new FileStream(PartPath(range), FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
-                    await part.CopyToAsync(hashed, HashingFileWriter.ChunkBytes, cancellationToken);
+                    await part.CopyToAsync(hashed, 1 << 20, cancellationToken);
                     var finished = _progress.Finished[range];
                     checksum.Add(new TableContent(finished.Rows, finished.Checksum));
                 }
-                (sha, bytes) = (await hashed.CompleteAsync(cancellationToken), hashed.BytesSeen);
+                (sha, bytes) = (hashed.Sha256(), hashed.BytesSeen);
             }
             file.Flush(flushToDisk: true);
         }
@@ -240,10 +240,10 @@ internal sealed class ParallelArchiveExport : IDisposable
             {
                 await using (var file = ArtifactFiles.CreateOwnerOnly(temporary, bufferSize: 0))
                 {
-                    await using (var hashed = new HashingFileWriter(file, cancellationToken))
+                    await using (var hashed = new HashingStream(file, leaveOpen: true))
                     {
                         await ArchiveExport.WriteRowsAsync(_request, dialect, connection, transaction, _table, _names, where, hashed, checksum, Done, cancellationToken);
-                        part = new Part(checksum.Rows, checksum.Value, hashed.BytesSeen, await hashed.CompleteAsync(cancellationToken));
+                        part = new Part(checksum.Rows, checksum.Value, hashed.BytesSeen, hashed.Sha256());
                     }
                     file.Flush(flushToDisk: true);
                 }
