@@ -14,8 +14,8 @@ internal sealed record RowKey(IReadOnlyList<string> Names, bool IsRowAddress);
 /// <summary>
 /// Two forms of one set-based query: <see cref="Listing"/>, the SQL a person runs to see every offending row
 /// (key columns first, ordered by key), and <see cref="Probe"/>, which counts them and returns the first
-/// <see cref="IntegritySql.SampleSize"/> keys in one statement (count(*) OVER () is computed before LIMIT) over the
-/// offending rows materialized first.
+/// <see cref="IntegritySql.SampleSize"/> keys in one statement over the offending rows materialized first: the count
+/// is a scalar subquery over them, so it is taken before LIMIT.
 /// </summary>
 internal sealed record RowQuery(string Listing, string Probe);
 
@@ -62,12 +62,16 @@ internal sealed class IntegritySql(IDatabaseEngine provider)
         var shown = shownColumns.Where(c => !key.Names.Contains(c)).Select(c => Column(alias, c)).ToList();
         var prefix = with is null ? "" : $"WITH {with}\n";
         var listing = $"{prefix}SELECT {string.Join(", ", [keys, .. shown])}\n{fromWhere}\nORDER BY {keys}";
-        // MATERIALIZED: the planner must find the offending rows first (a scan it may run in parallel), then sort only
-        // those for the sample; left to itself it may walk the whole table in key order to avoid a sort it guesses is big.
+        // MATERIALIZED: the planner must find the offending rows first (a scan it may run in parallel), then keep only the
+        // lowest keys for the sample (a top-N heap sort); left to itself it may walk the whole table in key order to avoid a
+        // sort it guesses is big. A separate count(*) plus an ORDER BY key LIMIT 10 anti-join reads the table twice: the
+        // planner estimates one offending row and scans for the sample too (issue 22). The count is a scalar subquery, not
+        // count(*) OVER (): a window copies every offending row into a second tuplestore (which spills past work_mem).
         var aliases = Enumerable.Range(0, key.Names.Count).Select(i => $"dbops_k{i}").ToList();
         var aliased = string.Join(", ", KeyExpressions(alias, key).Zip(aliases, (k, a) => $"{k} AS {a}"));
         var probe = $"WITH {(with is null ? "" : with + ",\n")}dbops_rows AS MATERIALIZED (\nSELECT {aliased}\n{fromWhere})\n" +
-                    $"SELECT count(*) OVER () AS dbops_total, {string.Join(", ", aliases)}\nFROM dbops_rows\nORDER BY {string.Join(", ", aliases)}\nLIMIT {SampleSize}";
+                    $"SELECT (SELECT count(*) FROM dbops_rows) AS dbops_total, {string.Join(", ", aliases)}\nFROM dbops_rows\n" +
+                    $"ORDER BY {string.Join(", ", aliases)}\nLIMIT {SampleSize}";
         return new RowQuery(listing, probe);
     }
 
