@@ -242,9 +242,18 @@ internal sealed class CopyPriorImage
             _record = _record with { Rows = now.Rows, Checksum = now.Checksum, Batches = _record.Batches! with { Done = 0, Before = null } };
             return;
         }
-        _observer.Warning($"The rows of {_map.Target.Name} at the keys the prior image '{ManifestPath}' archived changed after the earlier run of this copy " +
-                          $"wrote them ({now.Rows} rows with checksum {now.Checksum}, not the {_record.Rows} with {_record.Checksum} it left). " +
-                          "The copy goes on, but its undo will refuse to put the prior image back over them; compare them with the archive first.");
+        // Someone else wrote those rows since: going on would overwrite more rows under an undo that is sure to refuse.
+        var changed = $"Nothing was written: the rows of {_map.Target.Name} at the keys the prior image '{ManifestPath}' archived changed since the " +
+                      $"earlier run of this copy ({now.Rows} rows with checksum {now.Checksum}, not the {_record.Rows} with {_record.Checksum} it left)";
+        if (_record.Batches is { Done: 0 })
+        {
+            Discard();
+            throw new DbOpsException(ErrorIds.ArchiveStale, ErrorKind.InvalidState,
+                $"{changed}. That run overwrote none of them, so its archive was removed: run the copy again to archive the rows as they are now.", _map.Target.Name);
+        }
+        throw new DbOpsException(ErrorIds.ArchiveStale, ErrorKind.InvalidState,
+            $"{changed}. That archive stays: it alone holds the values the earlier run overwrote. Make the rows what it left again, or move the " +
+            "archive's folder elsewhere (keeping it) so the copy archives the rows afresh; Compare-TableData shows what differs now.", _map.Target.Name);
     }
 
     /// <summary>
@@ -269,12 +278,14 @@ internal sealed class CopyPriorImage
             $"SELECT {string.Join(", ", keyColumns.Select(k => $"{prior}.{quote(k)}"))} FROM {batch.SourceRows} JOIN {Table(engine).ToQuotedName()} AS {prior} ON {match}",
             bounds, cancellationToken);
 
-        // The archived keys of this batch, and the range of the first key column they span, so the target is read through its key's index.
+        // The archived keys of this batch, and the range of the first key column they span, so the target is read through its
+        // key's index; only where that column sorts alike everywhere (the keys' table loses a COLLATE NOCASE on SQLite).
         var target = new RowConditions(engine, _map.Target.Table!, keyColumns);
         var first = quote(keyColumns[0]);
-        var inBatch = $"{target.Column(keyColumns[0])} >= (SELECT {first} FROM {batchKeys} ORDER BY {first} LIMIT 1) " +
-                      $"AND {target.Column(keyColumns[0])} <= (SELECT {first} FROM {batchKeys} ORDER BY {first} DESC LIMIT 1) " +
-                      $"AND EXISTS (SELECT 1 FROM {batchKeys} AS \"dbops_k\" WHERE {string.Join(" AND ", keyColumns.Select(k => $"\"dbops_k\".{quote(k)} = {target.Column(k)}"))})";
+        var range = !engine.Moves.OrdersAlike(_map.Target.Types[0], _map.Target.Types[0]) ? ""
+            : $"{target.Column(keyColumns[0])} >= (SELECT {first} FROM {batchKeys} ORDER BY {first} LIMIT 1) " +
+              $"AND {target.Column(keyColumns[0])} <= (SELECT {first} FROM {batchKeys} ORDER BY {first} DESC LIMIT 1) AND ";
+        var inBatch = range + $"EXISTS (SELECT 1 FROM {batchKeys} AS \"dbops_k\" WHERE {string.Join(" AND ", keyColumns.Select(k => $"\"dbops_k\".{quote(k)} = {target.Column(k)}"))})";
         var before = await ChecksumAsync(engine, connection, inBatch, cancellationToken);
         var updated = await overwrite();
         var after = await ChecksumAsync(engine, connection, inBatch, cancellationToken);

@@ -72,14 +72,16 @@ public static class TableCopier
                 overwrites = await CopyPriorImage.CountAsync(map, check.Connection, cancellationToken);
             }
         }
-        using var running = Overwrites(request, map) ? CopyPriorImage.LockRun(request, map) : null;
-        var prior = Overwrites(request, map) ? await CopyPriorImage.PrepareAsync(request, map, overwrites, observer, cancellationToken) : null;
-        var parallel = Parallelism(request, engine, prior, observer);
+        var overwriting = Overwrites(request, map);
+        using var running = overwriting ? CopyPriorImage.LockRun(request, map) : null;
+        var prior = overwriting ? await CopyPriorImage.PrepareAsync(request, map, overwrites, observer, cancellationToken) : null;
+        var parallel = Parallelism(request, engine, observer);
 
-        // The source's checksum, for the journal: where a reader never holds up a writer's COMMIT it is read beside the
+        // The source's checksum, for the journal. With -Verify it is read after the comparison, so the line's checksum and its
+        // verdict describe the same source. Without, where a reader never holds up a writer's COMMIT, it is read beside the
         // batches, in a snapshot of the source as the copy begins; otherwise after the last batch.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var checksum = map.Source.Table is { } sourceTable && !engine.Moves.OneWriter
+        var checksum = map.Source.Table is { } sourceTable && !engine.Moves.OneWriter && !request.Verify
             ? SourceChecksumAsync(source, sourceTable, stop.Token)
             : null;
         var tally = new Tally();
@@ -98,7 +100,6 @@ public static class TableCopier
                     await prior.LoadAsync(engine, session, cancellationToken);
                 }
                 await run.BatchesAsync(session.Connection, run.RangesAsync(session.Connection, cancellationToken), cancellationToken);
-                prior?.Finish();
             }
         }
         catch (Exception)
@@ -115,16 +116,31 @@ public static class TableCopier
             throw;
         }
 
+        // Every batch committed. What follows only reads, and the journal line with the undo is written whatever it does;
+        // only then does the prior image's record say the copy finished, so a rerun after a failure here still gives that line.
         TableComparison? comparison = null;
-        if (request.Verify)
+        string? sourceChecksum = null;
+        try
         {
-            comparison = await TableComparer.CompareAsync(request.Map, observer, cancellationToken);
+            if (request.Verify)
+            {
+                comparison = await TableComparer.CompareAsync(request.Map, observer, cancellationToken);
+            }
+            sourceChecksum = checksum is not null ? await checksum
+                : map.Source.Table is { } table ? await SourceChecksumAsync(source, table, cancellationToken)
+                : null;
         }
-        var sourceChecksum = checksum is not null ? await checksum
-            : map.Source.Table is { } table ? await SourceChecksumAsync(source, table, cancellationToken)
-            : null;
+        catch (Exception)
+        {
+            await stop.CancelAsync();
+            await Settle(checksum);
+            OperationsJournal.Record(request.JournalPath, Entry(request, map, Result(request, map, tally, null, null, prior, finished: true, clock)), observer);
+            prior?.Finish();
+            throw;
+        }
         var result = Result(request, map, tally, sourceChecksum, comparison, prior, finished: true, clock);
         OperationsJournal.Record(request.JournalPath, Entry(request, map, result), observer);
+        prior?.Finish();
         return result;
     }
 
@@ -174,11 +190,11 @@ public static class TableCopier
     /// How many connections copy at once: -Parallel, where it can be kept. SQLite has one writer at a time, and an -OnConflict
     /// Update copy checks every batch against one prior image and records what it left batch by batch: both copy over one.
     /// </summary>
-    private static int Parallelism(CopyRequest request, IDatabaseEngine engine, CopyPriorImage? prior, IOperationObserver observer)
+    private static int Parallelism(CopyRequest request, IDatabaseEngine engine, IOperationObserver observer)
     {
         var whyNot = request.Parallel <= 1 ? null
             : engine.Moves.OneWriter ? $"{engine.Kind} has one writer at a time"
-            : prior is not null ? "-OnConflict Update checks and records its batches against one prior image, one batch after another"
+            : request.OnConflict == ConflictAction.Update ? "-OnConflict Update checks and records its batches against one prior image, one batch after another"
             : null;
         if (whyNot is not null)
         {

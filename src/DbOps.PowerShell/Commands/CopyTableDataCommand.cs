@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Moves;
 
@@ -77,7 +78,7 @@ public sealed class CopyTableDataCommand : TableMapCommand
                 : $", overwriting {preview.Overwrites} target row(s) whose values differ once their prior image is archived in " +
                   $"'{request.PriorImageFolder ?? TableCopier.DefaultPriorImageFolder(request.JournalPath)}'";
             if (!ShouldProcessStatements($"{Target} in {database}",
-                    $"Copy the rows of {Source ?? "the source query"} into {Target} in batches of {BatchSize}{(Parallel > 1 ? $" over {Parallel} connections" : "")}{overwrites}; each batch runs", preview.Statements)
+                    $"Copy the rows of {Source ?? "the source query"} into {Target} in batches of {BatchSize}{(Parallel > 1 && OnConflict != ConflictAction.Update && database.Provider == DatabaseProvider.PostgreSQL ? $" over {Parallel} connections" : "")}{overwrites}; each batch runs", preview.Statements)
                 || (preview.Overwrites > 0 && !ShouldOverwrite(preview.Overwrites)))
             {
                 return;
