@@ -52,21 +52,30 @@ public sealed class CopyKilledProcessTests : IDisposable
         Assert.Equal(50L, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
     }
 
-    [Fact]
-    public void A_copy_with_update_killed_between_batches_is_finished_by_the_rerun_with_its_first_prior_image_and_undone_whole()
+    /// <summary>
+    /// 50 source rows and a target holding ids 5 and 30 with other values, and the script of a copy that overwrites them in
+    /// batches of 20 (id 5 in batch 1, id 30 in batch 2), keeping their prior image in the returned folder.
+    /// </summary>
+    private (string Path, string Prior, string Script) UpdateCopy(PowerShellSession session, string name)
     {
-        var path = _folder.File("copy-update-killed.db");
-        var prior = _folder.File("prior");
-        using var session = new PowerShellSession();
+        var path = _folder.File(name);
         session.ExecuteSqlite(path, """
             CREATE TABLE old_rows(id INTEGER PRIMARY KEY, v TEXT NOT NULL);
             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) INSERT INTO old_rows SELECT i, 'v' || i FROM n;
             CREATE TABLE new_rows(id INTEGER PRIMARY KEY, value TEXT NOT NULL);
             INSERT INTO new_rows VALUES (5, 'old 5'), (30, 'old 30');
             """);
-        var script = _folder.File("copy-update.ps1");
+        var script = _folder.File(name + ".ps1");
         File.WriteAllText(script, "param($db, $prior) Copy-TableData -Database $db -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } " +
             "-OnConflict Update -Destination $prior -BatchSize 20 -Confirm:$false\n");
+        return (path, _folder.File("prior"), script);
+    }
+
+    [Fact]
+    public void A_copy_with_update_killed_between_batches_is_finished_by_the_rerun_with_its_first_prior_image_and_undone_whole()
+    {
+        using var session = new PowerShellSession();
+        var (path, prior, script) = UpdateCopy(session, "copy-update-killed.db");
 
         // Killed once batch 1 (ids 1-20, overwriting id 5) has committed; batch 2 would overwrite id 30.
         var start = PwshProcess.StartInfo(script, "-db", path, "-prior", prior);
@@ -101,18 +110,8 @@ public sealed class CopyKilledProcessTests : IDisposable
     [Fact]
     public void A_copy_killed_after_recording_a_batch_before_its_commit_is_finished_by_the_rerun_and_undone_whole()
     {
-        var path = _folder.File("copy-record-killed.db");
-        var prior = _folder.File("prior");
         using var session = new PowerShellSession();
-        session.ExecuteSqlite(path, """
-            CREATE TABLE old_rows(id INTEGER PRIMARY KEY, v TEXT NOT NULL);
-            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) INSERT INTO old_rows SELECT i, 'v' || i FROM n;
-            CREATE TABLE new_rows(id INTEGER PRIMARY KEY, value TEXT NOT NULL);
-            INSERT INTO new_rows VALUES (5, 'old 5'), (30, 'old 30');
-            """);
-        var script = _folder.File("copy-update.ps1");
-        File.WriteAllText(script, "param($db, $prior) Copy-TableData -Database $db -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } " +
-            "-OnConflict Update -Destination $prior -BatchSize 20 -Confirm:$false\n");
+        var (path, prior, script) = UpdateCopy(session, "copy-record-killed.db");
 
         // Killed once batch 1 has overwritten id 5 and written the record counting it, before its COMMIT: the batch never happened.
         RemovalKilledProcessTests.KillAtFaultPoint("CopyAfterImageWritten", script, "-db", path, "-prior", prior);
