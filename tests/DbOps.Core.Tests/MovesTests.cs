@@ -393,6 +393,23 @@ public abstract class MovesTests : IDisposable
     }
 
     [Fact]
+    public async Task A_rerun_that_finds_an_overwritten_row_changed_since_refuses_before_writing_and_keeps_the_archive()
+    {
+        // Two rows to overwrite: id 1 in batch 1, id 3 in batch 2. The first run stops after batch 1; then id 1 is written again.
+        var db = await CreateAsync(Legacy + "INSERT INTO data_imports VALUES (1, 'a-old.csv', 1, 1, 'pending', NULL);");
+        using var stop = new CancellationTokenSource();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => UpdateAsync(Map(db), new AfterBatch(1, stop.Cancel), stop.Token));
+        Execute(db, "UPDATE data_imports SET file_size = 42 WHERE id = 1");
+
+        var error = await Assertions.ThrowsDbOps(ErrorIds.ArchiveStale, () => UpdateAsync(Map(db)));
+
+        Assert.Contains("That archive stays", error.Message, StringComparison.Ordinal);
+        Assert.Single(Directory.GetDirectories(Folder.File("prior")));
+        Assert.Equal((1L, 1L), (Count(db, "SELECT count(*) FROM data_imports WHERE id = 1 AND file_size = 42"),
+            Count(db, "SELECT count(*) FROM data_imports WHERE id = 3 AND file_size = 333")));
+    }
+
+    [Fact]
     public async Task A_write_to_a_row_an_earlier_batch_overwrote_makes_the_undo_refuse_instead_of_overwriting_it()
     {
         // Two rows to overwrite: id 1 in batch 1, id 3 in batch 2.

@@ -71,6 +71,18 @@ public sealed class CopyKilledProcessTests : IDisposable
         return (path, _folder.File("prior"), script);
     }
 
+    /// <summary>Runs <see cref="UpdateCopy"/>'s copy again to the end with -Verify, then its undo line; what the rerun reported.</summary>
+    private static string RerunAndUndo(PowerShellSession session, string path, string prior)
+    {
+        var rerun = session.Run("""
+            $r = Copy-TableData -Database $path -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -OnConflict Update -Destination $prior -BatchSize 20 -Verify -Confirm:$false
+            "updated=$($r.Updated) archived=$($r.PriorImageRows) folders=$(@(Get-ChildItem $prior -Directory).Count) verdict=$($r.Comparison.Verdict)"
+            $null = Invoke-Expression "$($r.Undo) -Confirm:`$false"
+            """, new { path, prior });
+        Assert.Empty(session.Errors);
+        return (string)Assert.Single(rerun).BaseObject;
+    }
+
     [Fact]
     public void A_copy_with_update_killed_between_batches_is_finished_by_the_rerun_with_its_first_prior_image_and_undone_whole()
     {
@@ -95,14 +107,9 @@ public sealed class CopyKilledProcessTests : IDisposable
         }
         Assert.Equal("v5", session.SqliteScalar(path, "SELECT value FROM new_rows WHERE id = 5"));
 
-        var rerun = session.Run("""
-            $r = Copy-TableData -Database $path -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -OnConflict Update -Destination $prior -BatchSize 20 -Verify -Confirm:$false
-            "updated=$($r.Updated) archived=$($r.PriorImageRows) folders=$(@(Get-ChildItem $prior -Directory).Count) verdict=$($r.Comparison.Verdict)"
-            $null = Invoke-Expression "$($r.Undo) -Confirm:`$false"
-            """, new { path, prior });
+        var rerun = RerunAndUndo(session, path, prior);
 
-        Assert.Empty(session.Errors);
-        Assert.Equal("updated=1 archived=2 folders=1 verdict=Equal", Assert.Single(rerun).BaseObject);
+        Assert.Equal("updated=1 archived=2 folders=1 verdict=Equal", rerun);
         Assert.Equal(50L, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
         Assert.Equal("old 5|old 30", session.SqliteScalar(path, "SELECT group_concat(value, '|') FROM (SELECT value FROM new_rows WHERE id IN (5, 30) ORDER BY id)"));
     }
@@ -119,14 +126,9 @@ public sealed class CopyKilledProcessTests : IDisposable
         var manifest = Directory.GetFiles(Assert.Single(Directory.GetDirectories(prior)), "*.manifest.json").Single();
         Assert.True(File.Exists(manifest.Replace(".manifest.json", ".after.json", StringComparison.Ordinal)));
 
-        var rerun = session.Run("""
-            $r = Copy-TableData -Database $path -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -OnConflict Update -Destination $prior -BatchSize 20 -Verify -Confirm:$false
-            "updated=$($r.Updated) archived=$($r.PriorImageRows) folders=$(@(Get-ChildItem $prior -Directory).Count) verdict=$($r.Comparison.Verdict)"
-            $null = Invoke-Expression "$($r.Undo) -Confirm:`$false"
-            """, new { path, prior });
+        var rerun = RerunAndUndo(session, path, prior);
 
-        Assert.Empty(session.Errors);
-        Assert.Equal("updated=2 archived=2 folders=1 verdict=Equal", Assert.Single(rerun).BaseObject);
+        Assert.Equal("updated=2 archived=2 folders=1 verdict=Equal", rerun);
         Assert.Equal("old 5|old 30", session.SqliteScalar(path, "SELECT group_concat(value, '|') FROM (SELECT value FROM new_rows WHERE id IN (5, 30) ORDER BY id)"));
     }
 }

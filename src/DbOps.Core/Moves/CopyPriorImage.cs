@@ -30,18 +30,16 @@ namespace DbOps.Core.Moves;
 /// </summary>
 internal sealed class CopyPriorImage
 {
-    private CopyPriorImage(ArchiveManifest manifest, string manifestPath, bool resumed, ResolvedMap map, RowFixAfterImage record, IOperationObserver observer)
+    private CopyPriorImage(ArchiveManifest manifest, string manifestPath, bool resumed, ResolvedMap map, RowFixAfterImage record)
     {
         Manifest = manifest;
         ManifestPath = manifestPath;
         Resumed = resumed;
         _map = map;
         _record = record;
-        _observer = observer;
     }
 
     private readonly ResolvedMap _map;
-    private readonly IOperationObserver _observer;
 
     /// <summary>What the copy left at the archived keys, as far as its batches got (written beside the archive before each COMMIT).</summary>
     private RowFixAfterImage _record;
@@ -88,7 +86,7 @@ internal sealed class CopyPriorImage
         var target = map.Target.Table!.Table;
         var root = Root(request);
         var condition = Condition(map);
-        if (Unfinished(root, request, map, condition, observer) is { } earlier)
+        if (Unfinished(root, request, map, condition) is { } earlier)
         {
             observer.Verbose($"Going on with the prior image '{earlier.ManifestPath}' of the same copy, which did not finish.");
             return earlier;
@@ -107,7 +105,7 @@ internal sealed class CopyPriorImage
                 $"It is kept in '{folder}'.", archive.ManifestPath);
         }
         var (manifest, manifestPath, _) = ArchiveManifest.Load(archive.ManifestPath);
-        return new CopyPriorImage(manifest, manifestPath, resumed: false, map, Started(manifest, request), observer);
+        return new CopyPriorImage(manifest, manifestPath, resumed: false, map, Started(manifest, request));
     }
 
     /// <summary>The record before any batch: the archived keys hold the prior image.</summary>
@@ -155,7 +153,7 @@ internal sealed class CopyPriorImage
     /// is not finished, or absent (a run killed before its first batch). A finished record, or one that cannot be read,
     /// is never gone on with.
     /// </summary>
-    private static CopyPriorImage? Unfinished(string root, CopyRequest request, ResolvedMap map, string condition, IOperationObserver observer)
+    private static CopyPriorImage? Unfinished(string root, CopyRequest request, ResolvedMap map, string condition)
     {
         if (!Directory.Exists(root))
         {
@@ -179,7 +177,7 @@ internal sealed class CopyPriorImage
                 if (manifest is { Scope: ArchiveScope.Rows, VerifiedAt: not null } && manifest.Where == condition && manifest.TableRef == target
                     && manifest.Provider == source.Provider && manifest.Database == source.Database && manifest.Server == source.Server)
                 {
-                    found.Add(new CopyPriorImage(manifest, manifestPath, resumed: true, map, record ?? Started(manifest, request), observer));
+                    found.Add(new CopyPriorImage(manifest, manifestPath, resumed: true, map, record ?? Started(manifest, request)));
                 }
             }
             catch (DbOpsException)
@@ -222,7 +220,7 @@ internal sealed class CopyPriorImage
     /// writing its record and its COMMIT counts a batch that never committed: the keys still hold what was there before it
     /// (<see cref="RowFixBatches.Before"/>), so the record goes back to that and the batch is done again. Keys holding the
     /// prior image again (its undo ran) start the record afresh. Anything else that differs is a write by someone else
-    /// since: the record stays, and the undo will refuse to overwrite it.
+    /// since, and the copy refuses (ArchiveStale) before writing, as a batch refuses a row changed since its archive.
     /// </summary>
     private async Task SettleAsync(IDatabaseEngine engine, DbConnection connection, CancellationToken cancellationToken)
     {

@@ -577,12 +577,9 @@ internal sealed class BatchSql
         Missing = $"SELECT {string.Join(", ", keys.Select(k => "\"s\"." + k))} FROM {sourceRows} WHERE NOT EXISTS (SELECT 1 FROM {target} AS \"dst\" WHERE {isTarget}) ORDER BY {order}";
         var columns = map.Keys.Concat(map.Values).Select(v => quote(v.TargetColumn!));
         var selected = Enumerable.Range(0, keyCount).Select(i => MapSide.Key(i, "\"s\"")).Concat(map.Values.Select((_, i) => MapSide.Value(i, "\"s\"")));
-        InsertAll = $"INSERT INTO {target} ({string.Join(", ", columns)}) SELECT {string.Join(", ", selected)} FROM {sourceRows}";
-        Insert = $"{InsertAll} WHERE NOT EXISTS (SELECT 1 FROM {target} AS \"dst\" WHERE {isTarget})";
-        if (!map.Target.Engine.Moves.OneWriter && !map.Target.Table.HasUniqueKeyOn(map.Target.KeyColumns))
-        {
-            InsertAll = null;
-        }
+        var insertAll = $"INSERT INTO {target} ({string.Join(", ", columns)}) SELECT {string.Join(", ", selected)} FROM {sourceRows}";
+        Insert = $"{insertAll} WHERE NOT EXISTS (SELECT 1 FROM {target} AS \"dst\" WHERE {isTarget})";
+        InsertAll = map.Target.Engine.Moves.OneWriter || map.Target.Table.HasUniqueKeyOn(map.Target.KeyColumns) ? insertAll : null;
         if (request.OnConflict == ConflictAction.Update && map.Values.Count > 0)
         {
             var differs = map.Values.Select((v, i) => map.Source.Engine.Moves.Differs(map.Source.ComparableValue(i, "\"s\""),
