@@ -150,8 +150,7 @@ public sealed class ArchiveCmdletTests(PostgresCluster cluster) : IDisposable
                 Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), "no temporary archive file appeared");
                 Thread.Sleep(20);
             }
-            pwsh.Kill(entireProcessTree: true);
-            pwsh.WaitForExit();
+            PwshProcess.KillTree(pwsh);
         }
 
         Assert.DoesNotContain(Directory.GetFiles(archives), f => !Path.GetFileName(f).StartsWith('.'));

@@ -37,8 +37,7 @@ public sealed class CopyKilledProcessTests : IDisposable
                 said.Add(line);
             }
             Assert.False(runner.HasExited, $"The copy ended before its first batch committed: {string.Join('\n', said)}");
-            runner.Kill(entireProcessTree: true);
-            runner.WaitForExit();
+            PwshProcess.KillTree(runner);
         }
         Assert.Equal(20L, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
 
@@ -102,8 +101,7 @@ public sealed class CopyKilledProcessTests : IDisposable
                 said.Add(line);
             }
             Assert.False(runner.HasExited, $"The copy ended before its first batch committed: {string.Join('\n', said)}");
-            runner.Kill(entireProcessTree: true);
-            runner.WaitForExit();
+            PwshProcess.KillTree(runner);
         }
         Assert.Equal("v5", session.SqliteScalar(path, "SELECT value FROM new_rows WHERE id = 5"));
 

@@ -36,8 +36,7 @@ public sealed class KilledProcessTests(PostgresCluster cluster) : IDisposable
                 Assert.True(clock.Elapsed < TimeSpan.FromMinutes(2), "no temporary backup file appeared");
                 Thread.Sleep(50);
             }
-            pwsh.Kill(entireProcessTree: true);
-            pwsh.WaitForExit();
+            PwshProcess.KillTree(pwsh);
         }
 
         Assert.NotEmpty(Partials(backups));

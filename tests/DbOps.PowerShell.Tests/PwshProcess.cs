@@ -25,8 +25,63 @@ internal static class PwshProcess
     }
 
     /// <summary>
+    /// Kills <paramref name="runner"/> and every process under it, and returns once they are all gone. Waiting for the
+    /// runner alone is not enough: <c>dotnet pwsh</c>'s child, the pwsh that ran DbOps, can outlive it by a moment, and a
+    /// rerun that looks then finds its files still held by a live writer.
+    /// </summary>
+    public static void KillTree(Process runner)
+    {
+        var tree = Descendants(runner.Id);
+        runner.Kill(entireProcessTree: true);
+        runner.WaitForExit();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (tree.Any(Alive) && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(20);
+        }
+    }
+
+    /// <summary>The processes under <paramref name="pid"/> (Linux: from /proc; none elsewhere).</summary>
+    private static List<int> Descendants(int pid)
+    {
+        var parents = new Dictionary<int, int>();
+        foreach (var folder in Directory.Exists("/proc") ? Directory.EnumerateDirectories("/proc") : [])
+        {
+            if (int.TryParse(Path.GetFileName(folder), out var id) && Stat(id) is { } stat
+                && int.TryParse(stat.Split(' ', 3)[1], out var parent))
+            {
+                parents[id] = parent;
+            }
+        }
+        var found = new List<int>();
+        for (var frontier = new List<int> { pid }; frontier.Count > 0;)
+        {
+            frontier = parents.Where(p => frontier.Contains(p.Value)).Select(p => p.Key).ToList();
+            found.AddRange(frontier);
+        }
+        return found;
+    }
+
+    /// <summary>True while the process exists and is not a zombie (one killed and not yet reaped runs nothing).</summary>
+    private static bool Alive(int pid) => Stat(pid) is { } stat && stat.Split(' ', 2)[0] is not ("Z" or "X");
+
+    /// <summary>/proc/pid/stat after the command name: the state, then the parent id, ...; null when the process is gone.</summary>
+    private static string? Stat(int pid)
+    {
+        try
+        {
+            var text = File.ReadAllText($"/proc/{pid}/stat");
+            return text[(text.LastIndexOf(')') + 2)..];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// The process for <paramref name="script"/>, started in the script's folder. Its standard input is redirected:
-    /// close it. <c>dotnet pwsh</c> starts pwsh as a child process, so stop it with <c>Kill(entireProcessTree: true)</c>.
+    /// close it. <c>dotnet pwsh</c> starts pwsh as a child process, so stop it with <see cref="KillTree"/>.
     /// </summary>
     public static ProcessStartInfo StartInfo(string script, params string[] arguments)
     {

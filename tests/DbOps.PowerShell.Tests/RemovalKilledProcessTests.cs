@@ -36,8 +36,7 @@ public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDispos
                 Assert.True(clock.Elapsed < TimeSpan.FromMinutes(3), "the removal never took the table lock");
                 Thread.Sleep(20);
             }
-            pwsh.Kill(entireProcessTree: true);
-            pwsh.WaitForExit();
+            PwshProcess.KillTree(pwsh);
         }
 
         // The server rolls back the killed session's transaction once it notices the closed connection.
@@ -95,8 +94,7 @@ public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDispos
                 said.Add(line);
             }
             Assert.False(pwsh.HasExited, $"The removal ended before it could be killed: {string.Join('\n', said)}");
-            pwsh.Kill(entireProcessTree: true);
-            pwsh.WaitForExit();
+            PwshProcess.KillTree(pwsh);
         }
 
         // The next connection rolls the interrupted transaction back from its journal.
@@ -191,8 +189,7 @@ public sealed class RemovalKilledProcessTests(PostgresCluster cluster) : IDispos
             said.Add(line);
         }
         Assert.False(runner.HasExited, $"The run ended before the fault point {point}: {string.Join('\n', said)}");
-        runner.Kill(entireProcessTree: true);
-        runner.WaitForExit();
+        PwshProcess.KillTree(runner);
     }
 
     private bool HoldsExclusiveLock(string database) => cluster.Scalar<long>(database, """

@@ -39,8 +39,7 @@ public sealed class ScratchDatabaseKilledProcessTests(PostgresCluster cluster) :
                 Thread.Sleep(10);
             }
             // The runner and its pg_restore: nothing of the run survives to clean up.
-            runner.Kill(entireProcessTree: true);
-            runner.WaitForExit();
+            PwshProcess.KillTree(runner);
         }
         Assert.Equal(1L, ScratchDatabases());
 
