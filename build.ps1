@@ -5,6 +5,7 @@
     dotnet pwsh ./build.ps1                 # Build: leaves an importable module in out/DbOps/ (and Pester in out/Pester/)
     dotnet pwsh ./build.ps1 -Task Test      # Build, then every test: xUnit, then the Pester suite in tests/DbOps.Pester
     dotnet pwsh ./build.ps1 -Task Package   # Build, then pack out/DbOps into out/packages/DbOps.<version>.nupkg
+    dotnet pwsh ./build.ps1 -Task Package -ReadyToRun linux-x64   # the same, its assemblies precompiled for linux-x64
 .EXAMPLE
     Register-PSResourceRepository -Name DbOpsLocal -Uri ./out/packages -Trusted; Install-PSResource DbOps -Repository DbOpsLocal
 .NOTES
@@ -18,7 +19,11 @@ param(
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
     # Test or package what out/ already holds, without building first.
-    [switch] $NoBuild
+    [switch] $NoBuild,
+    # Package: precompile the module's assemblies and its drivers' for this runtime (ReadyToRun), e.g. linux-x64 or
+    # win-x64. The package still runs everywhere (the IL stays beside the native code); on that platform a fresh process
+    # does not wait for the JIT to compile DbOps, Npgsql and Dapper (docs/performance.md, "ReadyToRun").
+    [string] $ReadyToRun
 )
 $ErrorActionPreference = 'Stop'
 Set-Location $PSScriptRoot
@@ -29,6 +34,24 @@ function Invoke-Dotnet {
 }
 
 if (-not $NoBuild) { Invoke-Dotnet build DbOps.sln -c $Configuration }
+
+# A copy of out/DbOps whose managed assemblies carry native code for one runtime, in out/DbOps-<runtime>/DbOps.
+function New-ReadyToRunModule([string] $Runtime) {
+    $out = Join-Path $PSScriptRoot out
+    $compiled = Join-Path $out "readytorun-$Runtime"
+    $module = Join-Path $out "DbOps-$Runtime" DbOps
+    Remove-Item $compiled, (Split-Path $module) -Recurse -Force -ErrorAction Ignore
+    # Publishing builds again; its staging goes beside the compiled files, so out/DbOps stays the build the tests import.
+    Invoke-Dotnet publish src/DbOps.PowerShell -c $Configuration -r $Runtime --self-contained false "-p:PublishReadyToRun=true" `
+        "-p:ModuleOutputDir=$compiled/staged/" -o $compiled | Out-Host
+    New-Item -ItemType Directory (Split-Path $module) | Out-Null
+    Copy-Item (Join-Path $out DbOps) $module -Recurse
+    foreach ($assembly in Get-ChildItem $module -Recurse -Filter *.dll) {
+        $precompiled = Join-Path $compiled $assembly.Name
+        if (Test-Path $precompiled) { Copy-Item $precompiled $assembly.FullName -Force }
+    }
+    $module
+}
 
 switch ($Task) {
     'Test' {
@@ -78,7 +101,8 @@ switch ($Task) {
         # The .nupkg Publish-PSResource would upload (PSResourceGet ships with pwsh); a folder holding it is a repository.
         $packages = New-Item -ItemType Directory -Path (Join-Path $PSScriptRoot out packages) -Force
         Get-ChildItem $packages -Filter DbOps.*.nupkg | Remove-Item
-        $package = Compress-PSResource -Path (Join-Path $PSScriptRoot out DbOps) -DestinationPath $packages -PassThru
+        $module = $ReadyToRun ? (New-ReadyToRunModule $ReadyToRun) : (Join-Path $PSScriptRoot out DbOps)
+        $package = Compress-PSResource -Path $module -DestinationPath $packages -PassThru
         Write-Host "Packaged $($package.FullName)"
     }
 }

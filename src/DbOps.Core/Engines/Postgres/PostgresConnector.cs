@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using Dapper;
 using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using Npgsql;
@@ -17,11 +16,13 @@ internal static class PostgresConnector
         var display = $"{builder.Username}@{builder.Host}:{builder.Port}/{builder.Database}";
         try
         {
-            await using var connection = new NpgsqlConnection(builder.ConnectionString);
+            // Opened as the command's own read-only sessions open, so the first of them takes this connection from the
+            // pool instead of starting a second backend (and loading the server's types a second time). The version is
+            // the one the server reports at the login.
+            await using var connection = PostgresEngine.NewConnection(builder, readOnly: true);
             await connection.OpenAsync(cancellationToken);
-            var version = await connection.ExecuteScalarAsync<string>("SHOW server_version") ?? "";
             return new DbOpsConnection(DatabaseProvider.PostgreSQL, builder.Database!, $"{builder.Host}:{builder.Port}",
-                builder.Username, version, builder.ConnectionString, builder.Password);
+                builder.Username, connection.ServerVersion, builder.ConnectionString, builder.Password);
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException or SocketException)
         {

@@ -45,7 +45,7 @@ internal sealed class PostgresEngine : IDatabaseEngine
 
     private static async Task<NpgsqlConnection> OpenAsync(DbOpsConnection connection, bool readOnly, CancellationToken cancellationToken)
     {
-        var builder = Builder(connection, readOnly);
+        var builder = Builder(connection.ConnectionString, readOnly);
         var npgsql = new NpgsqlConnection(builder.ConnectionString);
         try
         {
@@ -72,7 +72,7 @@ internal sealed class PostgresEngine : IDatabaseEngine
 
     private static NpgsqlConnection OpenBlocking(DbOpsConnection connection, bool readOnly)
     {
-        var builder = Builder(connection, readOnly);
+        var builder = Builder(connection.ConnectionString, readOnly);
         // A pooled connection may have been opened asynchronously before: only a new one is sure to be blocking.
         builder.Pooling = false;
         var npgsql = new NpgsqlConnection(builder.ConnectionString);
@@ -88,10 +88,14 @@ internal sealed class PostgresEngine : IDatabaseEngine
         }
     }
 
+    /// <summary>An unopened connection with the settings of DbOps's own sessions (the pool its sessions share).</summary>
+    internal static NpgsqlConnection NewConnection(NpgsqlConnectionStringBuilder parsed, bool readOnly) =>
+        new(Builder(parsed.ConnectionString, readOnly).ConnectionString);
+
     /// <summary>The connection's Npgsql settings; a read-only one makes every transaction read-only (invariant 2).</summary>
-    private static NpgsqlConnectionStringBuilder Builder(DbOpsConnection connection, bool readOnly)
+    private static NpgsqlConnectionStringBuilder Builder(string connectionString, bool readOnly)
     {
-        var builder = new NpgsqlConnectionStringBuilder(connection.ConnectionString)
+        var builder = new NpgsqlConnectionStringBuilder(connectionString)
         {
             // DbOps's own sessions say so, whatever the connection string named: statistics readers leave them out.
             ApplicationName = DbOpsTraffic.ApplicationName,
