@@ -16,8 +16,9 @@ namespace DbOps.Bench;
 internal static class ProcessBench
 {
     private const string Usage =
-        "Usage: dotnet run -c Release --project bench/DbOps.Bench -- process [--rows N] [--runs K] [--module <DbOps.psd1>] [--versus <DbOps.psd1>]\n" +
-        "       --versus: instead of the peers, pair each DbOps process with the same process importing another build of the module (ReadyToRun)";
+        "Usage: dotnet run -c Release --project bench/DbOps.Bench -- process [--rows N] [--runs K] [--module <DbOps.psd1>] [--versus <DbOps.psd1>] [--pwsh <pwsh.dll>]\n" +
+        "       --versus: instead of the peers, pair each DbOps process with the same process importing another build of the module (ReadyToRun)\n" +
+        "       --pwsh: the pwsh.dll to run instead of the pinned tool's (a precompiled copy: bench/precompile-pwsh.ps1)";
 
     public static async Task<int> MainAsync(string[] args)
     {
@@ -25,6 +26,7 @@ internal static class ProcessBench
         var runs = 3;
         var module = FindModule();
         string? versus = null;
+        string? pwshDll = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -33,6 +35,7 @@ internal static class ProcessBench
                 case "--runs": runs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--module": module = Path.GetFullPath(args[++i]); break;
                 case "--versus": versus = Path.GetFullPath(args[++i]); break;
+                case "--pwsh": pwshDll = Path.GetFullPath(args[++i]); break;
                 default: Console.Error.WriteLine(Usage); return 2;
             }
         }
@@ -56,7 +59,8 @@ internal static class ProcessBench
                 ["DBOPS_BENCH_PG_CONNECTION"] = connection.ConnectionString, ["DBOPS_BENCH_PG_BIN"] = cluster.BinFolder,
                 ["DBOPS_BENCH_MODULE"] = module, ["DBOPS_BENCH_OUT"] = output, ["DBOPS_JOURNAL"] = Path.Combine(folder, "journal.jsonl"),
             };
-            var pwsh = await FindPwshAsync();
+            string[] pwsh = pwshDll is null ? await FindPwshAsync() : ["dotnet", pwshDll];
+            Console.WriteLine($"pwsh: {string.Join(' ', pwsh)}");
             string[] Pwsh(string script) => [.. pwsh, "-NoProfile", "-NonInteractive", "-File", WriteScript(folder, script)];
             string[] Shell(string command) => ["/bin/sh", "-c", command];
             var bin = cluster.BinFolder;
