@@ -70,8 +70,9 @@ internal static partial class ArtifactFiles
     /// <summary>
     /// Opens <paramref name="path"/> (created owner-only when missing) as an exclusive lock held while the stream is open:
     /// FileShare.None is an exclusive lock (flock on Unix) that ends with the process, however it ends. A run that finds it
-    /// held gets <paramref name="held"/>'s exception. The file stays when released: deleting it on close would let a run
-    /// that opened it just before lock the deleted file while a third run locks a new one.
+    /// held gets <paramref name="held"/>'s exception; one that cannot open it at all (a folder gone, no permission, a full
+    /// disk) gets DestinationNotWritable, not a claim that another run holds it. The file stays when released: deleting it
+    /// on close would let a run that opened it just before lock the deleted file while a third run locks a new one.
     /// </summary>
     public static FileStream Lock(string path, Func<IOException, Exception> held)
     {
@@ -84,11 +85,25 @@ internal static partial class ArtifactFiles
             }
             return new FileStream(path, options);
         }
-        catch (IOException e)
+        catch (IOException e) when (HeldByAnother(e))
         {
             throw held(e);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DbOpsException(ErrorIds.DestinationNotWritable, ErrorKind.PermissionDenied,
+                $"Cannot open the lock file '{path}': {e.Message} Check that its folder exists and can be written to, then run again. " +
+                "Nothing was written.", path, e);
+        }
     }
+
+    /// <summary>
+    /// The lock is taken: Windows reports a sharing or lock violation (HRESULT 0x80070020, 0x80070021); on Unix .NET gives
+    /// flock's errno, EWOULDBLOCK (11 on Linux, 35 on macOS). A missing folder or a full disk is another error.
+    /// </summary>
+    private static bool HeldByAnother(IOException e) => e.GetType() == typeof(IOException) && (OperatingSystem.IsWindows()
+        ? (e.HResult & 0xFFFF) is 32 or 33
+        : e.HResult == (OperatingSystem.IsLinux() ? 11 : 35));
 
     /// <summary>
     /// A hidden temporary name beside <paramref name="finalPath"/>, on the same file system so rename is atomic.
