@@ -192,6 +192,37 @@ public sealed class ArchivePostgresTests(PostgresCluster cluster) : IDisposable
     }
 
     [Fact]
+    public async Task A_table_that_inherits_from_others_is_archived_verified_and_imported_with_its_ancestors_where_missing()
+    {
+        // pg_dump writes an inheriting table's CREATE TABLE with INHERITS and without the columns it inherits: without its
+        // ancestors the table cannot be created, so the scratch check (and an import elsewhere) failed.
+        var source = await cluster.CreateConnectedAsync("""
+            CREATE SCHEMA base;
+            CREATE TABLE base.thing (id integer NOT NULL, made timestamptz DEFAULT now(), CHECK (id > 0));
+            CREATE TABLE base.asset (value numeric(10,2)) INHERITS (base.thing);
+            CREATE TABLE public.laptop (serial text NOT NULL) INHERITS (base.asset);
+            INSERT INTO public.laptop (id, made, value, serial) VALUES (1, '2024-01-01 00:00+00', 999.99, 'X1'), (2, NULL, 5.00, 'X2');
+            INSERT INTO base.thing (id) VALUES (7);
+            """);
+        var archive = await ArchiveService.ExportAsync(new ArchiveExportRequest(source, "laptop", Archives, Verify: true), NullObserver.Instance, CancellationToken.None);
+        Assert.True(archive.Verified, archive.VerifyReason);
+        Assert.Equal(2, archive.RowCount);
+
+        // Elsewhere the ancestors are created first, empty; the rows are the archived ones.
+        var elsewhere = await ConnectAsync(cluster.CreateDatabase());
+        var imported = await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, elsewhere), NullObserver.Instance, CancellationToken.None);
+        Assert.Equal((archive.RowCount, archive.Checksum), (imported.RowCount, imported.Checksum));
+        Assert.Equal("base.asset", cluster.Scalar<string>(elsewhere.Database, "SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = 'public.laptop'::regclass"));
+        Assert.Equal(2L, cluster.Scalar<long>(elsewhere.Database, "SELECT count(*) FROM base.thing"));
+
+        // Back home, the existing ancestors are kept (with their own rows) and the table inherits from them again.
+        cluster.Execute(source.Database, "DROP TABLE public.laptop");
+        await ArchiveService.ImportAsync(new ArchiveImportRequest(archive.ManifestPath, source), NullObserver.Instance, CancellationToken.None);
+        Assert.Equal(3L, cluster.Scalar<long>(source.Database, "SELECT count(*) FROM base.thing"));
+        Assert.Equal("base.asset", cluster.Scalar<string>(source.Database, "SELECT inhparent::regclass::text FROM pg_inherits WHERE inhrelid = 'public.laptop'::regclass"));
+    }
+
+    [Fact]
     public async Task Import_under_another_name_next_to_the_original_and_refuse_a_non_empty_table()
     {
         var source = await cluster.CreateConnectedAsync("CREATE TABLE t (id serial PRIMARY KEY, v text NOT NULL); INSERT INTO t (v) VALUES ('a'), ('b');");

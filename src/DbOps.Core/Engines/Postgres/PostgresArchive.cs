@@ -97,6 +97,24 @@ internal sealed partial class PostgresArchive : IArchiveDialect
           AND pg_catalog.pg_get_serial_sequence(@name, a.attname) IS NOT NULL
         """;
 
+    /// <summary>
+    /// The ordinary tables the table inherits from (INHERITS), the most distant first: pg_dump writes an inheriting table
+    /// without its inherited columns, so it cannot be created without them. A partition's parent is not one of them (a
+    /// partition is dumped with all its columns and attached afterwards).
+    /// </summary>
+    private const string AncestorsSql = """
+        WITH RECURSIVE ancestors(oid, depth) AS (
+            SELECT i.inhparent, 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = to_regclass(@name)
+            UNION
+            SELECT i.inhparent, a.depth + 1 FROM ancestors a JOIN pg_catalog.pg_inherits i ON i.inhrelid = a.oid WHERE a.depth < 20
+        )
+        SELECT n.nspname::text AS "Schema", c.relname::text AS "Name"
+        FROM ancestors a JOIN pg_catalog.pg_class c ON c.oid = a.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r'
+        GROUP BY n.nspname, c.relname
+        ORDER BY max(a.depth) DESC, 1, 2
+        """;
+
     // Names are printed raw, so the schema may hold "; " too: it runs to the last "; Owner: " of the line.
     [GeneratedRegex(@"^--\r?\n-- (?:Data for )?Name: (?<name>.*?); Type: (?<type>[^;]+); Schema: [^\n]*; Owner: [^;\n]*\r?\n--\r?\n", RegexOptions.Multiline)]
     private static partial Regex TocHeader();
@@ -326,9 +344,31 @@ internal sealed partial class PostgresArchive : IArchiveDialect
         await connection.ExecuteAsync(new CommandDefinition("SELECT pg_catalog.set_config('search_path', '', true)", cancellationToken: cancellationToken));
         var types = (await connection.QueryAsync<TypeRow>(new CommandDefinition(TypesSql, new { name }, cancellationToken: cancellationToken))).ToList();
         var sequences = (await connection.QueryAsync<SequenceRow>(new CommandDefinition(SequencesSql, new { name }, cancellationToken: cancellationToken))).ToList();
+        var ancestors = (await connection.QueryAsync<(string Schema, string Name)>(new CommandDefinition(AncestorsSql, new { name }, cancellationToken: cancellationToken)))
+            .Select(a => new TableRef(a.Schema, a.Name)).ToList();
         await connection.ExecuteAsync(new CommandDefinition("RESET search_path", cancellationToken: cancellationToken));
 
-        foreach (var schema in types.Select(t => t.Schema).Concat(sequences.Select(s => s.Schema)).Prepend(Quote(table.Schema)).Distinct())
+        // pg_dump's DDL for one table, in the export's snapshot, split into its entries.
+        async Task<List<(string Type, string Sql)>> DumpAsync(TableRef dumped)
+        {
+            var ddl = new StringBuilder();
+            string[] arguments =
+            [
+                "--schema-only", "--no-owner", "--no-privileges", "--no-password", "--strict-names",
+                $"--table={PatternFor(dumped)}", .. snapshot is null ? Array.Empty<string>() : [$"--snapshot={snapshot}"],
+            ];
+            var run = await ExternalTool.RunAsync(pgDump.Path, arguments, PostgresClientTools.EnvironmentFor(source),
+                async (stdout, token) => ddl.Append(await new StreamReader(stdout, Encoding.UTF8).ReadToEndAsync(token)), null, cancellationToken);
+            if (run.ExitCode != 0)
+            {
+                throw new DbOpsException(ErrorIds.ToolFailed, ErrorKind.OperationFailed,
+                    $"pg_dump could not write the DDL of {dumped} (exit code {run.ExitCode}): {run.ErrorTail}", table.ToString());
+            }
+            return [.. SplitDump(ddl.ToString())];
+        }
+
+        foreach (var schema in types.Select(t => t.Schema).Concat(sequences.Select(s => s.Schema))
+                     .Concat(ancestors.Select(a => Quote(a.Schema))).Prepend(Quote(table.Schema)).Distinct())
         {
             file.Add(ArchiveSchemaFile.Prerequisite, $"schema {schema}", $"CREATE SCHEMA {schema};");
         }
@@ -350,20 +390,15 @@ internal sealed partial class PostgresArchive : IArchiveDialect
             file.Add(ArchiveSchemaFile.Prerequisite, $"sequence {s.Name}", text.ToString());
         }
 
-        var ddl = new StringBuilder();
-        string[] arguments =
-        [
-            "--schema-only", "--no-owner", "--no-privileges", "--no-password", "--strict-names",
-            $"--table={PatternFor(table)}", .. snapshot is null ? Array.Empty<string>() : [$"--snapshot={snapshot}"],
-        ];
-        var run = await ExternalTool.RunAsync(pgDump.Path, arguments, PostgresClientTools.EnvironmentFor(source),
-            async (stdout, token) => ddl.Append(await new StreamReader(stdout, Encoding.UTF8).ReadToEndAsync(token)), null, cancellationToken);
-        if (run.ExitCode != 0)
+        // The ancestors' own tables only (empty where they are missing; their rows, keys and indexes are not this archive's).
+        foreach (var ancestor in ancestors)
         {
-            throw new DbOpsException(ErrorIds.ToolFailed, ErrorKind.OperationFailed,
-                $"pg_dump could not write the DDL of {table} (exit code {run.ExitCode}): {run.ErrorTail}", table.ToString());
+            var created = (await DumpAsync(ancestor)).FirstOrDefault(e => e.Type == "TABLE").Sql
+                ?? throw new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.OperationFailed,
+                    $"pg_dump wrote no CREATE TABLE for {ancestor}, which {table} inherits from; nothing was archived.", table.ToString());
+            file.Add(ArchiveSchemaFile.Prerequisite, $"table {PatternFor(ancestor)}", created);
         }
-        foreach (var (type, sql) in SplitDump(ddl.ToString()))
+        foreach (var (type, sql) in await DumpAsync(table))
         {
             file.Add(SectionFor(type), type, sql);
         }
