@@ -254,7 +254,7 @@ public static class TableCopier
             CopiedSamples = tally.CopiedSamples,
             ConflictSamples = tally.ConflictSamples,
             Batches = tally.Batches,
-            BatchSizes = [.. tally.Sizes],
+            BatchSizes = tally.Sizes.ToArray(), // an array, which PowerShell indexes (a collection expression may not be a list to it)
             BatchTime = request.BatchSize is null ? request.BatchTime ?? CopyRequest.DefaultBatchTime : null,
             SourceChecksum = checksum,
             Comparison = comparison,
