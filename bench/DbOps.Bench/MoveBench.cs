@@ -22,6 +22,9 @@ internal static class MoveBench
     private const string SourceVariable = "DBOPS_BENCH_MOVE_SOURCE";
     private const string TargetVariable = "DBOPS_BENCH_MOVE_TARGET";
     private const int LargeBatch = 100_000;
+
+    /// <summary>The fixed batch size that was the default before batches were sized by time, kept as a way for comparison.</summary>
+    private const int FormerDefaultBatch = 10_000;
     private const int WriterRate = 200;
     private const double WriterTargetMs = 50;
 
@@ -307,15 +310,16 @@ internal static class MoveBench
     }
 
     /// <summary>
-    /// Part 3: TableCopier at the default and a larger batch size, and at the default over two connections (-Parallel 2),
-    /// against one INSERT ... SELECT into the same empty table.
+    /// Part 3: TableCopier with its default batches (sized by time), at the former default and a larger fixed batch size, and
+    /// at the former default over two connections (-Parallel 2), against one INSERT ... SELECT into the same empty table.
     /// </summary>
     private static async Task<List<Result>> CopyAsync(PostgresCluster cluster, string database, DbOpsConnection source, string journal, long rows, int runs,
         Dictionary<string, double> times)
     {
-        var defaultBatch = new CopyRequest(Map(source, null, "")).BatchSize;
-        (string Name, string Key, int BatchSize, int Parallel)[] copies =
+        const int defaultBatch = FormerDefaultBatch;
+        (string Name, string Key, int? BatchSize, int Parallel)[] copies =
         [
+            ("Copy-TableData (batches sized by time)", "adaptive", null, 1),
             ($"Copy-TableData -BatchSize {defaultBatch}", "default", defaultBatch, 1),
             ($"Copy-TableData -BatchSize {LargeBatch}", "large", LargeBatch, 1),
             ($"Copy-TableData -BatchSize {defaultBatch} -Parallel 2", "parallel", defaultBatch, 2),
@@ -325,8 +329,9 @@ internal static class MoveBench
         var insert = $"INSERT INTO items_copy ({TargetList}) SELECT {SourceList} FROM legacy_items";
         var phases = copies.ToDictionary(c => c.Key, _ => new List<double>());
         var batches = new Dictionary<string, int>();
+        var sizes = new Dictionary<string, string>();
         var profile = "";
-        Func<Task> Copier((string Name, string Key, int BatchSize, int Parallel) copy) => async () =>
+        Func<Task> Copier((string Name, string Key, int? BatchSize, int Parallel) copy) => async () =>
         {
             var progress = new ProgressClock();
             var result = await TableCopier.CopyAsync(new CopyRequest(Map(source, null, "") with { TargetTable = "items_copy" }, BatchSize: copy.BatchSize, JournalPath: journal)
@@ -337,6 +342,8 @@ internal static class MoveBench
             }
             phases[copy.Key].Add(progress.LastProgressSeconds);
             batches[copy.Key] = result.Batches;
+            sizes[copy.Key] = result.BatchTime is null ? "" : $" of {result.BatchSizes.Min():N0}..{result.BatchSizes.Max():N0} rows " +
+                $"(first {string.Join(", ", result.BatchSizes.Take(8).Select(b => b.ToString("N0", CultureInfo.InvariantCulture)))}{(result.BatchSizes.Count > 8 ? ", ..." : "")})";
         };
         var samples = await AlternateWaysAsync(runs,
             [("INSERT ... SELECT", () => ExecuteAsync(connectionString, insert)), .. copies.Select(c => (c.Name, Copier(c)))],
@@ -365,13 +372,13 @@ internal static class MoveBench
             times[copies[i].Key] = Program.Median(samples[i + 1]);
         }
         string Note(string key) =>
-            $"{batches[key]:N0} batches; of which batches (until the last progress report): {Program.Median(phases[key].Skip(1).ToList()):F2} s median " +
+            $"{batches[key]:N0} batches{sizes[key]}; of which batches (until the last progress report): {Program.Median(phases[key].Skip(1).ToList()):F2} s median " +
             $"({string.Join(" ", phases[key].Skip(1).Select(s => s.ToString("F2", CultureInfo.InvariantCulture)))}, the warm-up left out); " +
             "the rest is waiting for the source checksum (read beside the batches) and the journal";
         return
         [
             .. copies.Select((c, i) => new Result(c.Parallel > 1 ? $"copy, batches of {c.BatchSize:N0} over {c.Parallel} connections"
-                    : c.Key == "default" ? $"copy, batches of {c.BatchSize:N0} (the default)" : $"copy, batches of {c.BatchSize:N0}",
+                    : c.BatchSize is null ? "copy, adaptive (default)" : $"copy, batches of {c.BatchSize:N0}",
                 "INSERT ... SELECT", c.Name, samples[0], samples[i + 1], 1.3, Note(c.Key) + (i == 0 ? "\n" + profile : ""))),
         ];
     }
@@ -397,15 +404,17 @@ internal static class MoveBench
             COMMIT;
 
             """);
-        var defaultBatch = new CopyRequest(Map(source, null, "")).BatchSize;
+        const int defaultBatch = FormerDefaultBatch;
         var ways = new (string Name, string Key, Func<Task> Run)[]
         {
-            ($"Copy-TableData -BatchSize {defaultBatch}", "default", () => TableCopier.CopyAsync(
+            ("Copy-TableData (batches sized by time)", "adaptive", () => TableCopier.CopyAsync(
                 new CopyRequest(Map(source, null, "") with { TargetTable = "items_copy" }, JournalPath: journal), NullObserver.Instance, default)),
+            ($"Copy-TableData -BatchSize {defaultBatch}", "default", () => TableCopier.CopyAsync(
+                new CopyRequest(Map(source, null, "") with { TargetTable = "items_copy" }, BatchSize: defaultBatch, JournalPath: journal), NullObserver.Instance, default)),
             ($"Copy-TableData -BatchSize {LargeBatch}", "large", () => TableCopier.CopyAsync(
                 new CopyRequest(Map(source, null, "") with { TargetTable = "items_copy" }, BatchSize: LargeBatch, JournalPath: journal), NullObserver.Instance, default)),
             ($"Copy-TableData -BatchSize {defaultBatch} -Parallel 2", "parallel", () => TableCopier.CopyAsync(
-                new CopyRequest(Map(source, null, "") with { TargetTable = "items_copy" }, JournalPath: journal) { Parallel = 2 }, NullObserver.Instance, default)),
+                new CopyRequest(Map(source, null, "") with { TargetTable = "items_copy" }, BatchSize: defaultBatch, JournalPath: journal) { Parallel = 2 }, NullObserver.Instance, default)),
             ("INSERT ... SELECT (one transaction)", "insert", () => ExecuteAsync(connectionString, $"INSERT INTO items_copy ({TargetList}) SELECT {SourceList} FROM legacy_items")),
         };
         var lines = new List<string>

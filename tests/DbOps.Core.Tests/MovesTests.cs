@@ -611,6 +611,110 @@ public abstract class MovesTests : IDisposable
         Assert.Equal(2, Count(db, "SELECT count(*) FROM data_imports"));
     }
 
+    /// <summary><paramref name="rows"/> source rows numbered from 1 and an empty target (standard SQL both engines run).</summary>
+    protected static string Numbered(int rows) => $"""
+        CREATE TABLE numbered(id INTEGER PRIMARY KEY, label TEXT NOT NULL);
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) INSERT INTO numbered SELECT i, 'row ' || i FROM n;
+        CREATE TABLE numbered_copy(id INTEGER PRIMARY KEY, label TEXT NOT NULL);
+        """;
+
+    protected static TableMap NumberedMap(DbOpsConnection db) => new()
+    {
+        Source = db, SourceTable = "numbered", TargetTable = "numbered_copy", Keys = [new("id", "id")], Map = [new("label", "label")],
+    };
+
+    /// <summary>Every source row arrived once, as it is in the source.</summary>
+    protected void AssertCopiedOnce(DbOpsConnection db, CopyResult result, int rows)
+    {
+        Assert.Equal((long)rows, result.Copied);
+        Assert.Equal(ComparisonVerdict.Equal, result.Comparison!.Verdict);
+        Assert.Equal(((long)rows, (long)rows), (Count(db, "SELECT count(*) FROM numbered_copy"), Count(db, "SELECT count(DISTINCT id) FROM numbered_copy")));
+        Assert.Equal(rows, Count(db, "SELECT count(*) FROM numbered_copy c JOIN numbered n ON n.id = c.id AND n.label = c.label"));
+    }
+
+    /// <summary>Each size at least half and at most twice the one before, all within 1,000..1,000,000 rows.</summary>
+    private static void AssertDamped(IReadOnlyList<int> sizes)
+    {
+        Assert.All(sizes, s => Assert.InRange(s, BatchSizer.Min, BatchSizer.Max));
+        Assert.All(sizes.Zip(sizes.Skip(1)), p => Assert.InRange(p.Second, p.First / 2, p.First * 2));
+    }
+
+    [Fact]
+    public async Task Without_BatchSize_batches_that_take_longer_than_BatchTime_shrink_within_the_clamps_and_copy_every_row_once()
+    {
+        var db = await CreateAsync(Numbered(30_000));
+        var observer = new RecordingObserver();
+
+        // No batch of a thousand rows or more commits within a millisecond: each next batch is smaller, down to the floor.
+        var result = await TableCopier.CopyAsync(new CopyRequest(NumberedMap(db), Verify: true) { BatchTime = TimeSpan.FromMilliseconds(1) }, observer,
+            CancellationToken.None);
+
+        AssertCopiedOnce(db, result, 30_000);
+        Assert.Equal(TimeSpan.FromMilliseconds(1), result.BatchTime);
+        Assert.Equal(result.Batches, result.BatchSizes.Count);
+        Assert.Equal(BatchSizer.Start, result.BatchSizes[0]);
+        Assert.True(result.BatchSizes.Min() < BatchSizer.Start, string.Join(", ", result.BatchSizes));
+        AssertDamped(result.BatchSizes);
+        Assert.Contains(observer.VerboseMessages, m => m.Contains("sized to take about 0.001 s", StringComparison.Ordinal));
+        var figures = JournalEntries(db).Single()["figures"]!;
+        Assert.Equal((double)result.BatchSizes.Min(), (double?)figures["batchRowsMin"]);
+        Assert.Equal((double)BatchSizer.Start, (double?)figures["batchRowsMax"]);
+        Assert.Equal(0.001, (double?)figures["batchSeconds"]);
+    }
+
+    [Fact]
+    public async Task Without_BatchSize_batches_quicker_than_BatchTime_double_from_ten_thousand_rows()
+    {
+        var db = await CreateAsync(Numbered(75_000));
+
+        var result = await TableCopier.CopyAsync(new CopyRequest(NumberedMap(db), Verify: true) { BatchTime = TimeSpan.FromSeconds(60) }, NullObserver.Instance,
+            CancellationToken.None);
+
+        AssertCopiedOnce(db, result, 75_000);
+        // 10,000 + 20,000 + 40,000 rows end at key 70,000; the last batch, sized 80,000, takes the 5,000 left.
+        Assert.Equal([10_000, 20_000, 40_000, 80_000], result.BatchSizes);
+    }
+
+    [Fact]
+    public async Task Without_BatchSize_a_source_smaller_than_a_first_batch_is_one_batch_of_its_rows()
+    {
+        var db = await CreateAsync(Legacy);
+
+        var result = await TableCopier.CopyAsync(new CopyRequest(Map(db)), NullObserver.Instance, CancellationToken.None);
+
+        Assert.Equal((4L, 1), (result.Copied, result.Batches));
+        Assert.Equal([5], result.BatchSizes);
+        Assert.Equal(CopyRequest.DefaultBatchTime, result.BatchTime);
+    }
+
+    [Fact]
+    public async Task With_BatchSize_every_batch_keeps_that_size_and_no_time_is_reported()
+    {
+        var db = await CreateAsync(Legacy);
+
+        var result = await CopyAsync(Map(db));
+
+        Assert.Equal([2, 2, 2], result.BatchSizes);
+        Assert.Null(result.BatchTime);
+        Assert.Null(JournalEntries(db).Single()["figures"]!["batchSeconds"]);
+    }
+
+    [Theory]
+    [InlineData(500, 1_000.0)]
+    [InlineData(null, 0.0)]
+    [InlineData(null, -1.0)]
+    public async Task BatchSize_with_BatchTime_or_a_BatchTime_that_is_not_positive_is_refused_and_nothing_is_written(int? batchSize, double milliseconds)
+    {
+        var db = await CreateAsync(Legacy);
+        var request = new CopyRequest(Map(db), BatchSize: batchSize) { BatchTime = TimeSpan.FromMilliseconds(milliseconds) };
+
+        await Assertions.ThrowsDbOps(ErrorIds.InvalidSpecification, () => TableCopier.CopyAsync(request, NullObserver.Instance, CancellationToken.None));
+        await Assertions.ThrowsDbOps(ErrorIds.InvalidSpecification, () => TableCopier.PreviewAsync(request, CancellationToken.None));
+
+        Assert.Equal(2, Count(db, "SELECT count(*) FROM data_imports"));
+        Assert.Empty(JournalEntries(db));
+    }
+
     protected static List<JsonNode> JournalEntries(DbOpsConnection db) =>
         File.Exists(OperationsJournal.Open().Path)
             ? File.ReadAllLines(OperationsJournal.Open().Path).Select(l => JsonNode.Parse(l)!)
@@ -682,6 +786,22 @@ public sealed class MovesPostgresTests(PostgresCluster cluster) : MovesTests
         var source = await TableChecksum.ComputeAsync(db, new TableRef("public", "legacy"), ["id", "label", "amount"], CancellationToken.None);
         Assert.Equal(source.Checksum, result.SourceChecksum);
         Assert.Equal(source.Checksum, (string?)JournalEntries(db).Single()["checksum"]);
+    }
+
+    [Fact]
+    public async Task Parallel_with_batches_sized_by_time_copies_every_row_once()
+    {
+        var db = await CreateAsync(Numbered(80_000));
+
+        // The writers shrink the size while the bounds' reader reads ahead (up to five batches of 10,000 before the first
+        // commits: two being copied, two queued, one waiting to be queued), so later bounds come at the smaller sizes.
+        var result = await TableCopier.CopyAsync(new CopyRequest(NumberedMap(db), Verify: true) { Parallel = 2, BatchTime = TimeSpan.FromMilliseconds(1) },
+            NullObserver.Instance, CancellationToken.None);
+
+        AssertCopiedOnce(db, result, 80_000);
+        Assert.Equal(BatchSizer.Start, result.BatchSizes.Max());
+        Assert.True(result.BatchSizes.Distinct().Count() > 1, string.Join(", ", result.BatchSizes));
+        Assert.All(result.BatchSizes, s => Assert.InRange(s, BatchSizer.Min, BatchSizer.Max));
     }
 
     [Fact]
@@ -828,5 +948,37 @@ public sealed class MovesPostgresTests(PostgresCluster cluster) : MovesTests
         Assert.Equal(3L, after.Matched);
         Assert.Equal("(1, dns)", Assert.Single(tampered.ChangedSamples).Key);
         Assert.Equal(["score"], tampered.ChangedSamples[0].Columns);
+    }
+}
+
+/// <summary>The next batch's size from how long the last took: pure arithmetic, no database.</summary>
+public sealed class BatchSizerTests
+{
+    [Theory]
+    [InlineData(10_000, 500, 500, 10_000)] // on target: unchanged
+    [InlineData(10_000, 400, 500, 13_000)] // 12,500 rounds to a multiple of 1,000
+    [InlineData(10_000, 100, 500, 20_000)] // five times too quick: at most twice
+    [InlineData(10_000, 5_000, 500, 5_000)] // ten times too slow: at least half
+    [InlineData(800_000, 1, 60_000, 1_000_000)] // never above 1,000,000
+    [InlineData(1_000_000, 1, 60_000, 1_000_000)]
+    [InlineData(1_000, 60_000, 1, 1_000)] // never below 1,000
+    [InlineData(3_000, 60_000, 1, 2_000)] // half of 3,000 rounds up, not below half
+    [InlineData(10_000, 0, 500, 20_000)] // a batch too quick to time grows as much as it may
+    public void Next_is_damped_rounded_and_clamped(int size, int elapsedMs, int targetMs, int expected) =>
+        Assert.Equal(expected, BatchSizer.Next(size, TimeSpan.FromMilliseconds(elapsedMs), TimeSpan.FromMilliseconds(targetMs)));
+
+    [Fact]
+    public void A_fixed_size_never_changes_and_a_small_source_is_one_batch_of_its_rows()
+    {
+        var fixedSize = new BatchSizer(20, TimeSpan.FromSeconds(0.5), 1_000_000);
+        Assert.False(fixedSize.Observe(20, TimeSpan.FromSeconds(30)));
+        Assert.Equal((20, false, (TimeSpan?)null), (fixedSize.Current, fixedSize.WholeSource, fixedSize.BatchTime));
+
+        var small = new BatchSizer(null, TimeSpan.FromSeconds(0.5), 9_999);
+        Assert.Equal((9_999, true), (small.Current, small.WholeSource));
+        var large = new BatchSizer(null, TimeSpan.FromSeconds(0.5), 10_000);
+        Assert.Equal((10_000, false), (large.Current, large.WholeSource));
+        Assert.True(large.Observe(10_000, TimeSpan.FromSeconds(0.25)));
+        Assert.Equal(20_000, large.Current);
     }
 }

@@ -73,6 +73,36 @@ Describe 'Copy-TableData' {
         $result.ExitCode | Should -Be 0
         $result.Output | Should -Match 'What if: Copy the rows of v3_data_imports'
         $result.Output | Should -Match 'INSERT INTO "data_imports"'
+        $result.Output | Should -Match 'in batches sized to take about 0\.5 s each, starting at 10.000 rows'
+        Invoke-Sqlite $db 'SELECT count(*) FROM data_imports' | Should -Be 2
+    }
+
+    It 'takes -BatchTime in seconds, says so under -WhatIf, and reports the sizes it used' {
+        $db = New-MoveDatabase
+        # What if: goes to the host, so it is read from a pwsh process of its own.
+        $copy = "Import-Module '$ModuleManifest'; Copy-TableData -Database '$db' -Source v3_data_imports -Target data_imports -Key id -Map @{ source_filename = 'filename' } -Expression @{ status = `"'pending'`" } -WhatIf"
+        $timed = Invoke-Pwsh -Arguments '-Command', "$copy -BatchTime 0.25"
+        $timed.ExitCode | Should -Be 0 -Because $timed.Output
+        $timed.Output | Should -Match 'sized to take about 0\.25 s each'
+        $fixed = Invoke-Pwsh -Arguments '-Command', "$copy -BatchSize 5"
+        $fixed.Output | Should -Match 'in batches of 5;'
+        $fixed.Output | Should -Not -Match 'sized to take'
+        Invoke-Sqlite $db 'SELECT count(*) FROM data_imports' | Should -Be 2
+        $r = Copy-TableData -Database $db -Source v3_data_imports -Target data_imports -Key id -Map $map -Expression $status -BatchTime 2 -Confirm:$false
+        $r.BatchTime | Should -Be ([TimeSpan]::FromSeconds(2))
+        $r.BatchSizes | Should -Be @(3) -Because 'a source smaller than a first batch of 10,000 rows is one batch of its rows'
+        $r.Copied | Should -Be 2
+    }
+
+    It 'refuses -BatchSize with -BatchTime, and a -BatchTime that is not positive, with InvalidSpecification and writes nothing' -TestCases @(
+        @{ Batches = @{ BatchSize = 5; BatchTime = 1 } }
+        @{ Batches = @{ BatchTime = 0 } }
+        @{ Batches = @{ BatchTime = -1 } }
+    ) {
+        param($Batches)
+        $db = New-MoveDatabase
+        { Copy-TableData -Database $db -Source v3_data_imports -Target data_imports -Key id -Map $map -Expression $status @Batches -Confirm:$false -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidSpecification,DbOps.PowerShell.Commands.CopyTableDataCommand'
         Invoke-Sqlite $db 'SELECT count(*) FROM data_imports' | Should -Be 2
     }
 

@@ -51,6 +51,47 @@ public sealed class CopyKilledProcessTests : IDisposable
         Assert.Equal(50L, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
     }
 
+    [Fact]
+    public void A_copy_with_batches_sized_by_time_killed_after_its_first_batch_is_finished_by_the_rerun_without_duplicates()
+    {
+        var path = _folder.File("copy-killed-timed.db");
+        using var session = new PowerShellSession();
+        session.ExecuteSqlite(path, """
+            CREATE TABLE old_rows(id INTEGER PRIMARY KEY, v TEXT NOT NULL);
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 25000) INSERT INTO old_rows SELECT i, 'v' || i FROM n;
+            CREATE TABLE new_rows(id INTEGER PRIMARY KEY, value TEXT NOT NULL);
+            """);
+        var script = _folder.File("copy-timed.ps1");
+        // No -BatchSize: the first batch takes 10,000 rows; the rerun sizes its own batches, which end elsewhere.
+        File.WriteAllText(script, "param($db) Copy-TableData -Database $db -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -BatchTime 0.001 -Confirm:$false\n");
+
+        var start = PwshProcess.StartInfo(script, "-db", path);
+        start.Environment["DBOPS_TEST_FAULT_POINT"] = "CopyBatchCommitted";
+        using (var runner = Process.Start(start)!)
+        {
+            runner.StandardInput.Close();
+            _ = runner.StandardOutput.ReadToEndAsync();
+            var said = new List<string>();
+            while (runner.StandardError.ReadLine() is { } line && line != "DBOPS_TEST_FAULT_POINT=CopyBatchCommitted")
+            {
+                said.Add(line);
+            }
+            Assert.False(runner.HasExited, $"The copy ended before its first batch committed: {string.Join('\n', said)}");
+            PwshProcess.KillTree(runner);
+        }
+        Assert.Equal(10_000L, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
+
+        var rerun = session.Run("""
+            $r = Copy-TableData -Database $path -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -Verify -Confirm:$false
+            "copied=$($r.Copied) present=$($r.AlreadyPresent) verdict=$($r.Comparison.Verdict) first=$($r.BatchSizes[0])"
+            """, new { path });
+
+        Assert.Empty(session.Errors);
+        Assert.Equal("copied=15000 present=10000 verdict=Equal first=10000", Assert.Single(rerun).BaseObject);
+        Assert.Equal((25_000L, 25_000L), ((long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"),
+            (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows n JOIN old_rows o ON o.id = n.id AND o.v = n.value")));
+    }
+
     /// <summary>
     /// 50 source rows and a target holding ids 5 and 30 with other values, and the script of a copy that overwrites them in
     /// batches of 20 (id 5 in batch 1, id 30 in batch 2), keeping their prior image in the returned folder.

@@ -111,7 +111,7 @@ internal sealed class CopyPriorImage
     /// <summary>The record before any batch: the archived keys hold the prior image.</summary>
     private static RowFixAfterImage Started(ArchiveManifest manifest, CopyRequest request) => new(RowFixAction.Update, manifest.RowCount, manifest.Checksum)
     {
-        Batches = new RowFixBatches(request.BatchSize, Count: 0, Done: 0, RecordRequest, Before: null),
+        Batches = new RowFixBatches(request.BatchSize ?? BatchSizer.Start, Count: 0, Done: 0, RecordRequest, Before: null),
         Finished = false,
     };
 

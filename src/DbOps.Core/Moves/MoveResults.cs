@@ -99,7 +99,10 @@ public enum ConflictAction
 /// <summary>How Copy-TableData copies: the map and the batch settings.</summary>
 /// <param name="Map">Source, target, key, map, expressions and -Where.</param>
 /// <param name="OnConflict">What to do with a key already in the target with other values.</param>
-/// <param name="BatchSize">Source rows per batch (each batch its own transaction).</param>
+/// <param name="BatchSize">
+/// Source rows per batch (each batch its own transaction); null (the default): batches sized to take about
+/// <see cref="BatchTime"/> each.
+/// </param>
 /// <param name="Pause">How long to wait between batches, so other writers get the table.</param>
 /// <param name="LockTimeout">How long one batch waits for a lock before the copy stops (PostgreSQL lock_timeout, SQLite busy timeout).</param>
 /// <param name="Verify">Run Compare-TableData afterwards and report its result.</param>
@@ -108,14 +111,25 @@ public enum ConflictAction
 /// Where -OnConflict Update archives the target rows it overwrites (each copy in a folder of its own inside it); null: a
 /// prior-images folder beside the journal.
 /// </param>
-public sealed record CopyRequest(TableMap Map, ConflictAction OnConflict = ConflictAction.Skip, int BatchSize = 10_000,
+public sealed record CopyRequest(TableMap Map, ConflictAction OnConflict = ConflictAction.Skip, int? BatchSize = null,
     TimeSpan Pause = default, TimeSpan? LockTimeout = null, bool Verify = false, string? JournalPath = null, string? PriorImageFolder = null)
 {
     /// <summary>Connections copying batches at once (PostgreSQL, without -OnConflict Update; otherwise one, with a warning).</summary>
     public int Parallel { get; init; } = 1;
 
+    /// <summary>
+    /// Without <see cref="BatchSize"/>: how long one batch should take (its statements through COMMIT, not the pause). The
+    /// first batch takes 10,000 rows (or the whole source, when it has fewer); each next one is sized from how long the last
+    /// took, between half and twice its size and within 1,000..1,000,000 rows. Null: <see cref="DefaultBatchTime"/>. Not
+    /// with <see cref="BatchSize"/>.
+    /// </summary>
+    public TimeSpan? BatchTime { get; init; }
+
     /// <summary>5 seconds.</summary>
     public static readonly TimeSpan DefaultLockTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Half a second, as pt-online-schema-change's --chunk-time.</summary>
+    public static readonly TimeSpan DefaultBatchTime = TimeSpan.FromSeconds(0.5);
 }
 
 /// <summary>The result of Copy-TableData.</summary>
@@ -150,6 +164,15 @@ public sealed record CopyResult
 
     /// <summary>Batches run (each its own transaction).</summary>
     public required int Batches { get; init; }
+
+    /// <summary>
+    /// The rows each committed batch was sized to take (the last takes what is left), in the order they committed: all
+    /// -BatchSize with a fixed size; growing or shrinking toward <see cref="BatchTime"/> without.
+    /// </summary>
+    public required IReadOnlyList<int> BatchSizes { get; init; }
+
+    /// <summary>The time each batch was sized to take, or null when -BatchSize fixed their rows.</summary>
+    public TimeSpan? BatchTime { get; init; }
 
     /// <summary>The source table's content checksum at the end of the copy (as an archive records it), or null for a query.</summary>
     public string? SourceChecksum { get; init; }

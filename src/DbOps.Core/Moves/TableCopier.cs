@@ -31,6 +31,7 @@ public static class TableCopier
     /// <summary>What -WhatIf shows: the statements of one batch and how many target rows -OnConflict Update would overwrite. Reads only.</summary>
     public static async Task<CopyPreview> PreviewAsync(CopyRequest request, CancellationToken cancellationToken)
     {
+        Validate(request);
         var engine = DatabaseEngines.For(request.Map.Source);
         await using var session = await engine.OpenReadOnlyAsync(request.Map.Source, cancellationToken);
         var map = await ResolvedMap.ResolveAsync(request.Map, session.Connection, forCopy: true, cancellationToken);
@@ -47,10 +48,7 @@ public static class TableCopier
     /// <summary>Copies; refuses a map that cannot be copied before writing anything, and records one RowsCopied journal entry.</summary>
     public static async Task<CopyResult> CopyAsync(CopyRequest request, IOperationObserver observer, CancellationToken cancellationToken)
     {
-        if (request.BatchSize < 1)
-        {
-            throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument, "-BatchSize must be at least 1.");
-        }
+        Validate(request);
         var clock = Stopwatch.StartNew();
         var source = request.Map.Source;
         var engine = DatabaseEngines.For(source);
@@ -87,7 +85,7 @@ public static class TableCopier
         var tally = new Tally();
         try
         {
-            var run = new CopyRun(engine, map, request, prior, tally, observer, total);
+            var run = new CopyRun(engine, map, request, prior, tally, observer, total, Sizer(request, total, observer));
             if (parallel > 1)
             {
                 await run.InParallelAsync(source, parallel, stop);
@@ -142,6 +140,26 @@ public static class TableCopier
         OperationsJournal.Record(request.JournalPath, Entry(request, map, result), observer);
         prior?.Finish();
         return result;
+    }
+
+    /// <summary>Refuses batch settings that make no sense, before anything is read or written.</summary>
+    private static void Validate(CopyRequest request)
+    {
+        if (request.BatchSize is < 1)
+        {
+            throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument, $"-BatchSize must be at least 1 (got {request.BatchSize}). Nothing was copied.");
+        }
+        if (request.BatchSize is not null && request.BatchTime is not null)
+        {
+            throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
+                $"Give -BatchSize (every batch takes that many rows) or -BatchTime (batches sized to take about that long), not both " +
+                $"(got -BatchSize {request.BatchSize} and -BatchTime {request.BatchTime}). Nothing was copied.");
+        }
+        if (request.BatchTime is { } time && time <= TimeSpan.Zero)
+        {
+            throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
+                $"-BatchTime must be positive, e.g. 0.5 for half a second per batch (got {time}). Nothing was copied.");
+        }
     }
 
     /// <summary>
@@ -204,6 +222,23 @@ public static class TableCopier
         return Math.Max(1, request.Parallel);
     }
 
+    /// <summary>The copy's batch sizes: -BatchSize, or sized by time (said in -Verbose, with where it starts).</summary>
+    private static BatchSizer Sizer(CopyRequest request, long total, IOperationObserver observer)
+    {
+        var sizer = new BatchSizer(request.BatchSize, request.BatchTime ?? CopyRequest.DefaultBatchTime, total);
+        if (sizer.BatchTime is { } time)
+        {
+            observer.Verbose(sizer.WholeSource
+                ? $"The source holds {total:N0} row(s), fewer than a first batch of {BatchSizer.Start:N0}: the copy is one batch."
+                : $"Batches are sized to take about {Seconds(time)} each (-BatchTime), starting at {sizer.Current:N0} rows, between " +
+                  $"half and twice the last batch's size and within {BatchSizer.Min:N0}..{BatchSizer.Max:N0} rows.");
+        }
+        return sizer;
+    }
+
+    /// <summary>A duration as people read it in a message: "0.5 s".</summary>
+    internal static string Seconds(TimeSpan time) => $"{time.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s";
+
     private static CopyResult Result(CopyRequest request, ResolvedMap map, Tally tally, string? checksum, TableComparison? comparison,
         CopyPriorImage? prior, bool finished, Stopwatch clock)
     {
@@ -219,6 +254,8 @@ public static class TableCopier
             CopiedSamples = tally.CopiedSamples,
             ConflictSamples = tally.ConflictSamples,
             Batches = tally.Batches,
+            BatchSizes = tally.Sizes.ToArray(), // an array, which PowerShell indexes (a collection expression may not be a list to it)
+            BatchTime = request.BatchSize is null ? request.BatchTime ?? CopyRequest.DefaultBatchTime : null,
             SourceChecksum = checksum,
             Comparison = comparison,
             PriorImagePath = kept?.ManifestPath,
@@ -275,6 +312,15 @@ public static class TableCopier
             ["batches"] = result.Batches,
             ["seconds"] = Math.Round(result.Duration.TotalSeconds, 3),
         };
+        if (result.BatchSizes.Count > 0)
+        {
+            figures["batchRowsMin"] = result.BatchSizes.Min();
+            figures["batchRowsMax"] = result.BatchSizes.Max();
+        }
+        if (result.BatchTime is { } batchTime)
+        {
+            figures["batchSeconds"] = batchTime.TotalSeconds;
+        }
         if (result.PriorImagePath is not null)
         {
             figures["priorImageRows"] = result.PriorImageRows;
@@ -305,9 +351,10 @@ public static class TableCopier
     }
 
     private static async Task CopyBatchAsync(IDatabaseEngine engine, DbConnection connection, ResolvedMap map, CopyRequest request, BatchSql batch,
-        CopyPriorImage? prior, object[] bounds, Tally tally, CancellationToken cancellationToken, bool firstTry = true)
+        CopyPriorImage? prior, BatchRange range, Tally tally, CancellationToken cancellationToken, bool firstTry = true)
     {
         var (committed, overwrote) = (false, false);
+        var bounds = range.Bounds;
         try
         {
             foreach (var begin in engine.Moves.BeginBatch(request.LockTimeout ?? CopyRequest.DefaultLockTimeout))
@@ -343,7 +390,7 @@ public static class TableCopier
             // Not cancelled midway: a COMMIT the server made must be counted (-Parallel cancels the others when one fails).
             await MoveSql.ExecuteAsync(connection, null, "COMMIT", null, CancellationToken.None);
             committed = true;
-            tally.Add(copied, present.Count - conflicts.Count, conflicts, updated, inserted);
+            tally.Add(copied, present.Count - conflicts.Count, conflicts, updated, inserted, range.Size);
         }
         catch (Exception e) when (!committed)
         {
@@ -353,7 +400,7 @@ public static class TableCopier
                 // Another session added one of the batch's keys after the batch looked (PostgreSQL's writers do not wait for
                 // a batch): run the batch once more, which finds that row as it finds any row already in the target. Not
                 // after an overwrite, whose record of what it left is settled by the rerun of the copy instead.
-                await CopyBatchAsync(engine, connection, map, request, batch, prior, bounds, tally, cancellationToken, firstTry: false);
+                await CopyBatchAsync(engine, connection, map, request, batch, prior, range, tally, cancellationToken, firstTry: false);
                 return;
             }
             if (e is DbException db && !cancellationToken.IsCancellationRequested)
@@ -414,23 +461,37 @@ public static class TableCopier
         }
     }
 
-    /// <summary>One batch's key bounds: after @p0.. (the previous batch's last key) up to its own last key; the first has no lower bound, the last no upper.</summary>
-    private sealed record BatchRange(object[] Bounds, bool First, bool Last);
+    /// <summary>
+    /// One batch's key bounds: after @p0.. (the previous batch's last key) up to its own last key; the first has no lower
+    /// bound, the last no upper. Size: the rows it was sized to take (the last takes what is left).
+    /// </summary>
+    private sealed record BatchRange(object[] Bounds, bool First, bool Last, int Size);
 
     /// <summary>The batches of one copy: where their bounds come from, and who runs them.</summary>
-    private sealed class CopyRun(IDatabaseEngine engine, ResolvedMap map, CopyRequest request, CopyPriorImage? prior, Tally tally, IOperationObserver observer, long total)
+    private sealed class CopyRun(IDatabaseEngine engine, ResolvedMap map, CopyRequest request, CopyPriorImage? prior, Tally tally, IOperationObserver observer, long total,
+        BatchSizer sizer)
     {
         private readonly string _activity = $"Copy-TableData {map.Source.Name} -> {map.Target.Name}";
 
-        /// <summary>The batches' bounds in key order: each batch ends at the BatchSize-th key after the previous one, the last where the keys do.</summary>
+        /// <summary>
+        /// The batches' bounds in key order: each batch ends at the size-th key after the previous one, the last where the
+        /// keys do. The size is read as each bound is looked up: on one connection, once the batch before has run and been
+        /// timed; with -Parallel, whatever the writers' last timed batches made it (batches already read ahead keep theirs).
+        /// </summary>
         public async IAsyncEnumerable<BatchRange> RangesAsync(DbConnection connection, [EnumeratorCancellation] CancellationToken cancellationToken)
         {
+            if (sizer.WholeSource)
+            {
+                yield return new BatchRange([], First: true, Last: true, sizer.Current);
+                yield break;
+            }
             object[]? after = null;
             while (true)
             {
-                var next = new BatchSql(map, request, first: after is null, last: false).NextBound;
+                var size = sizer.Current;
+                var next = new BatchSql(map, request, first: after is null, last: false).NextBound(size);
                 var upTo = (await MoveSql.ReadAsync(connection, null, next, after, r => MoveSql.KeyValues(r, map.Keys.Count), cancellationToken)).SingleOrDefault();
-                yield return new BatchRange([.. after ?? [], .. upTo ?? []], First: after is null, Last: upTo is null);
+                yield return new BatchRange([.. after ?? [], .. upTo ?? []], First: after is null, Last: upTo is null, size);
                 if (upTo is null)
                 {
                     yield break;
@@ -444,9 +505,17 @@ public static class TableCopier
         {
             await foreach (var range in ranges.WithCancellation(cancellationToken))
             {
-                await CopyBatchAsync(engine, connection, map, request, new BatchSql(map, request, range.First, range.Last), prior, range.Bounds, tally, cancellationToken);
+                // Timed from its first statement through its COMMIT: the pause is the writers' time, not the batch's.
+                var started = Stopwatch.GetTimestamp();
+                await CopyBatchAsync(engine, connection, map, request, new BatchSql(map, request, range.First, range.Last), prior, range, tally, cancellationToken);
+                var elapsed = Stopwatch.GetElapsedTime(started);
                 FaultPoint.Reach(FaultPoint.CopyBatchCommitted);
-                observer.Progress(new OperationProgress(_activity, $"{tally.Seen:N0} of {total:N0} source rows ({tally.Copied:N0} copied)",
+                if (!range.Last && sizer.Observe(range.Size, elapsed))
+                {
+                    observer.Verbose($"A batch of {range.Size:N0} rows took {Seconds(elapsed)}: the next take {sizer.Current:N0}.");
+                }
+                var sized = sizer.BatchTime is null ? "" : $", batches of {sizer.Current:N0}";
+                observer.Progress(new OperationProgress(_activity, $"{tally.Seen:N0} of {total:N0} source rows ({tally.Copied:N0} copied{sized})",
                     total == 0 ? 100 : (int)Math.Min(100, 100 * tally.Seen / total)));
                 if (!range.Last && request.Pause > TimeSpan.Zero)
                 {
@@ -518,12 +587,14 @@ public static class TableCopier
         public long Seen => Copied + AlreadyPresent + Conflicting;
         public List<string> CopiedSamples { get; } = [];
         public List<ChangedRow> ConflictSamples { get; } = [];
+        public List<int> Sizes { get; } = [];
 
-        public void Add(long copied, long alreadyPresent, List<ChangedRow> conflicts, long updated, List<string> copiedSamples)
+        public void Add(long copied, long alreadyPresent, List<ChangedRow> conflicts, long updated, List<string> copiedSamples, int size)
         {
             lock (_lock)
             {
                 Batches++;
+                Sizes.Add(size);
                 Copied += copied;
                 AlreadyPresent += alreadyPresent;
                 Conflicting += conflicts.Count;
@@ -557,8 +628,8 @@ internal sealed class BatchSql
             string.Join(" AND ", new[] { After(columns, width), UpTo(columns, width) }.OfType<string>()) is { Length: > 0 } range ? range : null;
         var range = Range(keys, keyCount);
         var order = string.Join(", ", keys);
-        NextBound = $"SELECT {order} FROM ({map.Source.Select()}) AS \"r\"{(first ? "" : $" WHERE {After(keys, keyCount)}")} " +
-            $"ORDER BY {order} LIMIT 1 OFFSET {request.BatchSize - 1}";
+        var nextBound = $"SELECT {order} FROM ({map.Source.Select()}) AS \"r\"{(first ? "" : $" WHERE {After(keys, keyCount)}")} ORDER BY {order} LIMIT 1 OFFSET ";
+        NextBound = size => nextBound + (size - 1).ToString(CultureInfo.InvariantCulture);
 
         // Target rows pair with the batch's rows by equal keys, so where the keys sort alike on both sides (a leading part of
         // them at least) the batch's key range bounds the target too: each statement reads that range of the target through
@@ -600,8 +671,8 @@ internal sealed class BatchSql
             .. Update is null ? [] : new[] { map.Target.Engine.Moves.LockForOverwrite(target), Unarchived!, Update }.OfType<string>(), Insert, "COMMIT"];
     }
 
-    /// <summary>The last key of the next batch (after @p0..), or no row when fewer than a batch are left.</summary>
-    public string NextBound { get; }
+    /// <summary>The last key of the next batch of the given rows (after @p0..), or no row when fewer than that are left.</summary>
+    public Func<int, string> NextBound { get; }
 
     /// <summary>The batch's source rows whose key is in the target: the key and one 1/0 flag per value that differs.</summary>
     public string Present { get; }

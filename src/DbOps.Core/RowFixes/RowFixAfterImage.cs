@@ -69,7 +69,8 @@ internal sealed record RowFixAfterImage(RowFixAction Action, long Rows, string C
 }
 
 /// <summary>How far a fix in batches got.</summary>
-/// <param name="Size">Archived rows per batch (the last batch takes the rest); for a copy, source rows per batch.</param>
+/// <param name="Size">Archived rows per batch (the last batch takes the rest); for a copy, source rows per batch (its first batch's,
+/// when sized by time: only a row fix reads it back).</param>
 /// <param name="Count">How many batches the archived rows make (0 for a copy, see <see cref="RowFixAfterImage.Finished"/>).</param>
 /// <param name="Done">The batches the record's content counts as changed (the last of them may not have committed).</param>
 /// <param name="Request">What the fix does (statement, condition, values), so only the same fix run again resumes it.</param>

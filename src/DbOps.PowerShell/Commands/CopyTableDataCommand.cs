@@ -14,10 +14,22 @@ public sealed class CopyTableDataCommand : TableMapCommand
     [Parameter]
     public ConflictAction OnConflict { get; set; } = ConflictAction.Skip;
 
-    /// <summary>Source rows per batch; each batch is its own transaction. Default 10000.</summary>
+    /// <summary>
+    /// Source rows per batch, every batch the same; each batch is its own transaction. Default: none, batches are sized by
+    /// time (-BatchTime). Not with -BatchTime.
+    /// </summary>
     [Parameter]
     [ValidateRange(1, int.MaxValue)]
-    public int BatchSize { get; set; } = 10_000;
+    public int? BatchSize { get; set; }
+
+    /// <summary>
+    /// Without -BatchSize, how long one batch should take (its statements through COMMIT, not -Pause); a number means
+    /// seconds. The first batch takes 10,000 rows (the whole source when it has fewer), each next one is sized from how long
+    /// the last took, between half and twice its size and within 1,000..1,000,000 rows. Default 0.5 seconds.
+    /// </summary>
+    [Parameter]
+    [SecondsTransformation]
+    public TimeSpan? BatchTime { get; set; }
 
     /// <summary>How long to wait between batches, so other writers get the table; a number means seconds. Default none.</summary>
     [Parameter]
@@ -63,6 +75,17 @@ public sealed class CopyTableDataCommand : TableMapCommand
             ThrowDbOpsError(new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
                 $"-LockTimeout must be positive and -Pause not negative (got {LockTimeout} and {Pause})."));
         }
+        if (BatchSize is not null && BatchTime is not null)
+        {
+            ThrowDbOpsError(new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
+                $"Give -BatchSize (every batch takes that many rows) or -BatchTime (batches sized to take about that long), not both " +
+                $"(got -BatchSize {BatchSize} and -BatchTime {BatchTime}). Nothing was copied."));
+        }
+        if (BatchTime <= TimeSpan.Zero)
+        {
+            ThrowDbOpsError(new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
+                $"-BatchTime must be positive, e.g. 0.5 for half a second per batch (got {BatchTime}). Nothing was copied."));
+        }
     }
 
     /// <inheritdoc/>
@@ -72,13 +95,13 @@ public sealed class CopyTableDataCommand : TableMapCommand
         {
             var database = ResolveDatabase(Database);
             var request = new CopyRequest(BuildMap(database, null), OnConflict, BatchSize, Pause, LockTimeout, Verify,
-                JournalPath is null ? null : ResolvePath(JournalPath), Destination is null ? null : ResolvePath(Destination)) { Parallel = Parallel };
+                JournalPath is null ? null : ResolvePath(JournalPath), Destination is null ? null : ResolvePath(Destination)) { Parallel = Parallel, BatchTime = BatchTime };
             var preview = Run((_, token) => TableCopier.PreviewAsync(request, token));
             var overwrites = preview.Overwrites == 0 ? ""
                 : $", overwriting {preview.Overwrites} target row(s) whose values differ once their prior image is archived in " +
                   $"'{request.PriorImageFolder ?? TableCopier.DefaultPriorImageFolder(request.JournalPath)}'";
             if (!ShouldProcessStatements($"{Target} in {database}",
-                    $"Copy the rows of {Source ?? "the source query"} into {Target} in batches of {BatchSize}{(Parallel > 1 && OnConflict != ConflictAction.Update && database.Provider == DatabaseProvider.PostgreSQL ? $" over {Parallel} connections" : "")}{overwrites}; each batch runs", preview.Statements)
+                    $"Copy the rows of {Source ?? "the source query"} into {Target} {Batches()}{(Parallel > 1 && OnConflict != ConflictAction.Update && database.Provider == DatabaseProvider.PostgreSQL ? $" over {Parallel} connections" : "")}{overwrites}; each batch runs", preview.Statements)
                 || (preview.Overwrites > 0 && !ShouldOverwrite(preview.Overwrites)))
             {
                 return;
@@ -90,6 +113,11 @@ public sealed class CopyTableDataCommand : TableMapCommand
             WriteDbOpsError(e, Database);
         }
     }
+
+    /// <summary>What -WhatIf says of the batches: a fixed size only when -BatchSize gave one.</summary>
+    private string Batches() => BatchSize is { } size
+        ? $"in batches of {size}"
+        : $"in batches sized to take about {TableCopier.Seconds(BatchTime ?? CopyRequest.DefaultBatchTime)} each, starting at {BatchSizer.Start:N0} rows";
 
     /// <summary>
     /// Overwriting target rows asks as a High-impact cmdlet asks (by default), while Skip and Fail keep the cmdlet's
