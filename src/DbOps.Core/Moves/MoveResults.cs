@@ -120,8 +120,8 @@ public sealed record CopyRequest(TableMap Map, ConflictAction OnConflict = Confl
     /// <summary>
     /// Without <see cref="BatchSize"/>: how long one batch should take (its statements through COMMIT, not the pause). The
     /// first batch takes 10,000 rows (or the whole source, when it has fewer); each next one is sized from how long the last
-    /// took, between half and twice its size and within 1,000..1,000,000 rows. Null: <see cref="DefaultBatchTime"/>. Not
-    /// with <see cref="BatchSize"/>.
+    /// took, between half and twice its size and within 1,000..1,000,000 rows. Null: <see cref="DefaultBatchTime"/>
+    /// (<see cref="DefaultOneWriterBatchTime"/> on SQLite). Not with <see cref="BatchSize"/>.
     /// </summary>
     public TimeSpan? BatchTime { get; init; }
 
@@ -130,6 +130,9 @@ public sealed record CopyRequest(TableMap Map, ConflictAction OnConflict = Confl
 
     /// <summary>Half a second, as pt-online-schema-change's --chunk-time.</summary>
     public static readonly TimeSpan DefaultBatchTime = TimeSpan.FromSeconds(0.5);
+
+    /// <summary>A tenth of a second where a batch holds the database's only write lock (SQLite).</summary>
+    public static readonly TimeSpan DefaultOneWriterBatchTime = TimeSpan.FromSeconds(0.1);
 }
 
 /// <summary>The result of Copy-TableData.</summary>
@@ -166,8 +169,8 @@ public sealed record CopyResult
     public required int Batches { get; init; }
 
     /// <summary>
-    /// The rows each committed batch was sized to take (the last takes what is left), in the order they committed: all
-    /// -BatchSize with a fixed size; growing or shrinking toward <see cref="BatchTime"/> without.
+    /// Sized by time: the rows each committed batch was sized to take (the last takes what is left), in the order they
+    /// committed, growing or shrinking toward <see cref="BatchTime"/>. Empty with a fixed -BatchSize, which every batch took.
     /// </summary>
     public required IReadOnlyList<int> BatchSizes { get; init; }
 

@@ -82,7 +82,7 @@ public static class TableCopier
         var checksum = map.Source.Table is { } sourceTable && !engine.Moves.OneWriter && !request.Verify
             ? SourceChecksumAsync(source, sourceTable, stop.Token)
             : null;
-        var tally = new Tally();
+        var tally = new Tally(recordSizes: request.BatchSize is null);
         try
         {
             var run = new CopyRun(engine, map, request, prior, tally, observer, total, Sizer(request, total, observer));
@@ -142,25 +142,35 @@ public static class TableCopier
         return result;
     }
 
-    /// <summary>Refuses batch settings that make no sense, before anything is read or written.</summary>
-    private static void Validate(CopyRequest request)
+    private static void Validate(CopyRequest request) => ValidateBatches(request.BatchSize, request.BatchTime);
+
+    /// <summary>Refuses batch settings that make no sense, before anything is read or written (the cmdlet asks before connecting).</summary>
+    /// <exception cref="DbOpsException">InvalidSpecification.</exception>
+    public static void ValidateBatches(int? batchSize, TimeSpan? batchTime)
     {
-        if (request.BatchSize is < 1)
+        if (batchSize is < 1)
         {
-            throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument, $"-BatchSize must be at least 1 (got {request.BatchSize}). Nothing was copied.");
+            throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument, $"-BatchSize must be at least 1 (got {batchSize}). Nothing was copied.");
         }
-        if (request.BatchSize is not null && request.BatchTime is not null)
+        if (batchSize is not null && batchTime is not null)
         {
             throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
                 $"Give -BatchSize (every batch takes that many rows) or -BatchTime (batches sized to take about that long), not both " +
-                $"(got -BatchSize {request.BatchSize} and -BatchTime {request.BatchTime}). Nothing was copied.");
+                $"(got -BatchSize {batchSize} and -BatchTime {batchTime}). Nothing was copied.");
         }
-        if (request.BatchTime is { } time && time <= TimeSpan.Zero)
+        if (batchTime is { } time && time <= TimeSpan.Zero)
         {
             throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
                 $"-BatchTime must be positive, e.g. 0.5 for half a second per batch (got {time}). Nothing was copied.");
         }
     }
+
+    /// <summary>
+    /// The time each batch is sized to take, or null when -BatchSize fixes their rows: -BatchTime, or by default half a
+    /// second, and a tenth on an engine with one writer (SQLite), where every other writer waits for the batch.
+    /// </summary>
+    public static TimeSpan? BatchTimeOf(CopyRequest request) => request.BatchSize is not null ? null
+        : request.BatchTime ?? (DatabaseEngines.For(request.Map.Source).Moves.OneWriter ? CopyRequest.DefaultOneWriterBatchTime : CopyRequest.DefaultBatchTime);
 
     /// <summary>
     /// Counts the source rows on a read-only connection, evaluating every mapped value (count(v) reads each) and -Where on
@@ -225,7 +235,7 @@ public static class TableCopier
     /// <summary>The copy's batch sizes: -BatchSize, or sized by time (said in -Verbose, with where it starts).</summary>
     private static BatchSizer Sizer(CopyRequest request, long total, IOperationObserver observer)
     {
-        var sizer = new BatchSizer(request.BatchSize, request.BatchTime ?? CopyRequest.DefaultBatchTime, total);
+        var sizer = new BatchSizer(request.BatchSize, BatchTimeOf(request) ?? CopyRequest.DefaultBatchTime, total);
         if (sizer.BatchTime is { } time)
         {
             observer.Verbose(sizer.WholeSource
@@ -255,7 +265,7 @@ public static class TableCopier
             ConflictSamples = tally.ConflictSamples,
             Batches = tally.Batches,
             BatchSizes = tally.Sizes.ToArray(), // an array, which PowerShell indexes (a collection expression may not be a list to it)
-            BatchTime = request.BatchSize is null ? request.BatchTime ?? CopyRequest.DefaultBatchTime : null,
+            BatchTime = BatchTimeOf(request),
             SourceChecksum = checksum,
             Comparison = comparison,
             PriorImagePath = kept?.ManifestPath,
@@ -316,6 +326,10 @@ public static class TableCopier
         {
             figures["batchRowsMin"] = result.BatchSizes.Min();
             figures["batchRowsMax"] = result.BatchSizes.Max();
+        }
+        else if (request.BatchSize is { } fixedSize && result.Batches > 0)
+        {
+            figures["batchRowsMin"] = figures["batchRowsMax"] = fixedSize;
         }
         if (result.BatchTime is { } batchTime)
         {
@@ -575,7 +589,8 @@ public static class TableCopier
     }
 
     /// <summary>What the committed batches did, added up; -Parallel's connections add to it at once.</summary>
-    private sealed class Tally
+    /// <param name="recordSizes">Keep each batch's size (sized by time); a fixed -BatchSize is not kept per batch, so memory stays flat.</param>
+    private sealed class Tally(bool recordSizes = false)
     {
         private readonly Lock _lock = new();
 
@@ -594,7 +609,10 @@ public static class TableCopier
             lock (_lock)
             {
                 Batches++;
-                Sizes.Add(size);
+                if (recordSizes)
+                {
+                    Sizes.Add(size);
+                }
                 Copied += copied;
                 AlreadyPresent += alreadyPresent;
                 Conflicting += conflicts.Count;

@@ -25,7 +25,8 @@ public sealed class CopyTableDataCommand : TableMapCommand
     /// <summary>
     /// Without -BatchSize, how long one batch should take (its statements through COMMIT, not -Pause); a number means
     /// seconds. The first batch takes 10,000 rows (the whole source when it has fewer), each next one is sized from how long
-    /// the last took, between half and twice its size and within 1,000..1,000,000 rows. Default 0.5 seconds.
+    /// the last took, between half and twice its size and within 1,000..1,000,000 rows. Default 0.5 seconds (0.1 on SQLite,
+    /// where every other writer waits for a batch).
     /// </summary>
     [Parameter]
     [SecondsTransformation]
@@ -75,16 +76,13 @@ public sealed class CopyTableDataCommand : TableMapCommand
             ThrowDbOpsError(new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
                 $"-LockTimeout must be positive and -Pause not negative (got {LockTimeout} and {Pause})."));
         }
-        if (BatchSize is not null && BatchTime is not null)
+        try
         {
-            ThrowDbOpsError(new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
-                $"Give -BatchSize (every batch takes that many rows) or -BatchTime (batches sized to take about that long), not both " +
-                $"(got -BatchSize {BatchSize} and -BatchTime {BatchTime}). Nothing was copied."));
+            TableCopier.ValidateBatches(BatchSize, BatchTime);
         }
-        if (BatchTime <= TimeSpan.Zero)
+        catch (DbOpsException e)
         {
-            ThrowDbOpsError(new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
-                $"-BatchTime must be positive, e.g. 0.5 for half a second per batch (got {BatchTime}). Nothing was copied."));
+            ThrowDbOpsError(e);
         }
     }
 
@@ -101,7 +99,7 @@ public sealed class CopyTableDataCommand : TableMapCommand
                 : $", overwriting {preview.Overwrites} target row(s) whose values differ once their prior image is archived in " +
                   $"'{request.PriorImageFolder ?? TableCopier.DefaultPriorImageFolder(request.JournalPath)}'";
             if (!ShouldProcessStatements($"{Target} in {database}",
-                    $"Copy the rows of {Source ?? "the source query"} into {Target} {Batches()}{(Parallel > 1 && OnConflict != ConflictAction.Update && database.Provider == DatabaseProvider.PostgreSQL ? $" over {Parallel} connections" : "")}{overwrites}; each batch runs", preview.Statements)
+                    $"Copy the rows of {Source ?? "the source query"} into {Target} {Batches(request)}{(Parallel > 1 && OnConflict != ConflictAction.Update && database.Provider == DatabaseProvider.PostgreSQL ? $" over {Parallel} connections" : "")}{overwrites}; each batch runs", preview.Statements)
                 || (preview.Overwrites > 0 && !ShouldOverwrite(preview.Overwrites)))
             {
                 return;
@@ -115,9 +113,9 @@ public sealed class CopyTableDataCommand : TableMapCommand
     }
 
     /// <summary>What -WhatIf says of the batches: a fixed size only when -BatchSize gave one.</summary>
-    private string Batches() => BatchSize is { } size
-        ? $"in batches of {size}"
-        : $"in batches sized to take about {TableCopier.Seconds(BatchTime ?? CopyRequest.DefaultBatchTime)} each, starting at {BatchSizer.Start:N0} rows";
+    private static string Batches(CopyRequest request) => TableCopier.BatchTimeOf(request) is { } time
+        ? $"in batches sized to take about {TableCopier.Seconds(time)} each, starting at {BatchSizer.Start:N0} rows"
+        : $"in batches of {request.BatchSize}";
 
     /// <summary>
     /// Overwriting target rows asks as a High-impact cmdlet asks (by default), while Skip and Fail keep the cmdlet's
