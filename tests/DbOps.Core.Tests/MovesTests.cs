@@ -632,7 +632,7 @@ public abstract class MovesTests : IDisposable
         Assert.Equal(rows, Count(db, "SELECT count(*) FROM numbered_copy c JOIN numbered n ON n.id = c.id AND n.label = c.label"));
     }
 
-    /// <summary>Each size at least half and at most twice the one before, all within 1,000..1,000,000 rows.</summary>
+    /// <summary>Each size at least half and at most twice the one before, all within 1,000..100,000 rows.</summary>
     private static void AssertDamped(IReadOnlyList<int> sizes)
     {
         Assert.All(sizes, s => Assert.InRange(s, BatchSizer.Min, BatchSizer.Max));
@@ -963,8 +963,8 @@ public sealed class BatchSizerTests
     [InlineData(10_000, 400, 500, 13_000)] // 12,500 rounds to a multiple of 1,000
     [InlineData(10_000, 100, 500, 20_000)] // five times too quick: at most twice
     [InlineData(10_000, 5_000, 500, 5_000)] // ten times too slow: at least half
-    [InlineData(800_000, 1, 60_000, 1_000_000)] // never above 1,000,000
-    [InlineData(1_000_000, 1, 60_000, 1_000_000)]
+    [InlineData(80_000, 1, 60_000, 100_000)] // never above 100,000
+    [InlineData(100_000, 1, 60_000, 100_000)]
     [InlineData(1_000, 60_000, 1, 1_000)] // never below 1,000
     [InlineData(3_000, 60_000, 1, 2_000)] // half of 3,000 rounds up, not below half
     [InlineData(10_000, 0, 500, 20_000)] // a batch too quick to time grows as much as it may

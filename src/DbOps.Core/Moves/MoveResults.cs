@@ -120,7 +120,7 @@ public sealed record CopyRequest(TableMap Map, ConflictAction OnConflict = Confl
     /// <summary>
     /// Without <see cref="BatchSize"/>: how long one batch should take (its statements through COMMIT, not the pause). The
     /// first batch takes 10,000 rows (or the whole source, when it has fewer); each next one is sized from how long the last
-    /// took, between half and twice its size and within 1,000..1,000,000 rows. Null: <see cref="DefaultBatchTime"/>
+    /// took, between half and twice its size and within 1,000..100,000 rows. Null: <see cref="DefaultBatchTime"/>
     /// (<see cref="DefaultOneWriterBatchTime"/> on SQLite). Not with <see cref="BatchSize"/>.
     /// </summary>
     public TimeSpan? BatchTime { get; init; }

@@ -25,7 +25,7 @@ public sealed class CopyTableDataCommand : TableMapCommand
     /// <summary>
     /// Without -BatchSize, how long one batch should take (its statements through COMMIT, not -Pause); a number means
     /// seconds. The first batch takes 10,000 rows (the whole source when it has fewer), each next one is sized from how long
-    /// the last took, between half and twice its size and within 1,000..1,000,000 rows. Default 0.5 seconds (0.1 on SQLite,
+    /// the last took, between half and twice its size and within 1,000..100,000 rows. Default 0.5 seconds (0.1 on SQLite,
     /// where every other writer waits for a batch).
     /// </summary>
     [Parameter]
