@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace DbOps.PowerShell.Tests;
 
 /// <summary>
@@ -25,20 +23,7 @@ public sealed class CopyKilledProcessTests : IDisposable
         var script = _folder.File("copy.ps1");
         File.WriteAllText(script, "param($db) Copy-TableData -Database $db -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -BatchSize 20 -Confirm:$false\n");
 
-        var start = PwshProcess.StartInfo(script, "-db", path);
-        start.Environment["DBOPS_TEST_FAULT_POINT"] = "CopyBatchCommitted";
-        using (var runner = Process.Start(start)!)
-        {
-            runner.StandardInput.Close();
-            _ = runner.StandardOutput.ReadToEndAsync();
-            var said = new List<string>();
-            while (runner.StandardError.ReadLine() is { } line && line != "DBOPS_TEST_FAULT_POINT=CopyBatchCommitted")
-            {
-                said.Add(line);
-            }
-            Assert.False(runner.HasExited, $"The copy ended before its first batch committed: {string.Join('\n', said)}");
-            PwshProcess.KillTree(runner);
-        }
+        RemovalKilledProcessTests.KillAtFaultPoint("CopyBatchCommitted", script, "-db", path);
         Assert.Equal(20L, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
 
         var rerun = session.Run("""
@@ -65,20 +50,7 @@ public sealed class CopyKilledProcessTests : IDisposable
         // No -BatchSize: the first batch takes 10,000 rows; the rerun sizes its own batches, which end elsewhere.
         File.WriteAllText(script, "param($db) Copy-TableData -Database $db -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -BatchTime 0.001 -Confirm:$false\n");
 
-        var start = PwshProcess.StartInfo(script, "-db", path);
-        start.Environment["DBOPS_TEST_FAULT_POINT"] = "CopyBatchCommitted";
-        using (var runner = Process.Start(start)!)
-        {
-            runner.StandardInput.Close();
-            _ = runner.StandardOutput.ReadToEndAsync();
-            var said = new List<string>();
-            while (runner.StandardError.ReadLine() is { } line && line != "DBOPS_TEST_FAULT_POINT=CopyBatchCommitted")
-            {
-                said.Add(line);
-            }
-            Assert.False(runner.HasExited, $"The copy ended before its first batch committed: {string.Join('\n', said)}");
-            PwshProcess.KillTree(runner);
-        }
+        RemovalKilledProcessTests.KillAtFaultPoint("CopyBatchCommitted", script, "-db", path);
         Assert.Equal(10_000L, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
 
         var rerun = session.Run("""
@@ -130,20 +102,7 @@ public sealed class CopyKilledProcessTests : IDisposable
         var (path, prior, script) = UpdateCopy(session, "copy-update-killed.db");
 
         // Killed once batch 1 (ids 1-20, overwriting id 5) has committed; batch 2 would overwrite id 30.
-        var start = PwshProcess.StartInfo(script, "-db", path, "-prior", prior);
-        start.Environment["DBOPS_TEST_FAULT_POINT"] = "CopyBatchCommitted";
-        using (var runner = Process.Start(start)!)
-        {
-            runner.StandardInput.Close();
-            _ = runner.StandardOutput.ReadToEndAsync();
-            var said = new List<string>();
-            while (runner.StandardError.ReadLine() is { } line && line != "DBOPS_TEST_FAULT_POINT=CopyBatchCommitted")
-            {
-                said.Add(line);
-            }
-            Assert.False(runner.HasExited, $"The copy ended before its first batch committed: {string.Join('\n', said)}");
-            PwshProcess.KillTree(runner);
-        }
+        RemovalKilledProcessTests.KillAtFaultPoint("CopyBatchCommitted", script, "-db", path, "-prior", prior);
         Assert.Equal("v5", session.SqliteScalar(path, "SELECT value FROM new_rows WHERE id = 5"));
 
         var rerun = RerunAndUndo(session, path, prior);
