@@ -22,7 +22,7 @@ param(
     [switch] $NoBuild,
     # Package: precompile the module's assemblies and its drivers' for this runtime (ReadyToRun), e.g. linux-x64 or
     # win-x64. The package still runs everywhere (the IL stays beside the native code); on that platform a fresh process
-    # does not wait for the JIT to compile DbOps, Npgsql and Dapper (docs/performance.md, "ReadyToRun").
+    # waits less for the JIT to compile DbOps, Npgsql and Dapper (docs/performance.md, "ReadyToRun").
     [string] $ReadyToRun
 )
 $ErrorActionPreference = 'Stop'
@@ -46,7 +46,9 @@ function New-ReadyToRunModule([string] $Runtime) {
         "-p:ModuleOutputDir=$compiled/staged/" -o $compiled | Out-Host
     New-Item -ItemType Directory (Split-Path $module) | Out-Null
     Copy-Item (Join-Path $out DbOps) $module -Recurse
-    foreach ($assembly in Get-ChildItem $module -Recurse -Filter *.dll) {
+    # The module's own folder and Dependencies/ only: runtimes/<rid>/native holds each platform's native SQLite, whose
+    # Windows files share a name with the one a win-* publish leaves beside the assemblies.
+    foreach ($assembly in Get-ChildItem $module, (Join-Path $module Dependencies) -Filter *.dll) {
         $precompiled = Join-Path $compiled $assembly.Name
         if (Test-Path $precompiled) { Copy-Item $precompiled $assembly.FullName -Force }
     }

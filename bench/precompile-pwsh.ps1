@@ -22,6 +22,10 @@ if (-not (Test-Path $crossgen)) {
     throw "crossgen2 $frameworkVersion for $runtime is not in $packages. Restore it first: dotnet pwsh ./build.ps1 -Task Package -ReadyToRun $runtime"
 }
 
+# Replaces only an earlier copy: a folder that holds something else is left alone.
+if ((Test-Path $Destination) -and (Get-ChildItem $Destination -Force | Select-Object -First 1) -and -not (Test-Path (Join-Path $Destination pwsh.dll))) {
+    throw "$Destination is not empty and holds no pwsh.dll; choose an empty folder or an earlier copy."
+}
 Remove-Item $Destination -Recurse -Force -ErrorAction Ignore
 Copy-Item $PSHOME $Destination -Recurse
 # The assemblies a pwsh -File run of DbOps executes; the rest start no faster and are left as they are.

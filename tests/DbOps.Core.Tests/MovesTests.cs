@@ -683,7 +683,7 @@ public abstract class MovesTests : IDisposable
         var result = await TableCopier.CopyAsync(new CopyRequest(Map(db)), NullObserver.Instance, CancellationToken.None);
 
         Assert.Equal((4L, 1), (result.Copied, result.Batches));
-        Assert.Equal([5], result.BatchSizes);
+        Assert.Equal([BatchSizer.Start], result.BatchSizes); // what it was sized to take; the bound query found no 10,000th key
         // A tenth of a second where every other writer waits for the batch (SQLite), half a second otherwise.
         Assert.Equal(TimeSpan.FromSeconds(db.Provider == DatabaseProvider.SQLite ? 0.1 : 0.5), result.BatchTime);
     }
@@ -972,17 +972,15 @@ public sealed class BatchSizerTests
         Assert.Equal(expected, BatchSizer.Next(size, TimeSpan.FromMilliseconds(elapsedMs), TimeSpan.FromMilliseconds(targetMs)));
 
     [Fact]
-    public void A_fixed_size_never_changes_and_a_small_source_is_one_batch_of_its_rows()
+    public void A_fixed_size_never_changes_and_a_timed_one_starts_at_10000_rows()
     {
-        var fixedSize = new BatchSizer(20, TimeSpan.FromSeconds(0.5), 1_000_000);
+        var fixedSize = new BatchSizer(20, TimeSpan.FromSeconds(0.5));
         Assert.False(fixedSize.Observe(20, TimeSpan.FromSeconds(30)));
-        Assert.Equal((20, false, (TimeSpan?)null), (fixedSize.Current, fixedSize.WholeSource, fixedSize.BatchTime));
+        Assert.Equal((20, (TimeSpan?)null), (fixedSize.Current, fixedSize.BatchTime));
 
-        var small = new BatchSizer(null, TimeSpan.FromSeconds(0.5), 9_999);
-        Assert.Equal((9_999, true), (small.Current, small.WholeSource));
-        var large = new BatchSizer(null, TimeSpan.FromSeconds(0.5), 10_000);
-        Assert.Equal((10_000, false), (large.Current, large.WholeSource));
-        Assert.True(large.Observe(10_000, TimeSpan.FromSeconds(0.25)));
-        Assert.Equal(20_000, large.Current);
+        var timed = new BatchSizer(null, TimeSpan.FromSeconds(0.5));
+        Assert.Equal(10_000, timed.Current);
+        Assert.True(timed.Observe(10_000, TimeSpan.FromSeconds(0.25)));
+        Assert.Equal(20_000, timed.Current);
     }
 }

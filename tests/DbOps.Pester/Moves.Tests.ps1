@@ -91,7 +91,7 @@ Describe 'Copy-TableData' {
         Invoke-Sqlite $db 'SELECT count(*) FROM data_imports' | Should -Be 2
         $r = Copy-TableData -Database $db -Source v3_data_imports -Target data_imports -Key id -Map $map -Expression $status -BatchTime 2 -Confirm:$false
         $r.BatchTime | Should -Be ([TimeSpan]::FromSeconds(2))
-        $r.BatchSizes | Should -Be @(3) -Because 'a source smaller than a first batch of 10,000 rows is one batch of its rows'
+        $r.BatchSizes | Should -Be @(10000) -Because 'a source smaller than a first batch of 10,000 rows is that one batch'
         $r.Copied | Should -Be 2
     }
 

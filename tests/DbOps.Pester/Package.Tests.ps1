@@ -87,4 +87,9 @@ Import-Module DbOps
         $installed.ExitCode | Should -Be 0 -Because $installed.Output
         $installed.Output | Should -Match 'backup Verified'
     }
+
+    AfterAll {
+        # out/packages holds the plain package again, as -Task Package leaves it.
+        $null = Invoke-PwshAtHome '-File', (Join-Path $RepoRoot build.ps1), '-Task', 'Package', '-NoBuild'
+    }
 }

@@ -47,19 +47,20 @@ public sealed class CopyKilledProcessTests : IDisposable
             CREATE TABLE new_rows(id INTEGER PRIMARY KEY, value TEXT NOT NULL);
             """);
         var script = _folder.File("copy-timed.ps1");
-        // No -BatchSize: the first batch takes 10,000 rows; the rerun sizes its own batches, which end elsewhere.
+        // No -BatchSize: the first batch takes 10,000 rows. The rerun's batches of 7,000 end elsewhere: its second batch
+        // (7,001..14,000) straddles the killed run's last committed key, so it finds 3,000 of its rows and copies 4,000.
         File.WriteAllText(script, "param($db) Copy-TableData -Database $db -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -BatchTime 0.001 -Confirm:$false\n");
 
         RemovalKilledProcessTests.KillAtFaultPoint("CopyBatchCommitted", script, "-db", path);
         Assert.Equal(10_000L, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
 
         var rerun = session.Run("""
-            $r = Copy-TableData -Database $path -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -Verify -Confirm:$false
-            "copied=$($r.Copied) present=$($r.AlreadyPresent) verdict=$($r.Comparison.Verdict) first=$($r.BatchSizes[0])"
+            $r = Copy-TableData -Database $path -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -BatchSize 7000 -Verify -Confirm:$false
+            "copied=$($r.Copied) present=$($r.AlreadyPresent) verdict=$($r.Comparison.Verdict) batches=$($r.Batches)"
             """, new { path });
 
         Assert.Empty(session.Errors);
-        Assert.Equal("copied=15000 present=10000 verdict=Equal first=10000", Assert.Single(rerun).BaseObject);
+        Assert.Equal("copied=15000 present=10000 verdict=Equal batches=4", Assert.Single(rerun).BaseObject);
         Assert.Equal((25_000L, 25_000L), ((long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"),
             (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows n JOIN old_rows o ON o.id = n.id AND o.v = n.value")));
     }

@@ -30,22 +30,14 @@ internal sealed class BatchSizer
 
     /// <param name="fixedSize">-BatchSize, or null to size by time.</param>
     /// <param name="batchTime">How long a batch should take when sized by time.</param>
-    /// <param name="sourceRows">The source rows counted before the copy: a source with fewer than <see cref="Start"/> goes in one batch.</param>
-    public BatchSizer(int? fixedSize, TimeSpan batchTime, long sourceRows)
+    public BatchSizer(int? fixedSize, TimeSpan batchTime)
     {
         BatchTime = fixedSize is null ? batchTime : null;
-        WholeSource = fixedSize is null && sourceRows < Start;
-        _size = fixedSize ?? (WholeSource ? (int)sourceRows : Start);
+        _size = fixedSize ?? Start;
     }
 
     /// <summary>The time a batch is sized to take, or null with a fixed -BatchSize.</summary>
     public TimeSpan? BatchTime { get; }
-
-    /// <summary>
-    /// Sized by time, and the source counted fewer rows than a first batch: the copy is one batch, with no bound to look
-    /// up (as a fixed size larger than the source gives one batch).
-    /// </summary>
-    public bool WholeSource { get; }
 
     /// <summary>The rows the next batch takes.</summary>
     public int Current => Volatile.Read(ref _size);

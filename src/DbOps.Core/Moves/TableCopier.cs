@@ -85,7 +85,7 @@ public static class TableCopier
         var tally = new Tally(recordSizes: request.BatchSize is null);
         try
         {
-            var run = new CopyRun(engine, map, request, prior, tally, observer, total, Sizer(request, total, observer));
+            var run = new CopyRun(engine, map, request, prior, tally, observer, total, Sizer(request, observer));
             if (parallel > 1)
             {
                 await run.InParallelAsync(source, parallel, stop);
@@ -156,12 +156,12 @@ public static class TableCopier
         {
             throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
                 $"Give -BatchSize (every batch takes that many rows) or -BatchTime (batches sized to take about that long), not both " +
-                $"(got -BatchSize {batchSize} and -BatchTime {batchTime}). Nothing was copied.");
+                $"(got -BatchSize {batchSize} and -BatchTime {Seconds(batchTime.Value)}). Nothing was copied.");
         }
         if (batchTime is { } time && time <= TimeSpan.Zero)
         {
             throw new DbOpsException(ErrorIds.InvalidSpecification, ErrorKind.InvalidArgument,
-                $"-BatchTime must be positive, e.g. 0.5 for half a second per batch (got {time}). Nothing was copied.");
+                $"-BatchTime must be positive, e.g. 0.5 for half a second per batch (got {Seconds(time)}). Nothing was copied.");
         }
     }
 
@@ -233,15 +233,13 @@ public static class TableCopier
     }
 
     /// <summary>The copy's batch sizes: -BatchSize, or sized by time (said in -Verbose, with where it starts).</summary>
-    private static BatchSizer Sizer(CopyRequest request, long total, IOperationObserver observer)
+    private static BatchSizer Sizer(CopyRequest request, IOperationObserver observer)
     {
-        var sizer = new BatchSizer(request.BatchSize, BatchTimeOf(request) ?? CopyRequest.DefaultBatchTime, total);
+        var sizer = new BatchSizer(request.BatchSize, BatchTimeOf(request) ?? CopyRequest.DefaultBatchTime);
         if (sizer.BatchTime is { } time)
         {
-            observer.Verbose(sizer.WholeSource
-                ? $"The source holds {total:N0} row(s), fewer than a first batch of {BatchSizer.Start:N0}: the copy is one batch."
-                : $"Batches are sized to take about {Seconds(time)} each (-BatchTime), starting at {sizer.Current:N0} rows, between " +
-                  $"half and twice the last batch's size and within {BatchSizer.Min:N0}..{BatchSizer.Max:N0} rows.");
+            observer.Verbose($"Batches are sized to take about {Seconds(time)} each ({(request.BatchTime is null ? "the default" : "-BatchTime")}), " +
+                $"starting at {sizer.Current:N0} rows, between half and twice the last batch's size and within {BatchSizer.Min:N0}..{BatchSizer.Max:N0} rows.");
         }
         return sizer;
     }
@@ -494,11 +492,6 @@ public static class TableCopier
         /// </summary>
         public async IAsyncEnumerable<BatchRange> RangesAsync(DbConnection connection, [EnumeratorCancellation] CancellationToken cancellationToken)
         {
-            if (sizer.WholeSource)
-            {
-                yield return new BatchRange([], First: true, Last: true, sizer.Current);
-                yield break;
-            }
             object[]? after = null;
             while (true)
             {

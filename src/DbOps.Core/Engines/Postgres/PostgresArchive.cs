@@ -395,7 +395,8 @@ internal sealed partial class PostgresArchive : IArchiveDialect
         {
             var created = (await DumpAsync(ancestor)).FirstOrDefault(e => e.Type == "TABLE").Sql
                 ?? throw new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.OperationFailed,
-                    $"pg_dump wrote no CREATE TABLE for {ancestor}, which {table} inherits from; nothing was archived.", table.ToString());
+                    $"pg_dump wrote no CREATE TABLE for {ancestor}, which {table} inherits from (a foreign table is not supported as an " +
+                    "ancestor); nothing was archived. Report this with both tables' DDL (pg_dump --schema-only -t).", table.ToString());
             file.Add(ArchiveSchemaFile.Prerequisite, $"table {PatternFor(ancestor)}", created);
         }
         foreach (var (type, sql) in await DumpAsync(table))

@@ -17,12 +17,14 @@ internal static class PostgresConnector
         try
         {
             // Opened as the command's own read-only sessions open, so the first of them takes this connection from the
-            // pool instead of starting a second backend (and loading the server's types a second time). The version is
-            // the one the server reports at the login.
+            // pool instead of starting a second backend (and loading the server's types a second time). The query proves
+            // that a pooled connection still reaches the server, and reads the version it runs now.
             await using var connection = PostgresEngine.NewConnection(builder, readOnly: true);
             await connection.OpenAsync(cancellationToken);
+            await using var show = new NpgsqlCommand("SHOW server_version", connection);
+            var version = (string?)await show.ExecuteScalarAsync(cancellationToken) ?? "";
             return new DbOpsConnection(DatabaseProvider.PostgreSQL, builder.Database!, $"{builder.Host}:{builder.Port}",
-                builder.Username, connection.ServerVersion, builder.ConnectionString, builder.Password);
+                builder.Username, version, builder.ConnectionString, builder.Password);
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException or SocketException)
         {
