@@ -10,58 +10,37 @@ public sealed class CopyKilledProcessTests : IDisposable
 
     public void Dispose() => _folder.Dispose();
 
-    [Fact]
-    public void A_copy_killed_between_batches_is_finished_by_the_rerun_without_duplicates()
+    [Theory]
+    // Batches of 20: the rerun finds the first 20 rows and copies the 30 left.
+    [InlineData(50, "-BatchSize 20", 20, "-BatchSize 20", "copied=30 present=20 verdict=Equal batches=3")]
+    // Batches sized by time: the first takes 10,000 rows. The rerun's batches of 7,000 end elsewhere: its second
+    // (7,001..14,000) straddles the killed run's last committed key, so it finds 3,000 of its rows and copies 4,000.
+    [InlineData(25_000, "-BatchTime 0.001", 10_000, "-BatchSize 7000", "copied=15000 present=10000 verdict=Equal batches=4")]
+    public void A_copy_killed_after_its_first_batch_is_finished_by_the_rerun_without_duplicates(
+        int rows, string batches, long committed, string rerunBatches, string expected)
     {
         var path = _folder.File("copy-killed.db");
         using var session = new PowerShellSession();
-        session.ExecuteSqlite(path, """
+        session.ExecuteSqlite(path, $"""
             CREATE TABLE old_rows(id INTEGER PRIMARY KEY, v TEXT NOT NULL);
-            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) INSERT INTO old_rows SELECT i, 'v' || i FROM n;
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) INSERT INTO old_rows SELECT i, 'v' || i FROM n;
             CREATE TABLE new_rows(id INTEGER PRIMARY KEY, value TEXT NOT NULL);
             """);
+        const string copy = "Copy-TableData -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -Confirm:$false";
         var script = _folder.File("copy.ps1");
-        File.WriteAllText(script, "param($db) Copy-TableData -Database $db -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -BatchSize 20 -Confirm:$false\n");
+        File.WriteAllText(script, $"param($db) {copy} -Database $db {batches}\n");
 
         RemovalKilledProcessTests.KillAtFaultPoint("CopyBatchCommitted", script, "-db", path);
-        Assert.Equal(20L, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
+        Assert.Equal(committed, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
 
-        var rerun = session.Run("""
-            $r = Copy-TableData -Database $path -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -BatchSize 20 -Verify -Confirm:$false
-            "copied=$($r.Copied) present=$($r.AlreadyPresent) verdict=$($r.Comparison.Verdict)"
-            """, new { path });
-
-        Assert.Empty(session.Errors);
-        Assert.Equal("copied=30 present=20 verdict=Equal", Assert.Single(rerun).BaseObject);
-        Assert.Equal(50L, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
-    }
-
-    [Fact]
-    public void A_copy_with_batches_sized_by_time_killed_after_its_first_batch_is_finished_by_the_rerun_without_duplicates()
-    {
-        var path = _folder.File("copy-killed-timed.db");
-        using var session = new PowerShellSession();
-        session.ExecuteSqlite(path, """
-            CREATE TABLE old_rows(id INTEGER PRIMARY KEY, v TEXT NOT NULL);
-            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 25000) INSERT INTO old_rows SELECT i, 'v' || i FROM n;
-            CREATE TABLE new_rows(id INTEGER PRIMARY KEY, value TEXT NOT NULL);
-            """);
-        var script = _folder.File("copy-timed.ps1");
-        // No -BatchSize: the first batch takes 10,000 rows. The rerun's batches of 7,000 end elsewhere: its second batch
-        // (7,001..14,000) straddles the killed run's last committed key, so it finds 3,000 of its rows and copies 4,000.
-        File.WriteAllText(script, "param($db) Copy-TableData -Database $db -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -BatchTime 0.001 -Confirm:$false\n");
-
-        RemovalKilledProcessTests.KillAtFaultPoint("CopyBatchCommitted", script, "-db", path);
-        Assert.Equal(10_000L, (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"));
-
-        var rerun = session.Run("""
-            $r = Copy-TableData -Database $path -Source old_rows -Target new_rows -Key id -Map @{ v = 'value' } -BatchSize 7000 -Verify -Confirm:$false
+        var rerun = session.Run($$"""
+            $r = {{copy}} -Database $path {{rerunBatches}} -Verify
             "copied=$($r.Copied) present=$($r.AlreadyPresent) verdict=$($r.Comparison.Verdict) batches=$($r.Batches)"
             """, new { path });
 
         Assert.Empty(session.Errors);
-        Assert.Equal("copied=15000 present=10000 verdict=Equal batches=4", Assert.Single(rerun).BaseObject);
-        Assert.Equal((25_000L, 25_000L), ((long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"),
+        Assert.Equal(expected, Assert.Single(rerun).BaseObject);
+        Assert.Equal(((long)rows, (long)rows), ((long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows"),
             (long)session.SqliteScalar(path, "SELECT count(*) FROM new_rows n JOIN old_rows o ON o.id = n.id AND o.v = n.value")));
     }
 
