@@ -130,6 +130,34 @@ public sealed class ArchivePostgresTests(PostgresCluster cluster) : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(disk.Path));
     }
 
+    /// <summary>
+    /// pg_dump writes the schema file while the rows stream: its failure stops the export with pg_dump's own error, whether
+    /// it comes while the rows stream (0 s: the read of 200,000 rows is cut short) or after they are all written (2 s).
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public async Task A_pg_dump_that_fails_beside_the_rows_fails_the_export_with_its_own_error_and_leaves_no_file(int seconds)
+    {
+        var source = await cluster.CreateConnectedAsync(
+            $"CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, {(seconds == 0 ? 200_000 : 10)}) g");
+        var fake = _folder.File("pg_dump");
+        await File.WriteAllTextAsync(fake, $"""
+            #!/bin/sh
+            if [ "$1" = "--version" ]; then exec '{Path.Combine(cluster.BinFolder, "pg_dump")}' --version; fi
+            sleep {seconds}
+            echo 'pg_dump: error: query failed: ERROR:  permission denied for table big' >&2
+            exit 1
+            """.ReplaceLineEndings("\n"));
+        File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        var error = await Assertions.ThrowsDbOps(ErrorIds.ToolFailed, () =>
+            ArchiveService.ExportAsync(new ArchiveExportRequest(source, "big", Archives, ToolPath: fake), NullObserver.Instance, CancellationToken.None));
+
+        Assert.Contains("permission denied for table big", error.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(Archives));
+    }
+
     [Fact]
     public async Task A_truncated_data_file_makes_import_and_its_scratch_check_ArchiveCorrupt()
     {

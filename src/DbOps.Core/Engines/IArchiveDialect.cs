@@ -28,8 +28,12 @@ internal interface IArchiveDialect
     /// <summary>Fixes the session's settings so every value reads and loads as its canonical text (a no-op where no setting changes a value's text).</summary>
     Task UseCanonicalTextAsync(DbConnection connection, CancellationToken cancellationToken);
 
-    /// <summary>The archive's schema file: what recreates the table, and what runs after its rows are loaded.</summary>
-    Task<ArchiveSchemaFile> ReadSchemaFileAsync(DbOpsConnection source, DbConnection connection, DbTransaction snapshot, TableSchema table,
+    /// <summary>
+    /// Starts the archive's schema file: what recreates the table, and what runs after its rows are loaded. The
+    /// connection is free again when this returns; the task it returns finishes the file with external tools (pg_dump),
+    /// which then run while the rows stream.
+    /// </summary>
+    Task<Task<ArchiveSchemaFile>> StartSchemaFileAsync(DbOpsConnection source, DbConnection connection, DbTransaction snapshot, TableSchema table,
         string? toolPath, CancellationToken cancellationToken);
 
     /// <summary>About how many rows the table holds, for progress only.</summary>

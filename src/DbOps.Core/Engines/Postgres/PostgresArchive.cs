@@ -150,8 +150,8 @@ internal sealed partial class PostgresArchive : IArchiveDialect
     public async Task UseCanonicalTextAsync(DbConnection connection, CancellationToken cancellationToken) =>
         await connection.ExecuteAsync(new CommandDefinition(CanonicalSettingsSql, cancellationToken: cancellationToken));
 
-    /// <summary>pg_dump's DDL, taken in the export's own snapshot (exported to it by id).</summary>
-    public async Task<ArchiveSchemaFile> ReadSchemaFileAsync(DbOpsConnection source, DbConnection connection, DbTransaction snapshot, TableSchema table,
+    /// <summary>pg_dump's DDL, taken in the export's own snapshot (exported to it by id), while the rows stream.</summary>
+    public async Task<Task<ArchiveSchemaFile>> StartSchemaFileAsync(DbOpsConnection source, DbConnection connection, DbTransaction snapshot, TableSchema table,
         string? toolPath, CancellationToken cancellationToken)
     {
         var id = await connection.ExecuteScalarAsync<string>(new CommandDefinition("SELECT pg_catalog.pg_export_snapshot()", cancellationToken: cancellationToken));
@@ -331,10 +331,11 @@ internal sealed partial class PostgresArchive : IArchiveDialect
     }
 
     /// <summary>
-    /// The archive's schema file: prerequisites (schemas, enum and domain types, sequences the defaults use), then
-    /// pg_dump's DDL for the table, taken in the export's own snapshot, split into its entries.
+    /// The archive's schema file: prerequisites (schemas, enum and domain types, sequences the defaults use), read from
+    /// the catalog now; then pg_dump's DDL for the table, taken in the export's own snapshot and split into its entries,
+    /// by the task this returns. pg_dump is located first, so a missing or old one fails before any row is read.
     /// </summary>
-    private static async Task<ArchiveSchemaFile> ReadSchemaAsync(
+    private static async Task<Task<ArchiveSchemaFile>> ReadSchemaAsync(
         DbConnection connection, DbOpsConnection source, TableRef table, string? snapshot, string? toolPath, CancellationToken cancellationToken)
     {
         var pgDump = await PostgresClientTools.LocateAsync("pg_dump", PostgresClientTools.MajorVersion(source.ServerVersion), toolPath, cancellationToken);
@@ -390,27 +391,32 @@ internal sealed partial class PostgresArchive : IArchiveDialect
             file.Add(ArchiveSchemaFile.Prerequisite, $"sequence {s.Name}", text.ToString());
         }
 
-        // The ancestors' own tables only (empty where they are missing; their rows, keys and indexes are not this archive's).
-        foreach (var ancestor in ancestors)
+        return FinishAsync();
+
+        async Task<ArchiveSchemaFile> FinishAsync()
         {
-            var created = (await DumpAsync(ancestor)).FirstOrDefault(e => e.Type == "TABLE").Sql
-                ?? throw new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.OperationFailed,
-                    $"pg_dump wrote no CREATE TABLE for {ancestor}, which {table} inherits from (a foreign table is not supported as an " +
-                    "ancestor); nothing was archived. Report this with both tables' DDL (pg_dump --schema-only -t).", table.ToString());
-            file.Add(ArchiveSchemaFile.Prerequisite, $"table {PatternFor(ancestor)}", created);
+            // The ancestors' own tables only (empty where they are missing; their rows, keys and indexes are not this archive's).
+            foreach (var ancestor in ancestors)
+            {
+                var created = (await DumpAsync(ancestor)).FirstOrDefault(e => e.Type == "TABLE").Sql
+                    ?? throw new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.OperationFailed,
+                        $"pg_dump wrote no CREATE TABLE for {ancestor}, which {table} inherits from (a foreign table is not supported as an " +
+                        "ancestor); nothing was archived. Report this with both tables' DDL (pg_dump --schema-only -t).", table.ToString());
+                file.Add(ArchiveSchemaFile.Prerequisite, $"table {PatternFor(ancestor)}", created);
+            }
+            foreach (var (type, sql) in await DumpAsync(table))
+            {
+                file.Add(SectionFor(type), type, sql);
+            }
+            // An archive that cannot recreate its table is useless; refuse it here rather than report it archived.
+            if (!file.In(ArchiveSchemaFile.Table).Any(s => s.What == "TABLE"))
+            {
+                throw new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.OperationFailed,
+                    $"pg_dump's DDL for {table} could not be split into its entries (no CREATE TABLE found); nothing was archived. " +
+                    "Report this with the table's schema and name.", table.ToString());
+            }
+            return file;
         }
-        foreach (var (type, sql) in await DumpAsync(table))
-        {
-            file.Add(SectionFor(type), type, sql);
-        }
-        // An archive that cannot recreate its table is useless; refuse it here rather than report it archived.
-        if (!file.In(ArchiveSchemaFile.Table).Any(s => s.What == "TABLE"))
-        {
-            throw new DbOpsException(ErrorIds.ArchiveFailed, ErrorKind.OperationFailed,
-                $"pg_dump's DDL for {table} could not be split into its entries (no CREATE TABLE found); nothing was archived. " +
-                "Report this with the table's schema and name.", table.ToString());
-        }
-        return file;
     }
 
     /// <summary>pg_dump's entries: their TOC type and SQL, without the preamble's SET lines and psql meta-commands.</summary>

@@ -52,9 +52,10 @@ internal sealed partial class SqliteArchive : IArchiveDialect
     /// <summary>Values are read with their storage class; no session setting changes them.</summary>
     public Task UseCanonicalTextAsync(DbConnection connection, CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public async Task<ArchiveSchemaFile> ReadSchemaFileAsync(DbOpsConnection source, DbConnection connection, DbTransaction snapshot, TableSchema table,
+    /// <summary>Read whole from the catalog: nothing is left to finish.</summary>
+    public async Task<Task<ArchiveSchemaFile>> StartSchemaFileAsync(DbOpsConnection source, DbConnection connection, DbTransaction snapshot, TableSchema table,
         string? toolPath, CancellationToken cancellationToken) =>
-        await ReadSchemaAsync((SqliteConnection)connection, snapshot, table, $"{table.Table} from {source} (SQLite {source.ServerVersion})", cancellationToken);
+        Task.FromResult(await ReadSchemaAsync((SqliteConnection)connection, snapshot, table, $"{table.Table} from {source} (SQLite {source.ServerVersion})", cancellationToken));
 
     /// <summary>SQLite keeps no estimate: the exact count, in the snapshot.</summary>
     public async Task<long> ExpectedRowsAsync(DbConnection connection, DbTransaction snapshot, TableRef table, CancellationToken cancellationToken) =>
