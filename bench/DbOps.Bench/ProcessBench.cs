@@ -18,7 +18,9 @@ internal static class ProcessBench
     private const string Usage =
         "Usage: dotnet run -c Release --project bench/DbOps.Bench -- process [--rows N] [--runs K] [--module <DbOps.psd1>] [--versus <DbOps.psd1>] [--pwsh <pwsh.dll>]\n" +
         "       --versus: instead of the peers, pair each DbOps process with the same process importing another build of the module (ReadyToRun)\n" +
-        "       --pwsh: the pwsh.dll to run instead of the pinned tool's (a precompiled copy: bench/precompile-pwsh.ps1)";
+        "       --pwsh: the pwsh.dll to run instead of the pinned tool's (a precompiled copy: bench/precompile-pwsh.ps1)\n" +
+        "       --only export,backup,orphan: only these works, and not the phases inside one process\n" +
+        "       --floor: the DbOps.Bench.dll whose FloorClient to run (a ReadyToRun publish of this project) instead of this one";
 
     public static async Task<int> MainAsync(string[] args)
     {
@@ -27,6 +29,8 @@ internal static class ProcessBench
         var module = FindModule();
         string? versus = null;
         string? pwshDll = null;
+        string[]? only = null;
+        var floorDll = typeof(FloorClient).Assembly.Location;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -36,6 +40,8 @@ internal static class ProcessBench
                 case "--module": module = Path.GetFullPath(args[++i]); break;
                 case "--versus": versus = Path.GetFullPath(args[++i]); break;
                 case "--pwsh": pwshDll = Path.GetFullPath(args[++i]); break;
+                case "--only": only = args[++i].Split(','); break;
+                case "--floor": floorDll = Path.GetFullPath(args[++i]); break;
                 default: Console.Error.WriteLine(Usage); return 2;
             }
         }
@@ -60,9 +66,10 @@ internal static class ProcessBench
                 ["DBOPS_BENCH_MODULE"] = module, ["DBOPS_BENCH_OUT"] = output, ["DBOPS_JOURNAL"] = Path.Combine(folder, "journal.jsonl"),
             };
             string[] pwsh = pwshDll is null ? await FindPwshAsync() : ["dotnet", pwshDll];
-            Console.WriteLine($"pwsh: {string.Join(' ', pwsh)}");
+            Console.WriteLine($"pwsh: {string.Join(' ', pwsh)}; floor: {floorDll}");
             string[] Pwsh(string script) => [.. pwsh, "-NoProfile", "-NonInteractive", "-File", WriteScript(folder, script)];
             string[] Shell(string command) => ["/bin/sh", "-c", command];
+            string[] Floor(params string[] work) => ["dotnet", floorDll, "floor", .. work];
             var bin = cluster.BinFolder;
             var import = ImportOf(module);
             if (versus is not null)
@@ -77,6 +84,7 @@ internal static class ProcessBench
                 ("pwsh -c exit", Pwsh("exit 0")),
                 ("pwsh + Import-Module DbOps", Pwsh(import)),
                 ("... + Connect-Database", Pwsh(import + "$null = Connect-Database -ConnectionString $env:DBOPS_BENCH_PG_CONNECTION\n")),
+                ("floor: dotnet start-up alone", Floor("hello")),
             })
             {
                 var samples = new List<Run>();
@@ -91,40 +99,58 @@ internal static class ProcessBench
                 Console.WriteLine($"  {name,-40} {Median(samples),6:F2} s  peak RSS {samples.Max(s => s.PeakKiB) / 1024,4} MiB");
             }
 
-            Console.WriteLine($"\nPaired whole processes (peer, then DbOps, alternating; medians of {runs})");
-            Console.WriteLine($"  {"work",-34} {"peer",8} {"DbOps",8} {"ratio",6}  {"peer RSS",8} {"DbOps RSS",9}");
-            foreach (var (name, peer, ours) in new[]
+            Console.WriteLine($"\nWhole processes, the peer, the floor (a bare .NET client: FloorClient) and DbOps in turn, the first of each round " +
+                              $"rotating; medians of {runs}; ratios to the peer");
+            foreach (var (name, peer, floors, ours) in new (string, string[], (string Name, string[] Command)[], string[])[]
             {
                 ("Export-TableArchive CSV",
                  Shell($"'{bin}/psql' -q -v ON_ERROR_STOP=1 -c \"\\copy events TO '{output}/events.csv' CSV HEADER\" && sync"),
+                 [("floor: COPY to a file", Floor("export", $"{output}/events.csv")),
+                  ("floor: + row and file hashes", Floor("export-hashed", $"{output}/events.csv"))],
                  Pwsh(import + "$null = Export-TableArchive -Database $env:DBOPS_BENCH_PG_CONNECTION -Table events -Destination $env:DBOPS_BENCH_OUT -ToolPath $env:DBOPS_BENCH_PG_BIN\n")),
                 ("Backup-Database",
                  Shell($"'{bin}/pg_dump' -Fc -f '{output}/db.dump' && sync"),
+                 [],
                  Pwsh(import + "$null = Backup-Database $env:DBOPS_BENCH_PG_CONNECTION -Destination $env:DBOPS_BENCH_OUT -ToolPath $env:DBOPS_BENCH_PG_BIN\n")),
                 ("Test-DataIntegrity orphan check",
                  Shell($"'{bin}/psql' -q -At -v ON_ERROR_STOP=1 -c 'SELECT count(*) FROM orders o WHERE o.customer_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id)' > /dev/null"),
+                 [("floor: the anti-join over Npgsql", Floor("orphan"))],
                  Pwsh(import + "$null = Test-DataIntegrity $env:DBOPS_BENCH_PG_CONNECTION -Table orders -Check OrphanedRows -Relationship @{ 'orders.customer_id' = 'customers.id' }\n")),
             })
             {
-                var peers = new List<Run>();
-                var ourRuns = new List<Run>();
+                if (only is not null && !only.Any(work => name.Contains(work, StringComparison.OrdinalIgnoreCase)))
+                {
+                    continue;
+                }
+                // Round 0 warms every one; then the one that goes first rotates, so a slow spell does not hit one of them only.
+                var contenders = new List<(string Name, string[] Command)> { ("peer", peer) };
+                contenders.AddRange(floors);
+                contenders.Add(("DbOps", ours));
+                var samples = contenders.Select(_ => new List<Run>()).ToList();
                 for (var round = 0; round <= runs; round++)
                 {
-                    // Round 0 warms both; then the one that goes first alternates, so a slow spell hits both.
-                    var peerFirst = round % 2 == 0;
-                    var first = await TimeAsync(peerFirst ? peer : ours, environment, output);
-                    var second = await TimeAsync(peerFirst ? ours : peer, environment, output);
-                    if (round > 0)
+                    for (var turn = 0; turn < contenders.Count; turn++)
                     {
-                        peers.Add(peerFirst ? first : second);
-                        ourRuns.Add(peerFirst ? second : first);
+                        var which = (round + turn) % contenders.Count;
+                        var run = await TimeAsync(contenders[which].Command, environment, output);
+                        if (round > 0)
+                        {
+                            samples[which].Add(run);
+                        }
                     }
                 }
-                Console.WriteLine($"  {name,-34} {Median(peers),7:F2}s {Median(ourRuns),7:F2}s {Median(ourRuns) / Median(peers),5:F2}x  " +
-                                  $"{peers.Max(s => s.PeakKiB) / 1024,5} MiB {ourRuns.Max(s => s.PeakKiB) / 1024,6} MiB");
-                Console.WriteLine($"  {"",-34} runs: peer {string.Join(" ", peers.Select(p => p.Seconds.ToString("F2")))} | DbOps {string.Join(" ", ourRuns.Select(p => p.Seconds.ToString("F2")))}");
+                Console.WriteLine($"  {name}");
+                for (var i = 0; i < contenders.Count; i++)
+                {
+                    Console.WriteLine($"    {contenders[i].Name,-36} {Median(samples[i]),6:F2}s {Median(samples[i]) / Median(samples[0]),5:F2}x  " +
+                                      $"peak RSS {samples[i].Max(s => s.PeakKiB) / 1024,4} MiB  runs {string.Join(" ", samples[i].Select(p => p.Seconds.ToString("F2")))}");
+                }
             }
 
+            if (only is not null)
+            {
+                return 0;
+            }
             Console.WriteLine($"\nInside one pwsh process (milliseconds, median of {runs}): a command's first call pays JIT and first connections, its second does not");
             var phases = new Dictionary<string, List<double>>();
             for (var round = 0; round < runs; round++)

@@ -47,6 +47,7 @@ internal static class Program
         if (args is ["archive", .. var archiveArgs]) { return await ArchiveBench.MainAsync(archiveArgs); }
         if (args is ["docs", .. var docsArgs]) { return await DocsBench.RunAsync(docsArgs); }
         if (args is ["process", .. var processArgs]) { return await ProcessBench.MainAsync(processArgs); }
+        if (args is ["floor", .. var floorArgs]) { return await FloorClient.MainAsync(floorArgs); }
         if (args is ["moves", .. var moveArgs]) { return await MoveBench.MainAsync(moveArgs); }
         if (args is ["--measure-memory", var engine, var target])
         {
