@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Hashing;
 using System.Security.Cryptography;
 using Npgsql;
@@ -54,20 +53,27 @@ internal static class FloorClient
         await using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0);
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var source = reader.BaseStream;
-        var buffer = ArrayPool<byte>.Shared.Rent(1 << 18);
+        var buffer = new byte[1 << 18];
         UInt128 sum = 0;
         var carry = 0;
-        while (true)
+        var ended = false;
+        while (!ended)
         {
-            var filled = carry;
-            int read;
-            while (filled < buffer.Length - 4096 && (read = await source.ReadAsync(buffer.AsMemory(filled))) > 0)
+            if (carry > buffer.Length / 2)
             {
-                filled += read;
+                // A line longer than half the buffer: make room for the rest of it.
+                Array.Resize(ref buffer, buffer.Length * 2);
             }
-            if (filled == carry)
+            var filled = carry;
+            while (filled < buffer.Length - 4096)
             {
-                break;
+                var read = await source.ReadAsync(buffer.AsMemory(filled));
+                if (read == 0)
+                {
+                    ended = true;
+                    break;
+                }
+                filled += read;
             }
             await file.WriteAsync(buffer.AsMemory(carry, filled - carry));
             if (!hashed)
@@ -82,6 +88,7 @@ internal static class FloorClient
                 sum += XxHash128.HashToUInt128(rest[..newline]);
                 rest = rest[(newline + 1)..];
             }
+            // COPY ends every row with a newline, so nothing is left unhashed at the end.
             rest.CopyTo(buffer);
             carry = rest.Length;
         }

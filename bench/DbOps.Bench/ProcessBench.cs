@@ -19,7 +19,7 @@ internal static class ProcessBench
         "Usage: dotnet run -c Release --project bench/DbOps.Bench -- process [--rows N] [--runs K] [--module <DbOps.psd1>] [--versus <DbOps.psd1>] [--pwsh <pwsh.dll>]\n" +
         "       --versus: instead of the peers, pair each DbOps process with the same process importing another build of the module (ReadyToRun)\n" +
         "       --pwsh: the pwsh.dll to run instead of the pinned tool's (a precompiled copy: bench/precompile-pwsh.ps1)\n" +
-        "       --only export,backup,orphan: only these works, and not the phases inside one process\n" +
+        "       --only export,backup,orphan: only these works (start-up is still timed), and not the phases inside one process\n" +
         "       --floor: the DbOps.Bench.dll whose FloorClient to run (a ReadyToRun publish of this project) instead of this one";
 
     public static async Task<int> MainAsync(string[] args)
@@ -40,7 +40,14 @@ internal static class ProcessBench
                 case "--module": module = Path.GetFullPath(args[++i]); break;
                 case "--versus": versus = Path.GetFullPath(args[++i]); break;
                 case "--pwsh": pwshDll = Path.GetFullPath(args[++i]); break;
-                case "--only": only = args[++i].Split(','); break;
+                case "--only":
+                    only = args[++i].Split(',');
+                    if (only.Except(["export", "backup", "orphan"]).Any())
+                    {
+                        Console.Error.WriteLine(Usage);
+                        return 2;
+                    }
+                    break;
                 case "--floor": floorDll = Path.GetFullPath(args[++i]); break;
                 default: Console.Error.WriteLine(Usage); return 2;
             }
@@ -122,7 +129,8 @@ internal static class ProcessBench
                 {
                     continue;
                 }
-                // Round 0 warms every one; then the one that goes first rotates, so a slow spell does not hit one of them only.
+                // Round 0 warms every one; then the one that goes first rotates (in a fixed cycle: each goes first equally
+                // often when the rounds are a multiple of the contenders), so a slow spell does not hit one of them only.
                 var contenders = new List<(string Name, string[] Command)> { ("peer", peer) };
                 contenders.AddRange(floors);
                 contenders.Add(("DbOps", ours));

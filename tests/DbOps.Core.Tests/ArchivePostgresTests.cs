@@ -3,6 +3,7 @@ using DbOps.Core.Connections;
 using DbOps.Core.Errors;
 using DbOps.Core.Progress;
 using DbOps.Core.Engines;
+using Npgsql;
 
 namespace DbOps.Core.Tests;
 
@@ -131,31 +132,77 @@ public sealed class ArchivePostgresTests(PostgresCluster cluster) : IDisposable
     }
 
     /// <summary>
-    /// pg_dump writes the schema file while the rows stream: its failure stops the export with pg_dump's own error, whether
-    /// it comes while the rows stream (0 s: the read of 200,000 rows is cut short) or after they are all written (2 s).
+    /// pg_dump writes the schema file while the rows stream: its failure fails the export with pg_dump's own error, whether
+    /// it comes while the rows wait (for a lock another session holds on the table, so they cannot finish first and are
+    /// stopped) or after they are all written.
     /// </summary>
     [Theory]
-    [InlineData(0)]
-    [InlineData(2)]
-    public async Task A_pg_dump_that_fails_beside_the_rows_fails_the_export_with_its_own_error_and_leaves_no_file(int seconds)
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_pg_dump_that_fails_beside_the_rows_fails_the_export_with_its_own_error_and_leaves_no_file(bool whileRowsWait)
     {
-        var source = await cluster.CreateConnectedAsync(
-            $"CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, {(seconds == 0 ? 200_000 : 10)}) g");
-        var fake = _folder.File("pg_dump");
-        await File.WriteAllTextAsync(fake, $"""
-            #!/bin/sh
-            if [ "$1" = "--version" ]; then exec '{Path.Combine(cluster.BinFolder, "pg_dump")}' --version; fi
-            sleep {seconds}
-            echo 'pg_dump: error: query failed: ERROR:  permission denied for table big' >&2
-            exit 1
-            """.ReplaceLineEndings("\n"));
-        File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 10) g");
+        var fake = FakePgDump($"sleep {(whileRowsWait ? 0 : 2)}\necho 'pg_dump: error: query failed: ERROR:  permission denied for table big' >&2\nexit 1");
+        await using var blocker = new NpgsqlConnection(cluster.ConnectionString(source.Database));
+        await blocker.OpenAsync();
+        await using var transaction = await blocker.BeginTransactionAsync();
+        if (whileRowsWait)
+        {
+            await new NpgsqlCommand("LOCK TABLE big IN ACCESS EXCLUSIVE MODE", blocker, transaction).ExecuteNonQueryAsync();
+        }
 
         var error = await Assertions.ThrowsDbOps(ErrorIds.ToolFailed, () =>
             ArchiveService.ExportAsync(new ArchiveExportRequest(source, "big", Archives, ToolPath: fake), NullObserver.Instance, CancellationToken.None));
 
         Assert.Contains("permission denied for table big", error.Message);
         Assert.Empty(Directory.GetFileSystemEntries(Archives));
+    }
+
+    /// <summary>pg_dump joins the export's snapshot by id: a pg_dump that starts its work after every row is read still finds it open.</summary>
+    [Fact]
+    public async Task A_pg_dump_that_finishes_after_the_rows_still_dumps_the_table_of_the_snapshot()
+    {
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE small AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 10) g");
+        var pgDump = FakePgDump("sleep 2\nexec '{0}' \"$@\"");
+
+        var archive = await ArchiveService.ExportAsync(new ArchiveExportRequest(source, "small", Archives, ToolPath: pgDump, Verify: true),
+            NullObserver.Instance, CancellationToken.None);
+
+        Assert.True(archive.Verified, archive.VerifyReason);
+        Assert.Equal(10, archive.RowCount);
+    }
+
+    /// <summary>The caller's cancellation (Ctrl+C) while pg_dump still works: reported as cancellation, pg_dump killed, no file left.</summary>
+    [Fact]
+    public async Task Cancelling_an_export_while_pg_dump_works_kills_it_and_leaves_no_file()
+    {
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE small AS SELECT g AS id FROM generate_series(1, 10) g");
+        var pidFile = _folder.File("pg_dump.pid");
+        var pgDump = FakePgDump($"echo $$ > '{pidFile}'\nexec sleep 60");
+        using var cancel = new CancellationTokenSource();
+
+        var export = ArchiveService.ExportAsync(new ArchiveExportRequest(source, "small", Archives, ToolPath: pgDump), NullObserver.Instance, cancel.Token);
+        while (!File.Exists(pidFile) || (await File.ReadAllTextAsync(pidFile)).Trim().Length == 0)
+        {
+            Assert.False(export.IsCompleted, "The export ended before pg_dump started.");
+            await Task.Delay(20);
+        }
+        var pid = int.Parse((await File.ReadAllTextAsync(pidFile)).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => export);
+        Assert.False(Directory.Exists($"/proc/{pid}"), $"pg_dump (process {pid}) is still running.");
+        Assert.Empty(Directory.GetFileSystemEntries(Archives));
+    }
+
+    /// <summary>A pg_dump that answers --version as the real one does and otherwise runs <paramref name="body"/> ({0}: the real pg_dump).</summary>
+    private string FakePgDump(string body)
+    {
+        var real = Path.Combine(cluster.BinFolder, "pg_dump");
+        var fake = _folder.File("pg_dump");
+        File.WriteAllText(fake, $"#!/bin/sh\nif [ \"$1\" = \"--version\" ]; then exec '{real}' --version; fi\n{string.Format(System.Globalization.CultureInfo.InvariantCulture, body, real)}\n");
+        File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return fake;
     }
 
     [Fact]

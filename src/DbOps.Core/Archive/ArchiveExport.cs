@@ -88,17 +88,16 @@ internal static class ArchiveExport
         var manifestTemp = ArtifactFiles.TemporaryPathFor(manifestPath);
         var committed = new List<string>();
         ParallelArchiveExport? parallel = null;
-        // The schema file is finished while the rows stream: a failure of either stops the other.
-        using var work = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task<ArchiveSchemaFile>? schemaFile = null;
+        using var schemaWork = new SchemaFileWork(cancellationToken);
+        var work = schemaWork.Token;
         try
         {
             Report("Reading the table's schema", 0);
-            // pg_dump writes the table's DDL while the rows stream: its 0.1 to 0.15 s are no longer added to every export.
-            schemaFile = await dialect.StartSchemaFileAsync(source, connection, transaction, tableSchema, request.ToolPath, work.Token);
-            _ = schemaFile.ContinueWith(_ => CancelQuietly(work), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-            await dialect.UseCanonicalTextAsync(connection, work.Token);
-            var expected = await dialect.ExpectedRowsAsync(connection, transaction, table, work.Token);
+            // pg_dump writes the table's DDL while the rows stream, so a table that takes longer to read than pg_dump to
+            // run no longer waits for it first.
+            schemaWork.Start(await dialect.StartSchemaFileAsync(source, connection, transaction, tableSchema, request.ToolPath, work));
+            await dialect.UseCanonicalTextAsync(connection, work);
+            var expected = await dialect.ExpectedRowsAsync(connection, transaction, table, work);
 
             var checksum = new TableChecksum();
             var progress = new RowProgress(expected, rows => Report(
@@ -107,11 +106,11 @@ internal static class ArchiveExport
             string dataSha;
             // Issue 22: with -Parallel, ranges of the table are read over several connections in this snapshot.
             parallel = where is null && columnPart is null
-                ? await ParallelArchiveExport.StartAsync(request, provider, connection, transaction, table, columns, folder, dataName, observer, work.Token)
+                ? await ParallelArchiveExport.StartAsync(request, provider, connection, transaction, table, columns, folder, dataName, observer, work)
                 : null;
             if (parallel is not null)
             {
-                dataSha = await parallel.WriteDataAsync(dataTemp, checksum, progress.Update, work.Token);
+                dataSha = await parallel.WriteDataAsync(dataTemp, checksum, progress.Update, work);
             }
             else
             {
@@ -119,12 +118,13 @@ internal static class ArchiveExport
                 // The SHA-256 is taken from the bytes on their way to the file, not by reading the file again.
                 await using (var hashed = new HashingStream(file, leaveOpen: true))
                 {
-                    await WriteRowsAsync(request, dialect, connection, transaction, table, names, where, hashed, checksum, progress.Update, work.Token);
+                    await WriteRowsAsync(request, dialect, connection, transaction, table, names, where, hashed, checksum, progress.Update, work);
                     dataSha = hashed.Sha256();
                 }
                 file.Flush(flushToDisk: true);
             }
-            await WriteTextAsync(schemaTemp, (await schemaFile).Serialize(), cancellationToken);
+            Report("Writing the schema file", 99);
+            await WriteTextAsync(schemaTemp, (await schemaWork.File).Serialize(), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
 
             Report("Hashing and flushing the files", 99);
@@ -208,13 +208,12 @@ internal static class ArchiveExport
         }
         catch (Exception e)
         {
-            e = await StopAsync(schemaFile, work, e);
             ArtifactFiles.DeleteQuietly(dataTemp);
             ArtifactFiles.DeleteQuietly(schemaTemp);
             ArtifactFiles.DeleteQuietly(manifestTemp);
             // No manifest means no archive: do not leave files that look like one.
             committed.ForEach(ArtifactFiles.DeleteQuietly);
-            throw MapExportError(e, provider, table, folder);
+            throw MapExportError(await schemaWork.StopAsync(e), provider, table, folder);
         }
         finally
         {
@@ -222,42 +221,73 @@ internal static class ArchiveExport
         }
     }
 
-    private static void CancelQuietly(CancellationTokenSource work)
-    {
-        try
-        {
-            work.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The export has ended already, and with it the work to stop.
-        }
-    }
-
     /// <summary>
-    /// Stops the schema file's work (its pg_dump) when the export fails, and says which error to report: the schema
-    /// file's own when its failure is what stopped the rows, else the export's.
+    /// The schema file's unfinished work (pg_dump), run beside the rows in the same snapshot: its failure stops the rows
+    /// and is the error reported; the export's failure, or the caller's cancellation, stops it.
     /// </summary>
-    private static async Task<Exception> StopAsync(Task<ArchiveSchemaFile>? schemaFile, CancellationTokenSource work, Exception failure)
+    private sealed class SchemaFileWork(CancellationToken caller) : IDisposable
     {
-        if (schemaFile is null)
+        private readonly CancellationTokenSource _work = CancellationTokenSource.CreateLinkedTokenSource(caller);
+        private Task<ArchiveSchemaFile>? _file;
+        private Exception? _failure;
+
+        /// <summary>Cancelled by the caller, by the schema file's failure, or by <see cref="StopAsync"/>.</summary>
+        public CancellationToken Token => _work.Token;
+
+        public Task<ArchiveSchemaFile> File => _file ?? throw new InvalidOperationException("The schema file was not started.");
+
+        public void Start(Task<ArchiveSchemaFile> finishing) => _file = WatchAsync(finishing);
+
+        private async Task<ArchiveSchemaFile> WatchAsync(Task<ArchiveSchemaFile> finishing)
         {
-            return failure;
+            try
+            {
+                return await finishing;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _failure = e;
+                await CancelAsync();
+                throw;
+            }
         }
-        await work.CancelAsync();
-        try
+
+        /// <summary>
+        /// After the export failed: stops the schema file's work and waits for it (pg_dump is killed), then says which
+        /// error to report: the schema file's, when it failed first and so stopped the rows; else the export's own.
+        /// </summary>
+        public async Task<Exception> StopAsync(Exception failure)
         {
-            await schemaFile;
+            var first = caller.IsCancellationRequested ? null : _failure;
+            if (_file is null)
+            {
+                return failure;
+            }
+            await CancelAsync();
+            try
+            {
+                await _file;
+            }
+            catch (Exception)
+            {
+                // Stopped, or failed on its own: secondary to the failure being reported, and it left no file.
+            }
+            return first ?? failure;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+
+        private async Task CancelAsync()
         {
-            return failure is OperationCanceledException ? e : failure;
+            try
+            {
+                await _work.CancelAsync();
+            }
+            catch (AggregateException)
+            {
+                // A cancellation callback failed (one sending the server a cancel request): the work stops all the same.
+            }
         }
-        catch (OperationCanceledException)
-        {
-            // Stopped because the rows failed: their error is the one to report.
-        }
-        return failure;
+
+        public void Dispose() => _work.Dispose();
     }
 
     /// <summary>

@@ -338,16 +338,29 @@ internal sealed partial class PostgresArchive : IArchiveDialect
     private static async Task<Task<ArchiveSchemaFile>> ReadSchemaAsync(
         DbConnection connection, DbOpsConnection source, TableRef table, string? snapshot, string? toolPath, CancellationToken cancellationToken)
     {
-        var pgDump = await PostgresClientTools.LocateAsync("pg_dump", PostgresClientTools.MajorVersion(source.ServerVersion), toolPath, cancellationToken);
-        var file = new ArchiveSchemaFile($"{table} from {source} (PostgreSQL {source.ServerVersion}), DDL by {pgDump.VersionText}");
+        // pg_dump --version runs while the catalog is read.
+        var locating = PostgresClientTools.LocateAsync("pg_dump", PostgresClientTools.MajorVersion(source.ServerVersion), toolPath, cancellationToken);
         var name = table.ToQuotedName();
-
-        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_catalog.set_config('search_path', '', true)", cancellationToken: cancellationToken));
-        var types = (await connection.QueryAsync<TypeRow>(new CommandDefinition(TypesSql, new { name }, cancellationToken: cancellationToken))).ToList();
-        var sequences = (await connection.QueryAsync<SequenceRow>(new CommandDefinition(SequencesSql, new { name }, cancellationToken: cancellationToken))).ToList();
-        var ancestors = (await connection.QueryAsync<(string Schema, string Name)>(new CommandDefinition(AncestorsSql, new { name }, cancellationToken: cancellationToken)))
-            .Select(a => new TableRef(a.Schema, a.Name)).ToList();
-        await connection.ExecuteAsync(new CommandDefinition("RESET search_path", cancellationToken: cancellationToken));
+        List<TypeRow> types;
+        List<SequenceRow> sequences;
+        List<TableRef> ancestors;
+        try
+        {
+            await connection.ExecuteAsync(new CommandDefinition("SELECT pg_catalog.set_config('search_path', '', true)", cancellationToken: cancellationToken));
+            types = (await connection.QueryAsync<TypeRow>(new CommandDefinition(TypesSql, new { name }, cancellationToken: cancellationToken))).ToList();
+            sequences = (await connection.QueryAsync<SequenceRow>(new CommandDefinition(SequencesSql, new { name }, cancellationToken: cancellationToken))).ToList();
+            ancestors = (await connection.QueryAsync<(string Schema, string Name)>(new CommandDefinition(AncestorsSql, new { name }, cancellationToken: cancellationToken)))
+                .Select(a => new TableRef(a.Schema, a.Name)).ToList();
+            await connection.ExecuteAsync(new CommandDefinition("RESET search_path", cancellationToken: cancellationToken));
+        }
+        catch
+        {
+            // The catalog's error is the one to report; the look-up's, if any, is observed here and dropped.
+            _ = locating.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw;
+        }
+        var pgDump = await locating;
+        var file = new ArchiveSchemaFile($"{table} from {source} (PostgreSQL {source.ServerVersion}), DDL by {pgDump.VersionText}");
 
         // pg_dump's DDL for one table, in the export's snapshot, split into its entries.
         async Task<List<(string Type, string Sql)>> DumpAsync(TableRef dumped)
