@@ -158,6 +158,22 @@ public sealed class ArchivePostgresTests(PostgresCluster cluster) : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(Archives));
     }
 
+    /// <summary>pg_dump's version is checked while the catalog is read: an old one refuses the export before any row is read.</summary>
+    [Fact]
+    public async Task A_pg_dump_older_than_the_server_refuses_the_export_and_leaves_no_file()
+    {
+        var source = await cluster.CreateConnectedAsync("CREATE TABLE small AS SELECT g AS id FROM generate_series(1, 10) g");
+        var fake = _folder.File("pg_dump");
+        await File.WriteAllTextAsync(fake, "#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n");
+        File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        var error = await Assertions.ThrowsDbOps(ErrorIds.ToolVersionTooOld, () =>
+            ArchiveService.ExportAsync(new ArchiveExportRequest(source, "small", Archives, ToolPath: fake), NullObserver.Instance, CancellationToken.None));
+
+        Assert.Contains("version 9", error.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(Archives));
+    }
+
     /// <summary>pg_dump joins the export's snapshot by id: a pg_dump that starts its work after every row is read still finds it open.</summary>
     [Fact]
     public async Task A_pg_dump_that_finishes_after_the_rows_still_dumps_the_table_of_the_snapshot()
